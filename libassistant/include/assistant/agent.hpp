@@ -1,0 +1,77 @@
+// File: assistant/agent.hpp
+//
+// The agent loop: one user message in, one stored assistant reply out.
+// It builds the prompt (system prompt, the user's memory and agent state,
+// history trimmed to a token budget), asks the provider, runs the tools the
+// model asks for with the caller's scopes, feeds the results back, and repeats
+// up to a step limit. Both messages are stored in the conversation; the
+// assistant message records its tool calls. Every tool call is audited.
+//
+// Events (SPEC.md "Agent"): message.start {conversation_id, message_id,
+// run_id}, message.delta {content}, tool.call {id, name, arguments},
+// tool.result {id, name, result}, message.done {message, usage}, error
+// {error:{code,message}}.
+//
+// Thread safety: every method is safe to call from many threads at once.
+#ifndef ASSISTANT_AGENT_HPP_
+#define ASSISTANT_AGENT_HPP_
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "assistant/conversations.hpp"
+#include "assistant/llm.hpp"
+#include "assistant/status.hpp"
+#include "assistant/tools.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+
+struct AgentEvent {
+  std::string type;  // message.start | message.delta | tool.call | ...
+  Json data;
+};
+
+// Receives events in order. Return false when nobody listens any more;
+// the turn still finishes (the reply is stored) unless cancelled.
+using AgentEventSink = std::function<bool(const AgentEvent&)>;
+
+struct AgentRequest {
+  std::string message;  // 1..32,000 characters, multi-line
+  std::optional<std::string> conversation_id;  // new conversation when unset
+  std::optional<std::string> app_id;
+};
+
+struct AgentReply {
+  std::string conversation_id;
+  std::string run_id;
+  Message message;  // the stored assistant message
+  Usage usage;
+};
+
+// {"id","role","content","tool_calls","status","created_at",...} for a message.
+Json MessageToJson(const Message& m);
+
+class Agent {
+ public:
+  virtual ~Agent() = default;
+  // Needs scope `agent`. The reply's status is completed, cancelled (the
+  // token fired: partial text kept) or failed (provider error: partial
+  // text kept and the error returned after the error event).
+  virtual Result<AgentReply> Send(const Principal& p, const AgentRequest& request,
+                                  const RequestContext& ctx,
+                                  const AgentEventSink& on_event = nullptr,
+                                  const CancellationToken* cancel = nullptr) = 0;
+  // Messages of a conversation (the newest when none given: the user's
+  // most recently updated one), oldest first.
+  virtual Result<MessagePage> History(const Principal& p,
+                                      const std::optional<std::string>& conversation_id,
+                                      int limit) = 0;
+  // Built-in task tools plus any registered.
+  virtual ToolRegistry& tools() = 0;
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_AGENT_HPP_

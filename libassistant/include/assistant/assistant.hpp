@@ -1,0 +1,26 @@
+// File: assistant/assistant.hpp
+//
+// The umbrella header: everything a program embedding libassistant needs.
+// Start with core.hpp (assistant::Assistant::Open).
+#ifndef ASSISTANT_ASSISTANT_HPP_
+#define ASSISTANT_ASSISTANT_HPP_
+
+#include "assistant/agent.hpp"
+#include "assistant/agent_state.hpp"
+#include "assistant/auth.hpp"
+#include "assistant/clock.hpp"
+#include "assistant/conversations.hpp"
+#include "assistant/core.hpp"
+#include "assistant/jwt.hpp"
+#include "assistant/llm.hpp"
+#include "assistant/mailer.hpp"
+#include "assistant/options.hpp"
+#include "assistant/status.hpp"
+#include "assistant/storage.hpp"
+#include "assistant/tasks.hpp"
+#include "assistant/tools.hpp"
+#include "assistant/types.hpp"
+#include "assistant/users.hpp"
+#include "assistant/version.hpp"
+
+#endif  // ASSISTANT_ASSISTANT_HPP_

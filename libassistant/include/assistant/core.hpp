@@ -1,0 +1,61 @@
+// File: assistant/core.hpp
+//
+// One embedded libassistant instance: storage, clock, mailer, key rings and
+// every service, opened from Options. This is the object an app links
+// against; the reference servers and the C ABI are thin adapters over it.
+//
+// Thread safety: an Assistant and every service it hands out are safe for
+// concurrent use from many threads. The services live as long as the
+// Assistant; do not use them after it is destroyed.
+//
+// Example:
+//   assistant::Options options;
+//   options.database_url = "sqlite://assistant.db";
+//   auto core = assistant::Assistant::Open(options);
+//   if (!core.ok()) { std::cerr << core.status().ToString(); return 1; }
+//   auto reg = (*core)->auth().Register({"ann@example.com", "pw-12345678", "Ann"}, {});
+//   auto me = assistant::Principal::ForUser(reg->user.id);
+//   (*core)->tasks().Create(me, {"buy milk"});
+//   auto reply = (*core)->agent().Send(me, {"what's on my list?"}, {});
+#ifndef ASSISTANT_CORE_HPP_
+#define ASSISTANT_CORE_HPP_
+
+#include <memory>
+
+#include "assistant/agent.hpp"
+#include "assistant/agent_state.hpp"
+#include "assistant/auth.hpp"
+#include "assistant/conversations.hpp"
+#include "assistant/options.hpp"
+#include "assistant/status.hpp"
+#include "assistant/storage.hpp"
+#include "assistant/tasks.hpp"
+#include "assistant/users.hpp"
+
+namespace assistant {
+
+class Assistant {
+ public:
+  // Opens storage (applying migrations), loads or creates keys, and builds
+  // the services. InvalidArgument for bad options (e.g. HS256 without a
+  // secret), storage errors as OpenStorage reports them.
+  static Result<std::unique_ptr<Assistant>> Open(const Options& options);
+  // Builds on storage the caller opened (or implemented).
+  static Result<std::unique_ptr<Assistant>> Open(const Options& options,
+                                                 std::shared_ptr<Storage> storage);
+  virtual ~Assistant() = default;
+
+  virtual AuthService& auth() = 0;
+  virtual UserService& users() = 0;
+  virtual TaskService& tasks() = 0;
+  virtual ConversationService& conversations() = 0;
+  virtual AgentStateService& agent_state() = 0;
+  virtual Agent& agent() = 0;
+  virtual Storage& storage() = 0;
+  virtual Clock& clock() = 0;
+  virtual const Options& options() const = 0;
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_CORE_HPP_

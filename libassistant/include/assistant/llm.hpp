@@ -1,0 +1,97 @@
+// File: assistant/llm.hpp
+//
+// The LLM provider interface. One turn: given the conversation so far and the
+// tools on offer, the model answers with text, tool calls, or both. Text
+// arrives through `on_delta` as it streams; the whole response is returned.
+// `rules` (built in, offline) is the default; openai, ollama and cohere speak
+// their APIs' wire formats.
+//
+// Thread safety: a provider is safe to use from many threads at once.
+#ifndef ASSISTANT_LLM_HPP_
+#define ASSISTANT_LLM_HPP_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "assistant/status.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+
+struct ToolCall {
+  std::string id;
+  std::string name;
+  Json arguments = Json::object();
+};
+
+struct ChatMessage {
+  std::string role;  // system | user | assistant | tool
+  std::string content;
+  std::vector<ToolCall> tool_calls;  // assistant messages asking for tools
+  std::string tool_call_id;          // tool messages: which call this answers
+  std::string name;                  // tool messages: the tool's name
+};
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  Json parameters = Json::object();  // JSON Schema of the arguments object
+};
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens() const { return prompt_tokens + completion_tokens; }
+};
+
+struct ChatRequest {
+  std::vector<ChatMessage> messages;
+  std::vector<ToolSpec> tools;
+  std::string model;
+};
+
+struct ChatResponse {
+  std::string content;
+  std::vector<ToolCall> tool_calls;
+  Usage usage;
+  std::string finish_reason;  // stop | tool_calls | length | cancelled
+};
+
+// Set from any thread to ask a running turn to stop as soon as it can.
+class CancellationToken {
+ public:
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// Receives text as it streams. Return false to stop (treated as a cancel).
+using DeltaSink = std::function<bool(std::string_view delta)>;
+
+class LlmProvider {
+ public:
+  virtual ~LlmProvider() = default;
+  virtual std::string name() const = 0;
+  // Cancelled (StatusCode::kCancelled) when `cancel` fired or the sink
+  // returned false, with no retry. Upstream failures: Unavailable (reason
+  // "upstream_error") or DeadlineExceeded ("upstream_timeout").
+  virtual Result<ChatResponse> Chat(const ChatRequest& request,
+                                    const DeltaSink& on_delta,
+                                    const CancellationToken& cancel) = 0;
+};
+
+// The built-in offline provider: detects task intents (greeting, help,
+// add/list/complete/uncomplete/delete/update task, clear completed) in the
+// last user message, asks for the matching tool, and phrases the reply from
+// the tool results it is given back.
+std::unique_ptr<LlmProvider> NewRulesProvider();
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_LLM_HPP_

@@ -1,0 +1,90 @@
+// File: assistant/options.hpp
+//
+// Settings of one embedded libassistant instance. Plain structs with
+// defaults; the reference servers fill them from flags and environment
+// variables (SPEC.md "Configuration"), the C ABI from `config_json`.
+#ifndef ASSISTANT_OPTIONS_HPP_
+#define ASSISTANT_OPTIONS_HPP_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "assistant/clock.hpp"
+#include "assistant/jwt.hpp"
+#include "assistant/mailer.hpp"
+#include "assistant/storage.hpp"
+
+namespace assistant {
+
+// Argon2id cost. Defaults: OWASP's minimum (m=19 MiB, t=2, p=1).
+struct PasswordHashOptions {
+  uint32_t memory_kib = 19 * 1024;
+  uint32_t iterations = 2;
+  uint32_t parallelism = 1;
+  // Hashing runs in a bounded pool so a burst of logins cannot starve
+  // other work. Threads: default 2. Waiting jobs beyond `queue_limit`
+  // fail fast with ResourceExhausted (reason "busy"). Default 256.
+  int threads = 2;
+  int queue_limit = 256;
+};
+
+struct AuthOptions {
+  // Default: HS256.
+  JwtAlgorithm jwt_algorithm = JwtAlgorithm::kHS256;
+  // HS256 key bytes. Required for HS256 (the servers generate one in
+  // development). Also keys refresh-token derivation in both modes.
+  std::string jwt_secret;
+  // EdDSA key directory; empty = keys held in memory only.
+  std::string jwt_key_dir;
+  // Directory holding the identity key that signs tokens for apps; empty =
+  // in memory only. Default: empty.
+  std::string identity_key_dir;
+  std::string issuer = "libassistant";
+  std::string audience = "libassistant";
+  std::chrono::seconds access_token_ttl{15 * 60};
+  std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
+  // A second use of a refresh token within this window gets the same pair.
+  // 0 = no grace. Default: 10 s.
+  std::chrono::seconds refresh_grace{10};
+  std::chrono::seconds password_reset_ttl{3600};
+  std::chrono::seconds email_verification_ttl{24 * 3600};
+  // How long a "session is live" answer may be reused before storage is
+  // asked again. Revocations on this instance apply at once; other
+  // instances on the same database see them within this time. Default 500 ms.
+  std::chrono::milliseconds session_cache_ttl{500};
+  PasswordHashOptions password_hash;
+};
+
+struct AgentOptions {
+  // rules | openai | ollama | cohere. Default: rules (offline).
+  std::string provider = "rules";
+  std::string base_url;
+  std::string model;
+  std::string api_key;  // never logged
+  // Tool-loop rounds before the agent stops asking the model. Default 8.
+  int max_tool_steps = 8;
+  // Rough token budget for history in the prompt (4 chars ~ 1 token).
+  int history_token_budget = 4000;
+  std::chrono::seconds llm_timeout{60};
+  // Prepended to every prompt; memory and state are appended to it.
+  std::string system_prompt =
+      "You are a helpful assistant that manages the user's tasks.";
+};
+
+struct Options {
+  // sqlite://path, sqlite:///abs/path, sqlite::memory:, postgresql://...
+  std::string database_url = "sqlite://assistant.db";
+  StorageOptions storage;
+  AuthOptions auth;
+  AgentOptions agent;
+  // Default: Clock::Default().
+  std::shared_ptr<Clock> clock;
+  // Default: an outbox mailer writing to `outbox_path`.
+  std::shared_ptr<Mailer> mailer;
+  std::string outbox_path = "assistant-outbox.jsonl";
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_OPTIONS_HPP_

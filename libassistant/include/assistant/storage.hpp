@@ -1,0 +1,239 @@
+// File: assistant/storage.hpp
+//
+// The storage interface: everything libassistant persists goes through it.
+// SQLite is the default implementation (`sqlite://path`, `sqlite::memory:`);
+// PostgreSQL is the second. Users may plug in their own; every implementation
+// must pass the conformance suite in tests/storage_conformance.hpp.
+//
+// Contract for every implementation:
+//   - Every method that names a `user_id` filters by it: a record owned by
+//     another user is NotFound, exactly as a missing one.
+//   - Methods are atomic: a call either happens entirely or not at all.
+//   - Errors: NotFound for missing rows, AlreadyExists for unique
+//     violations (reason "email_taken" for users), Unavailable when the
+//     database cannot be reached or is busy past its timeout, DataLoss/
+//     Internal for corruption, ResourceExhausted (reason "storage_full")
+//     for a full disk. No exception escapes.
+//   - Times are kept with millisecond precision.
+//   - Thread safety: an implementation is safe for concurrent use from many
+//     threads without external synchronisation.
+//
+// Example:
+//   auto storage = assistant::OpenStorage("sqlite://assistant.db");
+//   if (!storage.ok()) return fail(storage.status());
+//   (*storage)->CreateTask(task);
+#ifndef ASSISTANT_STORAGE_HPP_
+#define ASSISTANT_STORAGE_HPP_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "assistant/status.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+
+// What a killed process or a power loss may cost.
+enum class Durability {
+  // Survives a killed process (kill -9); a power loss may lose the last
+  // commits but never corrupts. SQLite: WAL + synchronous=NORMAL.
+  kProcessCrashSafe,
+  // Survives power loss too; every commit waits for fsync.
+  // SQLite: WAL + synchronous=FULL.
+  kPowerLossSafe,
+};
+
+struct StorageOptions {
+  // How long a writer waits for a lock before Unavailable. Default: 5 s.
+  std::chrono::milliseconds busy_timeout{5000};
+  // Default: kProcessCrashSafe.
+  Durability durability = Durability::kProcessCrashSafe;
+  // Reader connections kept open (SQLite file databases). Default: 4.
+  int read_connections = 4;
+};
+
+struct TaskQuery {
+  enum class Status { kAll, kPending, kCompleted };
+  Status status = Status::kAll;
+  std::string title_contains;  // case-insensitive substring; empty = any
+  int limit = 50;              // caller clamps; storage returns at most limit
+  std::optional<PagePosition> after;  // keyset: rows after (created_at, id)
+};
+
+struct ConversationQuery {
+  int limit = 50;
+  // Newest first by (updated_at, id); rows strictly after this position.
+  std::optional<PagePosition> after;
+};
+
+struct MessagePage {
+  std::vector<Message> messages;  // oldest first
+  bool has_more = false;          // older messages exist before the first
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Storage is reachable and its schema current (readiness probe).
+  virtual Status Ping() = 0;
+  // Names the backend: "sqlite", "postgresql".
+  virtual std::string Backend() const = 0;
+
+  // ---- users
+  // AlreadyExists (reason "email_taken") when the email exists in any case.
+  virtual Status CreateUser(const UserRecord& user) = 0;
+  virtual Result<UserRecord> GetUserById(const std::string& id) = 0;
+  // Case-insensitive match.
+  virtual Result<UserRecord> GetUserByEmail(const std::string& email) = 0;
+  // Writes name, email, email_verified, preferences, password_hash, updated_at.
+  virtual Status UpdateUser(const UserRecord& user) = 0;
+  // Deletes the user and every record they own, search index included.
+  virtual Status DeleteUser(const std::string& id) = 0;
+
+  // ---- sessions and refresh tokens
+  virtual Status CreateSession(const Session& session,
+                               const RefreshToken& first_token) = 0;
+  virtual Result<Session> GetSession(const std::string& session_id) = 0;
+  // Sessions of the user that are not revoked and not expired at `now`.
+  virtual Result<std::vector<Session>> ListSessions(const std::string& user_id,
+                                                    Timestamp now) = 0;
+  virtual Status TouchSession(const std::string& session_id, Timestamp now) = 0;
+  // NotFound when the session is not the user's. Revoking twice is OK.
+  virtual Status RevokeSession(const std::string& user_id,
+                               const std::string& session_id,
+                               Timestamp now) = 0;
+  // Returns how many sessions were revoked.
+  virtual Result<int> RevokeAllSessions(const std::string& user_id,
+                                        Timestamp now) = 0;
+  // Atomically: find the token by hash (NotFound if none); if it is unused,
+  // mark it used at `now`, store `successor` and return rotated=true;
+  // otherwise change nothing and return rotated=false with its used_at.
+  virtual Result<RefreshRotation> RotateRefreshToken(
+      const std::string& token_hash, const RefreshToken& successor,
+      Timestamp now) = 0;
+
+  // ---- API keys
+  virtual Status CreateApiKey(const ApiKey& key) = 0;
+  virtual Result<ApiKey> GetApiKeyByHash(const std::string& key_hash) = 0;
+  // Keys not revoked, newest first.
+  virtual Result<std::vector<ApiKey>> ListApiKeys(const std::string& user_id) = 0;
+  virtual Status RevokeApiKey(const std::string& user_id, const std::string& id,
+                              Timestamp now) = 0;
+  virtual Status TouchApiKey(const std::string& id, Timestamp now) = 0;
+
+  // ---- one-time tokens (password reset, email verification)
+  virtual Status CreateOneTimeToken(const OneTimeToken& token) = 0;
+  // Atomically removes and returns the token. NotFound when missing, of
+  // another purpose, or expired at `now` (an expired token is removed too).
+  virtual Result<OneTimeToken> ConsumeOneTimeToken(const std::string& token_hash,
+                                                   const std::string& purpose,
+                                                   Timestamp now) = 0;
+
+  // ---- tasks: ordered by (created_at, id) ascending
+  virtual Status CreateTask(const Task& task) = 0;
+  virtual Result<Task> GetTask(const std::string& user_id,
+                               const std::string& id) = 0;
+  // Writes title, description, completed, due_at, priority, updated_at.
+  virtual Status UpdateTask(const Task& task) = 0;
+  virtual Status DeleteTask(const std::string& user_id, const std::string& id) = 0;
+  virtual Result<std::vector<Task>> ListTasks(const std::string& user_id,
+                                              const TaskQuery& query) = 0;
+  // Returns how many were deleted.
+  virtual Result<int> DeleteCompletedTasks(const std::string& user_id) = 0;
+
+  // ---- conversations and messages
+  virtual Status CreateConversation(const Conversation& conversation) = 0;
+  virtual Result<Conversation> GetConversation(const std::string& user_id,
+                                               const std::string& id) = 0;
+  // Writes title, app_id, updated_at.
+  virtual Status UpdateConversation(const Conversation& conversation) = 0;
+  // Deletes the conversation, its messages and their search-index entries.
+  virtual Status DeleteConversation(const std::string& user_id,
+                                    const std::string& id) = 0;
+  virtual Result<std::vector<Conversation>> ListConversations(
+      const std::string& user_id, const ConversationQuery& query) = 0;
+  // Full-text search over titles and message text. `match` is the sanitised
+  // query: whitespace-separated words, each optionally ending in `*`
+  // (prefix); every word must appear in the same title or message. Results
+  // by relevance, then recency. `offset` pages through them.
+  virtual Result<std::vector<Conversation>> SearchConversations(
+      const std::string& user_id, const std::vector<std::string>& words,
+      int limit, int offset) = 0;
+  // Appends and sets the conversation's updated_at to the message time.
+  // NotFound when the conversation is not the user's.
+  virtual Status AppendMessage(const std::string& user_id,
+                               const Message& message) = 0;
+  // Writes content, tool_calls, status.
+  virtual Status UpdateMessage(const std::string& user_id,
+                               const Message& message) = 0;
+  virtual Result<Message> GetMessage(const std::string& user_id,
+                                     const std::string& conversation_id,
+                                     const std::string& message_id) = 0;
+  // The newest `limit` messages before `before_id` (all when empty),
+  // returned oldest first.
+  virtual Result<MessagePage> ListMessages(const std::string& user_id,
+                                           const std::string& conversation_id,
+                                           const std::string& before_id,
+                                           int limit) = 0;
+  // Atomically creates `fork` holding copies (new ids, same order, times
+  // and contents) of the messages of `source_id` up to and including
+  // `upto_message_id`. NotFound if either is not the user's.
+  virtual Result<Conversation> ForkConversation(const std::string& user_id,
+                                                const std::string& source_id,
+                                                const std::string& upto_message_id,
+                                                const Conversation& fork) = 0;
+
+  // ---- agent state: one JSON document per (user, app)
+  // NotFound when never written.
+  virtual Result<AgentState> GetAgentState(const std::string& user_id,
+                                           const std::string& app_id) = 0;
+  // Atomic read-modify-write: `update` receives the current document
+  // (nullopt when none) and returns the new one or an error, which aborts.
+  virtual Result<AgentState> UpdateAgentState(
+      const std::string& user_id, const std::string& app_id,
+      const std::function<Result<Json>(const std::optional<Json>&)>& update,
+      Timestamp now) = 0;
+
+  // ---- memory: newest first
+  virtual Status AddMemory(const Memory& memory) = 0;
+  virtual Result<std::vector<Memory>> ListMemories(const std::string& user_id,
+                                                   int limit) = 0;
+  virtual Status DeleteMemory(const std::string& user_id, const std::string& id) = 0;
+
+  // ---- user data: (user, namespace, key) -> JSON
+  virtual Status PutUserData(const UserDataEntry& entry) = 0;
+  virtual Result<UserDataEntry> GetUserData(const std::string& user_id,
+                                            const std::string& ns,
+                                            const std::string& key) = 0;
+  // Entries of one namespace ordered by key.
+  virtual Result<std::vector<UserDataEntry>> ListUserData(
+      const std::string& user_id, const std::string& ns) = 0;
+  virtual Status DeleteUserData(const std::string& user_id, const std::string& ns,
+                                const std::string& key) = 0;
+
+  // ---- audit log: newest first by (created_at, id)
+  virtual Status AppendAudit(const AuditEvent& event) = 0;
+  virtual Result<std::vector<AuditEvent>> ListAudit(
+      const std::string& user_id, int limit,
+      const std::optional<PagePosition>& after) = 0;
+
+  // Moves deleted text out of the database files (SQLite: WAL checkpoint
+  // with secure_delete on). Safe to call at any time.
+  virtual Status Checkpoint() = 0;
+};
+
+// Opens storage from a URL: `sqlite://relative.db`, `sqlite:///abs/path.db`,
+// `sqlite::memory:` (one private in-memory database), and
+// `postgresql://...` when built with PostgreSQL. Applies migrations.
+// Errors: InvalidArgument for an unknown scheme; FailedPrecondition
+// (reason "schema_too_new") for a database written by a newer version.
+Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url,
+                                             const StorageOptions& options = {});
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_STORAGE_HPP_

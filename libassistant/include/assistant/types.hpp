@@ -1,0 +1,214 @@
+// File: assistant/types.hpp
+//
+// The records of SPEC.md's core concepts, as plain value types shared by the
+// storage interface and the services. Times are system_clock time points with
+// millisecond precision (what storage keeps); render them with FormatTime.
+//
+// Thread safety: plain values, no shared state.
+#ifndef ASSISTANT_TYPES_HPP_
+#define ASSISTANT_TYPES_HPP_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace assistant {
+
+using Json = nlohmann::json;
+using Timestamp = std::chrono::system_clock::time_point;
+
+// Milliseconds since the Unix epoch, and back (what storage keeps).
+int64_t ToUnixMillis(Timestamp t);
+Timestamp FromUnixMillis(int64_t ms);
+// RFC 3339 UTC with milliseconds: "2026-11-22T10:15:30.123Z".
+std::string FormatTime(Timestamp t);
+// Parses RFC 3339 (any offset, optional fraction). nullopt when malformed.
+std::optional<Timestamp> ParseTime(const std::string& text);
+
+// A new time-ordered id (UUID version 7, lower-case text). Ids made in one
+// process increase strictly, so ordering by id orders by creation.
+std::string NewId();
+
+struct User {
+  std::string id;
+  std::string email;  // as registered; unique case-insensitively
+  std::string name;
+  bool email_verified = false;
+  Json preferences = Json::object();
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+// A user as storage holds it, with the credential. Never rendered to clients.
+struct UserRecord {
+  User user;
+  std::string password_hash;  // Argon2id PHC string, or an imported bcrypt hash
+};
+
+// One login; holds one refresh-token family.
+struct Session {
+  std::string id;
+  std::string user_id;
+  Timestamp created_at{};
+  Timestamp last_used_at{};
+  Timestamp expires_at{};           // end of the refresh family's life
+  std::optional<Timestamp> revoked_at;
+  std::string ip;
+  std::string user_agent;
+};
+
+// One refresh token of a session's family, stored by hash only.
+struct RefreshToken {
+  std::string token_hash;  // hex SHA-256 of the token
+  std::string session_id;
+  std::string user_id;
+  Timestamp created_at{};
+  Timestamp expires_at{};
+  std::optional<Timestamp> used_at;  // set when rotated
+};
+
+// The outcome of presenting a refresh token (see Storage::RotateRefreshToken).
+struct RefreshRotation {
+  RefreshToken presented;  // as it was before this call
+  bool rotated = false;    // true: this call used it and stored the successor
+};
+
+struct ApiKey {
+  std::string id;
+  std::string user_id;
+  std::string name;
+  std::string prefix;      // first characters of the key, shown in listings
+  std::string key_hash;    // hex SHA-256 of the whole key
+  std::vector<std::string> scopes;
+  std::optional<Timestamp> expires_at;
+  std::optional<Timestamp> last_used_at;
+  Timestamp created_at{};
+  std::optional<Timestamp> revoked_at;
+};
+
+// Password-reset and email-verification tokens: single use, short-lived.
+struct OneTimeToken {
+  std::string token_hash;
+  std::string user_id;
+  std::string purpose;  // "password_reset" | "email_verification"
+  Timestamp created_at{};
+  Timestamp expires_at{};
+};
+
+struct Task {
+  std::string id;
+  std::string user_id;
+  std::string title;        // 1..500 characters
+  std::string description;
+  bool completed = false;
+  std::optional<Timestamp> due_at;
+  int priority = 0;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+struct Conversation {
+  std::string id;
+  std::string user_id;
+  std::optional<std::string> app_id;
+  std::string title;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+struct Message {
+  std::string id;
+  std::string conversation_id;
+  std::string role;  // user | assistant | system | tool
+  std::string content;
+  std::optional<Json> tool_calls;  // array of {id, name, arguments} or null
+  std::optional<std::string> tool_call_id;
+  std::string status = "completed";  // completed | cancelled | failed
+  Timestamp created_at{};
+};
+
+struct AgentState {
+  std::string user_id;
+  std::string app_id;  // "" for the default app
+  Json state = Json::object();
+  Timestamp updated_at{};
+};
+
+struct Memory {
+  std::string id;
+  std::string user_id;
+  std::string content;
+  Timestamp created_at{};
+};
+
+struct UserDataEntry {
+  std::string user_id;
+  std::string ns;
+  std::string key;
+  Json value;
+  Timestamp updated_at{};
+};
+
+struct AuditEvent {
+  std::string id;
+  std::string user_id;  // may be empty for events with no known account
+  std::string type;     // user.registered, auth.login, ...
+  std::string outcome;  // ok | failed
+  std::string ip;
+  std::optional<std::string> user_agent;
+  std::string request_id;
+  Json details = Json::object();
+  Timestamp created_at{};
+};
+
+// A keyset position: the (time, id) of the last row of the previous page.
+struct PagePosition {
+  Timestamp time{};
+  std::string id;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_cursor;  // opaque; empty when there is no next page
+};
+
+// Who is calling. Built by AuthService from a credential, or trusted by an
+// embedding program (`Principal::ForUser`).
+struct Principal {
+  enum class Kind { kUser, kApiKey, kEmbedded };
+  Kind kind = Kind::kUser;
+  std::string user_id;
+  std::string session_id;   // set for access tokens and cookies
+  std::string api_key_id;   // set for API keys
+  std::set<std::string> scopes;  // "*" means every scope
+  std::optional<std::string> app_id;
+
+  bool HasScope(const std::string& scope) const {
+    return scopes.count("*") > 0 || scopes.count(scope) > 0;
+  }
+  // A trusted principal with every scope (the embedding program).
+  static Principal ForUser(std::string user_id) {
+    Principal p;
+    p.kind = Kind::kEmbedded;
+    p.user_id = std::move(user_id);
+    p.scopes = {"*"};
+    return p;
+  }
+};
+
+// Where a call comes from, for the audit log and rate limits.
+struct RequestContext {
+  std::string ip;
+  std::optional<std::string> user_agent;
+  std::string request_id;
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_TYPES_HPP_

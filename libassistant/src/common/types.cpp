@@ -1,0 +1,153 @@
+#include "assistant/types.hpp"
+
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace assistant {
+
+int64_t ToUnixMillis(Timestamp t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+Timestamp FromUnixMillis(int64_t ms) {
+  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::chrono::milliseconds(ms)));
+}
+
+std::string FormatTime(Timestamp t) {
+  int64_t ms = ToUnixMillis(t);
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int millis = static_cast<int>(ms - secs * 1000);
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return buf;
+}
+
+namespace {
+
+bool ParseDigits(const std::string& s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+std::optional<Timestamp> ParseTime(const std::string& s) {
+  // YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)
+  int year, mon, day, hour, min, sec;
+  if (!ParseDigits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' ||
+      !ParseDigits(s, 5, 2, mon) || s[7] != '-' || !ParseDigits(s, 8, 2, day) ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !ParseDigits(s, 11, 2, hour) ||
+      s[13] != ':' || !ParseDigits(s, 14, 2, min) || s[16] != ':' ||
+      !ParseDigits(s, 17, 2, sec)) {
+    return std::nullopt;
+  }
+  static const int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mon < 1 || mon > 12 || day < 1 || day > kDaysInMonth[mon - 1] || hour > 23 ||
+      min > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (mon == 2 && day == 29 && !leap) return std::nullopt;
+  size_t pos = 19;
+  int64_t millis = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    int digits = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (digits < 3) millis = millis * 10 + (s[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (pos == start) return std::nullopt;
+    for (; digits < 3; ++digits) millis *= 10;
+  }
+  int64_t offset_min = 0;
+  if (pos >= s.size()) return std::nullopt;
+  if (s[pos] == 'Z' || s[pos] == 'z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    int oh, om;
+    if (!ParseDigits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !ParseDigits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_min = (oh * 60 + om) * (s[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  if (sec == 60) sec = 59;  // leap second: clamp
+  int64_t days = DaysFromCivil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
+  int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - offset_min * 60;
+  return FromUnixMillis(secs * 1000 + millis);
+}
+
+std::string NewId() {
+  // UUIDv7: 48-bit ms timestamp, then 74 random bits. Within one process the
+  // (ms, counter) pair only grows, so ids sort in creation order.
+  static std::mutex mu;
+  static int64_t last_ms = 0;
+  static uint64_t counter = 0;  // 12 bits in rand_a, continued into rand_b
+  int64_t ms = ToUnixMillis(std::chrono::system_clock::now());
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (ms <= last_ms) {
+      ms = last_ms;
+      ++counter;
+      if (counter >= (1u << 12)) {  // counter overflow: borrow the next millisecond
+        ++ms;
+        counter = 0;
+      }
+    } else {
+      counter = 0;
+    }
+    last_ms = ms;
+    seq = counter;
+  }
+  unsigned char rnd[8];
+  RAND_bytes(rnd, sizeof rnd);
+  unsigned char b[16];
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<unsigned char>(0x70 | ((seq >> 8) & 0x0F));
+  b[7] = static_cast<unsigned char>(seq & 0xFF);
+  b[8] = static_cast<unsigned char>(0x80 | (rnd[0] & 0x3F));
+  for (int i = 9; i < 16; ++i) b[i] = rnd[i - 8];
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace assistant

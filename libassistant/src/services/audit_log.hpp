@@ -1,0 +1,29 @@
+// The audit log writer shared by auth, users and the agent (SPEC.md "Audit
+// event"). Recording never fails the operation being audited: a storage
+// error is reported to stderr without the details and otherwise ignored.
+#ifndef ASSISTANT_SRC_SERVICES_AUDIT_LOG_HPP_
+#define ASSISTANT_SRC_SERVICES_AUDIT_LOG_HPP_
+
+#include <string>
+
+#include "assistant/clock.hpp"
+#include "assistant/storage.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+
+class AuditLog {
+ public:
+  AuditLog(Storage& storage, Clock& clock) : storage_(storage), clock_(clock) {}
+  // `details` must hold no secret.
+  void Record(const std::string& user_id, const std::string& type, bool ok,
+              const RequestContext& ctx, Json details = Json::object());
+
+ private:
+  Storage& storage_;
+  Clock& clock_;
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_SRC_SERVICES_AUDIT_LOG_HPP_
