@@ -69,11 +69,6 @@ struct ConversationQuery {
   std::optional<PagePosition> after;
 };
 
-struct MessagePage {
-  std::vector<Message> messages;  // oldest first
-  bool has_more = false;          // older messages exist before the first
-};
-
 class Storage {
  public:
   virtual ~Storage() = default;

@@ -172,6 +172,11 @@ struct PagePosition {
   std::string id;
 };
 
+struct MessagePage {
+  std::vector<Message> messages;  // oldest first
+  bool has_more = false;          // older messages exist before the first
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;
