@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages libassistant builds and tests with, when
+# any is missing. Safe to run again; does nothing when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
+  libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev
+  curl
+)
+# Extra packages some jobs need: "bench" (wrk, nginx, the peers' stacks).
+if [[ " $* " == *" bench "* ]]; then
+  PACKAGES+=(wrk nginx jq python3-fastapi python3-uvicorn python3-jwt python3-bcrypt nodejs npm)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+SUDO=
+if [[ $(id -u) != 0 ]]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

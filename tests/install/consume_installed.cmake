@@ -1,0 +1,45 @@
+# Script mode: install, configure the example against the install, build, run.
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+                  WORKING_DIRECTORY ${WORK_DIR})
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+  set(LAST_OUTPUT "${out}" PARENT_SCOPE)
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+foreach(f include/assistant/assistant.hpp include/assistant/version.hpp
+          lib/pkgconfig/libassistant.pc lib/cmake/libassistant/libassistantConfig.cmake)
+  if(NOT EXISTS ${prefix}/${f})
+    message(FATAL_ERROR "the install lacks ${f}")
+  endif()
+endforeach()
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/embed -B ${WORK_DIR}/embed
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/embed -j2)
+run(${WORK_DIR}/embed/embed sqlite://${WORK_DIR}/embed.db)
+foreach(expect "signed in as ann@example.com" "buy milk" "call mom")
+  string(FIND "${LAST_OUTPUT}" "${expect}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "embed's output lacks '${expect}':\n${LAST_OUTPUT}")
+  endif()
+endforeach()
+# Run again on the same file: the user logs in instead of registering, and
+# the earlier tasks are still there.
+run(${WORK_DIR}/embed/embed sqlite://${WORK_DIR}/embed.db)
+message(STATUS "installed package consumed OK:\n${LAST_OUTPUT}")
+
+# The pkg-config file alone must be enough to compile and link a program.
+find_program(PKG_CONFIG pkg-config REQUIRED)
+set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+run(${PKG_CONFIG} --cflags --libs --static libassistant)
+string(STRIP "${LAST_OUTPUT}" flags)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run(c++ -std=c++17 -O1 ${SOURCE_DIR}/examples/embed/main.cpp -o ${WORK_DIR}/embed-pc ${flags})
+run(${WORK_DIR}/embed-pc sqlite://${WORK_DIR}/embed-pc.db)
+message(STATUS "pkg-config build OK")
