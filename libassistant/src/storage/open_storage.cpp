@@ -1,0 +1,57 @@
+// OpenStorage: picks the backend from the URL scheme. Backends slot into the
+// dispatch below; PostgreSQL joins when the build gains it.
+#include <string>
+#include <string_view>
+
+#include "assistant/storage.hpp"
+#include "storage/sqlite_storage.hpp"
+
+namespace assistant {
+
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url,
+                                             const StorageOptions& options) {
+  if (options.busy_timeout.count() < 0) {
+    return InvalidArgumentError("busy_timeout must not be negative", "busy_timeout");
+  }
+  if (options.read_connections < 1 || options.read_connections > 64) {
+    return InvalidArgumentError("read_connections must be between 1 and 64", "read_connections");
+  }
+  if (url == "sqlite::memory:") {
+    return storage::OpenSqliteStorage("", /*in_memory=*/true, options);
+  }
+  constexpr std::string_view kSqlite = "sqlite://";
+  if (StartsWith(url, kSqlite)) {
+    // Everything after the scheme is the path: "sqlite://a.db" is relative,
+    // "sqlite:///var/lib/a.db" absolute.
+    std::string path = url.substr(kSqlite.size());
+    if (path.empty()) {
+      return InvalidArgumentError("database URL has no path after sqlite://", "database",
+                                  "invalid_database_url");
+    }
+    if (path == ":memory:") {
+      return storage::OpenSqliteStorage("", /*in_memory=*/true, options);
+    }
+    return storage::OpenSqliteStorage(path, /*in_memory=*/false, options);
+  }
+  if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
+    return Status(StatusCode::kUnimplemented,
+                  "this build has no PostgreSQL storage backend (not compiled in); "
+                  "use a sqlite:// URL",
+                  "backend_unavailable");
+  }
+  // Never echo the URL: it may carry a password.
+  return InvalidArgumentError(
+      "unknown database URL scheme (expected sqlite://path, sqlite::memory: or "
+      "postgresql://...)",
+      "database", "invalid_database_url");
+}
+
+}  // namespace assistant

@@ -1,0 +1,1586 @@
+// SQLite implementation of assistant::Storage.
+//
+// Connection model (also in docs/storage.md):
+//   - File databases run in WAL mode with foreign_keys=ON, secure_delete=ON,
+//     busy_timeout from StorageOptions, and synchronous=NORMAL
+//     (kProcessCrashSafe) or FULL (kPowerLossSafe).
+//   - One writer connection behind a mutex. SQLite admits one writer at a
+//     time anyway; funnelling this process's writes through one connection
+//     avoids SQLITE_BUSY storms between our own threads and lets every write
+//     start with BEGIN IMMEDIATE, so the lock is taken up front and a
+//     transaction never fails half-way on a lock upgrade. busy_timeout then
+//     only matters against other processes sharing the file.
+//   - A small pool of read-only reader connections (StorageOptions::
+//     read_connections). WAL lets them read concurrently with the writer, each
+//     seeing the last committed state when its statement starts.
+//   - `sqlite::memory:` is one private database per connection, so it uses a
+//     single connection for reads and writes, behind the writer mutex.
+//   - Prepared statements are cached per connection (keyed by SQL text) and
+//     reset after every use, so no statement holds a read snapshot open
+//     (that would pin the WAL and stop checkpoints).
+//   - Every SQLiteCpp exception is caught in Read()/Write() and mapped to a
+//     Status (MapError); nothing escapes.
+//   - Deleted text: secure_delete zeroes freed cells and pages; the FTS5
+//     index keeps deleted terms in old segments until they are merged, so
+//     Checkpoint() first runs FTS5 'optimize' when anything indexed was
+//     deleted or rewritten, then `wal_checkpoint(TRUNCATE)`.
+#include "storage/sqlite_storage.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace assistant::storage {
+
+namespace {
+
+// ---------------------------------------------------------------- schema
+
+// Migration N brings the schema from version N-1 to N. Append only; never
+// edit a released migration.
+const char* const kMigrations[] = {
+    // 1: initial schema.
+    R"sql(
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  email_norm TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  email_verified INTEGER NOT NULL DEFAULT 0,
+  preferences TEXT NOT NULL DEFAULT '{}',
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  ip TEXT NOT NULL,
+  user_agent TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id, created_at);
+CREATE TABLE refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);
+CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  scopes TEXT NOT NULL,
+  expires_at INTEGER,
+  last_used_at INTEGER,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX api_keys_user ON api_keys(user_id, created_at);
+CREATE TABLE one_time_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  purpose TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX one_time_tokens_user ON one_time_tokens(user_id);
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL,
+  completed INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER,
+  priority INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX tasks_user ON tasks(user_id, created_at, id);
+CREATE INDEX tasks_user_completed ON tasks(user_id, completed, created_at, id);
+-- seq gives conversations and messages a stable integer key for the FTS
+-- tables' rowids; the public id stays the UUID.
+CREATE TABLE conversations (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  app_id TEXT,
+  title TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX conversations_user ON conversations(user_id, updated_at, id);
+CREATE TABLE messages (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  tool_calls TEXT,
+  tool_call_id TEXT,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, seq);
+CREATE INDEX messages_user ON messages(user_id);
+CREATE TABLE agent_state (
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  app_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, app_id)
+);
+CREATE TABLE memories (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  content TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX memories_user ON memories(user_id, created_at, id);
+CREATE TABLE user_data (
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  ns TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, ns, key)
+);
+-- user_id is NULL for events with no known account.
+CREATE TABLE audit_events (
+  id TEXT PRIMARY KEY,
+  user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+  type TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  user_agent TEXT,
+  request_id TEXT NOT NULL,
+  details TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX audit_events_user ON audit_events(user_id, created_at, id);
+-- Regular (content-holding) FTS5 tables kept in sync by triggers, so a
+-- deleted row's text leaves the index too (no external content to go stale).
+CREATE VIRTUAL TABLE conversations_fts USING fts5(title, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE messages_fts USING fts5(content, tokenize = 'unicode61');
+CREATE TRIGGER conversations_fts_ai AFTER INSERT ON conversations BEGIN
+  INSERT INTO conversations_fts(rowid, title) VALUES (new.seq, new.title);
+END;
+CREATE TRIGGER conversations_fts_ad AFTER DELETE ON conversations BEGIN
+  DELETE FROM conversations_fts WHERE rowid = old.seq;
+END;
+CREATE TRIGGER conversations_fts_au AFTER UPDATE OF title ON conversations BEGIN
+  DELETE FROM conversations_fts WHERE rowid = old.seq;
+  INSERT INTO conversations_fts(rowid, title) VALUES (new.seq, new.title);
+END;
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+END;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.seq;
+END;
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.seq;
+  INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+END;
+)sql",
+};
+constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+static_assert(kMigrationCount == kSqliteSchemaVersion,
+              "kSqliteSchemaVersion must equal the number of migrations");
+
+// ---------------------------------------------------------------- helpers
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+int64_t Ms(Timestamp t) { return ToUnixMillis(t); }
+
+void BindOptTime(SQLite::Statement& st, int i, const std::optional<Timestamp>& t) {
+  if (t) {
+    st.bind(i, Ms(*t));
+  } else {
+    st.bind(i);
+  }
+}
+
+void BindOptText(SQLite::Statement& st, int i, const std::optional<std::string>& s) {
+  if (s) {
+    st.bind(i, *s);
+  } else {
+    st.bind(i);
+  }
+}
+
+Timestamp TimeCol(const SQLite::Statement& st, int i) {
+  return FromUnixMillis(st.getColumn(i).getInt64());
+}
+
+std::optional<Timestamp> OptTimeCol(const SQLite::Statement& st, int i) {
+  SQLite::Column c = st.getColumn(i);
+  if (c.isNull()) return std::nullopt;
+  return FromUnixMillis(c.getInt64());
+}
+
+std::string TextCol(const SQLite::Statement& st, int i) { return st.getColumn(i).getString(); }
+
+std::optional<std::string> OptTextCol(const SQLite::Statement& st, int i) {
+  SQLite::Column c = st.getColumn(i);
+  if (c.isNull()) return std::nullopt;
+  return c.getString();
+}
+
+// Throws nlohmann::json::parse_error on a corrupt document; Read()/Write()
+// turn that into DataLoss.
+Json JsonCol(const SQLite::Statement& st, int i) { return Json::parse(TextCol(st, i)); }
+
+std::string DumpJson(const Json& j) {
+  // Replace invalid UTF-8 instead of throwing: storage must not fail on it.
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// A statement borrowed from a connection's cache; reset on scope exit so it
+// never keeps a read transaction open.
+class Stmt final {
+ public:
+  explicit Stmt(SQLite::Statement& st) : st_(st) {}
+  ~Stmt() { st_.tryReset(); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  SQLite::Statement* operator->() { return &st_; }
+  SQLite::Statement& operator*() { return st_; }
+
+ private:
+  SQLite::Statement& st_;
+};
+
+struct Connection {
+  Connection(const std::string& path, int flags, int busy_ms) : db(path, flags, busy_ms) {}
+
+  Stmt Prepare(const std::string& sql) {
+    auto it = cache.find(sql);
+    if (it == cache.end()) {
+      it = cache.emplace(sql, std::make_unique<SQLite::Statement>(db, sql)).first;
+    }
+    SQLite::Statement& st = *it->second;
+    st.reset();
+    st.clearBindings();
+    return Stmt(st);
+  }
+
+  int Changes() const { return db.getChanges(); }
+
+  SQLite::Database db;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
+};
+
+Status MapError(const SQLite::Exception& e) {
+  const int code = e.getErrorCode() & 0xFF;
+  const int ext = e.getExtendedErrorCode();
+  const std::string what = e.what();
+  switch (code) {
+    case SQLITE_CONSTRAINT:
+      if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        if (what.find("users.email_norm") != std::string::npos) {
+          return AlreadyExistsError("a user with this email already exists", "email_taken");
+        }
+        return AlreadyExistsError("record already exists (" + what + ")");
+      }
+      if (ext == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        return NotFoundError(
+            "the record refers to a user, session or conversation "
+            "that does not exist");
+      }
+      return InvalidArgumentError("storage constraint failed: " + what, "", "invalid_record");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return UnavailableError("database is busy past the busy timeout: " + what);
+    case SQLITE_FULL:
+      return ResourceExhaustedError("database or disk is full", "storage_full");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return DataLossError("database file is corrupt or not a database: " + what);
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return UnavailableError("database cannot be reached: " + what);
+    default:
+      return InternalError("storage error: " + what);
+  }
+}
+
+// Runs `fn`, turning every exception into a Status.
+template <typename Fn>
+auto Guard(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    return MapError(e);
+  } catch (const Json::exception& e) {
+    return DataLossError(std::string("stored JSON is corrupt: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory");
+  } catch (const std::exception& e) {
+    return InternalError(std::string("storage error: ") + e.what());
+  } catch (...) {
+    return InternalError("storage error: unknown exception");
+  }
+}
+
+// Builds an FTS5 MATCH expression from user words so that input can never
+// carry FTS syntax: each word becomes one quoted phrase of its tokens (ASCII
+// letters/digits and any non-ASCII byte; other ASCII characters separate),
+// with `*` kept only as a trailing prefix marker. Phrases are ANDed. Empty
+// when no word has a token.
+std::string BuildMatch(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) {
+    bool prefix = !word.empty() && word.back() == '*';
+    std::string phrase;
+    std::string token;
+    auto flush = [&] {
+      if (token.empty()) return;
+      if (!phrase.empty()) phrase += ' ';
+      phrase += token;
+      token.clear();
+    };
+    for (unsigned char c : word) {
+      bool keep =
+          (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+      if (keep) {
+        token.push_back(static_cast<char>(c));
+      } else {
+        flush();
+      }
+    }
+    flush();
+    if (phrase.empty()) continue;
+    if (!out.empty()) out += ' ';
+    // Only '"' is special inside an FTS5 string, and it cannot occur here.
+    out += '"' + phrase + '"';
+    if (prefix) out += '*';
+  }
+  return out;
+}
+
+std::string EscapeLike(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- row readers
+
+constexpr const char* kUserCols =
+    "id, email, name, email_verified, preferences, password_hash, created_at, updated_at";
+UserRecord ReadUser(const SQLite::Statement& st) {
+  UserRecord r;
+  r.user.id = TextCol(st, 0);
+  r.user.email = TextCol(st, 1);
+  r.user.name = TextCol(st, 2);
+  r.user.email_verified = st.getColumn(3).getInt() != 0;
+  r.user.preferences = JsonCol(st, 4);
+  r.password_hash = TextCol(st, 5);
+  r.user.created_at = TimeCol(st, 6);
+  r.user.updated_at = TimeCol(st, 7);
+  return r;
+}
+
+constexpr const char* kSessionCols =
+    "id, user_id, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
+Session ReadSession(const SQLite::Statement& st) {
+  Session s;
+  s.id = TextCol(st, 0);
+  s.user_id = TextCol(st, 1);
+  s.created_at = TimeCol(st, 2);
+  s.last_used_at = TimeCol(st, 3);
+  s.expires_at = TimeCol(st, 4);
+  s.revoked_at = OptTimeCol(st, 5);
+  s.ip = TextCol(st, 6);
+  s.user_agent = TextCol(st, 7);
+  return s;
+}
+
+constexpr const char* kRefreshCols =
+    "token_hash, session_id, user_id, created_at, expires_at, used_at";
+RefreshToken ReadRefresh(const SQLite::Statement& st) {
+  RefreshToken t;
+  t.token_hash = TextCol(st, 0);
+  t.session_id = TextCol(st, 1);
+  t.user_id = TextCol(st, 2);
+  t.created_at = TimeCol(st, 3);
+  t.expires_at = TimeCol(st, 4);
+  t.used_at = OptTimeCol(st, 5);
+  return t;
+}
+
+constexpr const char* kApiKeyCols =
+    "id, user_id, name, prefix, key_hash, scopes, expires_at, last_used_at, created_at, "
+    "revoked_at";
+ApiKey ReadApiKey(const SQLite::Statement& st) {
+  ApiKey k;
+  k.id = TextCol(st, 0);
+  k.user_id = TextCol(st, 1);
+  k.name = TextCol(st, 2);
+  k.prefix = TextCol(st, 3);
+  k.key_hash = TextCol(st, 4);
+  k.scopes = JsonCol(st, 5).get<std::vector<std::string>>();
+  k.expires_at = OptTimeCol(st, 6);
+  k.last_used_at = OptTimeCol(st, 7);
+  k.created_at = TimeCol(st, 8);
+  k.revoked_at = OptTimeCol(st, 9);
+  return k;
+}
+
+constexpr const char* kTaskCols =
+    "id, user_id, title, description, completed, due_at, priority, created_at, updated_at";
+Task ReadTask(const SQLite::Statement& st) {
+  Task t;
+  t.id = TextCol(st, 0);
+  t.user_id = TextCol(st, 1);
+  t.title = TextCol(st, 2);
+  t.description = TextCol(st, 3);
+  t.completed = st.getColumn(4).getInt() != 0;
+  t.due_at = OptTimeCol(st, 5);
+  t.priority = st.getColumn(6).getInt();
+  t.created_at = TimeCol(st, 7);
+  t.updated_at = TimeCol(st, 8);
+  return t;
+}
+
+constexpr const char* kConversationCols = "id, user_id, app_id, title, created_at, updated_at";
+Conversation ReadConversation(const SQLite::Statement& st) {
+  Conversation c;
+  c.id = TextCol(st, 0);
+  c.user_id = TextCol(st, 1);
+  c.app_id = OptTextCol(st, 2);
+  c.title = TextCol(st, 3);
+  c.created_at = TimeCol(st, 4);
+  c.updated_at = TimeCol(st, 5);
+  return c;
+}
+
+constexpr const char* kMessageCols =
+    "id, conversation_id, role, content, tool_calls, tool_call_id, status, created_at, seq";
+Message ReadMessage(const SQLite::Statement& st) {
+  Message m;
+  m.id = TextCol(st, 0);
+  m.conversation_id = TextCol(st, 1);
+  m.role = TextCol(st, 2);
+  m.content = TextCol(st, 3);
+  if (auto tc = OptTextCol(st, 4)) m.tool_calls = Json::parse(*tc);
+  m.tool_call_id = OptTextCol(st, 5);
+  m.status = TextCol(st, 6);
+  m.created_at = TimeCol(st, 7);
+  return m;
+}
+
+constexpr const char* kMemoryCols = "id, user_id, content, created_at";
+Memory ReadMemory(const SQLite::Statement& st) {
+  Memory m;
+  m.id = TextCol(st, 0);
+  m.user_id = TextCol(st, 1);
+  m.content = TextCol(st, 2);
+  m.created_at = TimeCol(st, 3);
+  return m;
+}
+
+constexpr const char* kUserDataCols = "user_id, ns, key, value, updated_at";
+UserDataEntry ReadUserData(const SQLite::Statement& st) {
+  UserDataEntry e;
+  e.user_id = TextCol(st, 0);
+  e.ns = TextCol(st, 1);
+  e.key = TextCol(st, 2);
+  e.value = JsonCol(st, 3);
+  e.updated_at = TimeCol(st, 4);
+  return e;
+}
+
+constexpr const char* kAuditCols =
+    "id, user_id, type, outcome, ip, user_agent, request_id, details, created_at";
+AuditEvent ReadAudit(const SQLite::Statement& st) {
+  AuditEvent a;
+  a.id = TextCol(st, 0);
+  a.user_id = OptTextCol(st, 1).value_or("");
+  a.type = TextCol(st, 2);
+  a.outcome = TextCol(st, 3);
+  a.ip = TextCol(st, 4);
+  a.user_agent = OptTextCol(st, 5);
+  a.request_id = TextCol(st, 6);
+  a.details = JsonCol(st, 7);
+  a.created_at = TimeCol(st, 8);
+  return a;
+}
+
+std::string Sql(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) out += p;
+  return out;
+}
+
+// ---------------------------------------------------------------- storage
+
+class SqliteStorage final : public Storage {
+ public:
+  SqliteStorage(std::unique_ptr<Connection> writer,
+                std::vector<std::unique_ptr<Connection>> readers)
+      : writer_(std::move(writer)), readers_(std::move(readers)) {
+    for (auto& r : readers_) free_readers_.push_back(r.get());
+  }
+
+  // Called once, before the storage is shared: from then on reads use the
+  // pool instead of the writer.
+  void AttachReaders(std::vector<std::unique_ptr<Connection>> readers) {
+    readers_ = std::move(readers);
+    for (auto& r : readers_) free_readers_.push_back(r.get());
+  }
+
+  // Applies pending migrations in one write transaction.
+  Status Migrate() {
+    return Write([&](Connection& c) -> Status {
+      c.db.exec(
+          "CREATE TABLE IF NOT EXISTS schema_version ("
+          "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      int current = 0;
+      {
+        Stmt st = c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+        if (st->executeStep()) current = st->getColumn(0).getInt();
+      }
+      if (current > kSqliteSchemaVersion) {
+        return FailedPreconditionError("database schema version " + std::to_string(current) +
+                                           " is newer than this build supports (" +
+                                           std::to_string(kSqliteSchemaVersion) +
+                                           "); upgrade libassistant or use another database",
+                                       "schema_too_new");
+      }
+      for (int v = current + 1; v <= kSqliteSchemaVersion; ++v) {
+        c.db.exec(kMigrations[v - 1]);
+        Stmt ins = c.Prepare("INSERT INTO schema_version(version, applied_at) VALUES (?, ?)");
+        ins->bind(1, v);
+        ins->bind(2, Ms(std::chrono::system_clock::now()));
+        ins->exec();
+      }
+      return Status();
+    });
+  }
+
+  Status Ping() override {
+    return Read([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+      int v = st->executeStep() ? st->getColumn(0).getInt() : 0;
+      if (v != kSqliteSchemaVersion) {
+        return FailedPreconditionError(
+            "database schema version " + std::to_string(v) + " differs from this build's " +
+                std::to_string(kSqliteSchemaVersion),
+            v > kSqliteSchemaVersion ? "schema_too_new" : "schema_outdated");
+      }
+      return Status();
+    });
+  }
+
+  std::string Backend() const override { return "sqlite"; }
+
+  // ---- users
+
+  Status CreateUser(const UserRecord& r) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "INSERT INTO users(id, email, email_norm, name, email_verified, preferences, "
+          "password_hash, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)");
+      st->bind(1, r.user.id);
+      st->bind(2, r.user.email);
+      st->bind(3, AsciiLower(r.user.email));
+      st->bind(4, r.user.name);
+      st->bind(5, r.user.email_verified ? 1 : 0);
+      st->bind(6, DumpJson(r.user.preferences));
+      st->bind(7, r.password_hash);
+      st->bind(8, Ms(r.user.created_at));
+      st->bind(9, Ms(r.user.updated_at));
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<UserRecord> GetUserById(const std::string& id) override {
+    return Read([&](Connection& c) -> Result<UserRecord> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kUserCols, " FROM users WHERE id = ?"}));
+      st->bind(1, id);
+      if (!st->executeStep()) return NotFoundError("user not found");
+      return ReadUser(*st);
+    });
+  }
+
+  Result<UserRecord> GetUserByEmail(const std::string& email) override {
+    return Read([&](Connection& c) -> Result<UserRecord> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kUserCols, " FROM users WHERE email_norm = ?"}));
+      st->bind(1, AsciiLower(email));
+      if (!st->executeStep()) return NotFoundError("user not found");
+      return ReadUser(*st);
+    });
+  }
+
+  Status UpdateUser(const UserRecord& r) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "UPDATE users SET name = ?, email = ?, email_norm = ?, email_verified = ?, "
+          "preferences = ?, password_hash = ?, updated_at = ? WHERE id = ?");
+      st->bind(1, r.user.name);
+      st->bind(2, r.user.email);
+      st->bind(3, AsciiLower(r.user.email));
+      st->bind(4, r.user.email_verified ? 1 : 0);
+      st->bind(5, DumpJson(r.user.preferences));
+      st->bind(6, r.password_hash);
+      st->bind(7, Ms(r.user.updated_at));
+      st->bind(8, r.user.id);
+      if (st->exec() == 0) return NotFoundError("user not found");
+      return Status();
+    });
+  }
+
+  Status DeleteUser(const std::string& id) override {
+    Status s = Write([&](Connection& c) -> Status {
+      // Messages and conversations first and explicitly, so their FTS
+      // triggers run; the rest goes by ON DELETE CASCADE.
+      for (const char* sql :
+           {"DELETE FROM messages WHERE user_id = ?", "DELETE FROM conversations WHERE user_id = ?",
+            "DELETE FROM audit_events WHERE user_id = ?"}) {
+        Stmt st = c.Prepare(sql);
+        st->bind(1, id);
+        st->exec();
+      }
+      Stmt st = c.Prepare("DELETE FROM users WHERE id = ?");
+      st->bind(1, id);
+      if (st->exec() == 0) return NotFoundError("user not found");
+      return Status();
+    });
+    if (s.ok()) fts_dirty_ = true;
+    return s;
+  }
+
+  // ---- sessions and refresh tokens
+
+  Status CreateSession(const Session& s, const RefreshToken& t) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st =
+          c.Prepare(Sql({"INSERT INTO sessions(", kSessionCols, ") VALUES (?,?,?,?,?,?,?,?)"}));
+      st->bind(1, s.id);
+      st->bind(2, s.user_id);
+      st->bind(3, Ms(s.created_at));
+      st->bind(4, Ms(s.last_used_at));
+      st->bind(5, Ms(s.expires_at));
+      BindOptTime(*st, 6, s.revoked_at);
+      st->bind(7, s.ip);
+      st->bind(8, s.user_agent);
+      st->exec();
+      InsertRefresh(c, t);
+      return Status();
+    });
+  }
+
+  Result<Session> GetSession(const std::string& session_id) override {
+    return Read([&](Connection& c) -> Result<Session> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kSessionCols, " FROM sessions WHERE id = ?"}));
+      st->bind(1, session_id);
+      if (!st->executeStep()) return NotFoundError("session not found");
+      return ReadSession(*st);
+    });
+  }
+
+  Result<std::vector<Session>> ListSessions(const std::string& user_id, Timestamp now) override {
+    return Read([&](Connection& c) -> Result<std::vector<Session>> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kSessionCols,
+                               " FROM sessions WHERE user_id = ? AND revoked_at IS NULL "
+                               "AND expires_at > ? ORDER BY created_at DESC, id DESC"}));
+      st->bind(1, user_id);
+      st->bind(2, Ms(now));
+      std::vector<Session> out;
+      while (st->executeStep()) out.push_back(ReadSession(*st));
+      return out;
+    });
+  }
+
+  Status TouchSession(const std::string& session_id, Timestamp now) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?");
+      st->bind(1, Ms(now));
+      st->bind(2, session_id);
+      if (st->exec() == 0) return NotFoundError("session not found");
+      return Status();
+    });
+  }
+
+  Status RevokeSession(const std::string& user_id, const std::string& session_id,
+                       Timestamp now) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) "
+          "WHERE id = ? AND user_id = ?");
+      st->bind(1, Ms(now));
+      st->bind(2, session_id);
+      st->bind(3, user_id);
+      if (st->exec() == 0) return NotFoundError("session not found");
+      return Status();
+    });
+  }
+
+  Result<int> RevokeAllSessions(const std::string& user_id, Timestamp now) override {
+    return Write([&](Connection& c) -> Result<int> {
+      Stmt st =
+          c.Prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL");
+      st->bind(1, Ms(now));
+      st->bind(2, user_id);
+      return st->exec();
+    });
+  }
+
+  Result<RefreshRotation> RotateRefreshToken(const std::string& token_hash,
+                                             const RefreshToken& successor,
+                                             Timestamp now) override {
+    return Write([&](Connection& c) -> Result<RefreshRotation> {
+      RefreshRotation out;
+      {
+        Stmt st =
+            c.Prepare(Sql({"SELECT ", kRefreshCols, " FROM refresh_tokens WHERE token_hash = ?"}));
+        st->bind(1, token_hash);
+        if (!st->executeStep()) return NotFoundError("refresh token not found");
+        out.presented = ReadRefresh(*st);
+      }
+      if (out.presented.used_at) return out;
+      Stmt up = c.Prepare(
+          "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL");
+      up->bind(1, Ms(now));
+      up->bind(2, token_hash);
+      up->exec();
+      InsertRefresh(c, successor);
+      out.rotated = true;
+      return out;
+    });
+  }
+
+  // ---- API keys
+
+  Status CreateApiKey(const ApiKey& k) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st =
+          c.Prepare(Sql({"INSERT INTO api_keys(", kApiKeyCols, ") VALUES (?,?,?,?,?,?,?,?,?,?)"}));
+      st->bind(1, k.id);
+      st->bind(2, k.user_id);
+      st->bind(3, k.name);
+      st->bind(4, k.prefix);
+      st->bind(5, k.key_hash);
+      st->bind(6, DumpJson(Json(k.scopes)));
+      BindOptTime(*st, 7, k.expires_at);
+      BindOptTime(*st, 8, k.last_used_at);
+      st->bind(9, Ms(k.created_at));
+      BindOptTime(*st, 10, k.revoked_at);
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<ApiKey> GetApiKeyByHash(const std::string& key_hash) override {
+    return Read([&](Connection& c) -> Result<ApiKey> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kApiKeyCols, " FROM api_keys WHERE key_hash = ?"}));
+      st->bind(1, key_hash);
+      if (!st->executeStep()) return NotFoundError("api key not found");
+      return ReadApiKey(*st);
+    });
+  }
+
+  Result<std::vector<ApiKey>> ListApiKeys(const std::string& user_id) override {
+    return Read([&](Connection& c) -> Result<std::vector<ApiKey>> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kApiKeyCols,
+                               " FROM api_keys WHERE user_id = ? AND revoked_at IS NULL "
+                               "ORDER BY created_at DESC, id DESC"}));
+      st->bind(1, user_id);
+      std::vector<ApiKey> out;
+      while (st->executeStep()) out.push_back(ReadApiKey(*st));
+      return out;
+    });
+  }
+
+  Status RevokeApiKey(const std::string& user_id, const std::string& id, Timestamp now) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) "
+          "WHERE id = ? AND user_id = ?");
+      st->bind(1, Ms(now));
+      st->bind(2, id);
+      st->bind(3, user_id);
+      if (st->exec() == 0) return NotFoundError("api key not found");
+      return Status();
+    });
+  }
+
+  Status TouchApiKey(const std::string& id, Timestamp now) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
+      st->bind(1, Ms(now));
+      st->bind(2, id);
+      if (st->exec() == 0) return NotFoundError("api key not found");
+      return Status();
+    });
+  }
+
+  // ---- one-time tokens
+
+  Status CreateOneTimeToken(const OneTimeToken& t) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "INSERT INTO one_time_tokens(token_hash, user_id, purpose, created_at, expires_at) "
+          "VALUES (?,?,?,?,?)");
+      st->bind(1, t.token_hash);
+      st->bind(2, t.user_id);
+      st->bind(3, t.purpose);
+      st->bind(4, Ms(t.created_at));
+      st->bind(5, Ms(t.expires_at));
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<OneTimeToken> ConsumeOneTimeToken(const std::string& token_hash,
+                                           const std::string& purpose, Timestamp now) override {
+    // nullopt = not usable; the transaction still commits so an expired
+    // token's removal sticks.
+    auto r = Write([&](Connection& c) -> Result<std::optional<OneTimeToken>> {
+      OneTimeToken t;
+      {
+        Stmt st = c.Prepare(
+            "SELECT token_hash, user_id, purpose, created_at, expires_at "
+            "FROM one_time_tokens WHERE token_hash = ?");
+        st->bind(1, token_hash);
+        if (!st->executeStep()) return std::optional<OneTimeToken>();
+        t.token_hash = TextCol(*st, 0);
+        t.user_id = TextCol(*st, 1);
+        t.purpose = TextCol(*st, 2);
+        t.created_at = TimeCol(*st, 3);
+        t.expires_at = TimeCol(*st, 4);
+      }
+      if (t.purpose != purpose) return std::optional<OneTimeToken>();
+      Stmt del = c.Prepare("DELETE FROM one_time_tokens WHERE token_hash = ?");
+      del->bind(1, token_hash);
+      del->exec();
+      if (t.expires_at <= now) return std::optional<OneTimeToken>();
+      return std::optional<OneTimeToken>(std::move(t));
+    });
+    if (!r.ok()) return r.status();
+    if (!*r) return NotFoundError("token not found or expired", "invalid_token");
+    return std::move(**r);
+  }
+
+  // ---- tasks
+
+  Status CreateTask(const Task& t) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(Sql({"INSERT INTO tasks(", kTaskCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
+      st->bind(1, t.id);
+      st->bind(2, t.user_id);
+      st->bind(3, t.title);
+      st->bind(4, t.description);
+      st->bind(5, t.completed ? 1 : 0);
+      BindOptTime(*st, 6, t.due_at);
+      st->bind(7, t.priority);
+      st->bind(8, Ms(t.created_at));
+      st->bind(9, Ms(t.updated_at));
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<Task> GetTask(const std::string& user_id, const std::string& id) override {
+    return Read([&](Connection& c) -> Result<Task> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kTaskCols, " FROM tasks WHERE id = ? AND user_id = ?"}));
+      st->bind(1, id);
+      st->bind(2, user_id);
+      if (!st->executeStep()) return NotFoundError("task not found");
+      return ReadTask(*st);
+    });
+  }
+
+  Status UpdateTask(const Task& t) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "UPDATE tasks SET title = ?, description = ?, completed = ?, due_at = ?, "
+          "priority = ?, updated_at = ? WHERE id = ? AND user_id = ?");
+      st->bind(1, t.title);
+      st->bind(2, t.description);
+      st->bind(3, t.completed ? 1 : 0);
+      BindOptTime(*st, 4, t.due_at);
+      st->bind(5, t.priority);
+      st->bind(6, Ms(t.updated_at));
+      st->bind(7, t.id);
+      st->bind(8, t.user_id);
+      if (st->exec() == 0) return NotFoundError("task not found");
+      return Status();
+    });
+  }
+
+  Status DeleteTask(const std::string& user_id, const std::string& id) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("DELETE FROM tasks WHERE id = ? AND user_id = ?");
+      st->bind(1, id);
+      st->bind(2, user_id);
+      if (st->exec() == 0) return NotFoundError("task not found");
+      return Status();
+    });
+  }
+
+  Result<std::vector<Task>> ListTasks(const std::string& user_id, const TaskQuery& q) override {
+    return Read([&](Connection& c) -> Result<std::vector<Task>> {
+      std::string sql = Sql({"SELECT ", kTaskCols, " FROM tasks WHERE user_id = ?1"});
+      if (q.status != TaskQuery::Status::kAll) sql += " AND completed = ?2";
+      if (!q.title_contains.empty()) sql += " AND title LIKE ?3 ESCAPE '\\'";
+      if (q.after) sql += " AND (created_at > ?4 OR (created_at = ?4 AND id > ?5))";
+      sql += " ORDER BY created_at, id LIMIT ?6";
+      Stmt st = c.Prepare(sql);
+      st->bind(1, user_id);
+      if (q.status != TaskQuery::Status::kAll) {
+        st->bind(2, q.status == TaskQuery::Status::kCompleted ? 1 : 0);
+      }
+      if (!q.title_contains.empty()) st->bind(3, "%" + EscapeLike(q.title_contains) + "%");
+      if (q.after) {
+        st->bind(4, Ms(q.after->time));
+        st->bind(5, q.after->id);
+      }
+      st->bind(6, std::max(q.limit, 0));
+      std::vector<Task> out;
+      while (st->executeStep()) out.push_back(ReadTask(*st));
+      return out;
+    });
+  }
+
+  Result<int> DeleteCompletedTasks(const std::string& user_id) override {
+    return Write([&](Connection& c) -> Result<int> {
+      Stmt st = c.Prepare("DELETE FROM tasks WHERE user_id = ? AND completed = 1");
+      st->bind(1, user_id);
+      return st->exec();
+    });
+  }
+
+  // ---- conversations and messages
+
+  Status CreateConversation(const Conversation& conv) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          Sql({"INSERT INTO conversations(", kConversationCols, ") VALUES (?,?,?,?,?,?)"}));
+      BindConversation(*st, conv);
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<Conversation> GetConversation(const std::string& user_id, const std::string& id) override {
+    return Read([&](Connection& c) -> Result<Conversation> {
+      Stmt st = c.Prepare(
+          Sql({"SELECT ", kConversationCols, " FROM conversations WHERE id = ? AND user_id = ?"}));
+      st->bind(1, id);
+      st->bind(2, user_id);
+      if (!st->executeStep()) return NotFoundError("conversation not found");
+      return ReadConversation(*st);
+    });
+  }
+
+  Status UpdateConversation(const Conversation& conv) override {
+    Status s = Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "UPDATE conversations SET title = ?, app_id = ?, updated_at = ? "
+          "WHERE id = ? AND user_id = ?");
+      st->bind(1, conv.title);
+      BindOptText(*st, 2, conv.app_id);
+      st->bind(3, Ms(conv.updated_at));
+      st->bind(4, conv.id);
+      st->bind(5, conv.user_id);
+      if (st->exec() == 0) return NotFoundError("conversation not found");
+      return Status();
+    });
+    if (s.ok()) fts_dirty_ = true;  // the old title's terms linger in the index
+    return s;
+  }
+
+  Status DeleteConversation(const std::string& user_id, const std::string& id) override {
+    Status s = Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("DELETE FROM conversations WHERE id = ? AND user_id = ?");
+      st->bind(1, id);
+      st->bind(2, user_id);
+      if (st->exec() == 0) return NotFoundError("conversation not found");
+      // Explicit, so the messages' FTS triggers surely run.
+      Stmt del = c.Prepare("DELETE FROM messages WHERE conversation_id = ? AND user_id = ?");
+      del->bind(1, id);
+      del->bind(2, user_id);
+      del->exec();
+      return Status();
+    });
+    if (s.ok()) fts_dirty_ = true;
+    return s;
+  }
+
+  Result<std::vector<Conversation>> ListConversations(const std::string& user_id,
+                                                      const ConversationQuery& q) override {
+    return Read([&](Connection& c) -> Result<std::vector<Conversation>> {
+      std::string sql =
+          Sql({"SELECT ", kConversationCols, " FROM conversations WHERE user_id = ?1"});
+      if (q.after) sql += " AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3))";
+      sql += " ORDER BY updated_at DESC, id DESC LIMIT ?4";
+      Stmt st = c.Prepare(sql);
+      st->bind(1, user_id);
+      if (q.after) {
+        st->bind(2, Ms(q.after->time));
+        st->bind(3, q.after->id);
+      }
+      st->bind(4, std::max(q.limit, 0));
+      std::vector<Conversation> out;
+      while (st->executeStep()) out.push_back(ReadConversation(*st));
+      return out;
+    });
+  }
+
+  Result<std::vector<Conversation>> SearchConversations(const std::string& user_id,
+                                                        const std::vector<std::string>& words,
+                                                        int limit, int offset) override {
+    const std::string match = BuildMatch(words);
+    if (match.empty() || limit <= 0) return std::vector<Conversation>();
+    return Read([&](Connection& c) -> Result<std::vector<Conversation>> {
+      // Best bm25 (most negative) of the conversation's title and messages.
+      Stmt st = c.Prepare(
+          "WITH hits(conversation_id, rank) AS ("
+          "  SELECT c.id, bm25(conversations_fts) FROM conversations_fts"
+          "    JOIN conversations c ON c.seq = conversations_fts.rowid"
+          "    WHERE conversations_fts MATCH ?1 AND c.user_id = ?2"
+          "  UNION ALL"
+          "  SELECT m.conversation_id, bm25(messages_fts) FROM messages_fts"
+          "    JOIN messages m ON m.seq = messages_fts.rowid"
+          "    WHERE messages_fts MATCH ?1 AND m.user_id = ?2)"
+          " SELECT c.id, c.user_id, c.app_id, c.title, c.created_at, c.updated_at"
+          " FROM (SELECT conversation_id, MIN(rank) AS rank FROM hits"
+          "       GROUP BY conversation_id) h"
+          " JOIN conversations c ON c.id = h.conversation_id AND c.user_id = ?2"
+          " ORDER BY h.rank ASC, c.updated_at DESC, c.id DESC LIMIT ?3 OFFSET ?4");
+      st->bind(1, match);
+      st->bind(2, user_id);
+      st->bind(3, limit);
+      st->bind(4, std::max(offset, 0));
+      std::vector<Conversation> out;
+      while (st->executeStep()) out.push_back(ReadConversation(*st));
+      return out;
+    });
+  }
+
+  Status AppendMessage(const std::string& user_id, const Message& m) override {
+    return Write([&](Connection& c) -> Status {
+      {
+        Stmt st = c.Prepare("UPDATE conversations SET updated_at = ? WHERE id = ? AND user_id = ?");
+        st->bind(1, Ms(m.created_at));
+        st->bind(2, m.conversation_id);
+        st->bind(3, user_id);
+        if (st->exec() == 0) return NotFoundError("conversation not found");
+      }
+      InsertMessage(c, user_id, m.conversation_id, m.id, m);
+      return Status();
+    });
+  }
+
+  Status UpdateMessage(const std::string& user_id, const Message& m) override {
+    Status s = Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "UPDATE messages SET content = ?, tool_calls = ?, status = ? "
+          "WHERE id = ? AND conversation_id = ? AND user_id = ?");
+      st->bind(1, m.content);
+      if (m.tool_calls && !m.tool_calls->is_null()) {
+        st->bind(2, DumpJson(*m.tool_calls));
+      } else {
+        st->bind(2);
+      }
+      st->bind(3, m.status);
+      st->bind(4, m.id);
+      st->bind(5, m.conversation_id);
+      st->bind(6, user_id);
+      if (st->exec() == 0) return NotFoundError("message not found");
+      return Status();
+    });
+    if (s.ok()) fts_dirty_ = true;
+    return s;
+  }
+
+  Result<Message> GetMessage(const std::string& user_id, const std::string& conversation_id,
+                             const std::string& message_id) override {
+    return Read([&](Connection& c) -> Result<Message> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kMessageCols,
+                               " FROM messages WHERE id = ? AND conversation_id = ? "
+                               "AND user_id = ?"}));
+      st->bind(1, message_id);
+      st->bind(2, conversation_id);
+      st->bind(3, user_id);
+      if (!st->executeStep()) return NotFoundError("message not found");
+      return ReadMessage(*st);
+    });
+  }
+
+  Result<MessagePage> ListMessages(const std::string& user_id, const std::string& conversation_id,
+                                   const std::string& before_id, int limit) override {
+    return Read([&](Connection& c) -> Result<MessagePage> {
+      {
+        Stmt st = c.Prepare("SELECT 1 FROM conversations WHERE id = ? AND user_id = ?");
+        st->bind(1, conversation_id);
+        st->bind(2, user_id);
+        if (!st->executeStep()) return NotFoundError("conversation not found");
+      }
+      int64_t before_seq = INT64_MAX;
+      if (!before_id.empty()) {
+        Stmt st = c.Prepare("SELECT seq FROM messages WHERE id = ? AND conversation_id = ?");
+        st->bind(1, before_id);
+        st->bind(2, conversation_id);
+        if (!st->executeStep()) return NotFoundError("message not found");
+        before_seq = st->getColumn(0).getInt64();
+      }
+      const int n = std::max(limit, 0);
+      Stmt st = c.Prepare(Sql({"SELECT ", kMessageCols,
+                               " FROM messages WHERE conversation_id = ? AND seq < ? "
+                               "ORDER BY seq DESC LIMIT ?"}));
+      st->bind(1, conversation_id);
+      st->bind(2, before_seq);
+      st->bind(3, n + 1);  // one extra row tells whether older ones exist
+      MessagePage page;
+      while (st->executeStep()) {
+        if (static_cast<int>(page.messages.size()) == n) {
+          page.has_more = true;
+          break;
+        }
+        page.messages.push_back(ReadMessage(*st));
+      }
+      std::reverse(page.messages.begin(), page.messages.end());
+      return page;
+    });
+  }
+
+  Result<Conversation> ForkConversation(const std::string& user_id, const std::string& source_id,
+                                        const std::string& upto_message_id,
+                                        const Conversation& fork) override {
+    return Write([&](Connection& c) -> Result<Conversation> {
+      {
+        Stmt st = c.Prepare("SELECT 1 FROM conversations WHERE id = ? AND user_id = ?");
+        st->bind(1, source_id);
+        st->bind(2, user_id);
+        if (!st->executeStep()) return NotFoundError("conversation not found");
+      }
+      int64_t upto_seq = 0;
+      {
+        Stmt st = c.Prepare(
+            "SELECT seq FROM messages WHERE id = ? AND conversation_id = ? AND user_id = ?");
+        st->bind(1, upto_message_id);
+        st->bind(2, source_id);
+        st->bind(3, user_id);
+        if (!st->executeStep()) return NotFoundError("message not found");
+        upto_seq = st->getColumn(0).getInt64();
+      }
+      std::vector<Message> copies;
+      {
+        Stmt st = c.Prepare(Sql({"SELECT ", kMessageCols,
+                                 " FROM messages WHERE conversation_id = ? AND seq <= ? "
+                                 "ORDER BY seq"}));
+        st->bind(1, source_id);
+        st->bind(2, upto_seq);
+        while (st->executeStep()) copies.push_back(ReadMessage(*st));
+      }
+      Conversation out = fork;
+      out.user_id = user_id;
+      {
+        Stmt st = c.Prepare(
+            Sql({"INSERT INTO conversations(", kConversationCols, ") VALUES (?,?,?,?,?,?)"}));
+        BindConversation(*st, out);
+        st->exec();
+      }
+      for (const Message& m : copies) InsertMessage(c, user_id, out.id, NewId(), m);
+      return out;
+    });
+  }
+
+  // ---- agent state
+
+  Result<AgentState> GetAgentState(const std::string& user_id, const std::string& app_id) override {
+    return Read([&](Connection& c) -> Result<AgentState> {
+      Stmt st =
+          c.Prepare("SELECT state, updated_at FROM agent_state WHERE user_id = ? AND app_id = ?");
+      st->bind(1, user_id);
+      st->bind(2, app_id);
+      if (!st->executeStep()) return NotFoundError("agent state not found");
+      AgentState s;
+      s.user_id = user_id;
+      s.app_id = app_id;
+      s.state = JsonCol(*st, 0);
+      s.updated_at = TimeCol(*st, 1);
+      return s;
+    });
+  }
+
+  Result<AgentState> UpdateAgentState(
+      const std::string& user_id, const std::string& app_id,
+      const std::function<Result<Json>(const std::optional<Json>&)>& update,
+      Timestamp now) override {
+    // `update` runs inside the write transaction, holding the writer: it must
+    // not call back into this storage.
+    return Write([&](Connection& c) -> Result<AgentState> {
+      std::optional<Json> current;
+      {
+        Stmt st = c.Prepare("SELECT state FROM agent_state WHERE user_id = ? AND app_id = ?");
+        st->bind(1, user_id);
+        st->bind(2, app_id);
+        if (st->executeStep()) current = JsonCol(*st, 0);
+      }
+      Result<Json> next = update(current);
+      if (!next.ok()) return next.status();
+      Stmt st = c.Prepare(
+          "INSERT INTO agent_state(user_id, app_id, state, updated_at) VALUES (?,?,?,?) "
+          "ON CONFLICT(user_id, app_id) DO UPDATE SET state = excluded.state, "
+          "updated_at = excluded.updated_at");
+      st->bind(1, user_id);
+      st->bind(2, app_id);
+      st->bind(3, DumpJson(*next));
+      st->bind(4, Ms(now));
+      st->exec();
+      AgentState s;
+      s.user_id = user_id;
+      s.app_id = app_id;
+      s.state = std::move(*next);
+      s.updated_at = FromUnixMillis(Ms(now));
+      return s;
+    });
+  }
+
+  // ---- memory
+
+  Status AddMemory(const Memory& m) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(Sql({"INSERT INTO memories(", kMemoryCols, ") VALUES (?,?,?,?)"}));
+      st->bind(1, m.id);
+      st->bind(2, m.user_id);
+      st->bind(3, m.content);
+      st->bind(4, Ms(m.created_at));
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<std::vector<Memory>> ListMemories(const std::string& user_id, int limit) override {
+    return Read([&](Connection& c) -> Result<std::vector<Memory>> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kMemoryCols,
+                               " FROM memories WHERE user_id = ? "
+                               "ORDER BY created_at DESC, id DESC LIMIT ?"}));
+      st->bind(1, user_id);
+      st->bind(2, std::max(limit, 0));
+      std::vector<Memory> out;
+      while (st->executeStep()) out.push_back(ReadMemory(*st));
+      return out;
+    });
+  }
+
+  Status DeleteMemory(const std::string& user_id, const std::string& id) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("DELETE FROM memories WHERE id = ? AND user_id = ?");
+      st->bind(1, id);
+      st->bind(2, user_id);
+      if (st->exec() == 0) return NotFoundError("memory not found");
+      return Status();
+    });
+  }
+
+  // ---- user data
+
+  Status PutUserData(const UserDataEntry& e) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare(
+          "INSERT INTO user_data(user_id, ns, key, value, updated_at) VALUES (?,?,?,?,?) "
+          "ON CONFLICT(user_id, ns, key) DO UPDATE SET value = excluded.value, "
+          "updated_at = excluded.updated_at");
+      st->bind(1, e.user_id);
+      st->bind(2, e.ns);
+      st->bind(3, e.key);
+      st->bind(4, DumpJson(e.value));
+      st->bind(5, Ms(e.updated_at));
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<UserDataEntry> GetUserData(const std::string& user_id, const std::string& ns,
+                                    const std::string& key) override {
+    return Read([&](Connection& c) -> Result<UserDataEntry> {
+      Stmt st = c.Prepare(Sql(
+          {"SELECT ", kUserDataCols, " FROM user_data WHERE user_id = ? AND ns = ? AND key = ?"}));
+      st->bind(1, user_id);
+      st->bind(2, ns);
+      st->bind(3, key);
+      if (!st->executeStep()) return NotFoundError("user data not found");
+      return ReadUserData(*st);
+    });
+  }
+
+  Result<std::vector<UserDataEntry>> ListUserData(const std::string& user_id,
+                                                  const std::string& ns) override {
+    return Read([&](Connection& c) -> Result<std::vector<UserDataEntry>> {
+      Stmt st = c.Prepare(Sql(
+          {"SELECT ", kUserDataCols, " FROM user_data WHERE user_id = ? AND ns = ? ORDER BY key"}));
+      st->bind(1, user_id);
+      st->bind(2, ns);
+      std::vector<UserDataEntry> out;
+      while (st->executeStep()) out.push_back(ReadUserData(*st));
+      return out;
+    });
+  }
+
+  Status DeleteUserData(const std::string& user_id, const std::string& ns,
+                        const std::string& key) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("DELETE FROM user_data WHERE user_id = ? AND ns = ? AND key = ?");
+      st->bind(1, user_id);
+      st->bind(2, ns);
+      st->bind(3, key);
+      if (st->exec() == 0) return NotFoundError("user data not found");
+      return Status();
+    });
+  }
+
+  // ---- audit
+
+  Status AppendAudit(const AuditEvent& a) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st =
+          c.Prepare(Sql({"INSERT INTO audit_events(", kAuditCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
+      st->bind(1, a.id);
+      if (a.user_id.empty()) {
+        st->bind(2);
+      } else {
+        st->bind(2, a.user_id);
+      }
+      st->bind(3, a.type);
+      st->bind(4, a.outcome);
+      st->bind(5, a.ip);
+      BindOptText(*st, 6, a.user_agent);
+      st->bind(7, a.request_id);
+      st->bind(8, DumpJson(a.details));
+      st->bind(9, Ms(a.created_at));
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<std::vector<AuditEvent>> ListAudit(const std::string& user_id, int limit,
+                                            const std::optional<PagePosition>& after) override {
+    return Read([&](Connection& c) -> Result<std::vector<AuditEvent>> {
+      std::string sql = Sql({"SELECT ", kAuditCols, " FROM audit_events WHERE user_id = ?1"});
+      if (after) sql += " AND (created_at < ?2 OR (created_at = ?2 AND id < ?3))";
+      sql += " ORDER BY created_at DESC, id DESC LIMIT ?4";
+      Stmt st = c.Prepare(sql);
+      st->bind(1, user_id);
+      if (after) {
+        st->bind(2, Ms(after->time));
+        st->bind(3, after->id);
+      }
+      st->bind(4, std::max(limit, 0));
+      std::vector<AuditEvent> out;
+      while (st->executeStep()) out.push_back(ReadAudit(*st));
+      return out;
+    });
+  }
+
+  Status Checkpoint() override {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    return Guard([&]() -> Status {
+      if (fts_dirty_.exchange(false)) {
+        // Merging all segments drops deleted terms from the index; the freed
+        // pages are then zeroed by secure_delete.
+        Status s = WriteLocked([&](Connection& c) -> Status {
+          c.db.exec("INSERT INTO conversations_fts(conversations_fts) VALUES ('optimize')");
+          c.db.exec("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')");
+          return Status();
+        });
+        if (!s.ok()) {
+          fts_dirty_ = true;
+          return s;
+        }
+      }
+      if (readers_.empty()) return Status();  // in-memory: no WAL
+      Stmt st = writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+      if (st->executeStep() && st->getColumn(0).getInt() != 0) {
+        return UnavailableError("WAL checkpoint could not complete: database busy");
+      }
+      return Status();
+    });
+  }
+
+ private:
+  void InsertRefresh(Connection& c, const RefreshToken& t) {
+    Stmt st =
+        c.Prepare(Sql({"INSERT INTO refresh_tokens(", kRefreshCols, ") VALUES (?,?,?,?,?,?)"}));
+    st->bind(1, t.token_hash);
+    st->bind(2, t.session_id);
+    st->bind(3, t.user_id);
+    st->bind(4, Ms(t.created_at));
+    st->bind(5, Ms(t.expires_at));
+    BindOptTime(*st, 6, t.used_at);
+    st->exec();
+  }
+
+  static void BindConversation(SQLite::Statement& st, const Conversation& conv) {
+    st.bind(1, conv.id);
+    st.bind(2, conv.user_id);
+    BindOptText(st, 3, conv.app_id);
+    st.bind(4, conv.title);
+    st.bind(5, Ms(conv.created_at));
+    st.bind(6, Ms(conv.updated_at));
+  }
+
+  static void InsertMessage(Connection& c, const std::string& user_id,
+                            const std::string& conversation_id, const std::string& id,
+                            const Message& m) {
+    Stmt st = c.Prepare(
+        "INSERT INTO messages(id, conversation_id, user_id, role, content, tool_calls, "
+        "tool_call_id, status, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+    st->bind(1, id);
+    st->bind(2, conversation_id);
+    st->bind(3, user_id);
+    st->bind(4, m.role);
+    st->bind(5, m.content);
+    if (m.tool_calls && !m.tool_calls->is_null()) {
+      st->bind(6, DumpJson(*m.tool_calls));
+    } else {
+      st->bind(6);
+    }
+    BindOptText(*st, 7, m.tool_call_id);
+    st->bind(8, m.status);
+    st->bind(9, Ms(m.created_at));
+    st->exec();
+  }
+
+  // Runs `fn` in a BEGIN IMMEDIATE transaction on the writer; commits when it
+  // returns OK, rolls back on an error or exception.
+  template <typename Fn>
+  auto Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    return WriteLocked(std::forward<Fn>(fn));
+  }
+
+  template <typename Fn>
+  auto WriteLocked(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    using R = decltype(fn(std::declval<Connection&>()));
+    Connection& c = *writer_;
+    return Guard([&]() -> R {
+      c.db.exec("BEGIN IMMEDIATE");
+      try {
+        R r = fn(c);
+        if (r.ok()) {
+          c.db.exec("COMMIT");
+        } else {
+          c.db.tryExec("ROLLBACK");
+        }
+        return r;
+      } catch (...) {
+        c.db.tryExec("ROLLBACK");
+        throw;
+      }
+    });
+  }
+
+  // Runs `fn` on a reader connection (the writer for in-memory databases).
+  template <typename Fn>
+  auto Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    if (readers_.empty()) {
+      std::lock_guard<std::mutex> lock(writer_mu_);
+      return Guard([&] { return fn(*writer_); });
+    }
+    Connection* c = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(readers_mu_);
+      readers_cv_.wait(lock, [&] { return !free_readers_.empty(); });
+      c = free_readers_.back();
+      free_readers_.pop_back();
+    }
+    auto r = Guard([&] { return fn(*c); });
+    {
+      std::lock_guard<std::mutex> lock(readers_mu_);
+      free_readers_.push_back(c);
+    }
+    readers_cv_.notify_one();
+    return r;
+  }
+
+  std::mutex writer_mu_;
+  std::unique_ptr<Connection> writer_;  // guarded by writer_mu_
+
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<Connection*> free_readers_;  // guarded by readers_mu_
+
+  // Indexed text was deleted or rewritten since the last Checkpoint().
+  std::atomic<bool> fts_dirty_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool in_memory,
+                                                   const StorageOptions& options) {
+  const int busy_ms = static_cast<int>(
+      std::min<int64_t>(options.busy_timeout.count(), std::numeric_limits<int>::max()));
+  auto opened = Guard([&]() -> Result<std::unique_ptr<Storage>> {
+    const std::string file = in_memory ? ":memory:" : path;
+    auto writer =
+        std::make_unique<Connection>(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, busy_ms);
+    // Pragmas first: journal_mode needs no open transaction.
+    writer->db.exec("PRAGMA foreign_keys = ON");
+    writer->db.exec("PRAGMA secure_delete = ON");
+    if (!in_memory) {
+      std::string mode = writer->db.execAndGet("PRAGMA journal_mode = WAL").getString();
+      if (AsciiLower(mode) != "wal") {
+        return UnavailableError("could not switch the database to WAL mode (got " + mode + ")");
+      }
+      writer->db.exec(options.durability == Durability::kPowerLossSafe
+                          ? "PRAGMA synchronous = FULL"
+                          : "PRAGMA synchronous = NORMAL");
+    }
+    std::vector<std::unique_ptr<Connection>> readers;
+    auto storage = std::make_unique<SqliteStorage>(std::move(writer), std::move(readers));
+    ASSISTANT_RETURN_IF_ERROR(storage->Migrate());
+    if (!in_memory) {
+      // Readers open after the migration so they see the schema at once.
+      std::vector<std::unique_ptr<Connection>> pool;
+      for (int i = 0; i < std::max(options.read_connections, 1); ++i) {
+        auto r = std::make_unique<Connection>(file, SQLite::OPEN_READONLY, busy_ms);
+        pool.push_back(std::move(r));
+      }
+      storage->AttachReaders(std::move(pool));
+    }
+    return std::unique_ptr<Storage>(std::move(storage));
+  });
+  return opened;
+}
+
+}  // namespace assistant::storage
