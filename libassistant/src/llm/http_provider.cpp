@@ -1,0 +1,398 @@
+#include "llm/http_provider.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "llm/request_builders.hpp"
+
+namespace assistant::llm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// How often a running request looks at its CancellationToken; bounds how
+// late a cancel closes the upstream connection.
+constexpr milliseconds kCancelPoll{20};
+// Upstream error bodies kept for the message (and to read its JSON).
+constexpr size_t kMaxErrorBody = 16 * 1024;
+constexpr size_t kMaxUpstreamMessage = 300;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string DurationText(milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
+
+Status UpstreamError(std::string message) {
+  return UnavailableError(std::move(message), "upstream_error");
+}
+
+Status UpstreamTimeout(std::string message) {
+  return DeadlineExceededError(std::move(message), "upstream_timeout");
+}
+
+Status Cancelled() { return CancelledError("the LLM request was cancelled"); }
+
+// The human part of an upstream error body: OpenAI {"error":{"message"}},
+// Ollama {"error":"..."}, Cohere {"message":"..."}; else nothing (an HTML
+// error page says nothing useful).
+std::string UpstreamMessage(const std::string& body) {
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return {};
+  std::string text;
+  if (auto it = j.find("error"); it != j.end()) {
+    if (it->is_string()) {
+      text = it->get<std::string>();
+    } else if (it->is_object()) {
+      auto m = it->find("message");
+      if (m != it->end() && m->is_string()) text = m->get<std::string>();
+    }
+  }
+  if (text.empty()) {
+    auto m = j.find("message");
+    if (m != j.end() && m->is_string()) text = m->get<std::string>();
+  }
+  if (text.size() > kMaxUpstreamMessage) {
+    text.resize(kMaxUpstreamMessage);
+    // Do not leave half a UTF-8 character at the cut.
+    while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80) {
+      text.pop_back();
+    }
+    if (!text.empty() && (static_cast<unsigned char>(text.back()) & 0x80) != 0) text.pop_back();
+    text += "...";
+  }
+  return text;
+}
+
+struct Attempt {
+  Status status;
+  ChatResponse response;
+  bool retryable = false;
+  milliseconds retry_after{-1};
+};
+
+class HttpProvider final : public LlmProvider {
+ public:
+  HttpProvider(WireFormat format, ProviderConfig config, BaseUrl url)
+      : format_(std::move(format)), config_(std::move(config)), url_(std::move(url)) {}
+
+  std::string name() const override { return format_.provider_name; }
+
+  Result<ChatResponse> Chat(const ChatRequest& request, const DeltaSink& on_delta,
+                            const CancellationToken& cancel) override {
+    Result<Json> body = format_.build(request, config_.model);
+    if (!body.ok()) return body.status();
+    const std::string text = DumpBody(*body);
+    bool delivered = false;
+    for (int attempt = 0;; ++attempt) {
+      if (cancel.cancelled()) return Cancelled();
+      Attempt a = Once(text, on_delta, cancel, &delivered);
+      if (a.status.ok()) return std::move(a.response);
+      // Never retry once the caller has seen text: the reply would repeat.
+      if (!a.retryable || delivered || attempt >= config_.max_retries) {
+        return Scrub(a.status);
+      }
+      milliseconds delay =
+          a.retry_after.count() >= 0
+              ? std::min(a.retry_after, config_.max_retry_after)
+              : BackoffDelay(attempt, config_.retry_base_delay, config_.retry_max_delay);
+      if (!SleepUnlessCancelled(delay, cancel)) return Cancelled();
+    }
+  }
+
+ private:
+  Status Scrub(const Status& s) const {
+    return Status(s.code(), Redact(s.message(), config_.api_key, url_), s.reason(),
+                  s.field());
+  }
+
+  static bool SleepUnlessCancelled(milliseconds delay, const CancellationToken& cancel) {
+    const auto until = Clock::now() + delay;
+    while (Clock::now() < until) {
+      if (cancel.cancelled()) return false;
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(kCancelPoll, until - Clock::now()));
+    }
+    return !cancel.cancelled();
+  }
+
+  Attempt Once(const std::string& body, const DeltaSink& on_delta,
+               const CancellationToken& cancel, bool* delivered) const {
+    Attempt out;
+    std::unique_ptr<ChatStreamParser> parser = format_.new_parser();
+
+    httplib::Client cli(url_.origin);
+    cli.set_connection_timeout(config_.connect_timeout);
+    cli.set_read_timeout(config_.read_timeout);
+    cli.set_write_timeout(config_.read_timeout);
+    cli.set_keep_alive(false);
+    cli.set_follow_location(false);
+
+    httplib::Request req;
+    req.method = "POST";
+    req.path = url_.path_prefix + format_.path;
+    req.headers = {{"Content-Type", "application/json"},
+                   {"Accept", format_.accept},
+                   // Compression would hold back a streamed reply.
+                   {"Accept-Encoding", "identity"},
+                   {"User-Agent", "libassistant"}};
+    if (!config_.api_key.empty()) {
+      req.headers.emplace("Authorization", "Bearer " + config_.api_key);
+    }
+    req.body = body;
+
+    // Shared with the cancel watcher and the callbacks, all on this stack.
+    std::atomic<bool> cancelled{false};
+    std::atomic<Clock::rep> last_activity{Clock::now().time_since_epoch().count()};
+    int http_status = 0;
+    int64_t retry_after = -1;
+    std::string error_body;
+    Status stream_status;
+    std::vector<std::string> deltas;
+
+    auto deliver = [&](std::vector<std::string>& ds) -> bool {
+      for (const std::string& d : ds) {
+        *delivered = true;
+        if (on_delta && !on_delta(d)) {
+          cancelled = true;
+          return false;
+        }
+      }
+      ds.clear();
+      return true;
+    };
+
+    req.response_handler = [&](const httplib::Response& res) {
+      last_activity = Clock::now().time_since_epoch().count();
+      http_status = res.status;
+      if (res.has_header("Retry-After")) {
+        retry_after = ParseRetryAfter(res.get_header_value("Retry-After"));
+      }
+      return !cancel.cancelled();
+    };
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      last_activity = Clock::now().time_since_epoch().count();
+      if (cancel.cancelled()) {
+        cancelled = true;
+        return false;
+      }
+      if (http_status < 200 || http_status > 299) {
+        error_body.append(data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, error_body.size())));
+        return true;
+      }
+      stream_status = parser->Feed(std::string_view(data, n), &deltas);
+      // Text parsed before an error still reaches the caller.
+      if (!deliver(deltas)) return false;
+      return stream_status.ok();
+    };
+
+    // Cancellation while the server is silent: no callback runs then, so a
+    // watcher shuts the socket down, which wakes the blocked read at once.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    std::thread watcher([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (!finished) {
+        cv.wait_for(lock, kCancelPoll);
+        if (!finished && cancel.cancelled()) {
+          cancelled = true;
+          lock.unlock();
+          cli.stop();
+          lock.lock();
+          cv.wait(lock, [&] { return finished; });
+        }
+      }
+    });
+    httplib::Result res = cli.send(req);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      finished = true;
+    }
+    cv.notify_all();
+    watcher.join();
+
+    const bool ok_http = res && http_status >= 200 && http_status <= 299;
+    if (!ok_http && (cancelled || cancel.cancelled())) {
+      out.status = Cancelled();
+      return out;
+    }
+    if (!stream_status.ok()) {
+      // An error object in the stream, or bytes that are not the protocol.
+      out.status = stream_status;
+      return out;
+    }
+    if (!res) {
+      const auto idle = Clock::now() - Clock::time_point(Clock::duration(last_activity.load()));
+      const httplib::Error err = res.error();
+      if (err == httplib::Error::Read && idle + milliseconds(10) >= config_.read_timeout) {
+        out.status = UpstreamTimeout("the LLM upstream sent nothing for " +
+                                     DurationText(config_.read_timeout));
+        return out;
+      }
+      if (err == httplib::Error::ConnectionTimeout) {
+        out.status = UpstreamTimeout("could not connect to the LLM upstream within " +
+                                     DurationText(config_.connect_timeout));
+        out.retryable = true;
+        return out;
+      }
+      if (err == httplib::Error::SSLServerVerification ||
+          err == httplib::Error::SSLLoadingCerts) {
+        out.status = UpstreamError("the LLM upstream's TLS certificate was not accepted");
+        return out;
+      }
+      out.retryable = true;
+      if (http_status != 0) {
+        out.status = UpstreamError(
+            "the LLM upstream closed the connection before the reply finished");
+      } else {
+        out.status = UpstreamError("could not reach the LLM upstream (" +
+                                   httplib::to_string(err) + ")");
+      }
+      return out;
+    }
+    if (http_status < 200 || http_status > 299) {
+      std::string message = "the LLM upstream answered HTTP " + std::to_string(http_status);
+      // Auth failures may quote part of the key back; say nothing more.
+      if (http_status != 401 && http_status != 403 && http_status != 407) {
+        std::string said = UpstreamMessage(error_body);
+        if (!said.empty()) message += ": " + said;
+      }
+      out.status = UpstreamError(std::move(message));
+      out.retryable = http_status == 408 || http_status == 429 || http_status >= 500;
+      if (retry_after >= 0) out.retry_after = std::chrono::seconds(retry_after);
+      return out;
+    }
+    Status finish = parser->Finish(&deltas);
+    if (!deliver(deltas)) {
+      out.status = Cancelled();
+      return out;
+    }
+    if (!finish.ok()) {
+      // A 200 whose stream ended early: safe to retry while nothing was shown.
+      out.status = finish;
+      out.retryable = true;
+      return out;
+    }
+    out.response = parser->response();
+    return out;
+  }
+
+  const WireFormat format_;
+  const ProviderConfig config_;
+  const BaseUrl url_;
+};
+
+}  // namespace
+
+Result<BaseUrl> ParseBaseUrl(std::string_view url) {
+  const Status bad = InvalidArgumentError(
+      "base_url must look like http://host[:port][/path] or https://...", "base_url");
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return bad;
+  std::string scheme = Lower(url.substr(0, sep));
+  if (scheme != "http" && scheme != "https") return bad;
+  std::string_view rest = url.substr(sep + 3);
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return bad;
+  if (path.find_first_of("?#") != std::string_view::npos) return bad;
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad;
+  }
+  BaseUrl out;
+  // host[:port] or [v6]:port
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return bad;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad;
+      port = after.substr(1);
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+  }
+  if (host.empty()) return bad;
+  if (!port.empty() || authority.back() == ':') {
+    if (port.empty() || port.size() > 5) return bad;
+    for (char c : port) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return bad;
+    }
+    int p = std::stoi(std::string(port));
+    if (p < 1 || p > 65535) return bad;
+  }
+  out.origin = scheme + "://" + std::string(authority);
+  out.host = std::string(host);
+  out.path_prefix = std::string(path);
+  while (!out.path_prefix.empty() && out.path_prefix.back() == '/') out.path_prefix.pop_back();
+  return out;
+}
+
+std::string Redact(std::string text, const std::string& api_key, const BaseUrl& url) {
+  auto replace_all = [&text](const std::string& secret) {
+    if (secret.size() < 3) return;  // too short to be anything but noise
+    for (size_t pos = text.find(secret); pos != std::string::npos;
+         pos = text.find(secret, pos)) {
+      text.replace(pos, secret.size(), "[redacted]");
+      pos += 10;
+    }
+  };
+  replace_all(api_key);
+  replace_all(url.origin);
+  replace_all(url.host);
+  return text;
+}
+
+int64_t ParseRetryAfter(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty() || value.size() > 9) return -1;
+  int64_t n = 0;
+  for (char c : value) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+milliseconds BackoffDelay(int attempt, milliseconds base, milliseconds cap) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  int64_t ceiling = base.count();
+  for (int i = 0; i < attempt && ceiling < cap.count(); ++i) ceiling *= 2;
+  ceiling = std::min<int64_t>(ceiling, cap.count());
+  if (ceiling <= 0) return milliseconds(0);
+  std::uniform_int_distribution<int64_t> dist(0, ceiling);
+  return milliseconds(dist(rng));
+}
+
+std::unique_ptr<LlmProvider> NewHttpProvider(WireFormat format, ProviderConfig config,
+                                             BaseUrl url) {
+  return std::make_unique<HttpProvider>(std::move(format), std::move(config), std::move(url));
+}
+
+}  // namespace assistant::llm

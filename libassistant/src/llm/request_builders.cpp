@@ -1,0 +1,156 @@
+#include "llm/request_builders.hpp"
+
+namespace assistant::llm {
+
+namespace {
+
+Status Validate(const ChatRequest& request, const std::string& default_model) {
+  if (request.messages.empty()) {
+    return InvalidArgumentError("a chat request needs at least one message", "messages");
+  }
+  if (request.model.empty() && default_model.empty()) {
+    return InvalidArgumentError("no model configured for the LLM provider", "model");
+  }
+  for (const ChatMessage& m : request.messages) {
+    if (m.role != "system" && m.role != "user" && m.role != "assistant" &&
+        m.role != "tool") {
+      return InvalidArgumentError("unknown message role \"" + m.role + "\"", "role");
+    }
+    if (m.role == "tool" && m.tool_call_id.empty()) {
+      return InvalidArgumentError("a tool message must name the call it answers",
+                                  "tool_call_id");
+    }
+    for (const ToolCall& c : m.tool_calls) {
+      if (c.name.empty()) {
+        return InvalidArgumentError("a tool call needs a name", "tool_calls");
+      }
+    }
+  }
+  for (const ToolSpec& t : request.tools) {
+    if (t.name.empty()) return InvalidArgumentError("a tool needs a name", "tools");
+  }
+  return Status::Ok();
+}
+
+// JSON Schema of the arguments; the APIs want an object schema even for a
+// tool without parameters.
+Json ParametersSchema(const ToolSpec& t) {
+  if (t.parameters.is_object() && !t.parameters.empty()) return t.parameters;
+  return Json{{"type", "object"}, {"properties", Json::object()}};
+}
+
+// OpenAI, Ollama and Cohere v2 share the function-tool shape.
+Json FunctionTools(const std::vector<ToolSpec>& tools) {
+  Json out = Json::array();
+  for (const ToolSpec& t : tools) {
+    out.push_back({{"type", "function"},
+                   {"function",
+                    {{"name", t.name},
+                     {"description", t.description},
+                     {"parameters", ParametersSchema(t)}}}});
+  }
+  return out;
+}
+
+Json ArgumentsObject(const ToolCall& c) {
+  return c.arguments.is_object() ? c.arguments : Json::object();
+}
+
+std::string ArgumentsText(const ToolCall& c) { return DumpBody(ArgumentsObject(c)); }
+
+const std::string& ModelOf(const ChatRequest& r, const std::string& default_model) {
+  return r.model.empty() ? default_model : r.model;
+}
+
+}  // namespace
+
+std::string DumpBody(const Json& body) {
+  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Result<Json> BuildOpenAiRequest(const ChatRequest& request,
+                                const std::string& default_model) {
+  ASSISTANT_RETURN_IF_ERROR(Validate(request, default_model));
+  Json messages = Json::array();
+  for (const ChatMessage& m : request.messages) {
+    Json msg = {{"role", m.role}};
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+      // content may be null next to tool calls.
+      msg["content"] = m.content.empty() ? Json(nullptr) : Json(m.content);
+      Json calls = Json::array();
+      for (const ToolCall& c : m.tool_calls) {
+        calls.push_back({{"id", c.id},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", ArgumentsText(c)}}}});
+      }
+      msg["tool_calls"] = std::move(calls);
+    } else {
+      msg["content"] = m.content;
+    }
+    if (m.role == "tool") msg["tool_call_id"] = m.tool_call_id;
+    messages.push_back(std::move(msg));
+  }
+  Json body = {{"model", ModelOf(request, default_model)},
+               {"messages", std::move(messages)},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  if (!request.tools.empty()) body["tools"] = FunctionTools(request.tools);
+  return body;
+}
+
+Result<Json> BuildOllamaRequest(const ChatRequest& request,
+                                const std::string& default_model) {
+  ASSISTANT_RETURN_IF_ERROR(Validate(request, default_model));
+  Json messages = Json::array();
+  for (const ChatMessage& m : request.messages) {
+    Json msg = {{"role", m.role}, {"content", m.content}};
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+      Json calls = Json::array();
+      for (const ToolCall& c : m.tool_calls) {
+        calls.push_back(
+            {{"function", {{"name", c.name}, {"arguments", ArgumentsObject(c)}}}});
+      }
+      msg["tool_calls"] = std::move(calls);
+    }
+    if (m.role == "tool" && !m.name.empty()) msg["tool_name"] = m.name;
+    messages.push_back(std::move(msg));
+  }
+  Json body = {{"model", ModelOf(request, default_model)},
+               {"messages", std::move(messages)},
+               {"stream", true}};
+  if (!request.tools.empty()) body["tools"] = FunctionTools(request.tools);
+  return body;
+}
+
+Result<Json> BuildCohereRequest(const ChatRequest& request,
+                                const std::string& default_model) {
+  ASSISTANT_RETURN_IF_ERROR(Validate(request, default_model));
+  Json messages = Json::array();
+  for (const ChatMessage& m : request.messages) {
+    Json msg = {{"role", m.role}};
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+      if (!m.content.empty()) msg["tool_plan"] = m.content;
+      Json calls = Json::array();
+      for (const ToolCall& c : m.tool_calls) {
+        calls.push_back({{"id", c.id},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", ArgumentsText(c)}}}});
+      }
+      msg["tool_calls"] = std::move(calls);
+    } else if (m.role == "tool") {
+      msg["tool_call_id"] = m.tool_call_id;
+      msg["content"] = Json::array(
+          {{{"type", "document"}, {"document", {{"data", m.content}}}}});
+    } else {
+      msg["content"] = m.content;
+    }
+    messages.push_back(std::move(msg));
+  }
+  Json body = {{"model", ModelOf(request, default_model)},
+               {"messages", std::move(messages)},
+               {"stream", true}};
+  if (!request.tools.empty()) body["tools"] = FunctionTools(request.tools);
+  return body;
+}
+
+}  // namespace assistant::llm
