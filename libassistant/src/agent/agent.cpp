@@ -1,0 +1,390 @@
+// The agent loop (assistant/agent.hpp).
+//
+// Storage of tool calls: a turn is stored as two messages, the user's and
+// the assistant's. The assistant message's `tool_calls` is an array of
+// {id, name, arguments, result} — every call the model made during the
+// turn, across all tool steps, each with the result it got back. No separate
+// role "tool" rows are written. When the history is replayed to a provider,
+// such a message expands to: an assistant message carrying the calls, one
+// tool message per result, then the assistant's text. Tool rows appended by
+// other means (ConversationService::AddMessage) have no call to answer and
+// are left out of the prompt.
+//
+// Token estimate: one token per 4 bytes of text (rounded up), counting
+// message content plus the JSON of tool calls and results. History is
+// trimmed from the oldest stored message until it fits
+// options.history_token_budget; the new user message is always sent.
+#include "agent/agent_impl.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/cursor.hpp"
+#include "common/text.hpp"
+#include "services/service_util.hpp"
+#include "services/services.hpp"
+
+namespace assistant {
+
+int64_t EstimateTokens(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
+
+Json MessageToJson(const Message& m) {
+  return {{"id", m.id},
+          {"conversation_id", m.conversation_id},
+          {"role", m.role},
+          {"content", m.content},
+          {"tool_calls", m.tool_calls ? *m.tool_calls : Json()},
+          {"tool_call_id", m.tool_call_id ? Json(*m.tool_call_id) : Json()},
+          {"status", m.status},
+          {"created_at", FormatTime(m.created_at)}};
+}
+
+namespace {
+
+constexpr const char* kScope = "agent";
+constexpr size_t kTitleChars = 60;
+constexpr int kPromptMemories = 50;
+constexpr int kHistoryPage = 100;
+// Stops paging through very long conversations however large the budget.
+constexpr int kHistoryMaxMessages = 1000;
+
+// Dumps without throwing on invalid UTF-8 in strings (replaced by U+FFFD).
+std::string SafeDump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json UsageJson(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.total_tokens()}};
+}
+
+Json ErrorJson(const Status& s) {
+  return {{"error", {{"code", s.reason()}, {"message", s.message()}}}};
+}
+
+size_t ChatChars(const ChatMessage& m) {
+  size_t n = m.content.size() + m.tool_call_id.size() + m.name.size();
+  for (const ToolCall& c : m.tool_calls) n += c.id.size() + c.name.size() + SafeDump(c.arguments).size();
+  return n;
+}
+
+// A conversation title from the first message: one line, at most
+// kTitleChars characters.
+std::string TitleFrom(const std::string& message) {
+  std::string flat;
+  for (char c : message) flat.push_back(c == '\n' || c == '\t' ? ' ' : c);
+  Result<std::string> clean =
+      text::CleanText(flat, "title", 0, std::string::npos, /*multi_line=*/false);
+  std::string t = clean.ok() ? *clean : std::string();
+  std::string collapsed;
+  for (char c : t) {
+    if (c == ' ' && !collapsed.empty() && collapsed.back() == ' ') continue;
+    collapsed.push_back(c);
+  }
+  if (text::CharCount(collapsed) <= kTitleChars) {
+    return collapsed.empty() ? kDefaultConversationTitle : collapsed;
+  }
+  size_t count = 0;
+  size_t cut = collapsed.size();
+  for (size_t i = 0; i < collapsed.size(); ++i) {
+    if ((static_cast<unsigned char>(collapsed[i]) & 0xC0) != 0x80) {
+      if (count == kTitleChars - 1) {
+        cut = i;
+        break;
+      }
+      ++count;
+    }
+  }
+  std::string out = collapsed.substr(0, cut);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out + "\u2026";
+}
+
+// What a stored message becomes in a prompt (see the file comment).
+std::vector<ChatMessage> Replay(const Message& m) {
+  std::vector<ChatMessage> out;
+  if (m.role == "user" || m.role == "system") {
+    out.push_back({m.role, m.content, {}, "", ""});
+    return out;
+  }
+  if (m.role != "assistant") return out;
+  if (m.tool_calls && m.tool_calls->is_array() && !m.tool_calls->empty()) {
+    ChatMessage calls{"assistant", "", {}, "", ""};
+    std::vector<ChatMessage> results;
+    for (const Json& c : *m.tool_calls) {
+      if (!c.is_object()) continue;
+      ToolCall call;
+      call.id = c.value("id", "");
+      call.name = c.value("name", "");
+      call.arguments = c.contains("arguments") ? c["arguments"] : Json::object();
+      // A cancelled turn may hold a call that never ran; providers still
+      // need an answer for every call.
+      Json result = c.contains("result")
+                        ? c["result"]
+                        : Json{{"error", {{"code", "cancelled"}, {"message", "not run"}}}};
+      results.push_back({"tool", SafeDump(result), {}, call.id, call.name});
+      calls.tool_calls.push_back(std::move(call));
+    }
+    out.push_back(std::move(calls));
+    for (ChatMessage& r : results) out.push_back(std::move(r));
+  }
+  if (!m.content.empty()) out.push_back({"assistant", m.content, {}, "", ""});
+  return out;
+}
+
+class AgentImpl final : public Agent {
+ public:
+  explicit AgentImpl(AgentDeps deps) : d_(std::move(deps)) {}
+
+  ToolRegistry& tools() override { return tools_; }
+
+  Result<MessagePage> History(const Principal& p,
+                              const std::optional<std::string>& conversation_id,
+                              int limit) override {
+    ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
+    std::string id;
+    if (conversation_id && !conversation_id->empty()) {
+      ASSISTANT_ASSIGN_OR_RETURN(Conversation c,
+                                 d_.storage->GetConversation(p.user_id, *conversation_id));
+      id = c.id;
+    } else {
+      ConversationQuery q;
+      q.limit = 1;
+      ASSISTANT_ASSIGN_OR_RETURN(std::vector<Conversation> newest,
+                                 d_.storage->ListConversations(p.user_id, q));
+      if (newest.empty()) return MessagePage{};
+      id = newest.front().id;
+    }
+    return d_.storage->ListMessages(p.user_id, id, "", cursor::ClampLimit(limit));
+  }
+
+  Result<AgentReply> Send(const Principal& p, const AgentRequest& request,
+                          const RequestContext& ctx, const AgentEventSink& on_event,
+                          const CancellationToken* cancel) override {
+    ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
+    ASSISTANT_ASSIGN_OR_RETURN(
+        std::string content,
+        text::CleanText(request.message, "message", 1, kMessageMaxChars, true));
+    if (content.find_first_not_of(" \t\n") == std::string::npos) {
+      return InvalidArgumentError("message must not be empty", "message");
+    }
+    std::string app_id = request.app_id ? *request.app_id : p.app_id.value_or("");
+    if (!app_id.empty() && !services::IsSafeName(app_id)) {
+      return InvalidArgumentError("app_id must be 1-128 characters of [A-Za-z0-9._:-]",
+                                  "app_id");
+    }
+    CancellationToken local_token;
+    const CancellationToken& token = cancel ? *cancel : local_token;
+    auto emit = [&on_event](const char* type, Json data) {
+      // A sink that stopped listening does not stop the turn.
+      if (on_event) on_event(AgentEvent{type, std::move(data)});
+    };
+
+    // The conversation: the caller's, or a new one titled by this message.
+    Conversation conv;
+    std::vector<Message> stored_history;
+    if (request.conversation_id && !request.conversation_id->empty()) {
+      ASSISTANT_ASSIGN_OR_RETURN(conv, d_.storage->GetConversation(p.user_id,
+                                                                   *request.conversation_id));
+      ASSISTANT_ASSIGN_OR_RETURN(stored_history, LoadHistory(p.user_id, conv.id));
+    } else {
+      conv.id = NewId();
+      conv.user_id = p.user_id;
+      if (!app_id.empty()) conv.app_id = app_id;
+      conv.title = TitleFrom(content);
+      conv.created_at = conv.updated_at = services::NowMillis(*d_.clock);
+      ASSISTANT_RETURN_IF_ERROR(d_.storage->CreateConversation(conv));
+    }
+    ASSISTANT_ASSIGN_OR_RETURN(std::string system, SystemPrompt(p.user_id, app_id));
+
+    Message user_msg;
+    user_msg.id = NewId();
+    user_msg.conversation_id = conv.id;
+    user_msg.role = "user";
+    user_msg.content = content;
+    user_msg.created_at = services::NowMillis(*d_.clock);
+    ASSISTANT_RETURN_IF_ERROR(d_.storage->AppendMessage(p.user_id, user_msg));
+
+    // Chosen after the user message's id, so ids order the two messages
+    // even when both carry the same millisecond.
+    const std::string message_id = NewId();
+    const std::string run_id = NewId();
+    emit("message.start",
+         {{"conversation_id", conv.id}, {"message_id", message_id}, {"run_id", run_id}});
+
+    ChatRequest chat;
+    chat.model = d_.options.model;
+    chat.tools = tools_.Specs();
+    chat.messages.push_back({"system", system, {}, "", ""});
+    for (ChatMessage& m : TrimmedHistory(stored_history)) chat.messages.push_back(std::move(m));
+    chat.messages.push_back({"user", content, {}, "", ""});
+
+    std::string reply_text;
+    std::string step_text;
+    DeltaSink sink = [&](std::string_view delta) {
+      if (token.cancelled()) return false;
+      step_text.append(delta);
+      reply_text.append(delta);
+      emit("message.delta", {{"content", std::string(delta)}});
+      return true;
+    };
+
+    Usage usage;
+    Json calls = Json::array();
+    std::string status = "completed";
+    Status failure;
+    const ToolContext tool_ctx{p, ctx};
+    const int max_steps = std::max(0, d_.options.max_tool_steps);
+    for (int step = 0;; ++step) {
+      step_text.clear();
+      Result<ChatResponse> r = d_.provider->Chat(chat, sink, token);
+      if (!r.ok()) {
+        if (r.status().code() == StatusCode::kCancelled || token.cancelled()) {
+          status = "cancelled";
+        } else {
+          status = "failed";
+          failure = r.status();
+        }
+        break;
+      }
+      usage.prompt_tokens += r->usage.prompt_tokens;
+      usage.completion_tokens += r->usage.completion_tokens;
+      // A provider that did not stream still has its text shown and kept.
+      if (step_text.empty() && !r->content.empty()) sink(r->content);
+      if (r->tool_calls.empty()) break;
+      if (step >= max_steps) {
+        sink("(I stopped after " + std::to_string(max_steps) + " tool steps.)");
+        break;
+      }
+      ChatMessage asked{"assistant", step_text, {}, "", ""};
+      for (ToolCall& call : r->tool_calls) {
+        if (call.id.empty()) call.id = "call_" + NewId();
+        asked.tool_calls.push_back(call);
+      }
+      chat.messages.push_back(asked);
+      for (const ToolCall& call : asked.tool_calls) {
+        if (token.cancelled()) break;
+        emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
+        Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
+        Json result = ran.ok() ? *ran : ErrorJson(ran.status());
+        emit("tool.result", {{"id", call.id}, {"name", call.name}, {"result", result}});
+        d_.audit->Record(p.user_id, "tool.called", ran.ok(), ctx, {{"tool", call.name}});
+        calls.push_back(
+            {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}, {"result", result}});
+        chat.messages.push_back({"tool", SafeDump(result), {}, call.id, call.name});
+      }
+      if (token.cancelled()) {
+        status = "cancelled";
+        break;
+      }
+    }
+
+    Message reply;
+    reply.id = message_id;
+    reply.conversation_id = conv.id;
+    reply.role = "assistant";
+    reply.content = reply_text;
+    if (!calls.empty()) reply.tool_calls = calls;
+    reply.status = status;
+    reply.created_at = services::NowMillis(*d_.clock);
+    Status stored = d_.storage->AppendMessage(p.user_id, reply);
+    if (!stored.ok()) {
+      emit("error", ErrorJson(stored));
+      return stored;
+    }
+    if (status == "failed") {
+      emit("error", ErrorJson(failure));
+      return failure;
+    }
+    emit("message.done", {{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}});
+    AgentReply out;
+    out.conversation_id = conv.id;
+    out.run_id = run_id;
+    out.message = std::move(reply);
+    out.usage = usage;
+    return out;
+  }
+
+ private:
+  // Newest stored messages, oldest first, as many as the budget could use.
+  Result<std::vector<Message>> LoadHistory(const std::string& user_id,
+                                           const std::string& conversation_id) {
+    std::vector<Message> newest_first;
+    std::string before;
+    size_t chars = 0;
+    const size_t budget_chars = static_cast<size_t>(std::max(0, d_.options.history_token_budget)) * 4;
+    while (static_cast<int>(newest_first.size()) < kHistoryMaxMessages) {
+      ASSISTANT_ASSIGN_OR_RETURN(
+          MessagePage page,
+          d_.storage->ListMessages(user_id, conversation_id, before, kHistoryPage));
+      for (auto it = page.messages.rbegin(); it != page.messages.rend(); ++it) {
+        chars += it->content.size();
+        newest_first.push_back(std::move(*it));
+      }
+      if (!page.has_more || page.messages.empty() || chars > budget_chars) break;
+      before = newest_first.back().id;
+    }
+    std::reverse(newest_first.begin(), newest_first.end());
+    return newest_first;
+  }
+
+  // Whole stored messages, newest kept, within the token budget.
+  std::vector<ChatMessage> TrimmedHistory(const std::vector<Message>& history) const {
+    const int64_t budget = std::max(0, d_.options.history_token_budget);
+    std::vector<std::vector<ChatMessage>> kept;
+    int64_t used = 0;
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+      std::vector<ChatMessage> replay = Replay(*it);
+      if (replay.empty()) continue;
+      size_t chars = 0;
+      for (const ChatMessage& m : replay) chars += ChatChars(m);
+      const int64_t cost = EstimateTokens(chars);
+      if (used + cost > budget) break;
+      used += cost;
+      kept.push_back(std::move(replay));
+    }
+    std::vector<ChatMessage> out;
+    for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
+      for (ChatMessage& m : *it) out.push_back(std::move(m));
+    }
+    // A prompt should not open with tool traffic whose question was cut.
+    while (!out.empty() && out.front().role == "tool") out.erase(out.begin());
+    return out;
+  }
+
+  // The system prompt plus the user's memory and the app's agent state.
+  Result<std::string> SystemPrompt(const std::string& user_id, const std::string& app_id) {
+    std::string system = d_.options.system_prompt;
+    ASSISTANT_ASSIGN_OR_RETURN(std::vector<Memory> memories,
+                               d_.storage->ListMemories(user_id, kPromptMemories));
+    if (!memories.empty()) {
+      system += "\n\nWhat you remember about the user:";
+      // Stored newest first; the prompt reads oldest first.
+      for (auto it = memories.rbegin(); it != memories.rend(); ++it) {
+        system += "\n- " + it->content;
+      }
+    }
+    Result<AgentState> state = d_.storage->GetAgentState(user_id, app_id);
+    if (!state.ok() && !IsNotFound(state.status())) return state.status();
+    if (state.ok() && state->state.is_object() && !state->state.empty()) {
+      system += "\n\nAgent state for this app (JSON): " + SafeDump(state->state);
+    }
+    return system;
+  }
+
+  AgentDeps d_;
+  ToolRegistry tools_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Agent>> NewAgent(AgentDeps deps) {
+  if (!deps.storage || !deps.clock || !deps.audit || !deps.provider) {
+    return InvalidArgumentError("the agent needs storage, a clock, an audit log and a provider");
+  }
+  return std::unique_ptr<Agent>(std::make_unique<AgentImpl>(std::move(deps)));
+}
+
+}  // namespace assistant

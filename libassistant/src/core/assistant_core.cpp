@@ -1,0 +1,100 @@
+// Assistant::Open: wires storage, clock, mailer, audit log, auth, the
+// services, the LLM provider and the agent into one instance.
+#include <memory>
+#include <string>
+
+#include "agent/agent_impl.hpp"
+#include "agent/builtin_tools.hpp"
+#include "assistant/core.hpp"
+#include "auth/auth_service_impl.hpp"
+#include "services/audit_log.hpp"
+#include "services/services.hpp"
+
+namespace assistant {
+namespace {
+
+Result<std::shared_ptr<LlmProvider>> MakeProvider(const AgentOptions& options) {
+  if (options.provider == "rules" || options.provider.empty()) {
+    return std::shared_ptr<LlmProvider>(NewRulesProvider());
+  }
+  return InvalidArgumentError(
+      "provider " + options.provider + " is not available in this build", "llm_provider");
+}
+
+// Members are declared in dependency order, so they are destroyed in
+// reverse: the agent and services before the audit log, clock and storage
+// they refer to.
+class AssistantImpl final : public Assistant {
+ public:
+  AuthService& auth() override { return *auth_; }
+  UserService& users() override { return *users_; }
+  TaskService& tasks() override { return *tasks_; }
+  ConversationService& conversations() override { return *conversations_; }
+  AgentStateService& agent_state() override { return *agent_state_; }
+  Agent& agent() override { return *agent_; }
+  Storage& storage() override { return *storage_; }
+  Clock& clock() override { return *clock_; }
+  const Options& options() const override { return options_; }
+
+  Options options_;
+  std::shared_ptr<Storage> storage_;
+  std::shared_ptr<Clock> clock_;
+  std::shared_ptr<Mailer> mailer_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<UserService> users_;
+  std::unique_ptr<TaskService> tasks_;
+  std::unique_ptr<ConversationService> conversations_;
+  std::unique_ptr<AgentStateService> agent_state_;
+  std::unique_ptr<Agent> agent_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options) {
+  ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<Storage> storage,
+                             OpenStorage(options.database_url, options.storage));
+  return Open(options, std::shared_ptr<Storage>(std::move(storage)));
+}
+
+Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
+                                                   std::shared_ptr<Storage> storage) {
+  if (!storage) return InvalidArgumentError("storage is required", "storage");
+  // Check the provider first: it needs nothing else and fails cheaply.
+  ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<LlmProvider> provider,
+                             MakeProvider(options.agent));
+  auto a = std::make_unique<AssistantImpl>();
+  a->options_ = options;
+  a->storage_ = std::move(storage);
+  // Clock::Default() belongs to the library: hold it without owning it.
+  a->clock_ = options.clock ? options.clock
+                            : std::shared_ptr<Clock>(Clock::Default(), [](Clock*) {});
+  a->mailer_ = options.mailer ? options.mailer
+                              : std::shared_ptr<Mailer>(NewOutboxMailer(options.outbox_path));
+  a->audit_ = std::make_unique<AuditLog>(*a->storage_, *a->clock_);
+
+  AuthDeps auth_deps;
+  auth_deps.storage = a->storage_;
+  auth_deps.clock = a->clock_.get();
+  auth_deps.mailer = a->mailer_;
+  auth_deps.audit = a->audit_.get();
+  auth_deps.options = options.auth;
+  ASSISTANT_ASSIGN_OR_RETURN(a->auth_, NewAuthService(std::move(auth_deps)));
+
+  a->users_ = NewUserService(*a->storage_, *a->clock_);
+  a->tasks_ = NewTaskService(*a->storage_, *a->clock_);
+  a->conversations_ = NewConversationService(*a->storage_, *a->clock_);
+  a->agent_state_ = NewAgentStateService(*a->storage_, *a->clock_);
+
+  AgentDeps agent_deps;
+  agent_deps.storage = a->storage_.get();
+  agent_deps.clock = a->clock_.get();
+  agent_deps.audit = a->audit_.get();
+  agent_deps.provider = std::move(provider);
+  agent_deps.options = options.agent;
+  ASSISTANT_ASSIGN_OR_RETURN(a->agent_, NewAgent(std::move(agent_deps)));
+  ASSISTANT_RETURN_IF_ERROR(RegisterBuiltinTools(a->agent_->tools(), *a->tasks_));
+  return std::unique_ptr<Assistant>(std::move(a));
+}
+
+}  // namespace assistant
