@@ -1,0 +1,350 @@
+// The SQLite backend: the conformance suite on a file and in memory, plus what
+// is specific to SQLite (URLs, migrations, WAL, secure delete, locking, error
+// mapping).
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "assistant/storage.hpp"
+#include "assistant/storage_wrapper.hpp"
+#include "storage/sqlite_storage.hpp"
+#include "storage_conformance.hpp"
+
+using namespace assistant;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under $ASSISTANT_TEST_TMP (or /tmp), removed afterwards.
+class TempDir final {
+ public:
+  TempDir() {
+    const char* env = std::getenv("ASSISTANT_TEST_TMP");
+    fs::path base = env && *env ? fs::path(env) : fs::path("/tmp");
+    static std::atomic<int> counter{0};
+    path_ = base / ("storage-test-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(counter++) + "-" + NewId().substr(24));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  std::string Url(const std::string& name) const { return "sqlite://" + (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::unique_ptr<Storage> MustOpen(const std::string& url, const StorageOptions& options = {}) {
+  auto s = OpenStorage(url, options);
+  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+  return std::move(*s);
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+UserRecord NewUser(Storage& s, const std::string& email) {
+  UserRecord r;
+  r.user.id = NewId();
+  r.user.email = email;
+  r.user.name = "n";
+  r.password_hash = "h";
+  r.user.created_at = r.user.updated_at = FromUnixMillis(1767225600000);
+  REQUIRE(s.CreateUser(r).ok());
+  return r;
+}
+
+Task NewTask(const std::string& user_id, const std::string& title) {
+  Task t;
+  t.id = NewId();
+  t.user_id = user_id;
+  t.title = title;
+  t.created_at = t.updated_at = FromUnixMillis(1767225600000);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite file storage passes the conformance suite") {
+  TempDir dir;
+  int n = 0;
+  conformance::RunStorageConformance([&] {
+    StorageOptions options;
+    options.read_connections = 3;
+    return MustOpen(dir.Url("conformance-" + std::to_string(n++) + ".db"), options);
+  });
+}
+
+TEST_CASE("sqlite in-memory storage passes the conformance suite") {
+  conformance::RunStorageConformance([] { return MustOpen("sqlite::memory:"); });
+}
+
+TEST_CASE("sqlite: database URLs") {
+  TempDir dir;
+  SUBCASE("absolute path, created on first open") {
+    auto s = MustOpen(dir.Url("abs.db"));
+    CHECK(s->Backend() == "sqlite");
+    CHECK(fs::exists(dir.path() / "abs.db"));
+  }
+  SUBCASE("relative path is relative to the working directory") {
+    fs::path rel = fs::relative(dir.path() / "rel.db", fs::current_path());
+    REQUIRE(rel.is_relative());
+    auto s = MustOpen("sqlite://" + rel.string());
+    CHECK(fs::exists(dir.path() / "rel.db"));
+  }
+  SUBCASE("every sqlite::memory: is its own private database") {
+    auto a = MustOpen("sqlite::memory:");
+    auto b = MustOpen("sqlite::memory:");
+    NewUser(*a, "x@example.com");
+    CHECK(IsNotFound(b->GetUserByEmail("x@example.com").status()));
+    CHECK(a->GetUserByEmail("x@example.com").ok());
+    CHECK(a->Ping().ok());
+    CHECK(a->Checkpoint().ok());
+  }
+  SUBCASE("bad URLs are clear errors") {
+    auto empty = OpenStorage("sqlite://");
+    CHECK(IsInvalidArgument(empty.status()));
+    auto unknown = OpenStorage("mysql://localhost/db");
+    CHECK(IsInvalidArgument(unknown.status()));
+    CHECK(unknown.status().message().find("scheme") != std::string::npos);
+    auto pg = OpenStorage("postgresql://user:secret@localhost/db");
+    CHECK(pg.status().code() == StatusCode::kUnimplemented);
+    CHECK(pg.status().message().find("PostgreSQL") != std::string::npos);
+    CHECK(pg.status().message().find("secret") == std::string::npos);
+    StorageOptions none;
+    none.read_connections = 0;
+    CHECK(IsInvalidArgument(OpenStorage(dir.Url("x.db"), none).status()));
+  }
+  SUBCASE("a directory that does not exist is Unavailable, not a crash") {
+    auto s = OpenStorage(dir.Url("no/such/dir/a.db"));
+    CHECK(s.status().code() == StatusCode::kUnavailable);
+  }
+  SUBCASE("a file that is not a database is DataLoss") {
+    std::ofstream(dir.path() / "junk.db") << std::string(8192, 'j');
+    auto s = OpenStorage(dir.Url("junk.db"));
+    CHECK(s.status().code() == StatusCode::kDataLoss);
+  }
+}
+
+TEST_CASE("sqlite: migrations record the version and refuse newer schemas") {
+  TempDir dir;
+  const fs::path file = dir.path() / "m.db";
+  { MustOpen(dir.Url("m.db")); }
+  auto versions = [&] {
+    SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db, "SELECT version FROM schema_version ORDER BY version");
+    std::vector<int> out;
+    while (q.executeStep()) out.push_back(q.getColumn(0).getInt());
+    return out;
+  };
+  std::vector<int> expected;
+  for (int v = 1; v <= storage::kSqliteSchemaVersion; ++v) expected.push_back(v);
+  CHECK(versions() == expected);
+
+  // Reopening applies nothing twice and keeps working.
+  {
+    auto s = MustOpen(dir.Url("m.db"));
+    CHECK(s->Ping().ok());
+  }
+  CHECK(versions() == expected);
+
+  {
+    SQLite::Database db(file.string(), SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO schema_version(version, applied_at) VALUES (999, 0)");
+  }
+  auto s = OpenStorage(dir.Url("m.db"));
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(s.status().reason() == "schema_too_new");
+  CHECK(s.status().message().find("999") != std::string::npos);
+}
+
+TEST_CASE("sqlite: WAL mode, and data survives reopening") {
+  TempDir dir;
+  std::string user_id;
+  {
+    StorageOptions options;
+    options.durability = Durability::kPowerLossSafe;
+    auto s = MustOpen(dir.Url("w.db"), options);
+    user_id = NewUser(*s, "keep@example.com").user.id;
+    REQUIRE(s->CreateTask(NewTask(user_id, "persist me")).ok());
+  }
+  {
+    SQLite::Database db((dir.path() / "w.db").string(), SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+  }
+  auto s = MustOpen(dir.Url("w.db"));
+  auto user = s->GetUserByEmail("KEEP@example.com");
+  REQUIRE(user.ok());
+  CHECK(user->user.id == user_id);
+  auto tasks = s->ListTasks(user_id, TaskQuery{});
+  REQUIRE(tasks.ok());
+  REQUIRE(tasks->size() == 1);
+  CHECK(tasks->front().title == "persist me");
+}
+
+TEST_CASE("sqlite: deleted text is gone from the files after Checkpoint") {
+  TempDir dir;
+  const fs::path file = dir.path() / "d.db";
+  auto s = MustOpen(dir.Url("d.db"));
+  UserRecord a = NewUser(*s, "a@example.com");
+  UserRecord b = NewUser(*s, "b@example.com");
+  const Timestamp now = FromUnixMillis(1767225600000);
+  Conversation c{NewId(), a.user.id, std::nullopt, "Xylophonequartz plans", now, now};
+  REQUIRE(s->CreateConversation(c).ok());
+  Message m;
+  m.id = NewId();
+  m.conversation_id = c.id;
+  m.role = "user";
+  m.content = "remember zymurgyplinth forever";
+  m.created_at = now;
+  REQUIRE(s->AppendMessage(a.user.id, m).ok());
+  REQUIRE(s->AddMemory({NewId(), a.user.id, "mnemonicwombatish fact", now}).ok());
+  Memory mem{NewId(), b.user.id, "memorablequokkaish fact", now};
+  REQUIRE(s->AddMemory(mem).ok());
+  // Unrelated text that stays, so segments get merged rather than emptied.
+  Conversation keep{NewId(), a.user.id, std::nullopt, "Keeper conversation", now, now};
+  REQUIRE(s->CreateConversation(keep).ok());
+
+  auto files_contain = [&](const std::string& word) {
+    std::string bytes = ReadFile(file);
+    if (fs::exists(file.string() + "-wal")) bytes += ReadFile(file.string() + "-wal");
+    return bytes.find(word) != std::string::npos;
+  };
+  REQUIRE(s->Checkpoint().ok());
+  // Control: before the deletes the words are in the file (the check can fail).
+  REQUIRE(files_contain("zymurgyplinth"));
+  REQUIRE(files_contain("Xylophonequartz"));
+  REQUIRE(files_contain("mnemonicwombatish"));
+
+  REQUIRE(s->DeleteConversation(a.user.id, c.id).ok());
+  REQUIRE(s->DeleteMemory(b.user.id, mem.id).ok());
+  REQUIRE(s->DeleteUser(a.user.id).ok());
+  REQUIRE(s->Checkpoint().ok());
+  CHECK(fs::file_size(file.string() + "-wal") == 0);
+  for (const char* word : {"zymurgyplinth", "ymurgyplinth", "Xylophonequartz", "ylophonequartz",
+                           "xylophonequartz", "mnemonicwombatish", "memorablequokkaish",
+                           "a@example.com"}) {
+    CAPTURE(word);
+    CHECK_FALSE(files_contain(word));
+  }
+  CHECK(files_contain("b@example.com"));
+  auto found = s->SearchConversations(a.user.id, {"zymurgyplinth"}, 10, 0);
+  REQUIRE(found.ok());
+  CHECK(found->empty());
+}
+
+TEST_CASE("sqlite: many threads writing and reading at once") {
+  TempDir dir;
+  StorageOptions options;
+  options.read_connections = 2;  // fewer readers than threads: readers queue
+  auto s = MustOpen(dir.Url("c.db"), options);
+  UserRecord a = NewUser(*s, "a@example.com");
+  const Timestamp now = FromUnixMillis(1767225600000);
+  Conversation c{NewId(), a.user.id, std::nullopt, "busy", now, now};
+  REQUIRE(s->CreateConversation(c).ok());
+  constexpr int kThreads = 8;
+  constexpr int kEach = 20;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kEach; ++j) {
+        Message m;
+        m.id = NewId();
+        m.conversation_id = c.id;
+        m.role = "user";
+        m.content = "word" + std::to_string(i) + " common";
+        m.created_at = now;
+        if (!s->AppendMessage(a.user.id, m).ok()) ++failures;
+        if (!s->SearchConversations(a.user.id, {"common"}, 10, 0).ok()) ++failures;
+        if (!s->ListMessages(a.user.id, c.id, "", 5).ok()) ++failures;
+        if (!s->CreateTask(NewTask(a.user.id, "t")).ok()) ++failures;
+        if (!s->Ping().ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  auto page = s->ListMessages(a.user.id, c.id, "", 1000);
+  REQUIRE(page.ok());
+  CHECK(page->messages.size() == kThreads * kEach);
+  CHECK(s->Checkpoint().ok());
+}
+
+TEST_CASE("sqlite: a lock held past busy_timeout is Unavailable") {
+  TempDir dir;
+  StorageOptions options;
+  options.busy_timeout = std::chrono::milliseconds(100);
+  auto s = MustOpen(dir.Url("b.db"), options);
+  UserRecord a = NewUser(*s, "a@example.com");
+  SQLite::Database other((dir.path() / "b.db").string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  Status st = s->CreateTask(NewTask(a.user.id, "blocked"));
+  CHECK(st.code() == StatusCode::kUnavailable);
+  // Reads still work while another process writes (WAL).
+  CHECK(s->GetUserById(a.user.id).ok());
+  other.exec("ROLLBACK");
+  CHECK(s->CreateTask(NewTask(a.user.id, "unblocked")).ok());
+}
+
+TEST_CASE("sqlite: an exception from an agent-state update does not escape") {
+  auto s = MustOpen("sqlite::memory:");
+  UserRecord a = NewUser(*s, "a@example.com");
+  auto r = s->UpdateAgentState(
+      a.user.id, "",
+      [](const std::optional<Json>&) -> Result<Json> { throw std::runtime_error("boom"); },
+      FromUnixMillis(0));
+  CHECK(r.status().code() == StatusCode::kInternal);
+  // The transaction was rolled back; the writer is usable again.
+  CHECK(IsNotFound(s->GetAgentState(a.user.id, "").status()));
+  CHECK(s->CreateTask(NewTask(a.user.id, "after")).ok());
+}
+
+namespace {
+
+// Fails every task write: the fault-injection use of StorageWrapper.
+class FailingTaskWrites final : public StorageWrapper {
+ public:
+  using StorageWrapper::StorageWrapper;
+  Status CreateTask(const Task&) override {
+    ++calls;
+    return ResourceExhaustedError("injected", "storage_full");
+  }
+  int calls = 0;
+};
+
+}  // namespace
+
+TEST_CASE("StorageWrapper forwards every call but the overridden ones") {
+  std::shared_ptr<Storage> real = MustOpen("sqlite::memory:");
+  FailingTaskWrites wrapped(real);
+  CHECK(wrapped.Backend() == "sqlite");
+  CHECK(wrapped.target() == real.get());
+  UserRecord a = NewUser(wrapped, "a@example.com");
+  CHECK(real->GetUserById(a.user.id).ok());  // forwarded to the target
+  Status st = wrapped.CreateTask(NewTask(a.user.id, "x"));
+  CHECK(st.reason() == "storage_full");
+  CHECK(wrapped.calls == 1);
+  CHECK(wrapped.ListTasks(a.user.id, TaskQuery{})->empty());
+  REQUIRE(real->CreateTask(NewTask(a.user.id, "y")).ok());
+  CHECK(wrapped.ListTasks(a.user.id, TaskQuery{})->size() == 1);
+}
