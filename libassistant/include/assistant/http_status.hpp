@@ -1,0 +1,30 @@
+// File: assistant/http_status.hpp
+//
+// The one place that turns a Status into an HTTP status code. The reference
+// servers, the gateway and the HTTP client's error model all use it, so a
+// given failure gets the same status everywhere (SPEC.md "HTTP API").
+//
+//   InvalidArgument     422 when it names a field, else 400 (malformed input)
+//   NotFound            404      AlreadyExists    409
+//   Unauthenticated     401      PermissionDenied 403
+//   ResourceExhausted   429, or 413 for reason "payload_too_large"
+//   FailedPrecondition  400 (e.g. "not_a_session")
+//   Aborted             409
+//   Unavailable         503, or 502 for reason "upstream_error"
+//   DeadlineExceeded    504
+//   anything else       500 (Internal, Cancelled, Unknown, ...)
+//
+// Thread safety: pure functions.
+#ifndef ASSISTANT_HTTP_STATUS_HPP_
+#define ASSISTANT_HTTP_STATUS_HPP_
+
+#include "assistant/status.hpp"
+
+namespace assistant {
+
+// 200 for an OK status; otherwise the table above.
+int HttpStatusFor(const Status& status);
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_HTTP_STATUS_HPP_

@@ -1,0 +1,425 @@
+#include "config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <openssl/rand.h>
+
+#include "assistant/jwt.hpp"
+
+namespace assistant::server {
+namespace {
+
+enum class Kind { kString, kInt, kBool, kList };
+
+struct Flag {
+  const char* name;  // without the leading --
+  const char* env;   // nullptr: no variable
+  Kind kind;
+  const char* def;   // default as shown in --help
+  const char* help;
+  // Applies a value (already checked for kind) to the config.
+  std::function<Status(ServerConfig&, const std::string&)> apply;
+};
+
+Result<int> ParseInt(const std::string& flag, const std::string& v, int lo, int hi) {
+  int out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || p != v.data() + v.size() || out < lo || out > hi) {
+    return InvalidArgumentError("--" + flag + " wants an integer from " +
+                                    std::to_string(lo) + " to " + std::to_string(hi),
+                                flag);
+  }
+  return out;
+}
+
+Result<bool> ParseBool(const std::string& flag, const std::string& v) {
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) return false;
+  return InvalidArgumentError("--" + flag + " wants true or false", flag);
+}
+
+Status OneOf(const std::string& flag, const std::string& v,
+             std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed) {
+    if (v == a) return Status();
+  }
+  std::string list;
+  for (const char* a : allowed) list += std::string(list.empty() ? "" : "|") + a;
+  return InvalidArgumentError("--" + flag + " must be one of " + list, flag);
+}
+
+std::vector<std::string> SplitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+#define INT_FLAG(field, lo, hi)                                              \
+  [](ServerConfig& c, const std::string& v) -> Status {                     \
+    auto r = ParseInt(#field, v, lo, hi);                                    \
+    if (!r.ok()) return r.status();                                          \
+    c.field = *r;                                                            \
+    return Status();                                                         \
+  }
+
+const std::vector<Flag>& Flags() {
+  static const std::vector<Flag> kFlags = {
+      {"host", "ASSISTANT_HOST", Kind::kString, "127.0.0.1", "address to listen on",
+       [](ServerConfig& c, const std::string& v) { c.host = v; return Status(); }},
+      {"port", "ASSISTANT_PORT", Kind::kInt, "8000", "TCP port (0 = any free port)",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseInt("port", v, 0, 65535);
+         if (!r.ok()) return r.status();
+         c.port = *r;
+         return Status();
+       }},
+      {"database", "ASSISTANT_DATABASE_URL", Kind::kString, "sqlite://assistant.db",
+       "sqlite://path, sqlite:///abs/path, sqlite::memory: or postgresql://...",
+       [](ServerConfig& c, const std::string& v) { c.database_url = v; return Status(); }},
+      {"jwt-alg", "ASSISTANT_JWT_ALG", Kind::kString, "HS256", "HS256 | EdDSA",
+       [](ServerConfig& c, const std::string& v) {
+         c.jwt_alg = v;
+         return OneOf("jwt-alg", v, {"HS256", "EdDSA"});
+       }},
+      {"jwt-secret-file", "ASSISTANT_JWT_SECRET_FILE", Kind::kString, "(generated in development)",
+       "file whose bytes (trailing whitespace removed) are the HMAC key",
+       [](ServerConfig& c, const std::string& v) { c.jwt_secret_file = v; return Status(); }},
+      {"jwt-key-dir", "ASSISTANT_JWT_KEY_DIR", Kind::kString, "(next to the database)",
+       "directory of Ed25519 keys for --jwt-alg EdDSA",
+       [](ServerConfig& c, const std::string& v) { c.jwt_key_dir = v; return Status(); }},
+      {"llm-provider", "ASSISTANT_LLM_PROVIDER", Kind::kString, "rules",
+       "rules | openai | ollama | cohere",
+       [](ServerConfig& c, const std::string& v) {
+         c.llm_provider = v;
+         return OneOf("llm-provider", v, {"rules", "openai", "ollama", "cohere"});
+       }},
+      {"llm-base-url", "ASSISTANT_LLM_BASE_URL", Kind::kString, "(provider default)",
+       "provider base URL (openai: includes /v1)",
+       [](ServerConfig& c, const std::string& v) { c.llm_base_url = v; return Status(); }},
+      {"llm-model", "ASSISTANT_LLM_MODEL", Kind::kString, "(provider default)", "model name",
+       [](ServerConfig& c, const std::string& v) { c.llm_model = v; return Status(); }},
+      {"apps", "ASSISTANT_APPS", Kind::kString, "(none)",
+       "app registry file (apps.json); accepted now, served by a later version",
+       [](ServerConfig& c, const std::string& v) { c.apps = v; return Status(); }},
+      {"cors-origins", "ASSISTANT_CORS_ORIGINS", Kind::kList, "(none)",
+       "comma-separated exact origins allowed to call from a browser",
+       [](ServerConfig& c, const std::string& v) {
+         c.cors_origins = SplitList(v);
+         return Status();
+       }},
+      {"rate-limit-auth", "ASSISTANT_RATE_LIMIT_AUTH", Kind::kInt, "10",
+       "auth requests per minute per client IP (0 = off)", INT_FLAG(rate_limit_auth, 0, 1000000)},
+      {"rate-limit-api", "ASSISTANT_RATE_LIMIT_API", Kind::kInt, "100",
+       "requests per minute per principal elsewhere (0 = off)",
+       INT_FLAG(rate_limit_api, 0, 100000000)},
+      {"on-disconnect", "ASSISTANT_ON_DISCONNECT", Kind::kString, "continue",
+       "continue | cancel: what a streamed agent turn does when its client goes away",
+       [](ServerConfig& c, const std::string& v) {
+         c.on_disconnect = v;
+         return OneOf("on-disconnect", v, {"continue", "cancel"});
+       }},
+      {"log-format", "ASSISTANT_LOG_FORMAT", Kind::kString, "text", "text | json (JSON lines)",
+       [](ServerConfig& c, const std::string& v) {
+         c.log_format = v;
+         return OneOf("log-format", v, {"text", "json"});
+       }},
+      {"threads", "ASSISTANT_THREADS", Kind::kInt, "128",
+       "worker threads; each open connection holds one (see docs/server.md)",
+       INT_FLAG(threads, 1, 4096)},
+      {"refresh-grace", "ASSISTANT_REFRESH_GRACE", Kind::kInt, "10",
+       "seconds a reused refresh token gets the same pair (0 = none)",
+       INT_FLAG(refresh_grace, 0, 3600)},
+      {"llm-timeout", "ASSISTANT_LLM_TIMEOUT", Kind::kInt, "60",
+       "seconds to wait for the provider's first byte", INT_FLAG(llm_timeout, 1, 3600)},
+      {"run-retention", "ASSISTANT_RUN_RETENTION", Kind::kInt, "3600",
+       "seconds finished agent runs stay replayable", INT_FLAG(run_retention, 0, 30 * 24 * 3600)},
+      {"production", "ASSISTANT_PRODUCTION", Kind::kBool, "false",
+       "refuse to start on a missing or weak secret; Secure cookies",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseBool("production", v);
+         if (!r.ok()) return r.status();
+         c.production = *r;
+         return Status();
+       }},
+      {"body-limit", "ASSISTANT_BODY_LIMIT", Kind::kInt, "1048576",
+       "largest request body in bytes (413 beyond)",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseInt("body-limit", v, 1024, 64 << 20);
+         if (!r.ok()) return r.status();
+         c.body_limit = static_cast<size_t>(*r);
+         return Status();
+       }},
+      {"cookie-secure", "ASSISTANT_COOKIE_SECURE", Kind::kBool, "false",
+       "mark the access_token cookie Secure (always with --production)",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseBool("cookie-secure", v);
+         if (!r.ok()) return r.status();
+         c.cookie_secure = *r;
+         return Status();
+       }},
+      {"shutdown-timeout", "ASSISTANT_SHUTDOWN_TIMEOUT", Kind::kInt, "10",
+       "seconds to let in-flight requests finish on SIGTERM/SIGINT",
+       INT_FLAG(shutdown_timeout, 0, 3600)},
+      {"outbox", "ASSISTANT_OUTBOX", Kind::kString, "(next to the database)",
+       "file the default mailer appends reset and verification mails to",
+       [](ServerConfig& c, const std::string& v) { c.outbox = v; return Status(); }},
+      {"argon2-memory-kib", "ASSISTANT_ARGON2_MEMORY_KIB", Kind::kInt, "19456",
+       "Argon2id memory cost; lower only for tests (refused with --production)",
+       INT_FLAG(argon2_memory_kib, 8, 4 << 20)},
+      {"argon2-iterations", "ASSISTANT_ARGON2_ITERATIONS", Kind::kInt, "2",
+       "Argon2id time cost; lower only for tests (refused with --production)",
+       INT_FLAG(argon2_iterations, 1, 64)},
+  };
+  return kFlags;
+}
+
+#undef INT_FLAG
+
+const Flag* FindFlag(const std::string& name) {
+  for (const auto& f : Flags()) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
+                        s.back() == '\t' || s.back() == '\v' || s.back() == '\f')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const EnvLookup& env) {
+  ServerConfig c;
+  // Environment first, then flags over it: the flag wins.
+  for (const auto& f : Flags()) {
+    if (f.env == nullptr) continue;
+    if (auto v = env(f.env)) {
+      Status s = f.apply(c, *v);
+      if (!s.ok()) {
+        return InvalidArgumentError(std::string(f.env) + ": " + s.message(), f.name);
+      }
+    }
+  }
+  if (auto key = env("ASSISTANT_LLM_API_KEY")) c.llm_api_key = *key;
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      c.help = true;
+      continue;
+    }
+    if (a == "--version") {
+      c.version = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      return InvalidArgumentError("unexpected argument '" + a + "' (see --help)", "args");
+    }
+    std::string name = a.substr(2);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (name == "llm-api-key") {
+      return InvalidArgumentError(
+          "the LLM API key is read from ASSISTANT_LLM_API_KEY only, so it never shows in "
+          "a process listing",
+          name);
+    }
+    const Flag* f = FindFlag(name);
+    if (f == nullptr) return InvalidArgumentError("unknown flag --" + name + " (see --help)", name);
+    if (!value) {
+      if (f->kind == Kind::kBool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return InvalidArgumentError("--" + name + " needs a value", name);
+      }
+    }
+    ASSISTANT_RETURN_IF_ERROR(f->apply(c, *value));
+  }
+  if (c.production) c.cookie_secure = true;
+  return c;
+}
+
+std::string HelpText() {
+  std::string out =
+      "Usage: assistant-server [flags]\n"
+      "\n"
+      "The libassistant reference backend: the HTTP API of SPEC.md over the core\n"
+      "library. Every flag also reads an environment variable; the flag wins.\n"
+      "\n";
+  for (const auto& f : Flags()) {
+    std::string left = std::string("  --") + f.name;
+    if (f.kind != Kind::kBool) left += " VALUE";
+    out += left;
+    out += std::string(left.size() < 28 ? 28 - left.size() : 1, ' ');
+    out += f.help;
+    out += "\n";
+    out += std::string(28, ' ') + "env " + f.env + ", default " + f.def + "\n";
+  }
+  out +=
+      "  ASSISTANT_LLM_API_KEY     the provider's API key (environment only; never logged)\n"
+      "  -h, --help                this text\n"
+      "  --version                 print the version\n";
+  return out;
+}
+
+std::string SqlitePath(const std::string& url) {
+  static const std::string kPrefix = "sqlite://";
+  if (url.rfind(kPrefix, 0) != 0) return "";
+  return url.substr(kPrefix.size());
+}
+
+Result<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return InvalidArgumentError("cannot read --jwt-secret-file " + path, "jwt-secret-file");
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string secret = Trim(ss.str());
+  if (secret.empty()) {
+    return FailedPreconditionError("--jwt-secret-file " + path + " is empty", "weak_secret");
+  }
+  return secret;
+}
+
+Result<std::string> LoadOrCreateDevSecret(const std::string& path, bool* created) {
+  *created = false;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if ((st.st_mode & 077) != 0) ::chmod(path.c_str(), 0600);  // tighten, never loosen
+    return ReadSecretFile(path);
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return InternalError("no randomness for the secret");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : raw) {
+    hex += kHex[b >> 4];
+    hex += kHex[b & 0xF];
+  }
+  // O_EXCL: two servers starting at once must not overwrite each other.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return ReadSecretFile(path);
+    return UnavailableError("cannot create the development secret " + path + ": " +
+                            std::strerror(errno));
+  }
+  const std::string content = hex + "\n";
+  const bool ok = ::write(fd, content.data(), content.size()) ==
+                  static_cast<ssize_t>(content.size());
+  ::fsync(fd);
+  ::close(fd);
+  if (!ok) return UnavailableError("cannot write the development secret " + path);
+  *created = true;
+  return hex;
+}
+
+Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
+  CoreSetup setup;
+  Options& o = setup.options;
+  o.database_url = c.database_url;
+  const std::string db_path = SqlitePath(c.database_url);
+  const bool memory_db = c.database_url.rfind("sqlite::memory:", 0) == 0;
+  // Files that belong with the data live next to the SQLite file; other
+  // backends keep them in the working directory.
+  const std::string base = (!db_path.empty() && !memory_db) ? db_path : "assistant";
+
+  auto alg = ParseJwtAlgorithm(c.jwt_alg);
+  if (!alg.ok()) return InvalidArgumentError("--jwt-alg must be HS256 or EdDSA", "jwt-alg");
+  o.auth.jwt_algorithm = *alg;
+
+  if (!c.jwt_secret_file.empty()) {
+    ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_secret, ReadSecretFile(c.jwt_secret_file));
+    if (c.production && o.auth.jwt_secret.size() < 32) {
+      return FailedPreconditionError(
+          "--production wants a --jwt-secret-file of at least 32 bytes", "weak_secret");
+    }
+  } else if (c.production) {
+    return FailedPreconditionError(
+        "--production needs --jwt-secret-file (at least 32 random bytes)", "weak_secret");
+  } else if (memory_db) {
+    // Nothing outlives an in-memory database, so neither need the secret.
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) return InternalError("no randomness for the secret");
+    o.auth.jwt_secret.assign(reinterpret_cast<const char*>(raw), sizeof raw);
+    setup.notes.push_back("development: generated an in-memory JWT secret");
+  } else {
+    const std::string path = base + ".jwt-secret";
+    bool created = false;
+    ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_secret, LoadOrCreateDevSecret(path, &created));
+    setup.notes.push_back(std::string("development: ") +
+                          (created ? "generated a JWT secret in " : "using the JWT secret in ") +
+                          path + " (mode 0600); pass --jwt-secret-file in production");
+  }
+
+  if (o.auth.jwt_algorithm == JwtAlgorithm::kEdDSA) {
+    if (!c.jwt_key_dir.empty()) {
+      o.auth.jwt_key_dir = c.jwt_key_dir;
+    } else if (c.production) {
+      return FailedPreconditionError("--production with EdDSA needs --jwt-key-dir",
+                                     "weak_secret");
+    } else if (!memory_db) {
+      o.auth.jwt_key_dir = base + ".jwt-keys";
+      setup.notes.push_back("development: EdDSA keys in " + o.auth.jwt_key_dir);
+    }
+  }
+  // The identity key signs tokens for apps; it is published in the JWKS, so
+  // it is kept across restarts wherever there is somewhere to keep it.
+  if (!c.jwt_key_dir.empty()) {
+    o.auth.identity_key_dir = c.jwt_key_dir + "/identity";
+  } else if (!memory_db) {
+    o.auth.identity_key_dir = base + ".identity-keys";
+  }
+
+  if (c.production && (c.argon2_memory_kib < 19 * 1024 || c.argon2_iterations < 2)) {
+    return FailedPreconditionError(
+        "--production refuses an Argon2id cost below m=19456 KiB, t=2", "weak_secret");
+  }
+  o.auth.password_hash.memory_kib = static_cast<uint32_t>(c.argon2_memory_kib);
+  o.auth.password_hash.iterations = static_cast<uint32_t>(c.argon2_iterations);
+  o.auth.refresh_grace = std::chrono::seconds(c.refresh_grace);
+
+  o.agent.provider = c.llm_provider;
+  o.agent.base_url = c.llm_base_url;
+  o.agent.model = c.llm_model;
+  o.agent.api_key = c.llm_api_key;
+  o.agent.llm_timeout = std::chrono::seconds(c.llm_timeout);
+
+  o.outbox_path = !c.outbox.empty() ? c.outbox : base + ".outbox.jsonl";
+  setup.notes.push_back("mail outbox: " + o.outbox_path);
+  return setup;
+}
+
+}  // namespace assistant::server

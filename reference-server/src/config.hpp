@@ -1,0 +1,85 @@
+// assistant-server's configuration: SPEC.md "Configuration" flags, each with
+// an ASSISTANT_* environment variable (the flag wins), plus a few
+// operational extras documented in docs/server.md. One table drives parsing,
+// --help and the docs, so they cannot disagree.
+#ifndef ASSISTANT_SERVER_CONFIG_HPP_
+#define ASSISTANT_SERVER_CONFIG_HPP_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "assistant/options.hpp"
+#include "assistant/status.hpp"
+
+namespace assistant::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string database_url = "sqlite://assistant.db";
+  std::string jwt_alg = "HS256";
+  std::string jwt_secret_file;
+  std::string jwt_key_dir;
+  std::string llm_provider = "rules";
+  std::string llm_base_url;
+  std::string llm_model;
+  std::string llm_api_key;  // environment only: never on a command line
+  std::string apps;         // registry file; served by a later version
+  std::vector<std::string> cors_origins;
+  int rate_limit_auth = 10;  // per client IP per minute; 0 = off
+  int rate_limit_api = 100;  // per principal per minute; 0 = off
+  std::string on_disconnect = "continue";  // continue | cancel
+  std::string log_format = "text";         // text | json
+  int threads = 128;
+  int refresh_grace = 10;   // seconds
+  int llm_timeout = 60;     // seconds
+  int run_retention = 3600; // seconds
+  bool production = false;
+  // Extras.
+  size_t body_limit = 1 << 20;  // bytes
+  bool cookie_secure = false;   // forced on by --production
+  int shutdown_timeout = 10;    // seconds to drain in-flight requests
+  std::string outbox;           // default: next to the SQLite file
+  int argon2_memory_kib = 19 * 1024;
+  int argon2_iterations = 2;
+  bool help = false;
+  bool version = false;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+// The process environment.
+EnvLookup ProcessEnv();
+
+// Parses `args` (without argv[0]) over the environment. InvalidArgument
+// naming the flag for an unknown flag, a missing value or a bad value.
+Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const EnvLookup& env);
+
+// --help text: every flag, its variable, default and meaning.
+std::string HelpText();
+
+// The file path of a sqlite:// URL, or "" for memory and other backends.
+std::string SqlitePath(const std::string& database_url);
+
+// Reads a --jwt-secret-file: its bytes, trailing whitespace removed.
+Result<std::string> ReadSecretFile(const std::string& path);
+
+// Loads the development secret at `path`, creating it (32 random bytes as
+// 64 hex digits, mode 0600) when absent. `created` tells which happened.
+Result<std::string> LoadOrCreateDevSecret(const std::string& path, bool* created);
+
+struct CoreSetup {
+  Options options;
+  std::vector<std::string> notes;  // what to log at start (never a secret)
+};
+
+// Turns the configuration into the core's Options: secrets resolved (the
+// development secret generated when allowed), key and outbox locations
+// chosen. --production refuses a missing or weak secret
+// (FailedPrecondition, reason "weak_secret").
+Result<CoreSetup> BuildCoreOptions(const ServerConfig& config);
+
+}  // namespace assistant::server
+
+#endif  // ASSISTANT_SERVER_CONFIG_HPP_

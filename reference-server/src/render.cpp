@@ -1,0 +1,219 @@
+#include "render.hpp"
+
+#include <charconv>
+#include <climits>
+
+#include "assistant/http_status.hpp"
+
+namespace assistant::server {
+
+Json TimeOrNull(const std::optional<Timestamp>& t) {
+  return t ? Json(FormatTime(*t)) : Json(nullptr);
+}
+
+Json UserJson(const User& u) {
+  return {{"id", u.id},
+          {"email", u.email},
+          {"name", u.name},
+          {"email_verified", u.email_verified},
+          {"preferences", u.preferences.is_null() ? Json::object() : u.preferences},
+          {"created_at", FormatTime(u.created_at)},
+          {"updated_at", FormatTime(u.updated_at)}};
+}
+
+Json TaskJson(const Task& t) {
+  return {{"id", t.id},
+          {"user_id", t.user_id},
+          {"title", t.title},
+          {"description", t.description},
+          {"completed", t.completed},
+          {"due_at", TimeOrNull(t.due_at)},
+          {"priority", t.priority},
+          {"created_at", FormatTime(t.created_at)},
+          {"updated_at", FormatTime(t.updated_at)}};
+}
+
+Json ConversationJson(const Conversation& c) {
+  return {{"id", c.id},
+          {"user_id", c.user_id},
+          {"app_id", c.app_id ? Json(*c.app_id) : Json(nullptr)},
+          {"title", c.title},
+          {"created_at", FormatTime(c.created_at)},
+          {"updated_at", FormatTime(c.updated_at)}};
+}
+
+Json SessionJson(const Session& s, const std::string& current_session_id) {
+  return {{"id", s.id},
+          {"created_at", FormatTime(s.created_at)},
+          {"last_used_at", FormatTime(s.last_used_at)},
+          {"expires_at", FormatTime(s.expires_at)},
+          {"revoked_at", TimeOrNull(s.revoked_at)},
+          {"ip", s.ip},
+          {"user_agent", s.user_agent.empty() ? Json(nullptr) : Json(s.user_agent)},
+          {"current", !current_session_id.empty() && s.id == current_session_id}};
+}
+
+Json ApiKeyJson(const ApiKey& k) {
+  return {{"id", k.id},
+          {"name", k.name},
+          {"prefix", k.prefix},
+          {"scopes", k.scopes},
+          {"expires_at", TimeOrNull(k.expires_at)},
+          {"last_used_at", TimeOrNull(k.last_used_at)},
+          {"created_at", FormatTime(k.created_at)}};
+}
+
+Json MemoryJson(const Memory& m) {
+  return {{"id", m.id}, {"content", m.content}, {"created_at", FormatTime(m.created_at)}};
+}
+
+Json AuditJson(const AuditEvent& e) {
+  return {{"id", e.id},
+          {"type", e.type},
+          {"outcome", e.outcome},
+          {"ip", e.ip},
+          {"user_agent", e.user_agent ? Json(*e.user_agent) : Json(nullptr)},
+          {"request_id", e.request_id},
+          {"created_at", FormatTime(e.created_at)},
+          {"details", e.details.is_null() ? Json::object() : e.details}};
+}
+
+Json UsageJson(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.total_tokens()}};
+}
+
+Json AgentStateJson(const AgentState& s) {
+  return {{"state", s.state}, {"updated_at", FormatTime(s.updated_at)}};
+}
+
+Json UserDataJson(const UserDataEntry& e) {
+  return {{"namespace", e.ns},
+          {"key", e.key},
+          {"value", e.value},
+          {"updated_at", FormatTime(e.updated_at)}};
+}
+
+Json AuthResultJson(const AuthResult& r) {
+  return {{"user", UserJson(r.user)},
+          {"access_token", r.tokens.access_token},
+          {"refresh_token", r.tokens.refresh_token},
+          {"token_type", r.tokens.token_type},
+          {"expires_in", r.tokens.expires_in}};
+}
+
+Json ErrorJson(std::string_view code, std::string_view message, std::string_view request_id,
+               std::string_view field) {
+  Json err = {{"code", code}, {"message", message}, {"request_id", request_id}};
+  if (!field.empty()) err["field"] = field;
+  return {{"error", std::move(err)}};
+}
+
+Json ClientError(const Status& status) {
+  const int code = HttpStatusFor(status);
+  if (code < 500) return {{"code", status.reason()}, {"message", status.message()}};
+  const char* message = "internal error";
+  switch (code) {
+    case 502: message = "the upstream service failed"; break;
+    case 503: message = "the service is unavailable; retry shortly"; break;
+    case 504: message = "the upstream service timed out"; break;
+    default: break;
+  }
+  return {{"code", code == 500 ? std::string("internal_error") : status.reason()},
+          {"message", message}};
+}
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+int JsonNestingDepth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) max_depth = depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+namespace {
+Status WrongType(const char* field, const char* want) {
+  return InvalidArgumentError(std::string(field) + " must be " + want, field);
+}
+}  // namespace
+
+Result<std::optional<std::string>> OptString(const Json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return WrongType(field, "a string");
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<std::string> RequiredString(const Json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    return InvalidArgumentError(std::string(field) + " is required", field, "missing_field");
+  }
+  if (!it->is_string()) return WrongType(field, "a string");
+  return it->get<std::string>();
+}
+
+Result<std::optional<int64_t>> OptInt(const Json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::optional<int64_t>();
+  if (it->is_number_integer()) return std::optional<int64_t>(it->get<int64_t>());
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (d == static_cast<double>(static_cast<int64_t>(d))) {
+      return std::optional<int64_t>(static_cast<int64_t>(d));
+    }
+  }
+  return WrongType(field, "an integer");
+}
+
+Result<std::optional<bool>> OptBool(const Json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::optional<bool>();
+  if (!it->is_boolean()) return WrongType(field, "true or false");
+  return std::optional<bool>(it->get<bool>());
+}
+
+Result<std::optional<std::optional<Timestamp>>> OptTime(const Json& body, const char* field) {
+  using Out = std::optional<std::optional<Timestamp>>;
+  auto it = body.find(field);
+  if (it == body.end()) return Out();
+  if (it->is_null()) return Out(std::optional<Timestamp>());
+  if (!it->is_string()) return WrongType(field, "an RFC 3339 time");
+  auto t = ParseTime(it->get<std::string>());
+  if (!t) return WrongType(field, "an RFC 3339 time");
+  return Out(std::optional<Timestamp>(*t));
+}
+
+Result<int> QueryInt(const std::string& raw, const char* name, int fallback) {
+  if (raw.empty()) return fallback;
+  long long v = 0;
+  auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+  if (ec != std::errc() || p != raw.data() + raw.size()) {
+    return InvalidArgumentError(std::string(name) + " must be an integer", name);
+  }
+  if (v > INT_MAX) v = INT_MAX;
+  if (v < INT_MIN) v = INT_MIN;
+  return static_cast<int>(v);
+}
+
+}  // namespace assistant::server

@@ -1,0 +1,59 @@
+// JSON shapes of the HTTP API (SPEC.md "Details that clients rely on"), and
+// the small readers that pull typed fields out of a request body. Pure
+// functions: no decisions, only translation.
+#ifndef ASSISTANT_SERVER_RENDER_HPP_
+#define ASSISTANT_SERVER_RENDER_HPP_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "assistant/auth.hpp"
+#include "assistant/llm.hpp"
+#include "assistant/status.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant::server {
+
+Json TimeOrNull(const std::optional<Timestamp>& t);
+Json UserJson(const User& u);
+Json TaskJson(const Task& t);
+Json ConversationJson(const Conversation& c);
+Json SessionJson(const Session& s, const std::string& current_session_id);
+Json ApiKeyJson(const ApiKey& k);
+Json MemoryJson(const Memory& m);
+Json AuditJson(const AuditEvent& e);
+Json UsageJson(const Usage& u);
+Json AgentStateJson(const AgentState& s);
+Json UserDataJson(const UserDataEntry& e);
+Json AuthResultJson(const AuthResult& r);
+// {"error":{"code","message","request_id"[,"field"]}}
+Json ErrorJson(std::string_view code, std::string_view message,
+               std::string_view request_id, std::string_view field = {});
+// {"code","message"} as a client may see it: for a 5xx status the message
+// is replaced by a generic one (the cause may name hosts, files or keys)
+// and an internal error's code is "internal_error".
+Json ClientError(const Status& status);
+// Compact, invalid UTF-8 replaced rather than thrown on.
+std::string Dump(const Json& j);
+
+// Deepest nesting of arrays/objects in `text`, scanning outside strings. A
+// body nested deeper than the parser's and the core's recursion can bear
+// is refused before it is parsed.
+int JsonNestingDepth(std::string_view text);
+
+// Typed readers of an object body. Absent (or null, for optional fields)
+// gives nullopt; a value of the wrong type is InvalidArgument naming the
+// field (HTTP 422).
+Result<std::optional<std::string>> OptString(const Json& body, const char* field);
+Result<std::string> RequiredString(const Json& body, const char* field);
+Result<std::optional<int64_t>> OptInt(const Json& body, const char* field);
+Result<std::optional<bool>> OptBool(const Json& body, const char* field);
+// RFC 3339; "due_at": null is a present-but-empty value (outer set, inner nullopt).
+Result<std::optional<std::optional<Timestamp>>> OptTime(const Json& body, const char* field);
+// An integer query parameter; `fallback` when absent or empty.
+Result<int> QueryInt(const std::string& raw, const char* name, int fallback);
+
+}  // namespace assistant::server
+
+#endif  // ASSISTANT_SERVER_RENDER_HPP_

@@ -1,0 +1,680 @@
+// The route table of assistant-server: every route of SPEC.md "HTTP API"
+// this version serves, each with its handler and what /openapi.json says
+// about it. Handlers parse, call the core, and render; nothing else.
+#include <climits>
+#include <memory>
+
+#include "assistant/agent.hpp"
+#include "assistant/http_status.hpp"
+#include "render.hpp"
+#include "server.hpp"
+
+namespace assistant::server {
+namespace {
+
+Json Ref(const char* name) {
+  return {{"$ref", std::string("#/components/schemas/") + name}};
+}
+
+Result<Reply> Ok(Json body, int status = 200) { return Reply{status, std::move(body), false}; }
+Result<Reply> NoContent() { return Reply{204, std::nullopt, false}; }
+const Principal& Me(const Call& c) { return *c.principal; }
+
+Route Make(const char* method, const char* path, Access access, RateClass rate, BodyKind body,
+           int success, RouteDoc doc, Handler handler) {
+  Route r;
+  r.method = method;
+  r.path = path;
+  r.access = access;
+  r.rate = rate;
+  r.body = body;
+  r.success = success;
+  r.doc = std::move(doc);
+  r.handler = std::move(handler);
+  return r;
+}
+
+RouteDoc Doc(const char* summary, const char* tag, Json request, Json response,
+             std::vector<std::string> query = {}) {
+  RouteDoc d;
+  d.summary = summary;
+  d.tag = tag;
+  d.request = std::move(request);
+  d.response = std::move(response);
+  d.query = std::move(query);
+  return d;
+}
+
+// The access_token cookie (SPEC.md: HttpOnly, SameSite=Lax, Secure when
+// configured), living as long as the token.
+void SetAccessCookie(HttpServer& s, httplib::Response& res, const TokenPair& t) {
+  std::string c = "access_token=" + t.access_token + "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" +
+                  std::to_string(t.expires_in);
+  if (s.config().cookie_secure) c += "; Secure";
+  res.set_header("Set-Cookie", c);
+}
+
+void ClearAccessCookie(HttpServer& s, httplib::Response& res) {
+  std::string c = "access_token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+  if (s.config().cookie_secure) c += "; Secure";
+  res.set_header("Set-Cookie", c);
+}
+
+Result<int> IntField(const Json& body, const char* field) {
+  ASSISTANT_ASSIGN_OR_RETURN(auto v, OptInt(body, field));
+  if (!v) return 0;
+  if (*v < INT_MIN || *v > INT_MAX) {
+    return InvalidArgumentError(std::string(field) + " is out of range", field);
+  }
+  return static_cast<int>(*v);
+}
+
+Result<std::vector<std::string>> StringList(const Json& body, const char* field) {
+  std::vector<std::string> out;
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return out;
+  if (!it->is_array()) {
+    return InvalidArgumentError(std::string(field) + " must be an array of strings", field);
+  }
+  for (const auto& v : *it) {
+    if (!v.is_string()) {
+      return InvalidArgumentError(std::string(field) + " must be an array of strings", field);
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+Json NextCursor(const std::string& c) { return c.empty() ? Json(nullptr) : Json(c); }
+
+Json MessagesJson(const MessagePage& page) {
+  Json list = Json::array();
+  for (const auto& m : page.messages) list.push_back(MessageToJson(m));
+  return {{"messages", std::move(list)}, {"has_more", page.has_more}};
+}
+
+// ------------------------------------------------------------------ auth
+
+void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
+  auto& core = s.core();
+  r.push_back(Make("POST", "/api/auth/register", Access::kPublic, RateClass::kAuth,
+                   BodyKind::kObject, 201,
+                   Doc("Create an account and a first session", "auth", Ref("RegisterRequest"),
+                       Ref("AuthResponse")),
+                   [&s, &core](Call& c) -> Result<Reply> {
+                     RegisterInput in;
+                     ASSISTANT_ASSIGN_OR_RETURN(in.email, RequiredString(c.body, "email"));
+                     ASSISTANT_ASSIGN_OR_RETURN(in.password, RequiredString(c.body, "password"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto name, OptString(c.body, "name"));
+                     in.name = name.value_or("");
+                     ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Register(in, c.ctx));
+                     SetAccessCookie(s, c.res, out.tokens);
+                     return Ok(AuthResultJson(out), 201);
+                   }));
+  r.push_back(Make("POST", "/api/auth/login", Access::kPublic, RateClass::kAuth,
+                   BodyKind::kObject, 200,
+                   Doc("Log in; sets the access_token cookie", "auth", Ref("LoginRequest"),
+                       Ref("AuthResponse")),
+                   [&s, &core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.body, "email"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto pw, RequiredString(c.body, "password"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Login(email, pw, c.ctx));
+                     SetAccessCookie(s, c.res, out.tokens);
+                     return Ok(AuthResultJson(out));
+                   }));
+  r.push_back(Make("POST", "/api/auth/refresh", Access::kPublic, RateClass::kAuth,
+                   BodyKind::kObject, 200,
+                   Doc("Rotate a refresh token for a new pair", "auth", Ref("RefreshRequest"),
+                       Ref("AuthResponse")),
+                   [&s, &core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.body, "refresh_token"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Refresh(token, c.ctx));
+                     SetAccessCookie(s, c.res, out.tokens);
+                     return Ok(AuthResultJson(out));
+                   }));
+  r.push_back(Make("POST", "/api/auth/logout", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204,
+                   Doc("Revoke the current session and clear the cookie", "auth", nullptr, nullptr),
+                   [&s, &core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.auth().Logout(Me(c), c.ctx));
+                     ClearAccessCookie(s, c.res);
+                     return NoContent();
+                   }));
+  r.push_back(Make("GET", "/api/auth/verify", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("Check the presented credential", "auth", nullptr, Ref("VerifyResponse")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto v, core.auth().Verify(c.credential));
+                     return Ok({{"valid", true}, {"user", UserJson(v.user)}, {"claims", v.claims}});
+                   }));
+  r.push_back(Make("GET", "/api/auth/sessions", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("The caller's sessions", "auth", nullptr, Ref("SessionList")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto list, core.auth().ListSessions(Me(c)));
+                     Json out = Json::array();
+                     for (const auto& x : list) out.push_back(SessionJson(x, Me(c).session_id));
+                     return Ok({{"sessions", std::move(out)}});
+                   }));
+  r.push_back(Make("DELETE", "/api/auth/sessions/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204, Doc("Revoke one session", "auth", nullptr, nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(
+                         core.auth().RevokeSession(Me(c), c.params[0], c.ctx));
+                     return NoContent();
+                   }));
+  r.push_back(Make("POST", "/api/auth/forgot-password", Access::kPublic, RateClass::kAuth,
+                   BodyKind::kObject, 202,
+                   Doc("Mail a reset token if the account exists (always 202)", "auth",
+                       Ref("ForgotPasswordRequest"), Ref("Accepted")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.body, "email"));
+                     ASSISTANT_RETURN_IF_ERROR(core.auth().ForgotPassword(email, c.ctx));
+                     return Ok({{"status", "accepted"}}, 202);
+                   }));
+  r.push_back(Make("POST", "/api/auth/reset-password", Access::kPublic, RateClass::kAuth,
+                   BodyKind::kObject, 204,
+                   Doc("Set a new password with a reset token; revokes every session", "auth",
+                       Ref("ResetPasswordRequest"), nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.body, "token"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto pw, RequiredString(c.body, "password"));
+                     ASSISTANT_RETURN_IF_ERROR(core.auth().ResetPassword(token, pw, c.ctx));
+                     return NoContent();
+                   }));
+  r.push_back(Make("POST", "/api/auth/send-verification-email", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kNone, 202,
+                   Doc("Mail an email-verification token", "auth", nullptr, Ref("Accepted")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.auth().SendVerificationEmail(Me(c), c.ctx));
+                     return Ok({{"status", "accepted"}}, 202);
+                   }));
+  r.push_back(Make("POST", "/api/auth/verify-email", Access::kPublic, RateClass::kAuth,
+                   BodyKind::kObject, 204,
+                   Doc("Confirm an email address with its token", "auth", Ref("TokenRequest"),
+                       nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.body, "token"));
+                     ASSISTANT_RETURN_IF_ERROR(core.auth().VerifyEmail(token, c.ctx));
+                     return NoContent();
+                   }));
+  r.push_back(Make("POST", "/api/auth/api-keys", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 201,
+                   Doc("Create an API key (the key is shown only here)", "auth",
+                       Ref("ApiKeyRequest"), Ref("CreatedApiKey")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ApiKeyInput in;
+                     ASSISTANT_ASSIGN_OR_RETURN(in.name, RequiredString(c.body, "name"));
+                     ASSISTANT_ASSIGN_OR_RETURN(in.scopes, StringList(c.body, "scopes"));
+                     ASSISTANT_ASSIGN_OR_RETURN(in.expires_in, OptInt(c.body, "expires_in"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto out,
+                                                core.auth().CreateApiKey(Me(c), in, c.ctx));
+                     return Ok({{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}}, 201);
+                   }));
+  r.push_back(Make("GET", "/api/auth/api-keys", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("The caller's API keys", "auth", nullptr, Ref("ApiKeyList")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto list, core.auth().ListApiKeys(Me(c)));
+                     Json out = Json::array();
+                     for (const auto& k : list) out.push_back(ApiKeyJson(k));
+                     return Ok({{"api_keys", std::move(out)}});
+                   }));
+  r.push_back(Make("DELETE", "/api/auth/api-keys/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204, Doc("Revoke an API key", "auth", nullptr, nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.auth().RevokeApiKey(Me(c), c.params[0], c.ctx));
+                     return NoContent();
+                   }));
+  r.push_back(Make("GET", "/.well-known/jwks.json", Access::kPublic, RateClass::kNone,
+                   BodyKind::kNone, 200,
+                   Doc("Public keys: access-token keys (EdDSA) and the identity key", "auth",
+                       nullptr, Ref("Jwks")),
+                   [&core](Call&) -> Result<Reply> { return Ok(core.auth().Jwks()); }));
+}
+
+// ------------------------------------------------------------------ user
+
+void UserRoutes(HttpServer& s, std::vector<Route>& r) {
+  auto& core = s.core();
+  r.push_back(Make("GET", "/api/user/me", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200, Doc("The caller's profile", "user", nullptr, Ref("UserEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto u, core.users().Me(Me(c)));
+                     return Ok({{"user", UserJson(u)}});
+                   }));
+  r.push_back(Make("PATCH", "/api/user/me", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 200,
+                   Doc("Change name or preferences", "user", Ref("UserPatch"), Ref("UserEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     UserPatch patch;
+                     ASSISTANT_ASSIGN_OR_RETURN(patch.name, OptString(c.body, "name"));
+                     if (auto it = c.body.find("preferences"); it != c.body.end()) {
+                       patch.preferences = *it;
+                     }
+                     ASSISTANT_ASSIGN_OR_RETURN(auto u, core.users().UpdateMe(Me(c), patch));
+                     return Ok({{"user", UserJson(u)}});
+                   }));
+  r.push_back(Make("DELETE", "/api/user/me", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204,
+                   Doc("Delete the account and everything it owns", "user", nullptr, nullptr),
+                   [&s, &core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.users().DeleteMe(Me(c), c.ctx));
+                     ClearAccessCookie(s, c.res);
+                     return NoContent();
+                   }));
+  r.push_back(Make("GET", "/api/user/audit", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("The caller's audit events, newest first", "user", nullptr,
+                       Ref("AuditList"), {"limit", "cursor"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(int limit, QueryInt(c.Query("limit"), "limit", 50));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto page,
+                                                core.users().Audit(Me(c), limit, c.Query("cursor")));
+                     Json out = Json::array();
+                     for (const auto& e : page.items) out.push_back(AuditJson(e));
+                     return Ok({{"events", std::move(out)},
+                                {"next_cursor", NextCursor(page.next_cursor)}});
+                   }));
+  r.push_back(Make("GET", "/api/user/data/{namespace}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("Every entry of a namespace", "user", nullptr, Ref("UserDataList")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto list, core.users().ListData(Me(c), c.params[0]));
+                     Json out = Json::array();
+                     for (const auto& e : list) {
+                       out.push_back({{"key", e.key},
+                                      {"value", e.value},
+                                      {"updated_at", FormatTime(e.updated_at)}});
+                     }
+                     return Ok({{"namespace", c.params[0]}, {"entries", std::move(out)}});
+                   }));
+  r.push_back(Make("GET", "/api/user/data/{namespace}/{key}", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kNone, 200,
+                   Doc("One value", "user", nullptr, Ref("UserDataEntry")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto e, core.users().GetData(Me(c), c.params[0], c.params[1]));
+                     return Ok(UserDataJson(e));
+                   }));
+  r.push_back(Make("PUT", "/api/user/data/{namespace}/{key}", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kAny, 200,
+                   Doc("Store any JSON value (the body is the value)", "user", Json::object(),
+                       Ref("UserDataEntry")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto e, core.users().PutData(Me(c), c.params[0], c.params[1], c.body));
+                     return Ok(UserDataJson(e));
+                   }));
+  r.push_back(Make("DELETE", "/api/user/data/{namespace}/{key}", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kNone, 204, Doc("Delete a value", "user", nullptr, nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(
+                         core.users().DeleteData(Me(c), c.params[0], c.params[1]));
+                     return NoContent();
+                   }));
+}
+
+// ------------------------------------------------------------------ tasks
+
+Result<TaskInput> ParseTaskInput(const Json& b) {
+  TaskInput in;
+  ASSISTANT_ASSIGN_OR_RETURN(in.title, RequiredString(b, "title"));
+  ASSISTANT_ASSIGN_OR_RETURN(auto desc, OptString(b, "description"));
+  in.description = desc.value_or("");
+  ASSISTANT_ASSIGN_OR_RETURN(auto due, OptTime(b, "due_at"));
+  if (due) in.due_at = *due;
+  ASSISTANT_ASSIGN_OR_RETURN(in.priority, IntField(b, "priority"));
+  return in;
+}
+
+Result<TaskPatch> ParseTaskPatch(const Json& b) {
+  TaskPatch p;
+  ASSISTANT_ASSIGN_OR_RETURN(p.title, OptString(b, "title"));
+  ASSISTANT_ASSIGN_OR_RETURN(p.description, OptString(b, "description"));
+  ASSISTANT_ASSIGN_OR_RETURN(p.completed, OptBool(b, "completed"));
+  ASSISTANT_ASSIGN_OR_RETURN(p.due_at, OptTime(b, "due_at"));
+  if (b.contains("priority") && !b["priority"].is_null()) {
+    ASSISTANT_ASSIGN_OR_RETURN(int prio, IntField(b, "priority"));
+    p.priority = prio;
+  }
+  return p;
+}
+
+void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
+  auto& core = s.core();
+  r.push_back(Make("GET", "/api/tasks", Access::kAuthenticated, RateClass::kApi, BodyKind::kNone,
+                   200,
+                   Doc("The caller's tasks", "tasks", nullptr, Ref("TaskList"),
+                       {"status", "q", "limit", "cursor"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     TaskListOptions o;
+                     if (c.HasQuery("status")) o.status = c.Query("status");
+                     o.q = c.Query("q");
+                     ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
+                     o.cursor = c.Query("cursor");
+                     ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
+                     Json out = Json::array();
+                     for (const auto& t : page.items) out.push_back(TaskJson(t));
+                     return Ok({{"tasks", std::move(out)},
+                                {"next_cursor", NextCursor(page.next_cursor)}});
+                   }));
+  r.push_back(Make("POST", "/api/tasks", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 201,
+                   Doc("Create a task", "tasks", Ref("TaskInput"), Ref("TaskEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.body));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
+                     return Ok({{"task", TaskJson(t)}}, 201);
+                   }));
+  r.push_back(Make("POST", "/api/tasks/clear-completed", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("Delete every completed task", "tasks", nullptr, Ref("Deleted")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(int n, core.tasks().ClearCompleted(Me(c)));
+                     return Ok({{"deleted", n}});
+                   }));
+  r.push_back(Make("GET", "/api/tasks/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200, Doc("One task", "tasks", nullptr, Ref("TaskEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Get(Me(c), c.params[0]));
+                     return Ok({{"task", TaskJson(t)}});
+                   }));
+  r.push_back(Make("PATCH", "/api/tasks/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 200,
+                   Doc("Change a task; only the fields sent change", "tasks", Ref("TaskPatch"),
+                       Ref("TaskEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto patch, ParseTaskPatch(c.body));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto t,
+                                                core.tasks().Update(Me(c), c.params[0], patch));
+                     return Ok({{"task", TaskJson(t)}});
+                   }));
+  r.push_back(Make("DELETE", "/api/tasks/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204, Doc("Delete a task", "tasks", nullptr, nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.tasks().Delete(Me(c), c.params[0]));
+                     return NoContent();
+                   }));
+}
+
+// ------------------------------------------------------------------ conversations
+
+void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
+  auto& core = s.core();
+  r.push_back(Make("GET", "/api/conversations", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("The caller's conversations; with q, a full-text search", "conversations",
+                       nullptr, Ref("ConversationList"), {"q", "limit", "cursor"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     ConversationListOptions o;
+                     o.q = c.Query("q");
+                     ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
+                     o.cursor = c.Query("cursor");
+                     ASSISTANT_ASSIGN_OR_RETURN(auto page, core.conversations().List(Me(c), o));
+                     Json out = Json::array();
+                     for (const auto& x : page.items) out.push_back(ConversationJson(x));
+                     return Ok({{"conversations", std::move(out)},
+                                {"next_cursor", NextCursor(page.next_cursor)}});
+                   }));
+  r.push_back(Make("POST", "/api/conversations", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 201,
+                   Doc("Start a conversation", "conversations", Ref("ConversationInput"),
+                       Ref("ConversationEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ConversationInput in;
+                     ASSISTANT_ASSIGN_OR_RETURN(auto title, OptString(c.body, "title"));
+                     if (title) in.title = *title;
+                     ASSISTANT_ASSIGN_OR_RETURN(in.app_id, OptString(c.body, "app_id"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Create(Me(c), in));
+                     return Ok({{"conversation", ConversationJson(x)}}, 201);
+                   }));
+  r.push_back(Make("GET", "/api/conversations/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("One conversation", "conversations", nullptr, Ref("ConversationEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Get(Me(c), c.params[0]));
+                     return Ok({{"conversation", ConversationJson(x)}});
+                   }));
+  r.push_back(Make("PATCH", "/api/conversations/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 200,
+                   Doc("Rename a conversation", "conversations", Ref("ConversationPatch"),
+                       Ref("ConversationEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ConversationPatch p;
+                     ASSISTANT_ASSIGN_OR_RETURN(p.title, OptString(c.body, "title"));
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto x, core.conversations().Update(Me(c), c.params[0], p));
+                     return Ok({{"conversation", ConversationJson(x)}});
+                   }));
+  r.push_back(Make("DELETE", "/api/conversations/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204,
+                   Doc("Delete a conversation and its messages", "conversations", nullptr, nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.conversations().Delete(Me(c), c.params[0]));
+                     return NoContent();
+                   }));
+  r.push_back(Make("GET", "/api/conversations/{id}/messages", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kNone, 200,
+                   Doc("A page of messages, oldest first; before = a message id", "conversations",
+                       nullptr, Ref("MessagePage"), {"before", "limit"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     MessageListOptions o;
+                     o.before = c.Query("before");
+                     ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto page, core.conversations().Messages(Me(c), c.params[0], o));
+                     return Ok(MessagesJson(page));
+                   }));
+  r.push_back(Make("POST", "/api/conversations/{id}/fork", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kObject, 201,
+                   Doc("Copy the messages up to message_id into a new conversation",
+                       "conversations", Ref("ForkRequest"), Ref("ConversationEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto mid, RequiredString(c.body, "message_id"));
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto x, core.conversations().Fork(Me(c), c.params[0], mid));
+                     return Ok({{"conversation", ConversationJson(x)}}, 201);
+                   }));
+}
+
+// ------------------------------------------------------------------ agent
+
+// One SSE frame (SPEC.md "SSE": name in event:, JSON payload in data:).
+std::string SseFrame(int id, const std::string& event, const Json& data) {
+  return "id: " + std::to_string(id) + "\nevent: " + event + "\ndata: " + Dump(data) + "\n\n";
+}
+
+struct StreamState {
+  Principal principal;
+  AgentRequest request;
+  RequestContext ctx;
+  CancellationToken cancel;
+};
+
+// Streams the agent's events as they happen. The turn runs inside the
+// content provider, on the connection's worker thread.
+Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
+  auto st = std::make_shared<StreamState>();
+  st->principal = Me(c);
+  st->request = std::move(request);
+  st->ctx = c.ctx;
+  const bool cancel_on_disconnect = s.config().on_disconnect == "cancel";
+  c.res.set_header("Cache-Control", "no-cache");
+  c.res.set_header("X-Accel-Buffering", "no");
+  c.res.set_chunked_content_provider(
+      "text/event-stream",
+      [&s, st, cancel_on_disconnect](size_t, httplib::DataSink& sink) {
+        int next_id = 0;
+        bool gone = false;
+        bool error_sent = false;
+        auto emit = [&](const std::string& type, const Json& data) {
+          if (gone) return false;
+          const std::string frame = SseFrame(++next_id, type, data);
+          if (!sink.is_writable() || !sink.write(frame.data(), frame.size())) {
+            gone = true;
+            if (cancel_on_disconnect) st->cancel.Cancel();
+            return false;
+          }
+          return true;
+        };
+        auto reply = s.core().agent().Send(
+            st->principal, st->request, st->ctx,
+            [&](const AgentEvent& ev) {
+              if (ev.type == "error") error_sent = true;
+              return emit(ev.type, ev.data);
+            },
+            &st->cancel);
+        if (!reply.ok() && !error_sent) {
+          // A refusal before the turn started (bad conversation id, empty
+          // message, missing scope) still reaches the client as SSE.
+          if (HttpStatusFor(reply.status()) >= 500) {
+            s.logger().Error("agent stream failed", {{"request_id", st->ctx.request_id},
+                                                     {"cause", reply.status().ToString()}});
+          }
+          emit("error", {{"error", ClientError(reply.status())}});
+        }
+        if (gone) return false;
+        sink.done();
+        return true;
+      });
+  return Reply{200, std::nullopt, true};
+}
+
+void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
+  auto& core = s.core();
+  RouteDoc message_doc = Doc("Send a message to the agent; SSE with stream:true or "
+                             "Accept: text/event-stream",
+                             "agent", Ref("AgentMessageRequest"), Ref("AgentMessageResponse"));
+  message_doc.sse = true;
+  r.push_back(Make("POST", "/api/agent/message", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 200, message_doc,
+                   [&s, &core](Call& c) -> Result<Reply> {
+                     AgentRequest in;
+                     ASSISTANT_ASSIGN_OR_RETURN(in.message, RequiredString(c.body, "message"));
+                     ASSISTANT_ASSIGN_OR_RETURN(in.conversation_id,
+                                                OptString(c.body, "conversation_id"));
+                     ASSISTANT_ASSIGN_OR_RETURN(in.app_id, OptString(c.body, "app_id"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto stream, OptBool(c.body, "stream"));
+                     const bool sse =
+                         stream.value_or(false) ||
+                         c.req.get_header_value("Accept").find("text/event-stream") !=
+                             std::string::npos;
+                     if (sse) return StreamAgentReply(s, c, std::move(in));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto reply, core.agent().Send(Me(c), in, c.ctx));
+                     return Ok({{"conversation_id", reply.conversation_id},
+                                {"run_id", reply.run_id},
+                                {"message", MessageToJson(reply.message)},
+                                {"usage", UsageJson(reply.usage)}});
+                   }));
+  r.push_back(Make("GET", "/api/agent/history", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("Messages of a conversation (default: the latest), oldest first", "agent",
+                       nullptr, Ref("MessagePage"), {"conversation_id", "limit"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     std::optional<std::string> conv;
+                     if (!c.Query("conversation_id").empty()) conv = c.Query("conversation_id");
+                     ASSISTANT_ASSIGN_OR_RETURN(int limit, QueryInt(c.Query("limit"), "limit", 50));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto page, core.agent().History(Me(c), conv, limit));
+                     return Ok(MessagesJson(page));
+                   }));
+  r.push_back(Make("GET", "/api/agent/state", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("The agent state document of an app", "agent", nullptr, Ref("AgentState"),
+                       {"app_id"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto st,
+                                                core.agent_state().Get(Me(c), c.Query("app_id")));
+                     return Ok(AgentStateJson(st));
+                   }));
+  r.push_back(Make("PUT", "/api/agent/state", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kAny, 200,
+                   Doc("Replace the state document (the body is the document)", "agent",
+                       Json{{"type", "object"}}, Ref("AgentState"), {"app_id"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto st, core.agent_state().Put(Me(c), c.Query("app_id"), c.body));
+                     return Ok(AgentStateJson(st));
+                   }));
+  r.push_back(Make("PATCH", "/api/agent/state", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kAny, 200,
+                   Doc("Apply a JSON merge patch (RFC 7386) to the state", "agent",
+                       Json{{"type", "object"}}, Ref("AgentState"), {"app_id"}),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(
+                         auto st, core.agent_state().Patch(Me(c), c.Query("app_id"), c.body));
+                     return Ok(AgentStateJson(st));
+                   }));
+  r.push_back(Make("GET", "/api/agent/memory", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("The agent's memory facts, newest first", "agent", nullptr,
+                       Ref("MemoryList")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto list, core.agent_state().ListMemories(Me(c)));
+                     Json out = Json::array();
+                     for (const auto& m : list) out.push_back(MemoryJson(m));
+                     return Ok({{"memories", std::move(out)}});
+                   }));
+  r.push_back(Make("POST", "/api/agent/memory", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kObject, 201,
+                   Doc("Add a memory fact", "agent", Ref("MemoryInput"), Ref("MemoryEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto content, RequiredString(c.body, "content"));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto m, core.agent_state().AddMemory(Me(c), content));
+                     return Ok({{"memory", MemoryJson(m)}}, 201);
+                   }));
+  r.push_back(Make("DELETE", "/api/agent/memory/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 204, Doc("Forget a memory fact", "agent", nullptr, nullptr),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_RETURN_IF_ERROR(core.agent_state().DeleteMemory(Me(c), c.params[0]));
+                     return NoContent();
+                   }));
+}
+
+// ------------------------------------------------------------------ operations
+
+void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
+  r.push_back(Make("GET", "/healthz", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
+                   Doc("The process is up", "operations", nullptr, Ref("Health")),
+                   [](Call&) -> Result<Reply> { return Ok({{"status", "ok"}}); }));
+  r.push_back(Make("GET", "/readyz", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
+                   Doc("Storage is reachable (503 otherwise)", "operations", nullptr, Ref("Health")),
+                   [&s](Call&) -> Result<Reply> {
+                     Status ping = s.core().storage().Ping();
+                     if (!ping.ok()) {
+                       return UnavailableError("storage unreachable: " + ping.ToString(),
+                                               "not_ready");
+                     }
+                     return Ok({{"status", "ready"}});
+                   }));
+  RouteDoc metrics_doc = Doc("Prometheus metrics (text exposition format)", "operations",
+                             nullptr, Json{{"type", "string"}});
+  r.push_back(Make("GET", "/metrics", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
+                   metrics_doc, [&s](Call& c) -> Result<Reply> {
+                     c.res.set_content(s.metrics().Render(), "text/plain; version=0.0.4");
+                     return Reply{200, std::nullopt, true};
+                   }));
+  r.push_back(Make("GET", "/openapi.json", Access::kPublic, RateClass::kNone, BodyKind::kNone,
+                   200,
+                   Doc("This API's OpenAPI 3.1 document", "operations", nullptr,
+                       Json{{"type", "object"}}),
+                   [&s](Call& c) -> Result<Reply> {
+                     c.res.set_content(s.openapi(), "application/json");
+                     return Reply{200, std::nullopt, true};
+                   }));
+}
+
+}  // namespace
+
+std::vector<Route> BuildRoutes(HttpServer& server) {
+  std::vector<Route> routes;
+  AuthRoutes(server, routes);
+  UserRoutes(server, routes);
+  TaskRoutes(server, routes);
+  ConversationRoutes(server, routes);
+  AgentRoutes(server, routes);
+  OpsRoutes(server, routes);
+  return routes;
+}
+
+}  // namespace assistant::server

@@ -1,0 +1,434 @@
+#include "server.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+
+#include "assistant/http_status.hpp"
+#include "render.hpp"
+#include "request_id.hpp"
+
+namespace assistant::server {
+namespace {
+
+// cpp-httplib settings, chosen on purpose (docs/server.md "Connection
+// handling"): the Debian 0.11 build closes a keep-alive connection after 5
+// requests and leaves Nagle on, which costs a TCP handshake every 5 requests
+// and a ~40 ms delayed-ACK stall per response.
+constexpr size_t kKeepAliveMaxRequests = 10000;
+constexpr time_t kKeepAliveTimeoutSeconds = 5;
+constexpr time_t kReadTimeoutSeconds = 10;
+constexpr time_t kWriteTimeoutSeconds = 10;
+constexpr int kListenBacklog = 1024;
+// Credentials longer than this are garbage by construction (our tokens are
+// well under 1 KiB); they are refused before any parsing.
+constexpr size_t kMaxCredentialBytes = 4096;
+// Deeper JSON than this is not a request any client of this API sends.
+constexpr int kMaxJsonDepth = 64;
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool IsParam(const std::string& seg) {
+  return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+bool IsJsonContentType(const std::string& ct) {
+  std::string base = ct.substr(0, ct.find(';'));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  for (auto& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return base == "application/json" || base == "application/merge-patch+json";
+}
+
+}  // namespace
+
+// httplib::Server with the one setting 0.11 has no setter for: the listen
+// backlog is compiled in as 5, too small for a burst of connections (they
+// would wait for SYN retransmits). listen() on a listening socket only
+// updates its backlog.
+class HttpServer::Listener final : public httplib::Server {
+ public:
+  void RaiseBacklog() { ::listen(svr_sock_, kListenBacklog); }
+};
+
+std::string PresentedCredential(const httplib::Request& req) {
+  const std::string auth = req.get_header_value("Authorization");
+  if (!auth.empty()) {
+    // The scheme is case-insensitive (RFC 7235); anything else is kept
+    // whole so that it fails authentication rather than falling back.
+    if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 ||
+                            auth.compare(0, 7, "bearer ") == 0)) {
+      return auth.substr(7);
+    }
+    return auth;
+  }
+  const std::string cookies = req.get_header_value("Cookie");
+  size_t pos = 0;
+  while (pos < cookies.size()) {
+    size_t end = cookies.find(';', pos);
+    if (end == std::string::npos) end = cookies.size();
+    size_t b = cookies.find_first_not_of(' ', pos);
+    if (b != std::string::npos && b < end && cookies.compare(b, 13, "access_token=") == 0) {
+      return cookies.substr(b + 13, end - b - 13);
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger)
+    : core_(core),
+      config_(config),
+      logger_(logger),
+      auth_limiter_(config.rate_limit_auth),
+      api_limiter_(config.rate_limit_api),
+      http_(std::make_unique<Listener>()) {
+  routes_ = BuildRoutes(*this);
+  std::vector<Metrics::RouteLabel> labels;
+  for (auto& r : routes_) {
+    r.segments = SplitPath(r.path);
+    labels.push_back({r.method, r.path});
+  }
+  metrics_ = std::make_unique<Metrics>(std::move(labels));
+  openapi_ = Dump(BuildOpenApi(routes_));
+
+  Listener& s = *http_;
+  s.set_tcp_nodelay(true);
+  s.set_keep_alive_max_count(kKeepAliveMaxRequests);
+  s.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
+  s.set_read_timeout(kReadTimeoutSeconds, 0);
+  s.set_write_timeout(kWriteTimeoutSeconds, 0);
+  s.set_payload_max_length(config_.body_limit);
+  const size_t threads = static_cast<size_t>(config_.threads);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+
+  auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  s.Get(".*", handle);
+  s.Post(".*", handle);
+  s.Put(".*", handle);
+  s.Patch(".*", handle);
+  s.Delete(".*", handle);
+  s.Options(".*", handle);
+  s.set_error_handler(
+      [this](const httplib::Request& req, httplib::Response& res) { OnLibraryError(req, res); });
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
+                                 std::exception_ptr) {
+    // Handle catches everything itself; this is the last line of defence.
+    const std::string id = RequestIdFor(req.get_header_value("X-Request-ID"));
+    res.body.clear();
+    RenderError(res, InternalError("unexpected exception"), id, "unmatched");
+  });
+}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Bind() {
+  if (config_.port == 0) {
+    port_ = http_->bind_to_any_port(config_.host);
+    if (port_ <= 0) return UnavailableError("cannot bind " + config_.host);
+  } else {
+    if (!http_->bind_to_port(config_.host, config_.port)) {
+      return UnavailableError("cannot bind " + config_.host + ":" + std::to_string(config_.port));
+    }
+    port_ = config_.port;
+  }
+  http_->RaiseBacklog();
+  return Status();
+}
+
+void HttpServer::Run() { http_->listen_after_bind(); }
+
+void HttpServer::Stop() { http_->stop(); }
+
+const Route* HttpServer::Match(const std::string& method, const std::string& path,
+                               std::vector<std::string>* params, size_t* index,
+                               std::string* allowed) const {
+  const std::vector<std::string> segs = SplitPath(path);
+  const std::string& m = method == "HEAD" ? std::string("GET") : method;
+  const Route* found = nullptr;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Route& r = routes_[i];
+    if (r.segments.size() != segs.size()) continue;
+    bool ok = true;
+    for (size_t k = 0; k < segs.size() && ok; ++k) {
+      ok = IsParam(r.segments[k]) ? !segs[k].empty() : r.segments[k] == segs[k];
+    }
+    if (!ok) continue;
+    if (r.method == m && found == nullptr) {
+      found = &r;
+      *index = i;
+      params->clear();
+      for (size_t k = 0; k < segs.size(); ++k) {
+        if (IsParam(r.segments[k])) params->push_back(segs[k]);
+      }
+    }
+    if (allowed->find(r.method) == std::string::npos) {
+      *allowed += allowed->empty() ? r.method : ", " + r.method;
+    }
+  }
+  // A literal segment beats a parameter (clear-completed vs {id}): the
+  // table lists literal routes first, so the first match is the right one.
+  return found;
+}
+
+void HttpServer::RenderError(httplib::Response& res, const Status& status,
+                             const std::string& request_id, const std::string& route) const {
+  const int code = HttpStatusFor(status);
+  res.status = code;
+  if (code >= 500) {
+    // The cause goes to the log with the request id, never to the client.
+    logger_.Error("request failed", {{"request_id", request_id},
+                                     {"route", route},
+                                     {"status", code},
+                                     {"cause", status.ToString()}});
+  }
+  const Json err = ClientError(status);
+  if (code == 401) res.set_header("WWW-Authenticate", "Bearer");
+  if (code == 429 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
+  res.set_content(Dump(ErrorJson(err["code"].get<std::string>(),
+                                 err["message"].get<std::string>(), request_id,
+                                 status.field())),
+                  "application/json");
+}
+
+void HttpServer::ApplyRateHeaders(httplib::Response& res,
+                                  const SlidingWindowLimiter::Decision& d) const {
+  res.set_header("RateLimit-Limit", std::to_string(d.limit));
+  res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
+  res.set_header("RateLimit-Reset", std::to_string(d.reset_seconds));
+  if (!d.allowed) res.set_header("Retry-After", std::to_string(d.retry_after_seconds));
+}
+
+// Adds the CORS headers for an allowed Origin; false when the request has an
+// Origin that is not on the allow-list.
+bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res) const {
+  const std::string origin = req.get_header_value("Origin");
+  if (origin.empty()) return true;
+  for (const auto& allowed : config_.cors_origins) {
+    if (origin == allowed) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Access-Control-Allow-Credentials", "true");
+      res.set_header("Access-Control-Expose-Headers",
+                     "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+                     "Retry-After");
+      res.set_header("Vary", "Origin");
+      return true;
+    }
+  }
+  res.set_header("Vary", "Origin");
+  return false;
+}
+
+void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
+  const auto start = Clock::now();
+  metrics_->AddInFlight(1);
+
+  // 1. Request id.
+  const std::string request_id = RequestIdFor(req.get_header_value("X-Request-ID"));
+  res.set_header("X-Request-ID", request_id);
+
+  // 2. Security headers.
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+
+  std::vector<std::string> params;
+  size_t route_index = metrics_->unmatched_index();
+  std::string allowed;
+  const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
+  const std::string route_label = route ? route->path : "unmatched";
+  if (req.path.rfind("/api/auth/", 0) == 0 || req.path.rfind("/api/user/", 0) == 0) {
+    res.set_header("Cache-Control", "no-store");
+  }
+
+  auto finish = [&] {
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    metrics_->Observe(route_index, res.status, secs);
+    metrics_->AddInFlight(-1);
+    logger_.Info("request", {{"request_id", request_id},
+                             {"method", req.method},
+                             {"route", route_label},
+                             {"status", res.status},
+                             {"latency_ms", std::round(secs * 1e5) / 100},
+                             {"ip", req.remote_addr}});
+  };
+  auto fail = [&](const Status& s) {
+    RenderError(res, s, request_id, route_label);
+    finish();
+  };
+
+  // 3. CORS, including preflight.
+  const bool origin_ok = Cors(req, res);
+  if (req.method == "OPTIONS") {
+    if (!origin_ok || req.get_header_value("Origin").empty()) {
+      return fail(PermissionDeniedError("origin not allowed", "cors_origin_not_allowed"));
+    }
+    if (allowed.empty()) return fail(NotFoundError("no such route"));
+    res.set_header("Access-Control-Allow-Methods", allowed + ", OPTIONS");
+    res.set_header("Access-Control-Allow-Headers",
+                   "Authorization, Content-Type, X-Request-ID, Last-Event-ID");
+    res.set_header("Access-Control-Max-Age", "600");
+    res.status = 204;
+    return finish();
+  }
+  if (route == nullptr) {
+    if (!allowed.empty()) {
+      res.set_header("Allow", allowed);
+      res.status = 405;
+      res.set_content(Dump(ErrorJson("method_not_allowed",
+                                     req.method + " is not allowed here", request_id)),
+                      "application/json");
+      return finish();
+    }
+    return fail(NotFoundError("no such route: " + req.method + " " + req.path));
+  }
+
+  // 4. Body limit and content type.
+  Call call{req, res, std::move(params), Json(), std::nullopt, "", {}};
+  if (req.body.size() > config_.body_limit) {
+    return fail(ResourceExhaustedError("the request body is too large", "payload_too_large"));
+  }
+  if (route->body != BodyKind::kNone) {
+    if (!req.body.empty() && !IsJsonContentType(req.get_header_value("Content-Type"))) {
+      res.status = 415;
+      res.set_content(Dump(ErrorJson("unsupported_media_type",
+                                     "send the body as application/json", request_id)),
+                      "application/json");
+      return finish();
+    }
+    if (req.body.empty()) {
+      if (route->body == BodyKind::kAny) {
+        return fail(MalformedError("a JSON body is required"));
+      }
+      call.body = Json::object();
+    } else {
+      if (JsonNestingDepth(req.body) > kMaxJsonDepth) {
+        return fail(MalformedError("the JSON body is nested too deeply"));
+      }
+      call.body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      if (call.body.is_discarded()) return fail(MalformedError("the body is not valid JSON"));
+      if (route->body == BodyKind::kObject && !call.body.is_object()) {
+        return fail(MalformedError("the body must be a JSON object"));
+      }
+    }
+  }
+
+  call.ctx.ip = req.remote_addr;
+  call.ctx.request_id = request_id;
+  if (req.has_header("User-Agent")) call.ctx.user_agent = req.get_header_value("User-Agent");
+
+  // 5. Rate limit per client IP on the auth routes.
+  if (route->rate == RateClass::kAuth && auth_limiter_.enabled()) {
+    const auto d = auth_limiter_.Hit("ip:" + req.remote_addr);
+    ApplyRateHeaders(res, d);
+    if (!d.allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
+  }
+
+  // 6. Authentication.
+  if (route->access == Access::kAuthenticated) {
+    call.credential = PresentedCredential(req);
+    if (call.credential.empty()) {
+      return fail(UnauthenticatedError("a credential is required"));
+    }
+    if (call.credential.size() > kMaxCredentialBytes) {
+      return fail(UnauthenticatedError("invalid credential", "invalid_token"));
+    }
+    auto principal = core_.auth().Authenticate(call.credential);
+    if (!principal.ok()) {
+      Status s = principal.status();
+      // Only authentication outcomes are 401; a storage failure stays 5xx.
+      if (s.code() == StatusCode::kInvalidArgument) {
+        s = UnauthenticatedError("invalid credential", "invalid_token");
+      }
+      return fail(s);
+    }
+    call.principal = std::move(*principal);
+    // 7. Rate limit per principal.
+    if (route->rate == RateClass::kApi && api_limiter_.enabled()) {
+      const auto d = api_limiter_.Hit("user:" + call.principal->user_id);
+      ApplyRateHeaders(res, d);
+      if (!d.allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
+    }
+  }
+
+  // 8. Handler.
+  Result<Reply> reply = InternalError("handler did not run");
+  try {
+    reply = route->handler(call);
+  } catch (const std::exception& e) {
+    reply = InternalError(std::string("exception: ") + e.what());
+  } catch (...) {
+    reply = InternalError("unknown exception");
+  }
+  if (!reply.ok()) return fail(reply.status());
+  res.status = reply->status;
+  if (!reply->written) {
+    if (reply->body) {
+      res.set_content(Dump(*reply->body), "application/json");
+    } else {
+      res.body.clear();
+    }
+  }
+  finish();
+}
+
+// Responses cpp-httplib makes itself, before any route runs: a request line
+// or header it cannot parse (400), a body over the limit (413), a URI too
+// long (414). They get the same error JSON, request id and headers.
+void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& res) {
+  if (!res.body.empty() || res.status < 400) return;  // our own response
+  std::string request_id = res.get_header_value("X-Request-ID");
+  if (request_id.empty()) {
+    request_id = RequestIdFor(req.get_header_value("X-Request-ID"));
+    res.set_header("X-Request-ID", request_id);
+  }
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  const char* code = "malformed_request";
+  const char* message = "the request could not be read";
+  switch (res.status) {
+    case 413:
+      code = "payload_too_large";
+      message = "the request body is too large";
+      break;
+    case 414:
+      code = "uri_too_long";
+      message = "the request URI is too long";
+      break;
+    case 404:
+      code = "not_found";
+      message = "no such route";
+      break;
+    default:
+      break;
+  }
+  res.set_content(Dump(ErrorJson(code, message, request_id)), "application/json");
+  metrics_->Observe(metrics_->unmatched_index(), res.status, 0);
+  logger_.Info("request", {{"request_id", request_id},
+                           {"method", req.method},
+                           {"route", "unmatched"},
+                           {"status", res.status},
+                           {"ip", req.remote_addr}});
+}
+
+}  // namespace assistant::server

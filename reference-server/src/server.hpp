@@ -1,0 +1,146 @@
+// assistant-server's HTTP layer: a route table over the core library and
+// the request path every request takes, in one function (HttpServer::Handle):
+//
+//   request id -> security headers -> route match -> CORS -> body limit and
+//   content type -> per-IP auth rate limit -> authentication -> per-principal
+//   rate limit -> handler -> uniform error JSON -> metrics and access log
+//
+// The per-principal limit runs right after authentication because that is
+// where the principal becomes known; the per-IP limit of the auth routes
+// runs before (those routes have no principal). Handlers only parse, call
+// the core and render.
+//
+// Thread safety: Handle runs on many worker threads at once; the route table
+// is built once before the server starts and never changes.
+#ifndef ASSISTANT_SERVER_SERVER_HPP_
+#define ASSISTANT_SERVER_SERVER_HPP_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+
+#include "assistant/core.hpp"
+#include "config.hpp"
+#include "logger.hpp"
+#include "metrics.hpp"
+#include "rate_limiter.hpp"
+
+namespace assistant::server {
+
+enum class Access { kPublic, kAuthenticated };
+enum class RateClass { kNone, kAuth, kApi };
+// kObject: a JSON object (an empty body reads as {}); kAny: any JSON value
+// (user data, agent state); kNone: the body is ignored.
+enum class BodyKind { kNone, kObject, kAny };
+
+// One request as a handler sees it.
+struct Call {
+  const httplib::Request& req;
+  httplib::Response& res;
+  std::vector<std::string> params;  // path parameters, in order
+  Json body;                        // parsed body (null for kNone)
+  std::optional<Principal> principal;
+  std::string credential;  // as presented, for /api/auth/verify
+  RequestContext ctx;
+
+  std::string Query(const char* name) const {
+    return req.has_param(name) ? req.get_param_value(name) : std::string();
+  }
+  bool HasQuery(const char* name) const { return req.has_param(name); }
+};
+
+struct Reply {
+  int status = 200;
+  std::optional<Json> body;  // nullopt: no body (204)
+  // The handler wrote the body itself (a stream, or text that is not JSON).
+  bool written = false;
+};
+
+using Handler = std::function<Result<Reply>(Call&)>;
+
+// What /openapi.json says about a route. Schemas are JSON Schema objects
+// (usually {"$ref": "#/components/schemas/X"}).
+struct RouteDoc {
+  std::string summary;
+  std::string tag;
+  Json request;   // null: no body
+  Json response;  // null: no body
+  std::vector<std::string> query;  // query parameter names
+  bool sse = false;                // can answer text/event-stream
+};
+
+struct Route {
+  std::string method;
+  std::string path;  // /api/tasks/{id}
+  Access access = Access::kAuthenticated;
+  RateClass rate = RateClass::kApi;
+  BodyKind body = BodyKind::kNone;
+  int success = 200;
+  Handler handler;
+  RouteDoc doc;
+  std::vector<std::string> segments;  // filled by the server
+};
+
+class HttpServer;
+// The route table (routes.cpp).
+std::vector<Route> BuildRoutes(HttpServer& server);
+// The OpenAPI 3.1 document for `routes` (openapi.cpp).
+Json BuildOpenApi(const std::vector<Route>& routes);
+
+class HttpServer final {
+ public:
+  HttpServer(Assistant& core, const ServerConfig& config, Logger& logger);
+  ~HttpServer();
+
+  // Binds host:port (port 0 = any free port). Unavailable when it cannot.
+  Status Bind();
+  int port() const { return port_; }
+  // Serves until Stop(); returns when in-flight requests have finished.
+  void Run();
+  // Stops accepting; safe from any thread (and from the signal thread).
+  void Stop();
+
+  Assistant& core() { return core_; }
+  const ServerConfig& config() const { return config_; }
+  Logger& logger() { return logger_; }
+  Metrics& metrics() { return *metrics_; }
+  const std::vector<Route>& routes() const { return routes_; }
+  const std::string& openapi() const { return openapi_; }
+
+  // The pipeline; public so that the tests' in-process use is possible.
+  void Handle(const httplib::Request& req, httplib::Response& res);
+
+ private:
+  class Listener;
+  const Route* Match(const std::string& method, const std::string& path,
+                     std::vector<std::string>* params, size_t* index,
+                     std::string* allowed) const;
+  void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
+                   const std::string& route) const;
+  void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
+  bool Cors(const httplib::Request& req, httplib::Response& res) const;
+  void OnLibraryError(const httplib::Request& req, httplib::Response& res);
+
+  Assistant& core_;
+  const ServerConfig config_;
+  Logger& logger_;
+  std::vector<Route> routes_;
+  std::string openapi_;
+  std::unique_ptr<Metrics> metrics_;
+  SlidingWindowLimiter auth_limiter_;
+  SlidingWindowLimiter api_limiter_;
+  std::unique_ptr<Listener> http_;
+  int port_ = 0;
+};
+
+// Extracts the presented credential: `Authorization: Bearer X` first, else
+// the access_token cookie. Empty when none.
+std::string PresentedCredential(const httplib::Request& req);
+
+}  // namespace assistant::server
+
+#endif  // ASSISTANT_SERVER_SERVER_HPP_
