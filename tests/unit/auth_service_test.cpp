@@ -145,17 +145,19 @@ TEST_CASE("reuse after the grace window revokes the family at once") {
   AuthResult ann = f.Register("ann@example.com");
   auto first = f.auth().Refresh(ann.tokens.refresh_token, Ctx());
   REQUIRE(first.ok());
-  // Both servers have seen the session live (and cached it).
+  f.clock->Advance(std::chrono::seconds(11));
+  // Both servers have just seen the session live (and cached it).
   REQUIRE(f.auth().Authenticate(first->tokens.access_token).ok());
   REQUIRE(other_server.Authenticate(first->tokens.access_token).ok());
-  f.clock->Advance(std::chrono::seconds(11));
   auto reuse = f.auth().Refresh(ann.tokens.refresh_token, Ctx("req-reuse"));
   REQUIRE_FALSE(reuse.ok());
   CheckUnauthenticated(reuse.status(), "refresh_token_reused");
   // On this server the session's access tokens stop at once.
   CheckUnauthenticated(f.auth().Authenticate(first->tokens.access_token).status(), "invalid_token");
   CheckUnauthenticated(f.auth().Authenticate(ann.tokens.access_token).status(), "invalid_token");
-  // Another server sees it once its short cache entry is stale.
+  // Another server may answer from its cache for at most session_cache_ttl,
+  // then sees the revocation.
+  CHECK(other_server.Authenticate(first->tokens.access_token).ok());
   f.clock->Advance(f.options.session_cache_ttl);
   CheckUnauthenticated(other_server.Authenticate(first->tokens.access_token).status(),
                        "invalid_token");
@@ -276,6 +278,7 @@ TEST_CASE("sessions are listed and revoked by their owner only") {
   CHECK(f.auth().RevokeSession(bob_p, "no-such-session", Ctx()).code() == StatusCode::kNotFound);
   CHECK(f.auth().Authenticate(ann.tokens.access_token).ok());
 
+  REQUIRE(f.auth().Authenticate(second->tokens.access_token).ok());  // cached live
   REQUIRE(f.auth().RevokeSession(ann_p, second->tokens.session_id, Ctx()).ok());
   CheckUnauthenticated(f.auth().Authenticate(second->tokens.access_token).status(),
                        "invalid_token");
@@ -311,6 +314,9 @@ TEST_CASE("password reset by mail: single use, expiring, revokes every session")
   CHECK_FALSE(m.token.empty());
   CHECK(m.body.find(m.token) != std::string::npos);
 
+  // Both sessions are live and cached right before the reset.
+  REQUIRE(f.auth().Authenticate(ann.tokens.access_token).ok());
+  REQUIRE(f.auth().Authenticate(second->tokens.access_token).ok());
   // A bad new password does not use the token up.
   CHECK(f.auth().ResetPassword(m.token, "short", Ctx()).field() == "password");
   REQUIRE(f.auth().ResetPassword(m.token, "a brand new password", Ctx()).ok());
