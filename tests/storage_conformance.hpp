@@ -31,9 +31,7 @@ using StorageFactory = std::function<std::unique_ptr<Storage>()>;
 namespace detail {
 
 // A fixed base time, so every run is deterministic; offsets in ms.
-inline Timestamp T(int64_t offset_ms = 0) {
-  return FromUnixMillis(1767225600123 + offset_ms);
-}
+inline Timestamp T(int64_t offset_ms = 0) { return FromUnixMillis(1767225600123 + offset_ms); }
 
 inline UserRecord MakeUser(Storage& s, const std::string& email) {
   UserRecord r;
@@ -303,8 +301,8 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     auto r3 = s.RotateRefreshToken("second", Successor(session, "third", T(400)), T(400));
     REQUIRE(r3.ok());
     CHECK(r3->rotated);
-    CHECK(IsNotFound(
-        s.RotateRefreshToken("nope", Successor(session, "y", T(500)), T(500)).status()));
+    CHECK(
+        IsNotFound(s.RotateRefreshToken("nope", Successor(session, "y", T(500)), T(500)).status()));
   }
 
   SUBCASE("refresh tokens: concurrent rotation rotates exactly once") {
@@ -315,8 +313,8 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     std::vector<std::thread> threads;
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] {
-        auto r = s.RotateRefreshToken(
-            "root", Successor(session, "succ" + std::to_string(i), T(10)), T(10));
+        auto r = s.RotateRefreshToken("root", Successor(session, "succ" + std::to_string(i), T(10)),
+                                      T(10));
         if (!r.ok()) {
           ++failed;
         } else if (r->rotated) {
@@ -457,8 +455,8 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     std::vector<Task> all;
     for (int i = 0; i < 23; ++i) {
       // Pairs share a created_at, so paging must break ties by id.
-      std::string title = (i % 5 == 0) ? "Buy MILK no. " + std::to_string(i)
-                                       : "Task " + std::to_string(i);
+      std::string title =
+          (i % 5 == 0) ? "Buy MILK no. " + std::to_string(i) : "Task " + std::to_string(i);
       all.push_back(MakeTask(s, a.user.id, title, T((i / 2) * 1000), i % 3 == 0));
     }
     MakeTask(s, a.user.id, "100% done", T(999999));
@@ -607,8 +605,8 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     tool.role = "tool";
     tool.content = "{\"ok\":true}";
     tool.tool_call_id = "call_1";
-    tool.tool_calls = Json::array({Json{{"id", "call_1"}, {"name", "add_task"},
-                                        {"arguments", Json{{"title", "x"}}}}});
+    tool.tool_calls = Json::array(
+        {Json{{"id", "call_1"}, {"name", "add_task"}, {"arguments", Json{{"title", "x"}}}}});
     tool.status = "failed";
     tool.created_at = T(11);
     REQUIRE(s.AppendMessage(a.user.id, tool).ok());
@@ -777,11 +775,21 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Conversation c2 = MakeConversation(s, a.user.id, "Delta notes", T(2));
     AddMessage(s, a.user.id, c2.id, "delta epsilon", T(3));
     using Set = std::set<std::string>;
-    const std::vector<std::vector<std::string>> nothing = {
-        {"\""},        {"OR"},         {"NEAR("},        {"*"},      {"-x"},
-        {"NOT"},       {"alpha", "OR", "delta"},         {"(", ")"}, {"^alpha delta"},
-        {"\"alpha\" OR \"delta\""},    {"title:delta", "alpha"}, {"NEAR(alpha", "delta)"},
-        {"a*", "OR"},  {"alpha*", "-delta"},             {"{content}", ":", "x"}};
+    const std::vector<std::vector<std::string>> nothing = {{"\""},
+                                                           {"OR"},
+                                                           {"NEAR("},
+                                                           {"*"},
+                                                           {"-x"},
+                                                           {"NOT"},
+                                                           {"alpha", "OR", "delta"},
+                                                           {"(", ")"},
+                                                           {"^alpha delta"},
+                                                           {"\"alpha\" OR \"delta\""},
+                                                           {"title:delta", "alpha"},
+                                                           {"NEAR(alpha", "delta)"},
+                                                           {"a*", "OR"},
+                                                           {"alpha*", "-delta"},
+                                                           {"{content}", ":", "x"}};
     for (const auto& words : nothing) {
       auto r = s.SearchConversations(a.user.id, words, 50, 0);
       CAPTURE(words.front());
@@ -878,9 +886,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     auto aborted = s.UpdateAgentState(
         a.user.id, "",
-        [](const std::optional<Json>&) -> Result<Json> {
-          return AbortedError("changed my mind");
-        },
+        [](const std::optional<Json>&) -> Result<Json> { return AbortedError("changed my mind"); },
         T(20));
     CHECK(aborted.status().code() == StatusCode::kAborted);
     CHECK(s.GetAgentState(a.user.id, "")->state == Json{{"mood", "curious"}});
@@ -1126,8 +1132,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(IsNotFound(s.GetSession(sess.id).status()));
     CHECK(IsNotFound(s.GetApiKeyByHash("a-key-hash").status()));
     CHECK(IsNotFound(s.ConsumeOneTimeToken("a-ott", "password_reset", T(1)).status()));
-    CHECK(IsNotFound(
-        s.RotateRefreshToken("a-refresh", Successor(sess, "n", T(1)), T(1)).status()));
+    CHECK(IsNotFound(s.RotateRefreshToken("a-refresh", Successor(sess, "n", T(1)), T(1)).status()));
     // The email is free again.
     MakeUser(s, "A@example.com");
 

@@ -4,13 +4,12 @@
 // integrity_check passes. Runs once per Durability setting.
 //
 // Usage: durability_test <path-to-durability_writer> <scratch-dir>
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <chrono>
 #include <cstdio>

@@ -1,10 +1,9 @@
 // The SQLite backend: the conformance suite on a file and in memory, plus what
 // is specific to SQLite (URLs, migrations, WAL, secure delete, locking, error
 // mapping).
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <unistd.h>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -33,8 +32,8 @@ class TempDir final {
     const char* env = std::getenv("ASSISTANT_TEST_TMP");
     fs::path base = env && *env ? fs::path(env) : fs::path("/tmp");
     static std::atomic<int> counter{0};
-    path_ = base / ("storage-test-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(counter++) + "-" + NewId().substr(24));
+    path_ = base / ("storage-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+                    "-" + NewId().substr(24));
     fs::create_directories(path_);
   }
   ~TempDir() {
@@ -240,9 +239,9 @@ TEST_CASE("sqlite: deleted text is gone from the files after Checkpoint") {
   REQUIRE(s->DeleteUser(a.user.id).ok());
   REQUIRE(s->Checkpoint().ok());
   CHECK(fs::file_size(file.string() + "-wal") == 0);
-  for (const char* word : {"zymurgyplinth", "ymurgyplinth", "Xylophonequartz", "ylophonequartz",
-                           "xylophonequartz", "mnemonicwombatish", "memorablequokkaish",
-                           "a@example.com"}) {
+  for (std::string word :
+       {"zymurgyplinth", "ymurgyplinth", "Xylophonequartz", "ylophonequartz", "xylophonequartz",
+        "mnemonicwombatish", "memorablequokkaish", "a@example.com"}) {
     CAPTURE(word);
     CHECK_FALSE(files_contain(word));
   }

@@ -893,7 +893,7 @@ class SqliteStorage final : public Storage {
       return std::optional<OneTimeToken>(std::move(t));
     });
     if (!r.ok()) return r.status();
-    if (!*r) return NotFoundError("token not found or expired", "invalid_token");
+    if (!*r) return NotFoundError("token not found or expired");
     return std::move(**r);
   }
 
