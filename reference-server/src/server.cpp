@@ -128,6 +128,18 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   s.Patch(".*", handle);
   s.Delete(".*", handle);
   s.Options(".*", handle);
+  // cpp-httplib 0.11 answers 400 to a POST/PUT/PATCH that has neither
+  // Content-Length nor Transfer-Encoding (`curl -X POST` without data, a
+  // common way to call logout). RFC 9112 says such a request has an empty
+  // body, so it is served here, before the library tries to read one.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (body_method && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      Handle(req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s.set_error_handler(
       [this](const httplib::Request& req, httplib::Response& res) { OnLibraryError(req, res); });
   s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,

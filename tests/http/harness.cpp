@@ -1,0 +1,216 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace http_test {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
+            const std::string& cwd) {
+  // Everything is prepared before fork: the child only makes system calls.
+  std::vector<char*> argv;
+  std::string bin = ASSISTANT_SERVER_BIN;
+  argv.push_back(bin.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+  }
+  if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+  execv(bin.c_str(), argv.data());
+  _exit(127);
+}
+
+int WaitExit(pid_t pid, int timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int st = 0;
+    const pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return -2;  // did not exit in time
+}
+
+}  // namespace
+
+std::string Response::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::string Response::ErrorCode() const {
+  if (json.is_object() && json.contains("error") && json["error"].is_object()) {
+    return json["error"].value("code", "");
+  }
+  return "";
+}
+
+TempDir::TempDir() {
+  std::string base = std::getenv("ASSISTANT_TEST_TMP") ? std::getenv("ASSISTANT_TEST_TMP") : "/tmp";
+  std::filesystem::create_directories(base);
+  std::string tmpl = base + "/http-XXXXXX";
+  char* p = mkdtemp(tmpl.data());
+  path_ = p ? p : tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, bool use_defaults) {
+  if (dir.empty()) {
+    own_dir_ = std::make_unique<TempDir>();
+    dir_ = own_dir_->path();
+  } else {
+    dir_ = dir;
+  }
+  log_path_ = dir_ + "/server-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".log";
+  std::vector<std::string> all;
+  if (use_defaults) {
+    all = {"--port", "0", "--database", "sqlite://" + db_path(), "--argon2-memory-kib", "256",
+           "--argon2-iterations", "1", "--rate-limit-auth", "0", "--rate-limit-api", "0"};
+  }
+  all.insert(all.end(), args.begin(), args.end());
+  pid_ = Spawn(all, log_path_, dir_);
+  const std::regex port_re(R"((?:port=|"port":)(\d+))");
+  for (int i = 0; i < 1500; ++i) {  // up to 30 s on a busy machine
+    const std::string log_text = ReadFile(log_path_);
+    const auto pos = log_text.find("listening");
+    if (pos != std::string::npos) {
+      std::smatch m;
+      const std::string rest = log_text.substr(pos);
+      if (std::regex_search(rest, m, port_re)) {
+        port_ = std::stoi(m[1]);
+        break;
+      }
+    }
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) Terminate();
+}
+
+std::string ServerProcess::log() const { return ReadFile(log_path_); }
+
+int ServerProcess::Terminate() {
+  if (pid_ <= 0) return -3;
+  kill(pid_, SIGTERM);
+  const int code = WaitExit(pid_, 30);
+  pid_ = -1;
+  return code;
+}
+
+void ServerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int st = 0;
+  waitpid(pid_, &st, 0);
+  pid_ = -1;
+}
+
+Response ServerProcess::Raw(const std::string& method, const std::string& path,
+                            const std::string& body, const std::string& content_type,
+                            httplib::Headers headers) const {
+  Response out;
+  httplib::Client cli("127.0.0.1", port_);
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(30, 0);
+  cli.set_write_timeout(10, 0);
+  httplib::Result r(nullptr, httplib::Error::Unknown);
+  if (method == "GET") {
+    r = cli.Get(path, headers);
+  } else if (method == "POST") {
+    r = cli.Post(path, headers, body, content_type);
+  } else if (method == "PUT") {
+    r = cli.Put(path, headers, body, content_type);
+  } else if (method == "PATCH") {
+    r = cli.Patch(path, headers, body, content_type);
+  } else if (method == "DELETE") {
+    r = body.empty() ? cli.Delete(path, headers) : cli.Delete(path, headers, body, content_type);
+  } else if (method == "OPTIONS") {
+    r = cli.Options(path, headers);
+  }
+  if (!r) return out;
+  out.status = r->status;
+  out.body = r->body;
+  out.headers = r->headers;
+  out.json = Json::parse(out.body, nullptr, false);
+  if (out.json.is_discarded()) out.json = nullptr;
+  return out;
+}
+
+Response ServerProcess::Call(const std::string& method, const std::string& path,
+                             const std::optional<Json>& body, const std::string& token,
+                             httplib::Headers headers) const {
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  return Raw(method, path, body ? body->dump() : std::string(),
+             body ? "application/json" : "", headers);
+}
+
+RunResult RunServerToExit(const std::vector<std::string>& args, const std::string& dir,
+                          int timeout_seconds) {
+  const std::string log = dir + "/run-" + std::to_string(std::rand()) + ".log";
+  const pid_t pid = Spawn(args, log, dir);
+  RunResult r;
+  r.exit_code = WaitExit(pid, timeout_seconds);
+  r.output = ReadFile(log);
+  return r;
+}
+
+User Register(const ServerProcess& s, const std::string& name) {
+  static std::atomic<int> counter{0};
+  User u;
+  std::string lower = name;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  u.email = lower + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter) +
+            "@example.com";
+  u.password = "correct horse battery";
+  const Response r = s.Call("POST", "/api/auth/register",
+                            Json{{"email", u.email}, {"password", u.password}, {"name", name}});
+  if (r.status == 201) {
+    u.id = r.json["user"]["id"];
+    u.access_token = r.json["access_token"];
+    u.refresh_token = r.json["refresh_token"];
+  }
+  return u;
+}
+
+}  // namespace http_test

@@ -1,0 +1,98 @@
+// Starts the real assistant-server binary for black-box tests: a fresh
+// temporary directory and SQLite file, port 0 (the server picks a free one
+// and logs it), fast Argon2 settings and rate limits off unless a test asks
+// for them. Stops it with SIGTERM (or kill -9) at the end.
+#ifndef ASSISTANT_TESTS_HTTP_HARNESS_HPP_
+#define ASSISTANT_TESTS_HTTP_HARNESS_HPP_
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+namespace http_test {
+
+using Json = nlohmann::json;
+
+struct Response {
+  int status = 0;  // 0: no response (connection failed)
+  Json json;       // parsed body, or null
+  std::string body;
+  httplib::Headers headers;
+  std::string Header(const std::string& name) const;
+  std::string ErrorCode() const;
+};
+
+// A temporary directory removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class ServerProcess {
+ public:
+  // `args` are added to the defaults; `dir` holds the database (a fresh
+  // temporary directory when empty, so restarts can reuse one).
+  explicit ServerProcess(std::vector<std::string> args = {}, std::string dir = "",
+                         bool use_defaults = true);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  bool started() const { return port_ > 0; }
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  std::string db_path() const { return dir_ + "/test.db"; }
+  std::string log() const;  // everything the server wrote so far
+
+  // SIGTERM and wait; returns the exit status (-1 when killed by a signal).
+  int Terminate();
+  void Kill9();
+
+  Response Call(const std::string& method, const std::string& path,
+                const std::optional<Json>& body = std::nullopt, const std::string& token = "",
+                httplib::Headers headers = {}) const;
+  // A raw request: body and content type as given.
+  Response Raw(const std::string& method, const std::string& path, const std::string& body,
+               const std::string& content_type, httplib::Headers headers = {}) const;
+
+ private:
+  std::unique_ptr<TempDir> own_dir_;
+  std::string dir_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Runs the binary to completion (for --help / refusals): exit code and output.
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+RunResult RunServerToExit(const std::vector<std::string>& args, const std::string& dir,
+                          int timeout_seconds = 20);
+
+// A registered user with its tokens.
+struct User {
+  std::string email;
+  std::string password;
+  std::string id;
+  std::string access_token;
+  std::string refresh_token;
+};
+User Register(const ServerProcess& s, const std::string& name = "Ann");
+
+}  // namespace http_test
+
+#endif  // ASSISTANT_TESTS_HTTP_HARNESS_HPP_

@@ -1,0 +1,315 @@
+// In-process tests of assistant-server's pieces: the rate limiter, request
+// ids, configuration, the Status -> HTTP mapping, log formatting, metrics
+// and the route table against the OpenAPI document.
+#include <sys/stat.h>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "assistant/core.hpp"
+#include "assistant/http_status.hpp"
+#include "config.hpp"
+#include "harness.hpp"
+#include "logger.hpp"
+#include "metrics.hpp"
+#include "rate_limiter.hpp"
+#include "render.hpp"
+#include "request_id.hpp"
+#include "server.hpp"
+
+using namespace assistant;
+using namespace assistant::server;
+using std::chrono::seconds;
+
+TEST_SUITE("server.unit") {
+
+TEST_CASE("sliding window: the 11th request in a minute is refused, then a slot frees") {
+  SlidingWindowLimiter limiter(10);
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  for (int i = 0; i < 10; ++i) {
+    auto d = limiter.Hit("ip:1", t0 + seconds(i));
+    CHECK(d.allowed);
+    CHECK(d.remaining == 9 - i);
+    CHECK(d.limit == 10);
+  }
+  auto refused = limiter.Hit("ip:1", t0 + seconds(30));
+  CHECK_FALSE(refused.allowed);
+  CHECK(refused.remaining == 0);
+  // The first request (t0) leaves the window at t0+60: 30 s from now.
+  CHECK(refused.retry_after_seconds == 30);
+  // Another key is independent.
+  CHECK(limiter.Hit("ip:2", t0 + seconds(30)).allowed);
+  // Sliding, not fixed: at t0+60 exactly one slot (t0's) is free again.
+  CHECK(limiter.Hit("ip:1", t0 + seconds(60)).allowed);
+  CHECK_FALSE(limiter.Hit("ip:1", t0 + seconds(60)).allowed);
+  CHECK(limiter.Hit("ip:1", t0 + seconds(61)).allowed);
+}
+
+TEST_CASE("sliding window: refused requests do not extend the wait; 0 disables") {
+  SlidingWindowLimiter limiter(2);
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  CHECK(limiter.Hit("k", t0).allowed);
+  CHECK(limiter.Hit("k", t0).allowed);
+  for (int i = 1; i < 50; ++i) CHECK_FALSE(limiter.Hit("k", t0 + seconds(i)).allowed);
+  CHECK(limiter.Hit("k", t0 + seconds(60)).allowed);
+
+  SlidingWindowLimiter off(0);
+  CHECK_FALSE(off.enabled());
+  for (int i = 0; i < 1000; ++i) CHECK(off.Hit("k", t0).allowed);
+}
+
+TEST_CASE("request ids: sane client ids kept, anything else replaced") {
+  CHECK(IsSaneRequestId("abc-123_X.y:z"));
+  CHECK(IsSaneRequestId(std::string(128, 'a')));
+  CHECK_FALSE(IsSaneRequestId(""));
+  CHECK_FALSE(IsSaneRequestId(std::string(129, 'a')));
+  CHECK_FALSE(IsSaneRequestId("has space"));
+  CHECK_FALSE(IsSaneRequestId("new\nline"));
+  CHECK_FALSE(IsSaneRequestId("<script>"));
+  CHECK(RequestIdFor("client-1") == "client-1");
+  const std::string fresh = RequestIdFor("bad id");
+  CHECK(fresh.size() == 32);
+  CHECK(IsSaneRequestId(fresh));
+  CHECK(NewRequestId() != NewRequestId());
+}
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST_CASE("config: defaults follow SPEC.md") {
+  auto c = ParseConfig({}, FakeEnv({}));
+  REQUIRE(c.ok());
+  CHECK(c->host == "127.0.0.1");
+  CHECK(c->port == 8000);
+  CHECK(c->database_url == "sqlite://assistant.db");
+  CHECK(c->jwt_alg == "HS256");
+  CHECK(c->llm_provider == "rules");
+  CHECK(c->rate_limit_auth == 10);
+  CHECK(c->rate_limit_api == 100);
+  CHECK(c->on_disconnect == "continue");
+  CHECK(c->log_format == "text");
+  CHECK(c->refresh_grace == 10);
+  CHECK(c->llm_timeout == 60);
+  CHECK(c->run_retention == 3600);
+  CHECK(c->body_limit == 1u << 20);
+  CHECK_FALSE(c->production);
+}
+
+TEST_CASE("config: environment read, flag wins, both --flag v and --flag=v") {
+  auto c = ParseConfig({"--port", "9001", "--rate-limit-api=0", "--cors-origins",
+                        "https://a.example, https://b.example"},
+                       FakeEnv({{"ASSISTANT_PORT", "7000"},
+                                {"ASSISTANT_HOST", "0.0.0.0"},
+                                {"ASSISTANT_LLM_API_KEY", "sk-test"},
+                                {"ASSISTANT_PRODUCTION", "1"},
+                                {"ASSISTANT_JWT_ALG", "EdDSA"}}));
+  REQUIRE(c.ok());
+  CHECK(c->port == 9001);
+  CHECK(c->host == "0.0.0.0");
+  CHECK(c->rate_limit_api == 0);
+  CHECK(c->llm_api_key == "sk-test");
+  CHECK(c->production);
+  CHECK(c->cookie_secure);  // forced by production
+  CHECK(c->jwt_alg == "EdDSA");
+  CHECK(c->cors_origins == std::vector<std::string>{"https://a.example", "https://b.example"});
+}
+
+TEST_CASE("config: bad values are refused naming the flag") {
+  auto bad = [](std::vector<std::string> args) {
+    auto c = ParseConfig(args, FakeEnv({}));
+    return c.ok() ? std::string() : c.status().field();
+  };
+  CHECK(bad({"--port", "70000"}) == "port");
+  CHECK(bad({"--port", "12ab"}) == "port");
+  CHECK(bad({"--jwt-alg", "RS256"}) == "jwt-alg");
+  CHECK(bad({"--on-disconnect", "maybe"}) == "on-disconnect");
+  CHECK(bad({"--log-format", "xml"}) == "log-format");
+  CHECK(bad({"--llm-provider", "magic"}) == "llm-provider");
+  CHECK(bad({"--no-such-flag"}) == "no-such-flag");
+  CHECK(bad({"--threads"}) == "threads");
+  CHECK(bad({"--llm-api-key", "sk"}) == "llm-api-key");  // env only
+  auto env_bad = ParseConfig({}, FakeEnv({{"ASSISTANT_RATE_LIMIT_AUTH", "-1"}}));
+  CHECK_FALSE(env_bad.ok());
+}
+
+TEST_CASE("config: --help lists every flag with its variable") {
+  const std::string help = HelpText();
+  for (const char* flag :
+       {"--host", "--port", "--database", "--jwt-alg", "--jwt-secret-file", "--jwt-key-dir",
+        "--llm-provider", "--llm-base-url", "--llm-model", "--apps", "--cors-origins",
+        "--rate-limit-auth", "--rate-limit-api", "--on-disconnect", "--log-format", "--threads",
+        "--refresh-grace", "--llm-timeout", "--run-retention", "--production"}) {
+    CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
+  }
+  for (const char* env : {"ASSISTANT_HOST", "ASSISTANT_DATABASE_URL", "ASSISTANT_LLM_API_KEY",
+                          "ASSISTANT_RATE_LIMIT_API", "ASSISTANT_PRODUCTION"}) {
+    CHECK_MESSAGE(help.find(env) != std::string::npos, env);
+  }
+}
+
+TEST_CASE("config: production refuses missing or weak secrets; development makes one 0600") {
+  http_test::TempDir dir;
+  ServerConfig c;
+  c.database_url = "sqlite://" + dir.path() + "/a.db";
+  c.production = true;
+  auto missing = BuildCoreOptions(c);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().reason() == "weak_secret");
+
+  const std::string weak = dir.path() + "/weak";
+  { std::ofstream(weak) << "short-secret\n"; }
+  c.jwt_secret_file = weak;
+  CHECK(BuildCoreOptions(c).status().reason() == "weak_secret");
+
+  const std::string strong = dir.path() + "/strong";
+  { std::ofstream(strong) << std::string(40, 'k') << "\n\n"; }
+  c.jwt_secret_file = strong;
+  auto ok = BuildCoreOptions(c);
+  REQUIRE(ok.ok());
+  CHECK(ok->options.auth.jwt_secret == std::string(40, 'k'));  // trailing whitespace gone
+
+  c.argon2_memory_kib = 64;  // weaker hashing than the default: refused too
+  CHECK(BuildCoreOptions(c).status().reason() == "weak_secret");
+
+  ServerConfig dev;
+  dev.database_url = c.database_url;
+  auto first = BuildCoreOptions(dev);
+  REQUIRE(first.ok());
+  const std::string secret_path = dir.path() + "/a.db.jwt-secret";
+  struct stat st {};
+  REQUIRE(::stat(secret_path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(first->options.auth.jwt_secret.size() == 64);
+  auto again = BuildCoreOptions(dev);
+  REQUIRE(again.ok());
+  CHECK(again->options.auth.jwt_secret == first->options.auth.jwt_secret);  // persisted
+  for (const auto& note : first->notes) {
+    CHECK(note.find(first->options.auth.jwt_secret) == std::string::npos);
+  }
+}
+
+TEST_CASE("http status mapping is the table of http_status.hpp") {
+  CHECK(HttpStatusFor(Status()) == 200);
+  CHECK(HttpStatusFor(InvalidArgumentError("bad", "title")) == 422);
+  CHECK(HttpStatusFor(MalformedError("bad json")) == 400);
+  CHECK(HttpStatusFor(NotFoundError("x")) == 404);
+  CHECK(HttpStatusFor(AlreadyExistsError("x", "email_taken")) == 409);
+  CHECK(HttpStatusFor(UnauthenticatedError("x")) == 401);
+  CHECK(HttpStatusFor(PermissionDeniedError("x")) == 403);
+  CHECK(HttpStatusFor(ResourceExhaustedError("x")) == 429);
+  CHECK(HttpStatusFor(ResourceExhaustedError("x", "payload_too_large")) == 413);
+  CHECK(HttpStatusFor(FailedPreconditionError("x", "not_a_session")) == 400);
+  CHECK(HttpStatusFor(AbortedError("x")) == 409);
+  CHECK(HttpStatusFor(UnavailableError("x")) == 503);
+  CHECK(HttpStatusFor(UnavailableError("x", "upstream_error")) == 502);
+  CHECK(HttpStatusFor(DeadlineExceededError("x", "upstream_timeout")) == 504);
+  CHECK(HttpStatusFor(InternalError("x")) == 500);
+  CHECK(HttpStatusFor(DataLossError("x")) == 500);
+}
+
+TEST_CASE("client errors never carry a 5xx cause") {
+  const Json e = ClientError(InternalError("sqlite: /var/lib/secret.db is locked"));
+  CHECK(e["code"] == "internal_error");
+  CHECK(e["message"].get<std::string>().find("sqlite") == std::string::npos);
+  const Json up = ClientError(UnavailableError("http://10.0.0.5:8080 key sk-123", "upstream_error"));
+  CHECK(up["code"] == "upstream_error");
+  CHECK(up["message"].get<std::string>().find("10.0.0.5") == std::string::npos);
+  const Json nf = ClientError(NotFoundError("task not found"));
+  CHECK(nf["message"] == "task not found");
+}
+
+TEST_CASE("JSON nesting depth ignores brackets in strings") {
+  CHECK(JsonNestingDepth("{}") == 1);
+  CHECK(JsonNestingDepth(R"({"a":[1,{"b":2}]})") == 3);
+  CHECK(JsonNestingDepth(R"({"a":"[[[[{{{{\"]]"})") == 1);
+  CHECK(JsonNestingDepth(std::string(100000, '[')) == 100000);
+}
+
+TEST_CASE("text logs quote values so a value cannot forge a field or a line") {
+  const std::string line = Logger::Format(
+      LogFormat::kText, "info", "request",
+      {{"route", "/api/tasks"}, {"evil", "x status=200\nlevel=error"}, {"n", 3}});
+  CHECK(line.find("route=/api/tasks") != std::string::npos);
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK(line.find("evil=\"x status=200\\nlevel=error\"") != std::string::npos);
+  CHECK(line.find("n=3") != std::string::npos);
+  const Json j = Json::parse(Logger::Format(LogFormat::kJson, "warn", "m", {{"k", "v"}}));
+  CHECK(j["level"] == "warn");
+  CHECK(j["k"] == "v");
+  CHECK(j.contains("time"));
+}
+
+TEST_CASE("metrics render counters, histogram and in-flight gauge") {
+  Metrics m({{"GET", "/api/tasks"}, {"POST", "/api/tasks"}});
+  m.Observe(0, 200, 0.0007);
+  m.Observe(0, 200, 0.2);
+  m.Observe(1, 422, 0.001);
+  m.AddInFlight(2);
+  const std::string text = m.Render();
+  CHECK(text.find(R"(assistant_http_requests_total{method="GET",route="/api/tasks",status="200"} 2)") !=
+        std::string::npos);
+  CHECK(text.find(R"(assistant_http_requests_total{method="POST",route="/api/tasks",status="422"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(assistant_http_request_duration_seconds_bucket{method="GET",route="/api/tasks",le="0.001"} 1)") !=
+        std::string::npos);
+  CHECK(text.find(R"(assistant_http_request_duration_seconds_bucket{method="GET",route="/api/tasks",le="+Inf"} 2)") !=
+        std::string::npos);
+  CHECK(text.find("assistant_http_requests_in_flight 2") != std::string::npos);
+}
+
+TEST_CASE("every registered route is in the OpenAPI document") {
+  Options o;
+  o.database_url = "sqlite::memory:";
+  o.auth.jwt_secret = std::string(32, 's');
+  o.auth.password_hash.memory_kib = 64;
+  o.auth.password_hash.iterations = 1;
+  o.mailer = std::make_shared<MemoryMailer>();
+  auto core = Assistant::Open(o);
+  REQUIRE(core.ok());
+  ServerConfig config;
+  http_test::TempDir dir;
+  Logger logger(LogFormat::kText, -1);
+  HttpServer server(**core, config, logger);
+  const Json doc = Json::parse(server.openapi());
+  REQUIRE(server.routes().size() >= 40);
+  for (const auto& r : server.routes()) {
+    std::string method;
+    for (char ch : r.method) method += static_cast<char>(std::tolower(ch));
+    INFO(r.method << " " << r.path);
+    REQUIRE(doc["paths"].contains(r.path));
+    CHECK(doc["paths"][r.path].contains(method));
+    const Json& op = doc["paths"][r.path][method];
+    CHECK(op["responses"].contains(std::to_string(r.success)));
+    CHECK(op["responses"].contains("500"));
+    if (r.body != BodyKind::kNone) CHECK(op.contains("requestBody"));
+  }
+  // Every $ref points at a schema that exists.
+  std::function<void(const Json&)> check_refs = [&](const Json& j) {
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it.key() == "$ref") {
+          const std::string name = it.value().get<std::string>().substr(strlen("#/components/schemas/"));
+          CHECK_MESSAGE(doc["components"]["schemas"].contains(name), name);
+        } else {
+          check_refs(it.value());
+        }
+      }
+    } else if (j.is_array()) {
+      for (const auto& x : j) check_refs(x);
+    }
+  };
+  check_refs(doc["paths"]);
+}
+
+}  // TEST_SUITE
