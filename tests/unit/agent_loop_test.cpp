@@ -1,0 +1,466 @@
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/agent_impl.hpp"
+#include "agent/builtin_tools.hpp"
+#include "core_fixture.hpp"
+#include "services/audit_log.hpp"
+
+using namespace assistant;
+using assistant::testing::CoreFixture;
+
+namespace {
+
+struct Recorded {
+  std::vector<AgentEvent> events;
+  AgentEventSink sink() {
+    return [this](const AgentEvent& e) {
+      events.push_back(e);
+      return true;
+    };
+  }
+  std::vector<std::string> types() const {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.type);
+    return out;
+  }
+  std::string deltas() const {
+    std::string out;
+    for (const auto& e : events) {
+      if (e.type == "message.delta") out += e.data["content"].get<std::string>();
+    }
+    return out;
+  }
+  const AgentEvent* first(const std::string& type) const {
+    for (const auto& e : events) {
+      if (e.type == type) return &e;
+    }
+    return nullptr;
+  }
+};
+
+// A provider scripted by a function; records every request it gets.
+class ScriptedProvider final : public LlmProvider {
+ public:
+  using Script = std::function<Result<ChatResponse>(const ChatRequest&, const DeltaSink&,
+                                                    const CancellationToken&, int call)>;
+  explicit ScriptedProvider(Script script) : script_(std::move(script)) {}
+  std::string name() const override { return "scripted"; }
+  Result<ChatResponse> Chat(const ChatRequest& request, const DeltaSink& on_delta,
+                            const CancellationToken& cancel) override {
+    int n;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(request);
+      n = static_cast<int>(requests_.size()) - 1;
+    }
+    return script_(request, on_delta, cancel, n);
+  }
+  std::vector<ChatRequest> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  Script script_;
+  std::mutex mu_;
+  std::vector<ChatRequest> requests_;
+};
+
+// An agent over the fixture's storage with a scripted provider and the
+// built-in tools.
+struct ScriptedAgent {
+  std::shared_ptr<ScriptedProvider> provider;
+  AuditLog audit;
+  std::unique_ptr<Agent> agent;
+  ScriptedAgent(CoreFixture& f, ScriptedProvider::Script script, AgentOptions options = {})
+      : provider(std::make_shared<ScriptedProvider>(std::move(script))),
+        audit(f.core->storage(), f.core->clock()) {
+    AgentDeps deps;
+    deps.storage = &f.core->storage();
+    deps.clock = &f.core->clock();
+    deps.audit = &audit;
+    deps.provider = provider;
+    deps.options = options;
+    auto a = NewAgent(std::move(deps));
+    REQUIRE(a.ok());
+    agent = std::move(*a);
+    REQUIRE(RegisterBuiltinTools(agent->tools(), f.core->tasks()).ok());
+  }
+};
+
+Result<ChatResponse> Say(const std::string& text, const DeltaSink& sink) {
+  ChatResponse r;
+  for (size_t i = 0; i < text.size(); i += 4) {
+    std::string chunk = text.substr(i, 4);
+    if (sink && !sink(chunk)) return CancelledError("cancelled");
+    r.content += chunk;
+  }
+  r.usage.prompt_tokens = 10;
+  r.usage.completion_tokens = 3;
+  r.finish_reason = "stop";
+  return r;
+}
+
+}  // namespace
+
+TEST_SUITE("agent") {
+
+TEST_CASE("rules agent: add, list, complete, with events in order and both messages stored") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  Agent& agent = f.core->agent();
+
+  Recorded rec;
+  auto reply = agent.Send(ann, {"add buy milk to my list"}, f.ctx, rec.sink());
+  REQUIRE(reply.ok());
+  CHECK(reply->message.role == "assistant");
+  CHECK(reply->message.status == "completed");
+  CHECK(reply->message.content == "Added \u201Cbuy milk\u201D to your list.");
+  CHECK(reply->usage.total_tokens() > 0);
+
+  // The task exists.
+  auto tasks = f.core->tasks().List(ann, {});
+  REQUIRE(tasks.ok());
+  REQUIRE(tasks->items.size() == 1);
+  CHECK(tasks->items[0].title == "buy milk");
+
+  // Events: start, tool.call, tool.result, deltas, done.
+  std::vector<std::string> types = rec.types();
+  REQUIRE(types.size() >= 5);
+  CHECK(types[0] == "message.start");
+  CHECK(types[1] == "tool.call");
+  CHECK(types[2] == "tool.result");
+  CHECK(types.back() == "message.done");
+  for (size_t i = 3; i + 1 < types.size(); ++i) CHECK(types[i] == "message.delta");
+  const AgentEvent* start = rec.first("message.start");
+  const AgentEvent* done = rec.first("message.done");
+  CHECK(start->data["conversation_id"] == reply->conversation_id);
+  CHECK(start->data["run_id"] == reply->run_id);
+  CHECK(done->data["message"]["id"] == start->data["message_id"]);
+  CHECK(done->data["message"]["id"] == reply->message.id);
+  CHECK(done->data["usage"]["total_tokens"] == reply->usage.total_tokens());
+  CHECK(rec.deltas() == reply->message.content);
+  const AgentEvent* call = rec.first("tool.call");
+  CHECK(call->data["name"] == "add_task");
+  CHECK(call->data["arguments"] == Json{{"title", "buy milk"}});
+  const AgentEvent* result = rec.first("tool.result");
+  CHECK(result->data["id"] == call->data["id"]);
+  CHECK(result->data["result"]["task"]["title"] == "buy milk");
+
+  // Both messages are stored; the assistant's carries its tool calls.
+  auto history = agent.History(ann, reply->conversation_id, 50);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 2);
+  CHECK(history->messages[0].role == "user");
+  CHECK(history->messages[0].content == "add buy milk to my list");
+  const Message& stored = history->messages[1];
+  CHECK(stored.id == reply->message.id);
+  CHECK(stored.content == rec.deltas());
+  REQUIRE(stored.tool_calls.has_value());
+  REQUIRE(stored.tool_calls->size() == 1);
+  CHECK((*stored.tool_calls)[0]["name"] == "add_task");
+  CHECK((*stored.tool_calls)[0]["arguments"] == Json{{"title", "buy milk"}});
+  CHECK((*stored.tool_calls)[0]["result"]["task"]["title"] == "buy milk");
+  CHECK(MessageToJson(stored)["tool_calls"] == *stored.tool_calls);
+
+  // The conversation is titled by the first message.
+  CHECK(f.core->conversations().Get(ann, reply->conversation_id)->title ==
+        "add buy milk to my list");
+
+  // The tool call is audited.
+  auto audit = f.core->users().Audit(ann, 50, "");
+  REQUIRE(audit.ok());
+  REQUIRE_FALSE(audit->items.empty());
+  CHECK(audit->items[0].type == "tool.called");
+  CHECK(audit->items[0].outcome == "ok");
+  CHECK(audit->items[0].details == Json{{"tool", "add_task"}});
+  CHECK(audit->items[0].request_id == "req-1");
+
+  // Same conversation: list, then complete.
+  AgentRequest list{"what's on my list?", reply->conversation_id};
+  auto listed = agent.Send(ann, list, f.ctx);
+  REQUIRE(listed.ok());
+  CHECK(listed->conversation_id == reply->conversation_id);
+  CHECK(listed->message.content == "Here are your tasks:\n1. buy milk");
+
+  AgentRequest complete{"mark buy milk as done", reply->conversation_id};
+  auto completed = agent.Send(ann, complete, f.ctx);
+  REQUIRE(completed.ok());
+  CHECK(completed->message.content == "Marked \u201Cbuy milk\u201D as done.");
+  CHECK(f.core->tasks().List(ann, {})->items[0].completed);
+
+  auto all = agent.History(ann, std::nullopt, 50);  // newest conversation
+  REQUIRE(all.ok());
+  CHECK(all->messages.size() == 6);
+}
+
+TEST_CASE("greeting and unknown input answer without tools") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  Recorded rec;
+  auto reply = f.core->agent().Send(ann, {"hello!"}, f.ctx, rec.sink());
+  REQUIRE(reply.ok());
+  CHECK(reply->message.content.find("Hello") == 0);
+  CHECK_FALSE(reply->message.tool_calls.has_value());
+  CHECK(rec.first("tool.call") == nullptr);
+  CHECK(rec.deltas() == reply->message.content);
+}
+
+TEST_CASE("a key with agent but without tasks:write gets a tool error, never a write") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  Principal key = CoreFixture::WithScopes(ann, {"agent", "tasks:read"});
+  Recorded rec;
+  auto reply = f.core->agent().Send(key, {"add buy milk"}, f.ctx, rec.sink());
+  REQUIRE(reply.ok());
+  CHECK(reply->message.status == "completed");
+  const AgentEvent* result = rec.first("tool.result");
+  REQUIRE(result != nullptr);
+  CHECK(result->data["name"] == "add_task");
+  CHECK(result->data["result"]["error"]["code"] == "insufficient_scope");
+  CHECK(result->data["result"]["error"]["message"].is_string());
+  CHECK(rec.types().back() == "message.done");
+  CHECK(reply->message.content.find("not allowed") != std::string::npos);
+  CHECK(f.core->tasks().List(ann, {})->items.empty());
+  auto audit = f.core->users().Audit(ann, 50, "");
+  REQUIRE(audit.ok());
+  REQUIRE_FALSE(audit->items.empty());
+  CHECK(audit->items[0].type == "tool.called");
+  CHECK(audit->items[0].outcome == "failed");
+}
+
+TEST_CASE("agent scope, message validation, foreign conversations") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  Principal bob = f.NewUser("bob@example.com");
+  Agent& agent = f.core->agent();
+  Principal no_agent = CoreFixture::WithScopes(ann, {"tasks:read", "tasks:write"});
+  CHECK(agent.Send(no_agent, {"hi"}, f.ctx).status().reason() == "insufficient_scope");
+  CHECK(agent.History(no_agent, std::nullopt, 10).status().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(agent.Send(Principal{}, {"hi"}, f.ctx).status().code() == StatusCode::kUnauthenticated);
+
+  CHECK(agent.Send(ann, {""}, f.ctx).status().field() == "message");
+  CHECK(agent.Send(ann, {" \n\t "}, f.ctx).status().field() == "message");
+  CHECK(agent.Send(ann, {std::string(32001, 'a')}, f.ctx).status().field() == "message");
+  CHECK(agent.Send(ann, {"bad \xC3"}, f.ctx).status().reason() == "malformed_request");
+
+  auto mine = agent.Send(ann, {"hi"}, f.ctx);
+  REQUIRE(mine.ok());
+  AgentRequest intrude{"add steal", mine->conversation_id};
+  CHECK(agent.Send(bob, intrude, f.ctx).status().code() == StatusCode::kNotFound);
+  CHECK(agent.History(bob, mine->conversation_id, 10).status().code() == StatusCode::kNotFound);
+  CHECK(agent.History(bob, std::nullopt, 10)->messages.empty());
+  CHECK(f.core->tasks().List(bob, {})->items.empty());
+  AgentRequest missing{"hi", std::string("no-such-conversation")};
+  CHECK(agent.Send(ann, missing, f.ctx).status().code() == StatusCode::kNotFound);
+
+  // Long first messages make a title of at most ~60 characters, one line.
+  auto long_msg = agent.Send(ann, {"please remember that\nthe quarterly report is due on friday and "
+                                   "needs the sales figures from every region"},
+                             f.ctx);
+  REQUIRE(long_msg.ok());
+  std::string title = f.core->conversations().Get(ann, long_msg->conversation_id)->title;
+  CHECK(title.find('\n') == std::string::npos);
+  CHECK(title.rfind("please remember that the quarterly", 0) == 0);
+  CHECK(title.size() <= 64);
+}
+
+TEST_CASE("cancellation stores a cancelled partial message") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  CancellationToken cancel;
+  std::vector<AgentEvent> events;
+  int deltas = 0;
+  auto reply = f.core->agent().Send(ann, {"help"}, f.ctx,
+                                    [&](const AgentEvent& e) {
+                                      events.push_back(e);
+                                      if (e.type == "message.delta" && ++deltas == 2) cancel.Cancel();
+                                      return true;
+                                    },
+                                    &cancel);
+  REQUIRE(reply.ok());
+  CHECK(reply->message.status == "cancelled");
+  CHECK(deltas == 2);
+  std::string streamed;
+  for (const auto& e : events) {
+    if (e.type == "message.delta") streamed += e.data["content"].get<std::string>();
+  }
+  CHECK_FALSE(streamed.empty());
+  CHECK(reply->message.content == streamed);
+  CHECK(events.back().type == "message.done");
+  CHECK(events.back().data["message"]["status"] == "cancelled");
+  auto history = f.core->agent().History(ann, reply->conversation_id, 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 2);
+  CHECK(history->messages[1].status == "cancelled");
+  CHECK(history->messages[1].content == streamed);
+}
+
+TEST_CASE("a sink that stops listening does not stop the run") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  int seen = 0;
+  auto reply = f.core->agent().Send(ann, {"add buy milk"}, f.ctx, [&](const AgentEvent&) {
+    ++seen;
+    return false;
+  });
+  REQUIRE(reply.ok());
+  CHECK(reply->message.status == "completed");
+  CHECK(seen > 3);
+  CHECK(f.core->tasks().List(ann, {})->items.size() == 1);
+}
+
+TEST_CASE("a provider failure stores a failed partial message and returns the error") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  ScriptedAgent sa(f, [](const ChatRequest&, const DeltaSink& sink, const CancellationToken&,
+                         int) -> Result<ChatResponse> {
+    sink("partial ");
+    sink("text");
+    return UnavailableError("upstream said no", "upstream_error");
+  });
+  Recorded rec;
+  auto reply = sa.agent->Send(ann, {"hello"}, f.ctx, rec.sink());
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.status().reason() == "upstream_error");
+  CHECK(rec.types().back() == "error");
+  CHECK(rec.events.back().data["error"]["code"] == "upstream_error");
+  CHECK(rec.first("message.done") == nullptr);
+  auto history = sa.agent->History(ann, std::nullopt, 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 2);
+  CHECK(history->messages[1].status == "failed");
+  CHECK(history->messages[1].content == "partial text");
+  CHECK(history->messages[1].id == rec.first("message.start")->data["message_id"]);
+}
+
+TEST_CASE("the prompt: system prompt, memory, state, replayed tool calls, bad arguments") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  REQUIRE(f.core->agent_state().AddMemory(ann, "Prefers metric units").ok());
+  REQUIRE(f.core->agent_state().Put(ann, "notes", Json{{"mode", "brief"}}).ok());
+  ScriptedAgent sa(f, [](const ChatRequest& req, const DeltaSink& sink, const CancellationToken&,
+                         int call) -> Result<ChatResponse> {
+    if (call == 0) {
+      ChatResponse r;
+      r.tool_calls.push_back({"c1", "add_task", {{"title", "buy milk"}}});
+      r.tool_calls.push_back({"c2", "add_task", {{"title", 7}}});  // schema error
+      r.tool_calls.push_back({"c3", "no_such_tool", Json::object()});
+      return r;
+    }
+    return Say("ok", sink);
+  });
+  AgentRequest req{"do things", std::nullopt, std::string("notes")};
+  Recorded rec;
+  auto first = sa.agent->Send(ann, req, f.ctx, rec.sink());
+  REQUIRE(first.ok());
+  CHECK(first->usage.prompt_tokens == 10);
+  std::vector<AgentEvent> results;
+  for (const auto& e : rec.events) {
+    if (e.type == "tool.result") results.push_back(e);
+  }
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].data["result"]["task"]["title"] == "buy milk");
+  CHECK(results[1].data["result"]["error"]["code"] == "invalid_field");
+  CHECK(results[1].data["result"]["error"]["message"].get<std::string>().find("title") !=
+        std::string::npos);
+  CHECK(results[2].data["result"]["error"]["code"] == "unknown_tool");
+  CHECK(rec.types().back() == "message.done");
+
+  auto reqs = sa.provider->requests();
+  REQUIRE(reqs.size() == 2);
+  const ChatRequest& r0 = reqs[0];
+  REQUIRE(r0.messages.size() == 2);
+  CHECK(r0.messages[0].role == "system");
+  CHECK(r0.messages[0].content.find("helpful assistant") != std::string::npos);
+  CHECK(r0.messages[0].content.find("Prefers metric units") != std::string::npos);
+  CHECK(r0.messages[0].content.find("\"mode\":\"brief\"") != std::string::npos);
+  CHECK(r0.tools.size() == 7);
+  // The second step sees the calls and their results.
+  const ChatRequest& r1 = reqs[1];
+  REQUIRE(r1.messages.size() == 6);
+  CHECK(r1.messages[2].role == "assistant");
+  CHECK(r1.messages[2].tool_calls.size() == 3);
+  CHECK(r1.messages[3].role == "tool");
+  CHECK(r1.messages[3].tool_call_id == "c1");
+  CHECK(r1.messages[3].name == "add_task");
+
+  // The next turn replays the stored turn: user, assistant calls, tool results, assistant text.
+  AgentRequest next{"again", first->conversation_id, std::string("notes")};
+  REQUIRE(sa.agent->Send(ann, next, f.ctx).ok());
+  reqs = sa.provider->requests();
+  const ChatRequest& r2 = reqs[2];
+  std::vector<std::string> roles;
+  for (const auto& m : r2.messages) roles.push_back(m.role);
+  CHECK(roles == std::vector<std::string>{"system", "user", "assistant", "tool", "tool", "tool",
+                                          "assistant", "user"});
+  CHECK(r2.messages[2].tool_calls[0].id == "c1");
+  CHECK(r2.messages[2].tool_calls[0].arguments == Json{{"title", "buy milk"}});
+  CHECK(r2.messages[4].tool_call_id == "c2");
+  CHECK(Json::parse(r2.messages[4].content)["error"]["code"] == "invalid_field");
+  CHECK(r2.messages[6].content == "ok");
+  CHECK(r2.messages[7].content == "again");
+}
+
+TEST_CASE("history is trimmed from the oldest to the token budget") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  AgentOptions options;
+  options.history_token_budget = 30;  // ~120 characters
+  ScriptedAgent sa(f,
+                   [](const ChatRequest&, const DeltaSink& sink, const CancellationToken&,
+                      int) { return Say(std::string(40, 'r'), sink); },
+                   options);
+  auto first = sa.agent->Send(ann, {std::string(40, 'a')}, f.ctx);
+  REQUIRE(first.ok());
+  for (char c : {'b', 'c'}) {
+    f.clock->Advance(std::chrono::milliseconds(1));
+    REQUIRE(sa.agent->Send(ann, {std::string(40, c), first->conversation_id}, f.ctx).ok());
+  }
+  auto reqs = sa.provider->requests();
+  REQUIRE(reqs.size() == 3);
+  // Third turn: history has a, r, b, r (4 x 10 tokens); 30 keeps the newest three.
+  const auto& msgs = reqs[2].messages;
+  REQUIRE(msgs.size() == 5);
+  CHECK(msgs[0].role == "system");
+  CHECK(msgs[1].content == std::string(40, 'r'));
+  CHECK(msgs[2].content == std::string(40, 'b'));
+  CHECK(msgs[3].content == std::string(40, 'r'));
+  CHECK(msgs[4].content == std::string(40, 'c'));
+}
+
+TEST_CASE("the tool loop stops at max_tool_steps") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  AgentOptions options;
+  options.max_tool_steps = 2;
+  ScriptedAgent sa(f,
+                   [](const ChatRequest&, const DeltaSink&, const CancellationToken&,
+                      int call) -> Result<ChatResponse> {
+                     ChatResponse r;
+                     r.tool_calls.push_back(
+                         {"c" + std::to_string(call), "list_tasks", Json::object()});
+                     r.usage.prompt_tokens = 1;
+                     r.usage.completion_tokens = 1;
+                     return r;
+                   },
+                   options);
+  Recorded rec;
+  auto reply = sa.agent->Send(ann, {"loop forever"}, f.ctx, rec.sink());
+  REQUIRE(reply.ok());
+  CHECK(sa.provider->requests().size() == 3);
+  CHECK(reply->usage.prompt_tokens == 3);  // summed over steps
+  CHECK(reply->usage.completion_tokens == 3);
+  REQUIRE(reply->message.tool_calls.has_value());
+  CHECK(reply->message.tool_calls->size() == 2);
+  CHECK_FALSE(reply->message.content.empty());
+  CHECK(rec.deltas() == reply->message.content);
+}
+
+}  // TEST_SUITE
