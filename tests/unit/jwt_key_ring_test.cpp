@@ -257,6 +257,11 @@ TEST_CASE("HS256 kid names the key without revealing the secret") {
   std::string input = B64(h) + "." + SplitParts(*token).payload;
   std::string sig = Base64UrlEncode(crypto::HmacSha256(secret, input));
   CHECK((*ring)->Verify(input + "." + sig, Opts()).ok());
+  // Correctly signed, but naming another key: refused.
+  Json other_kid = header;
+  other_kid["kid"] = "someone-elses-key";
+  std::string other_input = B64(other_kid) + "." + SplitParts(*token).payload;
+  CheckInvalid(**ring, other_input + "." + Base64UrlEncode(crypto::HmacSha256(secret, other_input)));
   // A correctly signed token with a critical extension we do not implement.
   h["crit"] = Json::array({"b64"});
   h["b64"] = false;

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 
 #include <algorithm>
@@ -71,15 +73,15 @@ std::optional<Json> ParseObject(std::string_view text) {
   }
 }
 
-// The shared, algorithm-independent part of verification.
-struct SplitToken {
-  std::string_view signing_input;  // header.payload
+// The three segments of a compact JWS, checked for shape only.
+struct TokenParts {
+  std::string_view header_b64;
   std::string_view payload_b64;
-  Json header;
-  std::string signature;
+  std::string_view signature_b64;
+  std::string_view signing_input;  // header.payload
 };
 
-Result<SplitToken> Split(std::string_view token, const char* alg) {
+Result<TokenParts> SplitToken(std::string_view token) {
   if (token.empty() || token.size() > kMaxTokenBytes) return InvalidToken("malformed token");
   size_t d1 = token.find('.');
   if (d1 == std::string_view::npos) return InvalidToken("malformed token");
@@ -87,10 +89,18 @@ Result<SplitToken> Split(std::string_view token, const char* alg) {
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
     return InvalidToken("malformed token");
   }
-  SplitToken out;
-  out.signing_input = token.substr(0, d2);
-  out.payload_b64 = token.substr(d1 + 1, d2 - d1 - 1);
-  auto header_json = Base64UrlDecode(token.substr(0, d1));
+  TokenParts p;
+  p.header_b64 = token.substr(0, d1);
+  p.payload_b64 = token.substr(d1 + 1, d2 - d1 - 1);
+  p.signature_b64 = token.substr(d2 + 1);
+  p.signing_input = token.substr(0, d2);
+  return p;
+}
+
+// The general header check, for headers other than the exact ones this
+// ring writes (those are recognised by comparison, without parsing).
+Result<Json> ParseHeader(std::string_view header_b64, const char* alg) {
+  auto header_json = Base64UrlDecode(header_b64);
   if (!header_json) return InvalidToken("malformed token header");
   auto header = ParseObject(*header_json);
   if (!header) return InvalidToken("malformed token header");
@@ -102,11 +112,13 @@ Result<SplitToken> Split(std::string_view token, const char* alg) {
   }
   // RFC 7515: extensions we do not understand must be refused.
   if (header->contains("crit")) return InvalidToken("unsupported critical header");
-  auto sig = Base64UrlDecode(token.substr(d2 + 1));
+  return std::move(*header);
+}
+
+Result<std::string> DecodeSignature(std::string_view signature_b64) {
+  auto sig = Base64UrlDecode(signature_b64);
   if (!sig || sig->empty()) return InvalidToken("malformed token signature");
-  out.header = std::move(*header);
-  out.signature = std::move(*sig);
-  return out;
+  return std::move(*sig);
 }
 
 Result<Json> CheckClaims(std::string_view payload_b64, const JwtVerifyOptions& options) {
@@ -166,9 +178,51 @@ std::string EncodeJson(const Json& j) {
 
 // ---------------------------------------------------------------- HS256
 
+// HMAC-SHA256 under one key, keyed once: each use copies the prepared
+// state instead of fetching the algorithm and hashing the key again.
+class PreparedHmac {
+ public:
+  explicit PreparedHmac(const std::string& key) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) return;
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    if (ctx == nullptr) return;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      return;
+    }
+    prepared_ = ctx;
+  }
+  ~PreparedHmac() { EVP_MAC_CTX_free(prepared_); }
+  PreparedHmac(const PreparedHmac&) = delete;
+  PreparedHmac& operator=(const PreparedHmac&) = delete;
+
+  // Empty when OpenSSL fails; the caller then falls back to the one-shot.
+  std::string Mac(std::string_view data) const {
+    if (prepared_ == nullptr) return {};
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(prepared_);
+    if (ctx == nullptr) return {};
+    unsigned char out[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    bool ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+              EVP_MAC_final(ctx, out, &len, sizeof out) == 1;
+    EVP_MAC_CTX_free(ctx);
+    if (!ok) return {};
+    return std::string(reinterpret_cast<const char*>(out), len);
+  }
+
+ private:
+  EVP_MAC_CTX* prepared_ = nullptr;
+};
+
 class Hs256Ring final : public KeyRing {
  public:
-  explicit Hs256Ring(std::string secret) : secret_(std::move(secret)) {
+  explicit Hs256Ring(std::string secret) : secret_(std::move(secret)), hmac_(secret_) {
     // The kid names the key without revealing it: a prefix of its hash.
     kid_ = crypto::Sha256Hex(crypto::HmacSha256("libassistant jwt kid", secret_)).substr(0, 16);
     header_b64_ = EncodeJson(Json{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", kid_}});
@@ -182,21 +236,26 @@ class Hs256Ring final : public KeyRing {
     std::string out = header_b64_;
     out += '.';
     out += EncodeJson(claims);
-    std::string mac = crypto::HmacSha256(secret_, out);
+    std::string mac = Mac(out);
     out += '.';
     out += Base64UrlEncode(mac);
     return out;
   }
 
   Result<Json> Verify(std::string_view token, const JwtVerifyOptions& options) const override {
-    ASSISTANT_ASSIGN_OR_RETURN(SplitToken t, Split(token, "HS256"));
-    auto kid = t.header.find("kid");
-    if (kid != t.header.end() &&
-        (!kid->is_string() || kid->get_ref<const std::string&>() != kid_)) {
-      return InvalidToken("unknown key id");
+    ASSISTANT_ASSIGN_OR_RETURN(TokenParts t, SplitToken(token));
+    if (t.header_b64 != header_b64_) {
+      ASSISTANT_ASSIGN_OR_RETURN(Json header, ParseHeader(t.header_b64, "HS256"));
+      auto kid = header.find("kid");
+      if (kid != header.end() &&
+          (!kid->is_string() || kid->get_ref<const std::string&>() != kid_)) {
+        return InvalidToken("unknown key id");
+      }
     }
-    std::string mac = crypto::HmacSha256(secret_, t.signing_input);
-    if (!crypto::ConstantTimeEquals(mac, t.signature)) return InvalidToken("bad token signature");
+    ASSISTANT_ASSIGN_OR_RETURN(std::string signature, DecodeSignature(t.signature_b64));
+    if (!crypto::ConstantTimeEquals(Mac(t.signing_input), signature)) {
+      return InvalidToken("bad token signature");
+    }
     return CheckClaims(t.payload_b64, options);
   }
 
@@ -209,7 +268,13 @@ class Hs256Ring final : public KeyRing {
   }
 
  private:
+  std::string Mac(std::string_view data) const {
+    std::string mac = hmac_.Mac(data);
+    return mac.empty() ? crypto::HmacSha256(secret_, data) : mac;
+  }
+
   std::string secret_;
+  PreparedHmac hmac_;
   std::string kid_;
   std::string header_b64_;
 };
@@ -404,25 +469,21 @@ class Ed25519Ring final : public KeyRing {
   }
 
   Result<Json> Verify(std::string_view token, const JwtVerifyOptions& options) const override {
-    ASSISTANT_ASSIGN_OR_RETURN(SplitToken t, Split(token, "EdDSA"));
-    auto kid = t.header.find("kid");
-    if (kid == t.header.end() || !kid->is_string()) return InvalidToken("token has no key id");
-    PkeyPtr pkey;
-    {
-      std::shared_lock<std::shared_mutex> lock(mu_);
-      for (const EdKey& k : keys_) {
-        if (k.kid == kid->get_ref<const std::string&>()) {
-          pkey = k.pkey;
-          break;
-        }
-      }
+    ASSISTANT_ASSIGN_OR_RETURN(TokenParts t, SplitToken(token));
+    PkeyPtr pkey = FindByHeader(t.header_b64);
+    if (!pkey) {
+      ASSISTANT_ASSIGN_OR_RETURN(Json header, ParseHeader(t.header_b64, "EdDSA"));
+      auto kid = header.find("kid");
+      if (kid == header.end() || !kid->is_string()) return InvalidToken("token has no key id");
+      pkey = FindByKid(kid->get_ref<const std::string&>());
+      if (!pkey) return InvalidToken("unknown key id");
     }
-    if (!pkey) return InvalidToken("unknown key id");
-    if (t.signature.size() != 64) return InvalidToken("bad token signature");
+    ASSISTANT_ASSIGN_OR_RETURN(std::string signature, DecodeSignature(t.signature_b64));
+    if (signature.size() != 64) return InvalidToken("bad token signature");
     std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1 ||
-        EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(t.signature.data()),
-                         t.signature.size(),
+        EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                         signature.size(),
                          reinterpret_cast<const unsigned char*>(t.signing_input.data()),
                          t.signing_input.size()) != 1) {
       return InvalidToken("bad token signature");
@@ -468,6 +529,22 @@ class Ed25519Ring final : public KeyRing {
   }
 
  private:
+  // The key whose own header this is, byte for byte (the common case).
+  PkeyPtr FindByHeader(std::string_view header_b64) const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (const EdKey& k : keys_) {
+      if (k.header_b64 == header_b64) return k.pkey;
+    }
+    return nullptr;
+  }
+  PkeyPtr FindByKid(const std::string& kid) const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (const EdKey& k : keys_) {
+      if (k.kid == kid) return k.pkey;
+    }
+    return nullptr;
+  }
+
   void RebuildJwks() {
     Json keys = Json::array();
     // Newest first: the key a client most likely needs.
