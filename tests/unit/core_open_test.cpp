@@ -31,6 +31,15 @@ TEST_CASE("Open refuses a provider this build does not have, and bad URLs") {
   CHECK(r.status().code() == StatusCode::kInvalidArgument);
   CHECK(r.status().message().find("nonsense") != std::string::npos);
 
+  // HTTP providers need a model; the check happens at Open, not at the first message.
+  Options no_model = FastOptions(std::make_shared<FakeClock>());
+  no_model.agent.provider = "openai";
+  CHECK(Assistant::Open(no_model).status().field() == "model");
+  Options ollama = FastOptions(std::make_shared<FakeClock>());
+  ollama.agent.provider = "ollama";
+  ollama.agent.model = "llama3.1";
+  CHECK(Assistant::Open(ollama).ok());
+
   Options bad_url = FastOptions(std::make_shared<FakeClock>());
   bad_url.database_url = "mysql://nope";
   CHECK(Assistant::Open(bad_url).status().code() == StatusCode::kInvalidArgument);

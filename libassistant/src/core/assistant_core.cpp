@@ -6,6 +6,7 @@
 #include "agent/agent_impl.hpp"
 #include "agent/builtin_tools.hpp"
 #include "assistant/core.hpp"
+#include "assistant/providers.hpp"
 #include "auth/auth_service_impl.hpp"
 #include "services/audit_log.hpp"
 #include "services/services.hpp"
@@ -14,11 +15,8 @@ namespace assistant {
 namespace {
 
 Result<std::shared_ptr<LlmProvider>> MakeProvider(const AgentOptions& options) {
-  if (options.provider == "rules" || options.provider.empty()) {
-    return std::shared_ptr<LlmProvider>(NewRulesProvider());
-  }
-  return InvalidArgumentError(
-      "provider " + options.provider + " is not available in this build", "llm_provider");
+  ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<LlmProvider> provider, NewProvider(options));
+  return std::shared_ptr<LlmProvider>(std::move(provider));
 }
 
 // Members are declared in dependency order, so they are destroyed in
