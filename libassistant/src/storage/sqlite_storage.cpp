@@ -308,7 +308,7 @@ Status MapError(const SQLite::Exception& e) {
         if (what.find("users.email_norm") != std::string::npos) {
           return AlreadyExistsError("a user with this email already exists", "email_taken");
         }
-        return AlreadyExistsError("record already exists (" + what + ")");
+        return AlreadyExistsError("a record with this id or key already exists");
       }
       if (ext == SQLITE_CONSTRAINT_FOREIGNKEY) {
         return NotFoundError(
@@ -1554,6 +1554,16 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
     const std::string file = in_memory ? ":memory:" : path;
     auto writer =
         std::make_unique<Connection>(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, busy_ms);
+    // Search needs FTS5; say so plainly instead of failing in a migration.
+    if (!sqlite3_compileoption_used("ENABLE_FTS5")) {
+      bool loaded = false;
+      SQLite::Statement modules(writer->db, "PRAGMA module_list");
+      while (modules.executeStep()) loaded |= modules.getColumn(0).getString() == "fts5";
+      if (!loaded) {
+        return FailedPreconditionError("the SQLite library lacks the FTS5 extension",
+                                       "sqlite_without_fts5");
+      }
+    }
     // Pragmas first: journal_mode needs no open transaction.
     writer->db.exec("PRAGMA foreign_keys = ON");
     writer->db.exec("PRAGMA secure_delete = ON");
