@@ -249,6 +249,9 @@ TEST_CASE("agent scope, message validation, foreign conversations") {
   CHECK(agent.Send(ann, {" \n\t "}, f.ctx).status().field() == "message");
   CHECK(agent.Send(ann, {std::string(32001, 'a')}, f.ctx).status().field() == "message");
   CHECK(agent.Send(ann, {"bad \xC3"}, f.ctx).status().reason() == "malformed_request");
+  auto longest = agent.Send(ann, {std::string(32000, 'a')}, f.ctx);
+  REQUIRE(longest.ok());
+  CHECK(longest->message.status == "completed");
 
   auto mine = agent.Send(ann, {"hi"}, f.ctx);
   REQUIRE(mine.ok());

@@ -250,4 +250,19 @@ TEST_CASE("cancellation stops the stream with Cancelled") {
         StatusCode::kCancelled);
 }
 
+TEST_CASE("very long input is answered, never matched against the patterns") {
+  Json got = rules_internal::DetectIntentForTest("add " + std::string(31000, 'a'));
+  CHECK(got["tool"] == "");
+  CHECK(got["text"].get<std::string>().find("too long") != std::string::npos);
+  // Long but plausible: a 500-character title still works.
+  Json ok = rules_internal::DetectIntentForTest("add " + std::string(500, 'b'));
+  CHECK(ok["tool"] == "add_task");
+  CHECK(ok["arguments"]["title"] == std::string(500, 'b'));
+  // Just under the cut-off, every pattern still runs without exhausting the stack.
+  for (const char* prefix : {"i need to ", "mark ", "rename ", "what's on ", "remove "}) {
+    Json near = rules_internal::DetectIntentForTest(prefix + std::string(1990, 'c'));
+    CHECK(near.is_object());
+  }
+}
+
 }  // TEST_SUITE

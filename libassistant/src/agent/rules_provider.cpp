@@ -6,6 +6,9 @@
 // Deterministic: the same conversation always gets the same reply.
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -105,7 +108,8 @@ std::string CleanName(std::string s) {
                                 std::regex::icase);
   static const std::regex kTrail(R"( (task|todo|to-do|item)$)", std::regex::icase);
   s = std::regex_replace(s, kLead, "");
-  if (std::regex_search(s, std::regex(R"(^the .+ (task|item)$)", std::regex::icase))) {
+  static const std::regex kTheTask(R"(^the .+ (task|item)$)", std::regex::icase);
+  if (std::regex_search(s, kTheTask)) {
     s = s.substr(4);
     s = std::regex_replace(s, kTrail, "");
   }
@@ -113,8 +117,28 @@ std::string CleanName(std::string s) {
   return s;
 }
 
+constexpr const char* kTooLongText =
+    "That message is too long for me to read as a command. Try something short, "
+    "like \"add buy milk\".";
+constexpr size_t kMaxCommandBytes = 2000;
+
 constexpr const char* kListWords =
     R"((?:(?:my |the |our )?(?:to-?do |task |shopping )?(?:list|tasks|todos|to-dos|to do list|task list)))";
+
+// Patterns compile once; "{L}" in a pattern stands for the ways to say
+// "my list". A compiled std::regex is safe to use from many threads.
+const std::regex& Compiled(const char* pattern) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<std::regex>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[pattern];
+  if (!slot) {
+    std::string p = pattern;
+    for (size_t pos; (pos = p.find("{L}")) != std::string::npos;) p.replace(pos, 3, kListWords);
+    slot = std::make_unique<std::regex>(p);
+  }
+  return *slot;
+}
 
 Intent Tool(const std::string& name, Json args = Json::object()) {
   return Intent{name, std::move(args), ""};
@@ -126,10 +150,11 @@ std::string StatusFrom(const std::string& lower) {
   static const std::regex kPending(
       R"(\b(pending|open|incomplete|remaining|outstanding|left|unfinished|not done)\b)");
   static const std::regex kAll(R"(\ball\b)");
+  static const std::regex kEverything(R"(have to do|need to do|got to do)");
   // "what do I have to do" asks for everything.
   if (std::regex_search(lower, kCompleted)) return "completed";
   if (std::regex_search(lower, kPending) &&
-      !std::regex_search(lower, std::regex(R"(have to do|need to do|got to do)")) &&
+      !std::regex_search(lower, kEverything) &&
       !std::regex_search(lower, kAll)) {
     return "pending";
   }
@@ -140,16 +165,13 @@ std::string StatusFrom(const std::string& lower) {
 // from the original so titles keep their case (ASCII lower-casing keeps
 // byte offsets). Order matters: specific phrasings come before general ones.
 Intent Detect(const std::string& raw) {
+  // std::regex backtracks recursively: a very long input could exhaust the
+  // stack. No command is that long (titles stop at 500 characters).
+  if (raw.size() > kMaxCommandBytes) return Text(kTooLongText);
   const std::string s = Normalize(raw);
   const std::string l = Lower(s);
   std::smatch m;
-  // "{L}" in a pattern stands for the ways to say "my list".
-  auto match = [&](std::string pattern) {
-    for (size_t pos; (pos = pattern.find("{L}")) != std::string::npos;) {
-      pattern.replace(pos, 3, kListWords);
-    }
-    return std::regex_match(l, m, std::regex(pattern));
-  };
+  auto match = [&](const char* pattern) { return std::regex_match(l, m, Compiled(pattern)); };
   auto cap = [&](int i) { return CleanName(s.substr(m.position(i), m.length(i))); };
 
   if (l.empty()) return Text(kHelpText);
