@@ -65,6 +65,8 @@ TEST_CASE("phrasings map to the expected tool and arguments") {
       {"Remind me to call mom!", "add_task", R"({"title":"call mom"})"},
       {"I need to buy eggs", "add_task", R"({"title":"buy eggs"})"},
       {"i have to renew my passport", "add_task", R"({"title":"renew my passport"})"},
+      {"I must call the plumber", "add_task", R"({"title":"call the plumber"})"},
+      {"i really need to sleep more", "add_task", R"({"title":"sleep more"})"},
       {"put bread on my list", "add_task", R"({"title":"bread"})"},
       {"Put bread on the shopping list", "add_task", R"({"title":"bread"})"},
       {"create a task water the plants", "add_task", R"({"title":"water the plants"})"},
@@ -137,14 +139,14 @@ TEST_CASE("greeting, help and unknown input answer with text, no tool") {
     CHECK(got["tool"] == "");
     CHECK(got["text"].get<std::string>().find("Hello") == 0);
   }
-  for (const char* m : {"help", "Help!", "what can you do?", "What can you do"}) {
+  for (const char* m : {"help", "Help!", "what can you do?", "What can you do", "I need help"}) {
     const std::string info_m = m;
     INFO(info_m);
     Json got = rules_internal::DetectIntentForTest(m);
     CHECK(got["tool"] == "");
     CHECK(got["text"].get<std::string>().find("add buy milk") != std::string::npos);
   }
-  for (const char* m : {"the weather is nice", "42", "¿qué tal?"}) {
+  for (const char* m : {"the weather is nice", "42", "\xC2\xBFqu\xC3\xA9 tal?", "I have a question"}) {
     const std::string info_m = m;
     INFO(info_m);
     Json got = rules_internal::DetectIntentForTest(m);

@@ -180,7 +180,7 @@ Intent Detect(const std::string& raw) {
   if (match(R"((hi|hello|hey|hiya|howdy|yo|greetings|good (morning|afternoon|evening|day))( there)?( assistant| bot)?(,? how are you( doing)?( today)?)?)")) {
     return Text(kGreetingText);
   }
-  if (match(R"((help|help me|\?|commands|what can (you|i) do|what do you do|what are you|how does (this|it) work|what can you help (me )?with|how do i use (this|you))( here)?)")) {
+  if (match(R"((help|help me|i need help|\?|commands|what can (you|i) do|what do you do|what are you|how does (this|it) work|what can you help (me )?with|how do i use (this|you))( here)?)")) {
     return Text(kHelpText);
   }
 
@@ -248,10 +248,9 @@ Intent Detect(const std::string& raw) {
   if (match(R"((remind me|don'?t let me forget|don'?t forget|do not forget|remember) to (.+))")) {
     return Tool("add_task", {{"title", cap(2)}});
   }
-  if (match(R"(i (need|have|got|must|should|want|gotta|ought) (to )?(.+))") &&
-      !l.empty()) {
-    std::string title = cap(3);
-    return Tool("add_task", {{"title", title}});
+  // "I need to X" is a task; "I have a question" is not.
+  if (match(R"(i(?: really| still| also)? (?:(?:need|have|got|want|ought|have got|'d like|would like) to|must|should|gotta) (.+))")) {
+    return Tool("add_task", {{"title", cap(1)}});
   }
   return Text(kUnknownText);
 }
