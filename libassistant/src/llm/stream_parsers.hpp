@@ -46,6 +46,8 @@ class ChatStreamParser {
   const ChatResponse& response() const { return response_; }
   // Whether the terminal marker ([DONE], done:true, message-end) was seen.
   bool done() const { return done_; }
+  // A parser in the same state (the tests branch a stream at every byte).
+  virtual std::unique_ptr<ChatStreamParser> Clone() const = 0;
 
  protected:
   virtual Status DoFeed(std::string_view chunk, std::vector<std::string>* deltas) = 0;
@@ -85,6 +87,11 @@ class ToolCallAccumulator final {
 Json ParseToolArguments(std::string_view text);
 
 class OpenAiStreamParser final : public ChatStreamParser {
+ public:
+  std::unique_ptr<ChatStreamParser> Clone() const override {
+    return std::make_unique<OpenAiStreamParser>(*this);
+  }
+
  protected:
   Status DoFeed(std::string_view chunk, std::vector<std::string>* deltas) override;
   Status DoFinish(std::vector<std::string>* deltas) override;
@@ -96,6 +103,11 @@ class OpenAiStreamParser final : public ChatStreamParser {
 };
 
 class OllamaStreamParser final : public ChatStreamParser {
+ public:
+  std::unique_ptr<ChatStreamParser> Clone() const override {
+    return std::make_unique<OllamaStreamParser>(*this);
+  }
+
  protected:
   Status DoFeed(std::string_view chunk, std::vector<std::string>* deltas) override;
   Status DoFinish(std::vector<std::string>* deltas) override;
@@ -108,6 +120,9 @@ class OllamaStreamParser final : public ChatStreamParser {
 
 class CohereStreamParser final : public ChatStreamParser {
  public:
+  std::unique_ptr<ChatStreamParser> Clone() const override {
+    return std::make_unique<CohereStreamParser>(*this);
+  }
   // The model's tool plan (tool-plan-delta), kept out of the content.
   const std::string& tool_plan() const { return tool_plan_; }
 
