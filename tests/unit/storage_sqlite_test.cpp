@@ -251,6 +251,29 @@ TEST_CASE("sqlite: deleted text is gone from the files after Checkpoint") {
   CHECK(found->empty());
 }
 
+TEST_CASE("sqlite: text deleted before a crash is purged by the next process's Checkpoint") {
+  TempDir dir;
+  const fs::path file = dir.path() / "r.db";
+  const Timestamp now = FromUnixMillis(1767225600000);
+  {
+    auto s = MustOpen(dir.Url("r.db"));
+    UserRecord a = NewUser(*s, "a@example.com");
+    Conversation keep{NewId(), a.user.id, std::nullopt, "Keeper conversation", now, now};
+    REQUIRE(s->CreateConversation(keep).ok());
+    Conversation c{NewId(), a.user.id, std::nullopt, "Quixoticvortex", now, now};
+    REQUIRE(s->CreateConversation(c).ok());
+    REQUIRE(s->Checkpoint().ok());
+    REQUIRE(s->DeleteConversation(a.user.id, c.id).ok());
+    // Closed without a Checkpoint(), as a killed process would be.
+  }
+  auto s = MustOpen(dir.Url("r.db"));
+  REQUIRE(s->Checkpoint().ok());
+  std::string bytes = ReadFile(file);
+  if (fs::exists(file.string() + "-wal")) bytes += ReadFile(file.string() + "-wal");
+  CHECK(bytes.find("uixoticvortex") == std::string::npos);
+  CHECK(bytes.find("Keeper") != std::string::npos);
+}
+
 TEST_CASE("sqlite: many threads writing and reading at once") {
   TempDir dir;
   StorageOptions options;

@@ -1540,8 +1540,10 @@ class SqliteStorage final : public Storage {
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_readers_;  // guarded by readers_mu_
 
-  // Indexed text was deleted or rewritten since the last Checkpoint().
-  std::atomic<bool> fts_dirty_{false};
+  // Indexed text was deleted or rewritten since the last Checkpoint(). Starts
+  // true: a previous process may have deleted text and died before its
+  // checkpoint, so the first Checkpoint() after open always merges.
+  std::atomic<bool> fts_dirty_{true};
 };
 
 }  // namespace
