@@ -2,7 +2,9 @@
 
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/agent_impl.hpp"
@@ -464,6 +466,34 @@ TEST_CASE("the tool loop stops at max_tool_steps") {
   CHECK(reply->message.tool_calls->size() == 2);
   CHECK_FALSE(reply->message.content.empty());
   CHECK(rec.deltas() == reply->message.content);
+}
+
+TEST_CASE("concurrent turns from several threads each land exactly once") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = f.core->agent().Send(
+            ann, {"add task " + std::to_string(t) + "-" + std::to_string(i)}, f.ctx);
+        if (!r.ok() || r->message.status != "completed") ++failures[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int n : failures) CHECK(n == 0);
+  TaskListOptions o;
+  o.limit = 200;
+  auto tasks = f.core->tasks().List(ann, o);
+  REQUIRE(tasks.ok());
+  std::set<std::string> titles;
+  for (const Task& t : tasks->items) titles.insert(t.title);
+  CHECK(titles.size() == kThreads * kPerThread);
+  CHECK(tasks->items.size() == kThreads * kPerThread);
 }
 
 }  // TEST_SUITE
