@@ -176,6 +176,40 @@ TEST_CASE("sqlite: migrations record the version and refuse newer schemas") {
   CHECK(s.status().message().find("999") != std::string::npos);
 }
 
+TEST_CASE("sqlite: a version-1 database is upgraded with its data and search intact") {
+  TempDir dir;
+  const fs::path file = dir.path() / "v1.db";
+  {
+    SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
+        "NULL)");
+    db.exec(std::string(storage::SqliteMigration(1)));
+    db.exec("INSERT INTO schema_version VALUES (1, 0)");
+    db.exec(
+        "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
+        "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0), "
+        "('u2', 'b@example.com', 'b@example.com', 'B', 'h', 0, 0)");
+    db.exec(
+        "INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES "
+        "('c1', 'u1', 'Old title', 0, 0), ('c2', 'u2', 'Other title', 0, 0)");
+    db.exec(
+        "INSERT INTO messages(id, conversation_id, user_id, role, content, status, "
+        "created_at) VALUES ('m1', 'c1', 'u1', 'user', 'legacy capybara text', 'completed', 0)");
+  }
+  auto s = MustOpen("sqlite://" + file.string());
+  CHECK(s->Ping().ok());
+  auto hits = s->SearchConversations("u1", {"capybara"}, 10, 0);
+  REQUIRE(hits.ok());
+  REQUIRE(hits->size() == 1);
+  CHECK(hits->front().id == "c1");
+  CHECK(s->SearchConversations("u1", {"title"}, 10, 0)->size() == 1);
+  CHECK(s->SearchConversations("u2", {"capybara"}, 10, 0)->empty());
+  CHECK(s->SearchConversations("u2", {"title"}, 10, 0)->size() == 1);
+  REQUIRE(s->DeleteConversation("u1", "c1").ok());
+  CHECK(s->SearchConversations("u1", {"capybara"}, 10, 0)->empty());
+}
+
 TEST_CASE("sqlite: WAL mode, and data survives reopening") {
   TempDir dir;
   std::string user_id;

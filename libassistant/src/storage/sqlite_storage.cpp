@@ -204,6 +204,49 @@ CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN
   INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
 END;
 )sql",
+    // 2: the search index carries an owner token ('u' || hex(user_id)), so a
+    // search intersects with the caller's rows inside FTS5 instead of
+    // matching every user's rows and filtering afterwards.
+    R"sql(
+DROP TRIGGER conversations_fts_ai;
+DROP TRIGGER conversations_fts_ad;
+DROP TRIGGER conversations_fts_au;
+DROP TRIGGER messages_fts_ai;
+DROP TRIGGER messages_fts_ad;
+DROP TRIGGER messages_fts_au;
+DROP TABLE conversations_fts;
+DROP TABLE messages_fts;
+CREATE VIRTUAL TABLE conversations_fts USING fts5(title, owner, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE messages_fts USING fts5(content, owner, tokenize = 'unicode61');
+CREATE TRIGGER conversations_fts_ai AFTER INSERT ON conversations BEGIN
+  INSERT INTO conversations_fts(rowid, title, owner)
+    VALUES (new.seq, new.title, 'u' || hex(new.user_id));
+END;
+CREATE TRIGGER conversations_fts_ad AFTER DELETE ON conversations BEGIN
+  DELETE FROM conversations_fts WHERE rowid = old.seq;
+END;
+CREATE TRIGGER conversations_fts_au AFTER UPDATE OF title ON conversations BEGIN
+  DELETE FROM conversations_fts WHERE rowid = old.seq;
+  INSERT INTO conversations_fts(rowid, title, owner)
+    VALUES (new.seq, new.title, 'u' || hex(new.user_id));
+END;
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts(rowid, content, owner)
+    VALUES (new.seq, new.content, 'u' || hex(new.user_id));
+END;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.seq;
+END;
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.seq;
+  INSERT INTO messages_fts(rowid, content, owner)
+    VALUES (new.seq, new.content, 'u' || hex(new.user_id));
+END;
+INSERT INTO conversations_fts(rowid, title, owner)
+  SELECT seq, title, 'u' || hex(user_id) FROM conversations;
+INSERT INTO messages_fts(rowid, content, owner)
+  SELECT seq, content, 'u' || hex(user_id) FROM messages;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kSqliteSchemaVersion,
@@ -384,6 +427,18 @@ std::string BuildMatch(const std::vector<std::string>& words) {
     // Only '"' is special inside an FTS5 string, and it cannot occur here.
     out += '"' + phrase + '"';
     if (prefix) out += '*';
+  }
+  return out;
+}
+
+// The search index's owner token for a user: 'u' || hex(user_id), exactly as
+// the triggers compute it. One alphanumeric token whatever the id holds.
+std::string OwnerToken(const std::string& user_id) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out = "u";
+  for (unsigned char c : user_id) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xF]);
   }
   return out;
 }
@@ -1069,23 +1124,26 @@ class SqliteStorage final : public Storage {
     const std::string match = BuildMatch(words);
     if (match.empty() || limit <= 0) return std::vector<Conversation>();
     return Read([&](Connection& c) -> Result<std::vector<Conversation>> {
-      // Best bm25 (most negative) of the conversation's title and messages.
+      // Best bm25 (most negative) of the conversation's title and messages;
+      // the owner column only filters (weight 0).
       Stmt st = c.Prepare(
           "WITH hits(conversation_id, rank) AS ("
-          "  SELECT c.id, bm25(conversations_fts) FROM conversations_fts"
+          "  SELECT c.id, bm25(conversations_fts, 1.0, 0.0) FROM conversations_fts"
           "    JOIN conversations c ON c.seq = conversations_fts.rowid"
           "    WHERE conversations_fts MATCH ?1 AND c.user_id = ?2"
           "  UNION ALL"
-          "  SELECT m.conversation_id, bm25(messages_fts) FROM messages_fts"
+          "  SELECT m.conversation_id, bm25(messages_fts, 1.0, 0.0) FROM messages_fts"
           "    JOIN messages m ON m.seq = messages_fts.rowid"
-          "    WHERE messages_fts MATCH ?1 AND m.user_id = ?2)"
+          "    WHERE messages_fts MATCH ?5 AND m.user_id = ?2)"
           " SELECT c.id, c.user_id, c.app_id, c.title, c.created_at, c.updated_at"
           " FROM (SELECT conversation_id, MIN(rank) AS rank FROM hits"
           "       GROUP BY conversation_id) h"
           " JOIN conversations c ON c.id = h.conversation_id AND c.user_id = ?2"
           " ORDER BY h.rank ASC, c.updated_at DESC, c.id DESC LIMIT ?3 OFFSET ?4");
-      st->bind(1, match);
+      const std::string owner = " AND owner : \"" + OwnerToken(user_id) + "\"";
+      st->bind(1, "{title} : (" + match + ")" + owner);
       st->bind(2, user_id);
+      st->bind(5, "{content} : (" + match + ")" + owner);
       st->bind(3, limit);
       st->bind(4, std::max(offset, 0));
       std::vector<Conversation> out;
@@ -1547,6 +1605,11 @@ class SqliteStorage final : public Storage {
 };
 
 }  // namespace
+
+std::string_view SqliteMigration(int version) {
+  if (version < 1 || version > kMigrationCount) return {};
+  return kMigrations[version - 1];
+}
 
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool in_memory,
                                                    const StorageOptions& options) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "assistant/status.hpp"
 #include "assistant/storage.hpp"
@@ -13,7 +14,11 @@ namespace assistant::storage {
 
 // The schema version this build writes; a database recording a higher one is
 // refused with FailedPrecondition "schema_too_new".
-inline constexpr int kSqliteSchemaVersion = 1;
+inline constexpr int kSqliteSchemaVersion = 2;
+
+// The SQL of migration `version` (1..kSqliteSchemaVersion), which brings the
+// schema from version-1 to version; empty when out of range. For upgrade tests.
+std::string_view SqliteMigration(int version);
 
 // Opens (creating if needed) the database file at `path`, or one private
 // in-memory database when `in_memory`, and applies pending migrations.
