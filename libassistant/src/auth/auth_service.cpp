@@ -288,9 +288,11 @@ class AuthServiceImpl final : public AuthService {
                                     "refresh_token_reused");
       }
     }
-    ASSISTANT_ASSIGN_OR_RETURN(UserRecord user, storage_->GetUserById(session->user_id));
+    Result<UserRecord> user = storage_->GetUserById(session->user_id);
+    if (IsNotFound(user.status())) return InvalidToken("the session has ended");
+    ASSISTANT_RETURN_IF_ERROR(user.status());
     AuthResult out;
-    out.user = user.user;
+    out.user = user->user;
     ASSISTANT_ASSIGN_OR_RETURN(out.tokens.access_token,
                                RotationAccessToken(session->user_id, session_id, used_at));
     out.tokens.refresh_token = std::move(successor_token);
