@@ -347,6 +347,7 @@ Result<BaseUrl> ParseBaseUrl(std::string_view url) {
     if (p < 1 || p > 65535) return bad;
   }
   out.origin = scheme + "://" + std::string(authority);
+  out.authority = std::string(authority);
   out.host = std::string(host);
   out.path_prefix = std::string(path);
   while (!out.path_prefix.empty() && out.path_prefix.back() == '/') out.path_prefix.pop_back();
@@ -363,7 +364,9 @@ std::string Redact(std::string text, const std::string& api_key, const BaseUrl& 
     }
   };
   replace_all(api_key);
+  // Longest first, so "host:port" goes whole rather than leaving the port.
   replace_all(url.origin);
+  replace_all(url.authority);
   replace_all(url.host);
   return text;
 }

@@ -19,6 +19,7 @@ namespace assistant::llm {
 
 struct BaseUrl {
   std::string origin;       // "https://host:port", what the HTTP client takes
+  std::string authority;    // "host:port" as written (for redaction)
   std::string host;         // "host" (for redaction)
   std::string path_prefix;  // "/v1", or "" — never ends with '/'
 };

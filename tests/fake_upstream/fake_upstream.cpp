@@ -1,0 +1,212 @@
+#include "fake_upstream/fake_upstream.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+namespace fake_upstream {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kHoldTick{10};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+size_t EventEnd(const std::string& body, size_t pos, bool ndjson) {
+  if (pos >= body.size()) return body.size();
+  // The first blank line (SSE) or line end (NDJSON) that ends at or after pos.
+  size_t best = body.size();
+  std::initializer_list<const char*> seps = {"\n\n", "\r\n\r\n", "\r\r"};
+  if (ndjson) seps = {"\n"};
+  for (const char* sep : seps) {
+    const size_t len = std::strlen(sep);
+    size_t at = body.find(sep, pos >= len ? pos - len : 0);
+    while (at != std::string::npos && at + len < pos) at = body.find(sep, at + 1);
+    if (at != std::string::npos) best = std::min(best, at + len);
+  }
+  return best;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+FakeUpstream::FakeUpstream(std::string protocol)
+    : protocol_(std::move(protocol)), server_(std::make_unique<httplib::Server>()) {
+  // Small writes leave as separate segments, so the client sees the cuts.
+  server_->set_tcp_nodelay(true);
+  server_->set_keep_alive_max_count(1);
+  server_->Post(chat_path(), [this](const httplib::Request& req, httplib::Response& res) {
+    RecordedRequest rec{req.method, req.path, {}, req.body};
+    for (const auto& [k, v] : req.headers) rec.headers[Lower(k)] = v;
+    auto reply = std::make_shared<Reply>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(std::move(rec));
+      if (replies_.empty()) {
+        reply->status = 500;
+        reply->body = R"({"error":"the fake has no scripted reply"})";
+        reply->content_type = "application/json";
+      } else {
+        *reply = std::move(replies_.front());
+        replies_.pop_front();
+      }
+    }
+    cv_.notify_all();
+
+    const auto stall_until = std::chrono::steady_clock::now() + reply->delay_before_headers;
+    while (std::chrono::steady_clock::now() < stall_until && !Stopping()) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+
+    std::string content_type = reply->content_type;
+    if (content_type.empty()) {
+      content_type = protocol_ == "ollama" ? "application/x-ndjson" : "text/event-stream";
+    }
+    res.status = reply->status;
+    for (const auto& [k, v] : reply->headers) res.set_header(k, v);
+    const bool scripted_stream = reply->break_after || reply->hold_after;
+    if (reply->status != 200 && !scripted_stream) {
+      res.set_content(reply->body, content_type);
+      return;
+    }
+    res.set_chunked_content_provider(
+        content_type, [this, reply](size_t, httplib::DataSink& sink) {
+          const std::string& body = reply->body;
+          size_t limit = std::min(body.size(), reply->break_after.value_or(body.size()));
+          if (reply->hold_after) {
+            limit = std::min(limit, EventEnd(body, *reply->hold_after, protocol_ == "ollama"));
+          }
+          size_t sent = 0;
+          size_t k = 0;
+          while (sent < limit) {
+            if (Stopping()) return false;
+            size_t n = reply->chunk_pattern.empty()
+                           ? limit - sent
+                           : reply->chunk_pattern[k % reply->chunk_pattern.size()];
+            n = std::max<size_t>(1, std::min(n, limit - sent));
+            if (!sink.write(body.data() + sent, n)) {
+              NoteClientClosed();
+              return false;
+            }
+            sent += n;
+            ++k;
+            // A pause once per pattern cycle: enough to spread the reply over
+            // many reads without making tests slow.
+            if (!reply->chunk_pattern.empty() && k % reply->chunk_pattern.size() == 0 &&
+                reply->chunk_delay.count() > 0) {
+              std::this_thread::sleep_for(reply->chunk_delay);
+            }
+          }
+          if (reply->break_after && sent >= *reply->break_after) {
+            return false;  // drops the connection without ending the stream
+          }
+          if (reply->hold_after) {
+            const std::string keep_alive = protocol_ == "ollama" ? "\n" : ": keep-alive\n\n";
+            while (!Stopping()) {
+              std::this_thread::sleep_for(kHoldTick);
+              if (reply->hold_silently) continue;
+              if (!sink.write(keep_alive.data(), keep_alive.size())) {
+                NoteClientClosed();
+                return false;
+              }
+            }
+            return false;
+          }
+          sink.done();
+          return true;
+        });
+  });
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("fake upstream: cannot bind 127.0.0.1");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // stop() is a no-op until the accept loop runs; wait for it so the
+  // destructor cannot miss it.
+  while (!server_->is_running()) std::this_thread::sleep_for(milliseconds(1));
+}
+
+FakeUpstream::~FakeUpstream() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FakeUpstream::base_url() const {
+  std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  if (protocol_ == "openai") url += "/v1";
+  return url;
+}
+
+std::string FakeUpstream::chat_path() const {
+  if (protocol_ == "openai") return "/v1/chat/completions";
+  if (protocol_ == "ollama") return "/api/chat";
+  return "/v2/chat";
+}
+
+void FakeUpstream::Enqueue(Reply reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  replies_.push_back(std::move(reply));
+}
+
+void FakeUpstream::EnqueueStream(std::string body) {
+  Reply r;
+  r.body = std::move(body);
+  Enqueue(std::move(r));
+}
+
+int FakeUpstream::request_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(requests_.size());
+}
+
+std::vector<RecordedRequest> FakeUpstream::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+bool FakeUpstream::WaitForClientClose(milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return client_closed_; });
+}
+
+std::chrono::steady_clock::time_point FakeUpstream::client_closed_at() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return client_closed_at_;
+}
+
+bool FakeUpstream::Stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+void FakeUpstream::NoteClientClosed() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!client_closed_) client_closed_at_ = std::chrono::steady_clock::now();
+    client_closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace fake_upstream
