@@ -291,13 +291,18 @@ TEST_CASE("llm provider: the read timeout is silence, not total time") {
   // The fake's keep-alive blank lines every 10 ms are activity, so 600 ms
   // of them outlast a 400 ms read timeout; the client cancels to end it.
   CancellationToken cancel;
+  std::atomic<bool> got_text{false}, finished{false};
+  std::thread canceller([&] {
+    while (!got_text && !finished) std::this_thread::sleep_for(milliseconds(5));
+    std::this_thread::sleep_for(milliseconds(600));
+    cancel.Cancel();
+  });
   Run run = Chat(*provider, cancel, [&](const std::string&) {
-    std::thread([&cancel] {
-      std::this_thread::sleep_for(milliseconds(600));
-      cancel.Cancel();
-    }).detach();
+    got_text = true;
     return true;
   });
+  finished = true;
+  canceller.join();
   REQUIRE_FALSE(run.result.ok());
   // Keep-alives kept the read alive past read_timeout: not a timeout.
   CHECK(run.result.status().code() == StatusCode::kCancelled);
@@ -372,10 +377,10 @@ TEST_CASE("llm provider: cancel mid-stream closes the upstream connection within
     fake.Enqueue(hold);
     auto provider = Make(protocol, Config(fake));
     CancellationToken cancel;
-    std::atomic<bool> got_text{false};
+    std::atomic<bool> got_text{false}, finished{false};
     SteadyClock::time_point cancelled_at{};
     std::thread canceller([&] {
-      while (!got_text) std::this_thread::sleep_for(milliseconds(5));
+      while (!got_text && !finished) std::this_thread::sleep_for(milliseconds(5));
       std::this_thread::sleep_for(milliseconds(100));  // mid-stream, while held
       cancelled_at = SteadyClock::now();
       cancel.Cancel();
@@ -384,6 +389,7 @@ TEST_CASE("llm provider: cancel mid-stream closes the upstream connection within
       got_text = true;
       return true;
     });
+    finished = true;
     canceller.join();
     REQUIRE_FALSE(run.result.ok());
     CHECK(run.result.status().code() == StatusCode::kCancelled);
@@ -517,6 +523,21 @@ TEST_CASE("llm provider: no API key means no Authorization header") {
   Run run = Chat(*provider);
   REQUIRE(run.result.ok());
   CHECK(fake.requests()[0].headers.count("authorization") == 0);
+}
+
+TEST_CASE("llm provider: https:// goes through TLS; a plain-HTTP peer fails cleanly") {
+  FakeUpstream fake("cohere");
+  fake.EnqueueStream(Recorded("cohere_text_utf8.sse"));
+  ProviderConfig c = Config(fake);
+  c.base_url = "https://127.0.0.1:" + std::to_string(fake.port());
+  c.max_retries = 0;
+  auto provider = Make("cohere", c);
+  Run run = Chat(*provider);
+  REQUIRE_FALSE(run.result.ok());
+  CHECK(run.result.status().code() == StatusCode::kUnavailable);
+  CHECK(run.result.status().reason() == "upstream_error");
+  CHECK(run.deltas.empty());
+  CheckClean(run.result.status(), fake);
 }
 
 TEST_CASE("llm provider: base URLs") {
