@@ -121,11 +121,19 @@ Status PasswordHasher::Run(std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return UnavailableError("password hashing is shutting down");
-    if (queue_.size() >= static_cast<size_t>(options_.queue_limit)) {
+    // Running plus waiting jobs: every thread busy and `queue_limit` waiting
+    // is the most we accept.
+    if (in_flight_ >= static_cast<size_t>(options_.threads) +
+                          static_cast<size_t>(options_.queue_limit)) {
       return ResourceExhaustedError("too many password checks in progress; retry shortly", "busy");
     }
-    queue_.push_back([&job, &done] {
+    ++in_flight_;
+    queue_.push_back([this, &job, &done] {
       job();
+      {
+        std::lock_guard<std::mutex> done_lock(mu_);
+        --in_flight_;
+      }
       done.set_value();
     });
   }

@@ -52,6 +52,7 @@ class PasswordHasher final {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
+  size_t in_flight_ = 0;  // queued or running
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
