@@ -90,6 +90,53 @@ std::string Logger::Format(LogFormat format, std::string_view level,
   return out;
 }
 
+void Logger::Access(std::string_view request_id, std::string_view method,
+                    std::string_view route, int status, double latency_ms, std::string_view ip) {
+  char num[32];
+  std::snprintf(num, sizeof num, "%.2f", latency_ms);
+  std::string line;
+  line.reserve(200);
+  if (format_ == LogFormat::kJson) {
+    line += "{\"time\":\"";
+    line += NowRfc3339();
+    line += "\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":";
+    line += Dump(json(request_id));
+    line += ",\"method\":";
+    line += Dump(json(method));
+    line += ",\"route\":";
+    line += Dump(json(route));
+    line += ",\"status\":";
+    line += std::to_string(status);
+    line += ",\"latency_ms\":";
+    line += num;
+    line += ",\"ip\":";
+    line += Dump(json(ip));
+    line += "}\n";
+  } else {
+    line += "time=";
+    line += NowRfc3339();
+    line += " level=info msg=request request_id=";
+    AppendTextValue(line, json(request_id));
+    line += " method=";
+    AppendTextValue(line, json(method));
+    line += " route=";
+    AppendTextValue(line, json(route));
+    line += " status=";
+    line += std::to_string(status);
+    line += " latency_ms=";
+    line += num;
+    line += " ip=";
+    AppendTextValue(line, json(ip));
+    line += '\n';
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    buffer_ += line;
+    if (buffer_.size() < (64u << 10)) return;
+  }
+  Flush();
+}
+
 void Logger::Log(std::string_view level, std::string_view msg, const Fields& fields) {
   std::string line = Format(format_, level, msg, fields);
   line += '\n';

@@ -39,6 +39,10 @@ class Logger final {
   void Warn(std::string_view msg, const Fields& fields = {}) { Log("warn", msg, fields); }
   void Error(std::string_view msg, const Fields& fields = {}) { Log("error", msg, fields); }
   void Log(std::string_view level, std::string_view msg, const Fields& fields);
+  // The access-log line of one request, written without building Fields
+  // (it runs once per request). Same keys and escaping as Log.
+  void Access(std::string_view request_id, std::string_view method, std::string_view route,
+              int status, double latency_ms, std::string_view ip);
   // Writes everything buffered now.
   void Flush();
 

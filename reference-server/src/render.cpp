@@ -21,16 +21,163 @@ Json UserJson(const User& u) {
           {"updated_at", FormatTime(u.updated_at)}};
 }
 
-Json TaskJson(const Task& t) {
-  return {{"id", t.id},
-          {"user_id", t.user_id},
-          {"title", t.title},
-          {"description", t.description},
-          {"completed", t.completed},
-          {"due_at", TimeOrNull(t.due_at)},
-          {"priority", t.priority},
-          {"created_at", FormatTime(t.created_at)},
-          {"updated_at", FormatTime(t.updated_at)}};
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    // Runs of printable ASCII are copied in one go.
+    size_t run = i;
+    while (run < s.size()) {
+      const unsigned char b = static_cast<unsigned char>(s[run]);
+      if (b < 0x20 || b >= 0x7f || b == '"' || b == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '"') {
+        out += "\\\"";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c < 0x20 || c == 0x7f) {
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: copied when well formed, else U+FFFD.
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    }
+    if (ok && len == 3) {
+      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogate
+    } else if (ok && len == 4) {
+      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (ok) {
+      out.append(s.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+void AppendTime(std::string& out, Timestamp t) {
+  const int64_t ms = ToUnixMillis(t);
+  int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
+  int64_t rem = ms - days * 86400000;
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  const int64_t hh = rem / 3600000, mm = rem / 60000 % 60, ss = rem / 1000 % 60, fff = rem % 1000;
+  char buf[32];
+  auto put = [&buf](int pos, int64_t v, int width) {
+    for (int k = width - 1; k >= 0; --k) {
+      buf[pos + k] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  if (y < 0 || y > 9999) {
+    out += FormatTime(t);  // outside what four digits can say: the library decides
+    return;
+  }
+  put(0, y, 4);
+  buf[4] = '-';
+  put(5, m, 2);
+  buf[7] = '-';
+  put(8, d, 2);
+  buf[10] = 'T';
+  put(11, hh, 2);
+  buf[13] = ':';
+  put(14, mm, 2);
+  buf[16] = ':';
+  put(17, ss, 2);
+  buf[19] = '.';
+  put(20, fff, 3);
+  buf[23] = 'Z';
+  out += '"';
+  out.append(buf, 24);
+  out += '"';
+}
+
+void AppendTaskJson(std::string& out, const Task& t) {
+  out += "{\"id\":";
+  AppendJsonString(out, t.id);
+  out += ",\"user_id\":";
+  AppendJsonString(out, t.user_id);
+  out += ",\"title\":";
+  AppendJsonString(out, t.title);
+  out += ",\"description\":";
+  AppendJsonString(out, t.description);
+  out += t.completed ? ",\"completed\":true" : ",\"completed\":false";
+  out += ",\"due_at\":";
+  if (t.due_at) {
+    AppendTime(out, *t.due_at);
+  } else {
+    out += "null";
+  }
+  out += ",\"priority\":";
+  out += std::to_string(t.priority);
+  out += ",\"created_at\":";
+  AppendTime(out, t.created_at);
+  out += ",\"updated_at\":";
+  AppendTime(out, t.updated_at);
+  out += '}';
+}
+
+std::string TaskEnvelope(const Task& t) {
+  std::string out = "{\"task\":";
+  AppendTaskJson(out, t);
+  out += '}';
+  return out;
+}
+
+std::string TaskListBody(const Page<Task>& page) {
+  std::string out;
+  out.reserve(64 + page.items.size() * 320);
+  out += "{\"tasks\":[";
+  for (size_t i = 0; i < page.items.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendTaskJson(out, page.items[i]);
+  }
+  out += "],\"next_cursor\":";
+  if (page.next_cursor.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, page.next_cursor);
+  }
+  out += '}';
+  return out;
 }
 
 Json ConversationJson(const Conversation& c) {

@@ -17,6 +17,11 @@ Json Ref(const char* name) {
 }
 
 Result<Reply> Ok(Json body, int status = 200) { return Reply{status, std::move(body), false}; }
+// A body already serialised (the task fast path).
+Result<Reply> RawJson(Call& c, std::string body, int status = 200) {
+  c.res.set_content(std::move(body), "application/json");
+  return Reply{status, std::nullopt, true};
+}
 Result<Reply> NoContent() { return Reply{204, std::nullopt, false}; }
 const Principal& Me(const Call& c) { return *c.principal; }
 
@@ -354,10 +359,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
                      o.cursor = c.Query("cursor");
                      ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
-                     Json out = Json::array();
-                     for (const auto& t : page.items) out.push_back(TaskJson(t));
-                     return Ok({{"tasks", std::move(out)},
-                                {"next_cursor", NextCursor(page.next_cursor)}});
+                     return RawJson(c, TaskListBody(page));
                    }));
   r.push_back(Make("POST", "/api/tasks", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kObject, 201,
@@ -365,7 +367,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.body));
                      ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
-                     return Ok({{"task", TaskJson(t)}}, 201);
+                     return RawJson(c, TaskEnvelope(t), 201);
                    }));
   r.push_back(Make("POST", "/api/tasks/clear-completed", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -378,7 +380,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                    BodyKind::kNone, 200, Doc("One task", "tasks", nullptr, Ref("TaskEnvelope")),
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Get(Me(c), c.params[0]));
-                     return Ok({{"task", TaskJson(t)}});
+                     return RawJson(c, TaskEnvelope(t));
                    }));
   r.push_back(Make("PATCH", "/api/tasks/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kObject, 200,
@@ -388,7 +390,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto patch, ParseTaskPatch(c.body));
                      ASSISTANT_ASSIGN_OR_RETURN(auto t,
                                                 core.tasks().Update(Me(c), c.params[0], patch));
-                     return Ok({{"task", TaskJson(t)}});
+                     return RawJson(c, TaskEnvelope(t));
                    }));
   r.push_back(Make("DELETE", "/api/tasks/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 204, Doc("Delete a task", "tasks", nullptr, nullptr),

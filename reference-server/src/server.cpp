@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <exception>
 
@@ -31,9 +32,10 @@ constexpr size_t kMaxCredentialBytes = 4096;
 constexpr int kMaxJsonDepth = 64;
 
 using Clock = std::chrono::steady_clock;
+const std::string kUnmatched = "unmatched";
 
-std::vector<std::string> SplitPath(const std::string& path) {
-  std::vector<std::string> out;
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
   size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') {
@@ -105,7 +107,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   routes_ = BuildRoutes(*this);
   std::vector<Metrics::RouteLabel> labels;
   for (auto& r : routes_) {
-    r.segments = SplitPath(r.path);
+    for (auto seg : SplitPath(r.path)) r.segments.emplace_back(seg);
     labels.push_back({r.method, r.path});
   }
   metrics_ = std::make_unique<Metrics>(std::move(labels));
@@ -174,7 +176,7 @@ void HttpServer::Stop() { http_->stop(); }
 const Route* HttpServer::Match(const std::string& method, const std::string& path,
                                std::vector<std::string>* params, size_t* index,
                                std::string* allowed) const {
-  const std::vector<std::string> segs = SplitPath(path);
+  const std::vector<std::string_view> segs = SplitPath(path);
   const std::string& m = method == "HEAD" ? std::string("GET") : method;
   const Route* found = nullptr;
   for (size_t i = 0; i < routes_.size(); ++i) {
@@ -190,7 +192,7 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
       *index = i;
       params->clear();
       for (size_t k = 0; k < segs.size(); ++k) {
-        if (IsParam(r.segments[k])) params->push_back(segs[k]);
+        if (IsParam(r.segments[k])) params->emplace_back(segs[k]);
       }
     }
     if (allowed->find(r.method) == std::string::npos) {
@@ -268,7 +270,7 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   size_t route_index = metrics_->unmatched_index();
   std::string allowed;
   const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
-  const std::string route_label = route ? route->path : "unmatched";
+  const std::string& route_label = route ? route->path : kUnmatched;
   if (req.path.rfind("/api/auth/", 0) == 0 || req.path.rfind("/api/user/", 0) == 0) {
     res.set_header("Cache-Control", "no-store");
   }
@@ -277,12 +279,8 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     metrics_->Observe(route_index, res.status, secs);
     metrics_->AddInFlight(-1);
-    logger_.Info("request", {{"request_id", request_id},
-                             {"method", req.method},
-                             {"route", route_label},
-                             {"status", res.status},
-                             {"latency_ms", std::round(secs * 1e5) / 100},
-                             {"ip", req.remote_addr}});
+    logger_.Access(request_id, req.method, route_label, res.status, secs * 1e3,
+                   req.remote_addr);
   };
   auto fail = [&](const Status& s) {
     RenderError(res, s, request_id, route_label);

@@ -109,6 +109,14 @@ TEST_CASE("request ids, security headers, uniform errors for unknown routes and 
   CHECK(unknown.status == 404);
   CHECK(unknown.ErrorCode() == "not_found");
   CHECK(unknown.json["error"]["request_id"] == "rid-404");
+  // Header lines over cpp-httplib's 8 KiB never reach a route: still JSON.
+  auto huge_header = s.Call("GET", "/api/tasks", std::nullopt, std::string(9000, 'A'));
+  CHECK(huge_header.status == 400);
+  CHECK(huge_header.ErrorCode() == "malformed_request");
+  CHECK_FALSE(huge_header.Header("X-Request-ID").empty());
+  auto huge_uri = s.Call("GET", "/api/tasks?q=" + std::string(9000, 'a'));
+  CHECK(huge_uri.status == 414);
+  CHECK(huge_uri.ErrorCode() == "uri_too_long");
   auto wrong_method = s.Call("PUT", "/api/tasks", Json::object());
   CHECK(wrong_method.status == 405);
   CHECK(wrong_method.Header("Allow").find("GET") != std::string::npos);

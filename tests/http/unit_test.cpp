@@ -229,6 +229,53 @@ TEST_CASE("client errors never carry a 5xx cause") {
   CHECK(nf["message"] == "task not found");
 }
 
+TEST_CASE("fast task rendering matches the library's time format and JSON escaping") {
+  for (int64_t ms : {0LL, 1LL, 999LL, 951782400000LL /* 2000-02-29 */, 1767225600123LL,
+                     4102444799999LL /* 2099-12-31T23:59:59.999 */, -1LL, -86400001LL,
+                     -2208988800000LL /* 1900-01-01 */, 253402300799999LL /* 9999-12-31 */}) {
+    std::string out;
+    AppendTime(out, FromUnixMillis(ms));
+    CHECK_MESSAGE(out == "\"" + FormatTime(FromUnixMillis(ms)) + "\"", ms);
+  }
+  for (const std::string s : {std::string("plain"), std::string("quote \" backslash \\ slash /"),
+                              std::string("ctl \x01\x1f\x7f tab\t nl\n cr\r"),
+                              std::string("utf8 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+                              std::string("bad \xff \xc3 \xed\xa0\x80 end")}) {
+    std::string out;
+    AppendJsonString(out, s);
+    const Json parsed = Json::parse(out, nullptr, false);
+    REQUIRE_FALSE(parsed.is_discarded());
+    CHECK(parsed.get<std::string>() == Json::parse(Dump(Json(s))).get<std::string>());
+  }
+  Task t;
+  t.id = "t1";
+  t.user_id = "u1";
+  t.title = "a \"title\"";
+  t.description = "line1\nline2";
+  t.completed = true;
+  t.priority = -3;
+  t.created_at = FromUnixMillis(1767225600123);
+  t.updated_at = FromUnixMillis(1767225601000);
+  Page<Task> page;
+  page.items = {t, t};
+  page.next_cursor = "abc";
+  const Json body = Json::parse(TaskListBody(page));
+  REQUIRE(body["tasks"].size() == 2);
+  const Json& j = body["tasks"][0];
+  CHECK(j["title"] == t.title);
+  CHECK(j["description"] == t.description);
+  CHECK(j["completed"] == true);
+  CHECK(j["due_at"].is_null());
+  CHECK(j["priority"] == -3);
+  CHECK(j["created_at"] == "2026-01-01T00:00:00.123Z");
+  CHECK(body["next_cursor"] == "abc");
+  t.due_at = FromUnixMillis(0);
+  CHECK(Json::parse(TaskEnvelope(t))["task"]["due_at"] == "1970-01-01T00:00:00.000Z");
+  page.items.clear();
+  page.next_cursor.clear();
+  CHECK(Json::parse(TaskListBody(page)) == Json{{"tasks", Json::array()}, {"next_cursor", nullptr}});
+}
+
 TEST_CASE("JSON nesting depth ignores brackets in strings") {
   CHECK(JsonNestingDepth("{}") == 1);
   CHECK(JsonNestingDepth(R"({"a":[1,{"b":2}]})") == 3);
