@@ -139,7 +139,15 @@ FakeUpstream::FakeUpstream(std::string protocol)
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   // stop() is a no-op until the accept loop runs; wait for it so the
   // destructor cannot miss it.
-  while (!server_->is_running()) std::this_thread::sleep_for(milliseconds(1));
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      server_->stop();
+      thread_.join();
+      throw std::runtime_error("fake upstream: the server did not start");
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
 }
 
 FakeUpstream::~FakeUpstream() {

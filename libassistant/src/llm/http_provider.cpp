@@ -1,6 +1,9 @@
 #include "llm/http_provider.hpp"
 
 #include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,6 +83,39 @@ std::string UpstreamMessage(const std::string& body) {
   return text;
 }
 
+// Writing to a connection the server already closed raises SIGPIPE, whose
+// default action ends the process; Debian's cpp-httplib 0.11 sends with
+// flags 0 (no MSG_NOSIGNAL) and OpenSSL writes plainly, and a library must
+// not change the process's signal dispositions. So SIGPIPE is
+// blocked on this thread for the request and a pending one is consumed.
+class ScopedSigpipeBlock final {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  }
+  ~ScopedSigpipeBlock() {
+    if (!was_pending_) {
+      const struct timespec zero = {0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
 struct Attempt {
   Status status;
   ChatResponse response;
@@ -134,6 +170,9 @@ class HttpProvider final : public LlmProvider {
 
   Attempt Once(const std::string& body, const DeltaSink& on_delta,
                const CancellationToken& cancel, bool* delivered) const {
+    // First, so it outlives the client (whose teardown may write a TLS
+    // close_notify) and the watcher thread inherits the mask.
+    ScopedSigpipeBlock no_sigpipe;
     Attempt out;
     std::unique_ptr<ChatStreamParser> parser = format_.new_parser();
 
