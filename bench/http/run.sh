@@ -39,7 +39,10 @@ EXTRA="assistant-server=$BIN_DIR/assistant-server --port \$PORT --host \$HOST --
 
 BARE_PORT=${BARE_PORT:-18190}
 bare_pid=
-stop_bare() { [[ -n $bare_pid ]] && kill "$bare_pid" 2>/dev/null && wait "$bare_pid" 2>/dev/null; bare_pid=; }
+stop_bare() {
+  if [[ -n $bare_pid ]]; then kill "$bare_pid" 2>/dev/null || true; wait "$bare_pid" 2>/dev/null || true; fi
+  bare_pid=
+}
 trap stop_bare EXIT
 
 RESULTS=$OUT/all.tsv
