@@ -290,10 +290,16 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   // 3. CORS, including preflight.
   const bool origin_ok = Cors(req, res);
   if (req.method == "OPTIONS") {
-    if (!origin_ok || req.get_header_value("Origin").empty()) {
+    if (allowed.empty()) return fail(NotFoundError("no such route"));
+    if (req.get_header_value("Origin").empty()) {
+      // Not a CORS preflight: just say what the path allows.
+      res.set_header("Allow", allowed + ", OPTIONS");
+      res.status = 204;
+      return finish();
+    }
+    if (!origin_ok) {
       return fail(PermissionDeniedError("origin not allowed", "cors_origin_not_allowed"));
     }
-    if (allowed.empty()) return fail(NotFoundError("no such route"));
     res.set_header("Access-Control-Allow-Methods", allowed + ", OPTIONS");
     res.set_header("Access-Control-Allow-Headers",
                    "Authorization, Content-Type, X-Request-ID, Last-Event-ID");

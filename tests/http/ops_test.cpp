@@ -193,6 +193,10 @@ TEST_CASE("CORS allow-list and preflight") {
   auto bad_preflight = s.Call("OPTIONS", "/api/tasks", std::nullopt, "", {{"Origin", "https://evil.example"}});
   CHECK(bad_preflight.status == 403);
   CHECK(bad_preflight.Header("Access-Control-Allow-Origin").empty());
+  auto plain_options = s.Call("OPTIONS", "/api/tasks/abc");
+  CHECK(plain_options.status == 204);
+  CHECK(plain_options.Header("Allow").find("PATCH") != std::string::npos);
+  CHECK(s.Call("OPTIONS", "/nowhere", std::nullopt, "", {{"Origin", "https://app.example"}}).status == 404);
 }
 
 TEST_CASE("--help, bad flags and --production refusals") {
