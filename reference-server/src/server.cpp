@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cctype>
-#include <cmath>
 #include <exception>
 
 #include "assistant/http_status.hpp"
