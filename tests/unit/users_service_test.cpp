@@ -140,4 +140,19 @@ TEST_CASE("DeleteMe removes the account and what it owns") {
   CHECK(f.core->tasks().Get(bob, bob_task->id).ok());
 }
 
+TEST_CASE("a deleted account's access token stops working at once") {
+  CoreFixture f;
+  auto reg = f.core->auth().Register({"gone@example.com", "correct horse battery", "G"}, f.ctx);
+  REQUIRE(reg.ok());
+  // Authenticate first, so the session's liveness is cached: the deletion
+  // must drop that answer, not wait for it to age out.
+  auto who = f.core->auth().Authenticate(reg->tokens.access_token);
+  REQUIRE(who.ok());
+  REQUIRE(f.core->users().DeleteMe(*who, f.ctx).ok());
+  auto after = f.core->auth().Authenticate(reg->tokens.access_token);
+  CHECK(after.status().code() == StatusCode::kUnauthenticated);
+  CHECK(f.core->auth().Refresh(reg->tokens.refresh_token, f.ctx).status().code() ==
+        StatusCode::kUnauthenticated);
+}
+
 }  // TEST_SUITE

@@ -146,7 +146,7 @@ struct Authenticated {
   Json claims;
 };
 
-class AuthServiceImpl final : public AuthService {
+class AuthServiceImpl final : public AuthServiceInternal {
  public:
   AuthServiceImpl(AuthDeps deps, std::unique_ptr<KeyRing> access_ring,
                   std::unique_ptr<KeyRing> identity_ring,
@@ -741,6 +741,8 @@ class AuthServiceImpl final : public AuthService {
     if (session_cache_.size() >= kMaxCacheEntries) session_cache_.clear();
   }
 
+  void ForgetUser(const std::string& user_id) override { ForgetSessions(user_id, ""); }
+
   // Drops cached answers after a local revocation: one session, or every
   // session of the user when `session_id` is empty.
   void ForgetSessions(const std::string& user_id, const std::string& session_id) {
@@ -793,7 +795,7 @@ class AuthServiceImpl final : public AuthService {
 
 }  // namespace
 
-Result<std::unique_ptr<AuthService>> NewAuthService(AuthDeps deps) {
+Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
   if (!deps.storage || deps.clock == nullptr || !deps.mailer || deps.audit == nullptr) {
     return InvalidArgumentError("auth needs storage, a clock, a mailer and an audit log", "auth");
   }
@@ -842,7 +844,7 @@ Result<std::unique_ptr<AuthService>> NewAuthService(AuthDeps deps) {
                              crypto::PasswordHasher::Create(o.password_hash));
   // Verified against when a login names no account, so both paths cost the same.
   ASSISTANT_ASSIGN_OR_RETURN(std::string dummy, hasher->Hash(crypto::RandomToken(24)));
-  return std::unique_ptr<AuthService>(
+  return std::unique_ptr<AuthServiceInternal>(
       new AuthServiceImpl(std::move(deps), std::move(access), std::move(identity), std::move(hasher),
                           std::move(derivation_key), std::move(dummy)));
 }

@@ -21,10 +21,19 @@ struct AuthDeps {
   AuthOptions options;
 };
 
+// The auth service as the core wires it: AuthService plus the hook other
+// services call when they end a user's sessions behind its back.
+class AuthServiceInternal : public AuthService {
+ public:
+  // Drops every cached "session is live" answer of `user_id`, so an account
+  // deleted by UserService::DeleteMe stops authenticating at once.
+  virtual void ForgetUser(const std::string& user_id) = 0;
+};
+
 // InvalidArgument for unusable options (HS256 with an empty secret, an
 // unreadable key dir, Argon2 costs below m=19456 KiB/t=2/p=1 are allowed
 // only when explicitly lowered for tests: no floor is enforced here).
-Result<std::unique_ptr<AuthService>> NewAuthService(AuthDeps deps);
+Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps);
 
 }  // namespace assistant
 

@@ -39,7 +39,7 @@ class AssistantImpl final : public Assistant {
   std::shared_ptr<Clock> clock_;
   std::shared_ptr<Mailer> mailer_;
   std::unique_ptr<AuditLog> audit_;
-  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<AuthServiceInternal> auth_;
   std::unique_ptr<UserService> users_;
   std::unique_ptr<TaskService> tasks_;
   std::unique_ptr<ConversationService> conversations_;
@@ -79,7 +79,9 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
   auth_deps.options = options.auth;
   ASSISTANT_ASSIGN_OR_RETURN(a->auth_, NewAuthService(std::move(auth_deps)));
 
-  a->users_ = NewUserService(*a->storage_, *a->clock_);
+  AuthServiceInternal* auth = a->auth_.get();
+  a->users_ = NewUserService(*a->storage_, *a->clock_,
+                             [auth](const std::string& user_id) { auth->ForgetUser(user_id); });
   a->tasks_ = NewTaskService(*a->storage_, *a->clock_);
   a->conversations_ = NewConversationService(*a->storage_, *a->clock_);
   a->agent_state_ = NewAgentStateService(*a->storage_, *a->clock_);

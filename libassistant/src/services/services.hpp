@@ -3,7 +3,9 @@
 #ifndef ASSISTANT_SRC_SERVICES_SERVICES_HPP_
 #define ASSISTANT_SRC_SERVICES_SERVICES_HPP_
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "assistant/agent_state.hpp"
 #include "assistant/clock.hpp"
@@ -29,7 +31,11 @@ inline constexpr const char* kDefaultConversationTitle = "New conversation";
 std::unique_ptr<TaskService> NewTaskService(Storage& storage, Clock& clock);
 std::unique_ptr<ConversationService> NewConversationService(Storage& storage,
                                                             Clock& clock);
-std::unique_ptr<UserService> NewUserService(Storage& storage, Clock& clock);
+// `on_account_deleted` runs after DeleteMe removed an account (the core
+// uses it to make the account's access tokens stop at once).
+std::unique_ptr<UserService> NewUserService(
+    Storage& storage, Clock& clock,
+    std::function<void(const std::string& user_id)> on_account_deleted = nullptr);
 std::unique_ptr<AgentStateService> NewAgentStateService(Storage& storage,
                                                         Clock& clock);
 

@@ -1,5 +1,6 @@
 // UserService over Storage: profile, the shared per-user key-value store and
 // the caller's audit log.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,9 @@ Status CheckNames(const std::string& ns, const std::string& key) {
 
 class UserServiceImpl final : public UserService {
  public:
-  UserServiceImpl(Storage& storage, Clock& clock) : storage_(storage), clock_(clock) {}
+  UserServiceImpl(Storage& storage, Clock& clock,
+                  std::function<void(const std::string&)> on_account_deleted)
+      : storage_(storage), clock_(clock), on_account_deleted_(std::move(on_account_deleted)) {}
 
   Result<User> Me(const Principal& p) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kRead));
@@ -63,7 +66,9 @@ class UserServiceImpl final : public UserService {
   Status DeleteMe(const Principal& p, const RequestContext& ctx) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kWrite));
     // No audit event: deleting the account deletes its audit log too.
-    return storage_.DeleteUser(p.user_id);
+    ASSISTANT_RETURN_IF_ERROR(storage_.DeleteUser(p.user_id));
+    if (on_account_deleted_) on_account_deleted_(p.user_id);
+    return Status();
   }
 
   Result<UserDataEntry> PutData(const Principal& p, const std::string& ns,
@@ -125,12 +130,15 @@ class UserServiceImpl final : public UserService {
  private:
   Storage& storage_;
   Clock& clock_;
+  const std::function<void(const std::string&)> on_account_deleted_;
 };
 
 }  // namespace
 
-std::unique_ptr<UserService> NewUserService(Storage& storage, Clock& clock) {
-  return std::make_unique<UserServiceImpl>(storage, clock);
+std::unique_ptr<UserService> NewUserService(
+    Storage& storage, Clock& clock,
+    std::function<void(const std::string& user_id)> on_account_deleted) {
+  return std::make_unique<UserServiceImpl>(storage, clock, std::move(on_account_deleted));
 }
 
 }  // namespace assistant
