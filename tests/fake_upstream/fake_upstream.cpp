@@ -29,10 +29,10 @@ size_t EventEnd(const std::string& body, size_t pos, bool ndjson) {
   if (pos >= body.size()) return body.size();
   // The first blank line (SSE) or line end (NDJSON) that ends at or after pos.
   size_t best = body.size();
-  std::initializer_list<const char*> seps = {"\n\n", "\r\n\r\n", "\r\r"};
-  if (ndjson) seps = {"\n"};
-  for (const char* sep : seps) {
-    const size_t len = std::strlen(sep);
+  static const std::vector<std::string> kSse = {"\n\n", "\r\n\r\n", "\r\r"};
+  static const std::vector<std::string> kNdjson = {"\n"};
+  for (const std::string& sep : ndjson ? kNdjson : kSse) {
+    const size_t len = sep.size();
     size_t at = body.find(sep, pos >= len ? pos - len : 0);
     while (at != std::string::npos && at + len < pos) at = body.find(sep, at + 1);
     if (at != std::string::npos) best = std::min(best, at + len);
