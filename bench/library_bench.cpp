@@ -5,7 +5,8 @@
 // authenticated request: verify a token + list a user's 20 tasks.
 // Each figure is the median of ROUNDS rounds (default 5).
 //
-// Run: build/bin/library_bench [rounds]
+// Run: build/bin/library_bench [rounds] [filter]
+//   filter: only figures whose name contains it (e.g. "agent"), for profiling.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,8 +40,11 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+std::string g_filter;
+
 void Report(const char* name, int rounds, const std::function<void()>& op,
             std::chrono::milliseconds budget = std::chrono::milliseconds(400)) {
+  if (!g_filter.empty() && std::string(name).find(g_filter) == std::string::npos) return;
   std::vector<double> ns;
   for (int r = 0; r < rounds; ++r) ns.push_back(NsPerOp(op, budget));
   double med = Median(ns);
@@ -70,6 +74,7 @@ void MustOk(const assistant::Status& s, const char* what) {
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
   if (rounds < 1) rounds = 1;
+  if (argc > 2) g_filter = argv[2];
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("assistant-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);

@@ -78,6 +78,10 @@ class LlmProvider {
  public:
   virtual ~LlmProvider() = default;
   virtual std::string name() const = 0;
+  // Whether the model reads the system prompt and earlier turns. A provider
+  // that answers from the new message alone (the rules provider) returns
+  // false, and the agent then skips loading history, memory and state.
+  virtual bool uses_context() const { return true; }
   // Cancelled (StatusCode::kCancelled) when `cancel` fired or the sink
   // returned false, with no retry. Upstream failures: Unavailable (reason
   // "upstream_error") or DeadlineExceeded ("upstream_timeout").

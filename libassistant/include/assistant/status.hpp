@@ -7,7 +7,7 @@
 // a human message, and for invalid input the offending field.
 //
 // The mapping to HTTP statuses and C error codes lives in one place each
-// (status_mapping.hpp / the C ABI's error table); nothing else decides it.
+// (http_status.hpp / the C ABI's error table); nothing else decides it.
 //
 // Thread safety: Status and Result are values; distinct objects may be used
 // from distinct threads freely, one object is not synchronised.

@@ -45,7 +45,10 @@ namespace {
 constexpr const char* kScope = "agent";
 constexpr size_t kTitleChars = 60;
 constexpr int kPromptMemories = 50;
-constexpr int kHistoryPage = 100;
+// History is read newest first in pages that start small and double, so a
+// short budget over a long conversation reads (and parses) only a little.
+constexpr int kHistoryFirstPage = 16;
+constexpr int kHistoryMaxPage = 128;
 // Stops paging through very long conversations however large the budget.
 constexpr int kHistoryMaxMessages = 1000;
 
@@ -185,10 +188,13 @@ class AgentImpl final : public Agent {
     // The conversation: the caller's, or a new one titled by this message.
     Conversation conv;
     std::vector<Message> stored_history;
+    const bool uses_context = d_.provider->uses_context();
     if (request.conversation_id && !request.conversation_id->empty()) {
       ASSISTANT_ASSIGN_OR_RETURN(conv, d_.storage->GetConversation(p.user_id,
                                                                    *request.conversation_id));
-      ASSISTANT_ASSIGN_OR_RETURN(stored_history, LoadHistory(p.user_id, conv.id));
+      if (uses_context) {
+        ASSISTANT_ASSIGN_OR_RETURN(stored_history, LoadHistory(p.user_id, conv.id));
+      }
     } else {
       conv.id = NewId();
       conv.user_id = p.user_id;
@@ -197,7 +203,10 @@ class AgentImpl final : public Agent {
       conv.created_at = conv.updated_at = services::NowMillis(*d_.clock);
       ASSISTANT_RETURN_IF_ERROR(d_.storage->CreateConversation(conv));
     }
-    ASSISTANT_ASSIGN_OR_RETURN(std::string system, SystemPrompt(p.user_id, app_id));
+    std::string system;
+    if (uses_context) {
+      ASSISTANT_ASSIGN_OR_RETURN(system, SystemPrompt(p.user_id, app_id));
+    }
 
     Message user_msg;
     user_msg.id = NewId();
@@ -217,7 +226,7 @@ class AgentImpl final : public Agent {
     ChatRequest chat;
     chat.model = d_.options.model;
     chat.tools = tools_.Specs();
-    chat.messages.push_back({"system", system, {}, "", ""});
+    if (uses_context) chat.messages.push_back({"system", system, {}, "", ""});
     for (ChatMessage& m : TrimmedHistory(stored_history)) chat.messages.push_back(std::move(m));
     chat.messages.push_back({"user", content, {}, "", ""});
 
@@ -315,12 +324,16 @@ class AgentImpl final : public Agent {
     std::string before;
     size_t chars = 0;
     const size_t budget_chars = static_cast<size_t>(std::max(0, d_.options.history_token_budget)) * 4;
+    int page_size = kHistoryFirstPage;
     while (static_cast<int>(newest_first.size()) < kHistoryMaxMessages) {
       ASSISTANT_ASSIGN_OR_RETURN(
           MessagePage page,
-          d_.storage->ListMessages(user_id, conversation_id, before, kHistoryPage));
+          d_.storage->ListMessages(user_id, conversation_id, before, page_size));
+      page_size = std::min(page_size * 2, kHistoryMaxPage);
       for (auto it = page.messages.rbegin(); it != page.messages.rend(); ++it) {
+        // Tool calls and their results count too: they are replayed.
         chars += it->content.size();
+        if (it->tool_calls) chars += SafeDump(*it->tool_calls).size();
         newest_first.push_back(std::move(*it));
       }
       if (!page.has_more || page.messages.empty() || chars > budget_chars) break;

@@ -326,6 +326,8 @@ int64_t Estimate(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
 class RulesProvider final : public LlmProvider {
  public:
   std::string name() const override { return "rules"; }
+  // Intents come from the last user message alone.
+  bool uses_context() const override { return false; }
 
   Result<ChatResponse> Chat(const ChatRequest& request, const DeltaSink& on_delta,
                             const CancellationToken& cancel) override {
