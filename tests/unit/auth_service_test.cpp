@@ -230,6 +230,24 @@ TEST_CASE("access tokens expire; garbage credentials are refused") {
   CheckUnauthenticated(f.auth().Authenticate(ann.tokens.access_token).status(), "token_expired");
 }
 
+TEST_CASE("a token verified before is still refused once expired or its session ends") {
+  // Authenticate remembers verified tokens; the memory must never outlive
+  // the token's exp nor skip the session check.
+  AuthFixture f;
+  AuthResult ann = f.Register("ann@example.com");
+  REQUIRE(f.auth().Authenticate(ann.tokens.access_token).ok());
+  f.clock->Advance(std::chrono::minutes(14));
+  REQUIRE(f.auth().Authenticate(ann.tokens.access_token).ok());
+  f.clock->Advance(std::chrono::minutes(1));
+  CheckUnauthenticated(f.auth().Authenticate(ann.tokens.access_token).status(), "token_expired");
+
+  AuthResult bob = f.Register("bob@example.com");
+  auto who = f.auth().Authenticate(bob.tokens.access_token);
+  REQUIRE(who.ok());
+  REQUIRE(f.auth().Logout(*who, {}).ok());
+  CheckUnauthenticated(f.auth().Authenticate(bob.tokens.access_token).status(), "invalid_token");
+}
+
 TEST_CASE("logout revokes the session; an API key cannot log out") {
   AuthFixture f;
   AuthResult ann = f.Register("ann@example.com");

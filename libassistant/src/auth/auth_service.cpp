@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -133,6 +134,19 @@ Result<std::string> LoadOrCreateSecretFile(const std::string& path) {
   }
   return InvalidArgumentError("cannot set up " + path, "jwt_key_dir");
 }
+
+// Signature checks dominate Authenticate in EdDSA mode (~130 us for Ed25519
+// here): a token already verified is remembered until its exp, for at most
+// kVerifiedTokenTtl so a retired signing key stops being honoured soon.
+// Session liveness is still checked on every use.
+constexpr auto kVerifiedTokenTtl = std::chrono::seconds(60);
+constexpr size_t kMaxVerifiedTokens = 20000;
+
+struct VerifiedToken {
+  std::shared_ptr<const Json> claims;
+  Timestamp expires_at{};
+  Timestamp verified_at{};
+};
 
 struct SessionCacheEntry {
   bool live = false;
@@ -648,7 +662,8 @@ class AuthServiceImpl final : public AuthServiceInternal {
     vo.issuer = options_.issuer;
     vo.audience = options_.audience;
     vo.now = now;
-    ASSISTANT_ASSIGN_OR_RETURN(Json claims, access_ring_->Verify(credential, vo));
+    ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<const Json> verified, VerifyCached(credential, vo));
+    Json claims = *verified;
     auto sub = claims.find("sub");
     auto sid = claims.find("sid");
     auto scope = claims.find("scope");
@@ -671,6 +686,44 @@ class AuthServiceImpl final : public AuthServiceInternal {
         scope == claims.end() ? std::set<std::string>{} : SplitScopes(scope->get_ref<const std::string&>());
     a.claims = std::move(claims);
     return a;
+  }
+
+  // The token's claims, from the verified-token cache when this exact token
+  // was verified before and has not expired.
+  Result<std::shared_ptr<const Json>> VerifyCached(std::string_view credential,
+                                                   const JwtVerifyOptions& vo) {
+    const Timestamp now = vo.now;
+    {
+      std::shared_lock<std::shared_mutex> lock(verified_mu_);
+      auto it = verified_.find(std::string(credential));
+      if (it != verified_.end() && now < it->second.expires_at &&
+          now >= it->second.verified_at && now - it->second.verified_at < kVerifiedTokenTtl) {
+        return it->second.claims;
+      }
+    }
+    ASSISTANT_ASSIGN_OR_RETURN(Json claims, access_ring_->Verify(credential, vo));
+    // Verify guarantees a numeric exp.
+    auto exp = claims.find("exp");
+    const bool cacheable = exp != claims.end() && exp->is_number();
+    const double exp_seconds = cacheable ? exp->get<double>() : 0;
+    auto shared = std::make_shared<const Json>(std::move(claims));
+    if (cacheable) {
+      VerifiedToken entry;
+      entry.claims = shared;
+      entry.expires_at = FromUnixMillis(static_cast<int64_t>(exp_seconds * 1000.0));
+      entry.verified_at = now;
+      std::unique_lock<std::shared_mutex> lock(verified_mu_);
+      if (verified_.size() >= kMaxVerifiedTokens) {
+        for (auto it = verified_.begin(); it != verified_.end();) {
+          const bool stale = now >= it->second.expires_at ||
+                             now - it->second.verified_at >= kVerifiedTokenTtl;
+          it = stale ? verified_.erase(it) : std::next(it);
+        }
+        if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
+      }
+      verified_.insert_or_assign(std::string(credential), std::move(entry));
+    }
+    return std::shared_ptr<const Json>(std::move(shared));
   }
 
   Result<Authenticated> AuthenticateApiKey(std::string_view credential) {
@@ -784,6 +837,9 @@ class AuthServiceImpl final : public AuthServiceInternal {
   const std::unique_ptr<crypto::PasswordHasher> hasher_;
   std::string derivation_key_;
   const std::string dummy_hash_;
+
+  std::shared_mutex verified_mu_;
+  std::unordered_map<std::string, VerifiedToken> verified_;
 
   mutable std::shared_mutex cache_mu_;
   std::unordered_map<std::string, SessionCacheEntry> session_cache_;
