@@ -1617,8 +1617,11 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
       std::min<int64_t>(options.busy_timeout.count(), std::numeric_limits<int>::max()));
   auto opened = Guard([&]() -> Result<std::unique_ptr<Storage>> {
     const std::string file = in_memory ? ":memory:" : path;
-    auto writer =
-        std::make_unique<Connection>(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, busy_ms);
+    // Every connection is used by one thread at a time (the writer behind
+    // its mutex, readers checked out of the pool), so SQLite's own
+    // per-call connection mutex is pure cost: open in multi-thread mode.
+    auto writer = std::make_unique<Connection>(
+        file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX, busy_ms);
     // Search needs FTS5; say so plainly instead of failing in a migration.
     if (!sqlite3_compileoption_used("ENABLE_FTS5")) {
       bool loaded = false;
@@ -1648,7 +1651,8 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
       // Readers open after the migration so they see the schema at once.
       std::vector<std::unique_ptr<Connection>> pool;
       for (int i = 0; i < std::max(options.read_connections, 1); ++i) {
-        auto r = std::make_unique<Connection>(file, SQLite::OPEN_READONLY, busy_ms);
+        auto r = std::make_unique<Connection>(file, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                              busy_ms);
         pool.push_back(std::move(r));
       }
       storage->AttachReaders(std::move(pool));
