@@ -11,7 +11,10 @@ PACKAGES=(
 )
 # Extra packages some jobs need: "bench" (wrk, nginx, the peers' stacks).
 if [[ " $* " == *" bench "* ]]; then
-  PACKAGES+=(wrk nginx jq python3-fastapi python3-uvicorn python3-jwt python3-bcrypt nodejs npm)
+  PACKAGES+=(wrk nginx jq python3-fastapi python3-uvicorn python3-jwt python3-bcrypt)
+  # A node from elsewhere (e.g. NodeSource) bundles npm and conflicts with
+  # Debian's npm package: install Debian's only when there is no node at all.
+  command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi
 
 missing=()
