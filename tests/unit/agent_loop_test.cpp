@@ -440,6 +440,69 @@ TEST_CASE("history is trimmed from the oldest to the token budget") {
   CHECK(msgs[4].content == std::string(40, 'c'));
 }
 
+TEST_CASE("a turn with caller history and store=false writes nothing but still runs tools") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  AgentOptions options;
+  options.history_token_budget = 30;  // ~120 characters
+  ScriptedAgent sa(f,
+                   [](const ChatRequest&, const DeltaSink& sink, const CancellationToken&,
+                      int call) -> Result<ChatResponse> {
+                     if (call == 0) {
+                       ChatResponse r;
+                       r.tool_calls.push_back({"c1", "add_task", Json{{"title", "from v1"}}});
+                       return r;
+                     }
+                     return Say("added", sink);
+                   },
+                   options);
+  AgentRequest req{"add it"};
+  req.store = false;
+  req.history = std::vector<ChatMessage>{
+      {"system", "answer in French", {}, "", ""},
+      {"user", std::string(200, 'x'), {}, "", ""},  // older than the budget allows
+      {"assistant", "", {ToolCall{"old", "list_tasks", Json::object()}}, "", ""},
+      {"tool", "[]", {}, "old", "list_tasks"},
+      {"user", std::string(40, 'u'), {}, "", ""}};
+  auto reply = sa.agent->Send(ann, req, f.ctx);
+  REQUIRE(reply.ok());
+  CHECK(reply->conversation_id.empty());
+  CHECK(reply->message.content == "added");
+  CHECK_FALSE(reply->message.id.empty());
+
+  auto reqs = sa.provider->requests();
+  REQUIRE(reqs.size() == 2);
+  const auto& msgs = reqs[0].messages;
+  REQUIRE(msgs.size() == 5);
+  CHECK(msgs[0].role == "system");
+  CHECK(msgs[0].content.find("answer in French") != std::string::npos);
+  // The tool call and its answer stay together; the oldest user turn is cut.
+  CHECK(msgs[1].role == "assistant");
+  CHECK(msgs[1].tool_calls.size() == 1);
+  CHECK(msgs[2].role == "tool");
+  CHECK(msgs[3].content == std::string(40, 'u'));
+  CHECK(msgs[4].content == "add it");
+
+  // The tool acted for Ann; no conversation or message was written.
+  auto tasks = f.core->tasks().List(ann, {});
+  REQUIRE(tasks.ok());
+  REQUIRE(tasks->items.size() == 1);
+  CHECK(tasks->items[0].title == "from v1");
+  auto convs = f.core->conversations().List(ann, {});
+  REQUIRE(convs.ok());
+  CHECK(convs->items.empty());
+
+  AgentRequest named{"hi", std::string("some-conversation")};
+  named.store = false;
+  auto refused = sa.agent->Send(ann, named, f.ctx);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().field() == "conversation_id");
+
+  AgentRequest bad_role{"hi"};
+  bad_role.history = std::vector<ChatMessage>{{"wizard", "x", {}, "", ""}};
+  CHECK(sa.agent->Send(ann, bad_role, f.ctx).status().field() == "messages");
+}
+
 TEST_CASE("the tool loop stops at max_tool_steps") {
   CoreFixture f;
   Principal ann = f.NewUser("ann@example.com");

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "assistant/conversations.hpp"
 #include "assistant/llm.hpp"
@@ -41,6 +42,15 @@ struct AgentRequest {
   std::string message;  // 1..32,000 characters, multi-line
   std::optional<std::string> conversation_id;  // new conversation when unset
   std::optional<std::string> app_id;
+  // The earlier turns, supplied by the caller instead of read from storage
+  // (the OpenAI-compatible endpoint: the client owns the history). Trimmed
+  // to the token budget like stored history. Its system messages follow the
+  // agent's own system prompt.
+  std::optional<std::vector<ChatMessage>> history;
+  // False: nothing of the turn is stored — no conversation, no messages, no
+  // run — though tools still act and are audited. conversation_id must then
+  // be unset. Message ids are still assigned.
+  bool store = true;
 };
 
 struct AgentReply {

@@ -185,14 +185,26 @@ class AgentImpl final : public Agent {
       if (on_event) on_event(AgentEvent{type, std::move(data)});
     };
 
+    const bool has_conversation = request.conversation_id && !request.conversation_id->empty();
+    if (!request.store && has_conversation) {
+      return InvalidArgumentError("a turn that is not stored cannot name a conversation",
+                                  "conversation_id");
+    }
+    std::vector<ChatMessage> caller_history;
+    if (request.history) {
+      ASSISTANT_ASSIGN_OR_RETURN(caller_history, CleanHistory(*request.history));
+    }
+
     // The conversation: the caller's, or a new one titled by this message.
     Conversation conv;
     std::vector<Message> stored_history;
     const bool uses_context = d_.provider->uses_context();
-    if (request.conversation_id && !request.conversation_id->empty()) {
+    if (!request.store) {
+      // Nothing is written; the reply names no conversation.
+    } else if (has_conversation) {
       ASSISTANT_ASSIGN_OR_RETURN(conv, d_.storage->GetConversation(p.user_id,
                                                                    *request.conversation_id));
-      if (uses_context) {
+      if (uses_context && !request.history) {
         ASSISTANT_ASSIGN_OR_RETURN(stored_history, LoadHistory(p.user_id, conv.id));
       }
     } else {
@@ -214,7 +226,9 @@ class AgentImpl final : public Agent {
     user_msg.role = "user";
     user_msg.content = content;
     user_msg.created_at = services::NowMillis(*d_.clock);
-    ASSISTANT_RETURN_IF_ERROR(d_.storage->AppendMessage(p.user_id, user_msg));
+    if (request.store) {
+      ASSISTANT_RETURN_IF_ERROR(d_.storage->AppendMessage(p.user_id, user_msg));
+    }
 
     // Chosen after the user message's id, so ids order the two messages
     // even when both carry the same millisecond.
@@ -226,8 +240,16 @@ class AgentImpl final : public Agent {
     ChatRequest chat;
     chat.model = d_.options.model;
     chat.tools = tools_.Specs();
-    if (uses_context) chat.messages.push_back({"system", system, {}, "", ""});
-    for (ChatMessage& m : TrimmedHistory(stored_history)) chat.messages.push_back(std::move(m));
+    if (uses_context) {
+      // The caller's system messages extend the agent's own prompt.
+      for (const ChatMessage& m : caller_history) {
+        if (m.role == "system") system += "\n\n" + m.content;
+      }
+      chat.messages.push_back({"system", system, {}, "", ""});
+      std::vector<ChatMessage> history =
+          request.history ? TrimChat(std::move(caller_history)) : TrimmedHistory(stored_history);
+      for (ChatMessage& m : history) chat.messages.push_back(std::move(m));
+    }
     chat.messages.push_back({"user", content, {}, "", ""});
 
     std::string reply_text;
@@ -298,7 +320,7 @@ class AgentImpl final : public Agent {
     if (!calls.empty()) reply.tool_calls = calls;
     reply.status = status;
     reply.created_at = services::NowMillis(*d_.clock);
-    Status stored = d_.storage->AppendMessage(p.user_id, reply);
+    Status stored = request.store ? d_.storage->AppendMessage(p.user_id, reply) : Status();
     if (!stored.ok()) {
       emit("error", ErrorJson(stored));
       return stored;
@@ -341,6 +363,55 @@ class AgentImpl final : public Agent {
     }
     std::reverse(newest_first.begin(), newest_first.end());
     return newest_first;
+  }
+
+  // Caller-supplied turns, checked like any text the API takes in.
+  static Result<std::vector<ChatMessage>> CleanHistory(const std::vector<ChatMessage>& in) {
+    std::vector<ChatMessage> out;
+    out.reserve(in.size());
+    for (const ChatMessage& m : in) {
+      if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool") {
+        return InvalidArgumentError("message role must be system, user, assistant or tool",
+                                    "messages");
+      }
+      ChatMessage c = m;
+      ASSISTANT_ASSIGN_OR_RETURN(c.content, text::CleanText(m.content, "messages", 0,
+                                                            kMessageMaxChars, true));
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  // Caller-supplied turns (system messages left out: they went into the
+  // system prompt), newest kept, within the token budget. An assistant
+  // message asking for tools stays together with the answers that follow.
+  std::vector<ChatMessage> TrimChat(std::vector<ChatMessage> history) const {
+    const int64_t budget = std::max(0, d_.options.history_token_budget);
+    std::vector<std::vector<ChatMessage>> groups;
+    for (ChatMessage& m : history) {
+      if (m.role == "system") continue;
+      if (m.role == "tool" && !groups.empty()) {
+        groups.back().push_back(std::move(m));
+      } else {
+        groups.push_back({std::move(m)});
+      }
+    }
+    std::vector<ChatMessage> out;
+    int64_t used = 0;
+    size_t first = groups.size();
+    while (first > 0) {
+      size_t chars = 0;
+      for (const ChatMessage& m : groups[first - 1]) chars += ChatChars(m);
+      const int64_t cost = EstimateTokens(chars);
+      if (used + cost > budget) break;
+      used += cost;
+      --first;
+    }
+    for (size_t i = first; i < groups.size(); ++i) {
+      for (ChatMessage& m : groups[i]) out.push_back(std::move(m));
+    }
+    while (!out.empty() && out.front().role == "tool") out.erase(out.begin());
+    return out;
   }
 
   // Whole stored messages, newest kept, within the token budget.
