@@ -10,7 +10,8 @@
 // Events (SPEC.md "Agent"): message.start {conversation_id, message_id,
 // run_id}, message.delta {content}, tool.call {id, name, arguments},
 // tool.result {id, name, result}, message.done {message, usage}, error
-// {error:{code,message}}.
+// {error:{code,message}}. Each turn is a run (assistant/runs.hpp): its
+// events are numbered and kept, so others can re-attach and cancel it.
 //
 // Thread safety: every method is safe to call from many threads at once.
 #ifndef ASSISTANT_AGENT_HPP_
@@ -32,10 +33,12 @@ namespace assistant {
 struct AgentEvent {
   std::string type;  // message.start | message.delta | tool.call | ...
   Json data;
+  int64_t id = 0;    // the event's number within its run: 1, 2, 3, ...
 };
 
-// Receives events in order. Return false when nobody listens any more;
-// the turn still finishes (the reply is stored) unless cancelled.
+// Receives events in order. Return false when nobody listens any more: the
+// sink is not called again, and the turn still finishes (the reply is
+// stored) unless cancelled, or RunOptions::cancel_when_sink_gone is set.
 using AgentEventSink = std::function<bool(const AgentEvent&)>;
 
 struct AgentRequest {
@@ -67,8 +70,10 @@ class Agent {
  public:
   virtual ~Agent() = default;
   // Needs scope `agent`. The reply's status is completed, cancelled (the
-  // token fired: partial text kept) or failed (provider error: partial
-  // text kept and the error returned after the error event).
+  // token fired, or RunService::Cancel: partial text kept) or failed
+  // (provider error: partial text kept and the error returned after the
+  // error event). The run's final state and the reply are stored before
+  // Send returns.
   virtual Result<AgentReply> Send(const Principal& p, const AgentRequest& request,
                                   const RequestContext& ctx,
                                   const AgentEventSink& on_event = nullptr,

@@ -27,6 +27,7 @@
 #include "assistant/auth.hpp"
 #include "assistant/conversations.hpp"
 #include "assistant/options.hpp"
+#include "assistant/runs.hpp"
 #include "assistant/status.hpp"
 #include "assistant/storage.hpp"
 #include "assistant/tasks.hpp"
@@ -51,6 +52,8 @@ class Assistant {
   virtual ConversationService& conversations() = 0;
   virtual AgentStateService& agent_state() = 0;
   virtual Agent& agent() = 0;
+  // Agent turns in progress and recently finished: status, re-attach, cancel.
+  virtual RunService& runs() = 0;
   virtual Storage& storage() = 0;
   virtual Clock& clock() = 0;
   virtual const Options& options() const = 0;

@@ -72,12 +72,36 @@ struct AgentOptions {
       "You are a helpful assistant that manages the user's tasks.";
 };
 
+// Agent runs (assistant/runs.hpp).
+struct RunOptions {
+  // Finished runs stay replayable this long. Default: 3600 s.
+  std::chrono::seconds retention{3600};
+  // When the Agent::Send event sink returns false (the streaming client went
+  // away): true cancels the run, false lets it finish and store its reply.
+  // Default: false (continue).
+  bool cancel_when_sink_gone = false;
+  // How often pending events are written, all runs in one transaction.
+  // Default: 25 ms.
+  std::chrono::milliseconds flush_interval{25};
+  // How often a process executing runs looks for cancel requests stored by
+  // other processes. Default: 100 ms.
+  std::chrono::milliseconds cancel_poll{100};
+  // How often Attach reads storage for a run of another process.
+  // Default: 50 ms.
+  std::chrono::milliseconds attach_poll{50};
+  // Silence after which Attach sends its sink a keep-alive. Default: 15 s.
+  std::chrono::milliseconds keep_alive{15000};
+  // How often finished runs past `retention` are deleted. Default: 60 s.
+  std::chrono::seconds prune_interval{60};
+};
+
 struct Options {
   // sqlite://path, sqlite:///abs/path, sqlite::memory:, postgresql://...
   std::string database_url = "sqlite://assistant.db";
   StorageOptions storage;
   AuthOptions auth;
   AgentOptions agent;
+  RunOptions runs;
   // Default: Clock::Default().
   std::shared_ptr<Clock> clock;
   // Default: an outbox mailer writing to `outbox_path`.

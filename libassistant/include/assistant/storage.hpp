@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "assistant/runs.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
 
@@ -215,6 +216,59 @@ class Storage {
   virtual Result<std::vector<AuditEvent>> ListAudit(
       const std::string& user_id, int limit,
       const std::optional<PagePosition>& after) = 0;
+
+  // ---- agent runs (assistant/runs.hpp). A run belongs to its user and its
+  // conversation: deleting either deletes the run and its events.
+  // AlreadyExists when the id is taken; NotFound when the conversation is
+  // not run.user_id's.
+  virtual Status CreateRun(const Run& run) { return RunsUnsupported(); }
+  virtual Result<Run> GetRun(const std::string& user_id, const std::string& id) {
+    return RunsUnsupported();
+  }
+  // Stores the events of many runs in one transaction. Events of a run that
+  // is not (or no longer) the batch user's are dropped, and an event id
+  // already stored keeps its first content, so a late or repeated batch is
+  // harmless.
+  virtual Status AppendRunEvents(const std::vector<RunEventBatch>& batches) {
+    return RunsUnsupported();
+  }
+  // The run's events with id > after_id, ascending, at most `limit`.
+  // NotFound when the run is not the user's.
+  virtual Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
+                                                      const std::string& run_id,
+                                                      int64_t after_id, int limit) {
+    return RunsUnsupported();
+  }
+  // Atomically: stores `events` as AppendRunEvents does, sets the run's
+  // status and finished_at, and appends `reply` (when given) as
+  // AppendMessage does. NotFound when the run, or the reply's conversation,
+  // is not the user's; nothing is written then.
+  virtual Status FinishRun(const std::string& user_id, const Run& finished,
+                           const std::vector<RunEvent>& events,
+                           const std::optional<Message>& reply) {
+    return RunsUnsupported();
+  }
+  // Marks a running run's cancel_requested and returns the run.
+  // NotFound when the run is not the user's.
+  virtual Result<Run> RequestRunCancel(const std::string& user_id,
+                                       const std::string& run_id) {
+    return RunsUnsupported();
+  }
+  // Ids of running runs of `owner` whose cancel was requested (maintenance:
+  // every user's).
+  virtual Result<std::vector<std::string>> ListCancelRequestedRuns(
+      const std::string& owner) {
+    return RunsUnsupported();
+  }
+  // Deletes runs finished before `cutoff`, with their events (maintenance:
+  // every user's). Returns how many.
+  virtual Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) { return RunsUnsupported(); }
+
+  // Interim: the SQLite implementation of the run methods lands after the
+  // write-path change in progress; until then runs are not kept.
+  static Status RunsUnsupported() {
+    return Status(StatusCode::kUnimplemented, "this storage does not keep agent runs");
+  }
 
   // Moves deleted text out of the database files (SQLite: WAL checkpoint
   // with secure_delete on). Safe to call at any time.

@@ -180,6 +180,32 @@ class StorageWrapper : public Storage {
                                             const std::optional<PagePosition>& after) override {
     return target_->ListAudit(user_id, limit, after);
   }
+  Status CreateRun(const Run& run) override { return target_->CreateRun(run); }
+  Result<Run> GetRun(const std::string& user_id, const std::string& id) override {
+    return target_->GetRun(user_id, id);
+  }
+  Status AppendRunEvents(const std::vector<RunEventBatch>& batches) override {
+    return target_->AppendRunEvents(batches);
+  }
+  Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
+                                              const std::string& run_id, int64_t after_id,
+                                              int limit) override {
+    return target_->ListRunEvents(user_id, run_id, after_id, limit);
+  }
+  Status FinishRun(const std::string& user_id, const Run& finished,
+                   const std::vector<RunEvent>& events,
+                   const std::optional<Message>& reply) override {
+    return target_->FinishRun(user_id, finished, events, reply);
+  }
+  Result<Run> RequestRunCancel(const std::string& user_id, const std::string& run_id) override {
+    return target_->RequestRunCancel(user_id, run_id);
+  }
+  Result<std::vector<std::string>> ListCancelRequestedRuns(const std::string& owner) override {
+    return target_->ListCancelRequestedRuns(owner);
+  }
+  Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) override {
+    return target_->DeleteRunsFinishedBefore(cutoff);
+  }
   Status Checkpoint() override { return target_->Checkpoint(); }
 
  private:

@@ -178,13 +178,6 @@ class AgentImpl final : public Agent {
       return InvalidArgumentError("app_id must be 1-128 characters of [A-Za-z0-9._:-]",
                                   "app_id");
     }
-    CancellationToken local_token;
-    const CancellationToken& token = cancel ? *cancel : local_token;
-    auto emit = [&on_event](const char* type, Json data) {
-      // A sink that stopped listening does not stop the turn.
-      if (on_event) on_event(AgentEvent{type, std::move(data)});
-    };
-
     const bool has_conversation = request.conversation_id && !request.conversation_id->empty();
     if (!request.store && has_conversation) {
       return InvalidArgumentError("a turn that is not stored cannot name a conversation",
@@ -233,9 +226,28 @@ class AgentImpl final : public Agent {
     // Chosen after the user message's id, so ids order the two messages
     // even when both carry the same millisecond.
     const std::string message_id = NewId();
-    const std::string run_id = NewId();
+    Run run_record;
+    run_record.id = NewId();
+    run_record.user_id = p.user_id;
+    run_record.conversation_id = conv.id;
+    run_record.message_id = message_id;
+    ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<LiveRun> run,
+                               d_.runs->Start(std::move(run_record), request.store, cancel));
+    const CancellationToken& token = run->token();
+    bool listening = static_cast<bool>(on_event);
+    // Every event is numbered and kept by the run first; then the caller's
+    // sink sees it with its number.
+    auto deliver = [&](const std::string& type, Json data, int64_t id) {
+      if (!listening) return;
+      listening = on_event(AgentEvent{type, std::move(data), id});
+      if (!listening && d_.runs->options().cancel_when_sink_gone) run->Cancel();
+    };
+    auto emit = [&](const char* type, Json data) {
+      const int64_t id = d_.runs->Publish(*run, type, data);
+      deliver(type, std::move(data), id);
+    };
     emit("message.start",
-         {{"conversation_id", conv.id}, {"message_id", message_id}, {"run_id", run_id}});
+         {{"conversation_id", conv.id}, {"message_id", message_id}, {"run_id", run->id()}});
 
     ChatRequest chat;
     chat.model = d_.options.model;
@@ -255,7 +267,7 @@ class AgentImpl final : public Agent {
     std::string reply_text;
     std::string step_text;
     DeltaSink sink = [&](std::string_view delta) {
-      if (token.cancelled()) return false;
+      if (run->cancelled()) return false;
       step_text.append(delta);
       reply_text.append(delta);
       emit("message.delta", {{"content", std::string(delta)}});
@@ -272,7 +284,7 @@ class AgentImpl final : public Agent {
       step_text.clear();
       Result<ChatResponse> r = d_.provider->Chat(chat, sink, token);
       if (!r.ok()) {
-        if (r.status().code() == StatusCode::kCancelled || token.cancelled()) {
+        if (r.status().code() == StatusCode::kCancelled || run->cancelled()) {
           status = "cancelled";
         } else {
           status = "failed";
@@ -296,7 +308,7 @@ class AgentImpl final : public Agent {
       }
       chat.messages.push_back(asked);
       for (const ToolCall& call : asked.tool_calls) {
-        if (token.cancelled()) break;
+        if (run->cancelled()) break;
         emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
         Json result = ran.ok() ? *ran : ErrorJson(ran.status());
@@ -306,7 +318,7 @@ class AgentImpl final : public Agent {
             {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}, {"result", result}});
         chat.messages.push_back({"tool", SafeDump(result), {}, call.id, call.name});
       }
-      if (token.cancelled()) {
+      if (run->cancelled()) {
         status = "cancelled";
         break;
       }
@@ -320,19 +332,21 @@ class AgentImpl final : public Agent {
     if (!calls.empty()) reply.tool_calls = calls;
     reply.status = status;
     reply.created_at = services::NowMillis(*d_.clock);
-    Status stored = request.store ? d_.storage->AppendMessage(p.user_id, reply) : Status();
-    if (!stored.ok()) {
-      emit("error", ErrorJson(stored));
-      return stored;
-    }
-    if (status == "failed") {
-      emit("error", ErrorJson(failure));
-      return failure;
-    }
-    emit("message.done", {{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}});
+    // The run's end, its last events and the reply go to storage in one
+    // write; only then do listeners get the last event.
+    const bool failed = status == "failed";
+    Status not_stored;
+    RunEvent last = d_.runs->Finish(
+        *run, status, failed ? "error" : "message.done",
+        failed ? ErrorJson(failure)
+               : Json{{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}},
+        request.store ? std::optional<Message>(reply) : std::nullopt, &not_stored);
+    deliver(last.type, std::move(last.data), last.id);
+    if (!not_stored.ok()) return not_stored;
+    if (failed) return failure;
     AgentReply out;
     out.conversation_id = conv.id;
-    out.run_id = run_id;
+    out.run_id = run->id();
     out.message = std::move(reply);
     out.usage = usage;
     return out;
@@ -465,8 +479,9 @@ class AgentImpl final : public Agent {
 }  // namespace
 
 Result<std::unique_ptr<Agent>> NewAgent(AgentDeps deps) {
-  if (!deps.storage || !deps.clock || !deps.audit || !deps.provider) {
-    return InvalidArgumentError("the agent needs storage, a clock, an audit log and a provider");
+  if (!deps.storage || !deps.clock || !deps.audit || !deps.provider || !deps.runs) {
+    return InvalidArgumentError(
+        "the agent needs storage, a clock, an audit log, a provider and a run registry");
   }
   return std::unique_ptr<Agent>(std::make_unique<AgentImpl>(std::move(deps)));
 }

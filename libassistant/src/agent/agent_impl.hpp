@@ -8,6 +8,7 @@
 #include "assistant/clock.hpp"
 #include "assistant/llm.hpp"
 #include "assistant/options.hpp"
+#include "agent/run_registry.hpp"
 #include "assistant/storage.hpp"
 #include "services/audit_log.hpp"
 
@@ -17,6 +18,7 @@ struct AgentDeps {
   Storage* storage = nullptr;  // required; outlives the agent
   Clock* clock = nullptr;      // required; outlives the agent
   AuditLog* audit = nullptr;   // required; outlives the agent
+  RunRegistry* runs = nullptr; // required; outlives the agent
   std::shared_ptr<LlmProvider> provider;  // required
   AgentOptions options;
 };

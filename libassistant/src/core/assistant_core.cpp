@@ -30,6 +30,7 @@ class AssistantImpl final : public Assistant {
   ConversationService& conversations() override { return *conversations_; }
   AgentStateService& agent_state() override { return *agent_state_; }
   Agent& agent() override { return *agent_; }
+  RunService& runs() override { return *runs_; }
   Storage& storage() override { return *storage_; }
   Clock& clock() override { return *clock_; }
   const Options& options() const override { return options_; }
@@ -44,6 +45,9 @@ class AssistantImpl final : public Assistant {
   std::unique_ptr<TaskService> tasks_;
   std::unique_ptr<ConversationService> conversations_;
   std::unique_ptr<AgentStateService> agent_state_;
+  // Before the agent, which drives its runs; its destructor writes the
+  // last pending events.
+  std::unique_ptr<RunRegistry> runs_;
   std::unique_ptr<Agent> agent_;
 };
 
@@ -86,10 +90,13 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
   a->conversations_ = NewConversationService(*a->storage_, *a->clock_);
   a->agent_state_ = NewAgentStateService(*a->storage_, *a->clock_);
 
+  a->runs_ = std::make_unique<RunRegistry>(*a->storage_, *a->clock_, options.runs);
+
   AgentDeps agent_deps;
   agent_deps.storage = a->storage_.get();
   agent_deps.clock = a->clock_.get();
   agent_deps.audit = a->audit_.get();
+  agent_deps.runs = a->runs_.get();
   agent_deps.provider = std::move(provider);
   agent_deps.options = options.agent;
   ASSISTANT_ASSIGN_OR_RETURN(a->agent_, NewAgent(std::move(agent_deps)));

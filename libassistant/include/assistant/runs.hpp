@@ -1,0 +1,122 @@
+// File: assistant/runs.hpp
+//
+// Runs: one agent turn (Agent::Send) in progress or recently finished. A
+// run's events (message.start, message.delta, tool.call, tool.result,
+// message.done or error) are numbered 1, 2, 3, ... and kept, so a client
+// that lost its connection re-attaches after the last id it saw and misses
+// nothing (SPEC.md "Run", "Details: Runs").
+//
+// Where runs live:
+//   - The process executing a turn holds its events in memory; live
+//     listeners are served from there and never wait on the database.
+//   - Events reach storage asynchronously in batches (RunOptions::
+//     flush_interval); the run's final state, its remaining events and the
+//     stored assistant message are written in one transaction before
+//     Agent::Send returns.
+//   - Any process sharing the database can Get, Attach to and Cancel a run:
+//     Attach then polls storage (RunOptions::attach_poll), and Cancel stores
+//     a request that the owning process picks up within RunOptions::
+//     cancel_poll.
+//   - Finished runs stay for RunOptions::retention, then Prune deletes them
+//     with their events. Deleting the conversation or the user deletes its
+//     runs at once.
+//
+// Turns that are not stored (AgentRequest::store == false) still get a run
+// id, which Get, Attach and Cancel reach while the turn runs in this
+// process; nothing of them is written.
+//
+// Thread safety: every method is safe to call from many threads at once.
+//
+// Example (re-attach after a dropped connection):
+//   core->runs().Attach(me, run_id, /*after_event_id=*/last_seen,
+//                       [&](const RunEvent& e) { return Forward(e); });
+#ifndef ASSISTANT_RUNS_HPP_
+#define ASSISTANT_RUNS_HPP_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "assistant/status.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+
+// Stored run statuses; do not change the values.
+inline constexpr const char* kRunRunning = "running";
+inline constexpr const char* kRunCompleted = "completed";
+inline constexpr const char* kRunCancelled = "cancelled";
+inline constexpr const char* kRunFailed = "failed";
+
+struct Run {
+  std::string id;
+  std::string user_id;
+  std::string conversation_id;  // empty for a turn that is not stored
+  std::string message_id;       // the assistant message the turn produces
+  std::string status = kRunRunning;  // running | completed | cancelled | failed
+  Timestamp created_at{};
+  std::optional<Timestamp> finished_at;
+  // Set by Cancel when another process executes the run.
+  bool cancel_requested = false;
+  // Which process executes the run (a random id per RunService).
+  std::string owner;
+};
+
+struct RunEvent {
+  std::string run_id;
+  int64_t id = 0;    // 1, 2, 3, ... within the run; 0 for a keep-alive
+  std::string type;  // as AgentEvent::type; empty for a keep-alive
+  Json data;
+};
+
+// Events of one run, as storage takes them in a batch.
+struct RunEventBatch {
+  std::string user_id;
+  std::string run_id;
+  std::vector<RunEvent> events;
+};
+
+// {"id","conversation_id","message_id","status","created_at","finished_at"}.
+Json RunToJson(const Run& run);
+
+// Receives events in order. Return false to stop listening (the run goes
+// on). An event with an empty type is a keep-alive, sent after
+// RunOptions::keep_alive of silence so a caller can notice a gone client.
+using RunEventSink = std::function<bool(const RunEvent&)>;
+
+class RunService {
+ public:
+  virtual ~RunService() = default;
+
+  // Needs scope `agent`. NotFound when the run is not the caller's, does
+  // not exist, or was pruned.
+  virtual Result<Run> Get(const Principal& p, const std::string& run_id) = 0;
+
+  // Delivers the run's events with id > after_event_id, then follows the
+  // run live until its last event (message.done or error) was delivered,
+  // the sink returned false, or the service shuts down. Blocks the calling
+  // thread meanwhile. Works for runs executing in another process sharing
+  // the database. Needs scope `agent`; NotFound as for Get;
+  // InvalidArgument (field "last_event_id") for a negative id.
+  virtual Status Attach(const Principal& p, const std::string& run_id,
+                        int64_t after_event_id, const RunEventSink& sink) = 0;
+
+  // Asks the run to stop. In this process the upstream request is aborted
+  // at once; a run of another process stops within RunOptions::cancel_poll
+  // plus the provider's own reaction time. The partial reply is stored
+  // with status cancelled and listeners get message.done. Cancelling a
+  // finished run changes nothing. Returns the run as it is now (usually
+  // still running). Needs scope `agent`; NotFound as for Get.
+  virtual Result<Run> Cancel(const Principal& p, const std::string& run_id) = 0;
+
+  // Deletes runs (and their events) that finished more than
+  // RunOptions::retention ago by the service's clock. Runs by itself every
+  // RunOptions::prune_interval; returns how many were deleted.
+  virtual Result<int> Prune() = 0;
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_RUNS_HPP_

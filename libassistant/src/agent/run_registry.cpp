@@ -1,0 +1,369 @@
+// Runs of this process and the RunService (see run_registry.hpp and
+// docs/architecture.md "Runs").
+//
+// Ordering rules that keep a re-attaching client gap-free:
+//   - Every event of a stored run reaches storage either in a background
+//     batch or in Finish's final transaction. Finish first waits for a batch
+//     in flight (flush_mu_), so when storage says a run is finished, all of
+//     its events are stored.
+//   - Attach from storage reads the run's status before its events: if the
+//     status was final, the events read afterwards are complete.
+#include "agent/run_registry.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "services/service_util.hpp"
+
+namespace assistant {
+
+Json RunToJson(const Run& run) {
+  return {{"id", run.id},
+          {"conversation_id", run.conversation_id.empty() ? Json() : Json(run.conversation_id)},
+          {"message_id", run.message_id},
+          {"status", run.status},
+          {"created_at", FormatTime(run.created_at)},
+          {"finished_at", run.finished_at ? Json(FormatTime(*run.finished_at)) : Json()}};
+}
+
+namespace {
+
+constexpr const char* kScope = "agent";
+// Events read from storage per query while attaching.
+constexpr int kAttachPage = 500;
+// Longest a live attach sleeps before looking at the keep-alive timer and
+// shutdown again.
+constexpr std::chrono::milliseconds kAttachWakeup{250};
+
+using SteadyClock = std::chrono::steady_clock;
+
+// A storage that keeps no runs answers Unimplemented; to a caller that run
+// simply does not exist.
+Status NotFoundIfUnsupported(const Status& s) {
+  if (s.code() == StatusCode::kUnimplemented) return NotFoundError("run not found");
+  return s;
+}
+
+Json ErrorData(const Status& s) {
+  return {{"error", {{"code", s.reason()}, {"message", s.message()}}}};
+}
+
+RunEvent KeepAlive(const std::string& run_id) {
+  RunEvent e;
+  e.run_id = run_id;
+  return e;
+}
+
+}  // namespace
+
+bool LiveRun::cancelled() const {
+  return token_.cancelled() || (external_ && external_->cancelled());
+}
+
+RunRegistry::RunRegistry(Storage& storage, Clock& clock, RunOptions options)
+    : storage_(storage), clock_(clock), options_(options), owner_(NewId()) {
+  thread_ = std::thread([this] { Background(); });
+}
+
+RunRegistry::~RunRegistry() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+bool RunRegistry::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+Result<std::shared_ptr<LiveRun>> RunRegistry::Start(Run run, bool stored,
+                                                    const CancellationToken* external) {
+  run.owner = owner_;
+  run.status = kRunRunning;
+  run.created_at = services::NowMillis(clock_);
+  run.finished_at.reset();
+  run.cancel_requested = false;
+  if (stored) {
+    Status s = storage_.CreateRun(run);
+    // A storage without runs still serves the turn; its run lives in memory.
+    if (s.code() == StatusCode::kUnimplemented) {
+      stored = false;
+    } else if (!s.ok()) {
+      return s;
+    }
+  }
+  auto live = std::make_shared<LiveRun>();
+  live->id_ = run.id;
+  live->stored_ = stored;
+  live->external_ = external;
+  live->run_ = std::move(run);
+  std::lock_guard<std::mutex> lock(mu_);
+  live_[live->id_] = live;
+  return live;
+}
+
+int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, const Json& data) {
+  int64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(run.mu_);
+    id = static_cast<int64_t>(run.events_.size()) + 1;
+    run.events_.push_back(RunEvent{run.id_, id, type, data});
+  }
+  run.cv_.notify_all();
+  return id;
+}
+
+RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::string last_type,
+                             Json last_data, const std::optional<Message>& reply,
+                             Status* failure) {
+  std::vector<RunEvent> pending;
+  Run finished;
+  {
+    // A batch taken before this point is committed once flush_mu_ is ours.
+    std::lock_guard<std::mutex> flush(flush_mu_);
+    std::lock_guard<std::mutex> lock(run.mu_);
+    pending.assign(run.events_.begin() + static_cast<std::ptrdiff_t>(run.flushed_),
+                   run.events_.end());
+    run.flushed_ = run.events_.size();
+    finished = run.run_;
+    pending.push_back(RunEvent{run.id_, static_cast<int64_t>(run.events_.size()) + 1,
+                               std::move(last_type), std::move(last_data)});
+  }
+  finished.status = status;
+  finished.finished_at = services::NowMillis(clock_);
+  Status written;
+  if (run.stored_) {
+    written = storage_.FinishRun(finished.user_id, finished, pending, reply);
+    if (!written.ok()) {
+      // The reply could not be kept; still end the run, so that it does not
+      // read as running forever. Best effort: the database may be down.
+      finished.status = kRunFailed;
+      pending.back().type = "error";
+      pending.back().data = ErrorData(written);
+      storage_.FinishRun(finished.user_id, finished, pending, std::nullopt).IgnoreError();
+    }
+  } else if (reply) {
+    // A stored turn on a storage that keeps no runs: the reply still counts.
+    written = storage_.AppendMessage(finished.user_id, *reply);
+    if (!written.ok()) {
+      finished.status = kRunFailed;
+      pending.back().type = "error";
+      pending.back().data = ErrorData(written);
+    }
+  }
+  RunEvent last = pending.back();
+  {
+    std::lock_guard<std::mutex> lock(run.mu_);
+    run.run_ = finished;
+    run.events_.push_back(last);
+    run.flushed_ = run.events_.size();
+    run.finished_ = true;
+  }
+  run.cv_.notify_all();
+  {
+    // From here on Get and Attach read storage (for a stored run, it now
+    // holds everything; an unstored run is gone).
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.erase(run.id_);
+  }
+  if (failure) *failure = written;
+  return last;
+}
+
+std::shared_ptr<LiveRun> RunRegistry::FindLive(const std::string& user_id,
+                                               const std::string& run_id) {
+  std::shared_ptr<LiveRun> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(run_id);
+    if (it == live_.end()) return nullptr;
+    live = it->second;
+  }
+  std::lock_guard<std::mutex> lock(live->mu_);
+  // Another user's run is answered as a missing one.
+  return live->run_.user_id == user_id ? live : nullptr;
+}
+
+Result<Run> RunRegistry::Get(const Principal& p, const std::string& run_id) {
+  ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
+  if (auto live = FindLive(p.user_id, run_id)) {
+    std::lock_guard<std::mutex> lock(live->mu_);
+    return live->run_;
+  }
+  Result<Run> stored = storage_.GetRun(p.user_id, run_id);
+  if (!stored.ok()) return NotFoundIfUnsupported(stored.status());
+  return stored;
+}
+
+Status RunRegistry::Attach(const Principal& p, const std::string& run_id,
+                           int64_t after_event_id, const RunEventSink& sink) {
+  ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
+  if (after_event_id < 0) {
+    return InvalidArgumentError("last_event_id must be 0 or more", "last_event_id");
+  }
+  if (!sink) return InvalidArgumentError("an event sink is required", "sink");
+  if (auto live = FindLive(p.user_id, run_id)) return AttachLive(*live, after_event_id, sink);
+  return AttachStored(p.user_id, run_id, after_event_id, sink);
+}
+
+Status RunRegistry::AttachLive(LiveRun& run, int64_t after_event_id, const RunEventSink& sink) {
+  size_t next = static_cast<size_t>(after_event_id);  // events_[i] has id i + 1
+  auto quiet_since = SteadyClock::now();
+  std::unique_lock<std::mutex> lock(run.mu_);
+  for (;;) {
+    while (next < run.events_.size()) {
+      RunEvent event = run.events_[next++];
+      lock.unlock();
+      const bool more = sink(event);
+      lock.lock();
+      if (!more) return Status();
+      quiet_since = SteadyClock::now();
+    }
+    if (run.finished_) return Status();
+    lock.unlock();
+    if (Stopping()) return Status();
+    if (SteadyClock::now() - quiet_since >= options_.keep_alive) {
+      if (!sink(KeepAlive(run.id_))) return Status();
+      quiet_since = SteadyClock::now();
+    }
+    lock.lock();
+    run.cv_.wait_for(lock, kAttachWakeup,
+                     [&] { return run.finished_ || next < run.events_.size(); });
+  }
+}
+
+Status RunRegistry::AttachStored(const std::string& user_id, const std::string& run_id,
+                                 int64_t after_event_id, const RunEventSink& sink) {
+  int64_t last = after_event_id;
+  auto quiet_since = SteadyClock::now();
+  for (;;) {
+    // Status first: when it is final, the events read next are complete.
+    Result<Run> run = storage_.GetRun(user_id, run_id);
+    if (!run.ok()) return NotFoundIfUnsupported(run.status());
+    for (;;) {
+      ASSISTANT_ASSIGN_OR_RETURN(std::vector<RunEvent> events,
+                                 storage_.ListRunEvents(user_id, run_id, last, kAttachPage));
+      for (const RunEvent& e : events) {
+        if (!sink(e)) return Status();
+        last = e.id;
+        quiet_since = SteadyClock::now();
+      }
+      if (static_cast<int>(events.size()) < kAttachPage) break;
+    }
+    if (run->status != kRunRunning) return Status();
+    if (SteadyClock::now() - quiet_since >= options_.keep_alive) {
+      if (!sink(KeepAlive(run_id))) return Status();
+      quiet_since = SteadyClock::now();
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, options_.attach_poll, [&] { return stopping_; })) return Status();
+  }
+}
+
+Result<Run> RunRegistry::Cancel(const Principal& p, const std::string& run_id) {
+  ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
+  if (auto live = FindLive(p.user_id, run_id)) {
+    live->token_.Cancel();
+    std::lock_guard<std::mutex> lock(live->mu_);
+    return live->run_;
+  }
+  Result<Run> run = storage_.GetRun(p.user_id, run_id);
+  if (!run.ok()) return NotFoundIfUnsupported(run.status());
+  if (run->status != kRunRunning) return run;
+  // Executing in another process: it polls for this request.
+  return storage_.RequestRunCancel(p.user_id, run_id);
+}
+
+Result<int> RunRegistry::Prune() {
+  const Timestamp cutoff = services::NowMillis(clock_) - options_.retention;
+  Result<int> deleted = storage_.DeleteRunsFinishedBefore(cutoff);
+  if (!deleted.ok() && deleted.status().code() == StatusCode::kUnimplemented) return 0;
+  return deleted;
+}
+
+void RunRegistry::FlushPending() {
+  std::vector<std::shared_ptr<LiveRun>> runs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, run] : live_) {
+      if (run->stored_) runs.push_back(run);
+    }
+  }
+  if (runs.empty()) return;
+  struct Taken {
+    LiveRun* run;
+    size_t from;
+    size_t to;
+  };
+  std::vector<RunEventBatch> batches;
+  std::vector<Taken> taken;
+  std::lock_guard<std::mutex> flush(flush_mu_);
+  for (const auto& run : runs) {
+    std::lock_guard<std::mutex> lock(run->mu_);
+    if (run->finished_ || run->flushed_ == run->events_.size()) continue;
+    RunEventBatch b;
+    b.user_id = run->run_.user_id;
+    b.run_id = run->id_;
+    b.events.assign(run->events_.begin() + static_cast<std::ptrdiff_t>(run->flushed_),
+                    run->events_.end());
+    taken.push_back({run.get(), run->flushed_, run->events_.size()});
+    run->flushed_ = run->events_.size();
+    batches.push_back(std::move(b));
+  }
+  if (batches.empty()) return;
+  if (storage_.AppendRunEvents(batches).ok()) return;
+  // Try again next round; the events are still in memory.
+  for (const Taken& t : taken) {
+    std::lock_guard<std::mutex> lock(t.run->mu_);
+    if (!t.run->finished_ && t.run->flushed_ == t.to) t.run->flushed_ = t.from;
+  }
+}
+
+void RunRegistry::PollCancels(bool read_storage) {
+  bool any_stored = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, run] : live_) {
+      // The caller's own token reaches the provider through the run's.
+      if (run->external_ && run->external_->cancelled()) run->token_.Cancel();
+      any_stored |= run->stored_;
+    }
+  }
+  if (!read_storage || !any_stored) return;
+  Result<std::vector<std::string>> ids = storage_.ListCancelRequestedRuns(owner_);
+  if (!ids.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : *ids) {
+    auto it = live_.find(id);
+    if (it != live_.end()) it->second->token_.Cancel();
+  }
+}
+
+void RunRegistry::Background() {
+  auto next_cancel_read = SteadyClock::now() + options_.cancel_poll;
+  auto next_prune = SteadyClock::now() + options_.prune_interval;
+  const auto tick = std::max(std::chrono::milliseconds(1),
+                             std::min(options_.flush_interval, options_.cancel_poll));
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, tick, [&] { return stopping_; })) break;
+    }
+    FlushPending();
+    const auto now = SteadyClock::now();
+    const bool read_cancels = now >= next_cancel_read;
+    if (read_cancels) next_cancel_read = now + options_.cancel_poll;
+    PollCancels(read_cancels);
+    if (now >= next_prune) {
+      next_prune = now + options_.prune_interval;
+      Prune().status().IgnoreError();
+    }
+  }
+  FlushPending();
+}
+
+}  // namespace assistant
