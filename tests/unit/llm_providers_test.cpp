@@ -69,7 +69,7 @@ ChatRequest Request() {
   return r;
 }
 
-struct Run {
+struct ChatOutcome {
   Result<ChatResponse> result = Status(StatusCode::kUnknown, "not run");
   std::vector<std::string> deltas;
   milliseconds elapsed{0};
@@ -80,9 +80,9 @@ struct Run {
   }
 };
 
-Run Chat(LlmProvider& p, const CancellationToken& cancel = CancellationToken(),
+ChatOutcome Chat(LlmProvider& p, const CancellationToken& cancel = CancellationToken(),
          std::function<bool(const std::string&)> on_delta = nullptr) {
-  Run run;
+  ChatOutcome run;
   auto start = SteadyClock::now();
   run.result = p.Chat(
       Request(),
@@ -127,7 +127,7 @@ TEST_CASE("llm provider: a streamed reply arrives as deltas and as the whole") {
     fake.EnqueueStream(Recorded(file));
     auto provider = Make(protocol, Config(fake));
     CHECK(provider->name() == protocol);
-    Run run = Chat(*provider);
+    ChatOutcome run = Chat(*provider);
     REQUIRE(run.result.ok());
     Json exp = Expected(file);
     CHECK(run.result->content == exp["content"].get<std::string>());
@@ -161,7 +161,7 @@ TEST_CASE("llm provider: tool calls come back with parsed arguments") {
     const std::string file = ToolRecording(protocol);
     fake.EnqueueStream(Recorded(file));
     auto provider = Make(protocol, Config(fake));
-    Run run = Chat(*provider);
+    ChatOutcome run = Chat(*provider);
     REQUIRE(run.result.ok());
     Json exp = Expected(file);
     REQUIRE(run.result->tool_calls.size() == exp["tool_calls"].size());
@@ -185,7 +185,7 @@ TEST_CASE("llm provider: 429 with Retry-After is retried after that wait") {
   fake.Enqueue(limited);
   fake.EnqueueStream(Recorded("openai_text_utf8.sse"));
   auto provider = Make("openai", Config(fake));
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE(run.result.ok());
   CHECK(fake.request_count() == 2);
   CHECK(run.elapsed >= milliseconds(950));
@@ -204,7 +204,7 @@ TEST_CASE("llm provider: Retry-After is capped") {
   ProviderConfig c = Config(fake);
   c.max_retry_after = milliseconds(100);
   auto provider = Make("cohere", c);
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE(run.result.ok());
   CHECK(run.elapsed < milliseconds(2000));
 }
@@ -219,7 +219,7 @@ TEST_CASE("llm provider: 500 twice then success is retried to success") {
   fake.Enqueue(err);
   fake.EnqueueStream(Recorded("ollama_text_utf8.ndjson"));
   auto provider = Make("ollama", Config(fake));
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE(run.result.ok());
   CHECK(fake.request_count() == 3);
   CHECK(run.result->content == Expected("ollama_text_utf8.ndjson")["content"].get<std::string>());
@@ -235,7 +235,7 @@ TEST_CASE("llm provider: retries run out into upstream_error") {
     fake.Enqueue(err);
   }
   auto provider = Make("openai", Config(fake));
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kUnavailable);
   CHECK(run.result.status().reason() == "upstream_error");
@@ -253,7 +253,7 @@ TEST_CASE("llm provider: a 4xx other than 408/429 is not retried") {
   bad.content_type = "application/json";
   fake.Enqueue(bad);
   auto provider = Make("cohere", Config(fake));
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().reason() == "upstream_error");
   CHECK(run.result.status().message().find("model 'x' not found") != std::string::npos);
@@ -269,7 +269,7 @@ TEST_CASE("llm provider: silence before the first byte is upstream_timeout") {
   ProviderConfig c = Config(fake);
   c.read_timeout = milliseconds(400);
   auto provider = Make("openai", c);
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kDeadlineExceeded);
   CHECK(run.result.status().reason() == "upstream_timeout");
@@ -297,7 +297,7 @@ TEST_CASE("llm provider: the read timeout is silence, not total time") {
     std::this_thread::sleep_for(milliseconds(600));
     cancel.Cancel();
   });
-  Run run = Chat(*provider, cancel, [&](const std::string&) {
+  ChatOutcome run = Chat(*provider, cancel, [&](const std::string&) {
     got_text = true;
     return true;
   });
@@ -320,7 +320,7 @@ TEST_CASE("llm provider: silence after output has started is upstream_timeout, n
   ProviderConfig c = Config(fake);
   c.read_timeout = milliseconds(400);
   auto provider = Make("cohere", c);
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kDeadlineExceeded);
   CHECK(run.result.status().reason() == "upstream_timeout");
@@ -339,7 +339,7 @@ TEST_CASE("llm provider: a stream broken after output is an error, not retried")
     fake.Enqueue(broken);
     fake.EnqueueStream(Recorded(file));  // must not be used
     auto provider = Make(protocol, Config(fake));
-    Run run = Chat(*provider);
+    ChatOutcome run = Chat(*provider);
     REQUIRE_FALSE(run.result.ok());
     CHECK(run.result.status().code() == StatusCode::kUnavailable);
     CHECK(run.result.status().reason() == "upstream_error");
@@ -361,7 +361,7 @@ TEST_CASE("llm provider: a stream broken before any output is retried") {
   fake.Enqueue(broken);
   fake.EnqueueStream(Recorded("openai_text_utf8.sse"));
   auto provider = Make("openai", Config(fake));
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE(run.result.ok());
   CHECK(fake.request_count() == 2);
   CHECK(run.joined() == run.result->content);
@@ -385,7 +385,7 @@ TEST_CASE("llm provider: cancel mid-stream closes the upstream connection within
       cancelled_at = SteadyClock::now();
       cancel.Cancel();
     });
-    Run run = Chat(*provider, cancel, [&](const std::string&) {
+    ChatOutcome run = Chat(*provider, cancel, [&](const std::string&) {
       got_text = true;
       return true;
     });
@@ -407,7 +407,7 @@ TEST_CASE("llm provider: a sink returning false stops the stream like a cancel")
   hold.hold_after = hold.body.size() - 10;
   fake.Enqueue(hold);
   auto provider = Make("cohere", Config(fake));
-  Run run = Chat(*provider, CancellationToken(), [](const std::string&) { return false; });
+  ChatOutcome run = Chat(*provider, CancellationToken(), [](const std::string&) { return false; });
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kCancelled);
   CHECK(run.deltas.size() == 1);
@@ -426,7 +426,7 @@ TEST_CASE("llm provider: cancel while the upstream is silent returns promptly") 
     std::this_thread::sleep_for(milliseconds(200));
     cancel.Cancel();
   });
-  Run run = Chat(*provider, cancel);
+  ChatOutcome run = Chat(*provider, cancel);
   canceller.join();
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kCancelled);
@@ -449,7 +449,7 @@ TEST_CASE("llm provider: cancel during the backoff wait returns promptly") {
     std::this_thread::sleep_for(milliseconds(300));
     cancel.Cancel();
   });
-  Run run = Chat(*provider, cancel);
+  ChatOutcome run = Chat(*provider, cancel);
   canceller.join();
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kCancelled);
@@ -475,7 +475,7 @@ TEST_CASE("llm provider: the key and the address never appear in errors") {
   fake.Enqueue(echo);
   auto provider = Make("openai", Config(fake));
 
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().reason() == "upstream_error");
   CHECK(run.result.status().message().find("401") != std::string::npos);
@@ -507,7 +507,7 @@ TEST_CASE("llm provider: an error object in the stream keeps the text before it"
   FakeUpstream fake("openai");
   fake.EnqueueStream(Recorded("openai_error_midstream.sse"));
   auto provider = Make("openai", Config(fake));
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().reason() == "upstream_error");
   CHECK(run.joined() == "Partial \xE2\x9C\x93");
@@ -520,7 +520,7 @@ TEST_CASE("llm provider: no API key means no Authorization header") {
   ProviderConfig c = Config(fake);
   c.api_key.clear();
   auto provider = Make("ollama", c);
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE(run.result.ok());
   CHECK(fake.requests()[0].headers.count("authorization") == 0);
 }
@@ -532,7 +532,7 @@ TEST_CASE("llm provider: https:// goes through TLS; a plain-HTTP peer fails clea
   c.base_url = "https://127.0.0.1:" + std::to_string(fake.port());
   c.max_retries = 0;
   auto provider = Make("cohere", c);
-  Run run = Chat(*provider);
+  ChatOutcome run = Chat(*provider);
   REQUIRE_FALSE(run.result.ok());
   CHECK(run.result.status().code() == StatusCode::kUnavailable);
   CHECK(run.result.status().reason() == "upstream_error");
