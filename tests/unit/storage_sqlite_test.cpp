@@ -346,6 +346,60 @@ TEST_CASE("sqlite: many threads writing and reading at once") {
   CHECK(s->Checkpoint().ok());
 }
 
+TEST_CASE("sqlite: group commit keeps each write's outcome its own") {
+  // Writes from many threads share transactions; a failing write (a
+  // constraint, an exception half-way) must take only its own changes with
+  // it, and every successful one must be there after reopening.
+  TempDir dir;
+  constexpr int kThreads = 8;
+  constexpr int kEach = 40;
+  std::vector<std::string> user_ids;
+  {
+    auto s = MustOpen(dir.Url("g.db"));
+    for (int i = 0; i < kThreads; ++i) {
+      user_ids.push_back(NewUser(*s, "u" + std::to_string(i) + "@example.com").user.id);
+    }
+    std::atomic<int> unexpected{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        const std::string& uid = user_ids[i];
+        for (int j = 0; j < kEach; ++j) {
+          Task t = NewTask(uid, "t" + std::to_string(j));
+          if (!s->CreateTask(t).ok()) ++unexpected;
+          // Same id again: a constraint failure inside the shared transaction.
+          if (s->CreateTask(t).code() != StatusCode::kAlreadyExists) ++unexpected;
+          // Throws inside the shared transaction: nothing of it may stay.
+          auto boom = s->UpdateAgentState(
+              uid, "boom",
+              [](const std::optional<Json>&) -> Result<Json> { throw std::runtime_error("x"); },
+              FromUnixMillis(0));
+          if (boom.status().code() != StatusCode::kInternal) ++unexpected;
+          auto ok = s->UpdateAgentState(
+              uid, "",
+              [j](const std::optional<Json>&) -> Result<Json> { return Json{{"n", j}}; },
+              FromUnixMillis(j));
+          if (!ok.ok()) ++unexpected;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(unexpected == 0);
+  }
+  auto s = MustOpen(dir.Url("g.db"));
+  for (const std::string& uid : user_ids) {
+    TaskQuery q;
+    q.limit = 1000;
+    auto tasks = s->ListTasks(uid, q);
+    REQUIRE(tasks.ok());
+    CHECK(tasks->size() == static_cast<size_t>(kEach));
+    auto state = s->GetAgentState(uid, "");
+    REQUIRE(state.ok());
+    CHECK(state->state == Json{{"n", kEach - 1}});
+    CHECK(IsNotFound(s->GetAgentState(uid, "boom").status()));
+  }
+}
+
 TEST_CASE("sqlite: a lock held past busy_timeout is Unavailable") {
   TempDir dir;
   StorageOptions options;
