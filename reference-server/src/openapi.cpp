@@ -170,6 +170,52 @@ Json Schemas() {
   s["MemoryEnvelope"] = Obj({{"memory", Ref("Memory")}}, {"memory"});
   s["MemoryList"] = Obj({{"memories", ArrayOf(Ref("Memory"))}}, {"memories"});
   s["Health"] = Obj({{"status", Str()}}, {"status"});
+  // The OpenAI-compatible routes (/v1): OpenAI's own shapes.
+  s["OpenAIError"] = Obj({{"error", Obj({{"message", Str()},
+                                         {"type", Str()},
+                                         {"param", StrOrNull()},
+                                         {"code", StrOrNull()}},
+                                        {"message", "type", "param", "code"})}},
+                         {"error"});
+  s["OpenAIModel"] = Obj({{"id", Str()},
+                          {"object", {{"type", "string"}, {"const", "model"}}},
+                          {"created", Int()},
+                          {"owned_by", Str()}},
+                         {"id", "object", "created", "owned_by"});
+  s["OpenAIModelList"] = Obj({{"object", {{"type", "string"}, {"const", "list"}}},
+                              {"data", ArrayOf(Ref("OpenAIModel"))}},
+                             {"object", "data"});
+  s["OpenAIChatMessage"] = Obj(
+      {{"role", {{"type", "string"},
+                 {"enum", {"system", "developer", "user", "assistant", "tool"}}}},
+       {"content", {{"oneOf", {Str(), ArrayOf(Obj({{"type", {{"const", "text"}}}, {"text", Str()}},
+                                                  {"type", "text"})),
+                               {{"type", "null"}}}}}},
+       {"tool_calls", ArrayOf({{"type", "object"}})},
+       {"tool_call_id", Str()},
+       {"name", Str()}},
+      {"role"});
+  s["OpenAIChatCompletionRequest"] = Obj(
+      {{"model", Str()},
+       {"messages", {{"type", "array"}, {"minItems", 1}, {"items", Ref("OpenAIChatMessage")}}},
+       {"stream", Bool()},
+       {"stream_options", Obj({{"include_usage", Bool()}})},
+       {"store", Bool()},
+       {"n", {{"type", "integer"}, {"const", 1}}}},
+      {"model", "messages"});
+  s["OpenAIChatCompletion"] = Obj(
+      {{"id", Str()},
+       {"object", {{"type", "string"}, {"const", "chat.completion"}}},
+       {"created", Int()},
+       {"model", Str()},
+       {"choices", ArrayOf(Obj({{"index", Int()},
+                                {"message", Obj({{"role", Str()},
+                                                 {"content", Str()},
+                                                 {"refusal", {{"type", "null"}}}})},
+                                {"logprobs", {{"type", "null"}}},
+                                {"finish_reason", Str()}}))},
+       {"usage", Ref("Usage")}},
+      {"id", "object", "created", "model", "choices", "usage"});
   return s;
 }
 
@@ -227,8 +273,11 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
         ok["content"]["text/event-stream"] = {
             {"schema", {{"type", "string"},
                         {"description",
-                         "SSE events: message.start, message.delta, tool.call, tool.result, "
-                         "message.done, error; each with an integer id"}}}};
+                         r.error_body != nullptr
+                             ? "OpenAI chat.completion.chunk objects in data: lines, then "
+                               "data: [DONE] (or a final data: {\"error\":{...}})"
+                             : "SSE events: message.start, message.delta, tool.call, "
+                               "tool.result, message.done, error; each with an integer id"}}}};
       }
     }
     Json responses = {{std::to_string(r.success), ok}};
@@ -250,6 +299,16 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
     }
     if (r.rate != RateClass::kNone) responses["429"] = ErrorResponse("Rate limited; see Retry-After");
     responses["500"] = ErrorResponse("Internal error (details only in the server log)");
+    if (r.error_body != nullptr) {
+      // The OpenAI-compatible routes answer errors in OpenAI's shape; an
+      // unknown model is their 404.
+      responses["404"] = ErrorResponse("Unknown model (code model_not_found)");
+      for (auto it = responses.begin(); it != responses.end(); ++it) {
+        if (it.key() != std::to_string(r.success)) {
+          (*it)["content"]["application/json"]["schema"] = Ref("OpenAIError");
+        }
+      }
+    }
     op["responses"] = std::move(responses);
     std::string method;
     for (char c : r.method) method += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

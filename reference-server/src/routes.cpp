@@ -6,6 +6,7 @@
 
 #include "assistant/agent.hpp"
 #include "assistant/http_status.hpp"
+#include "openai_routes.hpp"
 #include "render.hpp"
 #include "server.hpp"
 
@@ -676,6 +677,7 @@ std::vector<Route> BuildRoutes(HttpServer& server) {
   ConversationRoutes(server, routes);
   AgentRoutes(server, routes);
   OpsRoutes(server, routes);
+  OpenAiRoutes(server, routes);
   return routes;
 }
 

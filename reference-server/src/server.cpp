@@ -204,7 +204,8 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
 }
 
 void HttpServer::RenderError(httplib::Response& res, const Status& status,
-                             const std::string& request_id, const std::string& route) const {
+                             const std::string& request_id, const std::string& route,
+                             ErrorBodyFn error_body) const {
   const int code = HttpStatusFor(status);
   res.status = code;
   if (code >= 500) {
@@ -217,9 +218,11 @@ void HttpServer::RenderError(httplib::Response& res, const Status& status,
   const Json err = ClientError(status);
   if (code == 401) res.set_header("WWW-Authenticate", "Bearer");
   if (code == 429 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
-  res.set_content(Dump(ErrorJson(err["code"].get<std::string>(),
-                                 err["message"].get<std::string>(), request_id,
-                                 status.field())),
+  const std::string& err_code = err["code"].get_ref<const std::string&>();
+  const std::string& err_message = err["message"].get_ref<const std::string&>();
+  res.set_content(Dump(error_body
+                           ? error_body(code, err_code, err_message, request_id, status.field())
+                           : ErrorJson(err_code, err_message, request_id, status.field())),
                   "application/json");
 }
 
@@ -282,7 +285,7 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
                    req.remote_addr);
   };
   auto fail = [&](const Status& s) {
-    RenderError(res, s, request_id, route_label);
+    RenderError(res, s, request_id, route_label, route ? route->error_body : nullptr);
     finish();
   };
 
@@ -326,8 +329,11 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   if (route->body != BodyKind::kNone) {
     if (!req.body.empty() && !IsJsonContentType(req.get_header_value("Content-Type"))) {
       res.status = 415;
-      res.set_content(Dump(ErrorJson("unsupported_media_type",
-                                     "send the body as application/json", request_id)),
+      constexpr const char* kCode = "unsupported_media_type";
+      constexpr const char* kMessage = "send the body as application/json";
+      res.set_content(Dump(route->error_body
+                               ? route->error_body(415, kCode, kMessage, request_id, {})
+                               : ErrorJson(kCode, kMessage, request_id)),
                       "application/json");
       return finish();
     }

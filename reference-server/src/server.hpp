@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <httplib.h>
@@ -62,6 +63,12 @@ struct Reply {
 
 using Handler = std::function<Result<Reply>(Call&)>;
 
+// Writes an error body for a route whose clients expect another shape than
+// ErrorJson's (the OpenAI-compatible routes: OpenAI's SDKs read theirs).
+// Takes the HTTP status, then what ErrorJson takes.
+using ErrorBodyFn = Json (*)(int http_status, std::string_view code, std::string_view message,
+                             std::string_view request_id, std::string_view field);
+
 // What /openapi.json says about a route. Schemas are JSON Schema objects
 // (usually {"$ref": "#/components/schemas/X"}).
 struct RouteDoc {
@@ -82,6 +89,7 @@ struct Route {
   int success = 200;
   Handler handler;
   RouteDoc doc;
+  ErrorBodyFn error_body = nullptr;  // null: ErrorJson's shape
   std::vector<std::string> segments;  // filled by the server
 };
 
@@ -120,7 +128,7 @@ class HttpServer final {
                      std::vector<std::string>* params, size_t* index,
                      std::string* allowed) const;
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
-                   const std::string& route) const;
+                   const std::string& route, ErrorBodyFn error_body = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
   bool Cors(const httplib::Request& req, httplib::Response& res) const;
   void OnLibraryError(const httplib::Request& req, httplib::Response& res);
