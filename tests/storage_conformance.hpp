@@ -1187,6 +1187,155 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     q.limit = 1000;
     CHECK(s.ListTasks(a.user.id, q)->size() == kThreads * kEach);
   }
+
+  SUBCASE("runs: create, events in order, finish with the reply, owner only") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    UserRecord b = MakeUser(s, "b@example.com");
+    Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
+    Run r;
+    r.id = NewId();
+    r.user_id = a.user.id;
+    r.conversation_id = c.id;
+    r.message_id = NewId();
+    r.created_at = T(1);
+    r.owner = "process-1";
+    REQUIRE(s.CreateRun(r).ok());
+    CHECK(s.CreateRun(r).code() == StatusCode::kAlreadyExists);
+    Run other_conv = r;
+    other_conv.id = NewId();
+    other_conv.user_id = b.user.id;  // c is not b's
+    CHECK(IsNotFound(s.CreateRun(other_conv)));
+
+    Result<Run> got = s.GetRun(a.user.id, r.id);
+    REQUIRE(got.ok());
+    CHECK(got->status == kRunRunning);
+    CHECK(got->conversation_id == c.id);
+    CHECK(got->message_id == r.message_id);
+    CHECK(got->created_at == T(1));
+    CHECK_FALSE(got->finished_at.has_value());
+    CHECK_FALSE(got->cancel_requested);
+    CHECK(got->owner == "process-1");
+    CHECK(IsNotFound(s.GetRun(b.user.id, r.id).status()));
+
+    auto ev = [&](int64_t id, const std::string& text) {
+      return RunEvent{r.id, id, "message.delta", Json{{"content", text}}};
+    };
+    REQUIRE(s.AppendRunEvents({{a.user.id, r.id, {ev(1, "a"), ev(2, "b")}}}).ok());
+    // A repeated batch keeps the first content; another user's batch is dropped.
+    REQUIRE(s.AppendRunEvents({{a.user.id, r.id, {ev(2, "changed"), ev(3, "c")}},
+                               {b.user.id, r.id, {ev(4, "intruder")}}})
+                .ok());
+    Result<std::vector<RunEvent>> all = s.ListRunEvents(a.user.id, r.id, 0, 100);
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 3);
+    CHECK((*all)[1].id == 2);
+    CHECK((*all)[1].data["content"] == "b");
+    CHECK((*all)[2].type == "message.delta");
+    Result<std::vector<RunEvent>> after = s.ListRunEvents(a.user.id, r.id, 1, 1);
+    REQUIRE(after.ok());
+    REQUIRE(after->size() == 1);
+    CHECK(after->front().id == 2);
+    CHECK(IsNotFound(s.ListRunEvents(b.user.id, r.id, 0, 100).status()));
+
+    Message reply;
+    reply.id = r.message_id;
+    reply.conversation_id = c.id;
+    reply.role = "assistant";
+    reply.content = "abc";
+    reply.status = "completed";
+    reply.created_at = T(5);
+    Run done = r;
+    done.status = kRunCompleted;
+    done.finished_at = T(5);
+    CHECK(IsNotFound(s.FinishRun(b.user.id, done, {ev(4, "x")}, reply)));
+    REQUIRE(s.FinishRun(a.user.id, done, {ev(4, "d")}, reply).ok());
+    got = s.GetRun(a.user.id, r.id);
+    REQUIRE(got.ok());
+    CHECK(got->status == kRunCompleted);
+    CHECK(got->finished_at == T(5));
+    CHECK(s.ListRunEvents(a.user.id, r.id, 0, 100)->size() == 4);
+    Result<Message> stored = s.GetMessage(a.user.id, c.id, r.message_id);
+    REQUIRE(stored.ok());
+    CHECK(stored->content == "abc");
+    CHECK(s.GetConversation(a.user.id, c.id)->updated_at == T(5));
+  }
+
+  SUBCASE("runs: a failed finish writes nothing") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
+    Run r;
+    r.id = NewId();
+    r.user_id = a.user.id;
+    r.conversation_id = c.id;
+    r.message_id = NewId();
+    r.created_at = T(1);
+    r.owner = "p";
+    REQUIRE(s.CreateRun(r).ok());
+    Message reply;
+    reply.id = r.message_id;
+    reply.conversation_id = NewId();  // not a conversation of a's
+    reply.role = "assistant";
+    reply.status = "completed";
+    reply.created_at = T(2);
+    Run done = r;
+    done.status = kRunCompleted;
+    done.finished_at = T(2);
+    CHECK(IsNotFound(s.FinishRun(a.user.id, done, {RunEvent{r.id, 1, "error", Json::object()}},
+                                 reply)));
+    CHECK(s.GetRun(a.user.id, r.id)->status == kRunRunning);
+    CHECK(s.ListRunEvents(a.user.id, r.id, 0, 10)->empty());
+  }
+
+  SUBCASE("runs: cancel requests, pruning, and deletes that take runs along") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    UserRecord b = MakeUser(s, "b@example.com");
+    Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
+    auto make = [&](const std::string& owner) {
+      Run r;
+      r.id = NewId();
+      r.user_id = a.user.id;
+      r.conversation_id = c.id;
+      r.message_id = NewId();
+      r.created_at = T(1);
+      r.owner = owner;
+      REQUIRE(s.CreateRun(r).ok());
+      REQUIRE(s.AppendRunEvents({{a.user.id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}})
+                  .ok());
+      return r;
+    };
+    Run mine = make("p1");
+    Run theirs = make("p2");
+    CHECK(s.ListCancelRequestedRuns("p1")->empty());
+    CHECK(IsNotFound(s.RequestRunCancel(b.user.id, mine.id).status()));
+    Result<Run> asked = s.RequestRunCancel(a.user.id, mine.id);
+    REQUIRE(asked.ok());
+    CHECK(asked->cancel_requested);
+    CHECK(s.ListCancelRequestedRuns("p1").value() == std::vector<std::string>{mine.id});
+    CHECK(s.ListCancelRequestedRuns("p2")->empty());
+
+    // A finished run no longer asks to be cancelled, and is pruned by age.
+    Run done = mine;
+    done.status = kRunCancelled;
+    done.finished_at = T(10);
+    REQUIRE(s.FinishRun(a.user.id, done, {}, std::nullopt).ok());
+    CHECK(s.ListCancelRequestedRuns("p1")->empty());
+    CHECK(s.DeleteRunsFinishedBefore(T(10)).value() == 0);
+    CHECK(s.DeleteRunsFinishedBefore(T(11)).value() == 1);
+    CHECK(IsNotFound(s.GetRun(a.user.id, mine.id).status()));
+    CHECK(IsNotFound(s.ListRunEvents(a.user.id, mine.id, 0, 10).status()));
+    // A running run is never pruned; deleting its conversation deletes it.
+    CHECK(s.DeleteRunsFinishedBefore(T(1000000)).value() == 0);
+    REQUIRE(s.DeleteConversation(a.user.id, c.id).ok());
+    CHECK(IsNotFound(s.GetRun(a.user.id, theirs.id).status()));
+    // Events for a run that is gone are dropped, not an error.
+    CHECK(s.AppendRunEvents({{a.user.id, theirs.id, {RunEvent{theirs.id, 2, "x", {}}}}}).ok());
+
+    Conversation c2 = MakeConversation(s, a.user.id, "again", T(0));
+    c = c2;
+    Run last = make("p3");
+    REQUIRE(s.DeleteUser(a.user.id).ok());
+    CHECK(IsNotFound(s.GetRun(a.user.id, last.id).status()));
+  }
 }
 
 }  // namespace assistant::conformance

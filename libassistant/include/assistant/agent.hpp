@@ -36,9 +36,9 @@ struct AgentEvent {
   int64_t id = 0;    // the event's number within its run: 1, 2, 3, ...
 };
 
-// Receives events in order. Return false when nobody listens any more: the
-// sink is not called again, and the turn still finishes (the reply is
-// stored) unless cancelled, or RunOptions::cancel_when_sink_gone is set.
+// Receives events in order. Return false when nobody listens any more; the
+// turn still finishes (the reply is stored) unless cancelled, or
+// RunOptions::cancel_when_sink_gone is set. Later events may still arrive.
 using AgentEventSink = std::function<bool(const AgentEvent&)>;
 
 struct AgentRequest {

@@ -221,54 +221,36 @@ class Storage {
   // conversation: deleting either deletes the run and its events.
   // AlreadyExists when the id is taken; NotFound when the conversation is
   // not run.user_id's.
-  virtual Status CreateRun(const Run& run) { return RunsUnsupported(); }
-  virtual Result<Run> GetRun(const std::string& user_id, const std::string& id) {
-    return RunsUnsupported();
-  }
+  virtual Status CreateRun(const Run& run) = 0;
+  virtual Result<Run> GetRun(const std::string& user_id, const std::string& id) = 0;
   // Stores the events of many runs in one transaction. Events of a run that
   // is not (or no longer) the batch user's are dropped, and an event id
   // already stored keeps its first content, so a late or repeated batch is
   // harmless.
-  virtual Status AppendRunEvents(const std::vector<RunEventBatch>& batches) {
-    return RunsUnsupported();
-  }
+  virtual Status AppendRunEvents(const std::vector<RunEventBatch>& batches) = 0;
   // The run's events with id > after_id, ascending, at most `limit`.
   // NotFound when the run is not the user's.
   virtual Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
                                                       const std::string& run_id,
-                                                      int64_t after_id, int limit) {
-    return RunsUnsupported();
-  }
+                                                      int64_t after_id, int limit) = 0;
   // Atomically: stores `events` as AppendRunEvents does, sets the run's
   // status and finished_at, and appends `reply` (when given) as
   // AppendMessage does. NotFound when the run, or the reply's conversation,
   // is not the user's; nothing is written then.
   virtual Status FinishRun(const std::string& user_id, const Run& finished,
                            const std::vector<RunEvent>& events,
-                           const std::optional<Message>& reply) {
-    return RunsUnsupported();
-  }
+                           const std::optional<Message>& reply) = 0;
   // Marks a running run's cancel_requested and returns the run.
   // NotFound when the run is not the user's.
   virtual Result<Run> RequestRunCancel(const std::string& user_id,
-                                       const std::string& run_id) {
-    return RunsUnsupported();
-  }
+                                       const std::string& run_id) = 0;
   // Ids of running runs of `owner` whose cancel was requested (maintenance:
   // every user's).
   virtual Result<std::vector<std::string>> ListCancelRequestedRuns(
-      const std::string& owner) {
-    return RunsUnsupported();
-  }
+      const std::string& owner) = 0;
   // Deletes runs finished before `cutoff`, with their events (maintenance:
   // every user's). Returns how many.
-  virtual Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) { return RunsUnsupported(); }
-
-  // Interim: the SQLite implementation of the run methods lands after the
-  // write-path change in progress; until then runs are not kept.
-  static Status RunsUnsupported() {
-    return Status(StatusCode::kUnimplemented, "this storage does not keep agent runs");
-  }
+  virtual Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) = 0;
 
   // Moves deleted text out of the database files (SQLite: WAL checkpoint
   // with secure_delete on). Safe to call at any time.

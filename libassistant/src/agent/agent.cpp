@@ -139,7 +139,12 @@ std::vector<ChatMessage> Replay(const Message& m) {
 
 class AgentImpl final : public Agent {
  public:
-  explicit AgentImpl(AgentDeps deps) : d_(std::move(deps)) {}
+  explicit AgentImpl(AgentDeps deps) : d_(std::move(deps)) {
+    if (!d_.runs) {
+      own_runs_ = std::make_unique<RunRegistry>(*d_.storage, *d_.clock, RunOptions{});
+    }
+    runs_ = d_.runs ? d_.runs : own_runs_.get();
+  }
 
   ToolRegistry& tools() override { return tools_; }
 
@@ -232,18 +237,19 @@ class AgentImpl final : public Agent {
     run_record.conversation_id = conv.id;
     run_record.message_id = message_id;
     ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<LiveRun> run,
-                               d_.runs->Start(std::move(run_record), request.store, cancel));
+                               runs_->Start(std::move(run_record), request.store, cancel));
     const CancellationToken& token = run->token();
-    bool listening = static_cast<bool>(on_event);
+    bool sink_gone = false;
     // Every event is numbered and kept by the run first; then the caller's
     // sink sees it with its number.
     auto deliver = [&](const std::string& type, Json data, int64_t id) {
-      if (!listening) return;
-      listening = on_event(AgentEvent{type, std::move(data), id});
-      if (!listening && d_.runs->options().cancel_when_sink_gone) run->Cancel();
+      if (!on_event) return;
+      if (on_event(AgentEvent{type, std::move(data), id}) || sink_gone) return;
+      sink_gone = true;
+      if (runs_->options().cancel_when_sink_gone) run->Cancel();
     };
     auto emit = [&](const char* type, Json data) {
-      const int64_t id = d_.runs->Publish(*run, type, data);
+      const int64_t id = runs_->Publish(*run, type, data);
       deliver(type, std::move(data), id);
     };
     emit("message.start",
@@ -336,7 +342,7 @@ class AgentImpl final : public Agent {
     // write; only then do listeners get the last event.
     const bool failed = status == "failed";
     Status not_stored;
-    RunEvent last = d_.runs->Finish(
+    RunEvent last = runs_->Finish(
         *run, status, failed ? "error" : "message.done",
         failed ? ErrorJson(failure)
                : Json{{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}},
@@ -473,15 +479,16 @@ class AgentImpl final : public Agent {
   }
 
   AgentDeps d_;
+  std::unique_ptr<RunRegistry> own_runs_;  // when deps gave none
+  RunRegistry* runs_ = nullptr;
   ToolRegistry tools_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Agent>> NewAgent(AgentDeps deps) {
-  if (!deps.storage || !deps.clock || !deps.audit || !deps.provider || !deps.runs) {
-    return InvalidArgumentError(
-        "the agent needs storage, a clock, an audit log, a provider and a run registry");
+  if (!deps.storage || !deps.clock || !deps.audit || !deps.provider) {
+    return InvalidArgumentError("the agent needs storage, a clock, an audit log and a provider");
   }
   return std::unique_ptr<Agent>(std::make_unique<AgentImpl>(std::move(deps)));
 }

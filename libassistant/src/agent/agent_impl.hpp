@@ -18,7 +18,9 @@ struct AgentDeps {
   Storage* storage = nullptr;  // required; outlives the agent
   Clock* clock = nullptr;      // required; outlives the agent
   AuditLog* audit = nullptr;   // required; outlives the agent
-  RunRegistry* runs = nullptr; // required; outlives the agent
+  // Where the agent's runs are kept; outlives the agent. Null: the agent
+  // keeps a private registry (its runs are then reachable only through it).
+  RunRegistry* runs = nullptr;
   std::shared_ptr<LlmProvider> provider;  // required
   AgentOptions options;
 };

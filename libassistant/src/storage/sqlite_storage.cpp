@@ -259,6 +259,34 @@ INSERT INTO conversations_fts(rowid, title, owner)
 INSERT INTO messages_fts(rowid, content, owner)
   SELECT seq, content, 'u' || hex(user_id) FROM messages;
 )sql",
+    // 3: agent runs (assistant/runs.hpp). A run goes with its user and its
+    // conversation; its events (which hold reply text) go with the run.
+    R"sql(
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  message_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL
+);
+CREATE INDEX runs_user ON runs(user_id);
+CREATE INDEX runs_conversation ON runs(conversation_id);
+CREATE INDEX runs_finished ON runs(finished_at) WHERE finished_at IS NOT NULL;
+-- What an owning process polls for: small, since requests are rare.
+CREATE INDEX runs_cancel_requested ON runs(owner)
+  WHERE cancel_requested = 1 AND status = 'running';
+CREATE TABLE run_events (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kSqliteSchemaVersion,
@@ -611,6 +639,24 @@ std::string Sql(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (auto p : parts) out += p;
   return out;
+}
+
+constexpr const char* kRunCols =
+    "id, user_id, conversation_id, message_id, status, created_at, finished_at, "
+    "cancel_requested, owner";
+
+Run ReadRun(const SQLite::Statement& st) {
+  Run r;
+  r.id = TextCol(st, 0);
+  r.user_id = TextCol(st, 1);
+  r.conversation_id = TextCol(st, 2);
+  r.message_id = TextCol(st, 3);
+  r.status = TextCol(st, 4);
+  r.created_at = TimeCol(st, 5);
+  r.finished_at = OptTimeCol(st, 6);
+  r.cancel_requested = st.getColumn(7).getInt() != 0;
+  r.owner = TextCol(st, 8);
+  return r;
 }
 
 // ---------------------------------------------------------------- storage
@@ -1506,7 +1552,164 @@ class SqliteStorage final : public Storage {
     });
   }
 
+  // ---- agent runs
+
+  Status CreateRun(const Run& r) override {
+    return Write([&](Connection& c) -> Status {
+      if (!OwnsConversation(c, r.user_id, r.conversation_id)) {
+        return NotFoundError("conversation not found");
+      }
+      Stmt st = c.Prepare(Sql({"INSERT INTO runs(", kRunCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
+      st->bind(1, r.id);
+      st->bind(2, r.user_id);
+      st->bind(3, r.conversation_id);
+      st->bind(4, r.message_id);
+      st->bind(5, r.status);
+      st->bind(6, Ms(r.created_at));
+      BindOptTime(*st, 7, r.finished_at);
+      st->bind(8, r.cancel_requested ? 1 : 0);
+      st->bind(9, r.owner);
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<Run> GetRun(const std::string& user_id, const std::string& id) override {
+    return Read([&](Connection& c) -> Result<Run> { return SelectRun(c, user_id, id); });
+  }
+
+  Status AppendRunEvents(const std::vector<RunEventBatch>& batches) override {
+    return Write([&](Connection& c) -> Status {
+      for (const RunEventBatch& b : batches) {
+        // A run deleted meanwhile (conversation or user deleted, pruned)
+        // takes no more events.
+        if (!OwnsRun(c, b.user_id, b.run_id)) continue;
+        InsertRunEvents(c, b.run_id, b.events);
+      }
+      return Status();
+    });
+  }
+
+  Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
+                                              const std::string& run_id, int64_t after_id,
+                                              int limit) override {
+    return Read([&](Connection& c) -> Result<std::vector<RunEvent>> {
+      if (!OwnsRun(c, user_id, run_id)) return NotFoundError("run not found");
+      Stmt st = c.Prepare(
+          "SELECT seq, type, data FROM run_events WHERE run_id = ? AND seq > ? "
+          "ORDER BY seq LIMIT ?");
+      st->bind(1, run_id);
+      st->bind(2, after_id);
+      st->bind(3, std::max(limit, 0));
+      std::vector<RunEvent> out;
+      while (st->executeStep()) {
+        RunEvent e;
+        e.run_id = run_id;
+        e.id = st->getColumn(0).getInt64();
+        e.type = TextCol(*st, 1);
+        e.data = JsonCol(*st, 2);
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  Status FinishRun(const std::string& user_id, const Run& finished,
+                   const std::vector<RunEvent>& events,
+                   const std::optional<Message>& reply) override {
+    return Write([&](Connection& c) -> Status {
+      {
+        Stmt st = c.Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ?");
+        st->bind(1, finished.status);
+        BindOptTime(*st, 2, finished.finished_at);
+        st->bind(3, finished.id);
+        st->bind(4, user_id);
+        if (st->exec() == 0) return NotFoundError("run not found");
+      }
+      InsertRunEvents(c, finished.id, events);
+      if (reply) {
+        Stmt st = c.Prepare("UPDATE conversations SET updated_at = ? WHERE id = ? AND user_id = ?");
+        st->bind(1, Ms(reply->created_at));
+        st->bind(2, reply->conversation_id);
+        st->bind(3, user_id);
+        if (st->exec() == 0) return NotFoundError("conversation not found");
+        InsertMessage(c, user_id, reply->conversation_id, reply->id, *reply);
+      }
+      return Status();
+    });
+  }
+
+  Result<Run> RequestRunCancel(const std::string& user_id, const std::string& run_id) override {
+    return Write([&](Connection& c) -> Result<Run> {
+      Stmt st = c.Prepare(
+          "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = ?");
+      st->bind(1, run_id);
+      st->bind(2, user_id);
+      st->bind(3, kRunRunning);
+      st->exec();
+      return SelectRun(c, user_id, run_id);
+    });
+  }
+
+  Result<std::vector<std::string>> ListCancelRequestedRuns(const std::string& owner) override {
+    return Read([&](Connection& c) -> Result<std::vector<std::string>> {
+      Stmt st = c.Prepare(
+          "SELECT id FROM runs WHERE owner = ? AND cancel_requested = 1 AND status = 'running'");
+      st->bind(1, owner);
+      std::vector<std::string> out;
+      while (st->executeStep()) out.push_back(TextCol(*st, 0));
+      return out;
+    });
+  }
+
+  Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) override {
+    return Write([&](Connection& c) -> Result<int> {
+      // Events go by ON DELETE CASCADE.
+      Stmt st = c.Prepare("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?");
+      st->bind(1, Ms(cutoff));
+      return st->exec();
+    });
+  }
+
  private:
+  static bool OwnsConversation(Connection& c, const std::string& user_id,
+                               const std::string& conversation_id) {
+    Stmt st = c.Prepare("SELECT 1 FROM conversations WHERE id = ? AND user_id = ?");
+    st->bind(1, conversation_id);
+    st->bind(2, user_id);
+    return st->executeStep();
+  }
+
+  static bool OwnsRun(Connection& c, const std::string& user_id, const std::string& run_id) {
+    Stmt st = c.Prepare("SELECT 1 FROM runs WHERE id = ? AND user_id = ?");
+    st->bind(1, run_id);
+    st->bind(2, user_id);
+    return st->executeStep();
+  }
+
+  static Result<Run> SelectRun(Connection& c, const std::string& user_id,
+                               const std::string& run_id) {
+    Stmt st = c.Prepare(Sql({"SELECT ", kRunCols, " FROM runs WHERE id = ? AND user_id = ?"}));
+    st->bind(1, run_id);
+    st->bind(2, user_id);
+    if (!st->executeStep()) return NotFoundError("run not found");
+    return ReadRun(*st);
+  }
+
+  // An id already stored keeps its first content: batches may repeat.
+  static void InsertRunEvents(Connection& c, const std::string& run_id,
+                              const std::vector<RunEvent>& events) {
+    for (const RunEvent& e : events) {
+      Stmt st = c.Prepare(
+          "INSERT OR IGNORE INTO run_events(run_id, seq, type, data) VALUES (?,?,?,?)");
+      st->bind(1, run_id);
+      st->bind(2, e.id);
+      st->bind(3, e.type);
+      st->bind(4, DumpJson(e.data));
+      st->exec();
+    }
+  }
+
   void InsertRefresh(Connection& c, const RefreshToken& t) {
     Stmt st =
         c.Prepare(Sql({"INSERT INTO refresh_tokens(", kRefreshCols, ") VALUES (?,?,?,?,?,?)"}));

@@ -1,0 +1,360 @@
+// Agent runs (assistant/runs.hpp): numbering, replay after an id, live
+// follow, cancel (local, and through storage from a second instance on the
+// same SQLite file), retention pruning, and a sink that goes away.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "assistant/core.hpp"
+#include "assistant/runs.hpp"
+#include "core_fixture.hpp"
+#include "fake_upstream/fake_upstream.hpp"
+
+namespace assistant {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+using testing::CoreFixture;
+using testing::FastOptions;
+
+std::string Recorded(const std::string& name) {
+  auto dir = fs::path(__FILE__).parent_path().parent_path() / "data" / "llm";
+  return fake_upstream::ReadFile((dir / name).string());
+}
+
+// The concatenated text of a recorded openai stream (see its .expected.json).
+std::string RecordedText(const std::string& name) {
+  std::string base = name.substr(0, name.rfind('.'));
+  return Json::parse(Recorded(base + ".expected.json"))["content"].get<std::string>();
+}
+
+class TempDir final {
+ public:
+  TempDir() {
+    const char* env = std::getenv("ASSISTANT_TEST_TMP");
+    fs::path base = env && *env ? fs::path(env) : fs::path("/tmp");
+    path_ = base / ("runs-test-" + std::to_string(::getpid()) + "-" + NewId().substr(24));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string Url() const { return "sqlite://" + (path_ / "runs.db").string(); }
+
+ private:
+  fs::path path_;
+};
+
+Options WithUpstream(Options o, const fake_upstream::FakeUpstream& fake) {
+  o.agent.provider = "openai";
+  o.agent.base_url = fake.base_url();
+  o.agent.model = "test-model";
+  o.agent.api_key = "sk-test-runs";
+  o.agent.llm_timeout = std::chrono::seconds(5);
+  return o;
+}
+
+// Events as a sink saw them, safe to read from another thread.
+struct Seen {
+  std::mutex mu;
+  std::vector<AgentEvent> events;
+  void Add(const AgentEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(e);
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return events.size();
+  }
+  std::string RunId() {
+    std::lock_guard<std::mutex> lock(mu);
+    return events.empty() ? "" : events.front().data.value("run_id", "");
+  }
+};
+
+std::string Deltas(const std::vector<RunEvent>& events) {
+  std::string text;
+  for (const RunEvent& e : events) {
+    if (e.type == "message.delta") text += e.data["content"].get<std::string>();
+  }
+  return text;
+}
+
+void WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+  const auto until = SteadyClock::now() + limit;
+  while (!done() && SteadyClock::now() < until) std::this_thread::sleep_for(milliseconds(2));
+  REQUIRE(done());
+}
+
+TEST_CASE("runs: events are numbered from 1, kept, and replayable after any id") {
+  CoreFixture f;
+  Principal me = f.NewUser("ann@example.com");
+  std::vector<AgentEvent> seen;
+  auto reply = f.core->agent().Send(me, {"add a task to buy milk"}, f.ctx,
+                                    [&](const AgentEvent& e) {
+                                      seen.push_back(e);
+                                      return true;
+                                    });
+  REQUIRE(reply.ok());
+  REQUIRE(seen.size() >= 3);
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i].id == static_cast<int64_t>(i + 1));
+  CHECK(seen.front().type == "message.start");
+  CHECK(seen.front().data["run_id"] == reply->run_id);
+  CHECK(seen.back().type == "message.done");
+
+  Result<Run> run = f.core->runs().Get(me, reply->run_id);
+  REQUIRE(run.ok());
+  CHECK(run->status == kRunCompleted);
+  CHECK(run->message_id == reply->message.id);
+  CHECK(run->conversation_id == reply->conversation_id);
+  CHECK(run->finished_at.has_value());
+  Json j = RunToJson(*run);
+  CHECK(j["status"] == "completed");
+  CHECK(j["finished_at"].is_string());
+
+  // Replay from storage after id 2: exactly the rest, as first delivered.
+  std::vector<RunEvent> replayed;
+  REQUIRE(f.core->runs()
+              .Attach(me, reply->run_id, 2,
+                      [&](const RunEvent& e) {
+                        replayed.push_back(e);
+                        return true;
+                      })
+              .ok());
+  REQUIRE(replayed.size() == seen.size() - 2);
+  for (size_t i = 0; i < replayed.size(); ++i) {
+    CHECK(replayed[i].id == seen[i + 2].id);
+    CHECK(replayed[i].type == seen[i + 2].type);
+    CHECK(replayed[i].data == seen[i + 2].data);
+  }
+  CHECK(IsInvalidArgument(
+      f.core->runs().Attach(me, reply->run_id, -1, [](const RunEvent&) { return true; })));
+}
+
+TEST_CASE("runs: other users' runs are not found; runs need scope agent") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  Principal bob = f.NewUser("bob@example.com");
+  auto reply = f.core->agent().Send(ann, {"hello"}, f.ctx);
+  REQUIRE(reply.ok());
+  CHECK(IsNotFound(f.core->runs().Get(bob, reply->run_id).status()));
+  CHECK(IsNotFound(f.core->runs().Cancel(bob, reply->run_id).status()));
+  CHECK(IsNotFound(
+      f.core->runs().Attach(bob, reply->run_id, 0, [](const RunEvent&) { return true; })));
+  CHECK(IsNotFound(f.core->runs().Get(ann, NewId()).status()));
+  Principal tasks_only = CoreFixture::WithScopes(ann, {"tasks:read"});
+  CHECK(f.core->runs().Get(tasks_only, reply->run_id).status().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(f.core->runs().Cancel(tasks_only, reply->run_id).status().code() ==
+        StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("runs: an attached listener follows live, and cancel stops the upstream at once") {
+  fake_upstream::FakeUpstream fake("openai");
+  fake_upstream::Reply hold;
+  hold.body = Recorded("openai_text_utf8.sse");
+  hold.hold_after = hold.body.size() / 2;  // some deltas, then held open
+  fake.Enqueue(hold);
+  CoreFixture f(WithUpstream(FastOptions(nullptr), fake));
+  Principal me = f.NewUser("ann@example.com");
+
+  Seen sent;
+  Result<AgentReply> reply = InternalError("not run");
+  std::thread turn([&] {
+    reply = f.core->agent().Send(me, {"say hi"}, f.ctx, [&](const AgentEvent& e) {
+      sent.Add(e);
+      return true;
+    });
+  });
+  WaitFor([&] { return sent.size() >= 3; });  // start and a couple of deltas
+  const std::string run_id = sent.RunId();
+  CHECK(f.core->runs().Get(me, run_id)->status == kRunRunning);
+
+  std::vector<RunEvent> attached;
+  std::atomic<bool> attach_done{false};
+  std::thread listener([&] {
+    Status s = f.core->runs().Attach(me, run_id, 1, [&](const RunEvent& e) {
+      attached.push_back(e);
+      return true;
+    });
+    CHECK(s.ok());
+    attach_done = true;
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  CHECK_FALSE(attach_done.load());  // still following: the run is held open
+
+  const auto cancelled_at = SteadyClock::now();
+  Result<Run> accepted = f.core->runs().Cancel(me, run_id);
+  REQUIRE(accepted.ok());
+  turn.join();
+  listener.join();
+  REQUIRE(fake.WaitForClientClose(milliseconds(1000)));
+  CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
+
+  REQUIRE(reply.ok());
+  CHECK(reply->message.status == "cancelled");
+  REQUIRE_FALSE(attached.empty());
+  CHECK(attached.front().id == 2);
+  CHECK(attached.back().type == "message.done");
+  CHECK(attached.back().data["message"]["status"] == "cancelled");
+  CHECK(attached.back().id == static_cast<int64_t>(sent.size()));
+  // What the listener saw after message.start is the whole stored reply.
+  CHECK(Deltas(attached) == reply->message.content);
+  CHECK_FALSE(reply->message.content.empty());
+  CHECK(f.core->runs().Get(me, run_id)->status == kRunCancelled);
+  Result<Message> stored = f.core->storage().GetMessage(me.user_id, reply->conversation_id,
+                                                        reply->message.id);
+  REQUIRE(stored.ok());
+  CHECK(stored->status == "cancelled");
+  CHECK(stored->content == reply->message.content);
+}
+
+TEST_CASE("runs: a second instance on the same database re-attaches and cancels") {
+  TempDir dir;
+  fake_upstream::FakeUpstream fake("openai");
+  fake_upstream::Reply hold;
+  hold.body = Recorded("openai_text_utf8.sse");
+  hold.hold_after = hold.body.size() / 2;
+  fake.Enqueue(hold);
+  Options o = WithUpstream(FastOptions(nullptr), fake);
+  o.database_url = dir.Url();
+  CoreFixture owner(o);
+  CoreFixture other(o);
+  Principal me = owner.NewUser("ann@example.com");
+
+  Seen sent;
+  Result<AgentReply> reply = InternalError("not run");
+  std::thread turn([&] {
+    reply = owner.core->agent().Send(me, {"say hi"}, owner.ctx, [&](const AgentEvent& e) {
+      sent.Add(e);
+      return true;
+    });
+  });
+  WaitFor([&] { return sent.size() >= 3; });
+  const std::string run_id = sent.RunId();
+  Result<Run> seen_there = other.core->runs().Get(me, run_id);
+  REQUIRE(seen_there.ok());
+  CHECK(seen_there->status == kRunRunning);
+
+  std::vector<RunEvent> attached;
+  std::thread listener([&] {
+    CHECK(other.core->runs()
+              .Attach(me, run_id, 0,
+                      [&](const RunEvent& e) {
+                        attached.push_back(e);
+                        return true;
+                      })
+              .ok());
+  });
+  // The other instance sees the events already flushed before cancelling.
+  std::this_thread::sleep_for(milliseconds(200));
+  const auto cancelled_at = SteadyClock::now();
+  Result<Run> accepted = other.core->runs().Cancel(me, run_id);
+  REQUIRE(accepted.ok());
+  CHECK(accepted->cancel_requested);
+  turn.join();
+  listener.join();
+  REQUIRE(fake.WaitForClientClose(milliseconds(1000)));
+  CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
+
+  REQUIRE(reply.ok());
+  CHECK(reply->message.status == "cancelled");
+  REQUIRE(attached.size() == sent.size());
+  for (size_t i = 0; i < attached.size(); ++i) CHECK(attached[i].id == static_cast<int64_t>(i + 1));
+  CHECK(attached.back().type == "message.done");
+  CHECK(Deltas(attached) == reply->message.content);
+  CHECK(other.core->runs().Get(me, run_id)->status == kRunCancelled);
+}
+
+TEST_CASE("runs: finished runs are pruned after the retention") {
+  Options o = FastOptions(nullptr);
+  o.runs.retention = std::chrono::seconds(60);
+  CoreFixture f(o);
+  Principal me = f.NewUser("ann@example.com");
+  auto reply = f.core->agent().Send(me, {"hello"}, f.ctx);
+  REQUIRE(reply.ok());
+  f.clock->Advance(milliseconds(59000));
+  CHECK(f.core->runs().Prune().value() == 0);
+  CHECK(f.core->runs().Get(me, reply->run_id).ok());
+  f.clock->Advance(milliseconds(2000));
+  CHECK(f.core->runs().Prune().value() == 1);
+  CHECK(IsNotFound(f.core->runs().Get(me, reply->run_id).status()));
+  // The reply itself stays: only the run's replay goes.
+  CHECK(f.core->storage().GetMessage(me.user_id, reply->conversation_id, reply->message.id).ok());
+}
+
+TEST_CASE("runs: a sink that goes away lets the turn finish, unless told to cancel") {
+  SUBCASE("continue (default)") {
+    CoreFixture f;
+    Principal me = f.NewUser("ann@example.com");
+    size_t calls = 0;
+    auto reply = f.core->agent().Send(me, {"add a task to buy milk"}, f.ctx,
+                                      [&](const AgentEvent&) {
+                                        ++calls;
+                                        return false;  // gone from message.start on
+                                      });
+    REQUIRE(reply.ok());
+    CHECK(reply->message.status == "completed");
+    CHECK(f.core->tasks().List(me, {})->items.size() == 1);
+    std::vector<RunEvent> all;
+    REQUIRE(f.core->runs()
+                .Attach(me, reply->run_id, 0,
+                        [&](const RunEvent& e) {
+                          all.push_back(e);
+                          return true;
+                        })
+                .ok());
+    REQUIRE(all.size() > 1);
+    CHECK(all.back().type == "message.done");
+    CHECK(calls == all.size());  // a sink that returned false may still be called
+  }
+  SUBCASE("cancel") {
+    Options o = FastOptions(nullptr);
+    o.runs.cancel_when_sink_gone = true;
+    CoreFixture f(o);
+    Principal me = f.NewUser("ann@example.com");
+    auto reply = f.core->agent().Send(me, {"add a task to buy milk"}, f.ctx,
+                                      [&](const AgentEvent&) { return false; });
+    REQUIRE(reply.ok());
+    CHECK(reply->message.status == "cancelled");
+    // The tool the model asked for never ran.
+    CHECK(f.core->tasks().List(me, {})->items.empty());
+    CHECK(f.core->runs().Get(me, reply->run_id)->status == kRunCancelled);
+  }
+}
+
+TEST_CASE("runs: a turn that is not stored has a run only while it runs") {
+  CoreFixture f;
+  Principal me = f.NewUser("ann@example.com");
+  AgentRequest req;
+  req.message = "hello";
+  req.store = false;
+  std::string run_id;
+  std::optional<Run> during;
+  auto reply = f.core->agent().Send(me, req, f.ctx, [&](const AgentEvent& e) {
+    if (e.type == "message.start") {
+      run_id = e.data["run_id"];
+      Result<Run> r = f.core->runs().Get(me, run_id);
+      if (r.ok()) during = *r;
+    }
+    return true;
+  });
+  REQUIRE(reply.ok());
+  REQUIRE(during.has_value());
+  CHECK(during->status == kRunRunning);
+  CHECK(IsNotFound(f.core->runs().Get(me, run_id).status()));
+}
+
+}  // namespace
+}  // namespace assistant
