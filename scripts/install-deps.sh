@@ -9,12 +9,13 @@ PACKAGES=(
   libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev
   curl
 )
+# node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
+# peers. A node from elsewhere (e.g. NodeSource) bundles npm and conflicts
+# with Debian's npm package: install Debian's only when there is no node.
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 # Extra packages some jobs need: "bench" (wrk, nginx, the peers' stacks).
 if [[ " $* " == *" bench "* ]]; then
   PACKAGES+=(wrk nginx jq python3-fastapi python3-uvicorn python3-jwt python3-bcrypt)
-  # A node from elsewhere (e.g. NodeSource) bundles npm and conflicts with
-  # Debian's npm package: install Debian's only when there is no node at all.
-  command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi
 
 missing=()
