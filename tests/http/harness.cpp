@@ -27,7 +27,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
-            const std::string& cwd) {
+            const std::string& cwd, const std::map<std::string, std::string>& env = {}) {
   // Everything is prepared before fork: the child only makes system calls.
   std::vector<char*> argv;
   std::string bin = ASSISTANT_SERVER_BIN;
@@ -35,6 +35,17 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
   std::vector<std::string> copy = args;
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The test's environment with `env` replacing or adding entries.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    if (env.count(name) == 0) env_strings.push_back(entry);
+  }
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t pid = fork();
   if (pid != 0) return pid;
   const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -43,7 +54,7 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
     dup2(fd, 2);
   }
   if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-  execv(bin.c_str(), argv.data());
+  execve(bin.c_str(), argv.data(), envp.data());
   _exit(127);
 }
 
@@ -88,7 +99,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, bool use_defaults) {
+ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, bool use_defaults,
+                             std::map<std::string, std::string> env) {
   if (dir.empty()) {
     own_dir_ = std::make_unique<TempDir>();
     dir_ = own_dir_->path();
@@ -102,7 +114,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, boo
            "--argon2-iterations", "1", "--rate-limit-auth", "0", "--rate-limit-api", "0"};
   }
   all.insert(all.end(), args.begin(), args.end());
-  pid_ = Spawn(all, log_path_, dir_);
+  pid_ = Spawn(all, log_path_, dir_, env);
   const std::regex port_re(R"((?:port=|"port":)(\d+))");
   for (int i = 0; i < 1500; ++i) {  // up to 30 s on a busy machine
     const std::string log_text = ReadFile(log_path_);

@@ -43,9 +43,12 @@ class TempDir {
 class ServerProcess {
  public:
   // `args` are added to the defaults; `dir` holds the database (a fresh
-  // temporary directory when empty, so restarts can reuse one).
+  // temporary directory when empty, so restarts can reuse one). `env` is
+  // set on top of the test's own environment (secrets such as
+  // ASSISTANT_LLM_API_KEY are only read from there).
   explicit ServerProcess(std::vector<std::string> args = {}, std::string dir = "",
-                         bool use_defaults = true);
+                         bool use_defaults = true,
+                         std::map<std::string, std::string> env = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
