@@ -4,6 +4,7 @@
 // the assistant_http library (src/).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -31,9 +32,45 @@ std::string RedactUrl(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
+// Stack of every thread the process starts (docs/server.md "Worker model").
+// A streaming server runs hundreds of threads; glibc's default (the
+// 8 MiB stack rlimit) is mostly untouched, but it all counts against
+// RLIMIT_AS and strict overcommit. 512 KiB holds everything that recurses
+// here: request bodies are refused beyond 64 levels of JSON, SQLite bounds
+// its own recursion, and nlohmann::json copies and dumps JSON from an LLM
+// upstream (which has no depth limit) to about 3,000 levels (256 KiB: 1,000).
+constexpr size_t kThreadStackBytes = 512 * 1024;
+
+void SetThreadStackSize() {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return;
+  if (pthread_attr_setstacksize(&attr, kThreadStackBytes) == 0) {
+    pthread_setattr_default_np(&attr);
+  }
+  pthread_attr_destroy(&attr);
+}
+
+// Each open stream holds two sockets (its client, its LLM upstream): 500
+// streams exceed the common soft limit of 1024 descriptors. The soft limit
+// goes up to the hard one. Returns the limit in force.
+rlim_t RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised.rlim_cur;
+  }
+  return lim.rlim_cur;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread starts, so that every thread gets it.
+  SetThreadStackSize();
+  const rlim_t file_limit = RaiseFileLimit();
+
   // Signals are taken by one thread with sigwait, so no handler runs on a
   // worker thread in the middle of a request. Blocked before any thread
   // starts, so every thread inherits the mask.
@@ -67,6 +104,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& note : setup->notes) logger.Info(note);
+  // A stream needs two descriptors; ordinary connections, SQLite and the
+  // listener need the rest.
+  const rlim_t files_wanted =
+      2 * static_cast<rlim_t>(config->max_streams) + static_cast<rlim_t>(config->threads) + 64;
+  if (file_limit != RLIM_INFINITY && file_limit < files_wanted) {
+    logger.Warn("the open-file limit is below what --max-streams needs",
+                {{"limit", static_cast<int64_t>(file_limit)},
+                 {"wanted", static_cast<int64_t>(files_wanted)}});
+  }
   auto core = assistant::Assistant::Open(setup->options);
   if (!core.ok()) {
     logger.Error("cannot open the core", {{"cause", core.status().ToString()}});
@@ -84,6 +130,7 @@ int main(int argc, char** argv) {
                             {"llm_provider", config->llm_provider},
                             {"jwt_alg", config->jwt_alg},
                             {"threads", config->threads},
+                            {"max_streams", config->max_streams},
                             {"version", assistant::server::kServerVersion}});
 
   std::mutex mu;

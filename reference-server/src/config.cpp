@@ -139,8 +139,13 @@ const std::vector<Flag>& Flags() {
          return OneOf("log-format", v, {"text", "json"});
        }},
       {"threads", "ASSISTANT_THREADS", Kind::kInt, "128",
-       "worker threads; each open connection holds one (see docs/server.md)",
+       "workers for ordinary requests; each open connection holds one while it is "
+       "served (docs/server.md \"Worker model\")",
        INT_FLAG(threads, 1, 4096)},
+      {"max-streams", "ASSISTANT_MAX_STREAMS", Kind::kInt, "512",
+       "streamed replies open at once, each on a worker of its own on top of --threads; "
+       "one more gets 503 with Retry-After",
+       INT_FLAG(max_streams, 1, 16384)},
       {"refresh-grace", "ASSISTANT_REFRESH_GRACE", Kind::kInt, "10",
        "seconds a reused refresh token gets the same pair (0 = none)",
        INT_FLAG(refresh_grace, 0, 3600)},

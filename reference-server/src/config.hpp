@@ -32,7 +32,8 @@ struct ServerConfig {
   int rate_limit_api = 100;  // per principal per minute; 0 = off
   std::string on_disconnect = "continue";  // continue | cancel
   std::string log_format = "text";         // text | json
-  int threads = 128;
+  int threads = 128;      // workers for ordinary requests
+  int max_streams = 512;  // open agent streams, each on a worker of its own
   int refresh_grace = 10;   // seconds
   int llm_timeout = 60;     // seconds
   int run_retention = 3600; // seconds

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cctype>
 #include <exception>
@@ -119,7 +120,12 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   s.set_read_timeout(kReadTimeoutSeconds, 0);
   s.set_write_timeout(kWriteTimeoutSeconds, 0);
   s.set_payload_max_length(config_.body_limit);
-  const size_t threads = static_cast<size_t>(config_.threads);
+  // Worker model (docs/server.md): a connection holds a worker while it is
+  // served, and a stream for its whole life, so streams get workers of their
+  // own on top of --threads and are admitted only up to --max-streams
+  // (AdmitStream); ordinary requests always keep --threads workers.
+  const size_t threads = static_cast<size_t>(config_.threads) +
+                         static_cast<size_t>(config_.max_streams);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
   auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
@@ -402,6 +408,9 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
     reply = InternalError("unknown exception");
   }
   if (!reply.ok()) return fail(reply.status());
+  if (res.is_chunked_content_provider_ && !AdmitStream(res)) {
+    return fail(UnavailableError("too many streams are open", "too_many_streams"));
+  }
   res.status = reply->status;
   if (!reply->written) {
     if (reply->body) {
@@ -411,6 +420,33 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
     }
   }
   finish();
+}
+
+// A streamed reply holds its worker until it ends, so it takes a stream slot
+// (released when cpp-httplib drops the response: the stream ended or the
+// client went away). With every slot taken the stream is refused before it
+// writes anything or starts any work: the handler only set up the provider.
+bool HttpServer::AdmitStream(httplib::Response& res) {
+  int open = open_streams_.load(std::memory_order_relaxed);
+  do {
+    if (open >= config_.max_streams) {
+      res.content_provider_ = nullptr;
+      res.is_chunked_content_provider_ = false;
+      res.headers.erase("X-Accel-Buffering");  // the SSE headers do not apply
+      res.set_header("Retry-After", "1");
+      return false;
+    }
+  } while (!open_streams_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+  auto previous = std::move(res.content_provider_resource_releaser_);
+  auto released = std::make_shared<std::atomic<bool>>(false);
+  res.content_provider_resource_releaser_ = [this, previous, released](bool success) {
+    if (!released->exchange(true)) open_streams_.fetch_sub(1, std::memory_order_relaxed);
+    if (previous) previous(success);
+  };
+  // Tells the client not to reuse the connection, so that the worker is free
+  // as soon as the stream ends instead of idling through the keep-alive.
+  res.set_header("Connection", "close");
+  return true;
 }
 
 // Responses cpp-httplib makes itself, before any route runs: a request line

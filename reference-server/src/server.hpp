@@ -15,6 +15,7 @@
 #ifndef ASSISTANT_SERVER_SERVER_HPP_
 #define ASSISTANT_SERVER_SERVER_HPP_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -132,6 +133,9 @@ class HttpServer final {
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
   bool Cors(const httplib::Request& req, httplib::Response& res) const;
   void OnLibraryError(const httplib::Request& req, httplib::Response& res);
+  // Takes a stream slot for a streamed reply; false (and the reply made
+  // empty, with Retry-After) when --max-streams are open.
+  bool AdmitStream(httplib::Response& res);
 
   Assistant& core_;
   const ServerConfig config_;
@@ -142,6 +146,7 @@ class HttpServer final {
   SlidingWindowLimiter auth_limiter_;
   SlidingWindowLimiter api_limiter_;
   std::unique_ptr<Listener> http_;
+  std::atomic<int> open_streams_{0};
   int port_ = 0;
 };
 
