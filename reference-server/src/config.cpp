@@ -421,6 +421,8 @@ Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
   o.agent.model = c.llm_model;
   o.agent.api_key = c.llm_api_key;
   o.agent.llm_timeout = std::chrono::seconds(c.llm_timeout);
+  o.runs.retention = std::chrono::seconds(c.run_retention);
+  o.runs.cancel_when_sink_gone = c.on_disconnect == "cancel";
 
   o.outbox_path = !c.outbox.empty() ? c.outbox : base + ".outbox.jsonl";
   setup.notes.push_back("mail outbox: " + o.outbox_path);

@@ -161,6 +161,15 @@ Json Schemas() {
                                    {"message", Ref("Message")},
                                    {"usage", Ref("Usage")}},
                                   {"conversation_id", "message", "usage"});
+  s["Run"] = Obj({{"id", Str()},
+                  {"conversation_id", StrOrNull()},
+                  {"message_id", Str()},
+                  {"status", {{"type", "string"},
+                              {"enum", {"running", "completed", "cancelled", "failed"}}}},
+                  {"created_at", Time()},
+                  {"finished_at", {{"type", {"string", "null"}}, {"format", "date-time"}}}},
+                 {"id", "conversation_id", "message_id", "status", "created_at", "finished_at"});
+  s["RunEnvelope"] = Obj({{"run", Ref("Run")}}, {"run"});
   s["AgentState"] = Obj({{"state", {{"type", "object"}}}, {"updated_at", Time()}},
                         {"state", "updated_at"});
   s["Memory"] = Obj({{"id", Str()}, {"content", Str()}, {"created_at", Time()}},

@@ -483,59 +483,127 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
 
 // ------------------------------------------------------------------ agent
 
-// One SSE frame (SPEC.md "SSE": name in event:, JSON payload in data:).
-std::string SseFrame(int id, const std::string& event, const Json& data) {
+// One SSE frame (SPEC.md "SSE": name in event:, JSON payload in data:, and
+// the run's event number in id:, which a client sends back as
+// Last-Event-ID when it re-attaches).
+std::string SseFrame(int64_t id, const std::string& event, const Json& data) {
   return "id: " + std::to_string(id) + "\nevent: " + event + "\ndata: " + Dump(data) + "\n\n";
+}
+
+// Writes a frame; false once the client is gone.
+bool WriteFrame(httplib::DataSink& sink, const std::string& frame) {
+  return sink.is_writable() && sink.write(frame.data(), frame.size());
+}
+
+void SetSseHeaders(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
 }
 
 struct StreamState {
   Principal principal;
   AgentRequest request;
   RequestContext ctx;
-  CancellationToken cancel;
 };
 
 // Streams the agent's events as they happen. The turn runs inside the
-// content provider, on the connection's worker thread.
+// content provider, on the connection's worker thread. When the client goes
+// away the run goes on (or is cancelled: --on-disconnect, which the core
+// applies); its events stay available at /api/agent/runs/{id}/events.
 Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
   auto st = std::make_shared<StreamState>();
   st->principal = Me(c);
   st->request = std::move(request);
   st->ctx = c.ctx;
-  const bool cancel_on_disconnect = s.config().on_disconnect == "cancel";
-  c.res.set_header("Cache-Control", "no-cache");
-  c.res.set_header("X-Accel-Buffering", "no");
+  SetSseHeaders(c.res);
   c.res.set_chunked_content_provider(
-      "text/event-stream",
-      [&s, st, cancel_on_disconnect](size_t, httplib::DataSink& sink) {
-        int next_id = 0;
+      "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
         bool gone = false;
         bool error_sent = false;
-        auto emit = [&](const std::string& type, const Json& data) {
-          if (gone) return false;
-          const std::string frame = SseFrame(++next_id, type, data);
-          if (!sink.is_writable() || !sink.write(frame.data(), frame.size())) {
-            gone = true;
-            if (cancel_on_disconnect) st->cancel.Cancel();
-            return false;
-          }
-          return true;
-        };
         auto reply = s.core().agent().Send(
             st->principal, st->request, st->ctx,
             [&](const AgentEvent& ev) {
+              if (gone) return false;  // the core may call again; nothing to write to
               if (ev.type == "error") error_sent = true;
-              return emit(ev.type, ev.data);
-            },
-            &st->cancel);
-        if (!reply.ok() && !error_sent) {
+              gone = !WriteFrame(sink, SseFrame(ev.id, ev.type, ev.data));
+              return !gone;
+            });
+        if (!reply.ok() && !error_sent && !gone) {
           // A refusal before the turn started (bad conversation id, empty
-          // message, missing scope) still reaches the client as SSE.
+          // message, missing scope) still reaches the client as SSE; there
+          // is no run, so it is the stream's first and only event.
           if (HttpStatusFor(reply.status()) >= 500) {
             s.logger().Error("agent stream failed", {{"request_id", st->ctx.request_id},
                                                      {"cause", reply.status().ToString()}});
           }
-          emit("error", {{"error", ClientError(reply.status())}});
+          gone = !WriteFrame(sink, SseFrame(1, "error", {{"error", ClientError(reply.status())}}));
+        }
+        if (gone) return false;
+        sink.done();
+        return true;
+      });
+  return Reply{200, std::nullopt, true};
+}
+
+// Where a re-attaching client left off: the Last-Event-ID header, else
+// ?last_event_id=, else 0 (from the start).
+Result<int64_t> LastEventId(const Call& c) {
+  std::string text = c.req.get_header_value("Last-Event-ID");
+  if (text.empty()) text = c.Query("last_event_id");
+  if (text.empty()) return int64_t{0};
+  int64_t id = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9' || id > (INT64_MAX - 9) / 10) {
+      return InvalidArgumentError("last_event_id must be a non-negative integer",
+                                  "last_event_id");
+    }
+    id = id * 10 + (ch - '0');
+  }
+  return id;
+}
+
+struct AttachState {
+  Principal principal;
+  std::string run_id;
+  int64_t after = 0;
+  std::string request_id;
+};
+
+// Replays a run's events after the client's last id, then follows it live
+// until its last event (SPEC.md "Runs").
+Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
+  ASSISTANT_ASSIGN_OR_RETURN(int64_t after, LastEventId(c));
+  // Checked before the stream starts, so a missing run is a plain 404.
+  ASSISTANT_RETURN_IF_ERROR(s.core().runs().Get(Me(c), c.params[0]).status());
+  auto st = std::make_shared<AttachState>();
+  st->principal = Me(c);
+  st->run_id = c.params[0];
+  st->after = after;
+  st->request_id = c.ctx.request_id;
+  SetSseHeaders(c.res);
+  c.res.set_chunked_content_provider(
+      "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
+        bool gone = false;
+        int64_t last_id = st->after;
+        Status attached = s.core().runs().Attach(
+            st->principal, st->run_id, st->after, [&](const RunEvent& ev) {
+              // An empty type is a keep-alive: an SSE comment.
+              if (ev.type.empty()) {
+                gone = !WriteFrame(sink, ": keep-alive\n\n");
+              } else {
+                gone = !WriteFrame(sink, SseFrame(ev.id, ev.type, ev.data));
+                last_id = ev.id;
+              }
+              return !gone;
+            });
+        if (!attached.ok() && !gone) {
+          // The run was pruned or storage failed after the stream began. The
+          // frame repeats the last id, so a client resuming stays in place.
+          if (HttpStatusFor(attached) >= 500) {
+            s.logger().Error("run attach failed", {{"request_id", st->request_id},
+                                                   {"cause", attached.ToString()}});
+          }
+          gone = !WriteFrame(sink, SseFrame(last_id, "error", {{"error", ClientError(attached)}}));
         }
         if (gone) return false;
         sink.done();
@@ -569,6 +637,28 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                                 {"run_id", reply.run_id},
                                 {"message", MessageToJson(reply.message)},
                                 {"usage", UsageJson(reply.usage)}});
+                   }));
+  r.push_back(Make("GET", "/api/agent/runs/{id}", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200,
+                   Doc("An agent run's status", "agent", nullptr, Ref("RunEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Get(Me(c), c.params[0]));
+                     return Ok({{"run", RunToJson(run)}});
+                   }));
+  RouteDoc events_doc = Doc("A run's events after Last-Event-ID (or ?last_event_id=), then "
+                            "live until the run ends (SSE)",
+                            "agent", nullptr, Json{{"type", "string"}}, {"last_event_id"});
+  events_doc.sse = true;
+  r.push_back(Make("GET", "/api/agent/runs/{id}/events", Access::kAuthenticated, RateClass::kApi,
+                   BodyKind::kNone, 200, events_doc,
+                   [&s](Call& c) -> Result<Reply> { return StreamRunEvents(s, c); }));
+  r.push_back(Make("POST", "/api/agent/runs/{id}/cancel", Access::kAuthenticated,
+                   RateClass::kApi, BodyKind::kNone, 202,
+                   Doc("Stop a run; its partial reply is stored, marked cancelled", "agent",
+                       nullptr, Ref("RunEnvelope")),
+                   [&core](Call& c) -> Result<Reply> {
+                     ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Cancel(Me(c), c.params[0]));
+                     return Ok({{"run", RunToJson(run)}}, 202);
                    }));
   r.push_back(Make("GET", "/api/agent/history", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
