@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <ctime>
 
 namespace assistant::server {
@@ -11,40 +13,102 @@ namespace {
 
 using nlohmann::json;
 
-std::string NowRfc3339() {
+// Appends the current UTC time as 2026-11-22T10:15:30.123Z. The part up to
+// the seconds is formatted once per second per thread (the access log runs
+// this on every request).
+void AppendNowRfc3339(std::string& out) {
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       now.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[80];  // "YYYY-MM-DDTHH:MM:SS"; room for any int snprintf may write
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  out += cached;
+  const int millis = static_cast<int>(ms % 1000);
+  const char frac[6] = {'.', static_cast<char>('0' + millis / 100),
+                        static_cast<char>('0' + millis / 10 % 10),
+                        static_cast<char>('0' + millis % 10), 'Z', 0};
+  out += frac;
+}
+
+std::string NowRfc3339() {
+  std::string out;
+  AppendNowRfc3339(out);
+  return out;
 }
 
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// Printable ASCII without quotes or backslashes: the same bytes inside JSON
+// quotes, so no escaping (and no json value) is needed.
+bool IsPlainJsonText(std::string_view s) {
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 // Text values are bare when they are simple, quoted JSON strings otherwise,
 // so a value can never forge another field or a second line.
+void AppendTextValue(std::string& out, std::string_view s) {
+  bool bare = !s.empty();
+  for (char c : s) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) {
+      bare = false;
+      break;
+    }
+  }
+  if (bare) {
+    out += s;
+  } else {
+    out += Dump(json(s));
+  }
+}
+
 void AppendTextValue(std::string& out, const json& v) {
   if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    bool bare = !s.empty();
-    for (char c : s) {
-      if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) {
-        bare = false;
-        break;
-      }
-    }
-    out += bare ? s : Dump(v);
+    AppendTextValue(out, std::string_view(v.get_ref<const std::string&>()));
   } else {
     out += Dump(v);
   }
+}
+
+// A JSON string literal of `s`, as Dump(json(s)) writes it.
+void AppendJsonValue(std::string& out, std::string_view s) {
+  if (IsPlainJsonText(s)) {
+    out += '"';
+    out += s;
+    out += '"';
+  } else {
+    out += Dump(json(s));
+  }
+}
+
+// The latency with two decimals, as "%.2f" writes it for the values seen
+// here (non-negative, far below 2^53 hundredths).
+void AppendMillis(std::string& out, double ms) {
+  if (!(ms >= 0) || ms > 1e12) {
+    char num[32];
+    std::snprintf(num, sizeof num, "%.2f", ms);
+    out += num;
+    return;
+  }
+  const auto hundredths = static_cast<long long>(std::llround(ms * 100));
+  out += std::to_string(hundredths / 100);
+  const int frac = static_cast<int>(hundredths % 100);
+  const char tail[4] = {'.', static_cast<char>('0' + frac / 10),
+                        static_cast<char>('0' + frac % 10), 0};
+  out += tail;
 }
 
 }  // namespace
@@ -76,11 +140,11 @@ std::string Logger::Format(LogFormat format, std::string_view level,
   std::string out;
   out.reserve(128);
   out += "time=";
-  out += NowRfc3339();
+  AppendNowRfc3339(out);
   out += " level=";
   out += level;
   out += " msg=";
-  AppendTextValue(out, json(msg));
+  AppendTextValue(out, msg);
   for (const auto& [k, v] : fields) {
     out += ' ';
     out += k;
@@ -92,41 +156,40 @@ std::string Logger::Format(LogFormat format, std::string_view level,
 
 void Logger::Access(std::string_view request_id, std::string_view method,
                     std::string_view route, int status, double latency_ms, std::string_view ip) {
-  char num[32];
-  std::snprintf(num, sizeof num, "%.2f", latency_ms);
+  // Written field by field without json values: this runs on every request.
   std::string line;
   line.reserve(200);
   if (format_ == LogFormat::kJson) {
     line += "{\"time\":\"";
-    line += NowRfc3339();
+    AppendNowRfc3339(line);
     line += "\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":";
-    line += Dump(json(request_id));
+    AppendJsonValue(line, request_id);
     line += ",\"method\":";
-    line += Dump(json(method));
+    AppendJsonValue(line, method);
     line += ",\"route\":";
-    line += Dump(json(route));
+    AppendJsonValue(line, route);
     line += ",\"status\":";
     line += std::to_string(status);
     line += ",\"latency_ms\":";
-    line += num;
+    AppendMillis(line, latency_ms);
     line += ",\"ip\":";
-    line += Dump(json(ip));
+    AppendJsonValue(line, ip);
     line += "}\n";
   } else {
     line += "time=";
-    line += NowRfc3339();
+    AppendNowRfc3339(line);
     line += " level=info msg=request request_id=";
-    AppendTextValue(line, json(request_id));
+    AppendTextValue(line, request_id);
     line += " method=";
-    AppendTextValue(line, json(method));
+    AppendTextValue(line, method);
     line += " route=";
-    AppendTextValue(line, json(route));
+    AppendTextValue(line, route);
     line += " status=";
     line += std::to_string(status);
     line += " latency_ms=";
-    line += num;
+    AppendMillis(line, latency_ms);
     line += " ip=";
-    AppendTextValue(line, json(ip));
+    AppendTextValue(line, ip);
     line += '\n';
   }
   {

@@ -73,7 +73,11 @@ class HttpServer::Listener final : public httplib::Server {
 };
 
 std::string PresentedCredential(const httplib::Request& req) {
-  const std::string auth = req.get_header_value("Authorization");
+  // The first Authorization header (as get_header_value picks it), read in
+  // place: get_header_value would copy the token once more.
+  const auto range = req.headers.equal_range("Authorization");
+  static const std::string kNone;
+  const std::string& auth = range.first == range.second ? kNone : range.first->second;
   if (!auth.empty()) {
     // The scheme is case-insensitive (RFC 7235); anything else is kept
     // whole so that it fails authentication rather than falling back.
@@ -135,17 +139,21 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   s.Patch(".*", handle);
   s.Delete(".*", handle);
   s.Options(".*", handle);
+  // Every request without a body is served here, before cpp-httplib's own
+  // routing, which would match each registered `.*` regex against the path
+  // only for Handle to match it again. Requests with a body go on so that
+  // the library reads it first, and reach Handle through the `.*` routes.
   // cpp-httplib 0.11 answers 400 to a POST/PUT/PATCH that has neither
   // Content-Length nor Transfer-Encoding (`curl -X POST` without data, a
   // common way to call logout). RFC 9112 says such a request has an empty
-  // body, so it is served here, before the library tries to read one.
+  // body, so it counts as bodiless here.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
-    if (body_method && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-      Handle(req, res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    const bool framed = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+    const bool body_method = req.method == "POST" || req.method == "PUT" ||
+                             req.method == "PATCH" || req.method == "DELETE";
+    if (body_method && framed) return httplib::Server::HandlerResponse::Unhandled;
+    Handle(req, res);
+    return httplib::Server::HandlerResponse::Handled;
   });
   s.set_error_handler(
       [this](const httplib::Request& req, httplib::Response& res) { OnLibraryError(req, res); });

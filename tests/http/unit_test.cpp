@@ -2,6 +2,7 @@
 // ids, configuration, the Status -> HTTP mapping, log formatting, metrics
 // and the route table against the OpenAPI document.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 
@@ -295,6 +296,53 @@ TEST_CASE("text logs quote values so a value cannot forge a field or a line") {
   CHECK(j["level"] == "warn");
   CHECK(j["k"] == "v");
   CHECK(j.contains("time"));
+}
+
+// Reads what a Logger wrote to a pipe, after it flushed.
+static std::string AccessLine(LogFormat format, std::string_view request_id,
+                              std::string_view route, double latency_ms) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  {
+    Logger logger(format, fds[1]);
+    logger.Access(request_id, "GET", route, 200, latency_ms, "127.0.0.1");
+  }  // the destructor flushes
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  return out;
+}
+
+TEST_CASE("the access log line has the keys, escaping and formats of Log") {
+  const std::string text = AccessLine(LogFormat::kText, "abc-1", "/api/tasks", 1.234);
+  CHECK(text.rfind("time=", 0) == 0);
+  CHECK(text.find(" level=info msg=request request_id=abc-1 method=GET route=/api/tasks "
+                  "status=200 latency_ms=1.23 ip=127.0.0.1\n") != std::string::npos);
+  // time=YYYY-MM-DDTHH:MM:SS.mmmZ, as FormatTime writes it.
+  const std::string time = text.substr(5, text.find(' ') - 5);
+  REQUIRE(time.size() == 24);
+  CHECK(ParseTime(time).has_value());
+  CHECK(time.back() == 'Z');
+  // A value that is not simple is quoted, so it cannot forge a field or a line.
+  const std::string evil = AccessLine(LogFormat::kText, "id", "x status=500\nlevel=error", 0);
+  CHECK(evil.find("route=\"x status=500\\nlevel=error\" status=200 latency_ms=0.00 ") !=
+        std::string::npos);
+  CHECK(evil.find('\n') == evil.size() - 1);
+
+  const std::string line = AccessLine(LogFormat::kJson, "abc-1", "bad\"route\xff", 12.5);
+  const Json j = Json::parse(line);
+  CHECK(j["level"] == "info");
+  CHECK(j["msg"] == "request");
+  CHECK(j["request_id"] == "abc-1");
+  CHECK(j["route"] == "bad\"route\xEF\xBF\xBD");  // invalid UTF-8 replaced, as Dump does
+  CHECK(j["status"] == 200);
+  CHECK(j["latency_ms"].get<double>() == doctest::Approx(12.5));
+  CHECK(j["ip"] == "127.0.0.1");
+  CHECK(ParseTime(j["time"].get<std::string>()).has_value());
+  CHECK(line.find("\"latency_ms\":12.50,") != std::string::npos);
 }
 
 TEST_CASE("metrics render counters, histogram and in-flight gauge") {
