@@ -570,6 +570,43 @@ TEST_CASE("providers: an upstream that stalls before its first byte times out th
   }
 }
 
+TEST_CASE("providers: an upstream that goes silent mid-stream times out with the partial text") {
+  for (const std::string& protocol : kProtocols) {
+    CAPTURE(protocol);
+    FakeUpstream fake(protocol);
+    const std::string file = StreamFile(protocol, "text_utf8");
+    const std::string body = Recorded(file);
+    const Json expected = Expected(file);
+    // Silence after the event carrying the second delta, connection open.
+    const size_t kept = 2;
+    const size_t at = body.find("\"" + expected["deltas"][kept - 1].get<std::string>() + "\"");
+    REQUIRE(at != std::string::npos);
+    Reply silent;
+    silent.body = body;
+    silent.hold_after = at;
+    silent.hold_silently = true;
+    fake.Enqueue(silent);
+    auto s = StartServer(fake, protocol, {"--llm-timeout", "1"});
+    REQUIRE(s->started());
+    const User u = Register(*s);
+
+    const auto start = SteadyClock::now();
+    Response r = SendMessage(*s, u, "Hello", /*stream=*/true);
+    CHECK(SteadyClock::now() - start < std::chrono::seconds(10));
+    REQUIRE(r.status == 200);
+    std::vector<SseEvent> events = ParseSse(r.body);
+    CheckEnvelope(events, "error");
+    CHECK(DeltaText(events) == Joined(expected["deltas"], kept));
+    CHECK(events.back().data["error"]["code"] == "upstream_timeout");
+    Json stored = StoredMessages(*s, u, events.front().data["conversation_id"].get<std::string>());
+    REQUIRE(stored.size() == 2);
+    CHECK(stored[1]["status"] == "failed");
+    CHECK(stored[1]["content"] == Joined(expected["deltas"], kept));
+    CHECK(fake.request_count() == 1);
+    CheckNoSecrets(s->log(), fake);
+  }
+}
+
 TEST_CASE("providers: a stream broken mid-way fails the turn and keeps the partial text") {
   for (const std::string& protocol : kProtocols) {
     CAPTURE(protocol);
