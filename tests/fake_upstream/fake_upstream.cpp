@@ -59,8 +59,11 @@ FakeUpstream::FakeUpstream(std::string protocol)
     auto reply = std::make_shared<Reply>();
     {
       std::lock_guard<std::mutex> lock(mu_);
+      std::optional<Reply> chosen = responder_ ? responder_(rec) : std::nullopt;
       requests_.push_back(std::move(rec));
-      if (replies_.empty()) {
+      if (chosen) {
+        *reply = std::move(*chosen);
+      } else if (replies_.empty()) {
         reply->status = 500;
         reply->body = R"({"error":"the fake has no scripted reply"})";
         reply->content_type = "application/json";
@@ -175,6 +178,11 @@ std::string FakeUpstream::chat_path() const {
 void FakeUpstream::Enqueue(Reply reply) {
   std::lock_guard<std::mutex> lock(mu_);
   replies_.push_back(std::move(reply));
+}
+
+void FakeUpstream::SetResponder(Responder responder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  responder_ = std::move(responder);
 }
 
 void FakeUpstream::EnqueueStream(std::string body) {

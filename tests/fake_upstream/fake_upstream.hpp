@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,11 @@ class FakeUpstream {
   // Replies are used in order, one per request; with none left the fake
   // answers 500.
   void Enqueue(Reply reply);
+  // Picks the reply from the request itself, for tests whose requests
+  // arrive in no fixed order (concurrent turns); nullopt falls back to the
+  // queue. Called under the fake's lock: it must not call the fake.
+  using Responder = std::function<std::optional<Reply>(const RecordedRequest&)>;
+  void SetResponder(Responder responder);
   // A 200 streaming `body`.
   void EnqueueStream(std::string body);
 
@@ -104,6 +110,7 @@ class FakeUpstream {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::deque<Reply> replies_;
+  Responder responder_;
   std::vector<RecordedRequest> requests_;
   bool stopping_ = false;
   bool client_closed_ = false;

@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fake_upstream/fake_upstream.hpp"
@@ -440,6 +442,63 @@ TEST_CASE("providers: the tool loop adds the task for the caller only and sends 
     }
     Json sent_result = Json::parse(result_text, nullptr, false);
     CHECK(sent_result == result["result"]);
+    CheckNoSecrets(s->log(), fake);
+  }
+}
+
+TEST_CASE("providers: concurrent tool loops each add the task for their own caller") {
+  const std::vector<std::string> names = {"Ann", "Bob", "Cid", "Dee"};
+  for (const std::string& protocol : kProtocols) {
+    CAPTURE(protocol);
+    FakeUpstream fake(protocol);
+    const std::string call_body = Recorded(StreamFile(protocol, "add_task"));
+    const std::string text_body = Recorded(StreamFile(protocol, "after_tool"));
+    REQUIRE(call_body.find(" oat") != std::string::npos);
+    // The requests interleave in no fixed order, so the reply follows the
+    // request: a tool result gets the text, a user asking "for <name>" gets
+    // an add_task call whose title names them.
+    fake.SetResponder([call_body, text_body](const RecordedRequest& req) -> std::optional<Reply> {
+      Json body = Json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body["messages"].is_array()) return std::nullopt;
+      Reply r;
+      for (Json m : body["messages"]) {
+        if (m["role"] == "tool") {
+          r.body = text_body;
+          return r;
+        }
+      }
+      const std::string asked = body["messages"].back().value("content", "");
+      const size_t at = asked.rfind("for ");
+      if (at == std::string::npos) return std::nullopt;
+      r.body = call_body;
+      r.body.replace(r.body.find(" oat"), 4, " " + asked.substr(at + 4) + "'s");
+      return r;
+    });
+    auto s = StartServer(fake, protocol);
+    REQUIRE(s->started());
+    std::vector<User> users;
+    for (const std::string& name : names) users.push_back(Register(*s, name));
+
+    std::vector<Response> replies(names.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < names.size(); ++i) {
+      threads.emplace_back([&, i] {
+        replies[i] = SendMessage(*s, users[i], "Add a task for " + names[i], /*stream=*/false);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+
+    for (size_t i = 0; i < names.size(); ++i) {
+      CAPTURE(names[i]);
+      const std::string title = "Buy " + names[i] + "'s milk 🥛 for Zoë";
+      REQUIRE(replies[i].status == 200);
+      CHECK(replies[i].json["message"]["tool_calls"][0]["result"]["task"]["title"] == title);
+      Response tasks = s->Call("GET", "/api/tasks", std::nullopt, users[i].access_token);
+      REQUIRE(tasks.status == 200);
+      REQUIRE(tasks.json["tasks"].size() == 1);
+      CHECK(tasks.json["tasks"][0]["title"] == title);
+    }
+    CHECK(fake.request_count() == static_cast<int>(2 * names.size()));
     CheckNoSecrets(s->log(), fake);
   }
 }
