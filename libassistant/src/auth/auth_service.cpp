@@ -18,8 +18,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -142,8 +144,15 @@ Result<std::string> LoadOrCreateSecretFile(const std::string& path) {
 constexpr auto kVerifiedTokenTtl = std::chrono::seconds(60);
 constexpr size_t kMaxVerifiedTokens = 20000;
 
+// A verified token's claims, and the principal they name when they are an
+// access token's (sub and sid present): parsed once per token, not per use.
+struct VerifiedClaims {
+  Json claims;
+  std::optional<Principal> principal;  // nullopt: not an access token
+};
+
 struct VerifiedToken {
-  std::shared_ptr<const Json> claims;
+  std::shared_ptr<const VerifiedClaims> verified;
   Timestamp expires_at{};
   Timestamp verified_at{};
 };
@@ -154,10 +163,18 @@ struct SessionCacheEntry {
   Timestamp checked_at{};
 };
 
-// What Authenticate found, with the claims Verify reports.
+// What Authenticate found, with the claims Verify reports (shared with the
+// verified-token cache: Authenticate itself never copies them).
 struct Authenticated {
   Principal principal;
-  Json claims;
+  std::shared_ptr<const Json> claims;
+};
+
+// Hashes std::string keys and std::string_view probes alike, so a cache
+// lookup by the presented credential copies nothing.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 class AuthServiceImpl final : public AuthServiceInternal {
@@ -347,7 +364,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
     Result<UserRecord> user = storage_->GetUserById(a.principal.user_id);
     if (IsNotFound(user.status())) return InvalidToken();
     ASSISTANT_RETURN_IF_ERROR(user.status());
-    return Verification{std::move(a.principal), user->user, std::move(a.claims)};
+    return Verification{std::move(a.principal), user->user, *a.claims};
   }
 
   // ------------------------------------------------------------ sessions
@@ -662,43 +679,51 @@ class AuthServiceImpl final : public AuthServiceInternal {
     vo.issuer = options_.issuer;
     vo.audience = options_.audience;
     vo.now = now;
-    ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<const Json> verified, VerifyCached(credential, vo));
-    Json claims = *verified;
+    ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<const VerifiedClaims> verified,
+                               VerifyCached(credential, vo));
+    // Access tokens always name their session; other tokens signed by a
+    // shared key (identity tokens) never do.
+    if (!verified->principal) return InvalidToken();
+    const Principal& principal = *verified->principal;
+    ASSISTANT_ASSIGN_OR_RETURN(bool live,
+                               SessionLive(principal.user_id, principal.session_id, now));
+    if (!live) return InvalidToken("the session has ended");
+    Authenticated a;
+    a.principal = principal;
+    a.claims = std::shared_ptr<const Json>(verified, &verified->claims);
+    return a;
+  }
+
+  // The principal of an access token's claims; nullopt unless sub and sid
+  // are non-empty strings and scope, when present, a string.
+  static std::optional<Principal> AccessPrincipal(const Json& claims) {
     auto sub = claims.find("sub");
     auto sid = claims.find("sid");
     auto scope = claims.find("scope");
-    // Access tokens always name their session; other tokens signed by a
-    // shared key (identity tokens) never do.
     if (sub == claims.end() || !sub->is_string() || sub->get_ref<const std::string&>().empty() ||
         sid == claims.end() || !sid->is_string() || sid->get_ref<const std::string&>().empty() ||
         (scope != claims.end() && !scope->is_string())) {
-      return InvalidToken();
+      return std::nullopt;
     }
-    const std::string& user_id = sub->get_ref<const std::string&>();
-    const std::string& session_id = sid->get_ref<const std::string&>();
-    ASSISTANT_ASSIGN_OR_RETURN(bool live, SessionLive(user_id, session_id, now));
-    if (!live) return InvalidToken("the session has ended");
-    Authenticated a;
-    a.principal.kind = Principal::Kind::kUser;
-    a.principal.user_id = user_id;
-    a.principal.session_id = session_id;
-    a.principal.scopes =
-        scope == claims.end() ? std::set<std::string>{} : SplitScopes(scope->get_ref<const std::string&>());
-    a.claims = std::move(claims);
-    return a;
+    Principal p;
+    p.kind = Principal::Kind::kUser;
+    p.user_id = sub->get_ref<const std::string&>();
+    p.session_id = sid->get_ref<const std::string&>();
+    if (scope != claims.end()) p.scopes = SplitScopes(scope->get_ref<const std::string&>());
+    return p;
   }
 
   // The token's claims, from the verified-token cache when this exact token
   // was verified before and has not expired.
-  Result<std::shared_ptr<const Json>> VerifyCached(std::string_view credential,
-                                                   const JwtVerifyOptions& vo) {
+  Result<std::shared_ptr<const VerifiedClaims>> VerifyCached(std::string_view credential,
+                                                             const JwtVerifyOptions& vo) {
     const Timestamp now = vo.now;
     {
       std::shared_lock<std::shared_mutex> lock(verified_mu_);
-      auto it = verified_.find(std::string(credential));
+      auto it = verified_.find(credential);
       if (it != verified_.end() && now < it->second.expires_at &&
           now >= it->second.verified_at && now - it->second.verified_at < kVerifiedTokenTtl) {
-        return it->second.claims;
+        return it->second.verified;
       }
     }
     ASSISTANT_ASSIGN_OR_RETURN(Json claims, access_ring_->Verify(credential, vo));
@@ -706,10 +731,13 @@ class AuthServiceImpl final : public AuthServiceInternal {
     auto exp = claims.find("exp");
     const bool cacheable = exp != claims.end() && exp->is_number();
     const double exp_seconds = cacheable ? exp->get<double>() : 0;
-    auto shared = std::make_shared<const Json>(std::move(claims));
+    auto parsed = std::make_shared<VerifiedClaims>();
+    parsed->principal = AccessPrincipal(claims);
+    parsed->claims = std::move(claims);
+    std::shared_ptr<const VerifiedClaims> shared = std::move(parsed);
     if (cacheable) {
       VerifiedToken entry;
-      entry.claims = shared;
+      entry.verified = shared;
       entry.expires_at = FromUnixMillis(static_cast<int64_t>(exp_seconds * 1000.0));
       entry.verified_at = now;
       std::unique_lock<std::shared_mutex> lock(verified_mu_);
@@ -723,7 +751,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
       }
       verified_.insert_or_assign(std::string(credential), std::move(entry));
     }
-    return std::shared_ptr<const Json>(std::move(shared));
+    return shared;
   }
 
   Result<Authenticated> AuthenticateApiKey(std::string_view credential) {
@@ -742,8 +770,9 @@ class AuthServiceImpl final : public AuthServiceInternal {
     a.principal.user_id = key->user_id;
     a.principal.api_key_id = key->id;
     a.principal.scopes = std::set<std::string>(key->scopes.begin(), key->scopes.end());
-    a.claims = {{"sub", key->user_id}, {"scope", JoinScopes(key->scopes)}, {"api_key_id", key->id}};
-    if (key->expires_at) a.claims["exp"] = Seconds(*key->expires_at);
+    Json claims = {{"sub", key->user_id}, {"scope", JoinScopes(key->scopes)}, {"api_key_id", key->id}};
+    if (key->expires_at) claims["exp"] = Seconds(*key->expires_at);
+    a.claims = std::make_shared<const Json>(std::move(claims));
     return a;
   }
 
@@ -839,7 +868,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
   const std::string dummy_hash_;
 
   std::shared_mutex verified_mu_;
-  std::unordered_map<std::string, VerifiedToken> verified_;
+  std::unordered_map<std::string, VerifiedToken, StringHash, std::equal_to<>> verified_;
 
   mutable std::shared_mutex cache_mu_;
   std::unordered_map<std::string, SessionCacheEntry> session_cache_;
