@@ -40,6 +40,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -1068,12 +1069,23 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::vector<Task>> ListTasks(const std::string& user_id, const TaskQuery& q) override {
+    // The query's eight shapes are built once: listing is the most frequent
+    // call, and the text is also the statement cache's key.
+    static const std::array<std::string, 8> kShapes = [] {
+      std::array<std::string, 8> shapes;
+      for (int i = 0; i < 8; ++i) {
+        std::string sql = Sql({"SELECT ", kTaskCols, " FROM tasks WHERE user_id = ?1"});
+        if (i & 4) sql += " AND completed = ?2";
+        if (i & 2) sql += " AND title LIKE ?3 ESCAPE '\\'";
+        if (i & 1) sql += " AND (created_at > ?4 OR (created_at = ?4 AND id > ?5))";
+        sql += " ORDER BY created_at, id LIMIT ?6";
+        shapes[i] = std::move(sql);
+      }
+      return shapes;
+    }();
+    const std::string& sql = kShapes[(q.status != TaskQuery::Status::kAll ? 4 : 0) +
+                                     (!q.title_contains.empty() ? 2 : 0) + (q.after ? 1 : 0)];
     return Read([&](Connection& c) -> Result<std::vector<Task>> {
-      std::string sql = Sql({"SELECT ", kTaskCols, " FROM tasks WHERE user_id = ?1"});
-      if (q.status != TaskQuery::Status::kAll) sql += " AND completed = ?2";
-      if (!q.title_contains.empty()) sql += " AND title LIKE ?3 ESCAPE '\\'";
-      if (q.after) sql += " AND (created_at > ?4 OR (created_at = ?4 AND id > ?5))";
-      sql += " ORDER BY created_at, id LIMIT ?6";
       Stmt st = c.Prepare(sql);
       st->bind(1, user_id);
       if (q.status != TaskQuery::Status::kAll) {
@@ -1086,6 +1098,7 @@ class SqliteStorage final : public Storage {
       }
       st->bind(6, std::max(q.limit, 0));
       std::vector<Task> out;
+      out.reserve(static_cast<size_t>(std::clamp(q.limit, 0, 256)));
       while (st->executeStep()) out.push_back(ReadTask(*st));
       return out;
     });
