@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench/http/cpu.sh - server CPU time per request, beside req/s.
+#
+# On a machine shared with other work, req/s moves with whatever else runs
+# (compilers, other benchmarks); the CPU time a server spends per request
+# does not. This starts one server, runs wrk against it, and reads the
+# server's CPU time (user + system, /proc/PID/stat) before and after:
+#   bare           bare-httplib-server, GET /api/tasks (fixed 20-task body)
+#   get            assistant-server, authenticated GET /api/tasks (20 tasks)
+#   post           assistant-server, POST /api/tasks
+#   agent          assistant-server, POST /api/agent/message "list tasks"
+#
+# Usage (from the repository root, after a Release build):
+#   bench/http/cpu.sh [bare|get|post|agent]...      default: bare get
+#   BIN_DIR=build/bin CONNS=16 DURATION=5 PORT=18290 bench/http/cpu.sh bare get
+# Prints: scenario, req/s, p99 ms, non-2xx, server CPU us per request, cores used.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN_DIR=$(cd "${BIN_DIR:-$ROOT/build/bin}" && pwd)
+LUA=${LUA:-$ROOT/../shared/bench/wrk-req.lua}
+CONNS=${CONNS:-16}
+DURATION=${DURATION:-5}
+PORT=${PORT:-18290}
+[[ -f $LUA ]] || { echo "cpu.sh: $LUA not found" >&2; exit 2; }
+for t in curl jq wrk; do command -v "$t" >/dev/null || { echo "cpu.sh: $t not found" >&2; exit 2; }; done
+
+server_pid=
+work=
+stop() {
+  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  server_pid=
+  [[ -n $work ]] && rm -rf "$work"
+  work=
+}
+trap stop EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+measure() {
+  local mode=$1 base="http://127.0.0.1:$PORT" path=/api/tasks
+  work=$(mktemp -d)
+  if [[ $mode == bare ]]; then
+    "$BIN_DIR/bare-httplib-server" --port "$PORT" >/dev/null 2>&1 &
+  else
+    "$BIN_DIR/assistant-server" --port "$PORT" --database "sqlite://$work/bench.db" \
+      --rate-limit-api 0 --rate-limit-auth 0 >"$work/server.log" 2>&1 &
+  fi
+  server_pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
+  export WRK_METHOD=GET WRK_BODY= WRK_TOKEN=
+  if [[ $mode != bare ]]; then
+    local token conv
+    token=$(curl -sf -X POST -H 'Content-Type: application/json' \
+      -d '{"email":"cpu@bench.local","password":"bench-Passw0rd!","name":"Bench"}' \
+      "$base/api/auth/register" | jq -er .access_token)
+    for i in $(seq 20); do
+      curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+        -d "{\"title\":\"seed task $i\"}" "$base/api/tasks"
+    done
+    export WRK_TOKEN=$token
+    case $mode in
+      get) ;;
+      post) export WRK_METHOD=POST WRK_BODY='{"title":"bench task"}' ;;
+      agent)
+        conv=$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+          -d '{"message":"list tasks"}' "$base/api/agent/message" | jq -ce .conversation_id)
+        export WRK_METHOD=POST WRK_BODY="{\"message\":\"list tasks\",\"conversation_id\":$conv}"
+        path=/api/agent/message ;;
+      *) echo "cpu.sh: unknown scenario $mode" >&2; exit 2 ;;
+    esac
+  fi
+  wrk -t2 -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
+  local t0 t1 out
+  t0=$(cpu_ticks "$server_pid")
+  out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
+  t1=$(cpu_ticks "$server_pid")
+  [[ -n $out ]] || { echo "cpu.sh: wrk gave no result for $mode" >&2; stop; return; }
+  python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" <<'PY'
+import sys
+mode, line, t0, t1, hz, dur = sys.argv[1:]
+v = dict(kv.split("=", 1) for kv in line.split()[1:])
+secs = (float(t1) - float(t0)) / float(hz)
+print(f"{mode:6} req/s={float(v['rps']):9.0f} p99_ms={float(v['p99_ms']):8.2f} "
+      f"non2xx={v['non2xx']} cpu_us_per_req={secs * 1e6 / int(v['requests']):6.1f} "
+      f"cores={secs / float(dur):.2f}")
+PY
+  stop
+}
+
+modes=("$@")
+[[ ${#modes[@]} -gt 0 ]] || modes=(bare get)
+echo "# cpu.sh conns=$CONNS duration=${DURATION}s bin=$BIN_DIR"
+for m in "${modes[@]}"; do measure "$m"; done
