@@ -381,6 +381,37 @@ TEST_CASE("chat completion: the client's history and system messages reach the m
   CHECK(s.Call("GET", "/api/conversations", std::nullopt, u.access_token).json["conversations"].empty());
 }
 
+TEST_CASE("an upstream failure: 502 in OpenAI's shape, or a last error frame without [DONE]") {
+  FakeUpstream fake("openai");
+  for (int i = 0; i < 4; ++i) fake.EnqueueStream(Recorded("openai_error_midstream.sse"));
+  ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(), "--llm-model",
+                   "upstream-model"});
+  REQUIRE(s.started());
+  const User u = Register(s);
+  const std::string key = ApiKey(s, u, {"agent"});
+  const Response plain = s.Call("POST", "/v1/chat/completions", UserTurn("hi"), key);
+  CheckOpenAiError(plain, 502, "upstream_error");
+  // The upstream's own words and address stay in the server.
+  CHECK(plain.body.find("processing your request") == std::string::npos);
+  CHECK(plain.body.find("127.0.0.1") == std::string::npos);
+
+  auto r = s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{"stream", true}}), key);
+  REQUIRE(r.status == 200);
+  const ChatStream st = ParseChatStream(r.body);
+  CHECK_FALSE(st.done);
+  REQUIRE(st.chunks.size() >= 2);
+  CHECK(st.Text() == "Partial ✓");
+  const Json& last = st.chunks.back();
+  REQUIRE(last.contains("error"));
+  CHECK(last.size() == 1);
+  CHECK(last["error"]["type"] == "server_error");
+  CHECK(last["error"]["code"] == "upstream_error");
+  CHECK(last["error"]["param"].is_null());
+  CHECK(last["error"]["message"].is_string());
+  CHECK(r.body.find("processing your request") == std::string::npos);
+  CHECK(r.body.find("127.0.0.1") == std::string::npos);
+}
+
 TEST_CASE("chat completion: bad requests are OpenAI errors naming the param") {
   ServerProcess s;
   REQUIRE(s.started());
