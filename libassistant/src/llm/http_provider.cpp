@@ -116,6 +116,96 @@ class ScopedSigpipeBlock final {
   bool was_pending_ = false;
 };
 
+// Cancellation while the server is silent: no callback runs then, so the
+// socket is shut down from another thread, which wakes the blocked read at
+// once. One thread watches every request in flight (rather than one thread
+// per request): with hundreds of open streams, per-request watchers cost a
+// thread each and tens of thousands of wake-ups a second. It sleeps while
+// nothing is in flight.
+class CancelWatcher final {
+ public:
+  static CancelWatcher& Instance() {
+    static CancelWatcher watcher;
+    return watcher;
+  }
+
+  // Watches `cancel` until Remove(id); when it fires, sets `*cancelled` and
+  // stops `cli`.
+  uint64_t Add(const CancellationToken* cancel, httplib::Client* cli,
+               std::atomic<bool>* cancelled) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    const uint64_t id = ++next_id_;
+    watched_.push_back({id, cancel, cli, cancelled});
+    cv_.notify_one();
+    return id;
+  }
+
+  // After this returns the watcher no longer touches the request's client.
+  void Remove(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < watched_.size(); ++i) {
+      if (watched_[i].id == id) {
+        watched_[i] = watched_.back();
+        watched_.pop_back();
+        return;
+      }
+    }
+  }
+
+  ~CancelWatcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Watched {
+    uint64_t id;
+    const CancellationToken* cancel;
+    httplib::Client* cli;
+    std::atomic<bool>* cancelled;
+  };
+
+  void Loop() {
+    // Stopping a TLS client may write a close_notify to a closed socket.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      if (watched_.empty()) {
+        cv_.wait(lock, [this] { return stopping_ || !watched_.empty(); });
+        continue;
+      }
+      cv_.wait_for(lock, kCancelPoll);
+      for (Watched& w : watched_) {
+        if (w.cli != nullptr && w.cancel->cancelled()) {
+          *w.cancelled = true;
+          // Under the lock, so Remove() cannot return (and the client go
+          // away) while it is being stopped.
+          w.cli->stop();
+          w.cli = nullptr;  // once is enough
+        }
+      }
+      const struct timespec zero = {0, 0};
+      while (sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Watched> watched_;
+  uint64_t next_id_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 struct Attempt {
   Status status;
   ChatResponse response;
@@ -171,7 +261,7 @@ class HttpProvider final : public LlmProvider {
   Attempt Once(const std::string& body, const DeltaSink& on_delta,
                const CancellationToken& cancel, bool* delivered) const {
     // First, so it outlives the client (whose teardown may write a TLS
-    // close_notify) and the watcher thread inherits the mask.
+    // close_notify).
     ScopedSigpipeBlock no_sigpipe;
     Attempt out;
     std::unique_ptr<ChatStreamParser> parser = format_.new_parser();
@@ -241,31 +331,10 @@ class HttpProvider final : public LlmProvider {
       return stream_status.ok();
     };
 
-    // Cancellation while the server is silent: no callback runs then, so a
-    // watcher shuts the socket down, which wakes the blocked read at once.
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    std::thread watcher([&] {
-      std::unique_lock<std::mutex> lock(mu);
-      while (!finished) {
-        cv.wait_for(lock, kCancelPoll);
-        if (!finished && cancel.cancelled()) {
-          cancelled = true;
-          lock.unlock();
-          cli.stop();
-          lock.lock();
-          cv.wait(lock, [&] { return finished; });
-        }
-      }
-    });
+    // Cancellation while the server is silent (CancelWatcher).
+    const uint64_t watch_id = CancelWatcher::Instance().Add(&cancel, &cli, &cancelled);
     httplib::Result res = cli.send(req);
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      finished = true;
-    }
-    cv.notify_all();
-    watcher.join();
+    CancelWatcher::Instance().Remove(watch_id);
 
     const bool ok_http = res && http_status >= 200 && http_status <= 299;
     if (!ok_http && (cancelled || cancel.cancelled())) {
