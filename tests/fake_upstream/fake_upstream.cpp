@@ -16,8 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr milliseconds kHoldTick{10};
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -48,8 +46,13 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-FakeUpstream::FakeUpstream(std::string protocol)
+FakeUpstream::FakeUpstream(std::string protocol) : FakeUpstream(std::move(protocol), 0) {}
+
+FakeUpstream::FakeUpstream(std::string protocol, size_t threads)
     : protocol_(std::move(protocol)), server_(std::make_unique<httplib::Server>()) {
+  if (threads > 0) {
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  }
   // Small writes leave as separate segments, so the client sees the cuts.
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1);
@@ -124,7 +127,7 @@ FakeUpstream::FakeUpstream(std::string protocol)
           if (reply->hold_after) {
             const std::string keep_alive = protocol_ == "ollama" ? "\n" : ": keep-alive\n\n";
             while (!Stopping()) {
-              std::this_thread::sleep_for(kHoldTick);
+              std::this_thread::sleep_for(reply->hold_tick);
               if (reply->hold_silently) continue;
               if (!sink.write(keep_alive.data(), keep_alive.size())) {
                 NoteClientClosed();

@@ -55,6 +55,9 @@ struct Reply {
   // While holding, send nothing at all (a stalled server) instead of
   // keep-alives; a client close then goes unnoticed.
   bool hold_silently = false;
+  // How often a holding reply looks for the server stopping (and sends its
+  // keep-alive). Longer for tests that hold hundreds of replies at once.
+  std::chrono::milliseconds hold_tick{10};
 };
 
 struct RecordedRequest {
@@ -68,6 +71,10 @@ class FakeUpstream {
  public:
   // protocol: "openai" | "ollama" | "cohere".
   explicit FakeUpstream(std::string protocol);
+  // With `threads` workers: each reply being sent or held takes one, so a
+  // test that holds N streams at once wants more than N (the library's
+  // default is 8).
+  FakeUpstream(std::string protocol, size_t threads);
   ~FakeUpstream();
   FakeUpstream(const FakeUpstream&) = delete;
   FakeUpstream& operator=(const FakeUpstream&) = delete;

@@ -1,0 +1,178 @@
+// The worker model under many open agent streams (docs/server.md "Worker
+// model"): streams get workers of their own, up to --max-streams, so
+// ordinary requests are still answered while they are all open; one stream
+// more is refused with 503 and Retry-After, and a slot frees when a stream
+// ends.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "fake_upstream/fake_upstream.hpp"
+#include "harness.hpp"
+
+namespace http_test {
+namespace {
+
+using std::chrono::milliseconds;
+
+// One text delta, then the end; the fake holds after the first event when
+// told to, so the stream stays open.
+const std::string kReply =
+    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"hello\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+
+fake_upstream::Reply HeldReply() {
+  fake_upstream::Reply r;
+  r.body = kReply;
+  r.chunk_pattern = {};  // all at once
+  r.hold_after = 0;      // after the first event
+  r.hold_silently = true;
+  r.hold_tick = milliseconds(100);
+  return r;
+}
+
+// A streamed agent turn on a raw socket, so that hundreds can be open at
+// once without a thread each.
+class RawStream {
+ public:
+  RawStream(int port, const std::string& token) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{10, 0};  // a starved server fails the read instead of hanging the test
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    const std::string body = R"({"message":"hello","stream":true})";
+    const std::string req = "POST /api/agent/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Authorization: Bearer " + token +
+                            "\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body;
+    connected_ = ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) ==
+                 static_cast<ssize_t>(req.size());
+  }
+  ~RawStream() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawStream(const RawStream&) = delete;
+  RawStream& operator=(const RawStream&) = delete;
+
+  // Reads until `text` has arrived (true), or the connection ends or 10 s
+  // pass without a byte (false).
+  bool ReadUntil(const std::string& text) {
+    while (connected_ && received_.find(text) == std::string::npos) {
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      received_.append(buf, static_cast<size_t>(n));
+    }
+    return connected_;
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string received_;
+};
+
+}  // namespace
+
+TEST_SUITE("http.streams") {
+  TEST_CASE("300 open streams leave ordinary requests answered, and one more is refused") {
+    constexpr int kStreams = 300;
+    auto fake = std::make_unique<fake_upstream::FakeUpstream>("openai", kStreams + 16);
+    for (int i = 0; i < kStreams + 1; ++i) fake->Enqueue(HeldReply());
+    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake->base_url(),
+                     "--llm-model", "m", "--max-streams", std::to_string(kStreams), "--threads",
+                     "8"});
+    REQUIRE(s.started());
+    const User u = Register(s);
+    REQUIRE(!u.access_token.empty());
+    REQUIRE(s.Call("POST", "/api/tasks", Json{{"title", "milk"}}, u.access_token).status == 201);
+
+    std::vector<std::unique_ptr<RawStream>> streams;
+    for (int i = 0; i < kStreams; ++i) {
+      streams.push_back(std::make_unique<RawStream>(s.port(), u.access_token));
+    }
+    // Every stream is running: its first delta came through.
+    int running = 0;
+    for (auto& st : streams) running += st->ReadUntil("\"content\":\"hello\"") ? 1 : 0;
+    REQUIRE(running == kStreams);
+    CHECK(fake->request_count() == kStreams);
+
+    // Ordinary requests are served by the workers streams cannot take.
+    for (int i = 0; i < 50; ++i) {
+      const Response r = s.Call("GET", "/api/tasks", std::nullopt, u.access_token);
+      REQUIRE(r.status == 200);
+      CHECK(r.json["tasks"].size() == 1);
+    }
+    CHECK(s.Call("GET", "/healthz").status == 200);
+
+    // One stream more: refused before it starts, with a hint when to retry.
+    const Response over = s.Call("POST", "/api/agent/message",
+                                 Json{{"message", "one more"}, {"stream", true}}, u.access_token);
+    CHECK(over.status == 503);
+    CHECK(over.ErrorCode() == "too_many_streams");
+    CHECK(over.Header("Retry-After") == "1");
+    CHECK(over.Header("Content-Type").find("application/json") != std::string::npos);
+    CHECK(fake->request_count() == kStreams);  // no turn started for it
+
+    // The upstream goes away: the streams end, and the server drains.
+    fake.reset();
+    streams.clear();
+  }
+
+  TEST_CASE("a slot frees when its stream ends") {
+    fake_upstream::FakeUpstream fake("openai", 8);
+    fake_upstream::Reply slow;
+    slow.body = kReply;
+    slow.delay_before_headers = milliseconds(4000);  // the first turn waits on its LLM
+    fake.Enqueue(slow);
+    fake.EnqueueStream(kReply);
+    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                     "--llm-model", "m", "--max-streams", "1", "--threads", "4"});
+    REQUIRE(s.started());
+    const User u = Register(s);
+
+    RawStream first(s.port(), u.access_token);
+    REQUIRE(first.ReadUntil("event: message.start"));
+    const Response refused = s.Call("POST", "/api/agent/message",
+                                    Json{{"message", "again"}, {"stream", true}}, u.access_token);
+    CHECK(refused.status == 503);
+    CHECK(refused.Header("Retry-After") == "1");
+    // Not a stream: served while the one stream slot is taken.
+    CHECK(s.Call("GET", "/api/tasks", std::nullopt, u.access_token).status == 200);
+
+    REQUIRE(first.ReadUntil("event: message.done"));
+    // The stream told the client not to reuse its connection, so its worker
+    // is free once it ends.
+    CHECK(first.received().find("Connection: close") != std::string::npos);
+    // The slot is released when the server drops the finished response, a
+    // moment after the client saw its end: retry as Retry-After says.
+    Response next;
+    for (int i = 0; i < 20; ++i) {
+      next = s.Call("POST", "/api/agent/message", Json{{"message", "again"}, {"stream", true}},
+                    u.access_token);
+      if (next.status != 503) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    CHECK(next.status == 200);
+    CHECK(next.body.find("event: message.done") != std::string::npos);
+  }
+}
+
+}  // namespace http_test
