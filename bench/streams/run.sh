@@ -149,7 +149,9 @@ echo "(c) server memory"
 echo "idle ${RSS_IDLE} KiB (${THREADS_IDLE} threads); ${HOLD_STREAMS} streams open ${RSS_OPEN} KiB" \
      "(${THREADS_OPEN} threads), ${RSS_OPEN_END} KiB after ${HOLD_SECONDS} s"
 
-python3 - "$RPS_ALONE" "$RPS_LOADED" "$RSS_IDLE" "$RSS_OPEN_END" "$HOLD_STREAMS" \
+# Per stream from the RSS when all are open: the later figure also holds what 30 s of
+# wrk traffic grew (malloc arenas of the ordinary workers).
+python3 - "$RPS_ALONE" "$RPS_LOADED" "$RSS_IDLE" "$RSS_OPEN" "$HOLD_STREAMS" \
   "${P50[*]}" "${P99[*]}" "$STREAMS_LIST" "$ROUNDS" <<'PY'
 import sys, statistics as st
 alone, loaded, idle, open_, n = map(float, sys.argv[1:6])
