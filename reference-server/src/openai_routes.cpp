@@ -99,7 +99,11 @@ Result<std::vector<ToolCall>> ToolCalls(const Json& message, const std::string& 
     call.name = *name;
     ASSISTANT_ASSIGN_OR_RETURN(auto args,
                                MemberString(*fn, "arguments", p + ".function.arguments"));
-    call.arguments = Json::parse(args.value_or("{}"), nullptr, /*allow_exceptions=*/false);
+    // A string inside the body: the body's depth check did not see into it.
+    const std::string arguments = args.value_or("{}");
+    call.arguments = JsonNestingDepth(arguments) > kMaxJsonDepth
+                         ? Json(Json::value_t::discarded)
+                         : Json::parse(arguments, nullptr, /*allow_exceptions=*/false);
     if (!call.arguments.is_object()) {
       return Invalid(p + ".function.arguments", "must be a JSON object serialised as a string");
     }

@@ -50,10 +50,11 @@ Json ClientError(const Status& status);
 // Compact, invalid UTF-8 replaced rather than thrown on.
 std::string Dump(const Json& j);
 
-// Deepest nesting of arrays/objects in `text`, scanning outside strings. A
-// body nested deeper than the parser's and the core's recursion can bear
-// is refused before it is parsed.
-int JsonNestingDepth(std::string_view text);
+// The deepest body accepted, checked with assistant::JsonNestingDepth before
+// parsing: deeper nesting than the core's recursion (and the workers' small
+// stacks) can bear is refused. The core applies the same limit to JSON from
+// LLM upstreams and tokens.
+constexpr int kMaxJsonDepth = 64;
 
 // Typed readers of an object body. Absent (or null, for optional fields)
 // gives nullopt; a value of the wrong type is InvalidArgument naming the

@@ -29,7 +29,6 @@ constexpr int kListenBacklog = 1024;
 // well under 1 KiB); they are refused before any parsing.
 constexpr size_t kMaxCredentialBytes = 4096;
 // Deeper JSON than this is not a request any client of this API sends.
-constexpr int kMaxJsonDepth = 64;
 
 using Clock = std::chrono::steady_clock;
 const std::string kUnmatched = "unmatched";

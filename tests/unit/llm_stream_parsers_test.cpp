@@ -175,6 +175,12 @@ TEST_CASE("llm stream: truncated streams and garbage are upstream errors") {
   check_error("openai", "");
   check_error("ollama", "{\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"done\":false}\n");
   check_error("ollama", "<html>Bad gateway</html>\n");
+  // Nesting deeper than the stacks can bear is refused, not recursed into.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  check_error("openai", "data: {\"choices\":" + deep + "}\n\n");
+  check_error("ollama", "{\"message\":" + deep + ",\"done\":true}\n");
+  check_error("cohere", "event: content-delta\ndata: {\"type\":\"content-delta\",\"delta\":" +
+                            deep + "}\n\n");
   check_error("cohere", "event: content-delta\ndata: {\"type\":\"content-delta\"}\n\n");
   check_error("cohere",
               "data: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"ERROR\","

@@ -20,6 +20,11 @@
 namespace assistant {
 
 using Json = nlohmann::json;
+
+// Deepest nesting of arrays/objects in JSON `text`, scanning outside
+// strings, without parsing it. Lets a caller refuse a hostile document
+// before nlohmann's recursive copy/compare/dump ever see it.
+int JsonNestingDepth(std::string_view text);
 using Timestamp = std::chrono::system_clock::time_point;
 
 // Milliseconds since the Unix epoch, and back (what storage keeps).

@@ -145,4 +145,9 @@ std::string NormalizeEmail(std::string_view email) {
   return out;
 }
 
+Json ParseJsonBounded(std::string_view text) {
+  if (JsonNestingDepth(text) > kMaxJsonDepth) return Json(Json::value_t::discarded);
+  return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
 }  // namespace assistant::text

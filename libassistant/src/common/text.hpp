@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "assistant/status.hpp"
+#include "assistant/types.hpp"
 
 namespace assistant::text {
 
@@ -27,6 +28,16 @@ Result<std::string> CleanText(std::string_view in, std::string_view field,
 // Trimmed and ASCII-lower-cased. Returns "" when it does not look like an
 // address (one '@', something on both sides, no whitespace, <= 254 chars).
 std::string NormalizeEmail(std::string_view email);
+
+// The nesting accepted in JSON from outside (request bodies, LLM streams,
+// tokens, tool arguments). nlohmann's copy, compare and dump recurse once per
+// level and server threads run on small stacks (docs/server.md, "Worker
+// model"), so deeper documents are refused before they are parsed.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Json::parse without exceptions: a discarded value when `text` is not JSON
+// or nests deeper than kMaxJsonDepth.
+Json ParseJsonBounded(std::string_view text);
 
 }  // namespace assistant::text
 

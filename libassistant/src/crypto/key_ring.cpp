@@ -24,6 +24,7 @@
 
 #include "assistant/jwt.hpp"
 #include "crypto/crypto_util.hpp"
+#include "common/text.hpp"
 
 namespace assistant {
 
@@ -65,7 +66,7 @@ using PkeyPtr = std::shared_ptr<EVP_PKEY>;
 // Parses a JSON document without exceptions; nullopt unless it is an object.
 std::optional<Json> ParseObject(std::string_view text) {
   try {
-    Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    Json j = text::ParseJsonBounded(text);
     if (j.is_discarded() || !j.is_object()) return std::nullopt;
     return j;
   } catch (...) {

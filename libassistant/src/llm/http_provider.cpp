@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "llm/request_builders.hpp"
+#include "common/text.hpp"
 
 namespace assistant::llm {
 
@@ -56,7 +57,7 @@ Status Cancelled() { return CancelledError("the LLM request was cancelled"); }
 // Ollama {"error":"..."}, Cohere {"message":"..."}; else nothing (an HTML
 // error page says nothing useful).
 std::string UpstreamMessage(const std::string& body) {
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  Json j = text::ParseJsonBounded(body);
   if (!j.is_object()) return {};
   std::string text;
   if (auto it = j.find("error"); it != j.end()) {

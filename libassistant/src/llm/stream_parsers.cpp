@@ -1,6 +1,7 @@
 #include "llm/stream_parsers.hpp"
 
 #include <utility>
+#include "common/text.hpp"
 
 namespace assistant::llm {
 
@@ -60,9 +61,8 @@ Status UpstreamSaid(const std::string& text) {
                                   : "the LLM upstream reported an error: " + text);
 }
 
-Json ParseJson(std::string_view text) {
-  return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-}
+// An upstream's JSON is outside input like any other: depth-bounded.
+Json ParseJson(std::string_view text) { return text::ParseJsonBounded(text); }
 
 void FinishReasonDefault(ChatResponse* r) {
   if (!r->tool_calls.empty() &&
