@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <regex>
 #include <string>
 #include <vector>
@@ -127,7 +128,11 @@ constexpr const char* kListWords =
 
 // Patterns compile once; "{L}" in a pattern stands for the ways to say
 // "my list". A compiled std::regex is safe to use from many threads.
+// Each thread remembers the patterns it used (keyed by the literal's
+// address), so a turn's dozens of matches take no lock.
 const std::regex& Compiled(const char* pattern) {
+  thread_local std::unordered_map<const char*, const std::regex*> seen;
+  if (auto it = seen.find(pattern); it != seen.end()) return *it->second;
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<std::regex>> cache;
   std::lock_guard<std::mutex> lock(mu);
@@ -137,6 +142,7 @@ const std::regex& Compiled(const char* pattern) {
     for (size_t pos; (pos = p.find("{L}")) != std::string::npos;) p.replace(pos, 3, kListWords);
     slot = std::make_unique<std::regex>(p);
   }
+  seen.emplace(pattern, slot.get());
   return *slot;
 }
 
