@@ -356,5 +356,41 @@ TEST_CASE("runs: a turn that is not stored has a run only while it runs") {
   CHECK(IsNotFound(f.core->runs().Get(me, run_id).status()));
 }
 
+TEST_CASE("runs: a turn past max_duration stops and is stored failed, though the upstream never went silent") {
+  // The held stream sends keep-alives every 10 ms, so the provider's read
+  // timeout never fires; only the turn's own limit ends it.
+  fake_upstream::FakeUpstream fake("openai");
+  fake_upstream::Reply hold;
+  hold.body = Recorded("openai_text_utf8.sse");
+  hold.hold_after = hold.body.size() / 2;
+  fake.Enqueue(hold);
+  Options o = WithUpstream(FastOptions(nullptr), fake);
+  o.runs.max_duration = std::chrono::seconds(1);
+  CoreFixture f(o);
+  Principal me = f.NewUser("ann@example.com");
+
+  Seen sent;
+  const auto started = SteadyClock::now();
+  Result<AgentReply> reply = f.core->agent().Send(me, {"say hi"}, f.ctx, [&](const AgentEvent& e) {
+    sent.Add(e);
+    return true;
+  });
+  const auto took = SteadyClock::now() - started;
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.status().code() == StatusCode::kDeadlineExceeded);
+  CHECK(reply.status().reason() == "turn_timeout");
+  CHECK(took >= milliseconds(1000));
+  CHECK(took < milliseconds(5000));
+  REQUIRE(fake.WaitForClientClose(milliseconds(1000)));
+
+  const std::string run_id = sent.RunId();
+  CHECK(f.core->runs().Get(me, run_id)->status == kRunFailed);
+  auto history = f.core->agent().History(me, std::nullopt, 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 2);
+  CHECK(history->messages[1].status == "failed");
+  CHECK_FALSE(history->messages[1].content.empty());  // the text that had arrived
+}
+
 }  // namespace
 }  // namespace assistant

@@ -93,6 +93,12 @@ struct RunOptions {
   std::chrono::milliseconds keep_alive{15000};
   // How often finished runs past `retention` are deleted. Default: 60 s.
   std::chrono::seconds prune_interval{60};
+  // The longest a turn may run, all model calls and tools together. The
+  // provider's read timeout only measures silence, so an upstream that
+  // trickles keep-alives or text forever would otherwise hold its run (and
+  // a server worker) forever. Past it the turn stops like a cancel but is
+  // stored as failed with reason "turn_timeout". Default: 600 s.
+  std::chrono::seconds max_duration{600};
 };
 
 struct Options {

@@ -329,6 +329,10 @@ class AgentImpl final : public Agent {
         break;
       }
     }
+    if (status == "cancelled" && run->timed_out()) {
+      status = "failed";
+      failure = DeadlineExceededError("the turn ran longer than its time limit", "turn_timeout");
+    }
 
     Message reply;
     reply.id = message_id;

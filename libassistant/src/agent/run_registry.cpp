@@ -327,9 +327,14 @@ void RunRegistry::PollCancels(bool read_storage) {
   bool any_stored = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& [id, run] : live_) {
       // The caller's own token reaches the provider through the run's.
       if (run->external_ && run->external_->cancelled()) run->token_.Cancel();
+      if (!run->token_.cancelled() && now - run->started_ > options_.max_duration) {
+        run->timed_out_ = true;
+        run->token_.Cancel();
+      }
       any_stored |= run->stored_;
     }
   }

@@ -8,6 +8,8 @@
 #ifndef ASSISTANT_SRC_AGENT_RUN_REGISTRY_HPP_
 #define ASSISTANT_SRC_AGENT_RUN_REGISTRY_HPP_
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -35,12 +37,16 @@ class LiveRun {
   // Whether the run should stop: its token or the caller's fired.
   bool cancelled() const;
   void Cancel() { token_.Cancel(); }
+  // Whether the run was stopped for running past RunOptions::max_duration.
+  bool timed_out() const { return timed_out_.load(); }
 
  private:
   friend class RunRegistry;
   std::string id_;
   bool stored_ = false;
   CancellationToken token_;
+  std::atomic<bool> timed_out_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // The caller's token; valid until Finish (guarded by the registry's mu_
   // for the background thread, read directly by the executing thread).
   const CancellationToken* external_ = nullptr;
