@@ -1286,6 +1286,54 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 10)->empty());
   }
 
+  SUBCASE("runs: heartbeats, and failing a run whose process died") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    UserRecord b = MakeUser(s, "b@example.com");
+    Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
+    auto make = [&](const std::string& owner) {
+      Run r;
+      r.id = NewId();
+      r.user_id = a.user.id;
+      r.conversation_id = c.id;
+      r.message_id = NewId();
+      r.created_at = T(1);
+      r.owner = owner;
+      REQUIRE(s.CreateRun(r).ok());
+      REQUIRE(s.AppendRunEvents({{a.user.id, r.id,
+                                  {RunEvent{r.id, 1, "message.start", {}},
+                                   RunEvent{r.id, 2, "message.delta", {{"content", "hi"}}}}}})
+                  .ok());
+      return r;
+    };
+    Run alive = make("p-alive");
+    Run dead = make("p-dead");
+    CHECK_FALSE(s.GetRun(a.user.id, alive.id)->heartbeat_at.has_value());
+    REQUIRE(s.TouchRuns("p-alive", T(100)).ok());
+    CHECK(s.GetRun(a.user.id, alive.id)->heartbeat_at == T(100));
+    CHECK_FALSE(s.GetRun(a.user.id, dead.id)->heartbeat_at.has_value());
+
+    const RunEvent error{"", 0, "error", {{"error", {{"code", "run_abandoned"}}}}};
+    // Alive since T(50): the heartbeat at T(100) keeps it running.
+    CHECK(s.FailAbandonedRun(a.user.id, alive.id, T(50), T(120), error).value() == false);
+    CHECK(s.GetRun(a.user.id, alive.id)->status == kRunRunning);
+    // Not the caller's: nothing happens.
+    CHECK(s.FailAbandonedRun(b.user.id, dead.id, T(50), T(120), error).value() == false);
+    // Silent since its creation at T(1): failed, the error is the next event.
+    CHECK(s.FailAbandonedRun(a.user.id, dead.id, T(50), T(120), error).value() == true);
+    Result<Run> failed = s.GetRun(a.user.id, dead.id);
+    CHECK(failed->status == kRunFailed);
+    CHECK(failed->finished_at == T(120));
+    Result<std::vector<RunEvent>> events = s.ListRunEvents(a.user.id, dead.id, 0, 10);
+    REQUIRE(events->size() == 3);
+    CHECK(events->back().id == 3);
+    CHECK(events->back().type == "error");
+    CHECK(events->back().data["error"]["code"] == "run_abandoned");
+    // Only once; and a finished run is never touched again.
+    CHECK(s.FailAbandonedRun(a.user.id, dead.id, T(500), T(520), error).value() == false);
+    REQUIRE(s.TouchRuns("p-dead", T(600)).ok());
+    CHECK_FALSE(s.GetRun(a.user.id, dead.id)->heartbeat_at.has_value());
+  }
+
   SUBCASE("runs: cancel requests, pruning, and deletes that take runs along") {
     UserRecord a = MakeUser(s, "a@example.com");
     UserRecord b = MakeUser(s, "b@example.com");

@@ -392,5 +392,43 @@ TEST_CASE("runs: a turn past max_duration stops and is stored failed, though the
   CHECK_FALSE(history->messages[1].content.empty());  // the text that had arrived
 }
 
+TEST_CASE("runs: a run whose process died is failed by the next reader, with an error event") {
+  CoreFixture f;
+  Principal me = f.NewUser("ann@example.com");
+  auto conv = f.core->conversations().Create(me, {"chat"});
+  REQUIRE(conv.ok());
+  // A run row as a process leaves it when killed mid-turn.
+  Run r;
+  r.id = NewId();
+  r.user_id = me.user_id;
+  r.conversation_id = conv->id;
+  r.message_id = NewId();
+  r.created_at = f.clock->Now();
+  r.owner = "a-process-that-died";
+  REQUIRE(f.core->storage().CreateRun(r).ok());
+  REQUIRE(f.core->storage()
+              .AppendRunEvents({{me.user_id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}})
+              .ok());
+
+  // Still within abandoned_after: it may just be slow.
+  f.clock->Advance(std::chrono::seconds(5));
+  CHECK(f.core->runs().Get(me, r.id)->status == kRunRunning);
+
+  f.clock->Advance(std::chrono::seconds(20));
+  Result<Run> got = f.core->runs().Get(me, r.id);
+  REQUIRE(got.ok());
+  CHECK(got->status == kRunFailed);
+  std::vector<RunEvent> seen;
+  Status attached = f.core->runs().Attach(me, r.id, 0, [&](const RunEvent& e) {
+    seen.push_back(e);
+    return true;
+  });
+  REQUIRE(attached.ok());  // returns: the run is over
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1].id == 2);
+  CHECK(seen[1].type == "error");
+  CHECK(seen[1].data["error"]["code"] == "run_abandoned");
+}
+
 }  // namespace
 }  // namespace assistant

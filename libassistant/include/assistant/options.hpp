@@ -99,6 +99,12 @@ struct RunOptions {
   // a server worker) forever. Past it the turn stops like a cancel but is
   // stored as failed with reason "turn_timeout". Default: 600 s.
   std::chrono::seconds max_duration{600};
+  // How often a process records that its running runs are alive, and how
+  // long a running run may go without that before a reader (Get, Attach,
+  // Cancel on any process) decides its process died and fails it with an
+  // `error` event (code run_abandoned). Defaults: 1 s and 15 s.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::seconds abandoned_after{15};
 };
 
 struct Options {

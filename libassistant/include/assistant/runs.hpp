@@ -62,6 +62,10 @@ struct Run {
   bool cancel_requested = false;
   // Which process executes the run (a random id per RunService).
   std::string owner;
+  // The owner's last sign of life (it refreshes it about every second); a
+  // running run silent for RunOptions::abandoned_after is failed by the
+  // next reader, since its process must have died.
+  std::optional<Timestamp> heartbeat_at;
 };
 
 struct RunEvent {

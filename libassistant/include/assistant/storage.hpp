@@ -248,6 +248,17 @@ class Storage {
   // every user's).
   virtual Result<std::vector<std::string>> ListCancelRequestedRuns(
       const std::string& owner) = 0;
+  // Records that `owner` is alive: every running run of it gets heartbeat_at
+  // = now (maintenance: every user's).
+  virtual Status TouchRuns(const std::string& owner, Timestamp now) = 0;
+  // A run whose process died: when the run is still running and its last
+  // sign of life (heartbeat_at, else created_at) is before `alive_since`,
+  // marks it failed at `now` and appends `error_event` as its last event
+  // (the id is the next one). Returns whether it did; false when the run is
+  // finished, alive, or not the user's.
+  virtual Result<bool> FailAbandonedRun(const std::string& user_id, const std::string& run_id,
+                                        Timestamp alive_since, Timestamp now,
+                                        const RunEvent& error_event) = 0;
   // Deletes runs finished before `cutoff`, with their events (maintenance:
   // every user's). Returns how many.
   virtual Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) = 0;

@@ -203,6 +203,14 @@ class StorageWrapper : public Storage {
   Result<std::vector<std::string>> ListCancelRequestedRuns(const std::string& owner) override {
     return target_->ListCancelRequestedRuns(owner);
   }
+  Status TouchRuns(const std::string& owner, Timestamp now) override {
+    return target_->TouchRuns(owner, now);
+  }
+  Result<bool> FailAbandonedRun(const std::string& user_id, const std::string& run_id,
+                                Timestamp alive_since, Timestamp now,
+                                const RunEvent& error_event) override {
+    return target_->FailAbandonedRun(user_id, run_id, alive_since, now, error_event);
+  }
   Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) override {
     return target_->DeleteRunsFinishedBefore(cutoff);
   }

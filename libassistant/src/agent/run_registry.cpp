@@ -194,9 +194,33 @@ Result<Run> RunRegistry::Get(const Principal& p, const std::string& run_id) {
     std::lock_guard<std::mutex> lock(live->mu_);
     return live->run_;
   }
-  Result<Run> stored = storage_.GetRun(p.user_id, run_id);
+  Result<Run> stored = ReadStored(p.user_id, run_id);
   if (!stored.ok()) return NotFoundIfUnsupported(stored.status());
   return stored;
+}
+
+Result<Run> RunRegistry::ReadStored(const std::string& user_id, const std::string& run_id) {
+  Result<Run> run = storage_.GetRun(user_id, run_id);
+  if (!run.ok() || run->status != kRunRunning) return run;
+  const Timestamp now = services::NowMillis(clock_);
+  const Timestamp alive_since = now - options_.abandoned_after;
+  if (run->heartbeat_at.value_or(run->created_at) >= alive_since) return run;
+  RunEvent error{run_id, 0, "error",
+                 {{"error",
+                   {{"code", "run_abandoned"},
+                    {"message", "the server running this turn stopped before it finished"}}}}};
+  Result<bool> failed = storage_.FailAbandonedRun(user_id, run_id, alive_since, now, error);
+  if (!failed.ok()) return failed.status();
+  return storage_.GetRun(user_id, run_id);
+}
+
+void RunRegistry::Heartbeat() {
+  bool any_stored = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, run] : live_) any_stored |= run->stored_;
+  }
+  if (any_stored) storage_.TouchRuns(owner_, services::NowMillis(clock_)).IgnoreError();
 }
 
 Status RunRegistry::Attach(const Principal& p, const std::string& run_id,
@@ -242,7 +266,7 @@ Status RunRegistry::AttachStored(const std::string& user_id, const std::string& 
   auto quiet_since = SteadyClock::now();
   for (;;) {
     // Status first: when it is final, the events read next are complete.
-    Result<Run> run = storage_.GetRun(user_id, run_id);
+    Result<Run> run = ReadStored(user_id, run_id);
     if (!run.ok()) return NotFoundIfUnsupported(run.status());
     for (;;) {
       ASSISTANT_ASSIGN_OR_RETURN(std::vector<RunEvent> events,
@@ -271,7 +295,7 @@ Result<Run> RunRegistry::Cancel(const Principal& p, const std::string& run_id) {
     std::lock_guard<std::mutex> lock(live->mu_);
     return live->run_;
   }
-  Result<Run> run = storage_.GetRun(p.user_id, run_id);
+  Result<Run> run = ReadStored(p.user_id, run_id);
   if (!run.ok()) return NotFoundIfUnsupported(run.status());
   if (run->status != kRunRunning) return run;
   // Executing in another process: it polls for this request.
@@ -351,6 +375,7 @@ void RunRegistry::PollCancels(bool read_storage) {
 void RunRegistry::Background() {
   auto next_cancel_read = SteadyClock::now() + options_.cancel_poll;
   auto next_prune = SteadyClock::now() + options_.prune_interval;
+  auto next_heartbeat = SteadyClock::now() + options_.heartbeat_interval;
   const auto tick = std::max(std::chrono::milliseconds(1),
                              std::min(options_.flush_interval, options_.cancel_poll));
   for (;;) {
@@ -363,6 +388,10 @@ void RunRegistry::Background() {
     const bool read_cancels = now >= next_cancel_read;
     if (read_cancels) next_cancel_read = now + options_.cancel_poll;
     PollCancels(read_cancels);
+    if (now >= next_heartbeat) {
+      next_heartbeat = now + options_.heartbeat_interval;
+      Heartbeat();
+    }
     if (now >= next_prune) {
       next_prune = now + options_.prune_interval;
       Prune().status().IgnoreError();

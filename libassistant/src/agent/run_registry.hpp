@@ -93,6 +93,9 @@ class RunRegistry final : public RunService {
  private:
   std::shared_ptr<LiveRun> FindLive(const std::string& user_id, const std::string& run_id);
   Status AttachLive(LiveRun& run, int64_t after_event_id, const RunEventSink& sink);
+  // GetRun, failing first a running run whose process stopped heartbeating.
+  Result<Run> ReadStored(const std::string& user_id, const std::string& run_id);
+  void Heartbeat();
   Status AttachStored(const std::string& user_id, const std::string& run_id,
                       int64_t after_event_id, const RunEventSink& sink);
   void Background();

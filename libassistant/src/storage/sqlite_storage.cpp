@@ -288,6 +288,11 @@ CREATE TABLE run_events (
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 )sql",
+    // 4: runs carry the owning process's last sign of life, so a run whose
+    // process died can be told from a slow one.
+    R"sql(
+ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kSqliteSchemaVersion,
@@ -644,7 +649,7 @@ std::string Sql(std::initializer_list<std::string_view> parts) {
 
 constexpr const char* kRunCols =
     "id, user_id, conversation_id, message_id, status, created_at, finished_at, "
-    "cancel_requested, owner";
+    "cancel_requested, owner, heartbeat_at";
 
 Run ReadRun(const SQLite::Statement& st) {
   Run r;
@@ -657,6 +662,7 @@ Run ReadRun(const SQLite::Statement& st) {
   r.finished_at = OptTimeCol(st, 6);
   r.cancel_requested = st.getColumn(7).getInt() != 0;
   r.owner = TextCol(st, 8);
+  r.heartbeat_at = OptTimeCol(st, 9);
   return r;
 }
 
@@ -1572,7 +1578,8 @@ class SqliteStorage final : public Storage {
       if (!OwnsConversation(c, r.user_id, r.conversation_id)) {
         return NotFoundError("conversation not found");
       }
-      Stmt st = c.Prepare(Sql({"INSERT INTO runs(", kRunCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
+      Stmt st =
+          c.Prepare(Sql({"INSERT INTO runs(", kRunCols, ") VALUES (?,?,?,?,?,?,?,?,?,?)"}));
       st->bind(1, r.id);
       st->bind(2, r.user_id);
       st->bind(3, r.conversation_id);
@@ -1582,8 +1589,44 @@ class SqliteStorage final : public Storage {
       BindOptTime(*st, 7, r.finished_at);
       st->bind(8, r.cancel_requested ? 1 : 0);
       st->bind(9, r.owner);
+      BindOptTime(*st, 10, r.heartbeat_at);
       st->exec();
       return Status();
+    });
+  }
+
+  Status TouchRuns(const std::string& owner, Timestamp now) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("UPDATE runs SET heartbeat_at = ? WHERE owner = ? AND status = ?");
+      st->bind(1, Ms(now));
+      st->bind(2, owner);
+      st->bind(3, kRunRunning);
+      st->exec();
+      return Status();
+    });
+  }
+
+  Result<bool> FailAbandonedRun(const std::string& user_id, const std::string& run_id,
+                                Timestamp alive_since, Timestamp now,
+                                const RunEvent& error_event) override {
+    return Write([&](Connection& c) -> Result<bool> {
+      Stmt st = c.Prepare(
+          "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ? "
+          "AND status = ? AND COALESCE(heartbeat_at, created_at) < ?");
+      st->bind(1, kRunFailed);
+      st->bind(2, Ms(now));
+      st->bind(3, run_id);
+      st->bind(4, user_id);
+      st->bind(5, kRunRunning);
+      st->bind(6, Ms(alive_since));
+      if (st->exec() == 0) return false;
+      Stmt next = c.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?");
+      next->bind(1, run_id);
+      next->executeStep();
+      RunEvent e = error_event;
+      e.id = next->getColumn(0).getInt64();
+      InsertRunEvents(c, run_id, {e});
+      return true;
     });
   }
 
