@@ -221,7 +221,10 @@ void HttpServer::RenderError(httplib::Response& res, const Status& status,
                              ErrorBodyFn error_body) const {
   const int code = HttpStatusFor(status);
   res.status = code;
-  if (code >= 500) {
+  if (code >= 500 && status.reason() == "too_many_streams") {
+    // Expected under overload, once per refused stream: not an error.
+    logger_.Warn("stream refused", {{"request_id", request_id}, {"route", route}});
+  } else if (code >= 500) {
     // The cause goes to the log with the request id, never to the client.
     logger_.Error("request failed", {{"request_id", request_id},
                                      {"route", route},
