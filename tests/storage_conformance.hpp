@@ -150,6 +150,21 @@ inline Result<Json> Increment(const std::optional<Json>& current) {
   return next;
 }
 
+// A running run of `owner`, created at T(1), with its message.start stored.
+inline Run MakeStartedRun(Storage& s, const std::string& user_id,
+                          const std::string& conversation_id, const std::string& owner) {
+  Run r;
+  r.id = NewId();
+  r.user_id = user_id;
+  r.conversation_id = conversation_id;
+  r.message_id = NewId();
+  r.created_at = T(1);
+  r.owner = owner;
+  REQUIRE(s.CreateRun(r).ok());
+  REQUIRE(s.AppendRunEvents({{user_id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}}).ok());
+  return r;
+}
+
 }  // namespace detail
 
 inline void RunStorageConformance(const StorageFactory& factory) {
@@ -1290,23 +1305,11 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     UserRecord a = MakeUser(s, "a@example.com");
     UserRecord b = MakeUser(s, "b@example.com");
     Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
-    auto make = [&](const std::string& owner) {
-      Run r;
-      r.id = NewId();
-      r.user_id = a.user.id;
-      r.conversation_id = c.id;
-      r.message_id = NewId();
-      r.created_at = T(1);
-      r.owner = owner;
-      REQUIRE(s.CreateRun(r).ok());
-      REQUIRE(s.AppendRunEvents({{a.user.id, r.id,
-                                  {RunEvent{r.id, 1, "message.start", {}},
-                                   RunEvent{r.id, 2, "message.delta", {{"content", "hi"}}}}}})
-                  .ok());
-      return r;
-    };
-    Run alive = make("p-alive");
-    Run dead = make("p-dead");
+    Run alive = MakeStartedRun(s, a.user.id, c.id, "p-alive");
+    Run dead = MakeStartedRun(s, a.user.id, c.id, "p-dead");
+    REQUIRE(s.AppendRunEvents({{a.user.id, dead.id,
+                                {RunEvent{dead.id, 2, "message.delta", {{"content", "hi"}}}}}})
+                .ok());
     CHECK_FALSE(s.GetRun(a.user.id, alive.id)->heartbeat_at.has_value());
     REQUIRE(s.TouchRuns("p-alive", T(100)).ok());
     CHECK(s.GetRun(a.user.id, alive.id)->heartbeat_at == T(100));
@@ -1338,21 +1341,8 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     UserRecord a = MakeUser(s, "a@example.com");
     UserRecord b = MakeUser(s, "b@example.com");
     Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
-    auto make = [&](const std::string& owner) {
-      Run r;
-      r.id = NewId();
-      r.user_id = a.user.id;
-      r.conversation_id = c.id;
-      r.message_id = NewId();
-      r.created_at = T(1);
-      r.owner = owner;
-      REQUIRE(s.CreateRun(r).ok());
-      REQUIRE(s.AppendRunEvents({{a.user.id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}})
-                  .ok());
-      return r;
-    };
-    Run mine = make("p1");
-    Run theirs = make("p2");
+    Run mine = MakeStartedRun(s, a.user.id, c.id, "p1");
+    Run theirs = MakeStartedRun(s, a.user.id, c.id, "p2");
     CHECK(s.ListCancelRequestedRuns("p1")->empty());
     CHECK(IsNotFound(s.RequestRunCancel(b.user.id, mine.id).status()));
     Result<Run> asked = s.RequestRunCancel(a.user.id, mine.id);
@@ -1379,8 +1369,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.AppendRunEvents({{a.user.id, theirs.id, {RunEvent{theirs.id, 2, "x", {}}}}}).ok());
 
     Conversation c2 = MakeConversation(s, a.user.id, "again", T(0));
-    c = c2;
-    Run last = make("p3");
+    Run last = MakeStartedRun(s, a.user.id, c2.id, "p3");
     REQUIRE(s.DeleteUser(a.user.id).ok());
     CHECK(IsNotFound(s.GetRun(a.user.id, last.id).status()));
   }

@@ -91,6 +91,18 @@ std::string Deltas(const std::vector<RunEvent>& events) {
   return text;
 }
 
+// Every event Attach delivers after `after`, until it returns.
+std::vector<RunEvent> AttachAll(RunService& runs, const Principal& p, const std::string& run_id,
+                                int64_t after) {
+  std::vector<RunEvent> out;
+  Status s = runs.Attach(p, run_id, after, [&](const RunEvent& e) {
+    out.push_back(e);
+    return true;
+  });
+  REQUIRE(s.ok());
+  return out;
+}
+
 void WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
   const auto until = SteadyClock::now() + limit;
   while (!done() && SteadyClock::now() < until) std::this_thread::sleep_for(milliseconds(2));
@@ -124,14 +136,7 @@ TEST_CASE("runs: events are numbered from 1, kept, and replayable after any id")
   CHECK(j["finished_at"].is_string());
 
   // Replay from storage after id 2: exactly the rest, as first delivered.
-  std::vector<RunEvent> replayed;
-  REQUIRE(f.core->runs()
-              .Attach(me, reply->run_id, 2,
-                      [&](const RunEvent& e) {
-                        replayed.push_back(e);
-                        return true;
-                      })
-              .ok());
+  std::vector<RunEvent> replayed = AttachAll(f.core->runs(), me, reply->run_id, 2);
   REQUIRE(replayed.size() == seen.size() - 2);
   for (size_t i = 0; i < replayed.size(); ++i) {
     CHECK(replayed[i].id == seen[i + 2].id);
@@ -248,15 +253,7 @@ TEST_CASE("runs: a second instance on the same database re-attaches and cancels"
   CHECK(seen_there->status == kRunRunning);
 
   std::vector<RunEvent> attached;
-  std::thread listener([&] {
-    CHECK(other.core->runs()
-              .Attach(me, run_id, 0,
-                      [&](const RunEvent& e) {
-                        attached.push_back(e);
-                        return true;
-                      })
-              .ok());
-  });
+  std::thread listener([&] { attached = AttachAll(other.core->runs(), me, run_id, 0); });
   // The other instance sees the events already flushed before cancelling.
   std::this_thread::sleep_for(milliseconds(200));
   const auto cancelled_at = SteadyClock::now();
@@ -307,14 +304,7 @@ TEST_CASE("runs: a sink that goes away lets the turn finish, unless told to canc
     REQUIRE(reply.ok());
     CHECK(reply->message.status == "completed");
     CHECK(f.core->tasks().List(me, {})->items.size() == 1);
-    std::vector<RunEvent> all;
-    REQUIRE(f.core->runs()
-                .Attach(me, reply->run_id, 0,
-                        [&](const RunEvent& e) {
-                          all.push_back(e);
-                          return true;
-                        })
-                .ok());
+    std::vector<RunEvent> all = AttachAll(f.core->runs(), me, reply->run_id, 0);
     REQUIRE(all.size() > 1);
     CHECK(all.back().type == "message.done");
     CHECK(calls == all.size());  // a sink that returned false may still be called
@@ -418,12 +408,8 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   Result<Run> got = f.core->runs().Get(me, r.id);
   REQUIRE(got.ok());
   CHECK(got->status == kRunFailed);
-  std::vector<RunEvent> seen;
-  Status attached = f.core->runs().Attach(me, r.id, 0, [&](const RunEvent& e) {
-    seen.push_back(e);
-    return true;
-  });
-  REQUIRE(attached.ok());  // returns: the run is over
+  // Returns: the run is over.
+  std::vector<RunEvent> seen = AttachAll(f.core->runs(), me, r.id, 0);
   REQUIRE(seen.size() == 2);
   CHECK(seen[1].id == 2);
   CHECK(seen[1].type == "error");
