@@ -1275,6 +1275,53 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.GetConversation(a.user.id, c.id)->updated_at == T(5));
   }
 
+  SUBCASE("runs: events from batches that overlap and arrive out of order page in id order") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
+    Run r = MakeStartedRun(s, a.user.id, c.id, "process-1");  // holds event 1
+    auto batch = [&](int64_t from, int64_t to, const std::string& tag) {
+      std::vector<RunEvent> events;
+      for (int64_t id = from; id <= to; ++id) {
+        events.push_back(RunEvent{r.id, id, "message.delta",
+                                  Json{{"content", tag + std::to_string(id)}}});
+      }
+      return RunEventBatch{a.user.id, r.id, std::move(events)};
+    };
+    // 2..40 in order, then a late batch 30..60 whose first half is stored,
+    // then 70..80 before 61..69 (a gap filled later), then a repeat.
+    REQUIRE(s.AppendRunEvents({batch(2, 40, "first")}).ok());
+    REQUIRE(s.AppendRunEvents({batch(30, 60, "late")}).ok());
+    REQUIRE(s.AppendRunEvents({batch(70, 80, "first")}).ok());
+    REQUIRE(s.AppendRunEvents({batch(61, 69, "first")}).ok());
+    REQUIRE(s.AppendRunEvents({batch(2, 80, "repeat")}).ok());
+
+    std::vector<RunEvent> paged;
+    for (int64_t after = 0;;) {
+      Result<std::vector<RunEvent>> page = s.ListRunEvents(a.user.id, r.id, after, 7);
+      REQUIRE(page.ok());
+      for (const RunEvent& e : *page) paged.push_back(e);
+      if (page->size() < 7) break;
+      after = page->back().id;
+    }
+    REQUIRE(paged.size() == 80);
+    for (size_t i = 0; i < paged.size(); ++i) CHECK(paged[i].id == static_cast<int64_t>(i) + 1);
+    CHECK(paged[1].data["content"] == "first2");
+    CHECK(paged[39].data["content"] == "first40");
+    CHECK(paged[40].data["content"] == "late41");  // only the part not stored before
+    CHECK(paged[65].data["content"] == "first66");
+    CHECK(s.ListRunEvents(a.user.id, r.id, 80, 7)->empty());
+    CHECK(s.ListRunEvents(a.user.id, r.id, 0, 0)->empty());
+
+    // Events left after an abandoned run continue the numbering.
+    const RunEvent error{"", 0, "error", {{"error", {{"code", "run_abandoned"}}}}};
+    REQUIRE(s.FailAbandonedRun(a.user.id, r.id, T(100), T(101), error).ok());
+    Result<std::vector<RunEvent>> tail = s.ListRunEvents(a.user.id, r.id, 79, 10);
+    REQUIRE(tail.ok());
+    REQUIRE(tail->size() == 2);
+    CHECK(tail->back().id == 81);
+    CHECK(tail->back().type == "error");
+  }
+
   SUBCASE("runs: a failed finish writes nothing") {
     UserRecord a = MakeUser(s, "a@example.com");
     Conversation c = MakeConversation(s, a.user.id, "chat", T(0));

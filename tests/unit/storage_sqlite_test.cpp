@@ -210,6 +210,44 @@ TEST_CASE("sqlite: a version-1 database is upgraded with its data and search int
   CHECK(s->SearchConversations("u1", {"capybara"}, 10, 0)->empty());
 }
 
+TEST_CASE("sqlite: a version-4 database keeps its run events when they move into chunks") {
+  TempDir dir;
+  const fs::path file = dir.path() / "v4.db";
+  {
+    SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
+        "NULL)");
+    for (int v = 1; v <= 4; ++v) {
+      db.exec(std::string(storage::SqliteMigration(v)));
+      db.exec("INSERT INTO schema_version VALUES (" + std::to_string(v) + ", 0)");
+    }
+    db.exec(
+        "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
+        "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0)");
+    db.exec(
+        "INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES "
+        "('c1', 'u1', 'chat', 0, 0)");
+    db.exec(
+        "INSERT INTO runs(id, user_id, conversation_id, message_id, status, created_at, "
+        "finished_at, owner) VALUES ('r1', 'u1', 'c1', 'm1', 'completed', 0, 1, 'p')");
+    db.exec(
+        "INSERT INTO run_events(run_id, seq, type, data) VALUES "
+        "('r1', 1, 'message.start', '{\"run_id\":\"r1\"}'), "
+        "('r1', 2, 'message.delta', '{\"content\":\"h\\u00e9llo \\\"x\\\"\"}'), "
+        "('r1', 3, 'message.done', '{\"message\":{\"id\":\"m1\"}}')");
+  }
+  auto s = MustOpen("sqlite://" + file.string());
+  Result<std::vector<RunEvent>> events = s->ListRunEvents("u1", "r1", 0, 10);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 3);
+  CHECK((*events)[0].data["run_id"] == "r1");
+  CHECK((*events)[1].type == "message.delta");
+  CHECK((*events)[1].data["content"] == "h\u00e9llo \"x\"");
+  CHECK((*events)[2].id == 3);
+  CHECK((*events)[2].data["message"]["id"] == "m1");
+}
+
 TEST_CASE("sqlite: WAL mode, and data survives reopening") {
   TempDir dir;
   std::string user_id;

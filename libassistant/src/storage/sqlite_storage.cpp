@@ -49,6 +49,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -292,6 +293,24 @@ CREATE TABLE run_events (
     // process died can be told from a slow one.
     R"sql(
 ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
+)sql",
+    // 5: a run's events are stored in chunks, one row per batch written
+    // (`events` is a JSON array of [seq, type, data]). A turn streams many
+    // small deltas, and a row per event made storing them the largest part
+    // of a turn. Chunks never share an event id (see InsertRunEvents), but
+    // their [first_seq, last_seq] ranges may interleave.
+    R"sql(
+CREATE TABLE run_event_chunks (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  events TEXT NOT NULL,
+  PRIMARY KEY (run_id, first_seq)
+) WITHOUT ROWID;
+CREATE INDEX run_event_chunks_last ON run_event_chunks(run_id, last_seq);
+INSERT INTO run_event_chunks(run_id, first_seq, last_seq, events)
+  SELECT run_id, seq, seq, json_array(json_array(seq, type, json(data))) FROM run_events;
+DROP TABLE run_events;
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
@@ -1620,7 +1639,8 @@ class SqliteStorage final : public Storage {
       st->bind(5, kRunRunning);
       st->bind(6, Ms(alive_since));
       if (st->exec() == 0) return false;
-      Stmt next = c.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?");
+      Stmt next = c.Prepare(
+          "SELECT COALESCE(MAX(last_seq), 0) + 1 FROM run_event_chunks WHERE run_id = ?");
       next->bind(1, run_id);
       next->executeStep();
       RunEvent e = error_event;
@@ -1651,22 +1671,7 @@ class SqliteStorage final : public Storage {
                                               int limit) override {
     return Read([&](Connection& c) -> Result<std::vector<RunEvent>> {
       if (!OwnsRun(c, user_id, run_id)) return NotFoundError("run not found");
-      Stmt st = c.Prepare(
-          "SELECT seq, type, data FROM run_events WHERE run_id = ? AND seq > ? "
-          "ORDER BY seq LIMIT ?");
-      st->bind(1, run_id);
-      st->bind(2, after_id);
-      st->bind(3, std::max(limit, 0));
-      std::vector<RunEvent> out;
-      while (st->executeStep()) {
-        RunEvent e;
-        e.run_id = run_id;
-        e.id = st->getColumn(0).getInt64();
-        e.type = TextCol(*st, 1);
-        e.data = JsonCol(*st, 2);
-        out.push_back(std::move(e));
-      }
-      return out;
+      return SelectRunEvents(c, run_id, after_id, std::max(limit, 0));
     });
   }
 
@@ -1753,17 +1758,90 @@ class SqliteStorage final : public Storage {
   }
 
   // An id already stored keeps its first content: batches may repeat.
+  // Stores `events` as one chunk, leaving out ids some chunk already holds
+  // (a late or repeated batch), so every id has exactly one stored content:
+  // the first.
   static void InsertRunEvents(Connection& c, const std::string& run_id,
                               const std::vector<RunEvent>& events) {
+    if (events.empty()) return;
+    int64_t lo = events.front().id;
+    int64_t hi = lo;
     for (const RunEvent& e : events) {
-      Stmt st = c.Prepare(
-          "INSERT OR IGNORE INTO run_events(run_id, seq, type, data) VALUES (?,?,?,?)");
-      st->bind(1, run_id);
-      st->bind(2, e.id);
-      st->bind(3, e.type);
-      st->bind(4, DumpJson(e.data));
-      st->exec();
+      lo = std::min(lo, e.id);
+      hi = std::max(hi, e.id);
     }
+    std::set<int64_t> stored;
+    {
+      // Usually finds nothing: batches of a run arrive in order.
+      Stmt st = c.Prepare(
+          "SELECT events FROM run_event_chunks "
+          "WHERE run_id = ? AND last_seq >= ? AND first_seq <= ?");
+      st->bind(1, run_id);
+      st->bind(2, lo);
+      st->bind(3, hi);
+      while (st->executeStep()) {
+        for (const Json& e : Json::parse(TextCol(*st, 0))) stored.insert(e.at(0).get<int64_t>());
+      }
+    }
+    std::string chunk = "[";
+    int64_t first = 0;
+    int64_t last = 0;
+    std::set<int64_t> taken;
+    for (const RunEvent& e : events) {
+      if (stored.count(e.id) || !taken.insert(e.id).second) continue;
+      if (taken.size() == 1) {
+        first = last = e.id;
+      } else {
+        first = std::min(first, e.id);
+        last = std::max(last, e.id);
+      }
+      if (chunk.size() > 1) chunk += ',';
+      chunk += '[';
+      chunk += std::to_string(e.id);
+      chunk += ',';
+      chunk += DumpJson(e.type);
+      chunk += ',';
+      chunk += DumpJson(e.data);
+      chunk += ']';
+    }
+    if (taken.empty()) return;
+    chunk += ']';
+    Stmt st = c.Prepare(
+        "INSERT INTO run_event_chunks(run_id, first_seq, last_seq, events) VALUES (?,?,?,?)");
+    st->bind(1, run_id);
+    st->bind(2, first);
+    st->bind(3, last);
+    st->bind(4, chunk);
+    st->exec();
+  }
+
+  // Events with id > after_id, ascending, at most `limit`. Chunks are read
+  // in first_seq order; since their ranges may interleave, reading stops
+  // only at a chunk that starts beyond the last event kept.
+  static std::vector<RunEvent> SelectRunEvents(Connection& c, const std::string& run_id,
+                                               int64_t after_id, int limit) {
+    std::vector<RunEvent> out;
+    if (limit == 0) return out;
+    Stmt st = c.Prepare(
+        "SELECT first_seq, events FROM run_event_chunks "
+        "WHERE run_id = ? AND last_seq > ? ORDER BY first_seq");
+    st->bind(1, run_id);
+    st->bind(2, after_id);
+    auto by_id = [](const RunEvent& a, const RunEvent& b) { return a.id < b.id; };
+    while (st->executeStep()) {
+      if (static_cast<int>(out.size()) >= limit &&
+          st->getColumn(0).getInt64() > out.back().id) {
+        break;
+      }
+      for (Json& e : Json::parse(TextCol(*st, 1))) {
+        const int64_t id = e.at(0).get<int64_t>();
+        if (id <= after_id) continue;
+        out.push_back(RunEvent{run_id, id, e.at(1).get<std::string>(), std::move(e.at(2))});
+      }
+      std::sort(out.begin(), out.end(), by_id);
+      if (static_cast<int>(out.size()) > limit) out.resize(static_cast<size_t>(limit));
+    }
+    return out;
   }
 
   void InsertRefresh(Connection& c, const RefreshToken& t) {
