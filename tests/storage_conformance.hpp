@@ -160,7 +160,7 @@ inline Run MakeStartedRun(Storage& s, const std::string& user_id,
   r.message_id = NewId();
   r.created_at = T(1);
   r.owner = owner;
-  REQUIRE(s.CreateRun(r).ok());
+  REQUIRE(s.StartRun({r, {}, {}}).ok());
   REQUIRE(s.AppendRunEvents({{user_id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}}).ok());
   return r;
 }
@@ -1214,12 +1214,12 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     r.message_id = NewId();
     r.created_at = T(1);
     r.owner = "process-1";
-    REQUIRE(s.CreateRun(r).ok());
-    CHECK(s.CreateRun(r).code() == StatusCode::kAlreadyExists);
+    REQUIRE(s.StartRun({r, {}, {}}).ok());
+    CHECK(s.StartRun({r, {}, {}}).code() == StatusCode::kAlreadyExists);
     Run other_conv = r;
     other_conv.id = NewId();
     other_conv.user_id = b.user.id;  // c is not b's
-    CHECK(IsNotFound(s.CreateRun(other_conv)));
+    CHECK(IsNotFound(s.StartRun({other_conv, {}, {}})));
 
     Result<Run> got = s.GetRun(a.user.id, r.id);
     REQUIRE(got.ok());
@@ -1262,8 +1262,10 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Run done = r;
     done.status = kRunCompleted;
     done.finished_at = T(5);
-    CHECK(IsNotFound(s.FinishRun(b.user.id, done, {ev(4, "x")}, reply)));
-    REQUIRE(s.FinishRun(a.user.id, done, {ev(4, "d")}, reply).ok());
+    Run not_theirs = done;
+    not_theirs.user_id = b.user.id;
+    CHECK(IsNotFound(s.FinishRun({not_theirs, {ev(4, "x")}, reply, {}})));
+    REQUIRE(s.FinishRun({done, {ev(4, "d")}, reply, {}}).ok());
     got = s.GetRun(a.user.id, r.id);
     REQUIRE(got.ok());
     CHECK(got->status == kRunCompleted);
@@ -1322,6 +1324,83 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(tail->back().type == "error");
   }
 
+  SUBCASE("runs: a start opens the conversation and keeps the user's message, all or nothing") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    UserRecord b = MakeUser(s, "b@example.com");
+    auto make_start = [&](const std::string& user_id, const std::string& conversation_id) {
+      RunStart start;
+      start.run.id = NewId();
+      start.run.user_id = user_id;
+      start.run.conversation_id = conversation_id;
+      start.run.message_id = NewId();
+      start.run.created_at = T(3);
+      start.run.owner = "p";
+      Conversation conv;
+      conv.id = conversation_id;
+      conv.user_id = user_id;
+      conv.title = "opened by a turn";
+      conv.created_at = conv.updated_at = T(3);
+      start.new_conversation = conv;
+      Message m;
+      m.id = NewId();
+      m.conversation_id = conversation_id;
+      m.role = "user";
+      m.content = "hello there";
+      m.status = "completed";
+      m.created_at = T(3);
+      start.user_message = m;
+      return start;
+    };
+
+    RunStart started = make_start(a.user.id, NewId());
+    REQUIRE(s.StartRun(started).ok());
+    CHECK(s.GetConversation(a.user.id, started.run.conversation_id)->title == "opened by a turn");
+    CHECK(s.GetMessage(a.user.id, started.run.conversation_id, started.user_message->id)->content ==
+          "hello there");
+    CHECK(s.GetRun(a.user.id, started.run.id)->status == kRunRunning);
+
+    // A run id that is taken undoes the conversation and message before it.
+    RunStart clash = make_start(a.user.id, NewId());
+    clash.run.id = started.run.id;
+    CHECK(s.StartRun(clash).code() == StatusCode::kAlreadyExists);
+    CHECK(IsNotFound(s.GetConversation(a.user.id, clash.run.conversation_id).status()));
+
+    // A message into b's conversation is refused and nothing is kept.
+    RunStart foreign = make_start(a.user.id, started.run.conversation_id);
+    foreign.new_conversation.reset();
+    foreign.run.user_id = b.user.id;
+    CHECK(IsNotFound(s.StartRun(foreign)));
+    CHECK(IsNotFound(s.GetRun(b.user.id, foreign.run.id).status()));
+
+    // Start and finish in one call: everything, or (with a bad reply) nothing.
+    RunStart whole = make_start(a.user.id, NewId());
+    Message reply;
+    reply.id = whole.run.message_id;
+    reply.conversation_id = whole.run.conversation_id;
+    reply.role = "assistant";
+    reply.content = "hi";
+    reply.status = "completed";
+    reply.created_at = T(4);
+    Run done = whole.run;
+    done.status = kRunCompleted;
+    done.finished_at = T(4);
+    Message bad_reply = reply;
+    bad_reply.conversation_id = started.run.conversation_id + "-missing";
+    CHECK(IsNotFound(s.FinishRun({done, {RunEvent{done.id, 1, "message.done", {}}}, bad_reply,
+                                  whole})));
+    CHECK(IsNotFound(s.GetConversation(a.user.id, whole.run.conversation_id).status()));
+    CHECK(IsNotFound(s.GetRun(a.user.id, whole.run.id).status()));
+    REQUIRE(s.FinishRun({done, {RunEvent{done.id, 1, "message.done", {}}}, reply, whole}).ok());
+    CHECK(s.GetRun(a.user.id, whole.run.id)->status == kRunCompleted);
+    Result<MessagePage> messages = s.ListMessages(a.user.id, whole.run.conversation_id, "", 10);
+    REQUIRE(messages.ok());
+    REQUIRE(messages->messages.size() == 2);
+    CHECK(messages->messages[0].role == "user");
+    CHECK(messages->messages[1].content == "hi");
+    CHECK(s.GetConversation(a.user.id, whole.run.conversation_id)->updated_at == T(4));
+    CHECK(s.ListRunEvents(a.user.id, whole.run.id, 0, 10)->size() == 1);
+  }
+
   SUBCASE("runs: a failed finish writes nothing") {
     UserRecord a = MakeUser(s, "a@example.com");
     Conversation c = MakeConversation(s, a.user.id, "chat", T(0));
@@ -1332,7 +1411,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     r.message_id = NewId();
     r.created_at = T(1);
     r.owner = "p";
-    REQUIRE(s.CreateRun(r).ok());
+    REQUIRE(s.StartRun({r, {}, {}}).ok());
     Message reply;
     reply.id = r.message_id;
     reply.conversation_id = NewId();  // not a conversation of a's
@@ -1342,8 +1421,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Run done = r;
     done.status = kRunCompleted;
     done.finished_at = T(2);
-    CHECK(IsNotFound(s.FinishRun(a.user.id, done, {RunEvent{r.id, 1, "error", Json::object()}},
-                                 reply)));
+    CHECK(IsNotFound(s.FinishRun({done, {RunEvent{r.id, 1, "error", Json::object()}}, reply, {}})));
     CHECK(s.GetRun(a.user.id, r.id)->status == kRunRunning);
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 10)->empty());
   }
@@ -1402,7 +1480,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Run done = mine;
     done.status = kRunCancelled;
     done.finished_at = T(10);
-    REQUIRE(s.FinishRun(a.user.id, done, {}, std::nullopt).ok());
+    REQUIRE(s.FinishRun({done, {}, std::nullopt, {}}).ok());
     CHECK(s.ListCancelRequestedRuns("p1")->empty());
     CHECK(s.DeleteRunsFinishedBefore(T(10)).value() == 0);
     CHECK(s.DeleteRunsFinishedBefore(T(11)).value() == 1);

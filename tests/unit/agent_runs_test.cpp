@@ -15,6 +15,7 @@
 
 #include "assistant/core.hpp"
 #include "assistant/runs.hpp"
+#include "assistant/storage_wrapper.hpp"
 #include "core_fixture.hpp"
 #include "fake_upstream/fake_upstream.hpp"
 
@@ -395,7 +396,7 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   r.message_id = NewId();
   r.created_at = f.clock->Now();
   r.owner = "a-process-that-died";
-  REQUIRE(f.core->storage().CreateRun(r).ok());
+  REQUIRE(f.core->storage().StartRun({r, {}, {}}).ok());
   REQUIRE(f.core->storage()
               .AppendRunEvents({{me.user_id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}})
               .ok());
@@ -414,6 +415,132 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   CHECK(seen[1].id == 2);
   CHECK(seen[1].type == "error");
   CHECK(seen[1].data["error"]["code"] == "run_abandoned");
+}
+
+// Counts a turn's writes; with keeps_runs false it answers every run call
+// Unimplemented, as a storage that keeps no runs does.
+class RunWritesProbe final : public StorageWrapper {
+ public:
+  RunWritesProbe(std::shared_ptr<Storage> target, bool keeps_runs)
+      : StorageWrapper(std::move(target)), keeps_runs_(keeps_runs) {}
+  std::atomic<int> starts{0}, finishes{0}, finishes_with_start{0}, appends{0}, conversations{0};
+
+  Status StartRun(const RunStart& start) override {
+    ++starts;
+    return keeps_runs_ ? StorageWrapper::StartRun(start) : NoRuns();
+  }
+  Status FinishRun(const RunFinish& finish) override {
+    ++finishes;
+    if (finish.start) ++finishes_with_start;
+    return keeps_runs_ ? StorageWrapper::FinishRun(finish) : NoRuns();
+  }
+  Status AppendRunEvents(const std::vector<RunEventBatch>& batches) override {
+    return keeps_runs_ ? StorageWrapper::AppendRunEvents(batches) : NoRuns();
+  }
+  Result<Run> GetRun(const std::string& user_id, const std::string& id) override {
+    if (!keeps_runs_) return NoRuns();
+    return StorageWrapper::GetRun(user_id, id);
+  }
+  Status AppendMessage(const std::string& user_id, const Message& m) override {
+    ++appends;
+    return StorageWrapper::AppendMessage(user_id, m);
+  }
+  Status CreateConversation(const Conversation& c) override {
+    ++conversations;
+    return StorageWrapper::CreateConversation(c);
+  }
+
+ private:
+  static Status NoRuns() { return Status(StatusCode::kUnimplemented, "this storage keeps no runs"); }
+  const bool keeps_runs_;
+};
+
+std::pair<std::unique_ptr<Assistant>, std::shared_ptr<RunWritesProbe>> OpenWithProbe(
+    bool keeps_runs) {
+  Options o = FastOptions(std::make_shared<FakeClock>());
+  Result<std::unique_ptr<Storage>> opened = OpenStorage(o.database_url, o.storage);
+  REQUIRE(opened.ok());
+  auto probe = std::make_shared<RunWritesProbe>(std::shared_ptr<Storage>(std::move(*opened)),
+                                                keeps_runs);
+  Result<std::unique_ptr<Assistant>> core = Assistant::Open(o, probe);
+  REQUIRE(core.ok());
+  return {std::move(*core), probe};
+}
+
+Principal StoredUser(Assistant& core) {
+  UserRecord r;
+  r.user.id = NewId();
+  r.user.email = "ann@example.com";
+  r.user.name = "ann";
+  r.password_hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+  REQUIRE(core.storage().CreateUser(r).ok());
+  return Principal::ForUser(r.user.id);
+}
+
+TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listened one at once") {
+  auto [core, probe] = OpenWithProbe(/*keeps_runs=*/true);
+  Principal me = StoredUser(*core);
+  RequestContext ctx{"127.0.0.1", std::string("unit-test"), "req-1"};
+
+  Result<AgentReply> quiet = core->agent().Send(me, {"add a task to buy milk"}, ctx);
+  REQUIRE(quiet.ok());
+  CHECK(probe->starts == 0);
+  CHECK(probe->finishes == 1);
+  CHECK(probe->finishes_with_start == 1);
+  CHECK(probe->appends == 0);
+  CHECK(probe->conversations == 0);
+  Result<MessagePage> kept = core->storage().ListMessages(me.user_id, quiet->conversation_id, "", 10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->messages.size() == 2);
+  CHECK(kept->messages[0].content == "add a task to buy milk");
+  CHECK(kept->messages[1].id == quiet->message.id);
+  std::vector<RunEvent> replayed = AttachAll(core->runs(), me, quiet->run_id, 0);
+  REQUIRE(replayed.size() >= 3);
+  CHECK(replayed.front().type == "message.start");
+  CHECK(replayed.back().type == "message.done");
+
+  // With a listener, the start is stored before message.start is handed out.
+  std::optional<Run> seen_at_start;
+  AgentRequest next{"list tasks"};
+  next.conversation_id = quiet->conversation_id;
+  Result<AgentReply> heard = core->agent().Send(me, next, ctx, [&](const AgentEvent& e) {
+    if (e.type == "message.start") {
+      Result<Run> r = core->storage().GetRun(me.user_id, e.data["run_id"]);
+      if (r.ok()) seen_at_start = *r;
+    }
+    return true;
+  });
+  REQUIRE(heard.ok());
+  REQUIRE(seen_at_start.has_value());
+  CHECK(seen_at_start->status == kRunRunning);
+  CHECK(probe->starts == 1);
+  CHECK(probe->finishes == 2);
+  CHECK(probe->finishes_with_start == 1);
+  CHECK(core->storage().ListMessages(me.user_id, quiet->conversation_id, "", 10)->messages.size() ==
+        4);
+}
+
+TEST_CASE("runs: a storage that keeps no runs still keeps every turn's messages") {
+  auto [core, probe] = OpenWithProbe(/*keeps_runs=*/false);
+  Principal me = StoredUser(*core);
+  RequestContext ctx{"127.0.0.1", std::string("unit-test"), "req-1"};
+  Result<AgentReply> quiet = core->agent().Send(me, {"add a task to buy milk"}, ctx);
+  REQUIRE(quiet.ok());
+  CHECK(quiet->message.status == "completed");
+  AgentRequest next{"list tasks"};
+  next.conversation_id = quiet->conversation_id;
+  int events = 0;
+  Result<AgentReply> heard =
+      core->agent().Send(me, next, ctx, [&](const AgentEvent&) { return ++events > 0; });
+  REQUIRE(heard.ok());
+  CHECK(events >= 3);
+  Result<MessagePage> kept = core->storage().ListMessages(me.user_id, quiet->conversation_id, "", 10);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->messages.size() == 4);
+  CHECK(kept->messages[0].content == "add a task to buy milk");
+  CHECK(kept->messages[2].content == "list tasks");
+  CHECK(kept->messages[3].content.find("buy milk") != std::string::npos);
+  CHECK(IsNotFound(core->runs().Get(me, heard->run_id).status()));
 }
 
 }  // namespace

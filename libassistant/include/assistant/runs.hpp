@@ -82,6 +82,24 @@ struct RunEventBatch {
   std::vector<RunEvent> events;
 };
 
+// What a turn writes when it begins (Storage::StartRun): the conversation
+// it opens, if any, the user's message, and the run.
+struct RunStart {
+  Run run;
+  std::optional<Conversation> new_conversation;
+  std::optional<Message> user_message;
+};
+
+// What a turn writes when it ends (Storage::FinishRun), in one transaction.
+struct RunFinish {
+  Run run;                        // with its final status and finished_at
+  std::vector<RunEvent> events;   // events not stored yet
+  std::optional<Message> reply;   // the assistant message, for a stored turn
+  // Set when the run's start was never written (a turn nobody listened to
+  // is written once, at its end).
+  std::optional<RunStart> start;
+};
+
 // {"id","conversation_id","message_id","status","created_at","finished_at"}.
 Json RunToJson(const Run& run);
 

@@ -219,9 +219,11 @@ class Storage {
 
   // ---- agent runs (assistant/runs.hpp). A run belongs to its user and its
   // conversation: deleting either deletes the run and its events.
-  // AlreadyExists when the id is taken; NotFound when the conversation is
-  // not run.user_id's.
-  virtual Status CreateRun(const Run& run) = 0;
+  // Atomically, in this order: creates start.new_conversation (as
+  // CreateConversation), appends start.user_message (as AppendMessage), and
+  // creates start.run. AlreadyExists when the run id is taken; NotFound when
+  // the conversation is not start.run.user_id's; nothing is written then.
+  virtual Status StartRun(const RunStart& start) = 0;
   virtual Result<Run> GetRun(const std::string& user_id, const std::string& id) = 0;
   // Stores the events of many runs in one transaction. Events of a run that
   // is not (or no longer) the batch user's are dropped, and an event id
@@ -233,13 +235,12 @@ class Storage {
   virtual Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
                                                       const std::string& run_id,
                                                       int64_t after_id, int limit) = 0;
-  // Atomically: stores `events` as AppendRunEvents does, sets the run's
-  // status and finished_at, and appends `reply` (when given) as
-  // AppendMessage does. NotFound when the run, or the reply's conversation,
-  // is not the user's; nothing is written then.
-  virtual Status FinishRun(const std::string& user_id, const Run& finished,
-                           const std::vector<RunEvent>& events,
-                           const std::optional<Message>& reply) = 0;
+  // Atomically: does finish.start's writes as StartRun does (when given),
+  // stores finish.events as AppendRunEvents does, sets the run's status and
+  // finished_at, and appends finish.reply (when given) as AppendMessage
+  // does. NotFound when the run, or the reply's conversation, is not
+  // finish.run.user_id's; nothing is written then.
+  virtual Status FinishRun(const RunFinish& finish) = 0;
   // Marks a running run's cancel_requested and returns the run.
   // NotFound when the run is not the user's.
   virtual Result<Run> RequestRunCancel(const std::string& user_id,

@@ -180,7 +180,7 @@ class StorageWrapper : public Storage {
                                             const std::optional<PagePosition>& after) override {
     return target_->ListAudit(user_id, limit, after);
   }
-  Status CreateRun(const Run& run) override { return target_->CreateRun(run); }
+  Status StartRun(const RunStart& start) override { return target_->StartRun(start); }
   Result<Run> GetRun(const std::string& user_id, const std::string& id) override {
     return target_->GetRun(user_id, id);
   }
@@ -192,11 +192,7 @@ class StorageWrapper : public Storage {
                                               int limit) override {
     return target_->ListRunEvents(user_id, run_id, after_id, limit);
   }
-  Status FinishRun(const std::string& user_id, const Run& finished,
-                   const std::vector<RunEvent>& events,
-                   const std::optional<Message>& reply) override {
-    return target_->FinishRun(user_id, finished, events, reply);
-  }
+  Status FinishRun(const RunFinish& finish) override { return target_->FinishRun(finish); }
   Result<Run> RequestRunCancel(const std::string& user_id, const std::string& run_id) override {
     return target_->RequestRunCancel(user_id, run_id);
   }

@@ -211,7 +211,6 @@ class AgentImpl final : public Agent {
       if (!app_id.empty()) conv.app_id = app_id;
       conv.title = TitleFrom(content);
       conv.created_at = conv.updated_at = services::NowMillis(*d_.clock);
-      ASSISTANT_RETURN_IF_ERROR(d_.storage->CreateConversation(conv));
     }
     std::string system;
     if (uses_context) {
@@ -224,20 +223,27 @@ class AgentImpl final : public Agent {
     user_msg.role = "user";
     user_msg.content = content;
     user_msg.created_at = services::NowMillis(*d_.clock);
-    if (request.store) {
-      ASSISTANT_RETURN_IF_ERROR(d_.storage->AppendMessage(p.user_id, user_msg));
-    }
 
     // Chosen after the user message's id, so ids order the two messages
     // even when both carry the same millisecond.
     const std::string message_id = NewId();
-    Run run_record;
-    run_record.id = NewId();
-    run_record.user_id = p.user_id;
-    run_record.conversation_id = conv.id;
-    run_record.message_id = message_id;
-    ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<LiveRun> run,
-                               runs_->Start(std::move(run_record), request.store, cancel));
+    RunStart start;
+    start.run.id = NewId();
+    start.run.user_id = p.user_id;
+    start.run.conversation_id = conv.id;
+    start.run.message_id = message_id;
+    if (request.store) {
+      if (!has_conversation) start.new_conversation = conv;
+      start.user_message = user_msg;
+    }
+    // A listener is handed the run id at once and may look the run up from
+    // another process, so its start is written now. A turn nobody listens
+    // to is written in one transaction at its end (nobody outside knows of
+    // it before the reply).
+    const bool write_start_now = static_cast<bool>(on_event);
+    ASSISTANT_ASSIGN_OR_RETURN(
+        std::shared_ptr<LiveRun> run,
+        runs_->Start(std::move(start), request.store, write_start_now, cancel));
     const CancellationToken& token = run->token();
     bool sink_gone = false;
     // Every event is numbered and kept by the run first; then the caller's

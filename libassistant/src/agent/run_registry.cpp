@@ -80,18 +80,20 @@ bool RunRegistry::Stopping() {
   return stopping_;
 }
 
-Result<std::shared_ptr<LiveRun>> RunRegistry::Start(Run run, bool stored,
+Result<std::shared_ptr<LiveRun>> RunRegistry::Start(RunStart start, bool stored, bool write_now,
                                                     const CancellationToken* external) {
+  Run& run = start.run;
   run.owner = owner_;
   run.status = kRunRunning;
   run.created_at = services::NowMillis(clock_);
   run.finished_at.reset();
   run.cancel_requested = false;
-  if (stored) {
-    Status s = storage_.CreateRun(run);
+  if (stored && write_now) {
+    Status s = storage_.StartRun(start);
     // A storage without runs still serves the turn; its run lives in memory.
     if (s.code() == StatusCode::kUnimplemented) {
       stored = false;
+      ASSISTANT_RETURN_IF_ERROR(WriteStartWithoutRun(start));
     } else if (!s.ok()) {
       return s;
     }
@@ -100,10 +102,21 @@ Result<std::shared_ptr<LiveRun>> RunRegistry::Start(Run run, bool stored,
   live->id_ = run.id;
   live->stored_ = stored;
   live->external_ = external;
-  live->run_ = std::move(run);
+  live->run_ = run;
+  if (stored && !write_now) live->unwritten_start_ = std::move(start);
   std::lock_guard<std::mutex> lock(mu_);
   live_[live->id_] = live;
   return live;
+}
+
+Status RunRegistry::WriteStartWithoutRun(const RunStart& start) {
+  if (start.new_conversation) {
+    ASSISTANT_RETURN_IF_ERROR(storage_.CreateConversation(*start.new_conversation));
+  }
+  if (start.user_message) {
+    ASSISTANT_RETURN_IF_ERROR(storage_.AppendMessage(start.run.user_id, *start.user_message));
+  }
+  return Status();
 }
 
 int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, const Json& data) {
@@ -120,31 +133,46 @@ int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, const Json& 
 RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::string last_type,
                              Json last_data, const std::optional<Message>& reply,
                              Status* failure) {
-  std::vector<RunEvent> pending;
-  Run finished;
+  RunFinish finish;
   {
     // A batch taken before this point is committed once flush_mu_ is ours.
     std::lock_guard<std::mutex> flush(flush_mu_);
     std::lock_guard<std::mutex> lock(run.mu_);
-    pending.assign(run.events_.begin() + static_cast<std::ptrdiff_t>(run.flushed_),
-                   run.events_.end());
+    finish.events.assign(run.events_.begin() + static_cast<std::ptrdiff_t>(run.flushed_),
+                         run.events_.end());
     run.flushed_ = run.events_.size();
-    finished = run.run_;
-    pending.push_back(RunEvent{run.id_, static_cast<int64_t>(run.events_.size()) + 1,
-                               std::move(last_type), std::move(last_data)});
+    finish.run = run.run_;
+    finish.start = std::move(run.unwritten_start_);
+    run.unwritten_start_.reset();
+    finish.events.push_back(RunEvent{run.id_, static_cast<int64_t>(run.events_.size()) + 1,
+                                     std::move(last_type), std::move(last_data)});
   }
+  std::vector<RunEvent>& pending = finish.events;
+  Run& finished = finish.run;
   finished.status = status;
   finished.finished_at = services::NowMillis(clock_);
+  finish.reply = reply;
   Status written;
   if (run.stored_) {
-    written = storage_.FinishRun(finished.user_id, finished, pending, reply);
-    if (!written.ok()) {
+    written = storage_.FinishRun(finish);
+    if (written.code() == StatusCode::kUnimplemented && finish.start) {
+      // A storage without runs: the turn's messages still count.
+      written = WriteStartWithoutRun(*finish.start);
+      if (written.ok() && reply) written = storage_.AppendMessage(finished.user_id, *reply);
+      if (!written.ok()) {
+        finished.status = kRunFailed;
+        pending.back().type = "error";
+        pending.back().data = ErrorData(written);
+      }
+    } else if (!written.ok()) {
       // The reply could not be kept; still end the run, so that it does not
-      // read as running forever. Best effort: the database may be down.
+      // read as running forever (a run whose start was not written either
+      // is left unwritten). Best effort: the database may be down.
       finished.status = kRunFailed;
       pending.back().type = "error";
       pending.back().data = ErrorData(written);
-      storage_.FinishRun(finished.user_id, finished, pending, std::nullopt).IgnoreError();
+      finish.reply.reset();
+      if (!finish.start) storage_.FinishRun(finish).IgnoreError();
     }
   } else if (reply) {
     // A stored turn on a storage that keeps no runs: the reply still counts.
@@ -328,7 +356,7 @@ void RunRegistry::FlushPending() {
   std::lock_guard<std::mutex> flush(flush_mu_);
   for (const auto& run : runs) {
     std::lock_guard<std::mutex> lock(run->mu_);
-    if (run->finished_ || run->flushed_ == run->events_.size()) continue;
+    if (run->finished_ || run->unwritten_start_ || run->flushed_ == run->events_.size()) continue;
     RunEventBatch b;
     b.user_id = run->run_.user_id;
     b.run_id = run->id_;

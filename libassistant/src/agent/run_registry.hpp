@@ -57,6 +57,9 @@ class LiveRun {
   std::vector<RunEvent> events_;  // all events so far; guarded by mu_
   size_t flushed_ = 0;          // events_[0, flushed_) handed to storage
   bool finished_ = false;       // guarded by mu_; the last event is in events_
+  // A stored run whose start is written with its end (guarded by mu_); its
+  // events stay in memory until then.
+  std::optional<RunStart> unwritten_start_;
 };
 
 class RunRegistry final : public RunService {
@@ -66,11 +69,14 @@ class RunRegistry final : public RunService {
   RunRegistry(const RunRegistry&) = delete;
   RunRegistry& operator=(const RunRegistry&) = delete;
 
-  // Registers a run (run.id, user_id, conversation_id, message_id set).
-  // `stored`: also written to storage, synchronously, so that other
-  // processes see it at once. `external` (may be null) must stay valid
-  // until Finish returns.
-  Result<std::shared_ptr<LiveRun>> Start(Run run, bool stored,
+  // Registers a run (start.run's id, user_id, conversation_id, message_id
+  // set). `stored`: the run and the rest of `start` go to storage —
+  // with `write_now`, synchronously, so that other processes see the run
+  // at once (a caller is about to hand out its id); otherwise together
+  // with the run's end in one transaction, which is what a turn nobody
+  // listens to needs. `external` (may be null) must stay valid until
+  // Finish returns.
+  Result<std::shared_ptr<LiveRun>> Start(RunStart start, bool stored, bool write_now,
                                          const CancellationToken* external);
   // Numbers the event, keeps it and wakes listeners. Returns its id.
   int64_t Publish(LiveRun& run, const std::string& type, const Json& data);
@@ -100,6 +106,8 @@ class RunRegistry final : public RunService {
                       int64_t after_event_id, const RunEventSink& sink);
   void Background();
   void FlushPending();
+  // For a storage that keeps no runs: the conversation and user message.
+  Status WriteStartWithoutRun(const RunStart& start);
   // Passes the callers' cancels on; with `read_storage`, also the cancel
   // requests other processes stored.
   void PollCancels(bool read_storage);

@@ -1249,17 +1249,7 @@ class SqliteStorage final : public Storage {
   }
 
   Status AppendMessage(const std::string& user_id, const Message& m) override {
-    return Write([&](Connection& c) -> Status {
-      {
-        Stmt st = c.Prepare("UPDATE conversations SET updated_at = ? WHERE id = ? AND user_id = ?");
-        st->bind(1, Ms(m.created_at));
-        st->bind(2, m.conversation_id);
-        st->bind(3, user_id);
-        if (st->exec() == 0) return NotFoundError("conversation not found");
-      }
-      InsertMessage(c, user_id, m.conversation_id, m.id, m);
-      return Status();
-    });
+    return Write([&](Connection& c) -> Status { return AppendMessageIn(c, user_id, m); });
   }
 
   Status UpdateMessage(const std::string& user_id, const Message& m) override {
@@ -1592,26 +1582,8 @@ class SqliteStorage final : public Storage {
 
   // ---- agent runs
 
-  Status CreateRun(const Run& r) override {
-    return Write([&](Connection& c) -> Status {
-      if (!OwnsConversation(c, r.user_id, r.conversation_id)) {
-        return NotFoundError("conversation not found");
-      }
-      Stmt st =
-          c.Prepare(Sql({"INSERT INTO runs(", kRunCols, ") VALUES (?,?,?,?,?,?,?,?,?,?)"}));
-      st->bind(1, r.id);
-      st->bind(2, r.user_id);
-      st->bind(3, r.conversation_id);
-      st->bind(4, r.message_id);
-      st->bind(5, r.status);
-      st->bind(6, Ms(r.created_at));
-      BindOptTime(*st, 7, r.finished_at);
-      st->bind(8, r.cancel_requested ? 1 : 0);
-      st->bind(9, r.owner);
-      BindOptTime(*st, 10, r.heartbeat_at);
-      st->exec();
-      return Status();
-    });
+  Status StartRun(const RunStart& start) override {
+    return Write([&](Connection& c) -> Status { return StartRunIn(c, start); });
   }
 
   Status TouchRuns(const std::string& owner, Timestamp now) override {
@@ -1675,27 +1647,20 @@ class SqliteStorage final : public Storage {
     });
   }
 
-  Status FinishRun(const std::string& user_id, const Run& finished,
-                   const std::vector<RunEvent>& events,
-                   const std::optional<Message>& reply) override {
+  Status FinishRun(const RunFinish& finish) override {
     return Write([&](Connection& c) -> Status {
+      const Run& run = finish.run;
+      if (finish.start) ASSISTANT_RETURN_IF_ERROR(StartRunIn(c, *finish.start));
       {
         Stmt st = c.Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ?");
-        st->bind(1, finished.status);
-        BindOptTime(*st, 2, finished.finished_at);
-        st->bind(3, finished.id);
-        st->bind(4, user_id);
+        st->bind(1, run.status);
+        BindOptTime(*st, 2, run.finished_at);
+        st->bind(3, run.id);
+        st->bind(4, run.user_id);
         if (st->exec() == 0) return NotFoundError("run not found");
       }
-      InsertRunEvents(c, finished.id, events);
-      if (reply) {
-        Stmt st = c.Prepare("UPDATE conversations SET updated_at = ? WHERE id = ? AND user_id = ?");
-        st->bind(1, Ms(reply->created_at));
-        st->bind(2, reply->conversation_id);
-        st->bind(3, user_id);
-        if (st->exec() == 0) return NotFoundError("conversation not found");
-        InsertMessage(c, user_id, reply->conversation_id, reply->id, *reply);
-      }
+      InsertRunEvents(c, run.id, finish.events);
+      if (finish.reply) ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, run.user_id, *finish.reply));
       return Status();
     });
   }
@@ -1863,6 +1828,47 @@ class SqliteStorage final : public Storage {
     st.bind(4, conv.title);
     st.bind(5, Ms(conv.created_at));
     st.bind(6, Ms(conv.updated_at));
+  }
+
+  static Status AppendMessageIn(Connection& c, const std::string& user_id, const Message& m) {
+    {
+      Stmt st = c.Prepare("UPDATE conversations SET updated_at = ? WHERE id = ? AND user_id = ?");
+      st->bind(1, Ms(m.created_at));
+      st->bind(2, m.conversation_id);
+      st->bind(3, user_id);
+      if (st->exec() == 0) return NotFoundError("conversation not found");
+    }
+    InsertMessage(c, user_id, m.conversation_id, m.id, m);
+    return Status();
+  }
+
+  static Status StartRunIn(Connection& c, const RunStart& start) {
+    const Run& r = start.run;
+    if (start.new_conversation) {
+      Stmt st = c.Prepare(
+          Sql({"INSERT INTO conversations(", kConversationCols, ") VALUES (?,?,?,?,?,?)"}));
+      BindConversation(*st, *start.new_conversation);
+      st->exec();
+    }
+    if (start.user_message) {
+      ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, r.user_id, *start.user_message));
+    }
+    if (!OwnsConversation(c, r.user_id, r.conversation_id)) {
+      return NotFoundError("conversation not found");
+    }
+    Stmt st = c.Prepare(Sql({"INSERT INTO runs(", kRunCols, ") VALUES (?,?,?,?,?,?,?,?,?,?)"}));
+    st->bind(1, r.id);
+    st->bind(2, r.user_id);
+    st->bind(3, r.conversation_id);
+    st->bind(4, r.message_id);
+    st->bind(5, r.status);
+    st->bind(6, Ms(r.created_at));
+    BindOptTime(*st, 7, r.finished_at);
+    st->bind(8, r.cancel_requested ? 1 : 0);
+    st->bind(9, r.owner);
+    BindOptTime(*st, 10, r.heartbeat_at);
+    st->exec();
+    return Status();
   }
 
   static void InsertMessage(Connection& c, const std::string& user_id,
