@@ -1,6 +1,8 @@
 #include "llm/stream_parsers.hpp"
 
+#include <optional>
 #include <utility>
+
 #include "common/text.hpp"
 
 namespace assistant::llm {
@@ -72,6 +74,185 @@ void FinishReasonDefault(ChatResponse* r) {
   }
   if (r->finish_reason.empty()) r->finish_reason = "stop";
 }
+
+// The common OpenAI chunk — text deltas, a finish_reason, usage — read
+// without building a JSON tree: a streamed token is one chunk, and the tree
+// (a map node per key, a string per value) cost more than the rest of its
+// parse. Only what OnEvent would take from the tree is kept. Anything else —
+// tool calls, an error object, unexpected types, repeated keys, too deep,
+// not JSON — makes Read() return false, and the caller parses the chunk as
+// a whole, so both ways always agree.
+class OpenAiChunkReader final {
+ public:
+  struct Choice {
+    int64_t index = 0;
+    std::string content;
+    std::string finish_reason;
+  };
+
+  bool Read(std::string_view text) {
+    return Json::sax_parse(text.begin(), text.end(), this) && done_;
+  }
+  const std::vector<Choice>& choices() const { return choices_; }
+  // Set when the chunk held a usage object.
+  const std::optional<Usage>& usage() const { return usage_; }
+
+  // json_sax interface. Returning false stops the parse: not a simple chunk.
+  bool null() { return Scalar(Kind::kNull); }
+  bool boolean(bool) { return Scalar(Kind::kOther); }
+  bool number_integer(int64_t v) { return Number(v); }
+  bool number_unsigned(uint64_t v) { return Number(static_cast<int64_t>(v)); }
+  bool number_float(double v, const std::string&) { return Number(static_cast<int64_t>(v)); }
+  bool binary(Json::binary_t&) { return false; }
+  bool string(std::string& v) {
+    if (slot_ == Slot::kContent) {
+      choice_.content = std::move(v);
+      slot_ = Slot::kNone;
+      return true;
+    }
+    if (slot_ == Slot::kFinishReason) {
+      choice_.finish_reason = std::move(v);
+      slot_ = Slot::kNone;
+      return true;
+    }
+    return Scalar(Kind::kOther);
+  }
+  bool start_object(std::size_t) {
+    if (open_.size() >= static_cast<size_t>(text::kMaxJsonDepth)) return false;
+    Ctx ctx = Ctx::kSkip;
+    if (open_.empty()) {
+      ctx = Ctx::kTop;
+    } else if (open_.back() == Ctx::kChoices) {
+      choice_ = Choice();
+      seen_ = 0;
+      ctx = Ctx::kChoice;
+    } else if (slot_ == Slot::kDelta) {
+      ctx = Ctx::kDelta;
+    } else if (slot_ == Slot::kUsage) {
+      usage_ = Usage();
+      ctx = Ctx::kUsage;
+    } else if (slot_ != Slot::kNone) {
+      return false;  // choices, index, content... as an object
+    }
+    open_.push_back(ctx);
+    slot_ = Slot::kNone;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (open_.size() >= static_cast<size_t>(text::kMaxJsonDepth)) return false;
+    if (open_.empty() || open_.back() == Ctx::kChoices) return false;
+    Ctx ctx = Ctx::kSkip;
+    if (slot_ == Slot::kChoices) {
+      ctx = Ctx::kChoices;
+    } else if (slot_ != Slot::kNone) {
+      return false;
+    }
+    open_.push_back(ctx);
+    slot_ = Slot::kNone;
+    return true;
+  }
+  bool end_object() { return End(); }
+  bool end_array() { return End(); }
+  bool key(std::string& k) {
+    slot_ = Slot::kNone;
+    switch (open_.back()) {
+      case Ctx::kTop:
+        if (k == "choices") return Take(Slot::kChoices, kSeenChoices, &top_seen_);
+        if (k == "usage") return Take(Slot::kUsage, kSeenUsage, &top_seen_);
+        return k != "error";  // the caller reports it
+      case Ctx::kChoice:
+        if (k == "index") return Take(Slot::kIndex, kSeenIndex, &seen_);
+        if (k == "delta") return Take(Slot::kDelta, kSeenDelta, &seen_);
+        if (k == "finish_reason") return Take(Slot::kFinishReason, kSeenFinish, &seen_);
+        return true;
+      case Ctx::kDelta:
+        if (k == "content") return Take(Slot::kContent, kSeenContent, &seen_);
+        return k != "tool_calls";  // accumulated by the caller
+      case Ctx::kUsage:
+        if (k == "prompt_tokens") return Take(Slot::kPromptTokens, kSeenPrompt, &usage_seen_);
+        if (k == "completion_tokens") {
+          return Take(Slot::kCompletionTokens, kSeenCompletion, &usage_seen_);
+        }
+        return true;
+      default:
+        return true;
+    }
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  enum class Ctx : uint8_t { kTop, kChoices, kChoice, kDelta, kUsage, kSkip };
+  // What the next value is, from its key.
+  enum class Slot : uint8_t {
+    kNone, kChoices, kUsage, kIndex, kDelta, kFinishReason, kContent, kPromptTokens,
+    kCompletionTokens
+  };
+  enum class Kind : uint8_t { kNull, kOther };
+  // Keys already seen in the current object; a repeated one is left to the
+  // tree, whose last value wins.
+  static constexpr unsigned kSeenChoices = 1, kSeenUsage = 2, kSeenIndex = 4, kSeenDelta = 8,
+                            kSeenFinish = 16, kSeenContent = 32, kSeenPrompt = 64,
+                            kSeenCompletion = 128;
+
+  bool Take(Slot slot, unsigned bit, unsigned* seen) {
+    if (*seen & bit) return false;
+    *seen |= bit;
+    slot_ = slot;
+    return true;
+  }
+
+  bool Number(int64_t v) {
+    switch (slot_) {
+      case Slot::kIndex: choice_.index = v; break;
+      case Slot::kPromptTokens: usage_->prompt_tokens = v; break;
+      case Slot::kCompletionTokens: usage_->completion_tokens = v; break;
+      default: return Scalar(Kind::kOther);
+    }
+    slot_ = Slot::kNone;
+    return true;
+  }
+
+  // Any other scalar value.
+  bool Scalar(Kind kind) {
+    if (open_.empty() || open_.back() == Ctx::kChoices) return false;
+    const Slot slot = slot_;
+    slot_ = Slot::kNone;
+    switch (slot) {
+      case Slot::kNone:
+      case Slot::kDelta:             // a delta that is not an object says nothing
+      case Slot::kPromptTokens:      // not a number: 0, as set with the object
+      case Slot::kCompletionTokens:
+        return true;
+      case Slot::kUsage:
+      case Slot::kContent:
+      case Slot::kFinishReason:
+        return kind == Kind::kNull;  // no usage, no text, no reason
+      default:
+        return false;  // choices or index of another type
+    }
+  }
+
+  bool End() {
+    const Ctx ctx = open_.back();
+    open_.pop_back();
+    slot_ = Slot::kNone;
+    if (ctx == Ctx::kChoice) choices_.push_back(std::move(choice_));
+    if (open_.empty()) done_ = true;
+    return true;
+  }
+
+  std::vector<Ctx> open_;
+  Slot slot_ = Slot::kNone;
+  unsigned top_seen_ = 0;
+  unsigned seen_ = 0;  // keys of the current choice and its delta
+  unsigned usage_seen_ = 0;
+  Choice choice_;
+  std::vector<Choice> choices_;
+  std::optional<Usage> usage_;
+  bool done_ = false;
+};
 
 }  // namespace
 
@@ -149,6 +330,21 @@ Status OpenAiStreamParser::OnEvent(const SseEvent& ev, std::vector<std::string>*
   if (ev.data == "[DONE]") {
     done_ = true;
     return Status::Ok();
+  }
+  if (ev.event != "error") {
+    OpenAiChunkReader chunk;
+    if (chunk.Read(ev.data)) {
+      if (const auto& usage = chunk.usage()) {
+        response_.usage.prompt_tokens = usage->prompt_tokens;
+        response_.usage.completion_tokens = usage->completion_tokens;
+      }
+      for (const auto& choice : chunk.choices()) {
+        if (choice.index != 0) continue;  // as below
+        AddText(choice.content, deltas);
+        if (!choice.finish_reason.empty()) response_.finish_reason = choice.finish_reason;
+      }
+      return Status::Ok();
+    }
   }
   Json j = ParseJson(ev.data);
   if (j.is_discarded() || !j.is_object()) return Malformed();
