@@ -498,6 +498,12 @@ TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listene
   REQUIRE(replayed.size() >= 3);
   CHECK(replayed.front().type == "message.start");
   CHECK(replayed.back().type == "message.done");
+  // The tool call's audit event came with the same write.
+  Result<std::vector<AuditEvent>> audit = core->storage().ListAudit(me.user_id, 10, std::nullopt);
+  REQUIRE(audit.ok());
+  REQUIRE(audit->size() == 1);
+  CHECK(audit->front().type == "tool.called");
+  CHECK(audit->front().details["tool"] == "add_task");
 
   // With a listener, the start is stored before message.start is handed out.
   std::optional<Run> seen_at_start;
@@ -541,6 +547,8 @@ TEST_CASE("runs: a storage that keeps no runs still keeps every turn's messages"
   CHECK(kept->messages[2].content == "list tasks");
   CHECK(kept->messages[3].content.find("buy milk") != std::string::npos);
   CHECK(IsNotFound(core->runs().Get(me, heard->run_id).status()));
+  // Tool calls are audited though the run could not be kept.
+  CHECK(core->storage().ListAudit(me.user_id, 10, std::nullopt)->size() == 2);
 }
 
 }  // namespace

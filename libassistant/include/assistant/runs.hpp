@@ -98,6 +98,8 @@ struct RunFinish {
   // Set when the run's start was never written (a turn nobody listened to
   // is written once, at its end).
   std::optional<RunStart> start;
+  // Audit events of the turn (its tool calls), appended as AppendAudit does.
+  std::vector<AuditEvent> audit;
 };
 
 // {"id","conversation_id","message_id","status","created_at","finished_at"}.

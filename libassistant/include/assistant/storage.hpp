@@ -237,8 +237,8 @@ class Storage {
                                                       int64_t after_id, int limit) = 0;
   // Atomically: does finish.start's writes as StartRun does (when given),
   // stores finish.events as AppendRunEvents does, sets the run's status and
-  // finished_at, and appends finish.reply (when given) as AppendMessage
-  // does. NotFound when the run, or the reply's conversation, is not
+  // finished_at, appends finish.reply (when given) as AppendMessage does
+  // and finish.audit as AppendAudit does. NotFound when the run, or the reply's conversation, is not
   // finish.run.user_id's; nothing is written then.
   virtual Status FinishRun(const RunFinish& finish) = 0;
   // Marks a running run's cancel_requested and returns the run.

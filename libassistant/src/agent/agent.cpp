@@ -255,6 +255,10 @@ class AgentImpl final : public Agent {
       if (runs_->options().cancel_when_sink_gone) run->Cancel();
     };
     auto emit = [&](const char* type, Json data) {
+      if (!on_event) {
+        runs_->Publish(*run, type, std::move(data));
+        return;
+      }
       const int64_t id = runs_->Publish(*run, type, data);
       deliver(type, std::move(data), id);
     };
@@ -288,6 +292,7 @@ class AgentImpl final : public Agent {
 
     Usage usage;
     Json calls = Json::array();
+    std::vector<AuditEvent> audit;
     std::string status = "completed";
     Status failure;
     const ToolContext tool_ctx{p, ctx};
@@ -323,12 +328,16 @@ class AgentImpl final : public Agent {
         if (run->cancelled()) break;
         emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
-        Json result = ran.ok() ? *ran : ErrorJson(ran.status());
-        emit("tool.result", {{"id", call.id}, {"name", call.name}, {"result", result}});
-        d_.audit->Record(p.user_id, "tool.called", ran.ok(), ctx, {{"tool", call.name}});
-        calls.push_back(
-            {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}, {"result", result}});
+        Json result = ran.ok() ? std::move(*ran) : ErrorJson(ran.status());
         chat.messages.push_back({"tool", SafeDump(result), {}, call.id, call.name});
+        emit("tool.result", {{"id", call.id}, {"name", call.name}, {"result", result}});
+        // Written with the turn's end, in the same transaction as the reply.
+        audit.push_back(d_.audit->Make(p.user_id, "tool.called", ran.ok(), ctx,
+                                       {{"tool", call.name}}));
+        calls.push_back({{"id", call.id},
+                         {"name", call.name},
+                         {"arguments", call.arguments},
+                         {"result", std::move(result)}});
       }
       if (run->cancelled()) {
         status = "cancelled";
@@ -345,7 +354,7 @@ class AgentImpl final : public Agent {
     reply.conversation_id = conv.id;
     reply.role = "assistant";
     reply.content = reply_text;
-    if (!calls.empty()) reply.tool_calls = calls;
+    if (!calls.empty()) reply.tool_calls = std::move(calls);
     reply.status = status;
     reply.created_at = services::NowMillis(*d_.clock);
     // The run's end, its last events and the reply go to storage in one
@@ -356,7 +365,8 @@ class AgentImpl final : public Agent {
         *run, status, failed ? "error" : "message.done",
         failed ? ErrorJson(failure)
                : Json{{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}},
-        request.store ? std::optional<Message>(reply) : std::nullopt, &not_stored);
+        request.store ? std::optional<Message>(reply) : std::nullopt, std::move(audit),
+        &not_stored);
     deliver(last.type, std::move(last.data), last.id);
     if (!not_stored.ok()) return not_stored;
     if (failed) return failure;

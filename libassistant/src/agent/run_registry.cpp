@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <utility>
 
 #include "services/service_util.hpp"
@@ -119,12 +120,12 @@ Status RunRegistry::WriteStartWithoutRun(const RunStart& start) {
   return Status();
 }
 
-int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, const Json& data) {
+int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, Json data) {
   int64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(run.mu_);
     id = static_cast<int64_t>(run.events_.size()) + 1;
-    run.events_.push_back(RunEvent{run.id_, id, type, data});
+    run.events_.push_back(RunEvent{run.id_, id, type, std::move(data)});
   }
   run.cv_.notify_all();
   return id;
@@ -132,8 +133,10 @@ int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, const Json& 
 
 RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::string last_type,
                              Json last_data, const std::optional<Message>& reply,
-                             Status* failure) {
+                             std::vector<AuditEvent> audit, Status* failure) {
   RunFinish finish;
+  finish.audit = std::move(audit);
+  bool audit_written = false;
   {
     // A batch taken before this point is committed once flush_mu_ is ours.
     std::lock_guard<std::mutex> flush(flush_mu_);
@@ -155,6 +158,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
   Status written;
   if (run.stored_) {
     written = storage_.FinishRun(finish);
+    audit_written = written.ok();
     if (written.code() == StatusCode::kUnimplemented && finish.start) {
       // A storage without runs: the turn's messages still count.
       written = WriteStartWithoutRun(*finish.start);
@@ -172,7 +176,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
       pending.back().type = "error";
       pending.back().data = ErrorData(written);
       finish.reply.reset();
-      if (!finish.start) storage_.FinishRun(finish).IgnoreError();
+      if (!finish.start) audit_written = storage_.FinishRun(finish).ok();
     }
   } else if (reply) {
     // A stored turn on a storage that keeps no runs: the reply still counts.
@@ -183,11 +187,19 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
       pending.back().data = ErrorData(written);
     }
   }
-  RunEvent last = pending.back();
+  if (!audit_written) {
+    for (const AuditEvent& a : finish.audit) {
+      Status s = storage_.AppendAudit(a);
+      if (!s.ok()) {
+        std::fprintf(stderr, "audit: could not record %s: %s\n", a.type.c_str(),
+                     s.ToString().c_str());
+      }
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(run.mu_);
     run.run_ = finished;
-    run.events_.push_back(last);
+    run.events_.push_back(pending.back());
     run.flushed_ = run.events_.size();
     run.finished_ = true;
   }
@@ -199,7 +211,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
     live_.erase(run.id_);
   }
   if (failure) *failure = written;
-  return last;
+  return std::move(pending.back());
 }
 
 std::shared_ptr<LiveRun> RunRegistry::FindLive(const std::string& user_id,

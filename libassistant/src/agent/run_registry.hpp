@@ -79,13 +79,15 @@ class RunRegistry final : public RunService {
   Result<std::shared_ptr<LiveRun>> Start(RunStart start, bool stored, bool write_now,
                                          const CancellationToken* external);
   // Numbers the event, keeps it and wakes listeners. Returns its id.
-  int64_t Publish(LiveRun& run, const std::string& type, const Json& data);
-  // Ends the run: writes its status, remaining events plus `last` and the
-  // reply in one transaction (stored runs), then publishes `last`. When
-  // that write fails, the run ends failed and `last` becomes an error
-  // event; the write's error is returned with it in `failure`.
+  int64_t Publish(LiveRun& run, const std::string& type, Json data);
+  // Ends the run: writes its status, remaining events plus `last`, the
+  // reply and the turn's audit events in one transaction (stored runs),
+  // then publishes `last`. When that write fails, the run ends failed and
+  // `last` becomes an error event; the write's error is returned with it
+  // in `failure`. Audit events are written in any case (alone if need be).
   RunEvent Finish(LiveRun& run, const std::string& status, std::string last_type, Json last_data,
-                  const std::optional<Message>& reply, Status* failure);
+                  const std::optional<Message>& reply, std::vector<AuditEvent> audit,
+                  Status* failure);
 
   // RunService
   Result<Run> Get(const Principal& p, const std::string& run_id) override;

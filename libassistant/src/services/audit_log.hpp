@@ -18,6 +18,10 @@ class AuditLog {
   // `details` must hold no secret.
   void Record(const std::string& user_id, const std::string& type, bool ok,
               const RequestContext& ctx, Json details = Json::object());
+  // The event Record would write, for a caller that writes it together
+  // with other changes (Storage::FinishRun).
+  AuditEvent Make(const std::string& user_id, const std::string& type, bool ok,
+                  const RequestContext& ctx, Json details = Json::object());
 
  private:
   Storage& storage_;

@@ -1516,22 +1516,7 @@ class SqliteStorage final : public Storage {
 
   Status AppendAudit(const AuditEvent& a) override {
     return Write([&](Connection& c) -> Status {
-      Stmt st =
-          c.Prepare(Sql({"INSERT INTO audit_events(", kAuditCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
-      st->bind(1, a.id);
-      if (a.user_id.empty()) {
-        st->bind(2);
-      } else {
-        st->bind(2, a.user_id);
-      }
-      st->bind(3, a.type);
-      st->bind(4, a.outcome);
-      st->bind(5, a.ip);
-      BindOptText(*st, 6, a.user_agent);
-      st->bind(7, a.request_id);
-      st->bind(8, DumpJson(a.details));
-      st->bind(9, Ms(a.created_at));
-      st->exec();
+      InsertAudit(c, a);
       return Status();
     });
   }
@@ -1661,6 +1646,7 @@ class SqliteStorage final : public Storage {
       }
       InsertRunEvents(c, run.id, finish.events);
       if (finish.reply) ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, run.user_id, *finish.reply));
+      for (const AuditEvent& a : finish.audit) InsertAudit(c, a);
       return Status();
     });
   }
@@ -1828,6 +1814,25 @@ class SqliteStorage final : public Storage {
     st.bind(4, conv.title);
     st.bind(5, Ms(conv.created_at));
     st.bind(6, Ms(conv.updated_at));
+  }
+
+  static void InsertAudit(Connection& c, const AuditEvent& a) {
+    Stmt st =
+        c.Prepare(Sql({"INSERT INTO audit_events(", kAuditCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
+    st->bind(1, a.id);
+    if (a.user_id.empty()) {
+      st->bind(2);
+    } else {
+      st->bind(2, a.user_id);
+    }
+    st->bind(3, a.type);
+    st->bind(4, a.outcome);
+    st->bind(5, a.ip);
+    BindOptText(*st, 6, a.user_agent);
+    st->bind(7, a.request_id);
+    st->bind(8, DumpJson(a.details));
+    st->bind(9, Ms(a.created_at));
+    st->exec();
   }
 
   static Status AppendMessageIn(Connection& c, const std::string& user_id, const Message& m) {
