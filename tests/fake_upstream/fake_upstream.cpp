@@ -48,8 +48,18 @@ std::string ReadFile(const std::string& path) {
 
 FakeUpstream::FakeUpstream(std::string protocol) : FakeUpstream(std::move(protocol), 0) {}
 
+static std::unique_ptr<httplib::Server> NewServer(const std::optional<Tls>& tls) {
+  if (!tls) return std::make_unique<httplib::Server>();
+  auto server = std::make_unique<httplib::SSLServer>(tls->cert_file.c_str(), tls->key_file.c_str());
+  if (!server->is_valid()) throw std::runtime_error("fake upstream: cannot load " + tls->cert_file);
+  return server;
+}
+
 FakeUpstream::FakeUpstream(std::string protocol, size_t threads)
-    : protocol_(std::move(protocol)), server_(std::make_unique<httplib::Server>()) {
+    : FakeUpstream(std::move(protocol), threads, std::nullopt) {}
+
+FakeUpstream::FakeUpstream(std::string protocol, size_t threads, std::optional<Tls> tls)
+    : protocol_(std::move(protocol)), tls_(tls.has_value()), server_(NewServer(tls)) {
   if (threads > 0) {
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   }
@@ -167,7 +177,7 @@ FakeUpstream::~FakeUpstream() {
 }
 
 std::string FakeUpstream::base_url() const {
-  std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  std::string url = (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
   if (protocol_ == "openai") url += "/v1";
   return url;
 }

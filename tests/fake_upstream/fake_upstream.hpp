@@ -60,6 +60,12 @@ struct Reply {
   std::chrono::milliseconds hold_tick{10};
 };
 
+// Serve HTTPS with this certificate and key (PEM files).
+struct Tls {
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct RecordedRequest {
   std::string method;
   std::string path;
@@ -75,13 +81,15 @@ class FakeUpstream {
   // test that holds N streams at once wants more than N (the library's
   // default is 8).
   FakeUpstream(std::string protocol, size_t threads);
+  // Over HTTPS (base_url() then starts with https://).
+  FakeUpstream(std::string protocol, size_t threads, std::optional<Tls> tls);
   ~FakeUpstream();
   FakeUpstream(const FakeUpstream&) = delete;
   FakeUpstream& operator=(const FakeUpstream&) = delete;
 
   int port() const { return port_; }
-  // The base URL a provider is configured with: "http://127.0.0.1:<port>",
-  // plus "/v1" for openai.
+  // The base URL a provider is configured with: "http://127.0.0.1:<port>"
+  // (https with Tls), plus "/v1" for openai.
   std::string base_url() const;
   // The protocol's chat path, e.g. "/v2/chat".
   std::string chat_path() const;
@@ -110,6 +118,7 @@ class FakeUpstream {
   void NoteClientClosed();
 
   const std::string protocol_;
+  const bool tls_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
