@@ -503,6 +503,39 @@ TEST_CASE("a turn with caller history and store=false writes nothing but still r
   CHECK(sa.agent->Send(ann, bad_role, f.ctx).status().field() == "messages");
 }
 
+TEST_CASE("text from several tool steps is kept as paragraphs, and the deltas add up to it") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  ScriptedAgent sa(f, [](const ChatRequest&, const DeltaSink& sink, const CancellationToken&,
+                         int call) -> Result<ChatResponse> {
+    if (call == 0) {
+      Result<ChatResponse> r = Say("Let me add that.", sink);
+      r->tool_calls.push_back({"c1", "add_task", {{"title", "buy milk"}}});
+      return r;
+    }
+    if (call == 1) {
+      ChatResponse silent;  // a step with a tool call and no text
+      silent.tool_calls.push_back({"c2", "list_tasks", Json::object()});
+      return silent;
+    }
+    return Say("Done: one task.", sink);
+  });
+  Recorded rec;
+  auto reply = sa.agent->Send(ann, {"add buy milk"}, f.ctx, rec.sink());
+  REQUIRE(reply.ok());
+  CHECK(reply->message.content == "Let me add that.\n\nDone: one task.");
+  std::string deltas;
+  for (const auto& e : rec.events) {
+    if (e.type == "message.delta") deltas += e.data["content"].get<std::string>();
+  }
+  CHECK(deltas == reply->message.content);
+  // The model saw each step's own text, without the separator.
+  auto reqs = sa.provider->requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[1].messages[2].content == "Let me add that.");
+  CHECK(reqs[2].messages[4].content.empty());
+}
+
 TEST_CASE("the tool loop stops at max_tool_steps") {
   CoreFixture f;
   Principal ann = f.NewUser("ann@example.com");

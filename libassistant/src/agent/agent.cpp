@@ -10,6 +10,8 @@
 // other means (ConversationService::AddMessage) have no call to answer and
 // are left out of the prompt.
 //
+// Reply text: the texts of all tool steps, joined by a blank line.
+//
 // Token estimate: one token per 4 bytes of text (rounded up), counting
 // message content plus the JSON of tool calls and results. History is
 // trimmed from the oldest stored message until it fits
@@ -44,6 +46,8 @@ namespace {
 
 constexpr const char* kScope = "agent";
 constexpr size_t kTitleChars = 60;
+// Between the texts of two tool steps in one reply.
+constexpr const char* kStepSeparator = "\n\n";
 constexpr int kPromptMemories = 50;
 // History is read newest first in pages that start small and double, so a
 // short budget over a long conversation reads (and parses) only a little.
@@ -284,6 +288,12 @@ class AgentImpl final : public Agent {
     std::string step_text;
     DeltaSink sink = [&](std::string_view delta) {
       if (run->cancelled()) return false;
+      if (step_text.empty() && !reply_text.empty() && !delta.empty()) {
+        // Text of an earlier tool step ends its paragraph; sent as a delta
+        // too, so the deltas still add up to the stored reply.
+        reply_text.append(kStepSeparator);
+        emit("message.delta", {{"content", kStepSeparator}});
+      }
       step_text.append(delta);
       reply_text.append(delta);
       emit("message.delta", {{"content", std::string(delta)}});
