@@ -398,7 +398,18 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   r.owner = "a-process-that-died";
   REQUIRE(f.core->storage().StartRun({r, {}, {}}).ok());
   REQUIRE(f.core->storage()
-              .AppendRunEvents({{me.user_id, r.id, {RunEvent{r.id, 1, "message.start", {}}}}})
+              .AppendRunEvents({{me.user_id, r.id,
+                                 {RunEvent{r.id, 1, "message.start", {}},
+                                  RunEvent{r.id, 2, "message.delta", {{"content", "Adding "}}},
+                                  RunEvent{r.id, 3, "tool.call",
+                                           {{"id", "c1"},
+                                            {"name", "add_task"},
+                                            {"arguments", {{"title", "milk"}}}}},
+                                  RunEvent{r.id, 4, "tool.result",
+                                           {{"id", "c1"},
+                                            {"name", "add_task"},
+                                            {"result", {{"ok", true}}}}},
+                                  RunEvent{r.id, 5, "message.delta", {{"content", "it."}}}}}})
               .ok());
 
   // Still within abandoned_after: it may just be slow.
@@ -411,10 +422,21 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   CHECK(got->status == kRunFailed);
   // Returns: the run is over.
   std::vector<RunEvent> seen = AttachAll(f.core->runs(), me, r.id, 0);
-  REQUIRE(seen.size() == 2);
-  CHECK(seen[1].id == 2);
-  CHECK(seen[1].type == "error");
-  CHECK(seen[1].data["error"]["code"] == "run_abandoned");
+  REQUIRE(seen.size() == 6);
+  CHECK(seen[5].id == 6);
+  CHECK(seen[5].type == "error");
+  CHECK(seen[5].data["error"]["code"] == "run_abandoned");
+  // What the dead process had streamed is kept as a failed reply, once.
+  CHECK(f.core->runs().Get(me, r.id)->status == kRunFailed);
+  Result<Message> partial = f.core->storage().GetMessage(me.user_id, conv->id, r.message_id);
+  REQUIRE(partial.ok());
+  CHECK(partial->status == "failed");
+  CHECK(partial->content == "Adding it.");
+  REQUIRE(partial->tool_calls.has_value());
+  REQUIRE(partial->tool_calls->size() == 1);
+  CHECK((*partial->tool_calls)[0]["arguments"]["title"] == "milk");
+  CHECK((*partial->tool_calls)[0]["result"]["ok"] == true);
+  CHECK(f.core->storage().ListMessages(me.user_id, conv->id, "", 10)->messages.size() == 1);
 }
 
 // Counts a turn's writes; with keeps_runs false it answers every run call

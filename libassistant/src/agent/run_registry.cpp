@@ -251,7 +251,41 @@ Result<Run> RunRegistry::ReadStored(const std::string& user_id, const std::strin
                     {"message", "the server running this turn stopped before it finished"}}}}};
   Result<bool> failed = storage_.FailAbandonedRun(user_id, run_id, alive_since, now, error);
   if (!failed.ok()) return failed.status();
+  // Only the reader whose write failed the run keeps its partial reply.
+  if (*failed) StorePartialReply(*run, now).IgnoreError();
   return storage_.GetRun(user_id, run_id);
+}
+
+Status RunRegistry::StorePartialReply(const Run& run, Timestamp now) {
+  Message reply;
+  reply.id = run.message_id;
+  reply.conversation_id = run.conversation_id;
+  reply.role = "assistant";
+  reply.status = "failed";
+  reply.created_at = now;
+  Json calls = Json::array();
+  for (int64_t after = 0;;) {
+    ASSISTANT_ASSIGN_OR_RETURN(std::vector<RunEvent> events,
+                               storage_.ListRunEvents(run.user_id, run.id, after, kAttachPage));
+    for (const RunEvent& e : events) {
+      after = e.id;
+      if (!e.data.is_object()) continue;
+      if (e.type == "message.delta") {
+        reply.content += e.data.value("content", "");
+      } else if (e.type == "tool.call") {
+        calls.push_back({{"id", e.data.value("id", "")},
+                         {"name", e.data.value("name", "")},
+                         {"arguments", e.data.value("arguments", Json::object())}});
+      } else if (e.type == "tool.result") {
+        for (Json& c : calls) {
+          if (c["id"] == e.data.value("id", "")) c["result"] = e.data.value("result", Json());
+        }
+      }
+    }
+    if (static_cast<int>(events.size()) < kAttachPage) break;
+  }
+  if (!calls.empty()) reply.tool_calls = std::move(calls);
+  return storage_.AppendMessage(run.user_id, reply);
 }
 
 void RunRegistry::Heartbeat() {

@@ -103,6 +103,9 @@ class RunRegistry final : public RunService {
   Status AttachLive(LiveRun& run, int64_t after_event_id, const RunEventSink& sink);
   // GetRun, failing first a running run whose process stopped heartbeating.
   Result<Run> ReadStored(const std::string& user_id, const std::string& run_id);
+  // The reply of a run whose process died, rebuilt from its stored events
+  // (text and tool calls) and appended as a failed message.
+  Status StorePartialReply(const Run& run, Timestamp now);
   void Heartbeat();
   Status AttachStored(const std::string& user_id, const std::string& run_id,
                       int64_t after_event_id, const RunEventSink& sink);
