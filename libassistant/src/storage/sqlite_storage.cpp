@@ -386,8 +386,65 @@ class Stmt final {
   SQLite::Statement& st_;
 };
 
+// A statement on the raw sqlite3 handle, for the hottest reads (tasks):
+// SQLiteCpp's getColumn() builds a Column that shares ownership of the
+// statement (an atomic count up and down per value read) and getString()
+// copies through a temporary. Borrowed from a connection's cache; reset and
+// its bindings cleared on scope exit, so it never keeps a read transaction
+// open nor points at a bound string that is gone.
+class RawStmt final {
+ public:
+  RawStmt(sqlite3* db, sqlite3_stmt* st) : db_(db), st_(st) {}
+  ~RawStmt() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  RawStmt(const RawStmt&) = delete;
+  RawStmt& operator=(const RawStmt&) = delete;
+
+  sqlite3_stmt* get() const { return st_; }
+  // Not copied: `text` must outlive this borrow.
+  void BindText(int i, std::string_view text) {
+    Check(sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC));
+  }
+  void BindInt64(int i, int64_t v) { Check(sqlite3_bind_int64(st_, i, v)); }
+  // True while there is a row; throws SQLite::Exception (Guard maps it).
+  bool Step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SQLite::Exception(db_, rc);
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK) throw SQLite::Exception(db_, rc);
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_;
+};
+
+struct FinalizeStmt {
+  void operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
+};
+
 struct Connection {
   Connection(const std::string& path, int flags, int busy_ms) : db(path, flags, busy_ms) {}
+
+  RawStmt PrepareRaw(const std::string& sql) {
+    auto it = raw_cache.find(sql);
+    if (it == raw_cache.end()) {
+      sqlite3_stmt* st = nullptr;
+      const int rc = sqlite3_prepare_v3(db.getHandle(), sql.c_str(), static_cast<int>(sql.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        throw SQLite::Exception(db.getHandle(), rc);
+      }
+      it = raw_cache.emplace(sql, std::unique_ptr<sqlite3_stmt, FinalizeStmt>(st)).first;
+    }
+    return RawStmt(db.getHandle(), it->second.get());
+  }
 
   Stmt Prepare(const std::string& sql) {
     auto it = cache.find(sql);
@@ -404,6 +461,8 @@ struct Connection {
 
   SQLite::Database db;
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
+  // After db: finalized before it closes.
+  std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, FinalizeStmt>> raw_cache;
 };
 
 Status MapError(const SQLite::Exception& e) {
@@ -582,17 +641,28 @@ ApiKey ReadApiKey(const SQLite::Statement& st) {
 
 constexpr const char* kTaskCols =
     "id, user_id, title, description, completed, due_at, priority, created_at, updated_at";
-Task ReadTask(const SQLite::Statement& st) {
+// Straight from the raw statement (RawStmt says why).
+void AssignText(std::string& out, sqlite3_stmt* st, int i) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+  if (text == nullptr) {
+    out.clear();
+  } else {
+    out.assign(text, static_cast<size_t>(sqlite3_column_bytes(st, i)));
+  }
+}
+Task ReadTask(sqlite3_stmt* st) {
   Task t;
-  t.id = TextCol(st, 0);
-  t.user_id = TextCol(st, 1);
-  t.title = TextCol(st, 2);
-  t.description = TextCol(st, 3);
-  t.completed = st.getColumn(4).getInt() != 0;
-  t.due_at = OptTimeCol(st, 5);
-  t.priority = st.getColumn(6).getInt();
-  t.created_at = TimeCol(st, 7);
-  t.updated_at = TimeCol(st, 8);
+  AssignText(t.id, st, 0);
+  AssignText(t.user_id, st, 1);
+  AssignText(t.title, st, 2);
+  AssignText(t.description, st, 3);
+  t.completed = sqlite3_column_int(st, 4) != 0;
+  if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+    t.due_at = FromUnixMillis(sqlite3_column_int64(st, 5));
+  }
+  t.priority = sqlite3_column_int(st, 6);
+  t.created_at = FromUnixMillis(sqlite3_column_int64(st, 7));
+  t.updated_at = FromUnixMillis(sqlite3_column_int64(st, 8));
   return t;
 }
 
@@ -1057,11 +1127,13 @@ class SqliteStorage final : public Storage {
 
   Result<Task> GetTask(const std::string& user_id, const std::string& id) override {
     return Read([&](Connection& c) -> Result<Task> {
-      Stmt st = c.Prepare(Sql({"SELECT ", kTaskCols, " FROM tasks WHERE id = ? AND user_id = ?"}));
-      st->bind(1, id);
-      st->bind(2, user_id);
-      if (!st->executeStep()) return NotFoundError("task not found");
-      return ReadTask(*st);
+      static const std::string kSql =
+          Sql({"SELECT ", kTaskCols, " FROM tasks WHERE id = ? AND user_id = ?"});
+      RawStmt st = c.PrepareRaw(kSql);
+      st.BindText(1, id);
+      st.BindText(2, user_id);
+      if (!st.Step()) return NotFoundError("task not found");
+      return ReadTask(st.get());
     });
   }
 
@@ -1110,21 +1182,24 @@ class SqliteStorage final : public Storage {
     }();
     const std::string& sql = kShapes[(q.status != TaskQuery::Status::kAll ? 4 : 0) +
                                      (!q.title_contains.empty() ? 2 : 0) + (q.after ? 1 : 0)];
+    // Bound without a copy, so it lives until the statement is reset.
+    const std::string pattern =
+        q.title_contains.empty() ? std::string() : "%" + EscapeLike(q.title_contains) + "%";
     return Read([&](Connection& c) -> Result<std::vector<Task>> {
-      Stmt st = c.Prepare(sql);
-      st->bind(1, user_id);
+      RawStmt st = c.PrepareRaw(sql);
+      st.BindText(1, user_id);
       if (q.status != TaskQuery::Status::kAll) {
-        st->bind(2, q.status == TaskQuery::Status::kCompleted ? 1 : 0);
+        st.BindInt64(2, q.status == TaskQuery::Status::kCompleted ? 1 : 0);
       }
-      if (!q.title_contains.empty()) st->bind(3, "%" + EscapeLike(q.title_contains) + "%");
+      if (!pattern.empty()) st.BindText(3, pattern);
       if (q.after) {
-        st->bind(4, Ms(q.after->time));
-        st->bind(5, q.after->id);
+        st.BindInt64(4, Ms(q.after->time));
+        st.BindText(5, q.after->id);
       }
-      st->bind(6, std::max(q.limit, 0));
+      st.BindInt64(6, std::max(q.limit, 0));
       std::vector<Task> out;
       out.reserve(static_cast<size_t>(std::clamp(q.limit, 0, 256)));
-      while (st->executeStep()) out.push_back(ReadTask(*st));
+      while (st.Step()) out.push_back(ReadTask(st.get()));
       return out;
     });
   }
