@@ -258,13 +258,31 @@ class AgentImpl final : public Agent {
       sink_gone = true;
       if (runs_->options().cancel_when_sink_gone) run->Cancel();
     };
+    // Nobody sees the events of a turn without a listener while it runs
+    // (its run id is known only from the reply), so its consecutive deltas
+    // become one event: the same text, in far fewer events to keep and
+    // store, numbered consecutively as always.
+    std::string unheard_text;
+    auto publish_unheard_text = [&] {
+      if (unheard_text.empty()) return;
+      runs_->Publish(*run, "message.delta", {{"content", std::move(unheard_text)}});
+      unheard_text.clear();
+    };
     auto emit = [&](const char* type, Json data) {
       if (!on_event) {
+        publish_unheard_text();
         runs_->Publish(*run, type, std::move(data));
         return;
       }
       const int64_t id = runs_->Publish(*run, type, data);
       deliver(type, std::move(data), id);
+    };
+    auto emit_delta = [&](std::string_view text) {
+      if (!on_event) {
+        unheard_text.append(text);
+        return;
+      }
+      emit("message.delta", {{"content", std::string(text)}});
     };
     emit("message.start",
          {{"conversation_id", conv.id}, {"message_id", message_id}, {"run_id", run->id()}});
@@ -292,11 +310,11 @@ class AgentImpl final : public Agent {
         // Text of an earlier tool step ends its paragraph; sent as a delta
         // too, so the deltas still add up to the stored reply.
         reply_text.append(kStepSeparator);
-        emit("message.delta", {{"content", kStepSeparator}});
+        emit_delta(kStepSeparator);
       }
       step_text.append(delta);
       reply_text.append(delta);
-      emit("message.delta", {{"content", std::string(delta)}});
+      emit_delta(delta);
       return true;
     };
 
@@ -367,6 +385,7 @@ class AgentImpl final : public Agent {
     if (!calls.empty()) reply.tool_calls = std::move(calls);
     reply.status = status;
     reply.created_at = services::NowMillis(*d_.clock);
+    publish_unheard_text();
     // The run's end, its last events and the reply go to storage in one
     // write; only then do listeners get the last event.
     const bool failed = status == "failed";
