@@ -1,8 +1,10 @@
 // The route table of assistant-server: every route of SPEC.md "HTTP API"
 // this version serves, each with its handler and what /openapi.json says
 // about it. Handlers parse, call the core, and render; nothing else.
+#include <charconv>
 #include <climits>
 #include <memory>
+#include <string_view>
 
 #include "assistant/agent.hpp"
 #include "assistant/http_status.hpp"
@@ -483,17 +485,50 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
 
 // ------------------------------------------------------------------ agent
 
-// One SSE frame (SPEC.md "SSE": name in event:, JSON payload in data:, and
-// the run's event number in id:, which a client sends back as
-// Last-Event-ID when it re-attaches).
-std::string SseFrame(int64_t id, const std::string& event, const Json& data) {
-  return "id: " + std::to_string(id) + "\nevent: " + event + "\ndata: " + Dump(data) + "\n\n";
-}
+// Writes one stream's SSE frames (SPEC.md "SSE": name in event:, JSON
+// payload in data:, and the run's event number in id:, which a client sends
+// back as Last-Event-ID when it re-attaches). A frame is rendered straight
+// into a buffer kept for the whole stream and goes out in one write: a
+// streamed token is one frame, so this runs thousands of times a second.
+class SseWriter {
+ public:
+  explicit SseWriter(httplib::DataSink& sink) : sink_(sink) {}
 
-// Writes a frame; false once the client is gone.
-bool WriteFrame(httplib::DataSink& sink, const std::string& frame) {
-  return sink.is_writable() && sink.write(frame.data(), frame.size());
-}
+  // False once the client is gone.
+  bool Event(int64_t id, std::string_view type, const Json& data) {
+    frame_.clear();
+    frame_ += "id: ";
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), id).ptr;
+    frame_.append(digits, end);
+    frame_ += "\nevent: ";
+    frame_ += type;
+    frame_ += "\ndata: ";
+    // What Dump() writes (invalid UTF-8 replaced), appended in place.
+    nlohmann::detail::serializer<Json> json(nlohmann::detail::output_adapter<char>(frame_), ' ',
+                                            Json::error_handler_t::replace);
+    json.dump(data, /*pretty_print=*/false, /*ensure_ascii=*/false, /*indent_step=*/0);
+    frame_ += "\n\n";
+    return Write();
+  }
+
+  // An SSE comment, which clients ignore: a keep-alive.
+  bool Comment(std::string_view text) {
+    frame_.clear();
+    frame_ += ": ";
+    frame_ += text;
+    frame_ += "\n\n";
+    return Write();
+  }
+
+ private:
+  // No is_writable() first: the write itself waits for room and fails on a
+  // closed connection, and each check costs two poll() calls per frame.
+  bool Write() { return sink_.write(frame_.data(), frame_.size()); }
+
+  httplib::DataSink& sink_;
+  std::string frame_;
+};
 
 void SetSseHeaders(httplib::Response& res) {
   res.set_header("Cache-Control", "no-cache");
@@ -518,6 +553,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
   SetSseHeaders(c.res);
   c.res.set_chunked_content_provider(
       "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
+        SseWriter out(sink);
         bool gone = false;
         bool error_sent = false;
         auto reply = s.core().agent().Send(
@@ -525,7 +561,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
             [&](const AgentEvent& ev) {
               if (gone) return false;  // the core may call again; nothing to write to
               if (ev.type == "error") error_sent = true;
-              gone = !WriteFrame(sink, SseFrame(ev.id, ev.type, ev.data));
+              gone = !out.Event(ev.id, ev.type, ev.data);
               return !gone;
             });
         if (!reply.ok() && !error_sent && !gone) {
@@ -536,7 +572,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
             s.logger().Error("agent stream failed", {{"request_id", st->ctx.request_id},
                                                      {"cause", reply.status().ToString()}});
           }
-          gone = !WriteFrame(sink, SseFrame(1, "error", {{"error", ClientError(reply.status())}}));
+          gone = !out.Event(1, "error", {{"error", ClientError(reply.status())}});
         }
         if (gone) return false;
         sink.done();
@@ -583,15 +619,16 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
   SetSseHeaders(c.res);
   c.res.set_chunked_content_provider(
       "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
+        SseWriter out(sink);
         bool gone = false;
         int64_t last_id = st->after;
         Status attached = s.core().runs().Attach(
             st->principal, st->run_id, st->after, [&](const RunEvent& ev) {
               // An empty type is a keep-alive: an SSE comment.
               if (ev.type.empty()) {
-                gone = !WriteFrame(sink, ": keep-alive\n\n");
+                gone = !out.Comment("keep-alive");
               } else {
-                gone = !WriteFrame(sink, SseFrame(ev.id, ev.type, ev.data));
+                gone = !out.Event(ev.id, ev.type, ev.data);
                 last_id = ev.id;
               }
               return !gone;
@@ -603,7 +640,7 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
             s.logger().Error("run attach failed", {{"request_id", st->request_id},
                                                    {"cause", attached.ToString()}});
           }
-          gone = !WriteFrame(sink, SseFrame(last_id, "error", {{"error", ClientError(attached)}}));
+          gone = !out.Event(last_id, "error", {{"error", ClientError(attached)}});
         }
         if (gone) return false;
         sink.done();
