@@ -18,6 +18,9 @@
 #   bench/streams/run.sh
 #   BIN_DIR=build-rel/bin ROUNDS=3 bench/streams/run.sh
 #   SERVER_ARGS="--threads 256 --max-streams 600" bench/streams/run.sh
+#   LATENCY_ONLY=1 STREAMS_LIST=500 INTERVAL_MS=100 bench/streams/run.sh   # (a) only
+# (a) also prints the server's CPU time (user+system, /proc/<pid>/stat) per delta
+# delivered: unlike the latencies, it barely moves when other load shares the cores.
 # Needs wrk and curl.
 set -euo pipefail
 
@@ -36,6 +39,7 @@ HOLD_STREAMS=${HOLD_STREAMS:-500}
 HOLD_SECONDS=${HOLD_SECONDS:-30}
 HOLD_INTERVAL_MS=${HOLD_INTERVAL_MS:-250}
 SERVER_ARGS=${SERVER_ARGS:-}
+LATENCY_ONLY=${LATENCY_ONLY:-0}  # 1: (a) only, no wrk and no held streams
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/streams-bench.XXXXXX")}
 mkdir -p "$OUT"
 
@@ -89,6 +93,9 @@ done
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$srv_pid/status"; }
 threads() { awk '/^Threads:/ {print $2}' "/proc/$srv_pid/status"; }
+# user + system CPU of the server so far, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$srv_pid/stat"; }
+TICK_HZ=$(getconf CLK_TCK)
 # key=value line -> value of key
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
@@ -100,72 +107,87 @@ echo "idle: VmRSS ${RSS_IDLE} KiB, ${THREADS_IDLE} threads"
 # (a) added latency.
 echo
 echo "(a) added latency, token sent by the upstream -> delta read by the client (${INTERVAL_MS} ms between tokens)"
-printf '%-8s %-6s %8s %8s %8s %8s %9s %8s %8s\n' streams round ok deltas p50_us p99_us p999_us max_us start_p99_ms
-declare -A P50 P99
+printf '%-8s %-6s %8s %8s %8s %8s %9s %8s %8s %12s\n' streams round ok deltas p50_us p99_us p999_us max_us start_p99_ms cpu_us/delta
+declare -A P50 P99 CPU
 for n in $STREAMS_LIST; do
   tokens=$TOKENS
   [[ $n -eq 1 ]] && tokens=$SINGLE_TOKENS
   for r in $(seq "$ROUNDS"); do
+    cpu_before=$(cpu_ticks)
     line=$("$BIN_DIR/stream_client" --port "$PORT" --tokens-file "$OUT/tokens.txt" --streams "$n" \
       --ramp-ms "$RAMP_MS" --message "bench tokens=$tokens interval_ms=$INTERVAL_MS" \
       --rss-pid "$srv_pid" --timeout-s 300) || true
-    echo "$n $r $line" >>"$OUT/latency.txt"
-    printf '%-8s %-6s %8s %8s %8s %8s %9s %8s %8s\n' "$n" "$r" "$(field "$line" ok)/$n" \
+    cpu_after=$(cpu_ticks)
+    # Everything the server did for these streams (accept, auth, the turn, its
+    # storage) divided over their deltas.
+    cpu=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$TICK_HZ" -v d="$(field "$line" deltas)" \
+      'BEGIN { printf "%.0f", (d > 0 ? t / hz * 1e6 / d : 0) }')
+    echo "$n $r $line cpu_us_per_delta=$cpu" >>"$OUT/latency.txt"
+    printf '%-8s %-6s %8s %8s %8s %8s %9s %8s %8s %12s\n' "$n" "$r" "$(field "$line" ok)/$n" \
       "$(field "$line" deltas)" "$(field "$line" p50_us)" "$(field "$line" p99_us)" \
-      "$(field "$line" p999_us)" "$(field "$line" max_us)" "$(field "$line" start_p99_ms)"
+      "$(field "$line" p999_us)" "$(field "$line" max_us)" "$(field "$line" start_p99_ms)" "$cpu"
+    CPU[$n]+="$cpu "
     P50[$n]+="$(field "$line" p50_us) "
     P99[$n]+="$(field "$line" p99_us) "
   done
 done
 
-# (b) ordinary traffic while streams are held open, and (c) memory per stream.
-wrk_rps() {
-  wrk -t2 -c"$WRK_CONNS" -d"$1"s -H "Authorization: Bearer $T" "$B/api/tasks" |
-    awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non2xx=" $NF > "/dev/stderr"}'
-}
-echo
-echo "(b) GET /api/tasks with wrk, ${WRK_CONNS} connections"
-RPS_ALONE=$(wrk_rps "$WRK_SECONDS")
-echo "alone: ${RPS_ALONE} req/s (${WRK_SECONDS} s)"
-hold_tokens=$(( (HOLD_SECONDS * 1000 + 3 * RAMP_MS + 10000) / HOLD_INTERVAL_MS ))
-rm -f "$OUT/ready"
-"$BIN_DIR/stream_client" --port "$PORT" --tokens-file "$OUT/tokens.txt" --streams "$HOLD_STREAMS" \
-  --ramp-ms "$RAMP_MS" --message "bench tokens=$hold_tokens interval_ms=$HOLD_INTERVAL_MS" \
-  --rss-pid "$srv_pid" --ready-file "$OUT/ready" --timeout-s 600 >"$OUT/hold.txt" &
-hold_pid=$!
-for _ in $(seq 600); do [[ -e $OUT/ready ]] && break; sleep 0.1; done
-RSS_OPEN=$(rss)
-THREADS_OPEN=$(threads)
-RPS_LOADED=$(wrk_rps "$HOLD_SECONDS")
-RSS_OPEN_END=$(rss)
-wait "$hold_pid" || true
-hold=$(cat "$OUT/hold.txt")
-echo "with ${HOLD_STREAMS} streams open: ${RPS_LOADED} req/s (${HOLD_SECONDS} s)"
-echo "streams: $(field "$hold" ok)/${HOLD_STREAMS} completed, $(field "$hold" refused) refused, " \
-     "$(field "$hold" broken) broken; their deltas p50 $(field "$hold" p50_us) us, p99 $(field "$hold" p99_us) us"
+RPS_ALONE=0 RPS_LOADED=0 RSS_OPEN=0
+if [[ $LATENCY_ONLY != 1 ]]; then
+  # (b) ordinary traffic while streams are held open, and (c) memory per stream.
+  wrk_rps() {
+    wrk -t2 -c"$WRK_CONNS" -d"$1"s -H "Authorization: Bearer $T" "$B/api/tasks" |
+      awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non2xx=" $NF > "/dev/stderr"}'
+  }
+  echo
+  echo "(b) GET /api/tasks with wrk, ${WRK_CONNS} connections"
+  RPS_ALONE=$(wrk_rps "$WRK_SECONDS")
+  echo "alone: ${RPS_ALONE} req/s (${WRK_SECONDS} s)"
+  hold_tokens=$(( (HOLD_SECONDS * 1000 + 3 * RAMP_MS + 10000) / HOLD_INTERVAL_MS ))
+  rm -f "$OUT/ready"
+  "$BIN_DIR/stream_client" --port "$PORT" --tokens-file "$OUT/tokens.txt" --streams "$HOLD_STREAMS" \
+    --ramp-ms "$RAMP_MS" --message "bench tokens=$hold_tokens interval_ms=$HOLD_INTERVAL_MS" \
+    --rss-pid "$srv_pid" --ready-file "$OUT/ready" --timeout-s 600 >"$OUT/hold.txt" &
+  hold_pid=$!
+  for _ in $(seq 600); do [[ -e $OUT/ready ]] && break; sleep 0.1; done
+  RSS_OPEN=$(rss)
+  THREADS_OPEN=$(threads)
+  RPS_LOADED=$(wrk_rps "$HOLD_SECONDS")
+  RSS_OPEN_END=$(rss)
+  wait "$hold_pid" || true
+  hold=$(cat "$OUT/hold.txt")
+  echo "with ${HOLD_STREAMS} streams open: ${RPS_LOADED} req/s (${HOLD_SECONDS} s)"
+  echo "streams: $(field "$hold" ok)/${HOLD_STREAMS} completed, $(field "$hold" refused) refused, " \
+       "$(field "$hold" broken) broken; their deltas p50 $(field "$hold" p50_us) us, p99 $(field "$hold" p99_us) us"
 
-echo
-echo "(c) server memory"
-echo "idle ${RSS_IDLE} KiB (${THREADS_IDLE} threads); ${HOLD_STREAMS} streams open ${RSS_OPEN} KiB" \
-     "(${THREADS_OPEN} threads), ${RSS_OPEN_END} KiB after ${HOLD_SECONDS} s"
+  echo
+  echo "(c) server memory"
+  echo "idle ${RSS_IDLE} KiB (${THREADS_IDLE} threads); ${HOLD_STREAMS} streams open ${RSS_OPEN} KiB" \
+       "(${THREADS_OPEN} threads), ${RSS_OPEN_END} KiB after ${HOLD_SECONDS} s"
+fi
 
 # Per stream from the RSS when all are open: the later figure also holds what 30 s of
 # wrk traffic grew (malloc arenas of the ordinary workers).
 python3 - "$RPS_ALONE" "$RPS_LOADED" "$RSS_IDLE" "$RSS_OPEN" "$HOLD_STREAMS" \
-  "${P50[*]}" "${P99[*]}" "$STREAMS_LIST" "$ROUNDS" <<'PY'
+  "${P50[*]}" "${P99[*]}" "$STREAMS_LIST" "$ROUNDS" "${CPU[*]}" <<'PY'
 import sys, statistics as st
 alone, loaded, idle, open_, n = map(float, sys.argv[1:6])
 p50 = sys.argv[6].split(); p99 = sys.argv[7].split()
 streams = sys.argv[8].split(); rounds = int(sys.argv[9])
+cpu = sys.argv[10].split()
 print("\nSummary (medians over rounds)\n")
-print("| streams | added p50 | added p99 | target p99 < 2 ms |")
-print("|---:|---:|---:|---|")
+print("| streams | added p50 | added p99 | server CPU per delta | target p99 < 2 ms |")
+print("|---:|---:|---:|---:|---|")
 for i, s in enumerate(streams):
     a = [float(x) for x in p50[i * rounds:(i + 1) * rounds]]
     b = [float(x) for x in p99[i * rounds:(i + 1) * rounds]]
+    c = [float(x) for x in cpu[i * rounds:(i + 1) * rounds]]
     m99 = st.median(b)
     verdict = ("met" if m99 < 2000 else "missed") if s == "500" else ""
-    print(f"| {s} | {st.median(a) / 1000:.3f} ms | {m99 / 1000:.3f} ms | {verdict} |")
+    print(f"| {s} | {st.median(a) / 1000:.3f} ms | {m99 / 1000:.3f} ms | "
+          f"{st.median(c):.0f} µs | {verdict} |")
+if not alone:
+    sys.exit(0)  # LATENCY_ONLY: no (b) or (c)
 ratio = loaded / alone if alone else 0
 print(f"\nGET /api/tasks: {alone:.0f} req/s alone, {loaded:.0f} req/s with {n:.0f} streams open: "
       f"ratio {ratio:.2f} (target >= 0.5: {'met' if ratio >= 0.5 else 'missed'})")
