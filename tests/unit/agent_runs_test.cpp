@@ -524,6 +524,18 @@ TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listene
                                           "message.delta", "message.done"});
   for (size_t i = 0; i < replayed.size(); ++i) CHECK(replayed[i].id == static_cast<int64_t>(i) + 1);
   CHECK(Deltas(replayed) == quiet->message.content);
+  // Stored as references to the reply, replayed in full.
+  REQUIRE(quiet->message.tool_calls.has_value());
+  CHECK(replayed[2].data["result"] == (*quiet->message.tool_calls)[0]["result"]);
+  CHECK(replayed[2].data["result"]["task"]["title"] == "buy milk");
+  CHECK(replayed[4].data["message"] == MessageToJson(quiet->message));
+  CHECK(replayed[4].data["usage"].is_object());
+  Result<std::vector<RunEvent>> raw = core->storage().ListRunEvents(me.user_id, quiet->run_id, 0, 10);
+  REQUIRE(raw.ok());
+  REQUIRE(raw->size() == 5);
+  CHECK((*raw)[2].data.value("result_ref", false));
+  CHECK_FALSE((*raw)[2].data.contains("result"));
+  CHECK((*raw)[4].data["message_ref"] == quiet->message.id);
   // The tool call's audit event came with the same write.
   Result<std::vector<AuditEvent>> audit = core->storage().ListAudit(me.user_id, 10, std::nullopt);
   REQUIRE(audit.ok());
@@ -543,6 +555,16 @@ TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listene
     return true;
   });
   REQUIRE(heard.ok());
+  // A listened turn's events are kept in full for its listeners and stored
+  // by reference once the reply is written with them.
+  Result<std::vector<RunEvent>> stored_heard =
+      core->storage().ListRunEvents(me.user_id, heard->run_id, 0, 100);
+  REQUIRE(stored_heard.ok());
+  REQUIRE(stored_heard->back().type == "message.done");
+  CHECK(stored_heard->back().data["message_ref"] == heard->message.id);
+  std::vector<RunEvent> heard_replay = AttachAll(core->runs(), me, heard->run_id, 0);
+  REQUIRE(heard_replay.back().type == "message.done");
+  CHECK(heard_replay.back().data["message"] == MessageToJson(heard->message));
   REQUIRE(seen_at_start.has_value());
   CHECK(seen_at_start->status == kRunRunning);
   CHECK(probe->starts == 1);

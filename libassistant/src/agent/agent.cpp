@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/stored_event.hpp"
 #include "common/cursor.hpp"
 #include "common/text.hpp"
 #include "services/service_util.hpp"
@@ -277,6 +278,9 @@ class AgentImpl final : public Agent {
       const int64_t id = runs_->Publish(*run, type, data);
       deliver(type, std::move(data), id);
     };
+    // Such a turn's events that repeat its stored reply are kept as
+    // references to it from the start (agent/stored_event.hpp).
+    const bool refer_to_reply = !on_event && request.store;
     auto emit_delta = [&](std::string_view text) {
       if (!on_event) {
         unheard_text.append(text);
@@ -358,7 +362,10 @@ class AgentImpl final : public Agent {
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
         Json result = ran.ok() ? std::move(*ran) : ErrorJson(ran.status());
         chat.messages.push_back({"tool", SafeDump(result), {}, call.id, call.name});
-        emit("tool.result", {{"id", call.id}, {"name", call.name}, {"result", result}});
+        emit("tool.result", refer_to_reply ? ToolResultRef(call.id, call.name)
+                                           : Json{{"id", call.id},
+                                                  {"name", call.name},
+                                                  {"result", result}});
         // Written with the turn's end, in the same transaction as the reply.
         audit.push_back(d_.audit->Make(p.user_id, "tool.called", ran.ok(), ctx,
                                        {{"tool", call.name}}));
@@ -392,8 +399,9 @@ class AgentImpl final : public Agent {
     Status not_stored;
     RunEvent last = runs_->Finish(
         *run, status, failed ? "error" : "message.done",
-        failed ? ErrorJson(failure)
-               : Json{{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}},
+        failed           ? ErrorJson(failure)
+        : refer_to_reply ? MessageDoneRef(reply.id, UsageJson(usage))
+                         : Json{{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}},
         request.store ? std::optional<Message>(reply) : std::nullopt, std::move(audit),
         &not_stored);
     deliver(last.type, std::move(last.data), last.id);

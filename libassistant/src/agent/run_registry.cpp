@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "agent/stored_event.hpp"
 #include "services/service_util.hpp"
 
 namespace assistant {
@@ -49,6 +50,26 @@ Status NotFoundIfUnsupported(const Status& s) {
 Json ErrorData(const Status& s) {
   return {{"error", {{"code", s.reason()}, {"message", s.message()}}}};
 }
+
+// A run's stored reply, read the first time an event refers to it.
+class ReplyLoader {
+ public:
+  ReplyLoader(Storage& storage, const Run& run) : storage_(storage), run_(run) {}
+  const std::optional<Message>& Get() {
+    if (!loaded_) {
+      Result<Message> m = storage_.GetMessage(run_.user_id, run_.conversation_id, run_.message_id);
+      if (m.ok()) reply_ = std::move(*m);
+      loaded_ = true;
+    }
+    return reply_;
+  }
+
+ private:
+  Storage& storage_;
+  const Run& run_;
+  bool loaded_ = false;
+  std::optional<Message> reply_;
+};
 
 RunEvent KeepAlive(const std::string& run_id) {
   RunEvent e;
@@ -136,56 +157,77 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
                              std::vector<AuditEvent> audit, Status* failure) {
   RunFinish finish;
   finish.audit = std::move(audit);
+  finish.reply = reply;
   bool audit_written = false;
+  // Kept in full in memory for listeners, and returned.
+  RunEvent last;
+  // events_[from, to) are not stored yet.
+  size_t from = 0;
+  size_t to = 0;
+  // The unstored events as storage takes them: with `compact`, those that
+  // repeat the reply as references to it (stored_event.hpp).
+  auto take_unstored = [&](bool compact) {
+    std::vector<RunEvent> out;
+    out.reserve(to - from + 1);
+    {
+      std::lock_guard<std::mutex> lock(run.mu_);
+      for (size_t i = from; i < to; ++i) {
+        const RunEvent& e = run.events_[i];
+        std::optional<Json> ref = compact ? StoredRef(e, *reply) : std::nullopt;
+        out.push_back(ref ? RunEvent{e.run_id, e.id, e.type, std::move(*ref)} : e);
+      }
+    }
+    std::optional<Json> ref = compact ? StoredRef(last, *reply) : std::nullopt;
+    out.push_back(ref ? RunEvent{last.run_id, last.id, last.type, std::move(*ref)} : last);
+    return out;
+  };
   {
     // A batch taken before this point is committed once flush_mu_ is ours.
     std::lock_guard<std::mutex> flush(flush_mu_);
     std::lock_guard<std::mutex> lock(run.mu_);
-    finish.events.assign(run.events_.begin() + static_cast<std::ptrdiff_t>(run.flushed_),
-                         run.events_.end());
-    run.flushed_ = run.events_.size();
+    from = run.flushed_;
+    to = run.events_.size();
+    run.flushed_ = to;
     finish.run = run.run_;
     finish.start = std::move(run.unwritten_start_);
     run.unwritten_start_.reset();
-    finish.events.push_back(RunEvent{run.id_, static_cast<int64_t>(run.events_.size()) + 1,
-                                     std::move(last_type), std::move(last_data)});
+    last = RunEvent{run.id_, static_cast<int64_t>(to) + 1, std::move(last_type),
+                    std::move(last_data)};
   }
-  std::vector<RunEvent>& pending = finish.events;
   Run& finished = finish.run;
   finished.status = status;
   finished.finished_at = services::NowMillis(clock_);
-  finish.reply = reply;
+  auto fail_last = [&](const Status& why) {
+    finished.status = kRunFailed;
+    last.type = "error";
+    last.data = ErrorData(why);
+  };
   Status written;
   if (run.stored_) {
+    // The reply is written with the events: those repeating it may refer to it.
+    finish.events = take_unstored(/*compact=*/reply.has_value());
     written = storage_.FinishRun(finish);
     audit_written = written.ok();
     if (written.code() == StatusCode::kUnimplemented && finish.start) {
       // A storage without runs: the turn's messages still count.
       written = WriteStartWithoutRun(*finish.start);
       if (written.ok() && reply) written = storage_.AppendMessage(finished.user_id, *reply);
-      if (!written.ok()) {
-        finished.status = kRunFailed;
-        pending.back().type = "error";
-        pending.back().data = ErrorData(written);
-      }
+      if (!written.ok()) fail_last(written);
     } else if (!written.ok()) {
       // The reply could not be kept; still end the run, so that it does not
       // read as running forever (a run whose start was not written either
       // is left unwritten). Best effort: the database may be down.
-      finished.status = kRunFailed;
-      pending.back().type = "error";
-      pending.back().data = ErrorData(written);
+      fail_last(written);
       finish.reply.reset();
-      if (!finish.start) audit_written = storage_.FinishRun(finish).ok();
+      if (!finish.start) {
+        finish.events = take_unstored(/*compact=*/false);
+        audit_written = storage_.FinishRun(finish).ok();
+      }
     }
   } else if (reply) {
     // A stored turn on a storage that keeps no runs: the reply still counts.
     written = storage_.AppendMessage(finished.user_id, *reply);
-    if (!written.ok()) {
-      finished.status = kRunFailed;
-      pending.back().type = "error";
-      pending.back().data = ErrorData(written);
-    }
+    if (!written.ok()) fail_last(written);
   }
   if (!audit_written) {
     for (const AuditEvent& a : finish.audit) {
@@ -199,7 +241,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
   {
     std::lock_guard<std::mutex> lock(run.mu_);
     run.run_ = finished;
-    run.events_.push_back(pending.back());
+    run.events_.push_back(last);
     run.flushed_ = run.events_.size();
     run.finished_ = true;
   }
@@ -211,7 +253,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
     live_.erase(run.id_);
   }
   if (failure) *failure = written;
-  return std::move(pending.back());
+  return last;
 }
 
 std::shared_ptr<LiveRun> RunRegistry::FindLive(const std::string& user_id,
@@ -312,10 +354,15 @@ Status RunRegistry::AttachLive(LiveRun& run, int64_t after_event_id, const RunEv
   size_t next = static_cast<size_t>(after_event_id);  // events_[i] has id i + 1
   auto quiet_since = SteadyClock::now();
   std::unique_lock<std::mutex> lock(run.mu_);
+  const Run about = run.run_;
+  ReplyLoader reply(storage_, about);
   for (;;) {
     while (next < run.events_.size()) {
       RunEvent event = run.events_[next++];
       lock.unlock();
+      // A turn without a listener holds references from the start (its
+      // run id was not handed out, so this is rare); resolved once stored.
+      if (IsStoredEventRef(event)) ResolveStoredEvent(event, reply.Get());
       const bool more = sink(event);
       lock.lock();
       if (!more) return Status();
@@ -342,10 +389,12 @@ Status RunRegistry::AttachStored(const std::string& user_id, const std::string& 
     // Status first: when it is final, the events read next are complete.
     Result<Run> run = ReadStored(user_id, run_id);
     if (!run.ok()) return NotFoundIfUnsupported(run.status());
+    ReplyLoader reply(storage_, *run);
     for (;;) {
       ASSISTANT_ASSIGN_OR_RETURN(std::vector<RunEvent> events,
                                  storage_.ListRunEvents(user_id, run_id, last, kAttachPage));
-      for (const RunEvent& e : events) {
+      for (RunEvent& e : events) {
+        if (IsStoredEventRef(e)) ResolveStoredEvent(e, reply.Get());
         if (!sink(e)) return Status();
         last = e.id;
         quiet_since = SteadyClock::now();
