@@ -48,12 +48,35 @@ ConnectionStream::ConnectionStream(socket_t sock, time_t read_timeout_sec,
       read_timeout_sec_(read_timeout_sec),
       write_timeout_sec_(write_timeout_sec),
       read_buf_(new char[kReadBufferBytes]) {
-  // Each blocking recv and sendmsg waits at most this long; cpp-httplib's
-  // listener sets the same values, set here too so this class holds alone.
-  timeval rtv{read_timeout_sec, 0};
+  // A blocking recv returns every kStopCheckMs (Recv then decides whether
+  // to go on waiting), so that waiting for a request is one recv rather
+  // than a poll and a recv. A blocking sendmsg waits at most the write
+  // timeout.
+  timeval rtv{0, kStopCheckMs * 1000};
   ::setsockopt(sock_, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof rtv);
   timeval wtv{write_timeout_sec, 0};
   ::setsockopt(sock_, SOL_SOCKET, SO_SNDTIMEO, &wtv, sizeof wtv);
+}
+
+ssize_t ConnectionStream::Recv(char* buf, size_t len, int timeout_ms,
+                               const std::atomic<socket_t>* listening) {
+  // The clock is read only after a first empty slice: a busy connection
+  // pays one recv and nothing else.
+  std::chrono::steady_clock::time_point deadline{};
+  for (;;) {
+    const ssize_t n = ::recv(sock_, buf, len, 0);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline == std::chrono::steady_clock::time_point{}) {
+      deadline = now + std::chrono::milliseconds(timeout_ms - kStopCheckMs);
+    }
+    if (now >= deadline) return -1;
+    if (listening != nullptr && listening->load(std::memory_order_relaxed) == INVALID_SOCKET) {
+      return -1;
+    }
+  }
 }
 
 ConnectionStream::~ConnectionStream() = default;
@@ -61,21 +84,11 @@ ConnectionStream::~ConnectionStream() = default;
 bool ConnectionStream::WaitForRequest(int idle_timeout_ms, const std::atomic<socket_t>& listening) {
   if (listening.load(std::memory_order_relaxed) == INVALID_SOCKET) return false;
   if (read_off_ < read_len_) return true;
-  // The clock is read only once the connection has idled through a first
-  // slice: a busy connection pays one poll here and nothing else.
-  const int first = std::min(idle_timeout_ms, kStopCheckMs);
-  int n = PollOne(sock_, POLLIN, first);
-  if (n != 0) return n > 0;  // readable (data, or the peer's FIN: the read says which)
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(idle_timeout_ms - first);
-  while (listening.load(std::memory_order_relaxed) != INVALID_SOCKET) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) return false;
-    n = PollOne(sock_, POLLIN, static_cast<int>(std::min<long long>(left, kStopCheckMs)));
-    if (n != 0) return n > 0;
-  }
-  return false;
+  const ssize_t n = Recv(read_buf_.get(), kReadBufferBytes, idle_timeout_ms, &listening);
+  if (n <= 0) return false;  // the peer closed, idled out, or the server stops
+  read_off_ = 0;
+  read_len_ = static_cast<size_t>(n);
+  return true;
 }
 
 bool ConnectionStream::FinishResponse() {
@@ -121,10 +134,7 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
   if (!pending_.empty() && !SendAll(nullptr, 0)) return -1;
   char* into = size >= kReadBufferBytes ? ptr : read_buf_.get();
   const size_t room = size >= kReadBufferBytes ? size : kReadBufferBytes;
-  ssize_t n;
-  do {
-    n = ::recv(sock_, into, room, 0);  // SO_RCVTIMEO bounds the wait
-  } while (n < 0 && errno == EINTR);
+  const ssize_t n = Recv(into, room, static_cast<int>(read_timeout_sec_ * 1000), nullptr);
   if (n <= 0 || into == ptr) return n;
   read_off_ = 0;
   read_len_ = static_cast<size_t>(n);

@@ -45,10 +45,11 @@ class ConnectionStream final : public httplib::Stream {
   ConnectionStream(const ConnectionStream&) = delete;
   ConnectionStream& operator=(const ConnectionStream&) = delete;
 
-  // Waits until the next request's first bytes are here: true at once when
-  // they are already buffered (a pipelined request). False when the peer
-  // closed, the connection idled for `idle_timeout_ms`, or `listening` became
-  // INVALID_SOCKET (the server is stopping; checked every kStopCheckMs).
+  // Waits until the next request's first bytes are here (and reads them):
+  // true at once when they are already buffered (a pipelined request). False
+  // when the peer closed, the connection idled for `idle_timeout_ms`, or
+  // `listening` became INVALID_SOCKET (the server is stopping; checked every
+  // kStopCheckMs).
   bool WaitForRequest(int idle_timeout_ms, const std::atomic<socket_t>& listening);
   // Sends what is pending and ends the response's streaming mode. False when
   // the send failed (the connection is then unusable).
@@ -68,6 +69,10 @@ class ConnectionStream final : public httplib::Stream {
   static constexpr int kStopCheckMs = 50;
 
  private:
+  // recv into `buf`, waiting up to `timeout_ms` (in kStopCheckMs slices,
+  // giving up early when `listening`, if given, becomes INVALID_SOCKET).
+  // recv's result: bytes, 0 at the peer's end, -1 on error or timeout.
+  ssize_t Recv(char* buf, size_t len, int timeout_ms, const std::atomic<socket_t>* listening);
   // Sends `pending_` then `size` bytes at `ptr` (may be 0) with as few
   // sendmsg calls as the kernel allows; false on error or timeout.
   bool SendAll(const char* ptr, size_t size) const;

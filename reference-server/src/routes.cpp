@@ -22,7 +22,8 @@ Json Ref(const char* name) {
 Result<Reply> Ok(Json body, int status = 200) { return Reply{status, std::move(body), false}; }
 // A body already serialised (the task fast path).
 Result<Reply> RawJson(Call& c, std::string body, int status = 200) {
-  c.res.set_content(std::move(body), "application/json");
+  static const std::string kJsonType = "application/json";
+  SetBody(c.res, std::move(body), kJsonType);
   return Reply{status, std::nullopt, true};
 }
 Result<Reply> NoContent() { return Reply{204, std::nullopt, false}; }

@@ -150,6 +150,10 @@ class HttpServer final {
   int port_ = 0;
 };
 
+// Sets the response body (moved: cpp-httplib 0.11's set_content copies it)
+// and its Content-Type.
+void SetBody(httplib::Response& res, std::string body, const std::string& content_type);
+
 // Extracts the presented credential: `Authorization: Bearer X` first, else
 // the access_token cookie. Empty when none.
 std::string PresentedCredential(const httplib::Request& req);
