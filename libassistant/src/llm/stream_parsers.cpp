@@ -1,5 +1,6 @@
 #include "llm/stream_parsers.hpp"
 
+#include <array>
 #include <optional>
 #include <utility>
 
@@ -118,11 +119,11 @@ class OpenAiChunkReader final {
     return Scalar(Kind::kOther);
   }
   bool start_object(std::size_t) {
-    if (open_.size() >= static_cast<size_t>(text::kMaxJsonDepth)) return false;
+    if (depth_ == kMaxDepth) return false;
     Ctx ctx = Ctx::kSkip;
-    if (open_.empty()) {
+    if (depth_ == 0) {
       ctx = Ctx::kTop;
-    } else if (open_.back() == Ctx::kChoices) {
+    } else if (Top() == Ctx::kChoices) {
       choice_ = Choice();
       seen_ = 0;
       ctx = Ctx::kChoice;
@@ -134,20 +135,20 @@ class OpenAiChunkReader final {
     } else if (slot_ != Slot::kNone) {
       return false;  // choices, index, content... as an object
     }
-    open_.push_back(ctx);
+    open_[depth_++] = ctx;
     slot_ = Slot::kNone;
     return true;
   }
   bool start_array(std::size_t) {
-    if (open_.size() >= static_cast<size_t>(text::kMaxJsonDepth)) return false;
-    if (open_.empty() || open_.back() == Ctx::kChoices) return false;
+    if (depth_ == kMaxDepth) return false;
+    if (depth_ == 0 || Top() == Ctx::kChoices) return false;
     Ctx ctx = Ctx::kSkip;
     if (slot_ == Slot::kChoices) {
       ctx = Ctx::kChoices;
     } else if (slot_ != Slot::kNone) {
       return false;
     }
-    open_.push_back(ctx);
+    open_[depth_++] = ctx;
     slot_ = Slot::kNone;
     return true;
   }
@@ -155,7 +156,7 @@ class OpenAiChunkReader final {
   bool end_array() { return End(); }
   bool key(std::string& k) {
     slot_ = Slot::kNone;
-    switch (open_.back()) {
+    switch (Top()) {
       case Ctx::kTop:
         if (k == "choices") return Take(Slot::kChoices, kSeenChoices, &top_seen_);
         if (k == "usage") return Take(Slot::kUsage, kSeenUsage, &top_seen_);
@@ -216,7 +217,7 @@ class OpenAiChunkReader final {
 
   // Any other scalar value.
   bool Scalar(Kind kind) {
-    if (open_.empty() || open_.back() == Ctx::kChoices) return false;
+    if (depth_ == 0 || Top() == Ctx::kChoices) return false;
     const Slot slot = slot_;
     slot_ = Slot::kNone;
     switch (slot) {
@@ -235,15 +236,20 @@ class OpenAiChunkReader final {
   }
 
   bool End() {
-    const Ctx ctx = open_.back();
-    open_.pop_back();
+    const Ctx ctx = open_[--depth_];
     slot_ = Slot::kNone;
     if (ctx == Ctx::kChoice) choices_.push_back(std::move(choice_));
-    if (open_.empty()) done_ = true;
+    if (depth_ == 0) done_ = true;
     return true;
   }
 
-  std::vector<Ctx> open_;
+  Ctx Top() const { return open_[depth_ - 1]; }
+
+  // The containers open around the current value, outermost first; as deep
+  // as the tree path allows.
+  static constexpr int kMaxDepth = text::kMaxJsonDepth;
+  std::array<Ctx, kMaxDepth> open_;
+  int depth_ = 0;
   Slot slot_ = Slot::kNone;
   unsigned top_seen_ = 0;
   unsigned seen_ = 0;  // keys of the current choice and its delta
@@ -316,10 +322,10 @@ std::vector<ToolCall> ToolCallAccumulator::Finish() const {
 // --------------------------------------------------------------- OpenAI ---
 
 Status OpenAiStreamParser::DoFeed(std::string_view chunk, std::vector<std::string>* deltas) {
-  std::vector<SseEvent> events;
-  Status framing = sse_.Feed(chunk, &events);
+  events_.clear();
+  Status framing = sse_.Feed(chunk, &events_);
   // Events completed before a framing error still count.
-  for (const SseEvent& ev : events) {
+  for (const SseEvent& ev : events_) {
     ASSISTANT_RETURN_IF_ERROR(OnEvent(ev, deltas));
   }
   return framing;

@@ -99,6 +99,7 @@ class OpenAiStreamParser final : public ChatStreamParser {
  private:
   Status OnEvent(const SseEvent& ev, std::vector<std::string>* deltas);
   SseParser sse_;
+  std::vector<SseEvent> events_;  // DoFeed's, kept to reuse its storage
   ToolCallAccumulator tools_;
 };
 
