@@ -59,6 +59,8 @@ TEST_CASE("openai chunk: only choice 0 counts, wherever its index is written") {
       R"({"delta":{"content":"mine"},"index":0}]})",
       R"({"choices":[{"delta":{"content":" too"},"index":0.0}]})",
       R"({"choices":[{"delta":{"content":"unsigned other"},"index":18446744073709551615}]})",
+      R"({"choices":[{"delta":{"content":"far other"},"index":1e300}]})",
+      R"({"choices":[{"delta":{"content":"far below"},"index":-1e300}]})",
       R"({"choices":[{"index":0,"finish_reason":"stop"}]})",
   });
   REQUIRE(o.status.ok());

@@ -1,6 +1,7 @@
 #include "llm/stream_parsers.hpp"
 
 #include <array>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -29,9 +30,17 @@ std::string Str(const Json* j) {
   return j != nullptr && j->is_string() ? j->get<std::string>() : std::string();
 }
 
+// A JSON number written with a fraction or exponent, truncated; saturated
+// at the int64 range (a plain cast of 1e300 is undefined behaviour).
+int64_t FloatToInt(double v) {
+  if (v >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+  if (v <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
 int64_t Int(const Json* j) {
   if (j == nullptr || !j->is_number()) return 0;
-  if (j->is_number_float()) return static_cast<int64_t>(j->get<double>());
+  if (j->is_number_float()) return FloatToInt(j->get<double>());
   return j->is_number_unsigned() ? static_cast<int64_t>(j->get<uint64_t>())
                                  : j->get<int64_t>();
 }
@@ -103,7 +112,7 @@ class OpenAiChunkReader final {
   bool boolean(bool) { return Scalar(Kind::kOther); }
   bool number_integer(int64_t v) { return Number(v); }
   bool number_unsigned(uint64_t v) { return Number(static_cast<int64_t>(v)); }
-  bool number_float(double v, const std::string&) { return Number(static_cast<int64_t>(v)); }
+  bool number_float(double v, const std::string&) { return Number(FloatToInt(v)); }
   bool binary(Json::binary_t&) { return false; }
   bool string(std::string& v) {
     if (slot_ == Slot::kContent) {
