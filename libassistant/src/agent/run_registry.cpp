@@ -10,6 +10,12 @@
 //     status was final, the events read afterwards are complete.
 #include "agent/run_registry.hpp"
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +38,8 @@ Json RunToJson(const Run& run) {
 namespace {
 
 constexpr const char* kScope = "agent";
+// The background thread's nice value (Linux: per thread).
+constexpr int kBackgroundNice = 10;
 // Events read from storage per query while attaching.
 constexpr int kAttachPage = 500;
 // Longest a live attach sleeps before looking at the keep-alive timer and
@@ -496,9 +504,15 @@ void RunRegistry::PollCancels(bool read_storage) {
 }
 
 void RunRegistry::Background() {
+#ifdef __linux__
+  // Writing events is not on any listener's path (they read memory), so on
+  // a busy machine the threads delivering tokens go first. Best effort.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kBackgroundNice);
+#endif
   auto next_cancel_read = SteadyClock::now() + options_.cancel_poll;
   auto next_prune = SteadyClock::now() + options_.prune_interval;
   auto next_heartbeat = SteadyClock::now() + options_.heartbeat_interval;
+  auto next_flush = SteadyClock::now() + options_.flush_interval;
   const auto tick = std::max(std::chrono::milliseconds(1),
                              std::min(options_.flush_interval, options_.cancel_poll));
   for (;;) {
@@ -506,8 +520,11 @@ void RunRegistry::Background() {
       std::unique_lock<std::mutex> lock(mu_);
       if (cv_.wait_for(lock, tick, [&] { return stopping_; })) break;
     }
-    FlushPending();
     const auto now = SteadyClock::now();
+    if (now >= next_flush) {
+      next_flush = now + options_.flush_interval;
+      FlushPending();
+    }
     const bool read_cancels = now >= next_cancel_read;
     if (read_cancels) next_cancel_read = now + options_.cancel_poll;
     PollCancels(read_cancels);

@@ -1798,15 +1798,17 @@ class SqliteStorage final : public Storage {
     }
     std::set<int64_t> stored;
     {
-      // Usually finds nothing: batches of a run arrive in order.
+      // Usually finds nothing: batches of a run arrive in order. Only the
+      // (run_id, last_seq) index keeps this one probe; with a first_seq
+      // bound as well SQLite picks the primary key and walks every earlier
+      // chunk of the run, which made each flush of a long stream slower.
       Stmt st = c.Prepare(
-          "SELECT events FROM run_event_chunks "
-          "WHERE run_id = ? AND last_seq >= ? AND first_seq <= ?");
+          "SELECT first_seq, events FROM run_event_chunks WHERE run_id = ? AND last_seq >= ?");
       st->bind(1, run_id);
       st->bind(2, lo);
-      st->bind(3, hi);
       while (st->executeStep()) {
-        for (const Json& e : Json::parse(TextCol(*st, 0))) stored.insert(e.at(0).get<int64_t>());
+        if (st->getColumn(0).getInt64() > hi) continue;
+        for (const Json& e : Json::parse(TextCol(*st, 1))) stored.insert(e.at(0).get<int64_t>());
       }
     }
     std::string chunk = "[";
@@ -1848,8 +1850,10 @@ class SqliteStorage final : public Storage {
                                                int64_t after_id, int limit) {
     std::vector<RunEvent> out;
     if (limit == 0) return out;
+    // Through the (run_id, last_seq) index: a listener polling a long run
+    // reads only the chunks after its last event, not the run's every chunk.
     Stmt st = c.Prepare(
-        "SELECT first_seq, events FROM run_event_chunks "
+        "SELECT first_seq, events FROM run_event_chunks INDEXED BY run_event_chunks_last "
         "WHERE run_id = ? AND last_seq > ? ORDER BY first_seq");
     st->bind(1, run_id);
     st->bind(2, after_id);
