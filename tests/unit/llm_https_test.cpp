@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -14,24 +13,19 @@
 #include "assistant/providers.hpp"
 #include "fake_upstream/fake_upstream.hpp"
 #include "fake_upstream/test_certificate.hpp"
+#include "llm_test_support.hpp"
 
 using namespace assistant;
 using fake_upstream::FakeUpstream;
-using std::chrono::milliseconds;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr const char* kKey = "sk-test-tls-Hq27Vd9XwL4m";
 
-std::string Recorded(const std::string& name) {
-  auto dir = fs::path(__FILE__).parent_path().parent_path() / "data" / "llm";
-  return fake_upstream::ReadFile((dir / name).string());
-}
-
 std::string ExpectedText(const std::string& name) {
   std::string base = name.substr(0, name.rfind('.'));
-  return Json::parse(Recorded(base + ".expected.json"))["content"].get<std::string>();
+  return Json::parse(testing::RecordedLlm(base + ".expected.json"))["content"].get<std::string>();
 }
 
 // Two certificates (only the first one trusted) in a fresh directory, and
@@ -68,20 +62,7 @@ class TrustedCertificate final {
 };
 
 std::unique_ptr<LlmProvider> Make(const std::string& protocol, const FakeUpstream& fake) {
-  ProviderConfig c;
-  c.base_url = fake.base_url();
-  c.model = "test-model";
-  c.api_key = kKey;
-  c.connect_timeout = milliseconds(2000);
-  c.read_timeout = milliseconds(3000);
-  c.max_retries = 2;
-  c.retry_base_delay = milliseconds(10);
-  c.retry_max_delay = milliseconds(40);
-  Result<std::unique_ptr<LlmProvider>> p = protocol == "openai"   ? NewOpenAiProvider(c)
-                                           : protocol == "ollama" ? NewOllamaProvider(c)
-                                                                  : NewCohereProvider(c);
-  REQUIRE(p.ok());
-  return std::move(p).value();
+  return testing::MakeProvider(protocol, testing::FakeUpstreamConfig(fake.base_url(), kKey));
 }
 
 ChatRequest Hello() {
@@ -102,7 +83,7 @@ TEST_CASE("llm provider over HTTPS: a trusted certificate carries the streamed r
     INFO(protocol);
     FakeUpstream fake(protocol, 0, fake_upstream::Tls{certs.cert(), certs.key()});
     REQUIRE(fake.base_url().rfind("https://127.0.0.1:", 0) == 0);
-    fake.EnqueueStream(Recorded(file));
+    fake.EnqueueStream(testing::RecordedLlm(file));
     auto provider = Make(protocol, fake);
     std::string streamed;
     Result<ChatResponse> r = provider->Chat(
@@ -124,7 +105,7 @@ TEST_CASE("llm provider over HTTPS: a trusted certificate carries the streamed r
 TEST_CASE("llm provider over HTTPS: an untrusted certificate is refused at once, key unsent") {
   TrustedCertificate certs;
   FakeUpstream fake("openai", 0, fake_upstream::Tls{certs.other_cert(), certs.other_key()});
-  fake.EnqueueStream(Recorded("openai_text_utf8.sse"));
+  fake.EnqueueStream(testing::RecordedLlm("openai_text_utf8.sse"));
   auto provider = Make("openai", fake);
   Result<ChatResponse> r = provider->Chat(Hello(), nullptr, CancellationToken());
   REQUIRE_FALSE(r.ok());

@@ -13,6 +13,7 @@
 #include "assistant/providers.hpp"
 #include "fake_upstream/fake_upstream.hpp"
 #include "llm/http_provider.hpp"
+#include "llm_test_support.hpp"
 
 using namespace assistant;
 using fake_upstream::FakeUpstream;
@@ -24,10 +25,7 @@ namespace {
 
 constexpr const char* kKey = "sk-test-Zq81LmP0vX5tKw3YbN7c";
 
-std::string Recorded(const std::string& name) {
-  auto dir = std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "llm";
-  return fake_upstream::ReadFile((dir / name).string());
-}
+std::string Recorded(const std::string& name) { return testing::RecordedLlm(name); }
 
 Json Expected(const std::string& name) {
   std::string base = name.substr(0, name.rfind('.'));
@@ -35,24 +33,11 @@ Json Expected(const std::string& name) {
 }
 
 ProviderConfig Config(const FakeUpstream& fake) {
-  ProviderConfig c;
-  c.base_url = fake.base_url();
-  c.model = "test-model";
-  c.api_key = kKey;
-  c.connect_timeout = milliseconds(2000);
-  c.read_timeout = milliseconds(3000);
-  c.max_retries = 2;
-  c.retry_base_delay = milliseconds(10);
-  c.retry_max_delay = milliseconds(40);
-  return c;
+  return testing::FakeUpstreamConfig(fake.base_url(), kKey);
 }
 
 std::unique_ptr<LlmProvider> Make(const std::string& protocol, const ProviderConfig& c) {
-  Result<std::unique_ptr<LlmProvider>> p = protocol == "openai"   ? NewOpenAiProvider(c)
-                                           : protocol == "ollama" ? NewOllamaProvider(c)
-                                                                  : NewCohereProvider(c);
-  REQUIRE(p.ok());
-  return std::move(p).value();
+  return testing::MakeProvider(protocol, c);
 }
 
 ChatRequest Request() {
