@@ -50,13 +50,17 @@ RESULTS=$OUT/all.tsv
 for conns in $CONNS_LIST; do
   echo "=== $conns connections ==="
   # The bare server only serves the fixed body, so it gets the unauthenticated scenario.
+  # ROUNDS rounds like the peers: every ratio is then of two medians, not of one
+  # sample of the bare server (which moves by a third between runs here).
   "$BIN_DIR/bare-httplib-server" --port "$BARE_PORT" >"$OUT/bare-$conns.log" 2>&1 &
   bare_pid=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BARE_PORT/" && break; sleep 0.1; done
-  CONNS=$conns SCENARIOS=plain_tasks LABEL=bare-httplib RESULT_FILE=$OUT/bare-$conns.tsv \
-    "$SHARED/peers.sh" "http://127.0.0.1:$BARE_PORT"
+  for round in $(seq "$ROUNDS"); do
+    CONNS=$conns SCENARIOS=plain_tasks LABEL=bare-httplib RESULT_FILE=$OUT/bare-$conns-$round.tsv \
+      "$SHARED/peers.sh" "http://127.0.0.1:$BARE_PORT"
+    sed "s/^/$conns\t/" "$OUT/bare-$conns-$round.tsv" >>"$RESULTS"
+  done
   stop_bare
-  sed "s/^/$conns\t/" "$OUT/bare-$conns.tsv" >>"$RESULTS"
 
   CONNS=$conns PEERS="$PEERS_BASE" EXTRA_PEERS="$EXTRA" OUTDIR=$OUT/peers-$conns \
     "$SHARED/run-peers.sh"
