@@ -439,6 +439,42 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   CHECK(f.core->storage().ListMessages(me.user_id, conv->id, "", 10)->messages.size() == 1);
 }
 
+TEST_CASE("runs: events of an unexpected shape neither stop a dead run's failing nor its replay") {
+  CoreFixture f;
+  Principal me = f.NewUser("ann@example.com");
+  auto conv = f.core->conversations().Create(me, {"chat"});
+  REQUIRE(conv.ok());
+  Run r;
+  r.id = NewId();
+  r.user_id = me.user_id;
+  r.conversation_id = conv->id;
+  r.message_id = NewId();
+  r.created_at = f.clock->Now();
+  r.owner = "a-process-that-died";
+  REQUIRE(f.core->storage().StartRun({r, {}, {}}).ok());
+  // What a library caller appending its own events might store.
+  REQUIRE(f.core->storage()
+              .AppendRunEvents({{me.user_id, r.id,
+                                 {RunEvent{r.id, 1, "message.delta", {{"content", 5}}},
+                                  RunEvent{r.id, 2, "message.delta", {{"content", "kept"}}},
+                                  RunEvent{r.id, 3, "tool.call", {{"id", Json::object()}}},
+                                  RunEvent{r.id, 4, "tool.result", {{"id", 7}, {"result_ref", 1}}},
+                                  RunEvent{r.id, 5, "message.done", {{"message_ref", 9}}}}}})
+              .ok());
+  f.clock->Advance(std::chrono::seconds(30));
+  Result<Run> got = f.core->runs().Get(me, r.id);
+  REQUIRE(got.ok());
+  CHECK(got->status == kRunFailed);
+  Result<Message> partial = f.core->storage().GetMessage(me.user_id, conv->id, r.message_id);
+  REQUIRE(partial.ok());
+  CHECK(partial->content == "kept");
+  std::vector<RunEvent> seen = AttachAll(f.core->runs(), me, r.id, 0);
+  REQUIRE(seen.size() == 6);
+  CHECK(seen[3].data["result"].is_null());  // no call with that id
+  CHECK(seen[4].data["message"]["content"] == "kept");
+  CHECK(seen[5].type == "error");
+}
+
 // Counts a turn's writes; with keeps_runs false it answers every run call
 // Unimplemented, as a storage that keeps no runs does.
 class RunWritesProbe final : public StorageWrapper {
@@ -477,32 +513,28 @@ class RunWritesProbe final : public StorageWrapper {
   const bool keeps_runs_;
 };
 
-std::pair<std::unique_ptr<Assistant>, std::shared_ptr<RunWritesProbe>> OpenWithProbe(
-    bool keeps_runs) {
-  Options o = FastOptions(std::make_shared<FakeClock>());
-  Result<std::unique_ptr<Storage>> opened = OpenStorage(o.database_url, o.storage);
-  REQUIRE(opened.ok());
-  auto probe = std::make_shared<RunWritesProbe>(std::shared_ptr<Storage>(std::move(*opened)),
-                                                keeps_runs);
-  Result<std::unique_ptr<Assistant>> core = Assistant::Open(o, probe);
-  REQUIRE(core.ok());
-  return {std::move(*core), probe};
-}
+// A core over an in-memory database seen through a RunWritesProbe.
+struct ProbedCore {
+  std::shared_ptr<RunWritesProbe> probe;
+  CoreFixture f;
+  explicit ProbedCore(bool keeps_runs)
+      : probe(Open(keeps_runs)), f(FastOptions(nullptr), probe) {}
 
-Principal StoredUser(Assistant& core) {
-  UserRecord r;
-  r.user.id = NewId();
-  r.user.email = "ann@example.com";
-  r.user.name = "ann";
-  r.password_hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-  REQUIRE(core.storage().CreateUser(r).ok());
-  return Principal::ForUser(r.user.id);
-}
+ private:
+  static std::shared_ptr<RunWritesProbe> Open(bool keeps_runs) {
+    Result<std::unique_ptr<Storage>> opened = OpenStorage("sqlite::memory:", StorageOptions{});
+    REQUIRE(opened.ok());
+    return std::make_shared<RunWritesProbe>(std::shared_ptr<Storage>(std::move(*opened)),
+                                            keeps_runs);
+  }
+};
 
 TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listened one at once") {
-  auto [core, probe] = OpenWithProbe(/*keeps_runs=*/true);
-  Principal me = StoredUser(*core);
-  RequestContext ctx{"127.0.0.1", std::string("unit-test"), "req-1"};
+  ProbedCore p(/*keeps_runs=*/true);
+  auto& core = p.f.core;
+  auto& probe = p.probe;
+  const RequestContext& ctx = p.f.ctx;
+  Principal me = p.f.NewUser("ann@example.com");
 
   Result<AgentReply> quiet = core->agent().Send(me, {"add a task to buy milk"}, ctx);
   REQUIRE(quiet.ok());
@@ -575,9 +607,11 @@ TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listene
 }
 
 TEST_CASE("runs: a storage that keeps no runs still keeps every turn's messages") {
-  auto [core, probe] = OpenWithProbe(/*keeps_runs=*/false);
-  Principal me = StoredUser(*core);
-  RequestContext ctx{"127.0.0.1", std::string("unit-test"), "req-1"};
+  ProbedCore p(/*keeps_runs=*/false);
+  auto& core = p.f.core;
+  auto& probe = p.probe;
+  const RequestContext& ctx = p.f.ctx;
+  Principal me = p.f.NewUser("ann@example.com");
   Result<AgentReply> quiet = core->agent().Send(me, {"add a task to buy milk"}, ctx);
   REQUIRE(quiet.ok());
   CHECK(quiet->message.status == "completed");

@@ -34,9 +34,11 @@ struct CoreFixture {
   RequestContext ctx{"127.0.0.1", std::string("unit-test"), "req-1"};
 
   CoreFixture() : CoreFixture(FastOptions(nullptr)) {}
-  explicit CoreFixture(Options o) {
+  explicit CoreFixture(Options o) : CoreFixture(std::move(o), nullptr) {}
+  // On storage the test opened (or wrapped); null: the options' database.
+  CoreFixture(Options o, std::shared_ptr<Storage> storage) {
     if (!o.clock) o.clock = clock;
-    auto opened = Assistant::Open(o);
+    auto opened = storage ? Assistant::Open(o, std::move(storage)) : Assistant::Open(o);
     if (!opened.ok()) FAIL(opened.status().ToString());
     core = std::move(*opened);
   }

@@ -321,14 +321,14 @@ Status RunRegistry::StorePartialReply(const Run& run, Timestamp now) {
       after = e.id;
       if (!e.data.is_object()) continue;
       if (e.type == "message.delta") {
-        reply.content += e.data.value("content", "");
+        reply.content += StoredText(e.data, "content");
       } else if (e.type == "tool.call") {
-        calls.push_back({{"id", e.data.value("id", "")},
-                         {"name", e.data.value("name", "")},
+        calls.push_back({{"id", StoredText(e.data, "id")},
+                         {"name", StoredText(e.data, "name")},
                          {"arguments", e.data.value("arguments", Json::object())}});
       } else if (e.type == "tool.result") {
         for (Json& c : calls) {
-          if (c["id"] == e.data.value("id", "")) c["result"] = e.data.value("result", Json());
+          if (c["id"] == StoredText(e.data, "id")) c["result"] = e.data.value("result", Json());
         }
       }
     }

@@ -15,7 +15,7 @@ constexpr const char* kResultRef = "result_ref";
 const Json* CallResult(const Message& reply, const std::string& call_id) {
   if (!reply.tool_calls || !reply.tool_calls->is_array()) return nullptr;
   for (const Json& c : *reply.tool_calls) {
-    if (c.is_object() && c.value("id", "") == call_id && c.contains("result")) {
+    if (c.is_object() && StoredText(c, "id") == call_id && c.contains("result")) {
       return &c["result"];
     }
   }
@@ -23,6 +23,12 @@ const Json* CallResult(const Message& reply, const std::string& call_id) {
 }
 
 }  // namespace
+
+std::string StoredText(const Json& obj, const char* key) {
+  if (!obj.is_object()) return {};
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
 
 Json MessageDoneRef(const std::string& message_id, Json usage) {
   return {{kMessageRef, message_id}, {"usage", std::move(usage)}};
@@ -46,7 +52,7 @@ void ResolveStoredEvent(RunEvent& e, const std::optional<Message>& reply) {
     e.data = {{"message", reply ? MessageToJson(*reply) : Json()}, {"usage", std::move(usage)}};
     return;
   }
-  const Json* result = reply ? CallResult(*reply, e.data.value("id", "")) : nullptr;
+  const Json* result = reply ? CallResult(*reply, StoredText(e.data, "id")) : nullptr;
   e.data.erase(kResultRef);
   e.data["result"] = result ? *result : Json();
 }
@@ -56,17 +62,17 @@ std::optional<Json> StoredRef(const RunEvent& e, const Message& reply) {
   if (e.type == "message.done") {
     auto message = e.data.find("message");
     if (message == e.data.end() || !message->is_object() ||
-        message->value("id", "") != reply.id) {
+        StoredText(*message, "id") != reply.id) {
       return std::nullopt;
     }
     return MessageDoneRef(reply.id, e.data.value("usage", Json::object()));
   }
   if (e.type == "tool.result") {
-    const std::string id = e.data.value("id", "");
+    const std::string id = StoredText(e.data, "id");
     const Json* result = CallResult(reply, id);
     auto held = e.data.find("result");
     if (!result || held == e.data.end() || *held != *result) return std::nullopt;
-    return ToolResultRef(id, e.data.value("name", ""));
+    return ToolResultRef(id, StoredText(e.data, "name"));
   }
   return std::nullopt;
 }

@@ -21,6 +21,10 @@
 
 namespace assistant {
 
+// obj[key] when it is a string, else "": stored events are read back
+// without trusting their shape (a library caller may append any JSON).
+std::string StoredText(const Json& obj, const char* key);
+
 // The reference forms.
 Json MessageDoneRef(const std::string& message_id, Json usage);
 Json ToolResultRef(const std::string& call_id, const std::string& tool_name);
