@@ -176,16 +176,23 @@ TEST_CASE("sqlite: migrations record the version and refuse newer schemas") {
   CHECK(s.status().message().find("999") != std::string::npos);
 }
 
+// A database as a build that knew migrations 1..version left it.
+static void MigrateTo(SQLite::Database& db, int version) {
+  db.exec(
+      "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
+      "NULL)");
+  for (int v = 1; v <= version; ++v) {
+    db.exec(std::string(storage::SqliteMigration(v)));
+    db.exec("INSERT INTO schema_version VALUES (" + std::to_string(v) + ", 0)");
+  }
+}
+
 TEST_CASE("sqlite: a version-1 database is upgraded with its data and search intact") {
   TempDir dir;
   const fs::path file = dir.path() / "v1.db";
   {
     SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db.exec(
-        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
-        "NULL)");
-    db.exec(std::string(storage::SqliteMigration(1)));
-    db.exec("INSERT INTO schema_version VALUES (1, 0)");
+    MigrateTo(db, 1);
     db.exec(
         "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
         "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0), "
@@ -215,13 +222,7 @@ TEST_CASE("sqlite: a version-4 database keeps its run events when they move into
   const fs::path file = dir.path() / "v4.db";
   {
     SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db.exec(
-        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
-        "NULL)");
-    for (int v = 1; v <= 4; ++v) {
-      db.exec(std::string(storage::SqliteMigration(v)));
-      db.exec("INSERT INTO schema_version VALUES (" + std::to_string(v) + ", 0)");
-    }
+    MigrateTo(db, 4);
     db.exec(
         "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
         "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0)");
