@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <ctime>
+
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
 
@@ -48,6 +51,35 @@ TEST_CASE("times format and parse as RFC 3339 UTC") {
   CHECK_FALSE(ParseTime("2026-01-01"));
   CHECK_FALSE(ParseTime("2026-01-01T00:00:00"));
   CHECK_FALSE(ParseTime("garbage"));
+}
+
+TEST_CASE("times format like gmtime_r across leap years, centuries and before 1970") {
+  // The formatter computes the calendar itself; gmtime_r is the reference.
+  auto reference = [](int64_t ms) {
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms - secs * 1000));
+    return std::string(buf);
+  };
+  const int64_t edges[] = {0,   -1,  999, 1000, -1000, -1001, 86399999, 86400000,
+                           951782400000,            // 2000-02-29 (a leap century)
+                           4107542400000,           // 2100-03-01 (not a leap year)
+                           -2208988800000,          // 1900-01-01
+                           -8520336000000,          // 1700-01-01
+                           9183110399999};          // 2260-12-31T23:59:59.999
+  for (int64_t ms : edges) CHECK(FormatTime(FromUnixMillis(ms)) == reference(ms));
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 100000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    // Anywhere in what a Timestamp (nanoseconds in 64 bits) holds: 1700-2260.
+    const int64_t ms = -8520336000000 + static_cast<int64_t>(x % 17703446400000ull);
+    REQUIRE(FormatTime(FromUnixMillis(ms)) == reference(ms));
+  }
 }
 
 TEST_CASE("ids are UUIDv7 and increase within a process") {
