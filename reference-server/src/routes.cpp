@@ -673,7 +673,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto reply, core.agent().Send(Me(c), in, c.ctx));
                      return Ok({{"conversation_id", reply.conversation_id},
                                 {"run_id", reply.run_id},
-                                {"message", MessageToJson(reply.message)},
+                                {"message", MessageToJson(std::move(reply.message))},
                                 {"usage", UsageJson(reply.usage)}});
                    }));
   r.push_back(Make("GET", "/api/agent/runs/{id}", Access::kAuthenticated, RateClass::kApi,

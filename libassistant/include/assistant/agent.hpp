@@ -65,6 +65,9 @@ struct AgentReply {
 
 // {"id","role","content","tool_calls","status","created_at",...} for a message.
 Json MessageToJson(const Message& m);
+// The same, taking the message's contents instead of copying them (a reply's
+// tool results can be large).
+Json MessageToJson(Message&& m);
 
 class Agent {
  public:

@@ -43,6 +43,17 @@ Json MessageToJson(const Message& m) {
           {"created_at", FormatTime(m.created_at)}};
 }
 
+Json MessageToJson(Message&& m) {
+  return {{"id", std::move(m.id)},
+          {"conversation_id", std::move(m.conversation_id)},
+          {"role", std::move(m.role)},
+          {"content", std::move(m.content)},
+          {"tool_calls", m.tool_calls ? std::move(*m.tool_calls) : Json()},
+          {"tool_call_id", m.tool_call_id ? Json(std::move(*m.tool_call_id)) : Json()},
+          {"status", std::move(m.status)},
+          {"created_at", FormatTime(m.created_at)}};
+}
+
 namespace {
 
 constexpr const char* kScope = "agent";
@@ -396,21 +407,23 @@ class AgentImpl final : public Agent {
     // The run's end, its last events and the reply go to storage in one
     // write; only then do listeners get the last event.
     const bool failed = status == "failed";
+    Json last_data = failed           ? ErrorJson(failure)
+                     : refer_to_reply ? MessageDoneRef(reply.id, UsageJson(usage))
+                                      : Json{{"message", MessageToJson(reply)},
+                                             {"usage", UsageJson(usage)}};
+    std::optional<Message> stored_reply;
+    if (request.store) stored_reply = std::move(reply);
     Status not_stored;
-    RunEvent last = runs_->Finish(
-        *run, status, failed ? "error" : "message.done",
-        failed           ? ErrorJson(failure)
-        : refer_to_reply ? MessageDoneRef(reply.id, UsageJson(usage))
-                         : Json{{"message", MessageToJson(reply)}, {"usage", UsageJson(usage)}},
-        request.store ? std::optional<Message>(reply) : std::nullopt, std::move(audit),
-        &not_stored);
+    RunEvent last = runs_->Finish(*run, status, failed ? "error" : "message.done",
+                                  std::move(last_data), stored_reply, std::move(audit),
+                                  &not_stored);
     deliver(last.type, std::move(last.data), last.id);
     if (!not_stored.ok()) return not_stored;
     if (failed) return failure;
     AgentReply out;
     out.conversation_id = conv.id;
     out.run_id = run->id();
-    out.message = std::move(reply);
+    out.message = stored_reply ? std::move(*stored_reply) : std::move(reply);
     out.usage = usage;
     return out;
   }

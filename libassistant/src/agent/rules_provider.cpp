@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -313,11 +314,15 @@ std::string PhraseResult(const std::string& tool, const Json& args, const Json& 
   if (tool == "list_tasks") {
     const std::string status = args.is_object() ? args.value("status", "all") : "all";
     const std::string kind = status == "all" ? "" : status + " ";
-    const Json tasks = result.is_object() ? result.value("tasks", Json::array()) : Json::array();
+    static const Json kNone = Json::array();
+    const Json& tasks = result.is_object() && result.contains("tasks") && result["tasks"].is_array()
+                            ? result["tasks"]
+                            : kNone;
     if (tasks.empty()) return "You have no " + kind + "tasks.";
     std::string out = "Here are your " + kind + "tasks:";
     int i = 0;
     for (const Json& t : tasks) {
+      if (!t.is_object()) continue;
       out += "\n" + std::to_string(++i) + ". " + t.value("title", "");
       if (status == "all" && t.value("completed", false)) out += " (done)";
     }
@@ -402,6 +407,23 @@ class RulesProvider final : public LlmProvider {
     return false;
   }
 
+  // A built-in tool's result is parsed keeping only the fields PhraseResult
+  // reads: a 20-task listing is ~4 KB of JSON, and a tree of all of it was
+  // most of this provider's time. An app's tool result is shown whole.
+  static Json ParseToolResult(const std::string& tool, const std::string& content) {
+    static const std::set<std::string, std::less<>> kBuiltin = {
+        "add_task",    "list_tasks",  "complete_task",  "uncomplete_task",
+        "delete_task", "update_task", "clear_completed"};
+    static const std::set<std::string, std::less<>> kRead = {
+        "error", "code",      "message",        "task",   "tasks",
+        "title", "completed", "previous_title", "deleted"};
+    if (kBuiltin.count(tool) == 0) return Json::parse(content, nullptr, false);
+    Json::parser_callback_t keep = [](int, Json::parse_event_t event, Json& parsed) {
+      return event != Json::parse_event_t::key || kRead.count(parsed.get_ref<const std::string&>()) > 0;
+    };
+    return Json::parse(content, keep, false);
+  }
+
   static std::string Phrase(const ChatRequest& request, int last_user) {
     std::vector<std::string> lines;
     for (size_t i = last_user + 1; i < request.messages.size(); ++i) {
@@ -418,7 +440,7 @@ class RulesProvider final : public LlmProvider {
           }
         }
       }
-      Json result = Json::parse(m.content, nullptr, /*allow_exceptions=*/false);
+      Json result = ParseToolResult(tool, m.content);
       if (result.is_discarded()) result = Json{{"text", m.content}};
       lines.push_back(PhraseResult(tool, args, result));
     }

@@ -161,11 +161,19 @@ int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, Json data) {
 }
 
 RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::string last_type,
-                             Json last_data, const std::optional<Message>& reply,
+                             Json last_data, std::optional<Message>& reply,
                              std::vector<AuditEvent> audit, Status* failure) {
   RunFinish finish;
   finish.audit = std::move(audit);
-  finish.reply = reply;
+  finish.reply = std::move(reply);
+  // Given back however this ends.
+  struct GiveBack {
+    std::optional<Message>& to;
+    std::optional<Message>& from;
+    ~GiveBack() {
+      if (from) to = std::move(from);
+    }
+  } give_back{reply, finish.reply};
   bool audit_written = false;
   // Kept in full in memory for listeners, and returned.
   RunEvent last;
@@ -181,11 +189,11 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
       std::lock_guard<std::mutex> lock(run.mu_);
       for (size_t i = from; i < to; ++i) {
         const RunEvent& e = run.events_[i];
-        std::optional<Json> ref = compact ? StoredRef(e, *reply) : std::nullopt;
+        std::optional<Json> ref = compact ? StoredRef(e, *finish.reply) : std::nullopt;
         out.push_back(ref ? RunEvent{e.run_id, e.id, e.type, std::move(*ref)} : e);
       }
     }
-    std::optional<Json> ref = compact ? StoredRef(last, *reply) : std::nullopt;
+    std::optional<Json> ref = compact ? StoredRef(last, *finish.reply) : std::nullopt;
     out.push_back(ref ? RunEvent{last.run_id, last.id, last.type, std::move(*ref)} : last);
     return out;
   };
@@ -213,28 +221,31 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
   Status written;
   if (run.stored_) {
     // The reply is written with the events: those repeating it may refer to it.
-    finish.events = take_unstored(/*compact=*/reply.has_value());
+    finish.events = take_unstored(/*compact=*/finish.reply.has_value());
     written = storage_.FinishRun(finish);
     audit_written = written.ok();
     if (written.code() == StatusCode::kUnimplemented && finish.start) {
       // A storage without runs: the turn's messages still count.
       written = WriteStartWithoutRun(*finish.start);
-      if (written.ok() && reply) written = storage_.AppendMessage(finished.user_id, *reply);
+      if (written.ok() && finish.reply) {
+        written = storage_.AppendMessage(finished.user_id, *finish.reply);
+      }
       if (!written.ok()) fail_last(written);
     } else if (!written.ok()) {
       // The reply could not be kept; still end the run, so that it does not
       // read as running forever (a run whose start was not written either
       // is left unwritten). Best effort: the database may be down.
       fail_last(written);
+      reply = std::move(finish.reply);
       finish.reply.reset();
       if (!finish.start) {
         finish.events = take_unstored(/*compact=*/false);
         audit_written = storage_.FinishRun(finish).ok();
       }
     }
-  } else if (reply) {
+  } else if (finish.reply) {
     // A stored turn on a storage that keeps no runs: the reply still counts.
-    written = storage_.AppendMessage(finished.user_id, *reply);
+    written = storage_.AppendMessage(finished.user_id, *finish.reply);
     if (!written.ok()) fail_last(written);
   }
   if (!audit_written) {

@@ -85,8 +85,10 @@ class RunRegistry final : public RunService {
   // then publishes `last`. When that write fails, the run ends failed and
   // `last` becomes an error event; the write's error is returned with it
   // in `failure`. Audit events are written in any case (alone if need be).
+  // `reply` is borrowed: moved into the write and back (it may hold a large
+  // tool result that is not worth a copy).
   RunEvent Finish(LiveRun& run, const std::string& status, std::string last_type, Json last_data,
-                  const std::optional<Message>& reply, std::vector<AuditEvent> audit,
+                  std::optional<Message>& reply, std::vector<AuditEvent> audit,
                   Status* failure);
 
   // RunService
