@@ -1391,7 +1391,12 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(IsNotFound(s.GetConversation(a.user.id, whole.run.conversation_id).status()));
     CHECK(IsNotFound(s.GetRun(a.user.id, whole.run.id).status()));
     REQUIRE(s.FinishRun({done, {RunEvent{done.id, 1, "message.done", {}}}, reply, whole}).ok());
-    CHECK(s.GetRun(a.user.id, whole.run.id)->status == kRunCompleted);
+    Result<Run> whole_run = s.GetRun(a.user.id, whole.run.id);
+    REQUIRE(whole_run.ok());
+    CHECK(whole_run->status == kRunCompleted);
+    CHECK(whole_run->finished_at == T(4));
+    CHECK(whole_run->created_at == whole.run.created_at);
+    CHECK(whole_run->message_id == whole.run.message_id);
     Result<MessagePage> messages = s.ListMessages(a.user.id, whole.run.conversation_id, "", 10);
     REQUIRE(messages.ok());
     REQUIRE(messages->messages.size() == 2);

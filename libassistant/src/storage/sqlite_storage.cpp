@@ -1708,10 +1708,20 @@ class SqliteStorage final : public Storage {
   }
 
   Status FinishRun(const RunFinish& finish) override {
+    // JSON rendered before the write: the writer is one connection shared by
+    // every request, and a reply's tool results (a 20-task listing is ~4 KB)
+    // are the largest text a turn stores.
+    std::optional<std::string> tool_calls;
+    if (finish.reply) tool_calls = ToolCallsText(*finish.reply);
+    std::vector<std::string> audit_details;
+    audit_details.reserve(finish.audit.size());
+    for (const AuditEvent& a : finish.audit) audit_details.push_back(DumpJson(a.details));
     return Write([&](Connection& c) -> Status {
       const Run& run = finish.run;
-      if (finish.start) ASSISTANT_RETURN_IF_ERROR(StartRunIn(c, *finish.start));
-      {
+      if (finish.start) {
+        // Started and finished in one write: the row goes in as it ends.
+        ASSISTANT_RETURN_IF_ERROR(StartRunIn(c, *finish.start, &run));
+      } else {
         Stmt st = c.Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ?");
         st->bind(1, run.status);
         BindOptTime(*st, 2, run.finished_at);
@@ -1720,8 +1730,12 @@ class SqliteStorage final : public Storage {
         if (st->exec() == 0) return NotFoundError("run not found");
       }
       InsertRunEvents(c, run.id, finish.events);
-      if (finish.reply) ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, run.user_id, *finish.reply));
-      for (const AuditEvent& a : finish.audit) InsertAudit(c, a);
+      if (finish.reply) {
+        ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, run.user_id, *finish.reply, &tool_calls));
+      }
+      for (size_t i = 0; i < finish.audit.size(); ++i) {
+        InsertAudit(c, finish.audit[i], &audit_details[i]);
+      }
       return Status();
     });
   }
@@ -1895,7 +1909,9 @@ class SqliteStorage final : public Storage {
     st.bind(6, Ms(conv.updated_at));
   }
 
-  static void InsertAudit(Connection& c, const AuditEvent& a) {
+  // `details_text`: a.details already rendered, when the caller has it.
+  static void InsertAudit(Connection& c, const AuditEvent& a,
+                          const std::string* details_text = nullptr) {
     Stmt st =
         c.Prepare(Sql({"INSERT INTO audit_events(", kAuditCols, ") VALUES (?,?,?,?,?,?,?,?,?)"}));
     st->bind(1, a.id);
@@ -1909,12 +1925,18 @@ class SqliteStorage final : public Storage {
     st->bind(5, a.ip);
     BindOptText(*st, 6, a.user_agent);
     st->bind(7, a.request_id);
-    st->bind(8, DumpJson(a.details));
+    if (details_text) {
+      st->bindNoCopy(8, *details_text);
+    } else {
+      st->bind(8, DumpJson(a.details));
+    }
     st->bind(9, Ms(a.created_at));
     st->exec();
   }
 
-  static Status AppendMessageIn(Connection& c, const std::string& user_id, const Message& m) {
+  // `tool_calls_text`: ToolCallsText(m), when the caller has it.
+  static Status AppendMessageIn(Connection& c, const std::string& user_id, const Message& m,
+                                const std::optional<std::string>* tool_calls_text = nullptr) {
     {
       Stmt st = c.Prepare("UPDATE conversations SET updated_at = ? WHERE id = ? AND user_id = ?");
       st->bind(1, Ms(m.created_at));
@@ -1922,12 +1944,15 @@ class SqliteStorage final : public Storage {
       st->bind(3, user_id);
       if (st->exec() == 0) return NotFoundError("conversation not found");
     }
-    InsertMessage(c, user_id, m.conversation_id, m.id, m);
+    InsertMessage(c, user_id, m.conversation_id, m.id, m, tool_calls_text);
     return Status();
   }
 
-  static Status StartRunIn(Connection& c, const RunStart& start) {
-    const Run& r = start.run;
+  // `as_finished`: the run's row as it ended, for a start written with its
+  // finish.
+  static Status StartRunIn(Connection& c, const RunStart& start,
+                           const Run* as_finished = nullptr) {
+    const Run& r = as_finished ? *as_finished : start.run;
     if (start.new_conversation) {
       Stmt st = c.Prepare(
           Sql({"INSERT INTO conversations(", kConversationCols, ") VALUES (?,?,?,?,?,?)"}));
@@ -1955,9 +1980,16 @@ class SqliteStorage final : public Storage {
     return Status();
   }
 
+  // A message's tool_calls column: its JSON text, or NULL.
+  static std::optional<std::string> ToolCallsText(const Message& m) {
+    if (!m.tool_calls || m.tool_calls->is_null()) return std::nullopt;
+    return DumpJson(*m.tool_calls);
+  }
+
   static void InsertMessage(Connection& c, const std::string& user_id,
                             const std::string& conversation_id, const std::string& id,
-                            const Message& m) {
+                            const Message& m,
+                            const std::optional<std::string>* tool_calls_text = nullptr) {
     Stmt st = c.Prepare(
         "INSERT INTO messages(id, conversation_id, user_id, role, content, tool_calls, "
         "tool_call_id, status, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
@@ -1966,8 +1998,10 @@ class SqliteStorage final : public Storage {
     st->bind(3, user_id);
     st->bind(4, m.role);
     st->bind(5, m.content);
-    if (m.tool_calls && !m.tool_calls->is_null()) {
-      st->bind(6, DumpJson(*m.tool_calls));
+    const std::optional<std::string> rendered = tool_calls_text ? std::nullopt : ToolCallsText(m);
+    const std::optional<std::string>& text = tool_calls_text ? *tool_calls_text : rendered;
+    if (text) {
+      st->bindNoCopy(6, *text);
     } else {
       st->bind(6);
     }
