@@ -568,6 +568,7 @@ TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listene
   CHECK((*raw)[2].data.value("result_ref", false));
   CHECK_FALSE((*raw)[2].data.contains("result"));
   CHECK((*raw)[4].data["message_ref"] == quiet->message.id);
+  CHECK((*raw)[3].data == Json{{"content_ref", {0, quiet->message.content.size()}}});
   // The tool call's audit event came with the same write.
   Result<std::vector<AuditEvent>> audit = core->storage().ListAudit(me.user_id, 10, std::nullopt);
   REQUIRE(audit.ok());

@@ -231,9 +231,10 @@ class Storage {
   // harmless.
   virtual Status AppendRunEvents(const std::vector<RunEventBatch>& batches) = 0;
   // The run's events with id > after_id, ascending, at most `limit`, as
-  // stored: `message.done` and `tool.result` events written with the reply
-  // may refer to it instead of repeating it (RunService::Attach resolves
-  // them). NotFound when the run is not the user's.
+  // stored: `message.done`, `tool.result` and `message.delta` events
+  // written with the reply may refer to it instead of repeating it
+  // (RunService::Attach resolves them). NotFound when the run is not the
+  // user's.
   virtual Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
                                                       const std::string& run_id,
                                                       int64_t after_id, int limit) = 0;

@@ -185,15 +185,18 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
   auto take_unstored = [&](bool compact) {
     std::vector<RunEvent> out;
     out.reserve(to - from + 1);
+    // Where the next delta starts in the reply: known when no event was
+    // stored before.
+    size_t text_offset = from == 0 ? 0 : std::string::npos;
     {
       std::lock_guard<std::mutex> lock(run.mu_);
       for (size_t i = from; i < to; ++i) {
         const RunEvent& e = run.events_[i];
-        std::optional<Json> ref = compact ? StoredRef(e, *finish.reply) : std::nullopt;
+        std::optional<Json> ref = compact ? StoredRef(e, *finish.reply, text_offset) : std::nullopt;
         out.push_back(ref ? RunEvent{e.run_id, e.id, e.type, std::move(*ref)} : e);
       }
     }
-    std::optional<Json> ref = compact ? StoredRef(last, *finish.reply) : std::nullopt;
+    std::optional<Json> ref = compact ? StoredRef(last, *finish.reply, text_offset) : std::nullopt;
     out.push_back(ref ? RunEvent{last.run_id, last.id, last.type, std::move(*ref)} : last);
     return out;
   };

@@ -8,6 +8,8 @@
 // rebuilt from the message when read back:
 //   message.done  {"message_ref": <message id>, "usage": {...}}
 //   tool.result   {"id", "name", "result_ref": true}
+//   message.delta {"content_ref": [from, to]}   bytes [from, to) of the
+//                 reply's content (a turn's deltas add up to it, in order)
 // Storage::ListRunEvents returns these forms; RunService::Attach resolves
 // them, so clients never see them.
 #ifndef ASSISTANT_SRC_AGENT_STORED_EVENT_HPP_
@@ -38,7 +40,10 @@ void ResolveStoredEvent(RunEvent& e, const std::optional<Message>& reply);
 
 // The stored form of `e`'s data when `reply` holds all it repeats (without
 // copying what it repeats); nullopt when `e` is to be stored as it is.
-std::optional<Json> StoredRef(const RunEvent& e, const Message& reply);
+// `text_offset` is how many bytes of the reply's content the run's deltas
+// before `e` hold (npos when unknown: no delta is referenced then); a delta
+// advances it.
+std::optional<Json> StoredRef(const RunEvent& e, const Message& reply, size_t& text_offset);
 
 }  // namespace assistant
 
