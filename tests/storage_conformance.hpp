@@ -877,6 +877,40 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.Checkpoint().ok());
   }
 
+  SUBCASE("search: every message is found as soon as it is written, however many there are") {
+    // An implementation may index in batches (SQLite does); a search still
+    // sees every committed message, edit and delete.
+    UserRecord a = MakeUser(s, "a@example.com");
+    std::vector<Conversation> convs;
+    std::vector<Message> msgs;
+    for (int i = 0; i < 150; ++i) {
+      if (i % 10 == 0) convs.push_back(MakeConversation(s, a.user.id, "chat", T(i)));
+      msgs.push_back(
+          AddMessage(s, a.user.id, convs.back().id, "note word" + std::to_string(i), T(i)));
+    }
+    using Set = std::set<std::string>;
+    for (int i : {0, 63, 64, 100, 127, 128, 149}) {
+      CHECK(SearchIds(s, a.user.id, {"word" + std::to_string(i)}) == Set{convs[i / 10].id});
+    }
+    CHECK(SearchIds(s, a.user.id, {"note"}).size() == convs.size());
+    // Written after that search, then edited or deleted before the next one.
+    Conversation late = MakeConversation(s, a.user.id, "late", T(200));
+    Message edited = AddMessage(s, a.user.id, late.id, "the aardvark sleeps", T(201));
+    AddMessage(s, a.user.id, late.id, "the pangolin rolls", T(202));
+    edited.content = "the okapi hides";
+    REQUIRE(s.UpdateMessage(a.user.id, edited).ok());
+    CHECK(SearchIds(s, a.user.id, {"aardvark"}).empty());
+    CHECK(SearchIds(s, a.user.id, {"okapi"}) == Set{late.id});
+    CHECK(SearchIds(s, a.user.id, {"pangolin"}) == Set{late.id});
+    Conversation gone = MakeConversation(s, a.user.id, "gone", T(300));
+    AddMessage(s, a.user.id, gone.id, "the tapir wades", T(301));
+    REQUIRE(s.DeleteConversation(a.user.id, gone.id).ok());
+    CHECK(SearchIds(s, a.user.id, {"tapir"}).empty());
+    // Another user's messages stay theirs.
+    UserRecord b = MakeUser(s, "b@example.com");
+    CHECK(SearchIds(s, b.user.id, {"note"}).empty());
+  }
+
   SUBCASE("agent state: read-modify-write, aborts, per app") {
     UserRecord a = MakeUser(s, "a@example.com");
     UserRecord b = MakeUser(s, "b@example.com");

@@ -249,6 +249,94 @@ TEST_CASE("sqlite: a version-4 database keeps its run events when they move into
   CHECK((*events)[2].data["message"]["id"] == "m1");
 }
 
+// Rows of messages_fts_pending, read on a connection of its own.
+static int64_t WaitingMessages(const fs::path& file) {
+  SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+  return db.execAndGet("SELECT count(*) FROM messages_fts_pending").getInt64();
+}
+
+TEST_CASE("sqlite: messages enter the search index in batches, and a search indexes the rest") {
+  TempDir dir;
+  const fs::path file = dir.path() / "batch.db";
+  std::string user_id;
+  std::string conversation_id;
+  {
+    auto s = MustOpen("sqlite://" + file.string());
+    user_id = NewUser(*s, "a@example.com").user.id;
+    Conversation c;
+    c.id = NewId();
+    c.user_id = user_id;
+    c.title = "chat";
+    REQUIRE(s->CreateConversation(c).ok());
+    conversation_id = c.id;
+    for (int i = 0; i < 70; ++i) {
+      Message m;
+      m.id = NewId();
+      m.conversation_id = c.id;
+      m.role = "user";
+      m.content = "entry" + std::to_string(i);
+      REQUIRE(s->AppendMessage(user_id, m).ok());
+    }
+    // 64 were indexed together; the 6 since wait.
+    CHECK(WaitingMessages(file) == 6);
+    auto hits = s->SearchConversations(user_id, {"entry69"}, 10, 0);
+    REQUIRE(hits.ok());
+    CHECK(hits->size() == 1);
+    CHECK(WaitingMessages(file) == 0);
+    for (int i = 0; i < 3; ++i) {
+      Message m;
+      m.id = NewId();
+      m.conversation_id = c.id;
+      m.role = "user";
+      m.content = "after" + std::to_string(i);
+      REQUIRE(s->AppendMessage(user_id, m).ok());
+    }
+    CHECK(WaitingMessages(file) == 3);
+  }
+  // Closed (or killed) with messages waiting: they are found after reopening.
+  auto s = MustOpen("sqlite://" + file.string());
+  auto hits = s->SearchConversations(user_id, {"after2"}, 10, 0);
+  REQUIRE(hits.ok());
+  REQUIRE(hits->size() == 1);
+  CHECK(hits->front().id == conversation_id);
+  CHECK(WaitingMessages(file) == 0);
+}
+
+TEST_CASE("sqlite: a version-5 database keeps its messages searchable when indexing goes by batches") {
+  TempDir dir;
+  const fs::path file = dir.path() / "v5.db";
+  {
+    SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    MigrateTo(db, 5);
+    db.exec(
+        "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
+        "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0)");
+    db.exec(
+        "INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES "
+        "('c1', 'u1', 'chat', 0, 0)");
+    db.exec(
+        "INSERT INTO messages(id, conversation_id, user_id, role, content, status, "
+        "created_at) VALUES ('m1', 'c1', 'u1', 'user', 'old capybara text', 'completed', 0)");
+  }
+  auto s = MustOpen("sqlite://" + file.string());
+  CHECK(WaitingMessages(file) == 0);  // indexed by version 5's trigger already
+  CHECK(s->SearchConversations("u1", {"capybara"}, 10, 0)->size() == 1);
+  Message m;
+  m.id = NewId();
+  m.conversation_id = "c1";
+  m.role = "user";
+  m.content = "new quokka text";
+  REQUIRE(s->AppendMessage("u1", m).ok());
+  CHECK(s->SearchConversations("u1", {"quokka"}, 10, 0)->size() == 1);
+  // An edit of an indexed message moves it in the index at once.
+  Result<Message> old = s->GetMessage("u1", "c1", "m1");
+  REQUIRE(old.ok());
+  old->content = "renamed okapi text";
+  REQUIRE(s->UpdateMessage("u1", *old).ok());
+  CHECK(s->SearchConversations("u1", {"capybara"}, 10, 0)->empty());
+  CHECK(s->SearchConversations("u1", {"okapi"}, 10, 0)->size() == 1);
+}
+
 TEST_CASE("sqlite: WAL mode, and data survives reopening") {
   TempDir dir;
   std::string user_id;

@@ -312,6 +312,32 @@ INSERT INTO run_event_chunks(run_id, first_seq, last_seq, events)
   SELECT run_id, seq, seq, json_array(json_array(seq, type, json(data))) FROM run_events;
 DROP TABLE run_events;
 )sql",
+    // 6: messages enter the search index in batches. Indexing one message
+    // per transaction (a trigger per insert) made FTS5 write a new segment
+    // per turn: about as many WAL pages and as much CPU as the rest of the
+    // turn's writes. A new message's seq now waits in messages_fts_pending
+    // until IndexPendingMessages indexes every waiting one at once (when
+    // enough wait, and always before a search reads the index).
+    R"sql(
+CREATE TABLE messages_fts_pending (seq INTEGER PRIMARY KEY);
+DROP TRIGGER messages_fts_ai;
+DROP TRIGGER messages_fts_ad;
+DROP TRIGGER messages_fts_au;
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts_pending(seq) VALUES (new.seq);
+END;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+  DELETE FROM messages_fts_pending WHERE seq = old.seq;
+  DELETE FROM messages_fts WHERE rowid = old.seq;
+END;
+-- A message still waiting is indexed with whatever content it has then.
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages
+  WHEN NOT EXISTS (SELECT 1 FROM messages_fts_pending WHERE seq = old.seq) BEGIN
+  DELETE FROM messages_fts WHERE rowid = old.seq;
+  INSERT INTO messages_fts(rowid, content, owner)
+    VALUES (new.seq, new.content, 'u' || hex(new.user_id));
+END;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kSqliteSchemaVersion,
@@ -1294,6 +1320,7 @@ class SqliteStorage final : public Storage {
                                                         int limit, int offset) override {
     const std::string match = BuildMatch(words);
     if (match.empty() || limit <= 0) return std::vector<Conversation>();
+    ASSISTANT_RETURN_IF_ERROR(IndexWaitingMessages());
     return Read([&](Connection& c) -> Result<std::vector<Conversation>> {
       // Best bm25 (most negative) of the conversation's title and messages;
       // the owner column only filters (weight 0).
@@ -2047,12 +2074,14 @@ class SqliteStorage final : public Storage {
   void CommitInGroup(PendingWrite& w) {
     std::unique_lock<std::mutex> lock(group_mu_);
     group_queue_.push_back(&w);
+    bool led = false;
     while (!w.done) {
       if (group_leader_active_) {
         group_cv_.wait(lock);
         continue;
       }
       group_leader_active_ = true;
+      led = true;
       std::vector<PendingWrite*> group;
       while (!group_queue_.empty() && group.size() < kMaxGroupWrites) {
         group.push_back(group_queue_.front());
@@ -2068,6 +2097,55 @@ class SqliteStorage final : public Storage {
       group_leader_active_ = false;
       group_cv_.notify_all();
     }
+    lock.unlock();
+    // After its group is released: a batch is this leader's own delay.
+    if (led) IndexMessagesIfMany();
+  }
+
+  // Messages wait this many (migration 6) before a write indexes them.
+  static constexpr int64_t kMessageIndexBatch = 64;
+
+  // Adds every waiting message to messages_fts in one go (one FTS5 segment).
+  static void IndexPendingMessages(Connection& c) {
+    c.Prepare(
+         "INSERT INTO messages_fts(rowid, content, owner)"
+         " SELECT m.seq, m.content, 'u' || hex(m.user_id)"
+         " FROM messages_fts_pending p JOIN messages m ON m.seq = p.seq ORDER BY p.seq")
+        ->exec();
+    c.Prepare("DELETE FROM messages_fts_pending")->exec();
+  }
+
+  // Indexes the waiting messages once there are kMessageIndexBatch. Best
+  // effort: when it fails they keep waiting, and a search retries (and
+  // reports) it.
+  void IndexMessagesIfMany() {
+    std::lock_guard<std::mutex> writer_lock(writer_mu_);
+    (void)Guard([&]() -> Status {
+      {
+        Stmt st = writer_->Prepare("SELECT count(*) FROM messages_fts_pending");
+        if (!st->executeStep() || st->getColumn(0).getInt64() < kMessageIndexBatch) {
+          return Status();
+        }
+      }
+      return WriteLocked([](Connection& c) -> Status {
+        IndexPendingMessages(c);
+        return Status();
+      });
+    });
+  }
+
+  // Before a search: indexes whatever waits, so every committed message is
+  // found. Usually a read that finds nothing waiting.
+  Status IndexWaitingMessages() {
+    ASSISTANT_ASSIGN_OR_RETURN(bool waiting, Read([](Connection& c) -> Result<bool> {
+      Stmt st = c.Prepare("SELECT 1 FROM messages_fts_pending LIMIT 1");
+      return st->executeStep();
+    }));
+    if (!waiting) return Status();
+    return Write([](Connection& c) -> Status {
+      IndexPendingMessages(c);
+      return Status();
+    });
   }
 
   // Runs `group` in as few transactions as possible: normally one; a new one
