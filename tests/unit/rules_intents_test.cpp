@@ -201,6 +201,22 @@ TEST_CASE("list results become a numbered list or 'You have no tasks.'") {
   CHECK(none.response.content == "You have no pending tasks.");
 }
 
+TEST_CASE("a result handed over with the tool message reads as the same result in its text") {
+  auto p = NewRulesProvider();
+  ToolCall call{"c1", "list_tasks", {{"status", "all"}}};
+  const Json result = {{"tasks", {{{"title", "buy milk"}, {"completed", false}},
+                                  {{"title", "call mom"}, {"completed", true}}}}};
+  ChatMessage as_text{"tool", result.dump(), {}, "c1", "list_tasks"};
+  ChatMessage handed = as_text;
+  handed.tool_result = &result;
+  Turn from_text = Ask(*p, {UserMsg("list tasks"), {"assistant", "", {call}, "", ""}, as_text});
+  Turn from_value = Ask(*p, {UserMsg("list tasks"), {"assistant", "", {call}, "", ""}, handed});
+  CHECK(from_text.response.content == "Here are your tasks:\n1. buy milk\n2. call mom (done)");
+  CHECK(from_value.response.content == from_text.response.content);
+  CHECK(from_value.deltas == from_text.deltas);
+  CHECK(from_value.response.usage.prompt_tokens == from_text.response.usage.prompt_tokens);
+}
+
 TEST_CASE("tool errors are explained, not hidden") {
   auto p = NewRulesProvider();
   ToolCall call{"c1", "complete_task", {{"task", "walk dog"}}};

@@ -34,6 +34,11 @@ struct ChatMessage {
   std::vector<ToolCall> tool_calls;  // assistant messages asking for tools
   std::string tool_call_id;          // tool messages: which call this answers
   std::string name;                  // tool messages: the tool's name
+  // Tool messages from the agent's own tool loop: the result `content` holds
+  // as JSON text, borrowed for the duration of the Chat call that receives
+  // it (null otherwise). An in-process provider may read it instead of
+  // parsing `content`; a remote one sends `content`.
+  const Json* tool_result = nullptr;
 };
 
 struct ToolSpec {

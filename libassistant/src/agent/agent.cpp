@@ -19,6 +19,7 @@
 #include "agent/agent_impl.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -334,7 +335,10 @@ class AgentImpl final : public Agent {
     };
 
     Usage usage;
-    Json calls = Json::array();
+    // The tool calls run and their results, in order. A deque: the chat's
+    // tool messages point at the results (ChatMessage::tool_result).
+    std::vector<ToolCall> called;
+    std::deque<Json> results;
     std::vector<AuditEvent> audit;
     std::string status = "completed";
     Status failure;
@@ -371,8 +375,11 @@ class AgentImpl final : public Agent {
         if (run->cancelled()) break;
         emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
-        Json result = ran.ok() ? std::move(*ran) : ErrorJson(ran.status());
-        chat.messages.push_back({"tool", SafeDump(result), {}, call.id, call.name});
+        const Json& result = results.emplace_back(ran.ok() ? std::move(*ran)
+                                                           : ErrorJson(ran.status()));
+        ChatMessage answer{"tool", SafeDump(result), {}, call.id, call.name};
+        answer.tool_result = &result;
+        chat.messages.push_back(std::move(answer));
         emit("tool.result", refer_to_reply ? ToolResultRef(call.id, call.name)
                                            : Json{{"id", call.id},
                                                   {"name", call.name},
@@ -380,10 +387,7 @@ class AgentImpl final : public Agent {
         // Written with the turn's end, in the same transaction as the reply.
         audit.push_back(d_.audit->Make(p.user_id, "tool.called", ran.ok(), ctx,
                                        {{"tool", call.name}}));
-        calls.push_back({{"id", call.id},
-                         {"name", call.name},
-                         {"arguments", call.arguments},
-                         {"result", std::move(result)}});
+        called.push_back(call);
       }
       if (run->cancelled()) {
         status = "cancelled";
@@ -395,6 +399,14 @@ class AgentImpl final : public Agent {
       failure = DeadlineExceededError("the turn ran longer than its time limit", "turn_timeout");
     }
 
+    // The chat (and its pointers into `results`) is done with.
+    Json calls = Json::array();
+    for (size_t i = 0; i < called.size(); ++i) {
+      calls.push_back({{"id", std::move(called[i].id)},
+                       {"name", std::move(called[i].name)},
+                       {"arguments", std::move(called[i].arguments)},
+                       {"result", std::move(results[i])}});
+    }
     Message reply;
     reply.id = message_id;
     reply.conversation_id = conv.id;

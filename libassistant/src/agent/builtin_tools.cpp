@@ -41,14 +41,19 @@ ToolFunction SetCompleted(TaskService& tasks, bool completed) {
 }  // namespace
 
 Json TaskToToolJson(const Task& t) {
-  return {{"id", t.id},
-          {"title", t.title},
-          {"description", t.description},
-          {"completed", t.completed},
-          {"due_at", t.due_at ? Json(FormatTime(*t.due_at)) : Json()},
-          {"priority", t.priority},
-          {"created_at", FormatTime(t.created_at)},
-          {"updated_at", FormatTime(t.updated_at)}};
+  // Filled in place: an initializer list builds and copies each pair first,
+  // and list_tasks renders up to 200 of these per call.
+  Json j(Json::value_t::object);
+  auto& o = j.get_ref<Json::object_t&>();
+  o.emplace("id", t.id);
+  o.emplace("title", t.title);
+  o.emplace("description", t.description);
+  o.emplace("completed", t.completed);
+  o.emplace("due_at", t.due_at ? Json(FormatTime(*t.due_at)) : Json());
+  o.emplace("priority", t.priority);
+  o.emplace("created_at", FormatTime(t.created_at));
+  o.emplace("updated_at", FormatTime(t.updated_at));
+  return j;
 }
 
 Status RegisterBuiltinTools(ToolRegistry& registry, TaskService& tasks) {

@@ -11,7 +11,6 @@
 #include <mutex>
 #include <unordered_map>
 #include <regex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -407,23 +406,6 @@ class RulesProvider final : public LlmProvider {
     return false;
   }
 
-  // A built-in tool's result is parsed keeping only the fields PhraseResult
-  // reads: a 20-task listing is ~4 KB of JSON, and a tree of all of it was
-  // most of this provider's time. An app's tool result is shown whole.
-  static Json ParseToolResult(const std::string& tool, const std::string& content) {
-    static const std::set<std::string, std::less<>> kBuiltin = {
-        "add_task",    "list_tasks",  "complete_task",  "uncomplete_task",
-        "delete_task", "update_task", "clear_completed"};
-    static const std::set<std::string, std::less<>> kRead = {
-        "error", "code",      "message",        "task",   "tasks",
-        "title", "completed", "previous_title", "deleted"};
-    if (kBuiltin.count(tool) == 0) return Json::parse(content, nullptr, false);
-    Json::parser_callback_t keep = [](int, Json::parse_event_t event, Json& parsed) {
-      return event != Json::parse_event_t::key || kRead.count(parsed.get_ref<const std::string&>()) > 0;
-    };
-    return Json::parse(content, keep, false);
-  }
-
   static std::string Phrase(const ChatRequest& request, int last_user) {
     std::vector<std::string> lines;
     for (size_t i = last_user + 1; i < request.messages.size(); ++i) {
@@ -440,7 +422,13 @@ class RulesProvider final : public LlmProvider {
           }
         }
       }
-      Json result = ParseToolResult(tool, m.content);
+      // The agent's own loop hands over the result itself (a 20-task
+      // listing is ~4 KB of JSON to parse otherwise).
+      if (m.tool_result) {
+        lines.push_back(PhraseResult(tool, args, *m.tool_result));
+        continue;
+      }
+      Json result = Json::parse(m.content, nullptr, /*allow_exceptions=*/false);
       if (result.is_discarded()) result = Json{{"text", m.content}};
       lines.push_back(PhraseResult(tool, args, result));
     }
