@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <climits>
+#include <cstdint>
+#include <cstring>
 
 #include "assistant/http_status.hpp"
 
@@ -21,37 +23,70 @@ Json UserJson(const User& u) {
           {"updated_at", FormatTime(u.updated_at)}};
 }
 
+namespace {
+
+// Appends a string literal without measuring it at run time.
+template <size_t N>
+void Lit(std::string& out, const char (&s)[N]) {
+  out.append(s, N - 1);
+}
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+
+// Whether any byte of `v` is zero (exact: no false positives).
+constexpr uint64_t HasZero(uint64_t v) { return (v - kOnes) & ~v & kHighs; }
+
+// The length of the prefix of `s` that goes into a JSON string as it is:
+// printable ASCII other than '"' and '\\'. Eight bytes are checked at a time.
+size_t PlainPrefix(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    // A byte < 0x20 or >= 0x80 (bit 7 set), or equal to 0x7f, '"' or '\\'.
+    const uint64_t bad = ((v - kOnes * 0x20) & ~v & kHighs) | (v & kHighs) |
+                         HasZero(v ^ (kOnes * 0x7f)) | HasZero(v ^ (kOnes * '"')) |
+                         HasZero(v ^ (kOnes * '\\'));
+    if (bad != 0) break;
+  }
+  for (; i < n; ++i) {
+    const unsigned char b = static_cast<unsigned char>(p[i]);
+    if (b < 0x20 || b >= 0x7f || b == '"' || b == '\\') break;
+  }
+  return i;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
     // Runs of printable ASCII are copied in one go.
-    size_t run = i;
-    while (run < s.size()) {
-      const unsigned char b = static_cast<unsigned char>(s[run]);
-      if (b < 0x20 || b >= 0x7f || b == '"' || b == '\\') break;
-      ++run;
-    }
-    if (run > i) {
-      out.append(s.data() + i, run - i);
-      i = run;
+    const size_t run = PlainPrefix(s.substr(i));
+    if (run > 0) {
+      out.append(s.data() + i, run);
+      i += run;
       if (i == s.size()) break;
     }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       if (c == '"') {
-        out += "\\\"";
+        Lit(out, "\\\"");
       } else if (c == '\\') {
-        out += "\\\\";
+        Lit(out, "\\\\");
       } else if (c == '\n') {
-        out += "\\n";
+        Lit(out, "\\n");
       } else if (c == '\t') {
-        out += "\\t";
+        Lit(out, "\\t");
       } else if (c == '\r') {
-        out += "\\r";
+        Lit(out, "\\r");
       } else if (c < 0x20 || c == 0x7f) {
-        out += "\\u00";
+        Lit(out, "\\u00");
         out += kHex[c >> 4];
         out += kHex[c & 0xF];
       } else {
@@ -77,86 +112,116 @@ void AppendJsonString(std::string& out, std::string_view s) {
       out.append(s.data() + i, len);
       i += len;
     } else {
-      out += "\xEF\xBF\xBD";
+      Lit(out, "\xEF\xBF\xBD");
       ++i;
     }
   }
   out += '"';
 }
 
+namespace {
+
+// "00".."99", two characters each.
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+void PutTwo(char* p, int64_t v) { std::memcpy(p, kDigitPairs + 2 * v, 2); }
+
+// Writes "YYYY-MM-DD" for `days` since 1970-01-01; false when the year
+// does not fit in four digits. The last day converted is kept per thread:
+// the times of one listing mostly fall on few days.
+bool PutDate(char* p, int64_t days) {
+  thread_local int64_t cached_days = INT64_MIN;
+  thread_local char cached[10];
+  if (days != cached_days) {
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    int64_t z = days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const int64_t doe = z - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+    if (y < 0 || y > 9999) return false;
+    PutTwo(cached, y / 100);
+    PutTwo(cached + 2, y % 100);
+    cached[4] = '-';
+    PutTwo(cached + 5, m);
+    cached[7] = '-';
+    PutTwo(cached + 8, d);
+    cached_days = days;
+  }
+  std::memcpy(p, cached, 10);
+  return true;
+}
+
+}  // namespace
+
 void AppendTime(std::string& out, Timestamp t) {
   const int64_t ms = ToUnixMillis(t);
-  int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
-  int64_t rem = ms - days * 86400000;
-  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  const int64_t hh = rem / 3600000, mm = rem / 60000 % 60, ss = rem / 1000 % 60, fff = rem % 1000;
-  char buf[32];
-  auto put = [&buf](int pos, int64_t v, int width) {
-    for (int k = width - 1; k >= 0; --k) {
-      buf[pos + k] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    }
-  };
-  if (y < 0 || y > 9999) {
+  const int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
+  const int64_t rem = ms - days * 86400000;
+  // "YYYY-MM-DDTHH:MM:SS.fffZ" in quotes.
+  char buf[26];
+  buf[0] = '"';
+  if (!PutDate(buf + 1, days)) {
     out += FormatTime(t);  // outside what four digits can say: the library decides
     return;
   }
-  put(0, y, 4);
-  buf[4] = '-';
-  put(5, m, 2);
-  buf[7] = '-';
-  put(8, d, 2);
-  buf[10] = 'T';
-  put(11, hh, 2);
-  buf[13] = ':';
-  put(14, mm, 2);
-  buf[16] = ':';
-  put(17, ss, 2);
-  buf[19] = '.';
-  put(20, fff, 3);
-  buf[23] = 'Z';
-  out += '"';
-  out.append(buf, 24);
-  out += '"';
+  const int64_t secs = rem / 1000, fff = rem % 1000;
+  buf[11] = 'T';
+  PutTwo(buf + 12, secs / 3600);
+  buf[14] = ':';
+  PutTwo(buf + 15, secs / 60 % 60);
+  buf[17] = ':';
+  PutTwo(buf + 18, secs % 60);
+  buf[20] = '.';
+  buf[21] = static_cast<char>('0' + fff / 100);
+  PutTwo(buf + 22, fff % 100);
+  buf[24] = 'Z';
+  buf[25] = '"';
+  out.append(buf, sizeof buf);
 }
 
 void AppendTaskJson(std::string& out, const Task& t) {
-  out += "{\"id\":";
+  Lit(out, "{\"id\":");
   AppendJsonString(out, t.id);
-  out += ",\"user_id\":";
+  Lit(out, ",\"user_id\":");
   AppendJsonString(out, t.user_id);
-  out += ",\"title\":";
+  Lit(out, ",\"title\":");
   AppendJsonString(out, t.title);
-  out += ",\"description\":";
+  Lit(out, ",\"description\":");
   AppendJsonString(out, t.description);
-  out += t.completed ? ",\"completed\":true" : ",\"completed\":false";
-  out += ",\"due_at\":";
+  if (t.completed) {
+    Lit(out, ",\"completed\":true,\"due_at\":");
+  } else {
+    Lit(out, ",\"completed\":false,\"due_at\":");
+  }
   if (t.due_at) {
     AppendTime(out, *t.due_at);
   } else {
-    out += "null";
+    Lit(out, "null");
   }
-  out += ",\"priority\":";
-  out += std::to_string(t.priority);
-  out += ",\"created_at\":";
+  Lit(out, ",\"priority\":");
+  char num[16];
+  const auto [end, ec] = std::to_chars(num, num + sizeof num, t.priority);
+  out.append(num, static_cast<size_t>(end - num));
+  Lit(out, ",\"created_at\":");
   AppendTime(out, t.created_at);
-  out += ",\"updated_at\":";
+  Lit(out, ",\"updated_at\":");
   AppendTime(out, t.updated_at);
   out += '}';
 }
 
 std::string TaskEnvelope(const Task& t) {
-  std::string out = "{\"task\":";
+  std::string out;
+  out.reserve(400);
+  Lit(out, "{\"task\":");
   AppendTaskJson(out, t);
   out += '}';
   return out;
@@ -165,14 +230,14 @@ std::string TaskEnvelope(const Task& t) {
 std::string TaskListBody(const Page<Task>& page) {
   std::string out;
   out.reserve(64 + page.items.size() * 320);
-  out += "{\"tasks\":[";
+  Lit(out, "{\"tasks\":[");
   for (size_t i = 0; i < page.items.size(); ++i) {
     if (i > 0) out += ',';
     AppendTaskJson(out, page.items[i]);
   }
-  out += "],\"next_cursor\":";
+  Lit(out, "],\"next_cursor\":");
   if (page.next_cursor.empty()) {
-    out += "null";
+    Lit(out, "null");
   } else {
     AppendJsonString(out, page.next_cursor);
   }
