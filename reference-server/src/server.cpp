@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cctype>
+#include <cstdlib>
 #include <exception>
 
 #include "assistant/http_status.hpp"
@@ -36,8 +37,10 @@ using Clock = std::chrono::steady_clock;
 const std::string kUnmatched = "unmatched";
 const std::string kJsonType = "application/json";
 
-std::vector<std::string_view> SplitPath(std::string_view path) {
-  std::vector<std::string_view> out;
+// Calls fn(segment) for each non-empty segment of `path`, in order, while
+// fn returns true.
+template <typename Fn>
+void ForEachSegment(std::string_view path, Fn&& fn) {
   size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') {
@@ -46,11 +49,23 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
     }
     size_t j = path.find('/', i);
     if (j == std::string::npos) j = path.size();
-    out.push_back(path.substr(i, j - i));
+    if (!fn(path.substr(i, j - i))) return;
     i = j;
   }
+}
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> out;
+  ForEachSegment(path, [&out](std::string_view seg) {
+    out.push_back(seg);
+    return true;
+  });
   return out;
 }
+
+// More segments than any route has: such a path matches nothing, so Match
+// keeps a request's segments in a fixed array instead of a vector.
+constexpr size_t kMaxRouteSegments = 16;
 
 bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
@@ -149,6 +164,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   std::vector<Metrics::RouteLabel> labels;
   for (auto& r : routes_) {
     for (auto seg : SplitPath(r.path)) r.segments.emplace_back(seg);
+    if (r.segments.size() > kMaxRouteSegments) std::abort();  // raise kMaxRouteSegments
     labels.push_back({r.method, r.path});
   }
   metrics_ = std::make_unique<Metrics>(std::move(labels));
@@ -226,14 +242,25 @@ void HttpServer::Stop() { http_->stop(); }
 const Route* HttpServer::Match(const std::string& method, const std::string& path,
                                std::vector<std::string>* params, size_t* index,
                                std::string* allowed) const {
-  const std::vector<std::string_view> segs = SplitPath(path);
-  const std::string& m = method == "HEAD" ? std::string("GET") : method;
+  std::string_view segs[kMaxRouteSegments];
+  size_t count = 0;
+  bool too_many = false;
+  ForEachSegment(path, [&](std::string_view seg) {
+    if (count == kMaxRouteSegments) {
+      too_many = true;
+      return false;
+    }
+    segs[count++] = seg;
+    return true;
+  });
+  if (too_many) return nullptr;  // no route has that many segments
+  const std::string_view m = method == "HEAD" ? std::string_view("GET") : std::string_view(method);
   const Route* found = nullptr;
   for (size_t i = 0; i < routes_.size(); ++i) {
     const Route& r = routes_[i];
-    if (r.segments.size() != segs.size()) continue;
+    if (r.segments.size() != count) continue;
     bool ok = true;
-    for (size_t k = 0; k < segs.size() && ok; ++k) {
+    for (size_t k = 0; k < count && ok; ++k) {
       ok = IsParam(r.segments[k]) ? !segs[k].empty() : r.segments[k] == segs[k];
     }
     if (!ok) continue;
@@ -241,7 +268,7 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
       found = &r;
       *index = i;
       params->clear();
-      for (size_t k = 0; k < segs.size(); ++k) {
+      for (size_t k = 0; k < count; ++k) {
         if (IsParam(r.segments[k])) params->emplace_back(segs[k]);
       }
     }
@@ -454,14 +481,15 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   }
 
   // 8. Handler.
-  Result<Reply> reply = InternalError("handler did not run");
-  try {
-    reply = route->handler(call);
-  } catch (const std::exception& e) {
-    reply = InternalError(std::string("exception: ") + e.what());
-  } catch (...) {
-    reply = InternalError("unknown exception");
-  }
+  Result<Reply> reply = [&]() -> Result<Reply> {
+    try {
+      return route->handler(call);
+    } catch (const std::exception& e) {
+      return InternalError(std::string("exception: ") + e.what());
+    } catch (...) {
+      return InternalError("unknown exception");
+    }
+  }();
   if (!reply.ok()) return fail(reply.status());
   if (res.is_chunked_content_provider_ && !AdmitStream(res)) {
     return fail(UnavailableError("too many streams are open", "too_many_streams"));

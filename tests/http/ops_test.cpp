@@ -120,6 +120,16 @@ TEST_CASE("request ids, security headers, uniform errors for unknown routes and 
   auto wrong_method = s.Call("PUT", "/api/tasks", Json::object());
   CHECK(wrong_method.status == 405);
   CHECK(wrong_method.Header("Allow").find("GET") != std::string::npos);
+  // More segments than any route has: a 404 like any unknown path, and no
+  // Allow header (routing keeps a request's segments in a fixed array).
+  std::string deep_path;
+  for (int i = 0; i < 40; ++i) deep_path += "/api";
+  auto deep = s.Call("OPTIONS", deep_path);
+  CHECK(deep.status == 404);
+  CHECK(deep.ErrorCode() == "not_found");
+  CHECK(s.Call("GET", deep_path).status == 404);
+  // Empty segments are skipped.
+  CHECK(s.Call("GET", "//healthz/").status == 200);
 }
 
 TEST_CASE("body limit 413, content type 415, malformed 400, deep JSON 400") {
