@@ -170,7 +170,10 @@ void AppendTime(std::string& out, Timestamp t) {
   char buf[26];
   buf[0] = '"';
   if (!PutDate(buf + 1, days)) {
-    out += FormatTime(t);  // outside what four digits can say: the library decides
+    // Outside what four digits can say: the library decides.
+    out += '"';
+    out += FormatTime(t);
+    out += '"';
     return;
   }
   const int64_t secs = rem / 1000, fff = rem % 1000;
