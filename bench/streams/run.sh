@@ -21,6 +21,7 @@
 #   LATENCY_ONLY=1 STREAMS_LIST=500 INTERVAL_MS=100 bench/streams/run.sh   # (a) only
 # (a) also prints the server's CPU time (user+system, /proc/<pid>/stat) per delta
 # delivered: unlike the latencies, it barely moves when other load shares the cores.
+# Every delta's arrival and latency is kept in OUT/deltas-STREAMS-ROUND.txt.
 # Needs wrk and curl.
 set -euo pipefail
 
@@ -116,7 +117,7 @@ for n in $STREAMS_LIST; do
     cpu_before=$(cpu_ticks)
     line=$("$BIN_DIR/stream_client" --port "$PORT" --tokens-file "$OUT/tokens.txt" --streams "$n" \
       --ramp-ms "$RAMP_MS" --message "bench tokens=$tokens interval_ms=$INTERVAL_MS" \
-      --rss-pid "$srv_pid" --timeout-s 300) || true
+      --rss-pid "$srv_pid" --timeout-s 300 --latency-file "$OUT/deltas-$n-$r.txt") || true
     cpu_after=$(cpu_ticks)
     # Everything the server did for these streams (accept, auth, the turn, its
     # storage) divided over their deltas.

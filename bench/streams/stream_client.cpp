@@ -53,6 +53,7 @@ struct Settings {
   int rss_pid = 0;
   std::string ready_file;
   int timeout_s = 120;
+  std::string latency_file;  // every delta's latency, for looking at the tail
 };
 
 enum class Phase { kWaiting, kConnecting, kHead, kChunkSize, kChunkData, kChunkEnd, kDone };
@@ -87,6 +88,10 @@ struct Totals {
   int64_t deltas = 0;
   std::vector<int64_t> latency_ns;
   std::vector<int64_t> start_ns;  // connect to message.start
+  // With --latency-file: per delta, its arrival (CLOCK_MONOTONIC), the
+  // stream and the delta's number in it, parallel to latency_ns.
+  std::vector<int64_t> arrived_ns;
+  std::vector<std::pair<int, int>> stream_delta;
 };
 
 long VmRssKib(int pid) {
@@ -295,6 +300,11 @@ class Client {
             const long long sent = std::strtoll(p, &end, 10);
             if (end != p && sent > 0) {
               totals_.latency_ns.push_back(arrived - sent);
+              if (!s_.latency_file.empty()) {
+                totals_.arrived_ns.push_back(arrived);
+                totals_.stream_delta.emplace_back(static_cast<int>(&st - streams_.data()),
+                                                  st.deltas);
+              }
               ++st.deltas;
             }
           }
@@ -344,6 +354,15 @@ class Client {
   }
 
   void Report() {
+    if (!s_.latency_file.empty()) {
+      // Before Report's percentiles sort latency_ns.
+      std::ofstream out(s_.latency_file);
+      out << "arrived_ns latency_ns stream delta\n";
+      for (size_t i = 0; i < totals_.arrived_ns.size(); ++i) {
+        out << totals_.arrived_ns[i] << ' ' << totals_.latency_ns[i] << ' '
+            << totals_.stream_delta[i].first << ' ' << totals_.stream_delta[i].second << '\n';
+      }
+    }
     std::printf(
         "streams=%d ok=%d started=%d refused=%d refused_retry_after=%d other_status=%d "
         "broken=%d error_events=%d deltas=%lld p50_us=%.0f p90_us=%.0f p99_us=%.0f "
@@ -371,7 +390,8 @@ class Client {
 int Usage() {
   std::fprintf(stderr,
                "usage: stream_client --port N --tokens-file F --streams N [--message M] "
-               "[--ramp-ms N] [--rss-pid PID] [--ready-file PATH] [--timeout-s N]\n");
+               "[--ramp-ms N] [--rss-pid PID] [--ready-file PATH] [--timeout-s N] "
+               "[--latency-file PATH]\n");
   return 2;
 }
 
@@ -399,6 +419,8 @@ int main(int argc, char** argv) {
       s.ready_file = v;
     } else if (a == "--timeout-s") {
       s.timeout_s = std::atoi(v.c_str());
+    } else if (a == "--latency-file") {
+      s.latency_file = v;
     } else {
       return Usage();
     }
