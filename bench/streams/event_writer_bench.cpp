@@ -10,6 +10,7 @@
 // 500 runs x 3 events is 500 streams at ~10 tokens/s with a flush every
 // 250 ms (RunOptions::flush_interval).
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
