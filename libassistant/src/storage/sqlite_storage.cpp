@@ -2067,6 +2067,10 @@ class SqliteStorage final : public Storage {
     std::function<Status(Connection&)> run;
     Status failure;  // the transaction holding the write did not commit
     bool done = false;
+    // Signalled when the write is done, or when it is first in the queue
+    // with no leader: each waiter has its own, so finishing a group wakes
+    // only the writers in it (and the next leader), not every waiter.
+    std::condition_variable wake;
   };
 
   // Queues `w`; the first waiter finding no leader becomes it and runs
@@ -2077,7 +2081,7 @@ class SqliteStorage final : public Storage {
     bool led = false;
     while (!w.done) {
       if (group_leader_active_) {
-        group_cv_.wait(lock);
+        w.wake.wait(lock);
         continue;
       }
       group_leader_active_ = true;
@@ -2093,9 +2097,13 @@ class SqliteStorage final : public Storage {
         RunGroup(group);
       }
       lock.lock();
-      for (PendingWrite* p : group) p->done = true;
       group_leader_active_ = false;
-      group_cv_.notify_all();
+      for (PendingWrite* p : group) {
+        p->done = true;
+        if (p != &w) p->wake.notify_one();
+      }
+      // Whoever queued meanwhile leads the next group.
+      if (!group_queue_.empty()) group_queue_.front()->wake.notify_one();
     }
     lock.unlock();
     // After its group is released: a batch is this leader's own delay.
@@ -2270,7 +2278,6 @@ class SqliteStorage final : public Storage {
   // Bounds one transaction, so a burst cannot hold the write lock for long.
   static constexpr size_t kMaxGroupWrites = 64;
   std::mutex group_mu_;
-  std::condition_variable group_cv_;
   std::deque<PendingWrite*> group_queue_;  // guarded by group_mu_
   bool group_leader_active_ = false;       // guarded by group_mu_
 
