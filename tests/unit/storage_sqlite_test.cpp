@@ -187,6 +187,16 @@ static void MigrateTo(SQLite::Database& db, int version) {
   }
 }
 
+// User u1 with conversation c1 "chat", written as an older build would.
+static void AddUserAndChat(SQLite::Database& db) {
+  db.exec(
+      "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
+      "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0)");
+  db.exec(
+      "INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES "
+      "('c1', 'u1', 'chat', 0, 0)");
+}
+
 TEST_CASE("sqlite: a version-1 database is upgraded with its data and search intact") {
   TempDir dir;
   const fs::path file = dir.path() / "v1.db";
@@ -223,12 +233,7 @@ TEST_CASE("sqlite: a version-4 database keeps its run events when they move into
   {
     SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     MigrateTo(db, 4);
-    db.exec(
-        "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
-        "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0)");
-    db.exec(
-        "INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES "
-        "('c1', 'u1', 'chat', 0, 0)");
+    AddUserAndChat(db);
     db.exec(
         "INSERT INTO runs(id, user_id, conversation_id, message_id, status, created_at, "
         "finished_at, owner) VALUES ('r1', 'u1', 'c1', 'm1', 'completed', 0, 1, 'p')");
@@ -269,28 +274,22 @@ TEST_CASE("sqlite: messages enter the search index in batches, and a search inde
     c.title = "chat";
     REQUIRE(s->CreateConversation(c).ok());
     conversation_id = c.id;
-    for (int i = 0; i < 70; ++i) {
+    auto say = [&](const std::string& text) {
       Message m;
       m.id = NewId();
       m.conversation_id = c.id;
       m.role = "user";
-      m.content = "entry" + std::to_string(i);
+      m.content = text;
       REQUIRE(s->AppendMessage(user_id, m).ok());
-    }
+    };
+    for (int i = 0; i < 70; ++i) say("entry" + std::to_string(i));
     // 64 were indexed together; the 6 since wait.
     CHECK(WaitingMessages(file) == 6);
     auto hits = s->SearchConversations(user_id, {"entry69"}, 10, 0);
     REQUIRE(hits.ok());
     CHECK(hits->size() == 1);
     CHECK(WaitingMessages(file) == 0);
-    for (int i = 0; i < 3; ++i) {
-      Message m;
-      m.id = NewId();
-      m.conversation_id = c.id;
-      m.role = "user";
-      m.content = "after" + std::to_string(i);
-      REQUIRE(s->AppendMessage(user_id, m).ok());
-    }
+    for (int i = 0; i < 3; ++i) say("after" + std::to_string(i));
     CHECK(WaitingMessages(file) == 3);
   }
   // Closed (or killed) with messages waiting: they are found after reopening.
@@ -308,12 +307,7 @@ TEST_CASE("sqlite: a version-5 database keeps its messages searchable when index
   {
     SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     MigrateTo(db, 5);
-    db.exec(
-        "INSERT INTO users(id, email, email_norm, name, password_hash, created_at, updated_at) "
-        "VALUES ('u1', 'a@example.com', 'a@example.com', 'A', 'h', 0, 0)");
-    db.exec(
-        "INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES "
-        "('c1', 'u1', 'chat', 0, 0)");
+    AddUserAndChat(db);
     db.exec(
         "INSERT INTO messages(id, conversation_id, user_id, role, content, status, "
         "created_at) VALUES ('m1', 'c1', 'u1', 'user', 'old capybara text', 'completed', 0)");
