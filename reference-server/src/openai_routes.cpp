@@ -264,7 +264,7 @@ Reply StreamCompletion(HttpServer& s, Call& c, ChatCompletionInput input, int64_
           write("data: [DONE]\n\n");
         } else {
           const Status failure = AsOpenAiParam(reply.status(), st->input.message_param);
-          const int http_status = HttpStatusFor(failure);
+          const int http_status = OpenAiHttpStatusFor(failure);
           if (http_status >= 500) {
             s.logger().Error("chat completion stream failed",
                              {{"request_id", st->ctx.request_id},
@@ -295,6 +295,7 @@ Route Make(const char* method, const char* path, BodyKind body, RouteDoc doc, Ha
   r.doc = std::move(doc);
   r.handler = std::move(handler);
   r.error_body = &OpenAiErrorBody;
+  r.error_status = &OpenAiHttpStatusFor;
   return r;
 }
 

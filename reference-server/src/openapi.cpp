@@ -294,7 +294,11 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
       responses["400"] = ErrorResponse("Malformed JSON or invalid UTF-8");
       responses["413"] = ErrorResponse("Body over the limit");
       responses["415"] = ErrorResponse("Not application/json");
-      responses["422"] = ErrorResponse("A field is invalid (named in error.field)");
+      if (r.error_status == nullptr) {
+        responses["422"] = ErrorResponse("A field is invalid (named in error.field)");
+      } else {
+        responses["400"] = ErrorResponse("Malformed JSON, or a field is invalid (named in error.param)");
+      }
     }
     if (r.access == Access::kAuthenticated) {
       responses["401"] = ErrorResponse("Missing or invalid credential");

@@ -283,8 +283,10 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
 
 void HttpServer::RenderError(httplib::Response& res, const Status& status,
                              const std::string& request_id, const std::string& route,
-                             ErrorBodyFn error_body) const {
-  const int code = HttpStatusFor(status);
+                             const Route* route_def) const {
+  const ErrorBodyFn error_body = route_def ? route_def->error_body : nullptr;
+  const int code = route_def && route_def->error_status ? route_def->error_status(status)
+                                                        : HttpStatusFor(status);
   res.status = code;
   if (code >= 500 && status.reason() == "too_many_streams") {
     // Expected under overload, once per refused stream: not an error.
@@ -373,7 +375,7 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
                    req.remote_addr);
   };
   auto fail = [&](const Status& s) {
-    RenderError(res, s, request_id, route_label, route ? route->error_body : nullptr);
+    RenderError(res, s, request_id, route_label, route);
     finish();
   };
 

@@ -69,6 +69,9 @@ using Handler = std::function<Result<Reply>(Call&)>;
 // Takes the HTTP status, then what ErrorJson takes.
 using ErrorBodyFn = Json (*)(int http_status, std::string_view code, std::string_view message,
                              std::string_view request_id, std::string_view field);
+// The HTTP status of a failure, for a route whose clients expect other
+// statuses than HttpStatusFor's (http_status.hpp has both tables).
+using ErrorStatusFn = int (*)(const Status& status);
 
 // What /openapi.json says about a route. Schemas are JSON Schema objects
 // (usually {"$ref": "#/components/schemas/X"}).
@@ -90,7 +93,8 @@ struct Route {
   int success = 200;
   Handler handler;
   RouteDoc doc;
-  ErrorBodyFn error_body = nullptr;  // null: ErrorJson's shape
+  ErrorBodyFn error_body = nullptr;      // null: ErrorJson's shape
+  ErrorStatusFn error_status = nullptr;  // null: HttpStatusFor
   std::vector<std::string> segments;  // filled by the server
 };
 
@@ -129,7 +133,7 @@ class HttpServer final {
                      std::vector<std::string>* params, size_t* index,
                      std::string* allowed) const;
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
-                   const std::string& route, ErrorBodyFn error_body = nullptr) const;
+                   const std::string& route, const Route* route_def = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
   bool Cors(const httplib::Request& req, httplib::Response& res) const;
   void OnLibraryError(const httplib::Request& req, httplib::Response& res);

@@ -173,7 +173,7 @@ TEST_CASE("models: one model, listed and retrievable; unknown models are 404") {
   CHECK(doc.json["paths"]["/v1/models/{model}"].contains("get"));
   const Json& chat = doc.json["paths"]["/v1/chat/completions"]["post"];
   CHECK(chat["responses"]["200"]["content"].contains("text/event-stream"));
-  for (const char* status : {"401", "403", "404", "422"}) {
+  for (const char* status : {"401", "403", "404", "400"}) {
     INFO(status);
     CHECK(chat["responses"][status]["content"]["application/json"]["schema"]["$ref"] ==
           "#/components/schemas/OpenAIError");
@@ -428,43 +428,43 @@ TEST_CASE("chat completion: bad requests are OpenAI errors naming the param") {
   Json no_messages = ok;
   no_messages.erase("messages");
 
-  CheckOpenAiError(post(no_messages), 422, "missing_field", "messages");
-  CheckOpenAiError(post(with(ok, "messages", Json::array())), 422, "invalid_field", "messages");
-  CheckOpenAiError(post(with(ok, "messages", "hello")), 422, "invalid_field", "messages");
-  CheckOpenAiError(post(no_model), 422, "missing_field", "model");
+  CheckOpenAiError(post(no_messages), 400, "missing_field", "messages");
+  CheckOpenAiError(post(with(ok, "messages", Json::array())), 400, "invalid_field", "messages");
+  CheckOpenAiError(post(with(ok, "messages", "hello")), 400, "invalid_field", "messages");
+  CheckOpenAiError(post(no_model), 400, "missing_field", "model");
   CheckOpenAiError(post(with(ok, "model", "gpt-4o")), 404, "model_not_found");
   CheckOpenAiError(
       post(with(ok, "messages", Json::array({{{"role", "user"}, {"content", "hi"}},
                                              {{"role", "assistant"}, {"content", "hello"}}}))),
-      422, "invalid_field", "messages[1].role");
+      400, "invalid_field", "messages[1].role");
   CheckOpenAiError(post(with(ok, "messages", Json::array({{{"role", "wizard"}, {"content", "hi"}}}))),
-                   422, "invalid_field", "messages[0].role");
-  CheckOpenAiError(post(with(ok, "messages", Json::array({{{"content", "hi"}}}))), 422,
+                   400, "invalid_field", "messages[0].role");
+  CheckOpenAiError(post(with(ok, "messages", Json::array({{{"content", "hi"}}}))), 400,
                    "missing_field", "messages[0].role");
   CheckOpenAiError(post(with(ok, "messages", Json::array({{{"role", "user"}, {"content", 7}}}))),
-                   422, "invalid_field", "messages[0].content");
+                   400, "invalid_field", "messages[0].content");
   CheckOpenAiError(post(with(ok, "messages", Json::array({{{"role", "user"}, {"content", "  \n"}}}))),
-                   422, "invalid_field", "messages[0].content");
+                   400, "invalid_field", "messages[0].content");
   CheckOpenAiError(
       post(with(ok, "messages",
                 Json::array({{{"role", "user"},
                               {"content", Json::array({{{"type", "image_url"},
                                                         {"image_url", {{"url", "x"}}}}})}}}))),
-      422, "unsupported_content", "messages[0].content[0].type");
+      400, "unsupported_content", "messages[0].content[0].type");
   CheckOpenAiError(
       post(with(ok, "messages",
                 Json::array({{{"role", "tool"}, {"content", "{}"}}, {{"role", "user"}, {"content", "hi"}}}))),
-      422, "missing_field", "messages[0].tool_call_id");
-  CheckOpenAiError(post(with(ok, "stream", "yes")), 422, "invalid_field", "stream");
-  CheckOpenAiError(post(with(ok, "store", 1)), 422, "invalid_field", "store");
-  CheckOpenAiError(post(with(ok, "n", 2)), 422, "invalid_field", "n");
+      400, "missing_field", "messages[0].tool_call_id");
+  CheckOpenAiError(post(with(ok, "stream", "yes")), 400, "invalid_field", "stream");
+  CheckOpenAiError(post(with(ok, "store", 1)), 400, "invalid_field", "store");
+  CheckOpenAiError(post(with(ok, "n", 2)), 400, "invalid_field", "n");
   CheckOpenAiError(
       post(with(ok, "tools", Json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}}))),
-      422, "unsupported_parameter", "tools");
-  CheckOpenAiError(post(with(ok, "response_format", {{"type", "json_object"}})), 422,
+      400, "unsupported_parameter", "tools");
+  CheckOpenAiError(post(with(ok, "response_format", {{"type", "json_object"}})), 400,
                    "unsupported_parameter", "response_format.type");
   // The agent's own limit on the message, reported at the client's param.
-  CheckOpenAiError(post(UserTurn(std::string(40000, 'a'))), 422, "invalid_field",
+  CheckOpenAiError(post(UserTurn(std::string(40000, 'a'))), 400, "invalid_field",
                    "messages[0].content");
   // Accepted and fitting: n 1, empty tools, text format.
   CHECK(post(with(with(with(ok, "n", 1), "tools", Json::array()), "response_format",

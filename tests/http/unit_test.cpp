@@ -219,6 +219,17 @@ TEST_CASE("http status mapping is the table of http_status.hpp") {
   CHECK(HttpStatusFor(DataLossError("x")) == 500);
 }
 
+TEST_CASE("the OpenAI-compatible table differs only where OpenAI says 400 for an invalid field") {
+  CHECK(OpenAiHttpStatusFor(InvalidArgumentError("bad", "messages[0].role")) == 400);
+  CHECK(OpenAiHttpStatusFor(MalformedError("bad json")) == 400);
+  for (const Status& s : {Status(), NotFoundError("x"), UnauthenticatedError("x"),
+                          PermissionDeniedError("x"), ResourceExhaustedError("x"),
+                          ResourceExhaustedError("x", "payload_too_large"),
+                          UnavailableError("x", "upstream_error"), InternalError("x")}) {
+    CHECK(OpenAiHttpStatusFor(s) == HttpStatusFor(s));
+  }
+}
+
 TEST_CASE("client errors never carry a 5xx cause") {
   const Json e = ClientError(InternalError("sqlite: /var/lib/secret.db is locked"));
   CHECK(e["code"] == "internal_error");

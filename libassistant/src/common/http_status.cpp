@@ -32,4 +32,9 @@ int HttpStatusFor(const Status& status) {
   }
 }
 
+int OpenAiHttpStatusFor(const Status& status) {
+  const int code = HttpStatusFor(status);
+  return code == 422 ? 400 : code;
+}
+
 }  // namespace assistant

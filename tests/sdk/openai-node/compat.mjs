@@ -122,7 +122,8 @@ await check('errors arrive as the SDK error classes, with code and param', async
   );
   await assert.rejects(
     client.chat.completions.create({ model: MODEL, messages: [{ role: 'assistant', content: 'hi' }] }),
-    (err) => err instanceof OpenAI.APIError && err.status === 422 && err.param === 'messages[0].role',
+    // BadRequestError, as OpenAI's own API gives for an invalid request.
+    (err) => err instanceof OpenAI.BadRequestError && err.status === 400 && err.param === 'messages[0].role',
   );
   // The same refusal, before any chunk, from the streaming helper.
   await assert.rejects(
