@@ -119,76 +119,10 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-namespace {
-
-// "00".."99", two characters each.
-constexpr char kDigitPairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-void PutTwo(char* p, int64_t v) { std::memcpy(p, kDigitPairs + 2 * v, 2); }
-
-// Writes "YYYY-MM-DD" for `days` since 1970-01-01; false when the year
-// does not fit in four digits. The last day converted is kept per thread:
-// the times of one listing mostly fall on few days.
-bool PutDate(char* p, int64_t days) {
-  thread_local int64_t cached_days = INT64_MIN;
-  thread_local char cached[10];
-  if (days != cached_days) {
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    int64_t z = days + 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const int64_t doe = z - era * 146097;
-    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const int64_t mp = (5 * doy + 2) / 153;
-    const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) ++y;
-    if (y < 0 || y > 9999) return false;
-    PutTwo(cached, y / 100);
-    PutTwo(cached + 2, y % 100);
-    cached[4] = '-';
-    PutTwo(cached + 5, m);
-    cached[7] = '-';
-    PutTwo(cached + 8, d);
-    cached_days = days;
-  }
-  std::memcpy(p, cached, 10);
-  return true;
-}
-
-}  // namespace
-
 void AppendTime(std::string& out, Timestamp t) {
-  const int64_t ms = ToUnixMillis(t);
-  const int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
-  const int64_t rem = ms - days * 86400000;
-  // "YYYY-MM-DDTHH:MM:SS.fffZ" in quotes.
-  char buf[26];
-  buf[0] = '"';
-  if (!PutDate(buf + 1, days)) {
-    // Outside what four digits can say: the library decides.
-    out += '"';
-    out += FormatTime(t);
-    out += '"';
-    return;
-  }
-  const int64_t secs = rem / 1000, fff = rem % 1000;
-  buf[11] = 'T';
-  PutTwo(buf + 12, secs / 3600);
-  buf[14] = ':';
-  PutTwo(buf + 15, secs / 60 % 60);
-  buf[17] = ':';
-  PutTwo(buf + 18, secs % 60);
-  buf[20] = '.';
-  buf[21] = static_cast<char>('0' + fff / 100);
-  PutTwo(buf + 22, fff % 100);
-  buf[24] = 'Z';
-  buf[25] = '"';
-  out.append(buf, sizeof buf);
+  out += '"';
+  AppendFormattedTime(out, t);
+  out += '"';
 }
 
 void AppendTaskJson(std::string& out, const Task& t) {

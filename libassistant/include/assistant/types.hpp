@@ -32,6 +32,9 @@ int64_t ToUnixMillis(Timestamp t);
 Timestamp FromUnixMillis(int64_t ms);
 // RFC 3339 UTC with milliseconds: "2026-11-22T10:15:30.123Z".
 std::string FormatTime(Timestamp t);
+// The same, appended to `out` (no allocation of its own: renderers writing
+// many times into one buffer).
+void AppendFormattedTime(std::string& out, Timestamp t);
 // Parses RFC 3339 (any offset, optional fraction). nullopt when malformed.
 std::optional<Timestamp> ParseTime(const std::string& text);
 

@@ -40,7 +40,7 @@ void PutDigits(char* at, unsigned value, int width) {
 
 }  // namespace
 
-std::string FormatTime(Timestamp t) {
+void AppendFormattedTime(std::string& out, Timestamp t) {
   const int64_t ms = ToUnixMillis(t);
   const int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   const int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -52,14 +52,22 @@ std::string FormatTime(Timestamp t) {
   // Rendered by hand: every task and message carries these, and snprintf
   // with gmtime_r was ~0.5 µs each (a 20-task listing renders 60). A
   // Timestamp (64-bit nanoseconds) spans 1677-2262: four year digits.
-  std::string out = "0000-00-00T00:00:00.000Z";
-  PutDigits(&out[0], static_cast<unsigned>(year), 4);
-  PutDigits(&out[5], month, 2);
-  PutDigits(&out[8], day, 2);
-  PutDigits(&out[11], sod / 3600, 2);
-  PutDigits(&out[14], sod / 60 % 60, 2);
-  PutDigits(&out[17], sod % 60, 2);
-  PutDigits(&out[20], millis, 3);
+  char buf[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
+                  '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
+  PutDigits(&buf[0], static_cast<unsigned>(year), 4);
+  PutDigits(&buf[5], month, 2);
+  PutDigits(&buf[8], day, 2);
+  PutDigits(&buf[11], sod / 3600, 2);
+  PutDigits(&buf[14], sod / 60 % 60, 2);
+  PutDigits(&buf[17], sod % 60, 2);
+  PutDigits(&buf[20], millis, 3);
+  out.append(buf, sizeof buf);
+}
+
+std::string FormatTime(Timestamp t) {
+  std::string out;
+  out.reserve(24);
+  AppendFormattedTime(out, t);
   return out;
 }
 
