@@ -33,16 +33,8 @@ namespace assistant {
 
 int64_t EstimateTokens(size_t chars) { return static_cast<int64_t>((chars + 3) / 4); }
 
-Json MessageToJson(const Message& m) {
-  return {{"id", m.id},
-          {"conversation_id", m.conversation_id},
-          {"role", m.role},
-          {"content", m.content},
-          {"tool_calls", m.tool_calls ? *m.tool_calls : Json()},
-          {"tool_call_id", m.tool_call_id ? Json(*m.tool_call_id) : Json()},
-          {"status", m.status},
-          {"created_at", FormatTime(m.created_at)}};
-}
+// One copy of the message either way: into the JSON, or (here) first.
+Json MessageToJson(const Message& m) { return MessageToJson(Message(m)); }
 
 Json MessageToJson(Message&& m) {
   return {{"id", std::move(m.id)},
