@@ -383,12 +383,11 @@ TEST_CASE("runs: a turn past max_duration stops and is stored failed, though the
   CHECK_FALSE(history->messages[1].content.empty());  // the text that had arrived
 }
 
-TEST_CASE("runs: a run whose process died is failed by the next reader, with an error event") {
-  CoreFixture f;
-  Principal me = f.NewUser("ann@example.com");
+// A stored run, in a new conversation of `me`, owned by a process that is
+// gone (nobody heartbeats it).
+static Run StartRunOfDeadProcess(CoreFixture& f, const Principal& me) {
   auto conv = f.core->conversations().Create(me, {"chat"});
   REQUIRE(conv.ok());
-  // A run row as a process leaves it when killed mid-turn.
   Run r;
   r.id = NewId();
   r.user_id = me.user_id;
@@ -397,6 +396,14 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   r.created_at = f.clock->Now();
   r.owner = "a-process-that-died";
   REQUIRE(f.core->storage().StartRun({r, {}, {}}).ok());
+  return r;
+}
+
+TEST_CASE("runs: a run whose process died is failed by the next reader, with an error event") {
+  CoreFixture f;
+  Principal me = f.NewUser("ann@example.com");
+  // A run row as a process leaves it when killed mid-turn.
+  const Run r = StartRunOfDeadProcess(f, me);
   REQUIRE(f.core->storage()
               .AppendRunEvents({{me.user_id, r.id,
                                  {RunEvent{r.id, 1, "message.start", {}},
@@ -428,7 +435,7 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   CHECK(seen[5].data["error"]["code"] == "run_abandoned");
   // What the dead process had streamed is kept as a failed reply, once.
   CHECK(f.core->runs().Get(me, r.id)->status == kRunFailed);
-  Result<Message> partial = f.core->storage().GetMessage(me.user_id, conv->id, r.message_id);
+  Result<Message> partial = f.core->storage().GetMessage(me.user_id, r.conversation_id, r.message_id);
   REQUIRE(partial.ok());
   CHECK(partial->status == "failed");
   CHECK(partial->content == "Adding it.");
@@ -436,22 +443,13 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   REQUIRE(partial->tool_calls->size() == 1);
   CHECK((*partial->tool_calls)[0]["arguments"]["title"] == "milk");
   CHECK((*partial->tool_calls)[0]["result"]["ok"] == true);
-  CHECK(f.core->storage().ListMessages(me.user_id, conv->id, "", 10)->messages.size() == 1);
+  CHECK(f.core->storage().ListMessages(me.user_id, r.conversation_id, "", 10)->messages.size() == 1);
 }
 
 TEST_CASE("runs: events of an unexpected shape neither stop a dead run's failing nor its replay") {
   CoreFixture f;
   Principal me = f.NewUser("ann@example.com");
-  auto conv = f.core->conversations().Create(me, {"chat"});
-  REQUIRE(conv.ok());
-  Run r;
-  r.id = NewId();
-  r.user_id = me.user_id;
-  r.conversation_id = conv->id;
-  r.message_id = NewId();
-  r.created_at = f.clock->Now();
-  r.owner = "a-process-that-died";
-  REQUIRE(f.core->storage().StartRun({r, {}, {}}).ok());
+  const Run r = StartRunOfDeadProcess(f, me);
   // What a library caller appending its own events might store.
   REQUIRE(f.core->storage()
               .AppendRunEvents({{me.user_id, r.id,
@@ -465,7 +463,7 @@ TEST_CASE("runs: events of an unexpected shape neither stop a dead run's failing
   Result<Run> got = f.core->runs().Get(me, r.id);
   REQUIRE(got.ok());
   CHECK(got->status == kRunFailed);
-  Result<Message> partial = f.core->storage().GetMessage(me.user_id, conv->id, r.message_id);
+  Result<Message> partial = f.core->storage().GetMessage(me.user_id, r.conversation_id, r.message_id);
   REQUIRE(partial.ok());
   CHECK(partial->content == "kept");
   std::vector<RunEvent> seen = AttachAll(f.core->runs(), me, r.id, 0);
