@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "assistant/types.hpp"
+
 namespace assistant::server {
 namespace {
 
@@ -44,20 +46,6 @@ std::string NowRfc3339() {
   return out;
 }
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// Printable ASCII without quotes or backslashes: the same bytes inside JSON
-// quotes, so no escaping (and no json value) is needed.
-bool IsPlainJsonText(std::string_view s) {
-  for (char c : s) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b >= 0x7f || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
 // Text values are bare when they are simple, quoted JSON strings otherwise,
 // so a value can never forge another field or a second line.
 void AppendTextValue(std::string& out, std::string_view s) {
@@ -71,7 +59,7 @@ void AppendTextValue(std::string& out, std::string_view s) {
   if (bare) {
     out += s;
   } else {
-    out += Dump(json(s));
+    assistant::AppendJsonString(out, s);
   }
 }
 
@@ -79,18 +67,7 @@ void AppendTextValue(std::string& out, const json& v) {
   if (v.is_string()) {
     AppendTextValue(out, std::string_view(v.get_ref<const std::string&>()));
   } else {
-    out += Dump(v);
-  }
-}
-
-// A JSON string literal of `s`, as Dump(json(s)) writes it.
-void AppendJsonValue(std::string& out, std::string_view s) {
-  if (IsPlainJsonText(s)) {
-    out += '"';
-    out += s;
-    out += '"';
-  } else {
-    out += Dump(json(s));
+    assistant::AppendJson(out, v);
   }
 }
 
@@ -135,7 +112,7 @@ std::string Logger::Format(LogFormat format, std::string_view level,
     line["level"] = level;
     line["msg"] = msg;
     for (const auto& [k, v] : fields) line[k] = v;
-    return Dump(line);
+    return assistant::DumpJson(line);
   }
   std::string out;
   out.reserve(128);
@@ -163,17 +140,17 @@ void Logger::Access(std::string_view request_id, std::string_view method,
     line += "{\"time\":\"";
     AppendNowRfc3339(line);
     line += "\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":";
-    AppendJsonValue(line, request_id);
+    assistant::AppendJsonString(line, request_id);
     line += ",\"method\":";
-    AppendJsonValue(line, method);
+    assistant::AppendJsonString(line, method);
     line += ",\"route\":";
-    AppendJsonValue(line, route);
+    assistant::AppendJsonString(line, route);
     line += ",\"status\":";
     line += std::to_string(status);
     line += ",\"latency_ms\":";
     AppendMillis(line, latency_ms);
     line += ",\"ip\":";
-    AppendJsonValue(line, ip);
+    assistant::AppendJsonString(line, ip);
     line += "}\n";
   } else {
     line += "time=";

@@ -31,93 +31,7 @@ void Lit(std::string& out, const char (&s)[N]) {
   out.append(s, N - 1);
 }
 
-constexpr uint64_t kOnes = 0x0101010101010101ULL;
-constexpr uint64_t kHighs = 0x8080808080808080ULL;
-
-// Whether any byte of `v` is zero (exact: no false positives).
-constexpr uint64_t HasZero(uint64_t v) { return (v - kOnes) & ~v & kHighs; }
-
-// The length of the prefix of `s` that goes into a JSON string as it is:
-// printable ASCII other than '"' and '\\'. Eight bytes are checked at a time.
-size_t PlainPrefix(std::string_view s) {
-  const char* p = s.data();
-  const size_t n = s.size();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, p + i, 8);
-    // A byte < 0x20 or >= 0x80 (bit 7 set), or equal to 0x7f, '"' or '\\'.
-    const uint64_t bad = ((v - kOnes * 0x20) & ~v & kHighs) | (v & kHighs) |
-                         HasZero(v ^ (kOnes * 0x7f)) | HasZero(v ^ (kOnes * '"')) |
-                         HasZero(v ^ (kOnes * '\\'));
-    if (bad != 0) break;
-  }
-  for (; i < n; ++i) {
-    const unsigned char b = static_cast<unsigned char>(p[i]);
-    if (b < 0x20 || b >= 0x7f || b == '"' || b == '\\') break;
-  }
-  return i;
-}
-
 }  // namespace
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t i = 0;
-  while (i < s.size()) {
-    // Runs of printable ASCII are copied in one go.
-    const size_t run = PlainPrefix(s.substr(i));
-    if (run > 0) {
-      out.append(s.data() + i, run);
-      i += run;
-      if (i == s.size()) break;
-    }
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c == '"') {
-        Lit(out, "\\\"");
-      } else if (c == '\\') {
-        Lit(out, "\\\\");
-      } else if (c == '\n') {
-        Lit(out, "\\n");
-      } else if (c == '\t') {
-        Lit(out, "\\t");
-      } else if (c == '\r') {
-        Lit(out, "\\r");
-      } else if (c < 0x20 || c == 0x7f) {
-        Lit(out, "\\u00");
-        out += kHex[c >> 4];
-        out += kHex[c & 0xF];
-      } else {
-        out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte sequence: copied when well formed, else U+FFFD.
-    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && len == 3) {
-      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogate
-    } else if (ok && len == 4) {
-      const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(s.data() + i, len);
-      i += len;
-    } else {
-      Lit(out, "\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  out += '"';
-}
 
 void AppendTime(std::string& out, Timestamp t) {
   out += '"';
@@ -273,7 +187,7 @@ Json ClientError(const Status& status) {
           {"message", message}};
 }
 
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string Dump(const Json& j) { return DumpJson(j); }
 
 
 namespace {

@@ -25,9 +25,6 @@ void AppendTaskJson(std::string& out, const Task& t);
 std::string TaskEnvelope(const Task& t);
 // {"tasks":[...],"next_cursor":...}
 std::string TaskListBody(const Page<Task>& page);
-// A JSON string literal (quotes included); invalid UTF-8 bytes become U+FFFD,
-// as Dump does.
-void AppendJsonString(std::string& out, std::string_view s);
 // FormatTime's output ("2026-11-22T10:15:30.123Z"), without going through
 // the C library's formatting.
 void AppendTime(std::string& out, Timestamp t);

@@ -506,9 +506,7 @@ class SseWriter {
     frame_ += type;
     frame_ += "\ndata: ";
     // What Dump() writes (invalid UTF-8 replaced), appended in place.
-    nlohmann::detail::serializer<Json> json(nlohmann::detail::output_adapter<char>(frame_), ' ',
-                                            Json::error_handler_t::replace);
-    json.dump(data, /*pretty_print=*/false, /*ensure_ascii=*/false, /*indent_step=*/0);
+    AppendJson(frame_, data);
     frame_ += "\n\n";
     return Write();
   }

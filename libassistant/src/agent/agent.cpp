@@ -63,7 +63,7 @@ constexpr int kHistoryMaxMessages = 1000;
 
 // Dumps without throwing on invalid UTF-8 in strings (replaced by U+FFFD).
 std::string SafeDump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 Json UsageJson(const Usage& u) {

@@ -174,7 +174,7 @@ Result<Json> CheckClaims(std::string_view payload_b64, const JwtVerifyOptions& o
 }
 
 std::string EncodeJson(const Json& j) {
-  return Base64UrlEncode(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+  return Base64UrlEncode(DumpJson(j));
 }
 
 // ---------------------------------------------------------------- HS256

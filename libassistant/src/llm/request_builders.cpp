@@ -65,7 +65,7 @@ const std::string& ModelOf(const ChatRequest& r, const std::string& default_mode
 }  // namespace
 
 std::string DumpBody(const Json& body) {
-  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return DumpJson(body);
 }
 
 Result<Json> BuildOpenAiRequest(const ChatRequest& request,

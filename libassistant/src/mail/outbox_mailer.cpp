@@ -28,7 +28,7 @@ class OutboxMailer final : public Mailer {
                  {"kind", m.kind},
                  {"token", m.token}};
     // `replace` keeps one bad byte from losing the whole message.
-    std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace);
+    std::string text = DumpJson(line);
     text.push_back('\n');
     std::lock_guard<std::mutex> lock(mu_);
     // The outbox holds live tokens: readable by the owner only. Opened per

@@ -392,11 +392,6 @@ std::optional<std::string> OptTextCol(const SQLite::Statement& st, int i) {
 // turn that into DataLoss.
 Json JsonCol(const SQLite::Statement& st, int i) { return Json::parse(TextCol(st, i)); }
 
-std::string DumpJson(const Json& j) {
-  // Replace invalid UTF-8 instead of throwing: storage must not fail on it.
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
 // A statement borrowed from a connection's cache; reset on scope exit so it
 // never keeps a read transaction open.
 class Stmt final {
