@@ -1,7 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
@@ -80,6 +87,57 @@ TEST_CASE("times format like gmtime_r across leap years, centuries and before 19
     const int64_t ms = -8520336000000 + static_cast<int64_t>(x % 17703446400000ull);
     REQUIRE(FormatTime(FromUnixMillis(ms)) == reference(ms));
   }
+}
+
+TEST_CASE("ids made in threads at once are distinct and random in their last 62 bits") {
+  std::vector<std::string> ids[4];
+  std::vector<std::thread> threads;
+  for (auto& out : ids) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < 5000; ++i) out.push_back(NewId());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  std::set<std::string> tails;  // rand_b, after the variant bits
+  for (const auto& v : ids) {
+    for (const std::string& id : v) {
+      all.insert(id);
+      tails.insert(id.substr(20));
+    }
+  }
+  CHECK(all.size() == 20000);
+  CHECK(tails.size() == 20000);
+}
+
+TEST_CASE("a forked child makes different ids from its parent") {
+  // Random bytes are pooled per thread; a child must not reuse the pool it
+  // inherited, or parent and child would make the same ids.
+  NewId();  // the pool is filled before the fork
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string id = NewId();
+    const ssize_t w = ::write(fds[1], id.data(), id.size());
+    ::_exit(w == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  const std::string mine = NewId();
+  char buf[36];
+  size_t got = 0;
+  while (got < sizeof buf) {
+    const ssize_t r = ::read(fds[0], buf + got, sizeof buf - got);
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(got == sizeof buf);
+  CHECK(WIFEXITED(status));
+  CHECK(std::string(buf, sizeof buf).substr(20) != mine.substr(20));
 }
 
 TEST_CASE("ids are UUIDv7 and increase within a process") {

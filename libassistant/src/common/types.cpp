@@ -1,9 +1,12 @@
 #include "assistant/types.hpp"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
+#include <random>
 
 namespace assistant {
 
@@ -149,6 +152,44 @@ std::optional<Timestamp> ParseTime(const std::string& s) {
   return FromUnixMillis(secs * 1000 + millis);
 }
 
+namespace {
+
+// Bumped in a forked child: a thread's pool of random bytes was filled
+// before the fork would otherwise hand the child the same bytes as the
+// parent, and the two processes the same ids.
+std::atomic<uint64_t> g_fork_generation{0};
+
+void OnForkInChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Random bytes for ids, taken from a per-thread pool that RAND_bytes fills
+// 256 bytes at a time. Why: RAND_bytes locks its DRBG and checks for a fork
+// with getpid() on every call, and a turn makes five ids.
+void TakeRandom(unsigned char* out, size_t n) {
+  struct Pool {
+    unsigned char bytes[256];
+    size_t used = sizeof bytes;
+    uint64_t generation = 0;
+  };
+  static std::once_flag registered;
+  std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, OnForkInChild); });
+  thread_local Pool pool;
+  const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+  if (pool.used + n > sizeof pool.bytes || pool.generation != generation) {
+    if (RAND_bytes(pool.bytes, sizeof pool.bytes) != 1) {
+      // No DRBG: ids stay unique within the process by (ms, counter); the
+      // OS's entropy keeps them apart from other processes.
+      std::random_device device;
+      for (unsigned char& b : pool.bytes) b = static_cast<unsigned char>(device());
+    }
+    pool.used = 0;
+    pool.generation = generation;
+  }
+  std::memcpy(out, pool.bytes + pool.used, n);
+  pool.used += n;
+}
+
+}  // namespace
+
 std::string NewId() {
   // UUIDv7: 48-bit ms timestamp, then 74 random bits. Within one process the
   // (ms, counter) pair only grows, so ids sort in creation order.
@@ -173,7 +214,7 @@ std::string NewId() {
     seq = counter;
   }
   unsigned char rnd[8];
-  RAND_bytes(rnd, sizeof rnd);
+  TakeRandom(rnd, sizeof rnd);
   unsigned char b[16];
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
   b[6] = static_cast<unsigned char>(0x70 | ((seq >> 8) & 0x0F));
