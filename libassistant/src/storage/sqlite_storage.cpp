@@ -20,6 +20,8 @@
 //     holds its write, with that commit's outcome (if the commit fails, every
 //     write in it reports the failure and none is applied). A write that runs
 //     alone takes no savepoint.
+//   - Checkpoints run on a thread with a connection of its own
+//     (wal_checkpointer.hpp), not inside the writer's commits.
 //   - A small pool of read-only reader connections (StorageOptions::
 //     read_connections). WAL lets them read concurrently with the writer, each
 //     seeing the last committed state when its statement starts.
@@ -54,6 +56,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "storage/wal_checkpointer.hpp"
 
 namespace assistant::storage {
 
@@ -784,6 +788,14 @@ class SqliteStorage final : public Storage {
                 std::vector<std::unique_ptr<Connection>> readers)
       : writer_(std::move(writer)), readers_(std::move(readers)) {
     for (auto& r : readers_) free_readers_.push_back(r.get());
+  }
+
+  // Called once, before the storage is shared: checkpoints leave the
+  // writer's commits for a thread of their own (wal_checkpointer.hpp).
+  void AttachCheckpointer(std::unique_ptr<WalCheckpointer> checkpointer) {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    checkpointer_ = std::move(checkpointer);
+    checkpointer_->Attach(writer_->db.getHandle());
   }
 
   // Called once, before the storage is shared: from then on reads use the
@@ -2268,6 +2280,9 @@ class SqliteStorage final : public Storage {
   }
 
   std::mutex writer_mu_;
+  // Declared before writer_, so destroyed after it: the writer's WAL hook
+  // points here.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::unique_ptr<Connection> writer_;  // guarded by writer_mu_
 
   // Bounds one transaction, so a burst cannot hold the write lock for long.
@@ -2315,6 +2330,9 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
                                        "sqlite_without_fts5");
       }
     }
+    const char* synchronous = options.durability == Durability::kPowerLossSafe
+                                  ? "PRAGMA synchronous = FULL"
+                                  : "PRAGMA synchronous = NORMAL";
     // Pragmas first: journal_mode needs no open transaction.
     writer->db.exec("PRAGMA foreign_keys = ON");
     writer->db.exec("PRAGMA secure_delete = ON");
@@ -2323,9 +2341,7 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
       if (AsciiLower(mode) != "wal") {
         return UnavailableError("could not switch the database to WAL mode (got " + mode + ")");
       }
-      writer->db.exec(options.durability == Durability::kPowerLossSafe
-                          ? "PRAGMA synchronous = FULL"
-                          : "PRAGMA synchronous = NORMAL");
+      writer->db.exec(synchronous);
     }
     std::vector<std::unique_ptr<Connection>> readers;
     auto storage = std::make_unique<SqliteStorage>(std::move(writer), std::move(readers));
@@ -2339,6 +2355,9 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
         pool.push_back(std::move(r));
       }
       storage->AttachReaders(std::move(pool));
+      ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer,
+                                 WalCheckpointer::Start(file, synchronous));
+      storage->AttachCheckpointer(std::move(checkpointer));
     }
     return std::unique_ptr<Storage>(std::move(storage));
   });
