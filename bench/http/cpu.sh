@@ -9,9 +9,10 @@
 #   get            assistant-server, authenticated GET /api/tasks (20 tasks)
 #   post           assistant-server, POST /api/tasks
 #   agent          assistant-server, POST /api/agent/message "list tasks"
+#   conversation   assistant-server, POST /api/conversations (a new one each)
 #
 # Usage (from the repository root, after a Release build):
-#   bench/http/cpu.sh [bare|get|post|agent]...      default: bare get
+#   bench/http/cpu.sh [bare|get|post|agent|conversation]...      default: bare get
 #   BIN_DIR=build/bin CONNS=16 DURATION=5 PORT=18290 bench/http/cpu.sh bare get
 # Prints: scenario, req/s, p99 ms, non-2xx, server CPU us per request, cores used.
 set -euo pipefail
@@ -62,6 +63,9 @@ measure() {
     case $mode in
       get) ;;
       post) export WRK_METHOD=POST WRK_BODY='{"title":"bench task"}' ;;
+      conversation)
+        export WRK_METHOD=POST WRK_BODY='{"title":"weekly planning chat"}'
+        path=/api/conversations ;;
       agent)
         conv=$(curl -sf -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
           -d '{"message":"list tasks"}' "$base/api/agent/message" | jq -ce .conversation_id)
@@ -81,7 +85,7 @@ import sys
 mode, line, t0, t1, hz, dur = sys.argv[1:]
 v = dict(kv.split("=", 1) for kv in line.split()[1:])
 secs = (float(t1) - float(t0)) / float(hz)
-print(f"{mode:6} req/s={float(v['rps']):9.0f} p99_ms={float(v['p99_ms']):8.2f} "
+print(f"{mode:12} req/s={float(v['rps']):9.0f} p99_ms={float(v['p99_ms']):8.2f} "
       f"non2xx={v['non2xx']} cpu_us_per_req={secs * 1e6 / int(v['requests']):6.1f} "
       f"cores={secs / float(dur):.2f}")
 PY

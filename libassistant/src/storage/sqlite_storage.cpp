@@ -320,7 +320,7 @@ DROP TABLE run_events;
     // per transaction (a trigger per insert) made FTS5 write a new segment
     // per turn: about as many WAL pages and as much CPU as the rest of the
     // turn's writes. A new message's seq now waits in messages_fts_pending
-    // until IndexPendingMessages indexes every waiting one at once (when
+    // until IndexPendingText indexes every waiting one at once (when
     // enough wait, and always before a search reads the index).
     R"sql(
 CREATE TABLE messages_fts_pending (seq INTEGER PRIMARY KEY);
@@ -340,6 +340,31 @@ CREATE TRIGGER messages_fts_au AFTER UPDATE OF content ON messages
   DELETE FROM messages_fts WHERE rowid = old.seq;
   INSERT INTO messages_fts(rowid, content, owner)
     VALUES (new.seq, new.content, 'u' || hex(new.user_id));
+END;
+)sql",
+    // 7: conversation titles enter the search index in batches too, for the
+    // same reason as messages (6): every new conversation (an agent turn
+    // without conversation_id, POST /api/conversations) made FTS5 write a
+    // segment of its own. A title waits in conversations_fts_pending and is
+    // indexed with the waiting messages.
+    R"sql(
+CREATE TABLE conversations_fts_pending (seq INTEGER PRIMARY KEY);
+DROP TRIGGER conversations_fts_ai;
+DROP TRIGGER conversations_fts_ad;
+DROP TRIGGER conversations_fts_au;
+CREATE TRIGGER conversations_fts_ai AFTER INSERT ON conversations BEGIN
+  INSERT INTO conversations_fts_pending(seq) VALUES (new.seq);
+END;
+CREATE TRIGGER conversations_fts_ad AFTER DELETE ON conversations BEGIN
+  DELETE FROM conversations_fts_pending WHERE seq = old.seq;
+  DELETE FROM conversations_fts WHERE rowid = old.seq;
+END;
+-- A title still waiting is indexed as it is then.
+CREATE TRIGGER conversations_fts_au AFTER UPDATE OF title ON conversations
+  WHEN NOT EXISTS (SELECT 1 FROM conversations_fts_pending WHERE seq = old.seq) BEGIN
+  DELETE FROM conversations_fts WHERE rowid = old.seq;
+  INSERT INTO conversations_fts(rowid, title, owner)
+    VALUES (new.seq, new.title, 'u' || hex(new.user_id));
 END;
 )sql",
 };
@@ -1327,7 +1352,7 @@ class SqliteStorage final : public Storage {
                                                         int limit, int offset) override {
     const std::string match = BuildMatch(words);
     if (match.empty() || limit <= 0) return std::vector<Conversation>();
-    ASSISTANT_RETURN_IF_ERROR(IndexWaitingMessages());
+    ASSISTANT_RETURN_IF_ERROR(IndexWaitingText());
     return Read([&](Connection& c) -> Result<std::vector<Conversation>> {
       // Best bm25 (most negative) of the conversation's title and messages;
       // the owner column only filters (weight 0).
@@ -2114,51 +2139,64 @@ class SqliteStorage final : public Storage {
     }
     lock.unlock();
     // After its group is released: a batch is this leader's own delay.
-    if (led) IndexMessagesIfMany();
+    if (led) IndexTextIfMany();
   }
 
-  // Messages wait this many (migration 6) before a write indexes them.
-  static constexpr int64_t kMessageIndexBatch = 64;
+  // Messages and conversation titles wait this many (migrations 6, 7)
+  // before a write indexes them.
+  static constexpr int64_t kIndexBatch = 64;
 
-  // Adds every waiting message to messages_fts in one go (one FTS5 segment).
-  static void IndexPendingMessages(Connection& c) {
+  // Adds every waiting message and title to the search index in one go (one
+  // FTS5 segment per index).
+  static void IndexPendingText(Connection& c) {
     c.Prepare(
          "INSERT INTO messages_fts(rowid, content, owner)"
          " SELECT m.seq, m.content, 'u' || hex(m.user_id)"
          " FROM messages_fts_pending p JOIN messages m ON m.seq = p.seq ORDER BY p.seq")
         ->exec();
     c.Prepare("DELETE FROM messages_fts_pending")->exec();
+    c.Prepare(
+         "INSERT INTO conversations_fts(rowid, title, owner)"
+         " SELECT c.seq, c.title, 'u' || hex(c.user_id)"
+         " FROM conversations_fts_pending p JOIN conversations c ON c.seq = p.seq"
+         " ORDER BY p.seq")
+        ->exec();
+    c.Prepare("DELETE FROM conversations_fts_pending")->exec();
   }
 
-  // Indexes the waiting messages once there are kMessageIndexBatch. Best
+  // Indexes the waiting text once kIndexBatch messages or titles wait. Best
   // effort: when it fails they keep waiting, and a search retries (and
   // reports) it.
-  void IndexMessagesIfMany() {
+  void IndexTextIfMany() {
     std::lock_guard<std::mutex> writer_lock(writer_mu_);
     (void)Guard([&]() -> Status {
       {
-        Stmt st = writer_->Prepare("SELECT count(*) FROM messages_fts_pending");
-        if (!st->executeStep() || st->getColumn(0).getInt64() < kMessageIndexBatch) {
+        Stmt st = writer_->Prepare(
+            "SELECT max((SELECT count(*) FROM messages_fts_pending),"
+            " (SELECT count(*) FROM conversations_fts_pending))");
+        if (!st->executeStep() || st->getColumn(0).getInt64() < kIndexBatch) {
           return Status();
         }
       }
       return WriteLocked([](Connection& c) -> Status {
-        IndexPendingMessages(c);
+        IndexPendingText(c);
         return Status();
       });
     });
   }
 
-  // Before a search: indexes whatever waits, so every committed message is
-  // found. Usually a read that finds nothing waiting.
-  Status IndexWaitingMessages() {
+  // Before a search: indexes whatever waits, so every committed message and
+  // title is found. Usually a read that finds nothing waiting.
+  Status IndexWaitingText() {
     ASSISTANT_ASSIGN_OR_RETURN(bool waiting, Read([](Connection& c) -> Result<bool> {
-      Stmt st = c.Prepare("SELECT 1 FROM messages_fts_pending LIMIT 1");
-      return st->executeStep();
+      Stmt st = c.Prepare(
+          "SELECT EXISTS (SELECT 1 FROM messages_fts_pending)"
+          " OR EXISTS (SELECT 1 FROM conversations_fts_pending)");
+      return st->executeStep() && st->getColumn(0).getInt() != 0;
     }));
     if (!waiting) return Status();
     return Write([](Connection& c) -> Status {
-      IndexPendingMessages(c);
+      IndexPendingText(c);
       return Status();
     });
   }
