@@ -1405,6 +1405,20 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     foreign.run.user_id = b.user.id;
     CHECK(IsNotFound(s.StartRun(foreign)));
     CHECK(IsNotFound(s.GetRun(b.user.id, foreign.run.id).status()));
+    // A message into a's own conversation does not vouch for a run in b's.
+    Conversation bs;
+    bs.id = NewId();
+    bs.user_id = b.user.id;
+    bs.title = "b's";
+    bs.created_at = bs.updated_at = T(3);
+    REQUIRE(s.CreateConversation(bs).ok());
+    RunStart elsewhere = make_start(a.user.id, started.run.conversation_id);
+    elsewhere.new_conversation.reset();
+    elsewhere.run.conversation_id = bs.id;
+    CHECK(IsNotFound(s.StartRun(elsewhere)));
+    CHECK(IsNotFound(s.GetRun(a.user.id, elsewhere.run.id).status()));
+    CHECK(IsNotFound(
+        s.GetMessage(a.user.id, started.run.conversation_id, elsewhere.user_message->id).status()));
 
     // Start and finish in one call: everything, or (with a bad reply) nothing.
     RunStart whole = make_start(a.user.id, NewId());

@@ -1691,6 +1691,8 @@ class SqliteStorage final : public Storage {
         }
       }
       if (readers_.empty()) return Status();  // in-memory: no WAL
+      std::unique_lock<std::mutex> passes;
+      if (checkpointer_) passes = checkpointer_->HoldPasses();
       Stmt st = writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)");
       if (st->executeStep() && st->getColumn(0).getInt() != 0) {
         return UnavailableError("WAL checkpoint could not complete: database busy");
@@ -1788,7 +1790,7 @@ class SqliteStorage final : public Storage {
         st->bind(4, run.user_id);
         if (st->exec() == 0) return NotFoundError("run not found");
       }
-      InsertRunEvents(c, run.id, finish.events);
+      InsertRunEvents(c, run.id, finish.events, /*run_is_new=*/finish.start.has_value());
       if (finish.reply) {
         ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, run.user_id, *finish.reply, &tool_calls));
       }
@@ -1860,8 +1862,10 @@ class SqliteStorage final : public Storage {
   // Stores `events` as one chunk, leaving out ids some chunk already holds
   // (a late or repeated batch), so every id has exactly one stored content:
   // the first.
+  // `run_is_new`: the run was inserted in this transaction, so no chunk of
+  // it can exist yet and the probe below is skipped.
   static void InsertRunEvents(Connection& c, const std::string& run_id,
-                              const std::vector<RunEvent>& events) {
+                              const std::vector<RunEvent>& events, bool run_is_new = false) {
     if (events.empty()) return;
     int64_t lo = events.front().id;
     int64_t hi = lo;
@@ -1870,7 +1874,7 @@ class SqliteStorage final : public Storage {
       hi = std::max(hi, e.id);
     }
     std::set<int64_t> stored;
-    {
+    if (!run_is_new) {
       // Usually finds nothing: batches of a run arrive in order. Only the
       // (run_id, last_seq) index keeps this one probe; with a first_seq
       // bound as well SQLite picks the primary key and walks every earlier
@@ -2018,10 +2022,13 @@ class SqliteStorage final : public Storage {
       BindConversation(*st, *start.new_conversation);
       st->exec();
     }
+    bool owner_checked = false;
     if (start.user_message) {
       ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(c, r.user_id, *start.user_message));
+      // Its UPDATE of the conversation, matched by id and user, proved it.
+      owner_checked = start.user_message->conversation_id == r.conversation_id;
     }
-    if (!OwnsConversation(c, r.user_id, r.conversation_id)) {
+    if (!owner_checked && !OwnsConversation(c, r.user_id, r.conversation_id)) {
       return NotFoundError("conversation not found");
     }
     Stmt st = c.Prepare(Sql({"INSERT INTO runs(", kRunCols, ") VALUES (?,?,?,?,?,?,?,?,?,?)"}));

@@ -67,14 +67,17 @@ void WalCheckpointer::Loop() {
     // Frames keep coming during a pass; further passes copy those, each
     // shorter than the last, until what is left for the writer is small.
     int rc = SQLITE_OK;
-    int seen = 0;
-    for (int pass = 0; pass < kMaxPasses; ++pass) {
-      int log_frames = 0;
-      int copied = 0;
-      rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                     &copied);
-      if (rc != SQLITE_OK || log_frames - seen <= kSmallRemainder) break;
-      seen = log_frames;
+    {
+      std::lock_guard<std::mutex> passing(pass_mu_);
+      int seen = 0;
+      for (int pass = 0; pass < kMaxPasses; ++pass) {
+        int log_frames = 0;
+        int copied = 0;
+        rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &copied);
+        if (rc != SQLITE_OK || log_frames - seen <= kSmallRemainder) break;
+        seen = log_frames;
+      }
     }
     lock.lock();
     if (rc == SQLITE_OK) {

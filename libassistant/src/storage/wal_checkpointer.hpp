@@ -56,6 +56,11 @@ class WalCheckpointer {
   // of this thread. `writer` must not outlive this object with the hook.
   void Attach(sqlite3* writer);
 
+  // While the returned lock is held no background pass runs: a checkpoint
+  // of the caller's own (TRUNCATE) would otherwise find SQLite's checkpoint
+  // lock taken and give up busy.
+  std::unique_lock<std::mutex> HoldPasses() { return std::unique_lock<std::mutex>(pass_mu_); }
+
  private:
   WalCheckpointer(sqlite3* db, int threshold_pages);
   // Background passes per checkpoint at most, and the number of frames
@@ -68,6 +73,7 @@ class WalCheckpointer {
 
   sqlite3* const db_;
   const int threshold_pages_;
+  std::mutex pass_mu_;  // held during background passes
   std::mutex mu_;
   std::condition_variable cv_;
   bool requested_ = false;  // guarded by mu_
