@@ -27,6 +27,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <httplib.h>
 
@@ -54,6 +55,13 @@ class ConnectionStream final : public httplib::Stream {
   // Sends what is pending and ends the response's streaming mode. False when
   // the send failed (the connection is then unusable).
   bool FinishResponse();
+
+  // The bytes read ahead and not yet consumed (the fast path, fast_request.hpp,
+  // parses a request in place and consumes it only once it serves it).
+  std::string_view Buffered() const {
+    return std::string_view(read_buf_.get() + read_off_, read_len_ - read_off_);
+  }
+  void Consume(size_t n) { read_off_ += n; }
 
   // httplib::Stream
   bool is_readable() const override;

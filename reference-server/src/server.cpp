@@ -13,6 +13,7 @@
 
 #include "assistant/http_status.hpp"
 #include "connection_stream.hpp"
+#include "fast_request.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 
@@ -91,21 +92,38 @@ bool IsJsonContentType(const std::string& ct) {
 // is the library's own (process_server_socket in 0.11): wait for the next
 // request while the server listens, at most keep_alive_max_count requests,
 // the last one answered with `Connection: close`.
-class HttpServer::Listener final : public httplib::Server {
+class HttpServer::Listener final : public httplib::Server, private FastPathHost {
  public:
+  explicit Listener(HttpServer& server) : server_(server) {}
   void RaiseBacklog() { ::listen(svr_sock_, kListenBacklog); }
 
  private:
+  // Each request takes the fast path (fast_request.hpp) when it can, else
+  // the library's process_request with the request still in the buffer.
   bool process_and_close_socket(socket_t sock) override {
     bool ok = false;
     {
       ConnectionStream stream(sock, read_timeout_sec_, write_timeout_sec_);
       const int idle_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
+      // The library's Keep-Alive value (it builds it with a stringstream per
+      // response).
+      const std::string keep_alive = "timeout=" + std::to_string(keep_alive_timeout_sec_) +
+                                     ", max=" + std::to_string(keep_alive_max_count_);
+      std::string scratch;
       static const std::function<void(httplib::Request&)> kNoSetup;
       for (size_t left = keep_alive_max_count_;
            left > 0 && stream.WaitForRequest(idle_ms, svr_sock_); --left) {
+        const bool close_connection = left == 1;
         bool connection_closed = false;
-        ok = process_request(stream, /*close_connection=*/left == 1, connection_closed, kNoSetup);
+        const FastOutcome fast = ServeFast(stream, close_connection, payload_max_length_,
+                                           keep_alive, *this, scratch);
+        if (fast.served) {
+          ok = fast.ok;
+          connection_closed = fast.connection_closed;
+          server_.metrics_->CountFastPath();
+        } else {
+          ok = process_request(stream, close_connection, connection_closed, kNoSetup);
+        }
         if (!stream.FinishResponse()) ok = false;
         if (!ok || connection_closed) break;
       }
@@ -114,6 +132,18 @@ class HttpServer::Listener final : public httplib::Server {
     ::close(sock);
     return ok;
   }
+
+  bool HandleUnlessStream(const httplib::Request& req, httplib::Response& res) override {
+    return server_.Serve(req, res, /*may_stream=*/false);
+  }
+  void OnError(const httplib::Request& req, httplib::Response& res) override {
+    server_.OnLibraryError(req, res);
+  }
+  void OnException(const httplib::Request& req, httplib::Response& res) override {
+    server_.OnUncaught(req, res);
+  }
+
+  HttpServer& server_;
 };
 
 void SetBody(httplib::Response& res, std::string body, const std::string& content_type) {
@@ -159,7 +189,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       logger_(logger),
       auth_limiter_(config.rate_limit_auth),
       api_limiter_(config.rate_limit_api),
-      http_(std::make_unique<Listener>()) {
+      http_(std::make_unique<Listener>(*this)) {
   routes_ = BuildRoutes(*this);
   std::vector<Metrics::RouteLabel> labels;
   for (auto& r : routes_) {
@@ -211,12 +241,14 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   s.set_error_handler(
       [this](const httplib::Request& req, httplib::Response& res) { OnLibraryError(req, res); });
   s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
-                                 std::exception_ptr) {
-    // Handle catches everything itself; this is the last line of defence.
-    const std::string id = RequestIdFor(req.get_header_value("X-Request-ID"));
-    res.body.clear();
-    RenderError(res, InternalError("unexpected exception"), id, "unmatched");
-  });
+                                 std::exception_ptr) { OnUncaught(req, res); });
+}
+
+// Handle catches everything itself; this is the last line of defence.
+void HttpServer::OnUncaught(const httplib::Request& req, httplib::Response& res) {
+  const std::string id = RequestIdFor(req.get_header_value("X-Request-ID"));
+  res.body.clear();
+  RenderError(res, InternalError("unexpected exception"), id, "unmatched");
 }
 
 HttpServer::~HttpServer() = default;
@@ -338,6 +370,17 @@ bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res) const
 }
 
 void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
+  Serve(req, res, /*may_stream=*/true);
+}
+
+bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool may_stream) {
+  std::vector<std::string> params;
+  size_t route_index = metrics_->unmatched_index();
+  std::string allowed;
+  const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
+  // The fast path cannot write a stream: it asks before anything is done.
+  if (!may_stream && route != nullptr && route->doc.sse) return false;
+
   const auto start = Clock::now();
   metrics_->AddInFlight(1);
 
@@ -358,10 +401,6 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   // 2. Security headers.
   for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
 
-  std::vector<std::string> params;
-  size_t route_index = metrics_->unmatched_index();
-  std::string allowed;
-  const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
   const std::string& route_label = route ? route->path : kUnmatched;
   if (req.path.rfind("/api/auth/", 0) == 0 || req.path.rfind("/api/user/", 0) == 0) {
     res.set_header("Cache-Control", "no-store");
@@ -373,10 +412,11 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
     metrics_->AddInFlight(-1);
     logger_.Access(request_id, req.method, route_label, res.status, secs * 1e3,
                    req.remote_addr);
+    return true;
   };
   auto fail = [&](const Status& s) {
     RenderError(res, s, request_id, route_label, route);
-    finish();
+    return finish();
   };
 
   // 3. CORS, including preflight.
@@ -504,7 +544,7 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
       res.body.clear();
     }
   }
-  finish();
+  return finish();
 }
 
 // A streamed reply holds its worker until it ends, so it takes a stream slot

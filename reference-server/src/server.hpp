@@ -81,7 +81,10 @@ struct RouteDoc {
   Json request;   // null: no body
   Json response;  // null: no body
   std::vector<std::string> query;  // query parameter names
-  bool sse = false;                // can answer text/event-stream
+  // Can answer text/event-stream (a content provider). The fast path
+  // (fast_request.hpp) leaves such routes to cpp-httplib: keep it true on
+  // every route that can stream.
+  bool sse = false;
 };
 
 struct Route {
@@ -137,6 +140,12 @@ class HttpServer final {
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
   bool Cors(const httplib::Request& req, httplib::Response& res) const;
   void OnLibraryError(const httplib::Request& req, httplib::Response& res);
+  // The library's exception handler (Handle catches everything itself).
+  void OnUncaught(const httplib::Request& req, httplib::Response& res);
+  // Handle's body. With `may_stream` false, a request whose route can
+  // answer with a stream is left alone (false, nothing done): the fast path
+  // cannot write one.
+  bool Serve(const httplib::Request& req, httplib::Response& res, bool may_stream);
   // Takes a stream slot for a streamed reply; false (and the reply made
   // empty, with Retry-After) when --max-streams are open.
   bool AdmitStream(httplib::Response& res);
