@@ -207,6 +207,7 @@ FastOutcome ServeFast(ConnectionStream& stream, bool close_connection, size_t pa
     host.OnException(req, res);
   }
   stream.Consume(consumed);
+  host.OnServed();
   out.served = true;
   out.connection_closed = client_close;
   if (res.status == -1) res.status = 200;

@@ -60,6 +60,8 @@ class FastPathHost {
   virtual void OnError(const httplib::Request& req, httplib::Response& res) = 0;
   // The library's exception handler.
   virtual void OnException(const httplib::Request& req, httplib::Response& res) = 0;
+  // The fast path took the request (called before its response is written).
+  virtual void OnServed() = 0;
 };
 
 // Parses the request at the start of `buf` into `req` (method, target,

@@ -120,7 +120,6 @@ class HttpServer::Listener final : public httplib::Server, private FastPathHost 
         if (fast.served) {
           ok = fast.ok;
           connection_closed = fast.connection_closed;
-          server_.metrics_->CountFastPath();
         } else {
           ok = process_request(stream, close_connection, connection_closed, kNoSetup);
         }
@@ -142,6 +141,7 @@ class HttpServer::Listener final : public httplib::Server, private FastPathHost 
   void OnException(const httplib::Request& req, httplib::Response& res) override {
     server_.OnUncaught(req, res);
   }
+  void OnServed() override { server_.metrics_->CountFastPath(); }
 
   HttpServer& server_;
 };
