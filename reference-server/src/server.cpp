@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <exception>
+#include <utility>
 
 #include "assistant/http_status.hpp"
 #include "connection_stream.hpp"
@@ -72,6 +73,10 @@ bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
 }
 
+// Set by the pre-routing handler when the request's connection must close
+// after its answer; read by the connection loop on the same thread.
+thread_local bool t_close_after_response = false;
+
 bool IsJsonContentType(const std::string& ct) {
   std::string base = ct.substr(0, ct.find(';'));
   while (!base.empty() && base.back() == ' ') base.pop_back();
@@ -122,6 +127,7 @@ class HttpServer::Listener final : public httplib::Server, private FastPathHost 
           connection_closed = fast.connection_closed;
         } else {
           ok = process_request(stream, close_connection, connection_closed, kNoSetup);
+          if (std::exchange(t_close_after_response, false)) connection_closed = true;
         }
         if (!stream.FinishResponse()) ok = false;
         if (!ok || connection_closed) break;
@@ -235,6 +241,18 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
     const bool body_method = req.method == "POST" || req.method == "PUT" ||
                              req.method == "PATCH" || req.method == "DELETE";
     if (body_method && framed) return httplib::Server::HandlerResponse::Unhandled;
+    if (framed && !(req.get_header_value("Content-Length") == "0" &&
+                    !req.has_header("Transfer-Encoding"))) {
+      // cpp-httplib 0.11 never reads the body of a GET, HEAD or OPTIONS:
+      // its bytes would be parsed as the next request on the connection,
+      // one a proxy in front never sent (request smuggling). Refused, and
+      // the connection closes after the answer.
+      t_close_after_response = true;
+      res.status = 400;
+      res.set_header("Connection", "close");
+      OnLibraryError(req, res, "a " + req.method + " request must not carry a body");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     Handle(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -577,7 +595,8 @@ bool HttpServer::AdmitStream(httplib::Response& res) {
 // Responses cpp-httplib makes itself, before any route runs: a request line
 // or header it cannot parse (400), a body over the limit (413), a URI too
 // long (414). They get the same error JSON, request id and headers.
-void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& res,
+                                const std::string& why) {
   if (!res.body.empty() || res.status < 400) return;  // our own response
   std::string request_id = res.get_header_value("X-Request-ID");
   if (request_id.empty()) {
@@ -604,7 +623,10 @@ void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& 
     default:
       break;
   }
-  res.set_content(Dump(ErrorJson(code, message, request_id)), "application/json");
+  res.set_content(
+      Dump(ErrorJson(code, why.empty() ? std::string_view(message) : std::string_view(why),
+                     request_id)),
+      "application/json");
   metrics_->Observe(metrics_->unmatched_index(), res.status, 0);
   logger_.Info("request", {{"request_id", request_id},
                            {"method", req.method},

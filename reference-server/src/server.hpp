@@ -139,7 +139,9 @@ class HttpServer final {
                    const std::string& route, const Route* route_def = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
   bool Cors(const httplib::Request& req, httplib::Response& res) const;
-  void OnLibraryError(const httplib::Request& req, httplib::Response& res);
+  // `why`: a message of our own instead of the status's generic one.
+  void OnLibraryError(const httplib::Request& req, httplib::Response& res,
+                      const std::string& why = std::string());
   // The library's exception handler (Handle catches everything itself).
   void OnUncaught(const httplib::Request& req, httplib::Response& res);
   // Handle's body. With `may_stream` false, a request whose route can

@@ -366,7 +366,7 @@ TEST_CASE("ambiguous or oversized requests are the library's, with its answers")
   // A bare LF ends a header line: the library skips that line.
   const Reply bare_lf = Exchange(s.port(), "GET /api/tasks HTTP/1.1\r\nHost: t\r\n" + auth.substr(0, auth.size() - 2) + "\n\r\n");
   CHECK(bare_lf.status() == 401);
-  // GET with a body length: the library leaves the body unread.
+  // GET with an empty body length is an ordinary GET.
   const Reply get_body = Exchange(s.port(), "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
   CHECK(get_body.status() == 200);
   // Oversized request line and header line.
@@ -386,6 +386,43 @@ TEST_CASE("ambiguous or oversized requests are the library's, with its answers")
   CHECK(fits.status() != 0);
   CHECK(fits.status() != 413);  // read and parsed (the title may be too long)
   CHECK(FastCount(s.port()) == before + 1);
+}
+
+TEST_CASE("a GET carrying a body is refused and its body never runs as a request") {
+  // cpp-httplib never reads a GET's body; left in the connection, it would
+  // be parsed as a second request that a proxy in front never sent.
+  ServerProcess s;
+  REQUIRE(s.started());
+  const std::string hidden = "DELETE /api/agent/memory/x HTTP/1.1\r\nHost: t\r\n\r\n";
+  for (const std::string& framing :
+       {"Content-Length: " + std::to_string(hidden.size()) + "\r\n",
+        std::string("Transfer-Encoding: chunked\r\n")}) {
+    for (const std::string method : {"GET", "OPTIONS", "HEAD"}) {
+      const int fd = Connect(s.port());
+      const std::string body = framing[0] == 'C' ? hidden : "0\r\n\r\n" + hidden;
+      SendAll(fd, method + " /healthz HTTP/1.1\r\nHost: t\r\n" + framing + "\r\n" + body);
+      std::string pending;
+      const Reply r = ReadReply(fd, pending);
+      CHECK_MESSAGE(r.status() == 400, method << " " << framing);
+      CHECK(r.Header("Connection") == "close");
+      if (method != "HEAD") {
+        CHECK(Json::parse(r.body)["error"]["code"] == "malformed_request");
+      }
+      // Nothing more: no answer to the hidden request, and the end.
+      if (method == "HEAD") pending.clear();  // a HEAD answer has no body
+      CHECK(pending.empty());
+      CHECK(PeerClosed(fd));
+      ::close(fd);
+    }
+  }
+  // An empty body length stays an ordinary GET, and the connection lives on.
+  const int fd = Connect(s.port());
+  SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+              "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string pending;
+  CHECK(ReadReply(fd, pending).status() == 200);
+  CHECK(ReadReply(fd, pending).status() == 200);
+  ::close(fd);
 }
 
 TEST_CASE("a streamed reply is the library's; the request before it on the connection is ours") {
