@@ -69,39 +69,6 @@ void ClearAccessCookie(HttpServer& s, httplib::Response& res) {
   res.set_header("Set-Cookie", c);
 }
 
-Result<int> IntField(const Json& body, const char* field) {
-  ASSISTANT_ASSIGN_OR_RETURN(auto v, OptInt(body, field));
-  if (!v) return 0;
-  if (*v < INT_MIN || *v > INT_MAX) {
-    return InvalidArgumentError(std::string(field) + " is out of range", field);
-  }
-  return static_cast<int>(*v);
-}
-
-Result<std::vector<std::string>> StringList(const Json& body, const char* field) {
-  std::vector<std::string> out;
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return out;
-  if (!it->is_array()) {
-    return InvalidArgumentError(std::string(field) + " must be an array of strings", field);
-  }
-  for (const auto& v : *it) {
-    if (!v.is_string()) {
-      return InvalidArgumentError(std::string(field) + " must be an array of strings", field);
-    }
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-Json NextCursor(const std::string& c) { return c.empty() ? Json(nullptr) : Json(c); }
-
-Json MessagesJson(const MessagePage& page) {
-  Json list = Json::array();
-  for (const auto& m : page.messages) list.push_back(MessageToJson(m));
-  return {{"messages", std::move(list)}, {"has_more", page.has_more}};
-}
-
 // ------------------------------------------------------------------ auth
 
 void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
@@ -325,30 +292,6 @@ void UserRoutes(HttpServer& s, std::vector<Route>& r) {
 }
 
 // ------------------------------------------------------------------ tasks
-
-Result<TaskInput> ParseTaskInput(const Json& b) {
-  TaskInput in;
-  ASSISTANT_ASSIGN_OR_RETURN(in.title, RequiredString(b, "title"));
-  ASSISTANT_ASSIGN_OR_RETURN(auto desc, OptString(b, "description"));
-  in.description = desc.value_or("");
-  ASSISTANT_ASSIGN_OR_RETURN(auto due, OptTime(b, "due_at"));
-  if (due) in.due_at = *due;
-  ASSISTANT_ASSIGN_OR_RETURN(in.priority, IntField(b, "priority"));
-  return in;
-}
-
-Result<TaskPatch> ParseTaskPatch(const Json& b) {
-  TaskPatch p;
-  ASSISTANT_ASSIGN_OR_RETURN(p.title, OptString(b, "title"));
-  ASSISTANT_ASSIGN_OR_RETURN(p.description, OptString(b, "description"));
-  ASSISTANT_ASSIGN_OR_RETURN(p.completed, OptBool(b, "completed"));
-  ASSISTANT_ASSIGN_OR_RETURN(p.due_at, OptTime(b, "due_at"));
-  if (b.contains("priority") && !b["priority"].is_null()) {
-    ASSISTANT_ASSIGN_OR_RETURN(int prio, IntField(b, "priority"));
-    p.priority = prio;
-  }
-  return p;
-}
 
 void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
   auto& core = s.core();

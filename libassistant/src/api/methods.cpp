@@ -1,0 +1,673 @@
+#include "api/methods.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "api/json_shapes.hpp"
+#include "assistant/agent.hpp"
+#include "assistant/runs.hpp"
+
+namespace assistant::api {
+namespace {
+
+const Principal& Me(const MethodCall& c) { return *c.principal; }
+
+Json Ok() { return Json::object(); }
+
+// Handlers that act for a user take the principal; the others do not.
+constexpr bool kUser = true;
+constexpr bool kAnyone = false;
+
+Result<Json> ParseText(const std::string& json_text) {
+  // The task renderers write text (the hot path of the HTTP server); the
+  // shape is defined once, there.
+  return Json::parse(json_text);
+}
+
+Result<std::string> IdParam(const MethodCall& c, const char* name = "id") {
+  return RequiredString(c.params, name);
+}
+
+Result<int> LimitParam(const MethodCall& c) {
+  ASSISTANT_ASSIGN_OR_RETURN(auto v, OptInt(c.params, "limit"));
+  if (!v) return 50;
+  return static_cast<int>(std::clamp<int64_t>(*v, INT32_MIN, INT32_MAX));
+}
+
+std::string StringOr(const Json& params, const char* field, std::string fallback = {}) {
+  auto it = params.find(field);
+  return it != params.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+Result<AgentRequest> ParseAgentRequest(const MethodCall& c) {
+  AgentRequest in;
+  ASSISTANT_ASSIGN_OR_RETURN(in.message, RequiredString(c.params, "message"));
+  ASSISTANT_ASSIGN_OR_RETURN(in.conversation_id, OptString(c.params, "conversation_id"));
+  ASSISTANT_ASSIGN_OR_RETURN(in.app_id, OptString(c.params, "app_id"));
+  return in;
+}
+
+Json AgentReplyJson(AgentReply reply) {
+  return {{"conversation_id", reply.conversation_id},
+          {"run_id", reply.run_id},
+          {"message", MessageToJson(std::move(reply.message))},
+          {"usage", UsageJson(reply.usage)}};
+}
+
+// agent.message, streamed or not. A false from the sink cancels the turn:
+// the upstream request is aborted and the partial reply stored as cancelled.
+Result<Json> AgentMessage(Assistant& core, const MethodCall& c, const MethodEventSink* sink) {
+  ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseAgentRequest(c));
+  if (sink == nullptr) {
+    ASSISTANT_ASSIGN_OR_RETURN(auto reply, core.agent().Send(Me(c), in, c.ctx));
+    return AgentReplyJson(std::move(reply));
+  }
+  CancellationToken cancel;
+  auto reply = core.agent().Send(
+      Me(c), in, c.ctx,
+      [&](const AgentEvent& ev) {
+        if (cancel.cancelled()) return false;
+        if (!(*sink)(ev.type, ev.data)) cancel.Cancel();
+        return !cancel.cancelled();
+      },
+      &cancel);
+  if (!reply.ok()) return reply.status();
+  return AgentReplyJson(std::move(*reply));
+}
+
+// agent.runs.events: a run's events after last_event_id, then live. A false
+// from the sink stops listening and cancels the run.
+Result<Json> AttachRun(Assistant& core, const MethodCall& c, const MethodEventSink& sink) {
+  ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+  ASSISTANT_ASSIGN_OR_RETURN(auto after, OptInt(c.params, "last_event_id"));
+  bool stopped = false;
+  ASSISTANT_RETURN_IF_ERROR(core.runs().Attach(
+      Me(c), id, after.value_or(0), [&](const RunEvent& ev) {
+        if (ev.type.empty()) return true;  // a keep-alive: nothing to deliver
+        stopped = !sink(ev.type, ev.data);
+        return !stopped;
+      }));
+  if (stopped) {
+    ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Cancel(Me(c), id));
+    return Json{{"run", RunToJson(run)}};
+  }
+  ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Get(Me(c), id));
+  return Json{{"run", RunToJson(run)}};
+}
+
+std::vector<Method> BuildMethods() {
+  std::vector<Method> m;
+  auto add = [&m](Method method) { m.push_back(std::move(method)); };
+
+  // ---------------------------------------------------------------- auth
+  add({"auth.register", "Create an account and a first session", kAnyone, "",
+       {{"email", "string", true, "the new account's email"},
+        {"password", "string", true, "8 to 1024 characters"},
+        {"name", "string", false, "display name"}},
+       "{user, access_token, refresh_token, token_type, expires_in}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         RegisterInput in;
+         ASSISTANT_ASSIGN_OR_RETURN(in.email, RequiredString(c.params, "email"));
+         ASSISTANT_ASSIGN_OR_RETURN(in.password, RequiredString(c.params, "password"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto name, OptString(c.params, "name"));
+         in.name = name.value_or("");
+         ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Register(in, c.ctx));
+         return AuthResultJson(out);
+       }});
+  add({"auth.login", "Log in; a wrong email and a wrong password fail alike", kAnyone, "",
+       {{"email", "string", true, ""}, {"password", "string", true, ""}},
+       "{user, access_token, refresh_token, token_type, expires_in}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.params, "email"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto pw, RequiredString(c.params, "password"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Login(email, pw, c.ctx));
+         return AuthResultJson(out);
+       }});
+  add({"auth.refresh", "Rotate a refresh token for a new pair", kAnyone, "",
+       {{"refresh_token", "string", true, ""}},
+       "{user, access_token, refresh_token, token_type, expires_in}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.params, "refresh_token"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Refresh(token, c.ctx));
+         return AuthResultJson(out);
+       }});
+  add({"auth.logout", "Revoke the principal's session (not for API keys)", kUser, "", {}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_RETURN_IF_ERROR(core.auth().Logout(Me(c), c.ctx));
+         return Ok();
+       }});
+  add({"auth.verify", "Check the principal's token", kUser, "", {}, "{valid, user, claims}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         if (c.credential.empty()) {
+           return InvalidArgumentError("auth.verify needs principal.token", "principal",
+                                       "missing_field");
+         }
+         ASSISTANT_ASSIGN_OR_RETURN(auto v, core.auth().Verify(c.credential));
+         return Json{{"valid", true}, {"user", UserJson(v.user)}, {"claims", v.claims}};
+       }});
+  add({"auth.sessions.list", "The user's sessions", kUser, "user:read", {}, "{sessions}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto list, core.auth().ListSessions(Me(c)));
+         Json out = Json::array();
+         for (const auto& x : list) out.push_back(SessionJson(x, Me(c).session_id));
+         return Json{{"sessions", std::move(out)}};
+       }});
+  add({"auth.sessions.revoke", "Revoke one session", kUser, "user:write",
+       {{"id", "string", true, "the session id"}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_RETURN_IF_ERROR(core.auth().RevokeSession(Me(c), id, c.ctx));
+         return Ok();
+       }});
+  add({"auth.forgot_password", "Mail a reset token if the account exists (always succeeds)",
+       kAnyone, "", {{"email", "string", true, ""}}, "{status: \"accepted\"}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.params, "email"));
+         ASSISTANT_RETURN_IF_ERROR(core.auth().ForgotPassword(email, c.ctx));
+         return Json{{"status", "accepted"}};
+       }});
+  add({"auth.reset_password", "Set a new password with a reset token; revokes every session",
+       kAnyone, "", {{"token", "string", true, ""}, {"password", "string", true, ""}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.params, "token"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto pw, RequiredString(c.params, "password"));
+         ASSISTANT_RETURN_IF_ERROR(core.auth().ResetPassword(token, pw, c.ctx));
+         return Ok();
+       }});
+  add({"auth.send_verification_email", "Mail an email-verification token", kUser, "", {},
+       "{status: \"accepted\"}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_RETURN_IF_ERROR(core.auth().SendVerificationEmail(Me(c), c.ctx));
+         return Json{{"status", "accepted"}};
+       }});
+  add({"auth.verify_email", "Confirm an email address with its token", kAnyone, "",
+       {{"token", "string", true, ""}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.params, "token"));
+         ASSISTANT_RETURN_IF_ERROR(core.auth().VerifyEmail(token, c.ctx));
+         return Ok();
+       }});
+  add({"auth.api_keys.create", "Create an API key; `key` is shown only here", kUser, "keys",
+       {{"name", "string", true, ""},
+        {"scopes", "array", false, "scopes, never broader than the caller's"},
+        {"expires_in", "integer", false, "seconds; absent = never expires"}},
+       "{api_key, key}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ApiKeyInput in;
+         ASSISTANT_ASSIGN_OR_RETURN(in.name, RequiredString(c.params, "name"));
+         ASSISTANT_ASSIGN_OR_RETURN(in.scopes, StringList(c.params, "scopes"));
+         ASSISTANT_ASSIGN_OR_RETURN(in.expires_in, OptInt(c.params, "expires_in"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().CreateApiKey(Me(c), in, c.ctx));
+         return Json{{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}};
+       }});
+  add({"auth.api_keys.list", "The user's API keys", kUser, "keys", {}, "{api_keys}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto list, core.auth().ListApiKeys(Me(c)));
+         Json out = Json::array();
+         for (const auto& k : list) out.push_back(ApiKeyJson(k));
+         return Json{{"api_keys", std::move(out)}};
+       }});
+  add({"auth.api_keys.revoke", "Revoke an API key", kUser, "keys",
+       {{"id", "string", true, "the key's id"}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_RETURN_IF_ERROR(core.auth().RevokeApiKey(Me(c), id, c.ctx));
+         return Ok();
+       }});
+  add({"auth.jwks", "Public keys: access-token keys (EdDSA) and the identity key", kAnyone, "",
+       {}, "{keys}",
+       [](Assistant& core, const MethodCall&) -> Result<Json> { return core.auth().Jwks(); }});
+
+  // ---------------------------------------------------------------- user
+  add({"user.get", "The user's profile", kUser, "user:read", {}, "{user}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto u, core.users().Me(Me(c)));
+         return Json{{"user", UserJson(u)}};
+       }});
+  add({"user.update", "Change name or preferences", kUser, "user:write",
+       {{"name", "string", false, ""}, {"preferences", "object", false, "replaces the old"}},
+       "{user}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         UserPatch patch;
+         ASSISTANT_ASSIGN_OR_RETURN(patch.name, OptString(c.params, "name"));
+         if (auto it = c.params.find("preferences"); it != c.params.end()) patch.preferences = *it;
+         ASSISTANT_ASSIGN_OR_RETURN(auto u, core.users().UpdateMe(Me(c), patch));
+         return Json{{"user", UserJson(u)}};
+       }});
+  add({"user.delete", "Delete the account and everything it owns", kUser, "user:write", {},
+       "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_RETURN_IF_ERROR(core.users().DeleteMe(Me(c), c.ctx));
+         return Ok();
+       }});
+  add({"user.audit", "The user's audit events, newest first", kUser, "user:read",
+       {{"limit", "integer", false, "1..200, default 50"},
+        {"cursor", "string", false, "next_cursor of the previous page"}},
+       "{events, next_cursor}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(int limit, LimitParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto cursor, OptString(c.params, "cursor"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto page,
+                                    core.users().Audit(Me(c), limit, cursor.value_or("")));
+         Json out = Json::array();
+         for (const auto& e : page.items) out.push_back(AuditJson(e));
+         return Json{{"events", std::move(out)}, {"next_cursor", NextCursor(page.next_cursor)}};
+       }});
+  add({"user.data.list", "Every entry of a namespace", kUser, "user:read",
+       {{"namespace", "string", true, ""}}, "{namespace, entries}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto ns, RequiredString(c.params, "namespace"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto list, core.users().ListData(Me(c), ns));
+         Json out = Json::array();
+         for (const auto& e : list) {
+           out.push_back(
+               {{"key", e.key}, {"value", e.value}, {"updated_at", FormatTime(e.updated_at)}});
+         }
+         return Json{{"namespace", ns}, {"entries", std::move(out)}};
+       }});
+  add({"user.data.get", "One value", kUser, "user:read",
+       {{"namespace", "string", true, ""}, {"key", "string", true, ""}},
+       "{namespace, key, value, updated_at}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto ns, RequiredString(c.params, "namespace"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto key, RequiredString(c.params, "key"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto e, core.users().GetData(Me(c), ns, key));
+         return UserDataJson(e);
+       }});
+  add({"user.data.put", "Store any JSON value", kUser, "user:write",
+       {{"namespace", "string", true, ""},
+        {"key", "string", true, ""},
+        {"value", "any", true, "the value to store"}},
+       "{namespace, key, value, updated_at}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto ns, RequiredString(c.params, "namespace"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto key, RequiredString(c.params, "key"));
+         auto it = c.params.find("value");
+         if (it == c.params.end()) {
+           return InvalidArgumentError("value is required", "value", "missing_field");
+         }
+         ASSISTANT_ASSIGN_OR_RETURN(auto e, core.users().PutData(Me(c), ns, key, *it));
+         return UserDataJson(e);
+       }});
+  add({"user.data.delete", "Delete a value", kUser, "user:write",
+       {{"namespace", "string", true, ""}, {"key", "string", true, ""}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto ns, RequiredString(c.params, "namespace"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto key, RequiredString(c.params, "key"));
+         ASSISTANT_RETURN_IF_ERROR(core.users().DeleteData(Me(c), ns, key));
+         return Ok();
+       }});
+
+  // ---------------------------------------------------------------- tasks
+  add({"tasks.list", "The user's tasks", kUser, "tasks:read",
+       {{"status", "string", false, "all (default), pending or completed"},
+        {"q", "string", false, "case-insensitive title substring"},
+        {"limit", "integer", false, "1..200, default 50"},
+        {"cursor", "string", false, "next_cursor of the previous page"}},
+       "{tasks, next_cursor}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         TaskListOptions o;
+         ASSISTANT_ASSIGN_OR_RETURN(auto status, OptString(c.params, "status"));
+         if (status) o.status = *status;
+         ASSISTANT_ASSIGN_OR_RETURN(auto q, OptString(c.params, "q"));
+         o.q = q.value_or("");
+         ASSISTANT_ASSIGN_OR_RETURN(o.limit, LimitParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto cursor, OptString(c.params, "cursor"));
+         o.cursor = cursor.value_or("");
+         ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
+         return ParseText(TaskListBody(page));
+       }});
+  add({"tasks.create", "Create a task", kUser, "tasks:write",
+       {{"title", "string", true, "1..500 characters"},
+        {"description", "string", false, ""},
+        {"due_at", "string", false, "RFC 3339"},
+        {"priority", "integer", false, ""}},
+       "{task}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.params));
+         ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
+         return ParseText(TaskEnvelope(t));
+       }});
+  add({"tasks.get", "One task", kUser, "tasks:read", {{"id", "string", true, ""}}, "{task}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Get(Me(c), id));
+         return ParseText(TaskEnvelope(t));
+       }});
+  add({"tasks.update", "Change a task; only the fields given change", kUser, "tasks:write",
+       {{"id", "string", true, ""},
+        {"title", "string", false, ""},
+        {"description", "string", false, ""},
+        {"completed", "boolean", false, ""},
+        {"due_at", "string", false, "RFC 3339, or null to clear"},
+        {"priority", "integer", false, ""}},
+       "{task}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto patch, ParseTaskPatch(c.params));
+         ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Update(Me(c), id, patch));
+         return ParseText(TaskEnvelope(t));
+       }});
+  add({"tasks.delete", "Delete a task", kUser, "tasks:write", {{"id", "string", true, ""}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_RETURN_IF_ERROR(core.tasks().Delete(Me(c), id));
+         return Ok();
+       }});
+  add({"tasks.clear_completed", "Delete every completed task", kUser, "tasks:write", {},
+       "{deleted}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(int n, core.tasks().ClearCompleted(Me(c)));
+         return Json{{"deleted", n}};
+       }});
+
+  // ---------------------------------------------------------------- conversations
+  add({"conversations.list", "The user's conversations; with q, a full-text search", kUser,
+       "conversations:read",
+       {{"q", "string", false, "every word must match; word* is a prefix"},
+        {"limit", "integer", false, "1..200, default 50"},
+        {"cursor", "string", false, ""}},
+       "{conversations, next_cursor}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ConversationListOptions o;
+         ASSISTANT_ASSIGN_OR_RETURN(auto q, OptString(c.params, "q"));
+         o.q = q.value_or("");
+         ASSISTANT_ASSIGN_OR_RETURN(o.limit, LimitParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto cursor, OptString(c.params, "cursor"));
+         o.cursor = cursor.value_or("");
+         ASSISTANT_ASSIGN_OR_RETURN(auto page, core.conversations().List(Me(c), o));
+         Json out = Json::array();
+         for (const auto& x : page.items) out.push_back(ConversationJson(x));
+         return Json{{"conversations", std::move(out)},
+                     {"next_cursor", NextCursor(page.next_cursor)}};
+       }});
+  add({"conversations.create", "Start a conversation", kUser, "conversations:write",
+       {{"title", "string", false, ""}, {"app_id", "string", false, ""}}, "{conversation}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ConversationInput in;
+         ASSISTANT_ASSIGN_OR_RETURN(auto title, OptString(c.params, "title"));
+         if (title) in.title = *title;
+         ASSISTANT_ASSIGN_OR_RETURN(in.app_id, OptString(c.params, "app_id"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Create(Me(c), in));
+         return Json{{"conversation", ConversationJson(x)}};
+       }});
+  add({"conversations.get", "One conversation", kUser, "conversations:read",
+       {{"id", "string", true, ""}}, "{conversation}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Get(Me(c), id));
+         return Json{{"conversation", ConversationJson(x)}};
+       }});
+  add({"conversations.update", "Rename a conversation", kUser, "conversations:write",
+       {{"id", "string", true, ""}, {"title", "string", false, ""}}, "{conversation}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ConversationPatch p;
+         ASSISTANT_ASSIGN_OR_RETURN(p.title, OptString(c.params, "title"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Update(Me(c), id, p));
+         return Json{{"conversation", ConversationJson(x)}};
+       }});
+  add({"conversations.delete", "Delete a conversation and its messages", kUser,
+       "conversations:write", {{"id", "string", true, ""}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_RETURN_IF_ERROR(core.conversations().Delete(Me(c), id));
+         return Ok();
+       }});
+  add({"conversations.messages", "A page of messages, oldest first", kUser,
+       "conversations:read",
+       {{"id", "string", true, "the conversation"},
+        {"before", "string", false, "a message id; absent = the newest page"},
+        {"limit", "integer", false, "1..200, default 50"}},
+       "{messages, has_more}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         MessageListOptions o;
+         ASSISTANT_ASSIGN_OR_RETURN(auto before, OptString(c.params, "before"));
+         o.before = before.value_or("");
+         ASSISTANT_ASSIGN_OR_RETURN(o.limit, LimitParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto page, core.conversations().Messages(Me(c), id, o));
+         return MessagesJson(page);
+       }});
+  add({"conversations.fork", "Copy the messages up to message_id into a new conversation",
+       kUser, "conversations:write",
+       {{"id", "string", true, "the conversation"}, {"message_id", "string", true, ""}},
+       "{conversation}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto mid, RequiredString(c.params, "message_id"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Fork(Me(c), id, mid));
+         return Json{{"conversation", ConversationJson(x)}};
+       }});
+
+  // ---------------------------------------------------------------- agent
+  add({"agent.message",
+       "Send a message to the agent. Streamed: events message.start, message.delta, "
+       "tool.call, tool.result, message.done or error; a non-zero return from the "
+       "callback cancels the turn (its partial reply is stored, cancelled)",
+       kUser, "agent",
+       {{"message", "string", true, "1..32,000 characters"},
+        {"conversation_id", "string", false, "absent = a new conversation"},
+        {"app_id", "string", false, ""}},
+       "{conversation_id, run_id, message, usage}",
+       [](Assistant& core, const MethodCall& c) { return AgentMessage(core, c, nullptr); },
+       [](Assistant& core, const MethodCall& c, const MethodEventSink& sink) {
+         return AgentMessage(core, c, &sink);
+       }});
+  add({"agent.history", "Messages of a conversation (default: the latest), oldest first",
+       kUser, "agent",
+       {{"conversation_id", "string", false, ""}, {"limit", "integer", false, ""}},
+       "{messages, has_more}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto conv, OptString(c.params, "conversation_id"));
+         ASSISTANT_ASSIGN_OR_RETURN(int limit, LimitParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto page, core.agent().History(Me(c), conv, limit));
+         return MessagesJson(page);
+       }});
+  add({"agent.runs.get", "An agent run's status", kUser, "agent", {{"id", "string", true, ""}},
+       "{run}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Get(Me(c), id));
+         return Json{{"run", RunToJson(run)}};
+       }});
+  add({"agent.runs.events",
+       "Stream a run's events after last_event_id, then live until it ends; a non-zero "
+       "return from the callback cancels the run",
+       kUser, "agent",
+       {{"id", "string", true, "the run"},
+        {"last_event_id", "integer", false, "the last event id seen; default 0"}},
+       "{run}", nullptr, AttachRun});
+  add({"agent.runs.cancel", "Stop a run; its partial reply is stored, marked cancelled", kUser,
+       "agent", {{"id", "string", true, ""}}, "{run}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Cancel(Me(c), id));
+         return Json{{"run", RunToJson(run)}};
+       }});
+  add({"agent.state.get", "The agent state document of an app", kUser, "agent",
+       {{"app_id", "string", false, "default: the user's own"}}, "{state, updated_at}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto st,
+                                    core.agent_state().Get(Me(c), StringOr(c.params, "app_id")));
+         return AgentStateJson(st);
+       }});
+  add({"agent.state.put", "Replace the state document", kUser, "agent",
+       {{"app_id", "string", false, ""}, {"state", "object", true, "the new document"}},
+       "{state, updated_at}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         auto it = c.params.find("state");
+         if (it == c.params.end()) {
+           return InvalidArgumentError("state is required", "state", "missing_field");
+         }
+         ASSISTANT_ASSIGN_OR_RETURN(
+             auto st, core.agent_state().Put(Me(c), StringOr(c.params, "app_id"), *it));
+         return AgentStateJson(st);
+       }});
+  add({"agent.state.patch", "Apply a JSON merge patch (RFC 7386) to the state", kUser, "agent",
+       {{"app_id", "string", false, ""}, {"patch", "object", true, "the merge patch"}},
+       "{state, updated_at}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         auto it = c.params.find("patch");
+         if (it == c.params.end()) {
+           return InvalidArgumentError("patch is required", "patch", "missing_field");
+         }
+         ASSISTANT_ASSIGN_OR_RETURN(
+             auto st, core.agent_state().Patch(Me(c), StringOr(c.params, "app_id"), *it));
+         return AgentStateJson(st);
+       }});
+  add({"agent.memory.list", "The agent's memory facts, newest first", kUser, "agent", {},
+       "{memories}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto list, core.agent_state().ListMemories(Me(c)));
+         Json out = Json::array();
+         for (const auto& x : list) out.push_back(MemoryJson(x));
+         return Json{{"memories", std::move(out)}};
+       }});
+  add({"agent.memory.add", "Add a memory fact", kUser, "agent",
+       {{"content", "string", true, ""}}, "{memory}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto content, RequiredString(c.params, "content"));
+         ASSISTANT_ASSIGN_OR_RETURN(auto x, core.agent_state().AddMemory(Me(c), content));
+         return Json{{"memory", MemoryJson(x)}};
+       }});
+  add({"agent.memory.delete", "Forget a memory fact", kUser, "agent",
+       {{"id", "string", true, ""}}, "{}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_RETURN_IF_ERROR(core.agent_state().DeleteMemory(Me(c), id));
+         return Ok();
+       }});
+  add({"tools.list", "The tools the agent offers the model", kAnyone, "", {},
+       "{tools: [{name, description, parameters}]}",
+       [](Assistant& core, const MethodCall&) -> Result<Json> {
+         Json out = Json::array();
+         for (const auto& t : core.agent().tools().Specs()) {
+           out.push_back(
+               {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}});
+         }
+         return Json{{"tools", std::move(out)}};
+       }});
+  return m;
+}
+
+Result<MethodCall> Prepare(Assistant& core, const Method& method, const Json& params,
+                           const RequestContext& ctx) {
+  MethodCall call{params, std::nullopt, {}, ctx};
+  if (method.needs_principal) {
+    ASSISTANT_ASSIGN_OR_RETURN(call.principal, ResolvePrincipal(core, params, &call.credential));
+  }
+  return call;
+}
+
+Result<const Method*> Lookup(std::string_view name, const Json& params) {
+  const Method* method = FindMethod(name);
+  if (method == nullptr) {
+    return NotFoundError("unknown method \"" + std::string(name) + "\"", "unknown_method");
+  }
+  if (!params.is_object()) return MalformedError("params must be a JSON object");
+  return method;
+}
+
+}  // namespace
+
+const std::vector<Method>& Methods() {
+  static const std::vector<Method> kMethods = BuildMethods();
+  return kMethods;
+}
+
+const Method* FindMethod(std::string_view name) {
+  for (const auto& m : Methods()) {
+    if (name == m.name) return &m;
+  }
+  return nullptr;
+}
+
+Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::string* credential) {
+  auto it = params.find("principal");
+  if (it == params.end() || !it->is_object()) {
+    return UnauthenticatedError(
+        "this method needs params.principal: {\"token\": ...} or {\"user_id\": ...}",
+        "missing_principal");
+  }
+  auto token = it->find("token");
+  auto user_id = it->find("user_id");
+  if (token != it->end() && token->is_string()) {
+    if (credential != nullptr) *credential = token->get<std::string>();
+    return core.auth().Authenticate(token->get<std::string>());
+  }
+  if (user_id != it->end() && user_id->is_string()) {
+    Principal p = Principal::ForUser(user_id->get<std::string>());
+    auto user = core.users().Me(p);
+    if (!user.ok()) {
+      if (user.status().code() == StatusCode::kNotFound) {
+        return NotFoundError("unknown user \"" + p.user_id + "\"", "unknown_user");
+      }
+      return user.status();
+    }
+    return p;
+  }
+  return UnauthenticatedError("params.principal needs a string \"token\" or \"user_id\"",
+                              "missing_principal");
+}
+
+Result<Json> Invoke(Assistant& core, std::string_view name, const Json& params,
+                    const RequestContext& ctx) {
+  ASSISTANT_ASSIGN_OR_RETURN(const Method* method, Lookup(name, params));
+  ASSISTANT_ASSIGN_OR_RETURN(auto call, Prepare(core, *method, params, ctx));
+  if (method->run) return method->run(core, call);
+  return method->stream(core, call, [](std::string_view, const Json&) { return true; });
+}
+
+Result<Json> Stream(Assistant& core, std::string_view name, const Json& params,
+                    const MethodEventSink& sink, const RequestContext& ctx) {
+  ASSISTANT_ASSIGN_OR_RETURN(const Method* method, Lookup(name, params));
+  if (!method->stream) {
+    return FailedPreconditionError(
+        "method \"" + std::string(name) + "\" has no events; call it instead", "not_streamable");
+  }
+  ASSISTANT_ASSIGN_OR_RETURN(auto call, Prepare(core, *method, params, ctx));
+  return method->stream(core, call, sink);
+}
+
+std::string MethodsMarkdown() {
+  std::string out;
+  for (const auto& m : Methods()) {
+    out += "### `";
+    out += m.name;
+    out += "`\n\n";
+    out += m.summary;
+    out += ".\n\n";
+    out += "- principal: ";
+    out += m.needs_principal ? "required" : "none";
+    if (*m.scope != '\0') {
+      out += " (API keys need scope `";
+      out += m.scope;
+      out += "`)";
+    }
+    out += "\n- streams: ";
+    out += m.stream ? (m.run ? "yes (assistant_stream), or called whole" : "only (assistant_stream)")
+                    : "no";
+    out += "\n- result: `";
+    out += m.result;
+    out += "`\n";
+    if (!m.params.empty()) {
+      out += "\n| param | type | required | meaning |\n|---|---|---|---|\n";
+      for (const auto& p : m.params) {
+        out += "| `";
+        out += p.name;
+        out += "` | ";
+        out += p.type;
+        out += " | ";
+        out += p.required ? "yes" : "no";
+        out += " | ";
+        out += p.description;
+        out += " |\n";
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace assistant::api
