@@ -379,15 +379,15 @@ static void test_threads(void) {
   assistant *a = open_memory();
   if (!a) return;
   char *ann = register_user(a, "ann@example.com");
-  pthread_t threads[4];
-  struct thread_arg args[4];
-  for (int i = 0; i < 4; ++i) {
+  pthread_t threads[8];
+  struct thread_arg args[8];
+  for (int i = 0; i < 8; ++i) {
     args[i].a = a;
     args[i].token = ann;
     args[i].failures = 0;
     pthread_create(&threads[i], NULL, create_tasks, &args[i]);
   }
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 8; ++i) {
     pthread_join(threads[i], NULL);
     CHECK(args[i].failures == 0);
   }
@@ -395,7 +395,7 @@ static void test_threads(void) {
   int code = 0;
   snprintf(params, sizeof params, "{\"principal\": {\"token\": \"%s\"}, \"limit\": 200}", ann);
   cJSON *r = call(a, "tasks.list", params, &code);
-  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(r, "tasks")) == 100);
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(r, "tasks")) == 200);
   cJSON_Delete(r);
   free(ann);
   assistant_close(a);

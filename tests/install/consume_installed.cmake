@@ -14,7 +14,8 @@ endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 foreach(f include/assistant/assistant.hpp include/assistant/version.hpp
-          lib/pkgconfig/libassistant.pc lib/cmake/libassistant/libassistantConfig.cmake)
+          lib/pkgconfig/libassistant.pc lib/cmake/libassistant/libassistantConfig.cmake
+          include/assistant.h lib/pkgconfig/assistant_c.pc)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "the install lacks ${f}")
   endif()
@@ -43,3 +44,23 @@ separate_arguments(flags UNIX_COMMAND "${flags}")
 run(c++ -std=c++17 -O1 ${SOURCE_DIR}/examples/embed/main.cpp -o ${WORK_DIR}/embed-pc ${flags})
 run(${WORK_DIR}/embed-pc sqlite://${WORK_DIR}/embed-pc.db)
 message(STATUS "pkg-config build OK")
+
+# The C ABI from the install tree: the C example through find_package
+# (assistant::assistant_c), and a C program through pkg-config alone.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/c_embed -B ${WORK_DIR}/c_embed
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/c_embed -j2)
+run(${WORK_DIR}/c_embed/c_embed sqlite://${WORK_DIR}/c_embed.db)
+foreach(expect "signed in as cee@example.com" "water the plants" "tools include roll_die: yes")
+  string(FIND "${LAST_OUTPUT}" "${expect}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "c_embed's output lacks '${expect}':\n${LAST_OUTPUT}")
+  endif()
+endforeach()
+run(${PKG_CONFIG} --cflags --libs assistant_c libcjson)
+string(STRIP "${LAST_OUTPUT}" cflags)
+separate_arguments(cflags UNIX_COMMAND "${cflags}")
+run(cc -std=c99 -O1 ${SOURCE_DIR}/examples/c_embed/main.c -o ${WORK_DIR}/c-pc ${cflags}
+    -Wl,-rpath,${prefix}/lib)
+run(${WORK_DIR}/c-pc sqlite://${WORK_DIR}/c-pc.db)
+message(STATUS "C ABI from the install tree OK")

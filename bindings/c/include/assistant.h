@@ -50,7 +50,7 @@ typedef struct assistant_s assistant;
 #define ASSISTANT_OK 0
 #define ASSISTANT_ERR_INTERNAL 1              /* internal_error: a bug; see the message */
 #define ASSISTANT_ERR_MALFORMED_REQUEST 2     /* malformed_request: JSON that cannot be read */
-#define ASSISTANT_ERR_INVALID_ARGUMENT 3      /* invalid_argument: a field's value, named in "field" */
+#define ASSISTANT_ERR_INVALID_ARGUMENT 3      /* invalid_field: a value, named in "field" */
 #define ASSISTANT_ERR_MISSING_FIELD 4         /* missing_field */
 #define ASSISTANT_ERR_NOT_FOUND 5             /* not_found: missing, or another user's */
 #define ASSISTANT_ERR_UNKNOWN_METHOD 6        /* unknown_method */

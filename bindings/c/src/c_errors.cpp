@@ -19,6 +19,7 @@ struct Entry {
 constexpr Entry kTable[] = {
     {ASSISTANT_ERR_INTERNAL, "internal_error"},
     {ASSISTANT_ERR_MALFORMED_REQUEST, "malformed_request"},
+    {ASSISTANT_ERR_INVALID_ARGUMENT, "invalid_field"},
     {ASSISTANT_ERR_INVALID_ARGUMENT, "invalid_argument"},
     {ASSISTANT_ERR_MISSING_FIELD, "missing_field"},
     {ASSISTANT_ERR_NOT_FOUND, "not_found"},

@@ -569,6 +569,32 @@ Result<const Method*> Lookup(std::string_view name, const Json& params) {
   return method;
 }
 
+// The errors particular to a method, beyond those every method of its kind
+// can give (MethodsMarkdown adds those).
+const char* ParticularErrors(std::string_view name) {
+  static const std::pair<const char*, const char*> kErrors[] = {
+      {"auth.register", "email_taken (conflict)"},
+      {"auth.login", "invalid_credentials"},
+      {"auth.refresh", "invalid_token, refresh_token_reused"},
+      {"auth.logout", "not_a_session (an API key)"},
+      {"auth.reset_password", "invalid_token"},
+      {"auth.verify_email", "invalid_token, already_verified"},
+      {"auth.send_verification_email", "already_verified"},
+      {"auth.api_keys.create", "permission_denied (broader than the caller)"},
+      {"tasks.list", "invalid_cursor"},
+      {"conversations.list", "invalid_cursor"},
+      {"user.audit", "invalid_cursor"},
+      {"agent.message",
+       "not_found (conversation), busy, upstream_error, upstream_timeout, turn_timeout, "
+       "cancelled"},
+      {"agent.runs.events", "not_found (run or pruned), run_abandoned"},
+  };
+  for (const auto& [method, errors] : kErrors) {
+    if (name == method) return errors;
+  }
+  return "";
+}
+
 }  // namespace
 
 const std::vector<Method>& Methods() {
@@ -650,7 +676,28 @@ std::string MethodsMarkdown() {
                     : "no";
     out += "\n- result: `";
     out += m.result;
-    out += "`\n";
+    out += "`\n- errors: ";
+    std::string errors;
+    auto add = [&errors](std::string_view e) {
+      if (e.empty()) return;
+      if (!errors.empty()) errors += ", ";
+      errors += e;
+    };
+    if (m.needs_principal) add("missing_principal, invalid_token, unknown_user");
+    if (*m.scope != '\0') add("insufficient_scope");
+    bool required = false;
+    bool by_id = false;  // acts on one record: another user's is not_found
+    for (const auto& p : m.params) {
+      required = required || p.required;
+      by_id = by_id || (p.required && (std::string_view(p.name) == "id" ||
+                                       std::string_view(p.name) == "key"));
+    }
+    if (required) add("missing_field");
+    if (!m.params.empty()) add("invalid_field");
+    if (by_id) add("not_found");
+    add(ParticularErrors(m.name));
+    out += errors.empty() ? "none particular" : errors;
+    out += "; as every method: malformed_request, internal_error, unavailable\n";
     if (!m.params.empty()) {
       out += "\n| param | type | required | meaning |\n|---|---|---|---|\n";
       for (const auto& p : m.params) {
