@@ -23,6 +23,7 @@
 
 struct assistant_s {
   std::unique_ptr<assistant::Assistant> core;
+  std::unique_ptr<assistant::api::KnownUsers> known_users;
 };
 
 namespace {
@@ -116,6 +117,8 @@ int assistant_open(const char* config_json, assistant_s** out, char** error_json
     if (!core.ok()) return Fail(core.status(), error_json);
     auto handle = std::make_unique<assistant_s>();
     handle->core = std::move(*core);
+    handle->known_users =
+        std::make_unique<assistant::api::KnownUsers>(handle->core->options().auth.session_cache_ttl);
     *out = handle.release();
     return ASSISTANT_OK;
   });
@@ -139,9 +142,9 @@ int assistant_call(assistant_s* a, const char* method, const char* params_json,
     }
     auto params = ParseObject(params_json, "params_json");
     if (!params.ok()) return Fail(params.status(), result_json);
-    auto result = assistant::api::Invoke(*a->core, method, *params);
+    auto result = assistant::api::Invoke(*a->core, method, *params, {}, a->known_users.get());
     if (!result.ok()) return Fail(result.status(), result_json);
-    if (result_json != nullptr) *result_json = CopyOut(assistant::DumpJson(*result));
+    if (result_json != nullptr) *result_json = CopyOut(*result);
     return ASSISTANT_OK;
   });
 }
@@ -180,7 +183,8 @@ int assistant_stream(assistant_s* a, const char* method, const char* params_json
           const std::string name(event);
           if (on_event(user, name.c_str(), data.c_str()) != 0) cancelled = true;
           return !cancelled;
-        });
+        },
+        {}, a->known_users.get());
     if (cancelled) return ASSISTANT_ERR_CANCELLED;
     if (!result.ok()) return deliver_error(result.status());
     return ASSISTANT_OK;

@@ -18,10 +18,10 @@ Json Ok() { return Json::object(); }
 constexpr bool kUser = true;
 constexpr bool kAnyone = false;
 
-Result<Json> ParseText(const std::string& json_text) {
-  // The task renderers write text (the hot path of the HTTP server); the
-  // shape is defined once, there.
-  return Json::parse(json_text);
+// A method whose result is JSON text rendered by its handler.
+Method TextMethod(Method m, std::function<Result<std::string>(Assistant&, const MethodCall&)> run) {
+  m.run_text = std::move(run);
+  return m;
 }
 
 Result<std::string> IdParam(const MethodCall& c, const char* name = "id") {
@@ -299,13 +299,13 @@ std::vector<Method> BuildMethods() {
        }});
 
   // ---------------------------------------------------------------- tasks
-  add({"tasks.list", "The user's tasks", kUser, "tasks:read",
+  add(TextMethod({"tasks.list", "The user's tasks", kUser, "tasks:read",
        {{"status", "string", false, "all (default), pending or completed"},
         {"q", "string", false, "case-insensitive title substring"},
         {"limit", "integer", false, "1..200, default 50"},
         {"cursor", "string", false, "next_cursor of the previous page"}},
-       "{tasks, next_cursor}",
-       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+       "{tasks, next_cursor}", nullptr},
+                 [](Assistant& core, const MethodCall& c) -> Result<std::string> {
          TaskListOptions o;
          ASSISTANT_ASSIGN_OR_RETURN(auto status, OptString(c.params, "status"));
          if (status) o.status = *status;
@@ -315,39 +315,39 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto cursor, OptString(c.params, "cursor"));
          o.cursor = cursor.value_or("");
          ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
-         return ParseText(TaskListBody(page));
-       }});
-  add({"tasks.create", "Create a task", kUser, "tasks:write",
+         return TaskListBody(page);
+                 }));
+  add(TextMethod({"tasks.create", "Create a task", kUser, "tasks:write",
        {{"title", "string", true, "1..500 characters"},
         {"description", "string", false, ""},
         {"due_at", "string", false, "RFC 3339"},
         {"priority", "integer", false, ""}},
-       "{task}",
-       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+       "{task}", nullptr},
+                 [](Assistant& core, const MethodCall& c) -> Result<std::string> {
          ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.params));
          ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
-         return ParseText(TaskEnvelope(t));
-       }});
-  add({"tasks.get", "One task", kUser, "tasks:read", {{"id", "string", true, ""}}, "{task}",
-       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         return TaskEnvelope(t);
+                 }));
+  add(TextMethod({"tasks.get", "One task", kUser, "tasks:read", {{"id", "string", true, ""}}, "{task}", nullptr},
+                 [](Assistant& core, const MethodCall& c) -> Result<std::string> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Get(Me(c), id));
-         return ParseText(TaskEnvelope(t));
-       }});
-  add({"tasks.update", "Change a task; only the fields given change", kUser, "tasks:write",
+         return TaskEnvelope(t);
+                 }));
+  add(TextMethod({"tasks.update", "Change a task; only the fields given change", kUser, "tasks:write",
        {{"id", "string", true, ""},
         {"title", "string", false, ""},
         {"description", "string", false, ""},
         {"completed", "boolean", false, ""},
         {"due_at", "string", false, "RFC 3339, or null to clear"},
         {"priority", "integer", false, ""}},
-       "{task}",
-       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+       "{task}", nullptr},
+                 [](Assistant& core, const MethodCall& c) -> Result<std::string> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_ASSIGN_OR_RETURN(auto patch, ParseTaskPatch(c.params));
          ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Update(Me(c), id, patch));
-         return ParseText(TaskEnvelope(t));
-       }});
+         return TaskEnvelope(t);
+                 }));
   add({"tasks.delete", "Delete a task", kUser, "tasks:write", {{"id", "string", true, ""}}, "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
@@ -552,10 +552,15 @@ std::vector<Method> BuildMethods() {
 }
 
 Result<MethodCall> Prepare(Assistant& core, const Method& method, const Json& params,
-                           const RequestContext& ctx) {
+                           const RequestContext& ctx, KnownUsers* known) {
   MethodCall call{params, std::nullopt, {}, ctx};
   if (method.needs_principal) {
-    ASSISTANT_ASSIGN_OR_RETURN(call.principal, ResolvePrincipal(core, params, &call.credential));
+    ASSISTANT_ASSIGN_OR_RETURN(call.principal,
+                               ResolvePrincipal(core, params, &call.credential, known));
+    // The account is gone: the next call for it must check again.
+    if (known != nullptr && std::string_view(method.name) == "user.delete") {
+      known->Forget(call.principal->user_id);
+    }
   }
   return call;
 }
@@ -609,7 +614,25 @@ const Method* FindMethod(std::string_view name) {
   return nullptr;
 }
 
-Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::string* credential) {
+bool KnownUsers::Contains(const std::string& user_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = checked_.find(user_id);
+  return it != checked_.end() && std::chrono::steady_clock::now() - it->second < ttl_;
+}
+
+void KnownUsers::Add(const std::string& user_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (checked_.size() >= kMaxEntries) checked_.clear();
+  checked_[user_id] = std::chrono::steady_clock::now();
+}
+
+void KnownUsers::Forget(const std::string& user_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  checked_.erase(user_id);
+}
+
+Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::string* credential,
+                                   KnownUsers* known) {
   auto it = params.find("principal");
   if (it == params.end() || !it->is_object()) {
     return UnauthenticatedError(
@@ -624,35 +647,42 @@ Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::str
   }
   if (user_id != it->end() && user_id->is_string()) {
     Principal p = Principal::ForUser(user_id->get<std::string>());
-    auto user = core.users().Me(p);
+    if (known != nullptr && known->Contains(p.user_id)) return p;
+    // Storage's row, not users().Me(): only existence matters here.
+    auto user = core.storage().GetUserById(p.user_id);
     if (!user.ok()) {
       if (user.status().code() == StatusCode::kNotFound) {
         return NotFoundError("unknown user \"" + p.user_id + "\"", "unknown_user");
       }
       return user.status();
     }
+    if (known != nullptr) known->Add(p.user_id);
     return p;
   }
   return UnauthenticatedError("params.principal needs a string \"token\" or \"user_id\"",
                               "missing_principal");
 }
 
-Result<Json> Invoke(Assistant& core, std::string_view name, const Json& params,
-                    const RequestContext& ctx) {
+Result<std::string> Invoke(Assistant& core, std::string_view name, const Json& params,
+                           const RequestContext& ctx, KnownUsers* known) {
   ASSISTANT_ASSIGN_OR_RETURN(const Method* method, Lookup(name, params));
-  ASSISTANT_ASSIGN_OR_RETURN(auto call, Prepare(core, *method, params, ctx));
-  if (method->run) return method->run(core, call);
-  return method->stream(core, call, [](std::string_view, const Json&) { return true; });
+  ASSISTANT_ASSIGN_OR_RETURN(auto call, Prepare(core, *method, params, ctx, known));
+  if (method->run_text) return method->run_text(core, call);
+  Result<Json> result =
+      method->run ? method->run(core, call)
+                  : method->stream(core, call, [](std::string_view, const Json&) { return true; });
+  if (!result.ok()) return result.status();
+  return DumpJson(*result);
 }
 
 Result<Json> Stream(Assistant& core, std::string_view name, const Json& params,
-                    const MethodEventSink& sink, const RequestContext& ctx) {
+                    const MethodEventSink& sink, const RequestContext& ctx, KnownUsers* known) {
   ASSISTANT_ASSIGN_OR_RETURN(const Method* method, Lookup(name, params));
   if (!method->stream) {
     return FailedPreconditionError(
         "method \"" + std::string(name) + "\" has no events; call it instead", "not_streamable");
   }
-  ASSISTANT_ASSIGN_OR_RETURN(auto call, Prepare(core, *method, params, ctx));
+  ASSISTANT_ASSIGN_OR_RETURN(auto call, Prepare(core, *method, params, ctx, known));
   return method->stream(core, call, sink);
 }
 
@@ -672,7 +702,7 @@ std::string MethodsMarkdown() {
       out += "`)";
     }
     out += "\n- streams: ";
-    out += m.stream ? (m.run ? "yes (assistant_stream), or called whole" : "only (assistant_stream)")
+    out += m.stream ? (m.run || m.run_text ? "yes (assistant_stream), or called whole" : "only (assistant_stream)")
                     : "no";
     out += "\n- result: `";
     out += m.result;

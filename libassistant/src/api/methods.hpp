@@ -18,8 +18,11 @@
 #ifndef ASSISTANT_API_METHODS_HPP_
 #define ASSISTANT_API_METHODS_HPP_
 
+#include <chrono>
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +63,9 @@ struct Method {
   // method does not stream. The sink returning false cancels the call.
   std::function<Result<Json>(Assistant&, const MethodCall&, const MethodEventSink&)> stream =
       nullptr;
+  // Set instead of `run` where the result is rendered straight to JSON text
+  // (the task methods, whose renderer writes text: the hot path).
+  std::function<Result<std::string>(Assistant&, const MethodCall&)> run_text = nullptr;
 };
 
 // Every method, in documentation order.
@@ -67,22 +73,45 @@ const std::vector<Method>& Methods();
 // nullptr for an unknown name.
 const Method* FindMethod(std::string_view name);
 
+// Users whose existence was checked lately, so that a program calling many
+// times for the same user does not read the user's row on every call. An
+// entry holds for `ttl` (the core's session cache TTL: other processes'
+// deletions are seen as late as revocations are); a user deleted through
+// the method table is forgotten at once. A write for a user deleted
+// meanwhile still fails: storage's foreign keys refuse it. One per core
+// instance. Thread-safe.
+class KnownUsers {
+ public:
+  explicit KnownUsers(std::chrono::milliseconds ttl) : ttl_(ttl) {}
+  bool Contains(const std::string& user_id);
+  void Add(const std::string& user_id);
+  void Forget(const std::string& user_id);
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  std::chrono::milliseconds ttl_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> checked_;
+};
+
 // Turns params["principal"] into a Principal. Unauthenticated
 // ("missing_principal") when absent or malformed, the credential's error
 // for a bad token, NotFound ("unknown_user") for a user_id with no user.
 // `credential` receives the presented token, if any.
-Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::string* credential);
+Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::string* credential,
+                                   KnownUsers* known = nullptr);
 
-// Runs method `name`. NotFound ("unknown_method") for an unknown name,
-// InvalidArgument ("malformed_request") when params is not an object.
-// A streaming-only method run this way delivers no events and returns its
-// final result.
-Result<Json> Invoke(Assistant& core, std::string_view name, const Json& params,
-                    const RequestContext& ctx = {});
+// Runs method `name` and returns its result as JSON text. NotFound
+// ("unknown_method") for an unknown name, InvalidArgument
+// ("malformed_request") when params is not an object. A streaming-only
+// method run this way delivers no events and returns its final result.
+Result<std::string> Invoke(Assistant& core, std::string_view name, const Json& params,
+                           const RequestContext& ctx = {}, KnownUsers* known = nullptr);
 // Runs method `name`, delivering its events. FailedPrecondition
 // ("not_streamable") for a method without events.
 Result<Json> Stream(Assistant& core, std::string_view name, const Json& params,
-                    const MethodEventSink& sink, const RequestContext& ctx = {});
+                    const MethodEventSink& sink, const RequestContext& ctx = {},
+                    KnownUsers* known = nullptr);
 
 // docs/c-api.md's method reference, rendered from the table (Markdown).
 std::string MethodsMarkdown();
