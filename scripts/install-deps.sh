@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
   libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev
+  libcjson-dev valgrind
   curl
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node

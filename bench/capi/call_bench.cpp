@@ -21,8 +21,8 @@
 #include <vector>
 
 #define ASSISTANT_H_NO_HANDLE_TYPEDEF
-#include "assistant.h"
 #include "api/json_shapes.hpp"
+#include "assistant.h"
 #include "assistant/assistant.hpp"
 
 namespace {
@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
 
   // One database, two doors: the C handle and a C++ instance on the same file.
   assistant_s* c = nullptr;
-  const std::string config = "{\"database\": \"" + db +
-                             "\", \"argon2_memory_kib\": 256, \"argon2_iterations\": 1}";
+  const std::string config =
+      "{\"database\": \"" + db + "\", \"argon2_memory_kib\": 256, \"argon2_iterations\": 1}";
   if (assistant_open(config.c_str(), &c, nullptr) != ASSISTANT_OK) Die("assistant_open");
   char* out = nullptr;
   if (assistant_call(c, "auth.register",

@@ -5,8 +5,6 @@
 // ever crosses it (every entry point catches everything).
 // The handle is struct assistant_s here: `assistant` is the core's namespace.
 #define ASSISTANT_H_NO_HANDLE_TYPEDEF
-#include "assistant.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -16,6 +14,7 @@
 
 #include "api/json_shapes.hpp"
 #include "api/methods.hpp"
+#include "assistant.h"
 #include "assistant/core.hpp"
 #include "assistant/version.hpp"
 #include "c_config.hpp"
@@ -63,7 +62,8 @@ Result<Json> ParseObject(const char* text, const char* what) {
   }
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return assistant::MalformedError(std::string(what) + " is not valid JSON");
-  if (!j.is_object()) return assistant::MalformedError(std::string(what) + " must be a JSON object");
+  if (!j.is_object())
+    return assistant::MalformedError(std::string(what) + " must be a JSON object");
   return j;
 }
 
@@ -77,9 +77,9 @@ int Guard(char** out, Fn&& body) {
   try {
     return body();
   } catch (const std::bad_alloc&) {
-    return Fail(assistant::Status(assistant::StatusCode::kResourceExhausted, "out of memory",
-                                  "too_large"),
-                out);
+    return Fail(
+        assistant::Status(assistant::StatusCode::kResourceExhausted, "out of memory", "too_large"),
+        out);
   } catch (const std::exception& e) {
     return Fail(assistant::InternalError(std::string("unexpected failure: ") + e.what()), out);
   } catch (...) {
@@ -117,8 +117,8 @@ int assistant_open(const char* config_json, assistant_s** out, char** error_json
     if (!core.ok()) return Fail(core.status(), error_json);
     auto handle = std::make_unique<assistant_s>();
     handle->core = std::move(*core);
-    handle->known_users =
-        std::make_unique<assistant::api::KnownUsers>(handle->core->options().auth.session_cache_ttl);
+    handle->known_users = std::make_unique<assistant::api::KnownUsers>(
+        handle->core->options().auth.session_cache_ttl);
     *out = handle.release();
     return ASSISTANT_OK;
   });
@@ -175,7 +175,8 @@ int assistant_stream(assistant_s* a, const char* method, const char* params_json
     if (!params.ok()) return deliver_error(params.status());
     std::string data;
     auto result = assistant::api::Stream(
-        *a->core, method, *params, [&](std::string_view event, const Json& payload) {
+        *a->core, method, *params,
+        [&](std::string_view event, const Json& payload) {
           if (cancelled) return false;
           if (event == "error") error_delivered = true;
           data.clear();

@@ -67,22 +67,38 @@ constexpr Entry kTable[] = {
 
 int CodeOfKind(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return ASSISTANT_OK;
-    case StatusCode::kCancelled: return ASSISTANT_ERR_CANCELLED;
-    case StatusCode::kInvalidArgument: return ASSISTANT_ERR_INVALID_ARGUMENT;
-    case StatusCode::kDeadlineExceeded: return ASSISTANT_ERR_DEADLINE_EXCEEDED;
-    case StatusCode::kNotFound: return ASSISTANT_ERR_NOT_FOUND;
-    case StatusCode::kAlreadyExists: return ASSISTANT_ERR_CONFLICT;
-    case StatusCode::kPermissionDenied: return ASSISTANT_ERR_PERMISSION_DENIED;
-    case StatusCode::kResourceExhausted: return ASSISTANT_ERR_BUSY;
-    case StatusCode::kFailedPrecondition: return ASSISTANT_ERR_FAILED_PRECONDITION;
-    case StatusCode::kAborted: return ASSISTANT_ERR_CONFLICT;
-    case StatusCode::kOutOfRange: return ASSISTANT_ERR_OUT_OF_RANGE;
-    case StatusCode::kUnimplemented: return ASSISTANT_ERR_UNIMPLEMENTED;
-    case StatusCode::kUnavailable: return ASSISTANT_ERR_UNAVAILABLE;
-    case StatusCode::kDataLoss: return ASSISTANT_ERR_DATA_LOSS;
-    case StatusCode::kUnauthenticated: return ASSISTANT_ERR_UNAUTHENTICATED;
-    default: return ASSISTANT_ERR_INTERNAL;
+    case StatusCode::kOk:
+      return ASSISTANT_OK;
+    case StatusCode::kCancelled:
+      return ASSISTANT_ERR_CANCELLED;
+    case StatusCode::kInvalidArgument:
+      return ASSISTANT_ERR_INVALID_ARGUMENT;
+    case StatusCode::kDeadlineExceeded:
+      return ASSISTANT_ERR_DEADLINE_EXCEEDED;
+    case StatusCode::kNotFound:
+      return ASSISTANT_ERR_NOT_FOUND;
+    case StatusCode::kAlreadyExists:
+      return ASSISTANT_ERR_CONFLICT;
+    case StatusCode::kPermissionDenied:
+      return ASSISTANT_ERR_PERMISSION_DENIED;
+    case StatusCode::kResourceExhausted:
+      return ASSISTANT_ERR_BUSY;
+    case StatusCode::kFailedPrecondition:
+      return ASSISTANT_ERR_FAILED_PRECONDITION;
+    case StatusCode::kAborted:
+      return ASSISTANT_ERR_CONFLICT;
+    case StatusCode::kOutOfRange:
+      return ASSISTANT_ERR_OUT_OF_RANGE;
+    case StatusCode::kUnimplemented:
+      return ASSISTANT_ERR_UNIMPLEMENTED;
+    case StatusCode::kUnavailable:
+      return ASSISTANT_ERR_UNAVAILABLE;
+    case StatusCode::kDataLoss:
+      return ASSISTANT_ERR_DATA_LOSS;
+    case StatusCode::kUnauthenticated:
+      return ASSISTANT_ERR_UNAUTHENTICATED;
+    default:
+      return ASSISTANT_ERR_INTERNAL;
   }
 }
 

@@ -240,7 +240,6 @@ Result<int> QueryInt(const std::string& raw, const char* name, int fallback) {
   return static_cast<int>(v);
 }
 
-
 Result<int> IntField(const Json& body, const char* field) {
   ASSISTANT_ASSIGN_OR_RETURN(auto v, OptInt(body, field));
   if (!v) return 0;

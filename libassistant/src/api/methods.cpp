@@ -81,8 +81,8 @@ Result<Json> AttachRun(Assistant& core, const MethodCall& c, const MethodEventSi
   ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
   ASSISTANT_ASSIGN_OR_RETURN(auto after, OptInt(c.params, "last_event_id"));
   bool stopped = false;
-  ASSISTANT_RETURN_IF_ERROR(core.runs().Attach(
-      Me(c), id, after.value_or(0), [&](const RunEvent& ev) {
+  ASSISTANT_RETURN_IF_ERROR(
+      core.runs().Attach(Me(c), id, after.value_or(0), [&](const RunEvent& ev) {
         if (ev.type.empty()) return true;  // a keep-alive: nothing to deliver
         stopped = !sink(ev.type, ev.data);
         return !stopped;
@@ -100,7 +100,10 @@ std::vector<Method> BuildMethods() {
   auto add = [&m](Method method) { m.push_back(std::move(method)); };
 
   // ---------------------------------------------------------------- auth
-  add({"auth.register", "Create an account and a first session", kAnyone, "",
+  add({"auth.register",
+       "Create an account and a first session",
+       kAnyone,
+       "",
        {{"email", "string", true, "the new account's email"},
         {"password", "string", true, "8 to 1024 characters"},
         {"name", "string", false, "display name"}},
@@ -114,7 +117,10 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Register(in, c.ctx));
          return AuthResultJson(out);
        }});
-  add({"auth.login", "Log in; a wrong email and a wrong password fail alike", kAnyone, "",
+  add({"auth.login",
+       "Log in; a wrong email and a wrong password fail alike",
+       kAnyone,
+       "",
        {{"email", "string", true, ""}, {"password", "string", true, ""}},
        "{user, access_token, refresh_token, token_type, expires_in}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -123,7 +129,10 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Login(email, pw, c.ctx));
          return AuthResultJson(out);
        }});
-  add({"auth.refresh", "Rotate a refresh token for a new pair", kAnyone, "",
+  add({"auth.refresh",
+       "Rotate a refresh token for a new pair",
+       kAnyone,
+       "",
        {{"refresh_token", "string", true, ""}},
        "{user, access_token, refresh_token, token_type, expires_in}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -131,12 +140,22 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Refresh(token, c.ctx));
          return AuthResultJson(out);
        }});
-  add({"auth.logout", "Revoke the principal's session (not for API keys)", kUser, "", {}, "{}",
+  add({"auth.logout",
+       "Revoke the principal's session (not for API keys)",
+       kUser,
+       "",
+       {},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_RETURN_IF_ERROR(core.auth().Logout(Me(c), c.ctx));
          return Ok();
        }});
-  add({"auth.verify", "Check the principal's token", kUser, "", {}, "{valid, user, claims}",
+  add({"auth.verify",
+       "Check the principal's token",
+       kUser,
+       "",
+       {},
+       "{valid, user, claims}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          if (c.credential.empty()) {
            return InvalidArgumentError("auth.verify needs principal.token", "principal",
@@ -145,49 +164,77 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto v, core.auth().Verify(c.credential));
          return Json{{"valid", true}, {"user", UserJson(v.user)}, {"claims", v.claims}};
        }});
-  add({"auth.sessions.list", "The user's sessions", kUser, "user:read", {}, "{sessions}",
+  add({"auth.sessions.list",
+       "The user's sessions",
+       kUser,
+       "user:read",
+       {},
+       "{sessions}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto list, core.auth().ListSessions(Me(c)));
          Json out = Json::array();
          for (const auto& x : list) out.push_back(SessionJson(x, Me(c).session_id));
          return Json{{"sessions", std::move(out)}};
        }});
-  add({"auth.sessions.revoke", "Revoke one session", kUser, "user:write",
-       {{"id", "string", true, "the session id"}}, "{}",
+  add({"auth.sessions.revoke",
+       "Revoke one session",
+       kUser,
+       "user:write",
+       {{"id", "string", true, "the session id"}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_RETURN_IF_ERROR(core.auth().RevokeSession(Me(c), id, c.ctx));
          return Ok();
        }});
-  add({"auth.forgot_password", "Mail a reset token if the account exists (always succeeds)",
-       kAnyone, "", {{"email", "string", true, ""}}, "{status: \"accepted\"}",
+  add({"auth.forgot_password",
+       "Mail a reset token if the account exists (always succeeds)",
+       kAnyone,
+       "",
+       {{"email", "string", true, ""}},
+       "{status: \"accepted\"}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.params, "email"));
          ASSISTANT_RETURN_IF_ERROR(core.auth().ForgotPassword(email, c.ctx));
          return Json{{"status", "accepted"}};
        }});
-  add({"auth.reset_password", "Set a new password with a reset token; revokes every session",
-       kAnyone, "", {{"token", "string", true, ""}, {"password", "string", true, ""}}, "{}",
+  add({"auth.reset_password",
+       "Set a new password with a reset token; revokes every session",
+       kAnyone,
+       "",
+       {{"token", "string", true, ""}, {"password", "string", true, ""}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.params, "token"));
          ASSISTANT_ASSIGN_OR_RETURN(auto pw, RequiredString(c.params, "password"));
          ASSISTANT_RETURN_IF_ERROR(core.auth().ResetPassword(token, pw, c.ctx));
          return Ok();
        }});
-  add({"auth.send_verification_email", "Mail an email-verification token", kUser, "", {},
+  add({"auth.send_verification_email",
+       "Mail an email-verification token",
+       kUser,
+       "",
+       {},
        "{status: \"accepted\"}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_RETURN_IF_ERROR(core.auth().SendVerificationEmail(Me(c), c.ctx));
          return Json{{"status", "accepted"}};
        }});
-  add({"auth.verify_email", "Confirm an email address with its token", kAnyone, "",
-       {{"token", "string", true, ""}}, "{}",
+  add({"auth.verify_email",
+       "Confirm an email address with its token",
+       kAnyone,
+       "",
+       {{"token", "string", true, ""}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.params, "token"));
          ASSISTANT_RETURN_IF_ERROR(core.auth().VerifyEmail(token, c.ctx));
          return Ok();
        }});
-  add({"auth.api_keys.create", "Create an API key; `key` is shown only here", kUser, "keys",
+  add({"auth.api_keys.create",
+       "Create an API key; `key` is shown only here",
+       kUser,
+       "keys",
        {{"name", "string", true, ""},
         {"scopes", "array", false, "scopes, never broader than the caller's"},
         {"expires_in", "integer", false, "seconds; absent = never expires"}},
@@ -200,31 +247,52 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().CreateApiKey(Me(c), in, c.ctx));
          return Json{{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}};
        }});
-  add({"auth.api_keys.list", "The user's API keys", kUser, "keys", {}, "{api_keys}",
+  add({"auth.api_keys.list",
+       "The user's API keys",
+       kUser,
+       "keys",
+       {},
+       "{api_keys}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto list, core.auth().ListApiKeys(Me(c)));
          Json out = Json::array();
          for (const auto& k : list) out.push_back(ApiKeyJson(k));
          return Json{{"api_keys", std::move(out)}};
        }});
-  add({"auth.api_keys.revoke", "Revoke an API key", kUser, "keys",
-       {{"id", "string", true, "the key's id"}}, "{}",
+  add({"auth.api_keys.revoke",
+       "Revoke an API key",
+       kUser,
+       "keys",
+       {{"id", "string", true, "the key's id"}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_RETURN_IF_ERROR(core.auth().RevokeApiKey(Me(c), id, c.ctx));
          return Ok();
        }});
-  add({"auth.jwks", "Public keys: access-token keys (EdDSA) and the identity key", kAnyone, "",
-       {}, "{keys}",
+  add({"auth.jwks",
+       "Public keys: access-token keys (EdDSA) and the identity key",
+       kAnyone,
+       "",
+       {},
+       "{keys}",
        [](Assistant& core, const MethodCall&) -> Result<Json> { return core.auth().Jwks(); }});
 
   // ---------------------------------------------------------------- user
-  add({"user.get", "The user's profile", kUser, "user:read", {}, "{user}",
+  add({"user.get",
+       "The user's profile",
+       kUser,
+       "user:read",
+       {},
+       "{user}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto u, core.users().Me(Me(c)));
          return Json{{"user", UserJson(u)}};
        }});
-  add({"user.update", "Change name or preferences", kUser, "user:write",
+  add({"user.update",
+       "Change name or preferences",
+       kUser,
+       "user:write",
        {{"name", "string", false, ""}, {"preferences", "object", false, "replaces the old"}},
        "{user}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -234,13 +302,20 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto u, core.users().UpdateMe(Me(c), patch));
          return Json{{"user", UserJson(u)}};
        }});
-  add({"user.delete", "Delete the account and everything it owns", kUser, "user:write", {},
+  add({"user.delete",
+       "Delete the account and everything it owns",
+       kUser,
+       "user:write",
+       {},
        "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_RETURN_IF_ERROR(core.users().DeleteMe(Me(c), c.ctx));
          return Ok();
        }});
-  add({"user.audit", "The user's audit events, newest first", kUser, "user:read",
+  add({"user.audit",
+       "The user's audit events, newest first",
+       kUser,
+       "user:read",
        {{"limit", "integer", false, "1..200, default 50"},
         {"cursor", "string", false, "next_cursor of the previous page"}},
        "{events, next_cursor}",
@@ -253,8 +328,12 @@ std::vector<Method> BuildMethods() {
          for (const auto& e : page.items) out.push_back(AuditJson(e));
          return Json{{"events", std::move(out)}, {"next_cursor", NextCursor(page.next_cursor)}};
        }});
-  add({"user.data.list", "Every entry of a namespace", kUser, "user:read",
-       {{"namespace", "string", true, ""}}, "{namespace, entries}",
+  add({"user.data.list",
+       "Every entry of a namespace",
+       kUser,
+       "user:read",
+       {{"namespace", "string", true, ""}},
+       "{namespace, entries}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto ns, RequiredString(c.params, "namespace"));
          ASSISTANT_ASSIGN_OR_RETURN(auto list, core.users().ListData(Me(c), ns));
@@ -265,7 +344,10 @@ std::vector<Method> BuildMethods() {
          }
          return Json{{"namespace", ns}, {"entries", std::move(out)}};
        }});
-  add({"user.data.get", "One value", kUser, "user:read",
+  add({"user.data.get",
+       "One value",
+       kUser,
+       "user:read",
        {{"namespace", "string", true, ""}, {"key", "string", true, ""}},
        "{namespace, key, value, updated_at}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -274,7 +356,10 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto e, core.users().GetData(Me(c), ns, key));
          return UserDataJson(e);
        }});
-  add({"user.data.put", "Store any JSON value", kUser, "user:write",
+  add({"user.data.put",
+       "Store any JSON value",
+       kUser,
+       "user:write",
        {{"namespace", "string", true, ""},
         {"key", "string", true, ""},
         {"value", "any", true, "the value to store"}},
@@ -289,8 +374,12 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto e, core.users().PutData(Me(c), ns, key, *it));
          return UserDataJson(e);
        }});
-  add({"user.data.delete", "Delete a value", kUser, "user:write",
-       {{"namespace", "string", true, ""}, {"key", "string", true, ""}}, "{}",
+  add({"user.data.delete",
+       "Delete a value",
+       kUser,
+       "user:write",
+       {{"namespace", "string", true, ""}, {"key", "string", true, ""}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto ns, RequiredString(c.params, "namespace"));
          ASSISTANT_ASSIGN_OR_RETURN(auto key, RequiredString(c.params, "key"));
@@ -299,62 +388,89 @@ std::vector<Method> BuildMethods() {
        }});
 
   // ---------------------------------------------------------------- tasks
-  add(TextMethod({"tasks.list", "The user's tasks", kUser, "tasks:read",
-       {{"status", "string", false, "all (default), pending or completed"},
-        {"q", "string", false, "case-insensitive title substring"},
-        {"limit", "integer", false, "1..200, default 50"},
-        {"cursor", "string", false, "next_cursor of the previous page"}},
-       "{tasks, next_cursor}", nullptr},
+  add(TextMethod({"tasks.list",
+                  "The user's tasks",
+                  kUser,
+                  "tasks:read",
+                  {{"status", "string", false, "all (default), pending or completed"},
+                   {"q", "string", false, "case-insensitive title substring"},
+                   {"limit", "integer", false, "1..200, default 50"},
+                   {"cursor", "string", false, "next_cursor of the previous page"}},
+                  "{tasks, next_cursor}",
+                  nullptr},
                  [](Assistant& core, const MethodCall& c) -> Result<std::string> {
-         TaskListOptions o;
-         ASSISTANT_ASSIGN_OR_RETURN(auto status, OptString(c.params, "status"));
-         if (status) o.status = *status;
-         ASSISTANT_ASSIGN_OR_RETURN(auto q, OptString(c.params, "q"));
-         o.q = q.value_or("");
-         ASSISTANT_ASSIGN_OR_RETURN(o.limit, LimitParam(c));
-         ASSISTANT_ASSIGN_OR_RETURN(auto cursor, OptString(c.params, "cursor"));
-         o.cursor = cursor.value_or("");
-         ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
-         return TaskListBody(page);
+                   TaskListOptions o;
+                   ASSISTANT_ASSIGN_OR_RETURN(auto status, OptString(c.params, "status"));
+                   if (status) o.status = *status;
+                   ASSISTANT_ASSIGN_OR_RETURN(auto q, OptString(c.params, "q"));
+                   o.q = q.value_or("");
+                   ASSISTANT_ASSIGN_OR_RETURN(o.limit, LimitParam(c));
+                   ASSISTANT_ASSIGN_OR_RETURN(auto cursor, OptString(c.params, "cursor"));
+                   o.cursor = cursor.value_or("");
+                   ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
+                   return TaskListBody(page);
                  }));
-  add(TextMethod({"tasks.create", "Create a task", kUser, "tasks:write",
-       {{"title", "string", true, "1..500 characters"},
-        {"description", "string", false, ""},
-        {"due_at", "string", false, "RFC 3339"},
-        {"priority", "integer", false, ""}},
-       "{task}", nullptr},
+  add(TextMethod({"tasks.create",
+                  "Create a task",
+                  kUser,
+                  "tasks:write",
+                  {{"title", "string", true, "1..500 characters"},
+                   {"description", "string", false, ""},
+                   {"due_at", "string", false, "RFC 3339"},
+                   {"priority", "integer", false, ""}},
+                  "{task}",
+                  nullptr},
                  [](Assistant& core, const MethodCall& c) -> Result<std::string> {
-         ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.params));
-         ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
-         return TaskEnvelope(t);
+                   ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.params));
+                   ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
+                   return TaskEnvelope(t);
                  }));
-  add(TextMethod({"tasks.get", "One task", kUser, "tasks:read", {{"id", "string", true, ""}}, "{task}", nullptr},
+  add(TextMethod({"tasks.get",
+                  "One task",
+                  kUser,
+                  "tasks:read",
+                  {{"id", "string", true, ""}},
+                  "{task}",
+                  nullptr},
                  [](Assistant& core, const MethodCall& c) -> Result<std::string> {
-         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
-         ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Get(Me(c), id));
-         return TaskEnvelope(t);
+                   ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+                   ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Get(Me(c), id));
+                   return TaskEnvelope(t);
                  }));
-  add(TextMethod({"tasks.update", "Change a task; only the fields given change", kUser, "tasks:write",
-       {{"id", "string", true, ""},
-        {"title", "string", false, ""},
-        {"description", "string", false, ""},
-        {"completed", "boolean", false, ""},
-        {"due_at", "string", false, "RFC 3339, or null to clear"},
-        {"priority", "integer", false, ""}},
-       "{task}", nullptr},
+  add(TextMethod({"tasks.update",
+                  "Change a task; only the fields given change",
+                  kUser,
+                  "tasks:write",
+                  {{"id", "string", true, ""},
+                   {"title", "string", false, ""},
+                   {"description", "string", false, ""},
+                   {"completed", "boolean", false, ""},
+                   {"due_at", "string", false, "RFC 3339, or null to clear"},
+                   {"priority", "integer", false, ""}},
+                  "{task}",
+                  nullptr},
                  [](Assistant& core, const MethodCall& c) -> Result<std::string> {
-         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
-         ASSISTANT_ASSIGN_OR_RETURN(auto patch, ParseTaskPatch(c.params));
-         ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Update(Me(c), id, patch));
-         return TaskEnvelope(t);
+                   ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+                   ASSISTANT_ASSIGN_OR_RETURN(auto patch, ParseTaskPatch(c.params));
+                   ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Update(Me(c), id, patch));
+                   return TaskEnvelope(t);
                  }));
-  add({"tasks.delete", "Delete a task", kUser, "tasks:write", {{"id", "string", true, ""}}, "{}",
+  add({"tasks.delete",
+       "Delete a task",
+       kUser,
+       "tasks:write",
+       {{"id", "string", true, ""}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_RETURN_IF_ERROR(core.tasks().Delete(Me(c), id));
          return Ok();
        }});
-  add({"tasks.clear_completed", "Delete every completed task", kUser, "tasks:write", {},
+  add({"tasks.clear_completed",
+       "Delete every completed task",
+       kUser,
+       "tasks:write",
+       {},
        "{deleted}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(int n, core.tasks().ClearCompleted(Me(c)));
@@ -362,7 +478,9 @@ std::vector<Method> BuildMethods() {
        }});
 
   // ---------------------------------------------------------------- conversations
-  add({"conversations.list", "The user's conversations; with q, a full-text search", kUser,
+  add({"conversations.list",
+       "The user's conversations; with q, a full-text search",
+       kUser,
        "conversations:read",
        {{"q", "string", false, "every word must match; word* is a prefix"},
         {"limit", "integer", false, "1..200, default 50"},
@@ -381,8 +499,12 @@ std::vector<Method> BuildMethods() {
          return Json{{"conversations", std::move(out)},
                      {"next_cursor", NextCursor(page.next_cursor)}};
        }});
-  add({"conversations.create", "Start a conversation", kUser, "conversations:write",
-       {{"title", "string", false, ""}, {"app_id", "string", false, ""}}, "{conversation}",
+  add({"conversations.create",
+       "Start a conversation",
+       kUser,
+       "conversations:write",
+       {{"title", "string", false, ""}, {"app_id", "string", false, ""}},
+       "{conversation}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ConversationInput in;
          ASSISTANT_ASSIGN_OR_RETURN(auto title, OptString(c.params, "title"));
@@ -391,15 +513,23 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Create(Me(c), in));
          return Json{{"conversation", ConversationJson(x)}};
        }});
-  add({"conversations.get", "One conversation", kUser, "conversations:read",
-       {{"id", "string", true, ""}}, "{conversation}",
+  add({"conversations.get",
+       "One conversation",
+       kUser,
+       "conversations:read",
+       {{"id", "string", true, ""}},
+       "{conversation}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Get(Me(c), id));
          return Json{{"conversation", ConversationJson(x)}};
        }});
-  add({"conversations.update", "Rename a conversation", kUser, "conversations:write",
-       {{"id", "string", true, ""}, {"title", "string", false, ""}}, "{conversation}",
+  add({"conversations.update",
+       "Rename a conversation",
+       kUser,
+       "conversations:write",
+       {{"id", "string", true, ""}, {"title", "string", false, ""}},
+       "{conversation}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ConversationPatch p;
@@ -407,14 +537,20 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Update(Me(c), id, p));
          return Json{{"conversation", ConversationJson(x)}};
        }});
-  add({"conversations.delete", "Delete a conversation and its messages", kUser,
-       "conversations:write", {{"id", "string", true, ""}}, "{}",
+  add({"conversations.delete",
+       "Delete a conversation and its messages",
+       kUser,
+       "conversations:write",
+       {{"id", "string", true, ""}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_RETURN_IF_ERROR(core.conversations().Delete(Me(c), id));
          return Ok();
        }});
-  add({"conversations.messages", "A page of messages, oldest first", kUser,
+  add({"conversations.messages",
+       "A page of messages, oldest first",
+       kUser,
        "conversations:read",
        {{"id", "string", true, "the conversation"},
         {"before", "string", false, "a message id; absent = the newest page"},
@@ -429,8 +565,10 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto page, core.conversations().Messages(Me(c), id, o));
          return MessagesJson(page);
        }});
-  add({"conversations.fork", "Copy the messages up to message_id into a new conversation",
-       kUser, "conversations:write",
+  add({"conversations.fork",
+       "Copy the messages up to message_id into a new conversation",
+       kUser,
+       "conversations:write",
        {{"id", "string", true, "the conversation"}, {"message_id", "string", true, ""}},
        "{conversation}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -445,7 +583,8 @@ std::vector<Method> BuildMethods() {
        "Send a message to the agent. Streamed: events message.start, message.delta, "
        "tool.call, tool.result, message.done or error; a non-zero return from the "
        "callback cancels the turn (its partial reply is stored, cancelled)",
-       kUser, "agent",
+       kUser,
+       "agent",
        {{"message", "string", true, "1..32,000 characters"},
         {"conversation_id", "string", false, "absent = a new conversation"},
         {"app_id", "string", false, ""}},
@@ -454,8 +593,10 @@ std::vector<Method> BuildMethods() {
        [](Assistant& core, const MethodCall& c, const MethodEventSink& sink) {
          return AgentMessage(core, c, &sink);
        }});
-  add({"agent.history", "Messages of a conversation (default: the latest), oldest first",
-       kUser, "agent",
+  add({"agent.history",
+       "Messages of a conversation (default: the latest), oldest first",
+       kUser,
+       "agent",
        {{"conversation_id", "string", false, ""}, {"limit", "integer", false, ""}},
        "{messages, has_more}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -464,7 +605,11 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_ASSIGN_OR_RETURN(auto page, core.agent().History(Me(c), conv, limit));
          return MessagesJson(page);
        }});
-  add({"agent.runs.get", "An agent run's status", kUser, "agent", {{"id", "string", true, ""}},
+  add({"agent.runs.get",
+       "An agent run's status",
+       kUser,
+       "agent",
+       {{"id", "string", true, ""}},
        "{run}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
@@ -474,25 +619,39 @@ std::vector<Method> BuildMethods() {
   add({"agent.runs.events",
        "Stream a run's events after last_event_id, then live until it ends; a non-zero "
        "return from the callback cancels the run",
-       kUser, "agent",
+       kUser,
+       "agent",
        {{"id", "string", true, "the run"},
         {"last_event_id", "integer", false, "the last event id seen; default 0"}},
-       "{run}", nullptr, AttachRun});
-  add({"agent.runs.cancel", "Stop a run; its partial reply is stored, marked cancelled", kUser,
-       "agent", {{"id", "string", true, ""}}, "{run}",
+       "{run}",
+       nullptr,
+       AttachRun});
+  add({"agent.runs.cancel",
+       "Stop a run; its partial reply is stored, marked cancelled",
+       kUser,
+       "agent",
+       {{"id", "string", true, ""}},
+       "{run}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Cancel(Me(c), id));
          return Json{{"run", RunToJson(run)}};
        }});
-  add({"agent.state.get", "The agent state document of an app", kUser, "agent",
-       {{"app_id", "string", false, "default: the user's own"}}, "{state, updated_at}",
+  add({"agent.state.get",
+       "The agent state document of an app",
+       kUser,
+       "agent",
+       {{"app_id", "string", false, "default: the user's own"}},
+       "{state, updated_at}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto st,
                                     core.agent_state().Get(Me(c), StringOr(c.params, "app_id")));
          return AgentStateJson(st);
        }});
-  add({"agent.state.put", "Replace the state document", kUser, "agent",
+  add({"agent.state.put",
+       "Replace the state document",
+       kUser,
+       "agent",
        {{"app_id", "string", false, ""}, {"state", "object", true, "the new document"}},
        "{state, updated_at}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -504,7 +663,10 @@ std::vector<Method> BuildMethods() {
              auto st, core.agent_state().Put(Me(c), StringOr(c.params, "app_id"), *it));
          return AgentStateJson(st);
        }});
-  add({"agent.state.patch", "Apply a JSON merge patch (RFC 7386) to the state", kUser, "agent",
+  add({"agent.state.patch",
+       "Apply a JSON merge patch (RFC 7386) to the state",
+       kUser,
+       "agent",
        {{"app_id", "string", false, ""}, {"patch", "object", true, "the merge patch"}},
        "{state, updated_at}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
@@ -516,7 +678,11 @@ std::vector<Method> BuildMethods() {
              auto st, core.agent_state().Patch(Me(c), StringOr(c.params, "app_id"), *it));
          return AgentStateJson(st);
        }});
-  add({"agent.memory.list", "The agent's memory facts, newest first", kUser, "agent", {},
+  add({"agent.memory.list",
+       "The agent's memory facts, newest first",
+       kUser,
+       "agent",
+       {},
        "{memories}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto list, core.agent_state().ListMemories(Me(c)));
@@ -524,21 +690,33 @@ std::vector<Method> BuildMethods() {
          for (const auto& x : list) out.push_back(MemoryJson(x));
          return Json{{"memories", std::move(out)}};
        }});
-  add({"agent.memory.add", "Add a memory fact", kUser, "agent",
-       {{"content", "string", true, ""}}, "{memory}",
+  add({"agent.memory.add",
+       "Add a memory fact",
+       kUser,
+       "agent",
+       {{"content", "string", true, ""}},
+       "{memory}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto content, RequiredString(c.params, "content"));
          ASSISTANT_ASSIGN_OR_RETURN(auto x, core.agent_state().AddMemory(Me(c), content));
          return Json{{"memory", MemoryJson(x)}};
        }});
-  add({"agent.memory.delete", "Forget a memory fact", kUser, "agent",
-       {{"id", "string", true, ""}}, "{}",
+  add({"agent.memory.delete",
+       "Forget a memory fact",
+       kUser,
+       "agent",
+       {{"id", "string", true, ""}},
+       "{}",
        [](Assistant& core, const MethodCall& c) -> Result<Json> {
          ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
          ASSISTANT_RETURN_IF_ERROR(core.agent_state().DeleteMemory(Me(c), id));
          return Ok();
        }});
-  add({"tools.list", "The tools the agent offers the model", kAnyone, "", {},
+  add({"tools.list",
+       "The tools the agent offers the model",
+       kAnyone,
+       "",
+       {},
        "{tools: [{name, description, parameters}]}",
        [](Assistant& core, const MethodCall&) -> Result<Json> {
          Json out = Json::array();
@@ -702,7 +880,8 @@ std::string MethodsMarkdown() {
       out += "`)";
     }
     out += "\n- streams: ";
-    out += m.stream ? (m.run || m.run_text ? "yes (assistant_stream), or called whole" : "only (assistant_stream)")
+    out += m.stream ? (m.run || m.run_text ? "yes (assistant_stream), or called whole"
+                                           : "only (assistant_stream)")
                     : "no";
     out += "\n- result: `";
     out += m.result;
@@ -719,8 +898,8 @@ std::string MethodsMarkdown() {
     bool by_id = false;  // acts on one record: another user's is not_found
     for (const auto& p : m.params) {
       required = required || p.required;
-      by_id = by_id || (p.required && (std::string_view(p.name) == "id" ||
-                                       std::string_view(p.name) == "key"));
+      by_id = by_id || (p.required &&
+                        (std::string_view(p.name) == "id" || std::string_view(p.name) == "key"));
     }
     if (required) add("missing_field");
     if (!m.params.empty()) add("invalid_field");
