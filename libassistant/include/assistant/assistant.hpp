@@ -7,6 +7,7 @@
 
 #include "assistant/agent.hpp"
 #include "assistant/agent_state.hpp"
+#include "assistant/apps.hpp"
 #include "assistant/auth.hpp"
 #include "assistant/clock.hpp"
 #include "assistant/conversations.hpp"

@@ -24,6 +24,7 @@
 
 #include "assistant/agent.hpp"
 #include "assistant/agent_state.hpp"
+#include "assistant/apps.hpp"
 #include "assistant/auth.hpp"
 #include "assistant/conversations.hpp"
 #include "assistant/options.hpp"
@@ -54,6 +55,8 @@ class Assistant {
   virtual Agent& agent() = 0;
   // Agent turns in progress and recently finished: status, re-attach, cancel.
   virtual RunService& runs() = 0;
+  // The apps sharing this backend (Options::apps_path); Reload() re-reads it.
+  virtual AppRegistry& apps() = 0;
   virtual Storage& storage() = 0;
   virtual Clock& clock() = 0;
   virtual const Options& options() const = 0;

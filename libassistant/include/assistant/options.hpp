@@ -122,6 +122,9 @@ struct Options {
   // Default: an outbox mailer writing to `outbox_path`.
   std::shared_ptr<Mailer> mailer;
   std::string outbox_path = "assistant-outbox.jsonl";
+  // The app registry's file (assistant/apps.hpp); empty = no apps.
+  // Default: empty.
+  std::string apps_path;
 };
 
 }  // namespace assistant

@@ -712,6 +712,20 @@ std::vector<Method> BuildMethods() {
          ASSISTANT_RETURN_IF_ERROR(core.agent_state().DeleteMemory(Me(c), id));
          return Ok();
        }});
+  add({"apps.list", "The apps sharing this backend (the registry file)", kUser, "", {},
+       "{apps: [{id, name, scopes, allowed_origins}]}",
+       [](Assistant& core, const MethodCall&) -> Result<Json> {
+         Json out = Json::array();
+         for (const auto& app : core.apps().List()) out.push_back(AppToJson(app));
+         return Json{{"apps", std::move(out)}};
+       }});
+  add({"apps.get", "One app of the registry", kUser, "", {{"id", "string", true, "the app's id"}},
+       "{app}",
+       [](Assistant& core, const MethodCall& c) -> Result<Json> {
+         ASSISTANT_ASSIGN_OR_RETURN(auto id, IdParam(c));
+         ASSISTANT_ASSIGN_OR_RETURN(auto app, core.apps().Get(id));
+         return Json{{"app", AppToJson(app)}};
+       }});
   add({"tools.list",
        "The tools the agent offers the model",
        kAnyone,

@@ -31,6 +31,7 @@ class AssistantImpl final : public Assistant {
   AgentStateService& agent_state() override { return *agent_state_; }
   Agent& agent() override { return *agent_; }
   RunService& runs() override { return *runs_; }
+  AppRegistry& apps() override { return *apps_; }
   Storage& storage() override { return *storage_; }
   Clock& clock() override { return *clock_; }
   const Options& options() const override { return options_; }
@@ -39,6 +40,7 @@ class AssistantImpl final : public Assistant {
   std::shared_ptr<Storage> storage_;
   std::shared_ptr<Clock> clock_;
   std::shared_ptr<Mailer> mailer_;
+  std::unique_ptr<AppRegistry> apps_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<AuthServiceInternal> auth_;
   std::unique_ptr<UserService> users_;
@@ -65,8 +67,12 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
   // Check the provider first: it needs nothing else and fails cheaply.
   ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<LlmProvider> provider,
                              MakeProvider(options.agent));
+  // A bad apps file fails the open, naming the entry and field.
+  auto apps = std::make_unique<AppRegistry>(options.apps_path);
+  ASSISTANT_RETURN_IF_ERROR(apps->Reload());
   auto a = std::make_unique<AssistantImpl>();
   a->options_ = options;
+  a->apps_ = std::move(apps);
   a->storage_ = std::move(storage);
   // Clock::Default() belongs to the library: hold it without owning it.
   a->clock_ = options.clock ? options.clock
