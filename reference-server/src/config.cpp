@@ -146,6 +146,9 @@ const std::vector<Flag>& Flags() {
        "streamed replies open at once, each on a worker of its own on top of --threads; "
        "one more gets 503 with Retry-After",
        INT_FLAG(max_streams, 1, 16384)},
+      {"access-token-ttl", "ASSISTANT_ACCESS_TOKEN_TTL", Kind::kInt, "900",
+       "seconds an access token lives; clients refresh it before then",
+       INT_FLAG(access_token_ttl, 1, 86400)},
       {"refresh-grace", "ASSISTANT_REFRESH_GRACE", Kind::kInt, "10",
        "seconds a reused refresh token gets the same pair (0 = none)",
        INT_FLAG(refresh_grace, 0, 3600)},
@@ -415,6 +418,7 @@ Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
   o.auth.password_hash.memory_kib = static_cast<uint32_t>(c.argon2_memory_kib);
   o.auth.password_hash.iterations = static_cast<uint32_t>(c.argon2_iterations);
   o.auth.refresh_grace = std::chrono::seconds(c.refresh_grace);
+  o.auth.access_token_ttl = std::chrono::seconds(c.access_token_ttl);
 
   o.agent.provider = c.llm_provider;
   o.agent.base_url = c.llm_base_url;

@@ -35,6 +35,7 @@ struct ServerConfig {
   int threads = 128;      // workers for ordinary requests
   int max_streams = 512;  // open agent streams, each on a worker of its own
   int refresh_grace = 10;   // seconds
+  int access_token_ttl = 900;  // seconds
   int llm_timeout = 60;     // seconds
   int run_retention = 3600; // seconds
   bool production = false;
