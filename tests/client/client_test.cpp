@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -371,5 +374,21 @@ TEST_SUITE("clients") {
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
     ::close(fd);
   }
+
+TEST_CASE("examples/client_app signs in, streams a turn and lists the task it added") {
+  ServerProcess server;
+  REQUIRE(server.started());
+  for (int run = 0; run < 2; ++run) {  // the second run logs in instead of registering
+    const std::string out_file = server.dir() + "/client_app.out";
+    const std::string cmd = std::string(ASSISTANT_CLIENT_APP_BIN) + " " + Url(server.port()) +
+                            " > " + out_file + " 2>&1";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::ifstream in(out_file);
+    std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(out.find("signed in as app@example.com") != std::string::npos);
+    CHECK(out.find("[add_task]") != std::string::npos);
+    CHECK(out.find("- book the dentist") != std::string::npos);
+  }
+}
 
 }  // TEST_SUITE

@@ -64,3 +64,14 @@ run(cc -std=c99 -O1 ${SOURCE_DIR}/examples/c_embed/main.c -o ${WORK_DIR}/c-pc ${
     -Wl,-rpath,${prefix}/lib)
 run(${WORK_DIR}/c-pc sqlite://${WORK_DIR}/c-pc.db)
 message(STATUS "C ABI from the install tree OK")
+
+# The client libraries from the install tree: the client example builds
+# against assistant::assistant_client (it runs against a server in the
+# client tests).
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/client_app -B ${WORK_DIR}/client_app
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/client_app -j2)
+if(NOT EXISTS ${WORK_DIR}/client_app/client_app)
+  message(FATAL_ERROR "the client example did not build against the install")
+endif()
+message(STATUS "client libraries from the install tree OK")
