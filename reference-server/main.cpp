@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
                 {{"limit", static_cast<int64_t>(file_limit)},
                  {"wanted", static_cast<int64_t>(files_wanted)}});
   }
+  setup->options.logger = assistant::server::CoreLogger(logger);
   auto core = assistant::Assistant::Open(setup->options);
   if (!core.ok()) {
     logger.Error("cannot open the core", {{"cause", core.status().ToString()}});

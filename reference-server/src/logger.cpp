@@ -223,4 +223,27 @@ void Logger::Run() {
   }
 }
 
+namespace {
+
+class CoreLoggerAdapter final : public assistant::Logger {
+ public:
+  explicit CoreLoggerAdapter(server::Logger& out) : out_(out) {}
+  void Log(LogLevel level, std::string_view message,
+           const std::vector<LogField>& fields) override {
+    server::Logger::Fields f;
+    f.reserve(fields.size());
+    for (const auto& [k, v] : fields) f.emplace_back(k, v);
+    out_.Log(level == LogLevel::kWarning ? "warn" : LogLevelName(level), message, f);
+  }
+
+ private:
+  server::Logger& out_;
+};
+
+}  // namespace
+
+std::shared_ptr<assistant::Logger> CoreLogger(Logger& logger) {
+  return std::make_shared<CoreLoggerAdapter>(logger);
+}
+
 }  // namespace assistant::server

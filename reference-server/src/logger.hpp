@@ -21,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "assistant/logger.hpp"
+
 namespace assistant::server {
 
 enum class LogFormat { kText, kJson };
@@ -63,6 +65,10 @@ class Logger final {
   std::mutex write_mu_;
   std::thread writer_;
 };
+
+// The core's log lines (assistant/logger.hpp) written through `logger`,
+// which must outlive the returned adapter.
+std::shared_ptr<assistant::Logger> CoreLogger(Logger& logger);
 
 }  // namespace assistant::server
 

@@ -50,7 +50,7 @@ TEST_CASE("a 500 leaks nothing and is logged with its request id") {
   int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   REQUIRE(fd >= 0);
   {
-    Logger logger(LogFormat::kText, fd);
+    server::Logger logger(LogFormat::kText, fd);
     ServerConfig config;
     HttpServer server(**core, config, logger);
 

@@ -296,14 +296,14 @@ TEST_CASE("JSON nesting depth ignores brackets in strings") {
 }
 
 TEST_CASE("text logs quote values so a value cannot forge a field or a line") {
-  const std::string line = Logger::Format(
+  const std::string line = server::Logger::Format(
       LogFormat::kText, "info", "request",
       {{"route", "/api/tasks"}, {"evil", "x status=200\nlevel=error"}, {"n", 3}});
   CHECK(line.find("route=/api/tasks") != std::string::npos);
   CHECK(line.find('\n') == std::string::npos);
   CHECK(line.find("evil=\"x status=200\\nlevel=error\"") != std::string::npos);
   CHECK(line.find("n=3") != std::string::npos);
-  const Json j = Json::parse(Logger::Format(LogFormat::kJson, "warn", "m", {{"k", "v"}}));
+  const Json j = Json::parse(server::Logger::Format(LogFormat::kJson, "warn", "m", {{"k", "v"}}));
   CHECK(j["level"] == "warn");
   CHECK(j["k"] == "v");
   CHECK(j.contains("time"));
@@ -315,7 +315,7 @@ static std::string AccessLine(LogFormat format, std::string_view request_id,
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   {
-    Logger logger(format, fds[1]);
+    server::Logger logger(format, fds[1]);
     logger.Access(request_id, "GET", route, 200, latency_ms, "127.0.0.1");
   }  // the destructor flushes
   ::close(fds[1]);
@@ -385,7 +385,7 @@ TEST_CASE("every registered route is in the OpenAPI document") {
   REQUIRE(core.ok());
   ServerConfig config;
   http_test::TempDir dir;
-  Logger logger(LogFormat::kText, -1);
+  server::Logger logger(LogFormat::kText, -1);
   HttpServer server(**core, config, logger);
   const Json doc = Json::parse(server.openapi());
   REQUIRE(server.routes().size() >= 40);

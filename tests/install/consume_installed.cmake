@@ -75,3 +75,19 @@ if(NOT EXISTS ${WORK_DIR}/client_app/client_app)
   message(FATAL_ERROR "the client example did not build against the install")
 endif()
 message(STATUS "client libraries from the install tree OK")
+
+# The embedder's own provider, logger and tool through the installed public
+# headers alone: a streamed turn in which the agent calls the app's tool.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/custom_provider -B ${WORK_DIR}/custom_provider
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/custom_provider -j2)
+run(${WORK_DIR}/custom_provider/custom_provider sqlite://${WORK_DIR}/custom_provider.db)
+foreach(expect "event message.start" "event tool.call" "\"name\":\"roll_die\""
+               "event tool.result" "\"rolled\":4" "event message.delta" "event message.done"
+               "reply: You rolled a 4." "provider: scripted")
+  string(FIND "${LAST_OUTPUT}" "${expect}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "custom_provider's output lacks '${expect}':\n${LAST_OUTPUT}")
+  endif()
+endforeach()
+message(STATUS "custom provider, logger and tool from the install tree OK")

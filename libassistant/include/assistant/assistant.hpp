@@ -15,6 +15,7 @@
 #include "assistant/http_status.hpp"
 #include "assistant/jwt.hpp"
 #include "assistant/llm.hpp"
+#include "assistant/logger.hpp"
 #include "assistant/mailer.hpp"
 #include "assistant/options.hpp"
 #include "assistant/providers.hpp"

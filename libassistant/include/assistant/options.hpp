@@ -12,6 +12,8 @@
 
 #include "assistant/clock.hpp"
 #include "assistant/jwt.hpp"
+#include "assistant/llm.hpp"
+#include "assistant/logger.hpp"
 #include "assistant/mailer.hpp"
 #include "assistant/storage.hpp"
 
@@ -57,8 +59,13 @@ struct AuthOptions {
 };
 
 struct AgentOptions {
-  // rules | openai | ollama | cohere. Default: rules (offline).
+  // rules | openai | ollama | cohere. Default: rules (offline). Ignored when
+  // `llm` is set.
   std::string provider = "rules";
+  // The embedder's own provider (assistant/llm.hpp): the agent talks to it
+  // instead of a built-in one, and base_url, model and api_key are unused.
+  // Default: none.
+  std::shared_ptr<LlmProvider> llm;
   std::string base_url;
   std::string model;
   std::string api_key;  // never logged
@@ -122,6 +129,9 @@ struct Options {
   // Default: an outbox mailer writing to `outbox_path`.
   std::shared_ptr<Mailer> mailer;
   std::string outbox_path = "assistant-outbox.jsonl";
+  // Where the core's log lines go (assistant/logger.hpp). Default: dropped;
+  // the core never writes to stderr itself.
+  std::shared_ptr<Logger> logger;
   // The app registry's file (assistant/apps.hpp); empty = no apps.
   // Default: empty.
   std::string apps_path;

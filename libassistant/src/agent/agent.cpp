@@ -150,7 +150,8 @@ class AgentImpl final : public Agent {
  public:
   explicit AgentImpl(AgentDeps deps) : d_(std::move(deps)) {
     if (!d_.runs) {
-      own_runs_ = std::make_unique<RunRegistry>(*d_.storage, *d_.clock, RunOptions{});
+      own_runs_ = std::make_unique<RunRegistry>(*d_.storage, *d_.clock, RunOptions{},
+                                                d_.audit->logger());
     }
     runs_ = d_.runs ? d_.runs : own_runs_.get();
   }

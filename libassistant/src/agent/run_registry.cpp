@@ -91,8 +91,8 @@ bool LiveRun::cancelled() const {
   return token_.cancelled() || (external_ && external_->cancelled());
 }
 
-RunRegistry::RunRegistry(Storage& storage, Clock& clock, RunOptions options)
-    : storage_(storage), clock_(clock), options_(options), owner_(NewId()) {
+RunRegistry::RunRegistry(Storage& storage, Clock& clock, RunOptions options, Logger& logger)
+    : storage_(storage), clock_(clock), logger_(logger), options_(options), owner_(NewId()) {
   thread_ = std::thread([this] { Background(); });
 }
 
@@ -255,8 +255,8 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
     for (const AuditEvent& a : finish.audit) {
       Status s = storage_.AppendAudit(a);
       if (!s.ok()) {
-        std::fprintf(stderr, "audit: could not record %s: %s\n", a.type.c_str(),
-                     s.ToString().c_str());
+        logger_.Log(LogLevel::kError, "audit: could not record an event",
+                    {{"type", a.type}, {"cause", s.ToString()}});
       }
     }
   }

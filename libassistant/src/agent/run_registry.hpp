@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "assistant/logger.hpp"
 #include "assistant/clock.hpp"
 #include "assistant/llm.hpp"
 #include "assistant/options.hpp"
@@ -64,7 +65,7 @@ class LiveRun {
 
 class RunRegistry final : public RunService {
  public:
-  RunRegistry(Storage& storage, Clock& clock, RunOptions options);
+  RunRegistry(Storage& storage, Clock& clock, RunOptions options, Logger& logger);
   ~RunRegistry() override;
   RunRegistry(const RunRegistry&) = delete;
   RunRegistry& operator=(const RunRegistry&) = delete;
@@ -122,6 +123,7 @@ class RunRegistry final : public RunService {
 
   Storage& storage_;
   Clock& clock_;
+  Logger& logger_;
   const RunOptions options_;
   const std::string owner_;  // this process's id in runs.owner
 

@@ -258,7 +258,10 @@ class AuthServiceImpl final : public AuthServiceInternal {
       if (upgraded.ok()) {
         user.password_hash = std::move(upgraded).value();
         Status s = storage_->UpdateUser(user);
-        if (!s.ok()) std::fprintf(stderr, "auth: could not upgrade a password hash\n");
+        if (!s.ok()) {
+          audit_.logger().Log(LogLevel::kWarning, "auth: could not upgrade a password hash",
+                              {{"cause", s.ToString()}});
+        }
       }
     }
     Timestamp now = Now();
@@ -470,8 +473,8 @@ class AuthServiceImpl final : public AuthServiceInternal {
                               options_.password_reset_ttl);
     if (!s.ok()) {
       // Reporting the failure would reveal that the account exists.
-      std::fprintf(stderr, "auth: could not send a password-reset mail: %s\n",
-                   s.ToString().c_str());
+      audit_.logger().Log(LogLevel::kError, "auth: could not send a password-reset mail",
+                          {{"cause", s.ToString()}});
     }
     return Status();
   }

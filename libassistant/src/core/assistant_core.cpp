@@ -15,6 +15,7 @@ namespace assistant {
 namespace {
 
 Result<std::shared_ptr<LlmProvider>> MakeProvider(const AgentOptions& options) {
+  if (options.llm) return options.llm;
   ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<LlmProvider> provider, NewProvider(options));
   return std::shared_ptr<LlmProvider>(std::move(provider));
 }
@@ -40,6 +41,7 @@ class AssistantImpl final : public Assistant {
   std::shared_ptr<Storage> storage_;
   std::shared_ptr<Clock> clock_;
   std::shared_ptr<Mailer> mailer_;
+  std::shared_ptr<Logger> logger_;
   std::unique_ptr<AppRegistry> apps_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<AuthServiceInternal> auth_;
@@ -79,7 +81,8 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
                             : std::shared_ptr<Clock>(Clock::Default(), [](Clock*) {});
   a->mailer_ = options.mailer ? options.mailer
                               : std::shared_ptr<Mailer>(NewOutboxMailer(options.outbox_path));
-  a->audit_ = std::make_unique<AuditLog>(*a->storage_, *a->clock_);
+  a->logger_ = options.logger ? options.logger : NewNullLogger();
+  a->audit_ = std::make_unique<AuditLog>(*a->storage_, *a->clock_, a->logger_.get());
 
   AuthDeps auth_deps;
   auth_deps.storage = a->storage_;
@@ -96,7 +99,7 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
   a->conversations_ = NewConversationService(*a->storage_, *a->clock_);
   a->agent_state_ = NewAgentStateService(*a->storage_, *a->clock_);
 
-  a->runs_ = std::make_unique<RunRegistry>(*a->storage_, *a->clock_, options.runs);
+  a->runs_ = std::make_unique<RunRegistry>(*a->storage_, *a->clock_, options.runs, *a->logger_);
 
   AgentDeps agent_deps;
   agent_deps.storage = a->storage_.get();

@@ -1,17 +1,20 @@
 #include "services/audit_log.hpp"
 
-#include <cstdio>
 #include <utility>
 
 namespace assistant {
+
+AuditLog::AuditLog(Storage& storage, Clock& clock, Logger* logger)
+    : storage_(storage), clock_(clock), null_(logger ? nullptr : NewNullLogger()),
+      logger_(logger ? *logger : *null_) {}
 
 void AuditLog::Record(const std::string& user_id, const std::string& type, bool ok,
                       const RequestContext& ctx, Json details) {
   AuditEvent e = Make(user_id, type, ok, ctx, std::move(details));
   Status s = storage_.AppendAudit(e);
   if (!s.ok()) {
-    std::fprintf(stderr, "audit: could not record %s: %s\n", type.c_str(),
-                 s.ToString().c_str());
+    logger_.Log(LogLevel::kError, "audit: could not record an event",
+                {{"type", type}, {"cause", s.ToString()}});
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "assistant/logger.hpp"
 #include "assistant/clock.hpp"
 #include "assistant/storage.hpp"
 #include "assistant/types.hpp"
@@ -14,7 +15,8 @@ namespace assistant {
 
 class AuditLog {
  public:
-  AuditLog(Storage& storage, Clock& clock) : storage_(storage), clock_(clock) {}
+  // `logger` null: lines are dropped.
+  AuditLog(Storage& storage, Clock& clock, Logger* logger = nullptr);
   // `details` must hold no secret.
   void Record(const std::string& user_id, const std::string& type, bool ok,
               const RequestContext& ctx, Json details = Json::object());
@@ -26,6 +28,12 @@ class AuditLog {
  private:
   Storage& storage_;
   Clock& clock_;
+  std::shared_ptr<Logger> null_;  // when no logger was given
+  Logger& logger_;
+
+ public:
+  // The core's logger (Options::logger), for the services that share this log.
+  Logger& logger() { return logger_; }
 };
 
 }  // namespace assistant

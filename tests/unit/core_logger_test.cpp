@@ -1,0 +1,98 @@
+#include <doctest/doctest.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "assistant/storage_wrapper.hpp"
+#include "core_fixture.hpp"
+
+using namespace assistant;
+using assistant::testing::CoreFixture;
+using assistant::testing::FastOptions;
+
+namespace {
+
+struct Line {
+  LogLevel level;
+  std::string message;
+  std::vector<LogField> fields;
+};
+
+class RecordingLogger final : public Logger {
+ public:
+  void Log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back({level, std::string(message), fields});
+  }
+  std::vector<Line> lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Line> lines_;
+};
+
+// Storage whose audit writes fail.
+class NoAudit final : public StorageWrapper {
+ public:
+  using StorageWrapper::StorageWrapper;
+  Status AppendAudit(const AuditEvent&) override { return UnavailableError("disk on fire"); }
+};
+
+}  // namespace
+
+TEST_SUITE("core logger") {
+  TEST_CASE("the core's lines go to the embedder's logger, with fields and no secrets") {
+    auto logger = std::make_shared<RecordingLogger>();
+    Options o = FastOptions(std::make_shared<FakeClock>());
+    o.logger = logger;
+    auto base = OpenStorage("sqlite::memory:", {});
+    REQUIRE(base.ok());
+    CoreFixture f(o, std::make_shared<NoAudit>(std::shared_ptr<Storage>(std::move(*base))));
+    auto reg = f.core->auth().Register({"ann@example.com", "correct horse battery", "Ann"}, {});
+    REQUIRE(reg.ok());
+    auto lines = logger->lines();
+    REQUIRE_FALSE(lines.empty());
+    CHECK(lines[0].level == LogLevel::kError);
+    CHECK(lines[0].message == "audit: could not record an event");
+    REQUIRE(lines[0].fields.size() == 2);
+    CHECK(lines[0].fields[0].key == "type");
+    CHECK(lines[0].fields[0].value == "user.registered");
+    CHECK(lines[0].fields[1].value.find("disk on fire") != std::string::npos);
+    for (const auto& l : lines) {
+      for (const auto& field : l.fields) {
+        CHECK(field.value.find("correct horse battery") == std::string::npos);
+        CHECK(field.value.find(reg->tokens.access_token) == std::string::npos);
+      }
+    }
+  }
+
+  TEST_CASE("an embedder's provider replaces the built-in one") {
+    struct Echo final : LlmProvider {
+      std::string name() const override { return "echo"; }
+      Result<ChatResponse> Chat(const ChatRequest& r, const DeltaSink& sink,
+                                const CancellationToken&) override {
+        ChatResponse out;
+        out.content = "echo: " + r.messages.back().content;
+        sink(out.content);
+        out.finish_reason = "stop";
+        return out;
+      }
+    };
+    Options o = FastOptions(std::make_shared<FakeClock>());
+    o.agent.provider = "no such provider";  // unused: the instance wins
+    o.agent.llm = std::make_shared<Echo>();
+    CoreFixture f(o);
+    auto reg = f.core->auth().Register({"ann@example.com", "correct horse battery", "Ann"}, {});
+    REQUIRE(reg.ok());
+    AgentRequest req;
+    req.message = "hello there";
+    auto reply = f.core->agent().Send(Principal::ForUser(reg->user.id), req, {});
+    REQUIRE(reply.ok());
+    CHECK(reply->message.content == "echo: hello there");
+  }
+
+}  // TEST_SUITE
