@@ -302,12 +302,6 @@ std::string HelpText() {
   return out;
 }
 
-std::string SqlitePath(const std::string& url) {
-  static const std::string kPrefix = "sqlite://";
-  if (url.rfind(kPrefix, 0) != 0) return "";
-  return url.substr(kPrefix.size());
-}
-
 Result<std::string> ReadSecretFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -358,11 +352,13 @@ Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
   CoreSetup setup;
   Options& o = setup.options;
   o.database_url = c.database_url;
-  const std::string db_path = SqlitePath(c.database_url);
-  const bool memory_db = c.database_url.rfind("sqlite::memory:", 0) == 0;
+  // Parsed before anything is written: a URL no backend takes leaves no
+  // file behind.
+  ASSISTANT_ASSIGN_OR_RETURN(DatabaseUrl db, ParseDatabaseUrl(c.database_url));
+  const bool memory_db = db.in_memory;
   // Files that belong with the data live next to the SQLite file; other
   // backends keep them in the working directory.
-  const std::string base = (!db_path.empty() && !memory_db) ? db_path : "assistant";
+  const std::string base = !db.path.empty() ? db.path : "assistant";
 
   auto alg = ParseJwtAlgorithm(c.jwt_alg);
   if (!alg.ok()) return InvalidArgumentError("--jwt-alg must be HS256 or EdDSA", "jwt-alg");

@@ -61,9 +61,6 @@ Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const Env
 // --help text: every flag, its variable, default and meaning.
 std::string HelpText();
 
-// The file path of a sqlite:// URL, or "" for memory and other backends.
-std::string SqlitePath(const std::string& database_url);
-
 // Reads a --jwt-secret-file: its bytes, trailing whitespace removed.
 Result<std::string> ReadSecretFile(const std::string& path);
 

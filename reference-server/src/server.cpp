@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <utility>
 
@@ -271,13 +273,25 @@ void HttpServer::OnUncaught(const httplib::Request& req, httplib::Response& res)
 
 HttpServer::~HttpServer() = default;
 
+namespace {
+// Why the last bind failed: the library reports only false, but the failed
+// bind(2) or getaddrinfo left errno set.
+std::string BindError() {
+  if (errno == 0) return "the address cannot be resolved or used";
+  return std::strerror(errno);
+}
+}  // namespace
+
 Status HttpServer::Bind() {
   if (config_.port == 0) {
+    errno = 0;
     port_ = http_->bind_to_any_port(config_.host);
-    if (port_ <= 0) return UnavailableError("cannot bind " + config_.host);
+    if (port_ <= 0) return UnavailableError("cannot bind " + config_.host + ": " + BindError());
   } else {
+    errno = 0;
     if (!http_->bind_to_port(config_.host, config_.port)) {
-      return UnavailableError("cannot bind " + config_.host + ":" + std::to_string(config_.port));
+      return UnavailableError("cannot bind " + config_.host + ":" + std::to_string(config_.port) +
+                              ": " + BindError());
     }
     port_ = config_.port;
   }

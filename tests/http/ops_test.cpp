@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -207,6 +208,41 @@ TEST_CASE("CORS allow-list and preflight") {
   CHECK(plain_options.status == 204);
   CHECK(plain_options.Header("Allow").find("PATCH") != std::string::npos);
   CHECK(s.Call("OPTIONS", "/nowhere", std::nullopt, "", {{"Origin", "https://app.example"}}).status == 404);
+}
+
+TEST_CASE("a refused start leaves no file behind, and a taken port says why") {
+  TempDir dir;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--database", "mysql://u:p@h/db", "--port", "0"},
+        std::vector<std::string>{"--database", "postgresql://u:p@h/db", "--port", "0"},
+        std::vector<std::string>{"--database", "sqlite://", "--port", "0"}}) {
+    auto refused = RunServerToExit(args, dir.path());
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.output.find("u:p@") == std::string::npos);
+  }
+  size_t files = 0;  // beyond the logs the harness writes there
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("run-", 0) == 0) continue;
+    ++files;
+    MESSAGE("left behind: " << entry.path());
+  }
+  CHECK(files == 0);
+
+  // A port held by another program's socket (without SO_REUSEPORT).
+  const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(holder, 4) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+  auto taken = RunServerToExit({"--database", "sqlite::memory:", "--port",
+                                std::to_string(ntohs(a.sin_port))},
+                               dir.path());
+  ::close(holder);
+  CHECK(taken.exit_code == 1);
+  CHECK(taken.output.find("Address already in use") != std::string::npos);
 }
 
 TEST_CASE("--help, bad flags and --production refusals") {

@@ -38,7 +38,7 @@ message(STATUS "installed package consumed OK:\n${LAST_OUTPUT}")
 # The pkg-config file alone must be enough to compile and link a program.
 find_program(PKG_CONFIG pkg-config REQUIRED)
 set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
-run(${PKG_CONFIG} --cflags --libs --static libassistant)
+run(${PKG_CONFIG} --cflags --libs libassistant)
 string(STRIP "${LAST_OUTPUT}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
 run(c++ -std=c++17 -O1 ${SOURCE_DIR}/examples/embed/main.cpp -o ${WORK_DIR}/embed-pc ${flags})

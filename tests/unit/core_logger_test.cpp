@@ -96,3 +96,41 @@ TEST_SUITE("core logger") {
   }
 
 }  // TEST_SUITE
+
+TEST_SUITE("database urls") {
+  TEST_CASE("a database URL is parsed once, with memory databases told apart") {
+    auto file = ParseDatabaseUrl("sqlite://data/app.db");
+    REQUIRE(file.ok());
+    CHECK(file->path == "data/app.db");
+    CHECK_FALSE(file->in_memory);
+    CHECK(ParseDatabaseUrl("sqlite:///var/lib/a.db")->path == "/var/lib/a.db");
+    for (const char* memory : {"sqlite::memory:", "sqlite://:memory:"}) {
+      auto m = ParseDatabaseUrl(memory);
+      REQUIRE(m.ok());
+      CHECK(m->in_memory);
+      CHECK(m->path.empty());  // nothing may be placed beside it
+    }
+    auto bad = ParseDatabaseUrl("mysql://root:hunter2@db/app");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().reason() == "invalid_database_url");
+    CHECK(bad.status().message().find("hunter2") == std::string::npos);
+    auto pg = ParseDatabaseUrl("postgresql://u:secret@h/db");
+    REQUIRE_FALSE(pg.ok());
+    CHECK(pg.status().reason() == "backend_unavailable");
+    CHECK(ParseDatabaseUrl("sqlite://").status().reason() == "invalid_database_url");
+  }
+
+  TEST_CASE("PrincipalFor refuses a user that does not exist, up front") {
+    CoreFixture f;
+    auto none = f.core->PrincipalFor("01a2b3c4-0000-7000-8000-000000000000");
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.status().code() == StatusCode::kNotFound);
+    CHECK(none.status().reason() == "unknown_user");
+    auto reg = f.core->auth().Register({"ann@example.com", "correct horse battery", "Ann"}, {});
+    REQUIRE(reg.ok());
+    auto me = f.core->PrincipalFor(reg->user.id);
+    REQUIRE(me.ok());
+    CHECK(me->HasScope("tasks:write"));
+  }
+
+}  // TEST_SUITE

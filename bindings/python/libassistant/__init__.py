@@ -248,9 +248,15 @@ class Assistant(_Scope):
         done = object()
         result: Dict[str, Any] = {}
 
+        # Lockstep: the library's thread waits until the loop asks for the
+        # next event, so leaving the loop cancels at the very next event
+        # instead of after the turn ran ahead.
+        resume = threading.Semaphore(0)
+
         @_EVENT_FN
         def on_event(_user: Any, event: bytes, data: bytes) -> int:
             events.put((event.decode(), json.loads(data.decode())))
+            resume.acquire()
             return 1 if stop.is_set() else 0
 
         def run() -> None:
@@ -272,10 +278,13 @@ class Assistant(_Scope):
                 if event == "error":
                     last_error = data
                 yield event, data
+                resume.release()
         except GeneratorExit:
-            # The loop was left early: cancel now rather than at the next
-            # event, which a slow model may be long in sending.
+            # The loop was left early: the waiting event returns "cancel",
+            # and the run is cancelled now rather than at a next event that a
+            # slow model may be long in sending.
             stop.set()
+            resume.release()
             if run_id and "principal" in params:
                 try:
                     self.call("agent.runs.cancel", principal=params["principal"], id=run_id)

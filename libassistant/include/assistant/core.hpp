@@ -47,6 +47,12 @@ class Assistant {
                                                  std::shared_ptr<Storage> storage);
   virtual ~Assistant() = default;
 
+  // A trusted principal for an existing user (the embedding program acting
+  // for it, with every scope): Principal::ForUser after checking that the
+  // user exists. NotFound (reason "unknown_user") otherwise, so a mistyped
+  // id fails here rather than deep in a later write.
+  virtual Result<Principal> PrincipalFor(const std::string& user_id) = 0;
+
   virtual AuthService& auth() = 0;
   virtual UserService& users() = 0;
   virtual TaskService& tasks() = 0;

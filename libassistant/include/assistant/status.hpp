@@ -124,6 +124,12 @@ inline bool IsPermissionDenied(const Status& s) {
   return s.code() == StatusCode::kPermissionDenied;
 }
 
+namespace internal {
+// Prints `status` to stderr and aborts: what dereferencing a failed Result
+// does, so the cause is on the screen rather than a bare SIGABRT.
+[[noreturn]] void DieOnBadResultAccess(const Status& status);
+}  // namespace internal
+
 // A value or an error; never an OK status without a value.
 template <typename T>
 class [[nodiscard]] Result {
@@ -162,7 +168,7 @@ class [[nodiscard]] Result {
 
  private:
   void Check() const {
-    if (!ok()) std::abort();
+    if (!ok()) internal::DieOnBadResultAccess(std::get<0>(v_));
   }
   std::variant<Status, T> v_;
 };

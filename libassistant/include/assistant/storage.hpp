@@ -272,6 +272,21 @@ class Storage {
   virtual Status Checkpoint() = 0;
 };
 
+// A database URL, parsed once for everyone who needs its parts: storage
+// opens it, and files that belong with the data (secrets, keys, outbox) are
+// placed beside `path`.
+struct DatabaseUrl {
+  enum class Backend { kSqlite, kPostgres };
+  Backend backend = Backend::kSqlite;
+  bool in_memory = false;  // sqlite::memory: or sqlite://:memory:
+  std::string path;        // the SQLite file ("" in memory and for PostgreSQL)
+};
+
+// InvalidArgument ("invalid_database_url", field "database") for a URL no
+// backend takes; Unimplemented ("backend_unavailable") for a backend this
+// build lacks. The message never echoes the URL (it may hold a password).
+Result<DatabaseUrl> ParseDatabaseUrl(const std::string& url);
+
 // Opens storage from a URL: `sqlite://relative.db`, `sqlite:///abs/path.db`,
 // `sqlite::memory:` (one private in-memory database), and
 // `postgresql://...` when built with PostgreSQL. Applies migrations.

@@ -838,16 +838,9 @@ Result<Principal> ResolvePrincipal(Assistant& core, const Json& params, std::str
     return core.auth().Authenticate(token->get<std::string>());
   }
   if (user_id != it->end() && user_id->is_string()) {
-    Principal p = Principal::ForUser(user_id->get<std::string>());
-    if (known != nullptr && known->Contains(p.user_id)) return p;
-    // Storage's row, not users().Me(): only existence matters here.
-    auto user = core.storage().GetUserById(p.user_id);
-    if (!user.ok()) {
-      if (user.status().code() == StatusCode::kNotFound) {
-        return NotFoundError("unknown user \"" + p.user_id + "\"", "unknown_user");
-      }
-      return user.status();
-    }
+    const std::string id = user_id->get<std::string>();
+    if (known != nullptr && known->Contains(id)) return Principal::ForUser(id);
+    ASSISTANT_ASSIGN_OR_RETURN(Principal p, core.PrincipalFor(id));
     if (known != nullptr) known->Add(p.user_id);
     return p;
   }

@@ -1,5 +1,8 @@
 #include "assistant/status.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "assistant/version.hpp"
 
 namespace assistant {
@@ -101,5 +104,15 @@ Status AbortedError(std::string message, std::string reason) {
 
 const char* Version() { return ASSISTANT_VERSION_STRING; }
 int VersionNumber() { return ASSISTANT_VERSION_NUMBER; }
+
+namespace internal {
+
+void DieOnBadResultAccess(const Status& status) {
+  std::fprintf(stderr, "libassistant: the value of a failed Result was used: %s\n",
+               status.ToString().c_str());
+  std::abort();
+}
+
+}  // namespace internal
 
 }  // namespace assistant

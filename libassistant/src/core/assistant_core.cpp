@@ -25,6 +25,16 @@ Result<std::shared_ptr<LlmProvider>> MakeProvider(const AgentOptions& options) {
 // they refer to.
 class AssistantImpl final : public Assistant {
  public:
+  Result<Principal> PrincipalFor(const std::string& user_id) override {
+    auto user = storage_->GetUserById(user_id);
+    if (!user.ok()) {
+      if (user.status().code() == StatusCode::kNotFound) {
+        return NotFoundError("unknown user \"" + user_id + "\"", "unknown_user");
+      }
+      return user.status();
+    }
+    return Principal::ForUser(user_id);
+  }
   AuthService& auth() override { return *auth_; }
   UserService& users() override { return *users_; }
   TaskService& tasks() override { return *tasks_; }

@@ -16,30 +16,26 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 }  // namespace
 
-Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url,
-                                             const StorageOptions& options) {
-  if (options.busy_timeout.count() < 0) {
-    return InvalidArgumentError("busy_timeout must not be negative", "busy_timeout");
-  }
-  if (options.read_connections < 1 || options.read_connections > 64) {
-    return InvalidArgumentError("read_connections must be between 1 and 64", "read_connections");
-  }
+Result<DatabaseUrl> ParseDatabaseUrl(const std::string& url) {
+  DatabaseUrl out;
   if (url == "sqlite::memory:") {
-    return storage::OpenSqliteStorage("", /*in_memory=*/true, options);
+    out.in_memory = true;
+    return out;
   }
   constexpr std::string_view kSqlite = "sqlite://";
   if (StartsWith(url, kSqlite)) {
     // Everything after the scheme is the path: "sqlite://a.db" is relative,
     // "sqlite:///var/lib/a.db" absolute.
-    std::string path = url.substr(kSqlite.size());
-    if (path.empty()) {
+    out.path = url.substr(kSqlite.size());
+    if (out.path.empty()) {
       return InvalidArgumentError("database URL has no path after sqlite://", "database",
                                   "invalid_database_url");
     }
-    if (path == ":memory:") {
-      return storage::OpenSqliteStorage("", /*in_memory=*/true, options);
+    if (out.path == ":memory:") {
+      out.path.clear();
+      out.in_memory = true;
     }
-    return storage::OpenSqliteStorage(path, /*in_memory=*/false, options);
+    return out;
   }
   if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
     return Status(StatusCode::kUnimplemented,
@@ -52,6 +48,18 @@ Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url,
       "unknown database URL scheme (expected sqlite://path, sqlite::memory: or "
       "postgresql://...)",
       "database", "invalid_database_url");
+}
+
+Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url,
+                                             const StorageOptions& options) {
+  if (options.busy_timeout.count() < 0) {
+    return InvalidArgumentError("busy_timeout must not be negative", "busy_timeout");
+  }
+  if (options.read_connections < 1 || options.read_connections > 64) {
+    return InvalidArgumentError("read_connections must be between 1 and 64", "read_connections");
+  }
+  ASSISTANT_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(url));
+  return storage::OpenSqliteStorage(parsed.path, parsed.in_memory, options);
 }
 
 }  // namespace assistant
