@@ -30,6 +30,8 @@ if ! cmp -s "$HERE/package-lock.json" "$WORK_DIR/node_modules/.installed-lock.js
   cp "$HERE/package-lock.json" "$WORK_DIR/node_modules/.installed-lock.json"
 fi
 node "$WORK_DIR/selftest.mjs"
+# The transcripts the fakes replay, each file whole.
+node "$WORK_DIR/validate.mjs" --recordings "$HERE/../data/llm"
 
 LOG="$WORK_DIR/wire-log.jsonl"
 rm -f "$LOG"

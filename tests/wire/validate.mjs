@@ -12,8 +12,9 @@
 //    (openai: ChatCompletionCreateParamsStreaming, ChatCompletionChunk;
 //    ollama: ChatRequest, ChatResponse) and are checked just as strictly.
 //
-// Usage: node validate.mjs <wire-log.jsonl>   (exit 1 on any mismatch)
-import { readFileSync } from "node:fs";
+// Usage: node validate.mjs <wire-log.jsonl>        (exit 1 on any mismatch)
+//        node validate.mjs --recordings <dir>     (the transcripts themselves)
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -237,10 +238,26 @@ export function validateRecord(rec) {
   return errors;
 }
 
+// The recorded transcripts in tests/data/llm as responses, less the ones
+// that are broken on purpose (cut short, or an error in place of a reply).
+function recordingLines(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const m = /^(openai|ollama|cohere)_.*\.(sse|ndjson)$/.exec(name);
+    if (!m || /_(truncated|error)/.test(name)) continue;
+    out.push(JSON.stringify({ protocol: m[1], direction: "response", name,
+                              body: readFileSync(`${dir}/${name}`, "utf8") }));
+  }
+  return out;
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) {
-  const file = process.argv[2];
-  if (!file) { console.error("usage: node validate.mjs <wire-log.jsonl>"); process.exit(2); }
-  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "");
+  const [flag, file] = process.argv.slice(2);
+  const usage = "usage: node validate.mjs <wire-log.jsonl> | --recordings <dir>";
+  if (!flag) { console.error(usage); process.exit(2); }
+  const lines = flag === "--recordings"
+    ? recordingLines(file)
+    : readFileSync(flag, "utf8").split("\n").filter((l) => l.trim() !== "");
   const counts = {};
   let bad = 0;
   for (const line of lines) {
@@ -250,7 +267,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()
     const errors = validateRecord(rec);
     if (errors.length > 0) {
       ++bad;
-      console.error(`${rec.protocol} ${rec.direction} does not match the SDK:\n  ${errors.slice(0, 5).join("\n  ")}\n  body: ${rec.body.slice(0, 300)}`);
+      console.error(`${rec.name ?? rec.protocol} ${rec.direction} does not match the SDK:\n  ${errors.slice(0, 5).join("\n  ")}\n  body: ${rec.body.slice(0, 300)}`);
     }
   }
   console.log(`checked ${lines.length} records (${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")}), ${bad} mismatched`);
