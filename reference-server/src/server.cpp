@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "assistant/http_status.hpp"
+#include "assistant/json_input.hpp"
 #include "connection_stream.hpp"
 #include "fast_request.hpp"
 #include "render.hpp"
@@ -505,11 +506,9 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
       }
       call.body = Json::object();
     } else {
-      if (JsonNestingDepth(req.body) > kMaxJsonDepth) {
-        return fail(MalformedError("the JSON body is nested too deeply"));
-      }
-      call.body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-      if (call.body.is_discarded()) return fail(MalformedError("the body is not valid JSON"));
+      Result<Json> parsed = ParseJsonInput(req.body);
+      if (!parsed.ok()) return fail(parsed.status());
+      call.body = std::move(*parsed);
       if (route->body == BodyKind::kObject && !call.body.is_object()) {
         return fail(MalformedError("the body must be a JSON object"));
       }

@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -19,6 +22,21 @@ using std::chrono::milliseconds;
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// With FAKE_UPSTREAM_WIRE_LOG set, every request body and every whole 200
+// reply body is appended to that file as one JSON line, for
+// tests/wire/validate.mjs to check against the providers' SDK schemas.
+void LogWire(const std::string& protocol, const char* direction, const std::string& body) {
+  const char* path = std::getenv("FAKE_UPSTREAM_WIRE_LOG");
+  if (path == nullptr || *path == '\0') return;
+  const std::string line =
+      nlohmann::json{{"protocol", protocol}, {"direction", direction}, {"body", body}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  std::ofstream(path, std::ios::app | std::ios::binary) << line;
 }
 
 }  // namespace
@@ -86,6 +104,11 @@ FakeUpstream::FakeUpstream(std::string protocol, size_t threads, std::optional<T
       }
     }
     cv_.notify_all();
+    LogWire(protocol_, "request", req.body);
+    // Cut short on purpose, a reply is not a whole message to check.
+    if (reply->status == 200 && !reply->break_after && !reply->hold_after) {
+      LogWire(protocol_, "response", reply->body);
+    }
 
     const auto stall_until = std::chrono::steady_clock::now() + reply->delay_before_headers;
     while (std::chrono::steady_clock::now() < stall_until && !Stopping()) {

@@ -153,6 +153,23 @@ TEST_CASE("body limit 413, content type 415, malformed 400, deep JSON 400") {
   CHECK(deep_any.status == 400);
   auto charset = s.Raw("POST", "/api/tasks", "{\"title\":\"x\"}", "application/json; charset=utf-8", auth);
   CHECK(charset.status == 201);
+  // Each input a plain parse would take silently is a 400 naming its
+  // problem, and nothing is created.
+  auto refused = [&](const std::string& body, const std::string& says) {
+    CAPTURE(body);
+    auto r = s.Raw("POST", "/api/tasks", body, "application/json", auth);
+    CHECK(r.status == 400);
+    CHECK(r.ErrorCode() == "malformed_request");
+    CHECK(r.json["error"]["message"].get<std::string>().find(says) != std::string::npos);
+  };
+  refused(std::string(65, '[') + std::string(65, ']'), "nested too deeply");
+  refused("{\"title\":\"first\",\"title\":\"second\"}", "key \"title\" more than once");
+  refused("{\"title\":\"x\",\"priority\":1e999}", "number overflow");
+  refused("{\"title\":\"bad \xff\xfe byte\"}", "not valid UTF-8");
+  refused("{\"title\":\"\xed\xa0\x80 surrogate\"}", "not valid UTF-8");
+  auto listed = s.Call("GET", "/api/tasks", std::nullopt, u.access_token);
+  REQUIRE(listed.status == 200);
+  CHECK(listed.json["tasks"].size() == 1);  // only the charset one
   // The server is still fine after all of that.
   CHECK(s.Call("GET", "/healthz").status == 200);
 }

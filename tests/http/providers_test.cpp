@@ -431,14 +431,16 @@ TEST_CASE("providers: the tool loop adds the task for the caller only and sends 
       REQUIRE(answered["content"].is_string());
       result_text = answered["content"];
     } else {
-      // Cohere v2: the result is a list of documents.
-      CHECK(asked.count("content") == 0);
+      // Cohere v2: the plan goes back with its calls; the result is a list
+      // holding one document whose data is the result object.
+      CHECK(Keys(asked) == std::set<std::string>{"role", "tool_plan", "tool_calls"});
+      CHECK(asked["tool_plan"] == "I will add the task for the user.");
       CHECK(Keys(answered) == std::set<std::string>{"role", "tool_call_id", "content"});
       REQUIRE(answered["content"].is_array());
       REQUIRE(answered["content"].size() == 1);
       CHECK(answered["content"][0]["type"] == "document");
-      REQUIRE(answered["content"][0]["document"]["data"].is_string());
-      result_text = answered["content"][0]["document"]["data"];
+      REQUIRE(answered["content"][0]["document"]["data"].is_object());
+      result_text = answered["content"][0]["document"]["data"].dump();
     }
     Json sent_result = Json::parse(result_text, nullptr, false);
     CHECK(sent_result == result["result"]);

@@ -126,6 +126,14 @@ TEST_CASE("tasks: invalid fields are 422 naming the field") {
   check(Json{{"title", std::string(501, 'x')}}, "title");
   check(Json{{"title", 42}}, "title");
   check(Json{{"title", "ok"}, {"due_at", "tomorrow"}}, "due_at");
+  // Past what the clock holds: refused with the range, not stored as a
+  // wrapped-around date.
+  auto far = s.Call("POST", "/api/tasks", Json{{"title", "ok"}, {"due_at", "9999-12-31T00:00:00Z"}},
+                    u.access_token);
+  CHECK(far.status == 422);
+  CHECK(far.json["error"]["field"] == "due_at");
+  CHECK(far.json["error"]["message"].get<std::string>().find("1678 to 2261") != std::string::npos);
+  check(Json{{"title", "ok"}, {"due_at", "1066-10-14T09:00:00Z"}}, "due_at");
   check(Json{{"title", "ok"}, {"priority", "high"}}, "priority");
   check(Json{{"title", "ok"}, {"priority", 1e12}}, "priority");
   check(Json{{"title", "ok"}, {"description", std::string(10001, 'x')}}, "description");

@@ -157,6 +157,9 @@ TEST_CASE("llm provider: tool calls come back with parsed arguments") {
     }
     CHECK(run.result->finish_reason == "tool_calls");
     CHECK(run.deltas.empty());
+    // Cohere states a plan for its calls, to be sent back with them.
+    CHECK(run.result->tool_plan ==
+          (protocol == "cohere" ? "I will add the task." : ""));
   }
 }
 

@@ -98,13 +98,35 @@ TEST_CASE("llm request: Cohere v2 shape") {
   CHECK_FALSE(m[2].contains("content"));
   CHECK(m[2]["tool_calls"][0]["id"] == "call_1");
   CHECK(m[2]["tool_calls"][0]["function"]["arguments"].is_string());
+  // The SDK's Document.data is an object (Record<string, unknown>), not a
+  // JSON string: the API refuses the string with a 400.
   CHECK(m[3] == Json{{"role", "tool"},
                      {"tool_call_id", "call_1"},
                      {"content",
                       {{{"type", "document"},
-                        {"document", {{"data", R"({"task":{"id":"t1","title":"milk"}})"}}}}}}});
+                        {"document", {{"data", {{"task", {{"id", "t1"}, {"title", "milk"}}}}}}}}}}});
   CHECK(m[4] == Json{{"role", "assistant"}, {"content", "Done."}});
   CHECK(b["tools"][0]["type"] == "function");
+}
+
+TEST_CASE("llm request: Cohere sends the model's tool plan and non-object results as text") {
+  ChatRequest r = SampleConversation();
+  r.messages[2].content = "";
+  r.messages[2].tool_plan = "I will add milk.";
+  r.messages[3].content = R"(["not", "an", "object"])";
+  auto body = BuildCohereRequest(r, "command-a-03-2025");
+  REQUIRE(body.ok());
+  const Json& m = (*body)["messages"];
+  CHECK(m[2]["tool_plan"] == "I will add milk.");
+  CHECK_FALSE(m[2].contains("content"));
+  CHECK(m[3]["content"] ==
+        Json::array({{{"type", "text"}, {"text", R"(["not", "an", "object"])"}}}));
+  // A result handed over in process is used as is.
+  Json result = {{"ok", true}};
+  r.messages[3].tool_result = &result;
+  auto again = BuildCohereRequest(r, "command-a-03-2025");
+  REQUIRE(again.ok());
+  CHECK((*again)["messages"][3]["content"][0]["document"]["data"] == result);
 }
 
 TEST_CASE("llm request: the request's model wins over the configured one") {

@@ -58,6 +58,13 @@ TEST_CASE("times format and parse as RFC 3339 UTC") {
   CHECK_FALSE(ParseTime("2026-01-01"));
   CHECK_FALSE(ParseTime("2026-01-01T00:00:00"));
   CHECK_FALSE(ParseTime("garbage"));
+  // Outside what the nanosecond clock holds: refused, not wrapped around
+  // (9999-12-31 used to come back as 1816-03-30).
+  CHECK_FALSE(ParseTime("9999-12-31T00:00:00Z"));
+  CHECK_FALSE(ParseTime("2262-01-01T00:00:00Z"));
+  CHECK_FALSE(ParseTime("1677-12-31T23:59:59Z"));
+  CHECK(FormatTime(*ParseTime("2261-12-31T23:59:59+00:00")) == "2261-12-31T23:59:59.000Z");
+  CHECK(FormatTime(*ParseTime("1678-01-01T00:00:00-23:59")) == "1678-01-01T23:59:00.000Z");
 }
 
 TEST_CASE("times format like gmtime_r across leap years, centuries and before 1970") {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -503,6 +504,103 @@ TEST_CASE("sqlite: deleted text is gone from the files after Checkpoint") {
   auto found = s->SearchConversations(a.user.id, {"zymurgyplinth"}, 10, 0);
   REQUIRE(found.ok());
   CHECK(found->empty());
+}
+
+// Where a word can linger: every row of every table (the FTS5 shadow tables
+// messages_fts_data, _idx, _content, _docsize included) and the raw bytes of
+// the database and WAL files. FTS5 stores a term after the first on a leaf
+// page as the suffix it does not share with the term before it, so short
+// suffixes are looked for too (the words are unique to their last letters).
+std::string PlacesHolding(const fs::path& file, const std::string& word) {
+  std::vector<std::string> variants;
+  std::string lower = word;
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (size_t k = 0; k + 8 <= lower.size(); ++k) variants.push_back(lower.substr(k));
+  variants.push_back(word);
+  std::string found;  // "place: variant; " for each hit
+  std::string bytes = ReadFile(file);
+  if (fs::exists(file.string() + "-wal")) bytes += ReadFile(file.string() + "-wal");
+  for (const std::string& v : variants) {
+    if (bytes.find(v) != std::string::npos) found += "file bytes: " + v + "; ";
+  }
+  SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+  SQLite::Statement tables(db,
+                           "SELECT name FROM sqlite_master WHERE type = 'table' "
+                           "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'");
+  while (tables.executeStep()) {
+    const std::string table = tables.getColumn(0).getString();
+    SQLite::Statement cols(db, "SELECT name FROM pragma_table_info(?)");
+    cols.bind(1, table);
+    while (cols.executeStep()) {
+      const std::string col = cols.getColumn(0).getString();
+      for (const std::string& v : variants) {
+        SQLite::Statement hit(db, "SELECT count(*) FROM \"" + table + "\" WHERE instr(CAST(\"" +
+                                      col + "\" AS BLOB), CAST(? AS BLOB)) > 0");
+        hit.bind(1, v);
+        if (hit.executeStep() && hit.getColumn(0).getInt() > 0) {
+          found += table + "." + col + ": " + v + "; ";
+        }
+      }
+    }
+  }
+  return found;
+}
+
+TEST_CASE("sqlite: a deleted word is nowhere: no table, no FTS segment, no file byte") {
+  TempDir dir;
+  const fs::path file = dir.path() / "w.db";
+  auto s = MustOpen(dir.Url("w.db"));
+  UserRecord a = NewUser(*s, "gonevexillology@example.com");
+  UserRecord b = NewUser(*s, "stays@example.com");
+  const Timestamp now = FromUnixMillis(1767225600000);
+  // Each of a's words goes by a different path: conversation delete, a
+  // message edited, account delete. b's words stay, so the index keeps
+  // segments that must be merged rather than dropped whole.
+  Conversation dropped{NewId(), b.user.id, std::nullopt, "Quagmirefandangle", now, now};
+  Conversation kept{NewId(), b.user.id, std::nullopt, "Keepsakefiddlehead notes", now, now};
+  Conversation owned{NewId(), a.user.id, std::nullopt, "Cumulonimbusoctet", now, now};
+  for (const Conversation& c : {dropped, kept, owned}) REQUIRE(s->CreateConversation(c).ok());
+  auto say = [&](const Conversation& c, const std::string& text) {
+    Message m;
+    m.id = NewId();
+    m.conversation_id = c.id;
+    m.role = "user";
+    m.content = text;
+    m.created_at = now;
+    REQUIRE(s->AppendMessage(c.user_id, m).ok());
+    return m;
+  };
+  say(dropped, "please recall Pumpernickelzebra later");
+  Message edited = say(kept, "draft Marzipanvelociraptor text");
+  say(kept, "Keepsakefiddlehead stays searchable");
+  say(owned, "account words Snorkelgazetteer here");
+  // A search indexes every waiting text, so the words reach FTS5 segments.
+  for (const std::string& w :
+       {"pumpernickelzebra", "marzipanvelociraptor", "keepsakefiddlehead", "quagmirefandangle"}) {
+    auto hits = s->SearchConversations(b.user.id, {w}, 10, 0);
+    REQUIRE(hits.ok());
+    REQUIRE(hits->size() == 1);
+  }
+  REQUIRE(s->SearchConversations(a.user.id, {"snorkelgazetteer"}, 10, 0)->size() == 1);
+  REQUIRE(s->Checkpoint().ok());
+  // Control: the scan finds the words in the index's segment data.
+  for (const std::string& w : {"pumpernickelzebra", "marzipanvelociraptor", "snorkelgazetteer"}) {
+    CAPTURE(w);
+    CHECK(PlacesHolding(file, w).find("messages_fts_data.block") != std::string::npos);
+  }
+
+  REQUIRE(s->DeleteConversation(b.user.id, dropped.id).ok());
+  edited.content = "final text";
+  REQUIRE(s->UpdateMessage(b.user.id, edited).ok());
+  REQUIRE(s->DeleteUser(a.user.id).ok());
+  REQUIRE(s->Checkpoint().ok());
+  for (const std::string& w : {"Pumpernickelzebra", "Quagmirefandangle", "Marzipanvelociraptor",
+                               "Snorkelgazetteer", "Cumulonimbusoctet", "gonevexillology"}) {
+    CAPTURE(w);
+    CHECK(PlacesHolding(file, w) == "");
+  }
+  CHECK_FALSE(PlacesHolding(file, "Keepsakefiddlehead").empty());
+  CHECK(s->SearchConversations(b.user.id, {"keepsakefiddlehead"}, 10, 0)->size() == 1);
 }
 
 TEST_CASE("sqlite: text deleted before a crash is purged by the next process's Checkpoint") {

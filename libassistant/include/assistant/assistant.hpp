@@ -13,6 +13,7 @@
 #include "assistant/conversations.hpp"
 #include "assistant/core.hpp"
 #include "assistant/http_status.hpp"
+#include "assistant/json_input.hpp"
 #include "assistant/jwt.hpp"
 #include "assistant/llm.hpp"
 #include "assistant/logger.hpp"

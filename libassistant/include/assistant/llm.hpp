@@ -34,6 +34,9 @@ struct ChatMessage {
   std::vector<ToolCall> tool_calls;  // assistant messages asking for tools
   std::string tool_call_id;          // tool messages: which call this answers
   std::string name;                  // tool messages: the tool's name
+  // Assistant messages with tool calls: the model's stated plan for them
+  // (Cohere's `tool_plan`), sent back with the calls; empty otherwise.
+  std::string tool_plan = {};
   // Tool messages from the agent's own tool loop: the result `content` holds
   // as JSON text, borrowed for the duration of the Chat call that receives
   // it (null otherwise). An in-process provider may read it instead of
@@ -62,6 +65,7 @@ struct ChatRequest {
 struct ChatResponse {
   std::string content;
   std::vector<ToolCall> tool_calls;
+  std::string tool_plan;  // the plan a model gave for its tool calls, if any
   Usage usage;
   std::string finish_reason;  // stop | tool_calls | length | cancelled
 };

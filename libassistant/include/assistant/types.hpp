@@ -46,7 +46,12 @@ std::string FormatTime(Timestamp t);
 // The same, appended to `out` (no allocation of its own: renderers writing
 // many times into one buffer).
 void AppendFormattedTime(std::string& out, Timestamp t);
-// Parses RFC 3339 (any offset, optional fraction). nullopt when malformed.
+// The years a Timestamp can hold whole (the clock counts nanoseconds in 64
+// bits), the range ParseTime accepts.
+inline constexpr int kMinTimeYear = 1678;
+inline constexpr int kMaxTimeYear = 2261;
+// Parses RFC 3339 (any offset, optional fraction). nullopt when malformed or
+// when the year is outside kMinTimeYear..kMaxTimeYear.
 std::optional<Timestamp> ParseTime(const std::string& text);
 
 // A new time-ordered id (UUID version 7, lower-case text). Ids made in one

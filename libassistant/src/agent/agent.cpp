@@ -359,6 +359,7 @@ class AgentImpl final : public Agent {
         break;
       }
       ChatMessage asked{"assistant", step_text, {}, "", ""};
+      asked.tool_plan = r->tool_plan;
       for (ToolCall& call : r->tool_calls) {
         if (call.id.empty()) call.id = "call_" + NewId();
         asked.tool_calls.push_back(call);

@@ -224,7 +224,11 @@ Result<std::optional<std::optional<Timestamp>>> OptTime(const Json& body, const 
   if (it->is_null()) return Out(std::optional<Timestamp>());
   if (!it->is_string()) return WrongType(field, "an RFC 3339 time");
   auto t = ParseTime(it->get<std::string>());
-  if (!t) return WrongType(field, "an RFC 3339 time");
+  if (!t) {
+    const std::string want = "an RFC 3339 time in the years " + std::to_string(kMinTimeYear) +
+                             " to " + std::to_string(kMaxTimeYear);
+    return WrongType(field, want.c_str());
+  }
   return Out(std::optional<Timestamp>(*t));
 }
 

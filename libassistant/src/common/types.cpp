@@ -114,6 +114,10 @@ std::optional<Timestamp> ParseTime(const std::string& s) {
       min > 59 || sec > 60) {
     return std::nullopt;
   }
+  // Timestamp counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11 UTC):
+  // a year outside 1678..2261 would overflow into a wrong date, so it is
+  // refused (an offset cannot push a date in range out of it).
+  if (year < kMinTimeYear || year > kMaxTimeYear) return std::nullopt;
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   if (mon == 2 && day == 29 && !leap) return std::nullopt;
   size_t pos = 19;

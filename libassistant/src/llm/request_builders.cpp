@@ -1,5 +1,7 @@
 #include "llm/request_builders.hpp"
 
+#include "common/text.hpp"
+
 namespace assistant::llm {
 
 namespace {
@@ -57,6 +59,16 @@ Json ArgumentsObject(const ToolCall& c) {
 }
 
 std::string ArgumentsText(const ToolCall& c) { return DumpBody(ArgumentsObject(c)); }
+
+// The SDK's ToolContent: a document whose `data` is an object, or a text
+// block. An object result is the document; anything else goes as text.
+Json CohereToolContent(const ChatMessage& m) {
+  Json parsed = m.tool_result != nullptr ? *m.tool_result : text::ParseJsonBounded(m.content);
+  if (parsed.is_object()) {
+    return {{"type", "document"}, {"document", {{"data", std::move(parsed)}}}};
+  }
+  return {{"type", "text"}, {"text", m.content}};
+}
 
 const std::string& ModelOf(const ChatRequest& r, const std::string& default_model) {
   return r.model.empty() ? default_model : r.model;
@@ -129,7 +141,11 @@ Result<Json> BuildCohereRequest(const ChatRequest& request,
   for (const ChatMessage& m : request.messages) {
     Json msg = {{"role", m.role}};
     if (m.role == "assistant" && !m.tool_calls.empty()) {
-      if (!m.content.empty()) msg["tool_plan"] = m.content;
+      // Cohere's docs send the plan back with its calls; text that came
+      // without a plan stands in for it.
+      const std::string& plan = m.tool_plan.empty() ? m.content : m.tool_plan;
+      if (!plan.empty()) msg["tool_plan"] = plan;
+      if (!m.tool_plan.empty() && !m.content.empty()) msg["content"] = m.content;
       Json calls = Json::array();
       for (const ToolCall& c : m.tool_calls) {
         calls.push_back({{"id", c.id},
@@ -139,8 +155,7 @@ Result<Json> BuildCohereRequest(const ChatRequest& request,
       msg["tool_calls"] = std::move(calls);
     } else if (m.role == "tool") {
       msg["tool_call_id"] = m.tool_call_id;
-      msg["content"] = Json::array(
-          {{{"type", "document"}, {"document", {{"data", m.content}}}}});
+      msg["content"] = Json::array({CohereToolContent(m)});
     } else {
       msg["content"] = m.content;
     }

@@ -28,9 +28,11 @@ Result<Json> BuildOpenAiRequest(const ChatRequest& request,
 Result<Json> BuildOllamaRequest(const ChatRequest& request,
                                 const std::string& default_model);
 
-// POST {base}/v2/chat. Assistant text that accompanies tool calls goes out as
-// `tool_plan`; tool results are role "tool" with tool_call_id and content as
-// a list holding one document.
+// POST {base}/v2/chat. An assistant message's tool plan (or, without one,
+// the text that accompanies its tool calls) goes out as `tool_plan`; tool
+// results are role "tool" with tool_call_id and content as a list holding
+// one document whose `data` is the result object, or one text block when
+// the result is not an object.
 Result<Json> BuildCohereRequest(const ChatRequest& request,
                                 const std::string& default_model);
 

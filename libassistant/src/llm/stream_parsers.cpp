@@ -553,6 +553,7 @@ Status CohereStreamParser::DoFinish(std::vector<std::string>* deltas) {
   sse_.Finish();
   if (!done_) return EndedEarly();
   response_.tool_calls = tools_.Finish();
+  if (!response_.tool_calls.empty()) response_.tool_plan = tool_plan_;
   return Status::Ok();
 }
 

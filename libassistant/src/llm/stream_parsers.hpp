@@ -124,7 +124,8 @@ class CohereStreamParser final : public ChatStreamParser {
   std::unique_ptr<ChatStreamParser> Clone() const override {
     return std::make_unique<CohereStreamParser>(*this);
   }
-  // The model's tool plan (tool-plan-delta), kept out of the content.
+  // The model's tool plan (tool-plan-delta), kept out of the content and
+  // returned with the tool calls it explains (ChatResponse::tool_plan).
   const std::string& tool_plan() const { return tool_plan_; }
 
  protected:
