@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
-  libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev
+  libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev zlib1g-dev
   curl
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
