@@ -128,6 +128,15 @@ const Asset* Lookup(std::string_view path) {
   return it == t.end() ? nullptr : &it->second->view;
 }
 
+const std::vector<std::string>& Paths() {
+  static const auto* paths = [] {
+    auto* p = new std::vector<std::string>();
+    for (const auto& [path, asset] : Table()) p->push_back(path);
+    return p;
+  }();
+  return *paths;
+}
+
 bool AcceptsGzip(std::string_view accept_encoding) {
   return AnyItem(accept_encoding, [](std::string_view item) {
     const auto semi = item.find(';');

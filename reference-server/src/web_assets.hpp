@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace assistant::server::web {
 
@@ -24,6 +25,9 @@ struct Asset {
 // The asset at a request path ("/" is /index.html); nullptr when none.
 // The returned pointer lives as long as the process.
 const Asset* Lookup(std::string_view path);
+
+// Every embedded file's path ("/index.html", "/app.js", ...), sorted.
+const std::vector<std::string>& Paths();
 
 // True when an Accept-Encoding header value allows gzip (q > 0).
 bool AcceptsGzip(std::string_view accept_encoding);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "web_assets.hpp"
 
@@ -54,6 +55,7 @@ TEST_SUITE("web assets") {
     REQUIRE(web::Lookup("/style.css") != nullptr);
     CHECK(web::Lookup("/style.css")->content_type == "text/css; charset=utf-8");
     CHECK(index->cache_control == "no-cache");
+    CHECK(web::Paths() == std::vector<std::string>{"/api.js", "/app.js", "/index.html", "/style.css"});
   }
 
   TEST_CASE("unknown paths and path tricks find nothing") {
