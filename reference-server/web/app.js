@@ -31,8 +31,11 @@ function show(view) {
   for (const b of document.querySelectorAll('#nav [data-view]')) b.setAttribute('aria-current', b.dataset.view === view);
   ({ chat: loadChat, tasks: loadTasks, keys: loadKeys, sessions: loadSessions })[view]?.().catch(showError);
 }
-function signedOut() { $('nav').hidden = true; for (const s of document.querySelectorAll('.view')) s.hidden = true; $('auth').hidden = false; form('signin'); }
-function signedIn() { $('auth').hidden = true; $('nav').hidden = false; show('chat'); }
+// Whether this browser signed in last (not a secret: the tokens are HttpOnly
+// cookies), so that a signed-out start asks the server nothing.
+const SIGNED_IN = 'assistant.signedIn';
+function signedOut() { localStorage.removeItem(SIGNED_IN); $('nav').hidden = true; for (const s of document.querySelectorAll('.view')) s.hidden = true; $('auth').hidden = false; form('signin'); }
+function signedIn() { localStorage.setItem(SIGNED_IN, '1'); $('auth').hidden = true; $('nav').hidden = false; show('chat'); }
 function form(id) { for (const f of $('auth').querySelectorAll('form')) f.hidden = f.id !== id; }
 
 for (const b of document.querySelectorAll('[data-form]')) b.addEventListener('click', () => form(b.dataset.form));
@@ -206,4 +209,5 @@ $('input').addEventListener('keydown', e => {
 document.addEventListener('keydown', e => { if (e.key === 'Escape') stop(); });
 
 // ---- start ----
-api('GET', '/api/user/me').then(signedIn, signedOut);
+if (localStorage.getItem(SIGNED_IN)) api('GET', '/api/user/me').then(signedIn, signedOut); else signedOut();
+performance.mark('interactive');  // what docs/performance.md reports

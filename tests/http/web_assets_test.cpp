@@ -55,7 +55,7 @@ TEST_SUITE("web assets") {
     REQUIRE(web::Lookup("/style.css") != nullptr);
     CHECK(web::Lookup("/style.css")->content_type == "text/css; charset=utf-8");
     CHECK(index->cache_control == "no-cache");
-    CHECK(web::Paths() == std::vector<std::string>{"/api.js", "/app.js", "/index.html", "/style.css"});
+    CHECK(web::Paths() == std::vector<std::string>{"/api.js", "/app.js", "/favicon.svg", "/index.html", "/style.css"});
   }
 
   TEST_CASE("unknown paths and path tricks find nothing") {
