@@ -97,7 +97,7 @@ $('key-copy').addEventListener('click', () => navigator.clipboard?.writeText($('
 
 // ---- sessions ----
 async function loadSessions() {
-  const { sessions } = await api('GET', '/api/auth/sessions');
+  const sessions = (await api('GET', '/api/auth/sessions')).sessions.filter(s => !s.revoked_at);
   $('session-list').replaceChildren(...sessions.map(s => {
     const li = el('li', `${s.user_agent || 'unknown device'} · ${s.ip || ''} · since ${s.created_at}${s.current ? ' (this one)' : ''}`);
     if (!s.current) li.append(button('Sign out', guard(async () => { await api('DELETE', `/api/auth/sessions/${s.id}`); loadSessions(); })));
@@ -106,7 +106,7 @@ async function loadSessions() {
 }
 $('session-others').addEventListener('click', guard(async () => {
   const { sessions } = await api('GET', '/api/auth/sessions');
-  for (const s of sessions) if (!s.current) await api('DELETE', `/api/auth/sessions/${s.id}`);
+  for (const s of sessions) if (!s.current && !s.revoked_at) await api('DELETE', `/api/auth/sessions/${s.id}`);
   loadSessions();
 }));
 
@@ -133,13 +133,14 @@ function messageItem(m) {
   const li = el('li', undefined, `msg ${m.role}`);
   li.append(el('div', m.content || '', 'text'));
   for (const t of m.tool_calls || []) li.append(el('div', `tool: ${t.name}`, 'tool'));
-  if (m.id && conversation) {
-    li.append(button('Fork from here', guard(async () => {
-      const { conversation: c } = await api('POST', `/api/conversations/${conversation.id}/fork`, { message_id: m.id });
-      await loadConversations(); await openConversation(c);
-    })));
-  }
+  if (m.id && conversation) li.append(forkButton(m.id));
   return li;
+}
+function forkButton(messageId) {
+  return button('Fork from here', guard(async () => {
+    const { conversation: c } = await api('POST', `/api/conversations/${conversation.id}/fork`, { message_id: messageId });
+    await loadConversations(); await openConversation(c);
+  }));
 }
 async function openConversation(c) {
   conversation = c;
@@ -168,7 +169,7 @@ function follow(res, reply) {
     } else if (name === 'message.delta') { text.textContent += d.content; if (run) run.text = text.textContent; }
     else if (name === 'tool.call') reply.insertBefore(el('div', `tool: ${d.name} ${JSON.stringify(d.arguments)}`, 'tool'), text);
     else if (name === 'tool.result') { if (d.name.startsWith('task') || d.name.includes('task')) refreshTasks(); }
-    else if (name === 'message.done') { text.textContent = d.message.content; if (d.message.cancelled) reply.append(el('div', 'stopped', 'tool')); }
+    else if (name === 'message.done') { text.textContent = d.message.content; if (conversation) reply.append(forkButton(d.message.id)); }
     else if (name === 'error') reply.append(el('div', d.error?.message || 'The reply failed.', 'tool'));
     // What a reload needs to go on: the run, the last event seen, the text so far.
     if (run && id) { run.last = id; sessionStorage.setItem(RUN_KEY, JSON.stringify(run)); }

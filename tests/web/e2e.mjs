@@ -98,6 +98,25 @@ await step('create and revoke an API key', async () => {
   await page.waitForSelector('#key-empty:not([hidden])');
 });
 
+await step('sessions: sign out everywhere else', async () => {
+  // Not watched for console errors: its failed requests after the revocation are the point.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(RULES_URL);
+  await other.fill('#signin [name=email]', 'ann@example.com');
+  await other.fill('#signin [name=password]', 'correct horse battery');
+  await other.press('#signin [name=password]', 'Enter');
+  await other.waitForSelector('#nav:not([hidden])');
+  await page.click('[data-view=sessions]');
+  await page.waitForFunction(() => document.querySelectorAll('#session-list li').length === 2);
+  await page.click('#session-others');
+  await page.waitForFunction(() => document.querySelectorAll('#session-list li').length === 1);
+  assert.match(await page.textContent('#session-list'), /this one/);
+  // The other browser's session is revoked at once: its next request shows sign-in.
+  await other.click('[data-view=tasks]');
+  await other.waitForSelector('#signin:not([hidden])');
+  await other.context().close();
+});
+
 await step('360 px views', async () => {
   await page.setViewportSize({ width: 360, height: 740 });
   await page.click('[data-view=chat]');
