@@ -98,6 +98,17 @@ await step('create and revoke an API key', async () => {
   await page.waitForSelector('#key-empty:not([hidden])');
 });
 
+await step('a wrong password gets a human message', async () => {
+  // Not watched for console errors: the 401 is the point.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(RULES_URL);
+  await other.fill('#signin [name=email]', 'ann@example.com');
+  await other.fill('#signin [name=password]', 'not the password');
+  await other.press('#signin [name=password]', 'Enter');
+  await other.waitForSelector('#error:has-text("Wrong email or password.")');
+  await other.context().close();
+});
+
 await step('sessions: sign out everywhere else', async () => {
   // Not watched for console errors: its failed requests after the revocation are the point.
   const other = await (await browser.newContext()).newPage();
