@@ -50,7 +50,9 @@ PIDS+=($!)
 for _ in $(seq 1 500); do [[ -s "$RUN_DIR/fake.out" ]] && break; sleep 0.02; done
 FAKE_URL=$(head -n1 "$RUN_DIR/fake.out")
 
-start_server() {  # start_server <name> <args...>; prints the base URL
+# Sets BASE to the server's URL; not run in $(...), so that its pid reaches
+# PIDS (and cleanup) in this shell.
+start_server() {  # start_server <name> <args...>
   local name=$1; shift
   "$SERVER_BIN" --host 127.0.0.1 --port 0 --database "sqlite://$RUN_DIR/$name.db" \
     --argon2-memory-kib 256 --argon2-iterations 1 --rate-limit-auth 0 --rate-limit-api 0 \
@@ -63,10 +65,12 @@ start_server() {  # start_server <name> <args...>; prints the base URL
     sleep 0.02
   done
   [[ -n "$port" ]] || { echo "FAIL: $name server did not start" >&2; cat "$RUN_DIR/$name.log" >&2; exit 1; }
-  echo "http://127.0.0.1:$port"
+  BASE="http://127.0.0.1:$port"
 }
-RULES_URL=$(start_server rules)
-SLOW_URL=$(ASSISTANT_LLM_API_KEY=fake start_server slow --llm-provider openai --llm-base-url "$FAKE_URL" --llm-model fake)
+start_server rules
+RULES_URL=$BASE
+ASSISTANT_LLM_API_KEY=fake start_server slow --llm-provider openai --llm-base-url "$FAKE_URL" --llm-model fake
+SLOW_URL=$BASE
 
 status=0
 RULES_URL=$RULES_URL SLOW_URL=$SLOW_URL SLOW_TEXT=$SLOW_TEXT node "$WORK_DIR/e2e.mjs" || status=$?
