@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
-  libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev
+  libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev zlib1g-dev
   libcjson-dev valgrind
   curl
 )
@@ -15,6 +15,10 @@ PACKAGES=(
 # with Debian's npm package: install Debian's only when there is no node.
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 # Extra packages some jobs need: "bench" (wrk, nginx, the peers' stacks).
+# "web" (the browser tests, tests/web): Debian's chromium.
+if [[ " $* " == *" web "* ]]; then
+  PACKAGES+=(chromium)
+fi
 if [[ " $* " == *" bench "* ]]; then
   PACKAGES+=(wrk nginx jq python3-fastapi python3-uvicorn python3-jwt python3-bcrypt)
 fi

@@ -180,6 +180,14 @@ const std::vector<Flag>& Flags() {
          c.cookie_secure = *r;
          return Status();
        }},
+      {"no-web", "ASSISTANT_NO_WEB", Kind::kBool, "false",
+       "do not serve the web app at / (the JSON API only)",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseBool("no-web", v);
+         if (!r.ok()) return r.status();
+         c.web = !*r;
+         return Status();
+       }},
       {"shutdown-timeout", "ASSISTANT_SHUTDOWN_TIMEOUT", Kind::kInt, "10",
        "seconds to let in-flight requests finish on SIGTERM/SIGINT",
        INT_FLAG(shutdown_timeout, 0, 3600)},

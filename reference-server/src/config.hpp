@@ -42,6 +42,7 @@ struct ServerConfig {
   // Extras.
   size_t body_limit = 1 << 20;  // bytes
   bool cookie_secure = false;   // forced on by --production
+  bool web = true;              // serve the web app at / (--no-web: off)
   int shutdown_timeout = 10;    // seconds to drain in-flight requests
   std::string outbox;           // default: next to the SQLite file
   int argon2_memory_kib = 19 * 1024;

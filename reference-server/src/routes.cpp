@@ -9,8 +9,10 @@
 #include "assistant/agent.hpp"
 #include "assistant/http_status.hpp"
 #include "openai_routes.hpp"
+#include "cookie_auth.hpp"
 #include "render.hpp"
 #include "server.hpp"
+#include "web_routes.hpp"
 
 namespace assistant::server {
 namespace {
@@ -61,12 +63,16 @@ void SetAccessCookie(HttpServer& s, httplib::Response& res, const TokenPair& t) 
                   std::to_string(t.expires_in);
   if (s.config().cookie_secure) c += "; Secure";
   res.set_header("Set-Cookie", c);
+  res.set_header("Set-Cookie",
+                 RefreshCookie(t.refresh_token, s.core().options().auth.refresh_token_ttl.count(),
+                               s.config().cookie_secure));
 }
 
 void ClearAccessCookie(HttpServer& s, httplib::Response& res) {
   std::string c = "access_token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
   if (s.config().cookie_secure) c += "; Secure";
   res.set_header("Set-Cookie", c);
+  res.set_header("Set-Cookie", ClearedRefreshCookie(s.config().cookie_secure));
 }
 
 // ------------------------------------------------------------------ auth
@@ -103,7 +109,13 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                    Doc("Rotate a refresh token for a new pair", "auth", Ref("RefreshRequest"),
                        Ref("AuthResponse")),
                    [&s, &core](Call& c) -> Result<Reply> {
-                     ASSISTANT_ASSIGN_OR_RETURN(auto token, RequiredString(c.body, "refresh_token"));
+                     // The body's token, else the web app's cookie (cookie_auth.hpp).
+                     std::string token = CookieValue(c.req, "refresh_token");
+                     if (c.body.contains("refresh_token") || token.empty()) {
+                       ASSISTANT_ASSIGN_OR_RETURN(token, RequiredString(c.body, "refresh_token"));
+                     } else if (LacksCsrfHeader(c.req)) {
+                       return PermissionDeniedError("send X-Requested-With", "csrf_check_failed");
+                     }
                      ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Refresh(token, c.ctx));
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out));
@@ -747,6 +759,7 @@ std::vector<Route> BuildRoutes(HttpServer& server) {
   AgentRoutes(server, routes);
   OpsRoutes(server, routes);
   OpenAiRoutes(server, routes);
+  WebRoutes(server, routes);
   return routes;
 }
 

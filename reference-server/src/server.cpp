@@ -17,6 +17,7 @@
 #include "assistant/http_status.hpp"
 #include "assistant/json_input.hpp"
 #include "connection_stream.hpp"
+#include "cookie_auth.hpp"
 #include "fast_request.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
@@ -467,7 +468,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     }
     res.set_header("Access-Control-Allow-Methods", allowed + ", OPTIONS");
     res.set_header("Access-Control-Allow-Headers",
-                   "Authorization, Content-Type, X-Request-ID, Last-Event-ID");
+                   "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
     res.set_header("Access-Control-Max-Age", "600");
     res.status = 204;
     return finish();
@@ -531,6 +532,9 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     call.credential = PresentedCredential(req);
     if (call.credential.empty()) {
       return fail(UnauthenticatedError("a credential is required"));
+    }
+    if (LacksCsrfHeader(req)) {  // authenticated by cookie: cookie_auth.hpp
+      return fail(PermissionDeniedError("send X-Requested-With", "csrf_check_failed"));
     }
     if (call.credential.size() > kMaxCredentialBytes) {
       return fail(UnauthenticatedError("invalid credential", "invalid_token"));

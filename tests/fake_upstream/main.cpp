@@ -2,10 +2,13 @@
 // end-to-end tests of the servers (--llm-provider openai|ollama|cohere).
 //
 //   fake_llm_upstream --protocol openai --reply tests/data/llm/openai_text_utf8.sse
+//                     [--chunk-delay MS]   (a slow stream, for the browser tests)
 //
 // Prints the base URL on the first line of stdout, then answers every chat
 // request with the next --reply file (the last one repeats) until stopped.
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <ctime>
 #include <cstring>
@@ -23,10 +26,13 @@ void OnSignal(int) { g_stop = 1; }
 int main(int argc, char** argv) {
   std::string protocol = "openai";
   std::vector<std::string> files;
+  int chunk_delay_ms = 1;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--protocol" && i + 1 < argc) {
       protocol = argv[++i];
+    } else if (arg == "--chunk-delay" && i + 1 < argc) {
+      chunk_delay_ms = std::atoi(argv[++i]);
     } else if (arg == "--reply" && i + 1 < argc) {
       files.push_back(argv[++i]);
     } else {
@@ -53,7 +59,10 @@ int main(int argc, char** argv) {
   while (!g_stop) {
     // Keep a few replies queued ahead of the requests.
     while (queued < static_cast<size_t>(fake.request_count()) + 4) {
-      fake.EnqueueStream(bodies[std::min(queued, bodies.size() - 1)]);
+      fake_upstream::Reply reply;
+      reply.body = bodies[std::min(queued, bodies.size() - 1)];
+      reply.chunk_delay = std::chrono::milliseconds(chunk_delay_ms);
+      fake.Enqueue(std::move(reply));
       ++queued;
     }
     struct timespec ts {0, 20 * 1000 * 1000};

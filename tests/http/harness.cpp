@@ -179,6 +179,8 @@ Response ServerProcess::Raw(const std::string& method, const std::string& path,
     r = body.empty() ? cli.Delete(path, headers) : cli.Delete(path, headers, body, content_type);
   } else if (method == "OPTIONS") {
     r = cli.Options(path, headers);
+  } else if (method == "HEAD") {
+    r = cli.Head(path, headers);
   }
   if (!r) return out;
   out.status = r->status;

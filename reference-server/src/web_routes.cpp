@@ -1,0 +1,53 @@
+#include "web_routes.hpp"
+
+#include <string>
+
+#include "web_assets.hpp"
+
+namespace assistant::server {
+namespace {
+
+Result<Reply> Serve(Call& c, const std::string& path) {
+  const web::Asset* a = web::Lookup(path);
+  if (a == nullptr) return NotFoundError("no such route: GET " + path);
+  auto& res = c.res;
+  // Replaces the API's "default-src 'none'", which would block the page's
+  // own script and style.
+  res.headers.erase("Content-Security-Policy");
+  res.set_header("Content-Security-Policy", web::kContentSecurityPolicy);
+  res.set_header("ETag", std::string(a->etag));
+  res.set_header("Cache-Control", std::string(a->cache_control));
+  res.set_header("Vary", "Accept-Encoding");
+  if (web::EtagMatches(c.req.get_header_value("If-None-Match"), a->etag)) {
+    res.body.clear();
+    return Reply{304, std::nullopt, true};
+  }
+  const bool gzip = web::AcceptsGzip(c.req.get_header_value("Accept-Encoding"));
+  if (gzip) res.set_header("Content-Encoding", "gzip");
+  SetBody(res, std::string(gzip ? a->gzip_body : a->body), std::string(a->content_type));
+  return Reply{200, std::nullopt, true};
+}
+
+Route WebRoute(const std::string& path, Handler handler) {
+  Route r;
+  r.method = "GET";
+  r.path = path;
+  r.access = Access::kPublic;
+  r.rate = RateClass::kNone;
+  r.handler = std::move(handler);
+  r.doc.summary = "The web app (HTML, JavaScript, CSS); off with --no-web";
+  r.doc.tag = "web";
+  return r;
+}
+
+}  // namespace
+
+void WebRoutes(HttpServer& server, std::vector<Route>& routes) {
+  if (!server.config().web) return;
+  routes.push_back(WebRoute("/", [](Call& c) { return Serve(c, "/"); }));
+  for (const std::string& path : web::Paths()) {
+    routes.push_back(WebRoute(path, [path](Call& c) { return Serve(c, path); }));
+  }
+}
+
+}  // namespace assistant::server
