@@ -7,6 +7,7 @@
 
 #include "auth_test_fixture.hpp"
 #include "crypto/crypto_util.hpp"
+#include "test_temp_dir.hpp"
 
 using namespace assistant;
 using namespace assistant::testing;
@@ -46,14 +47,7 @@ std::optional<Json> VerifyWithJwks(const Json& jwks, const std::string& token) {
   return std::nullopt;
 }
 
-std::string TempDir() {
-  const char* base = std::getenv("ASSISTANT_TEST_TMP");
-  std::string root = base != nullptr ? base : std::filesystem::temp_directory_path().string();
-  std::filesystem::create_directories(root);
-  std::string tmpl = root + "/authXXXXXX";
-  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
+std::string TempDir() { return MakeTestTempDir("auth"); }
 
 }  // namespace
 

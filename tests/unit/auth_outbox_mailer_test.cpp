@@ -8,17 +8,14 @@
 
 #include "assistant/mailer.hpp"
 #include "assistant/types.hpp"
+#include "test_temp_dir.hpp"
 
 using namespace assistant;
 
 TEST_SUITE("auth") {
 
 TEST_CASE("the outbox mailer appends one private JSON line per message") {
-  const char* base = std::getenv("ASSISTANT_TEST_TMP");
-  std::string root = base != nullptr ? base : std::filesystem::temp_directory_path().string();
-  std::filesystem::create_directories(root);
-  std::string dir = root + "/outboxXXXXXX";
-  REQUIRE(mkdtemp(dir.data()) != nullptr);
+  std::string dir = MakeTestTempDir("outbox");
   std::string path = dir + "/outbox.jsonl";
 
   auto mailer = NewOutboxMailer(path);

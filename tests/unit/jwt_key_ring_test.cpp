@@ -9,6 +9,7 @@
 
 #include "assistant/jwt.hpp"
 #include "crypto/crypto_util.hpp"
+#include "test_temp_dir.hpp"
 
 using namespace assistant;
 
@@ -33,14 +34,7 @@ Json Claims() {
 std::string B64(const std::string& s) { return Base64UrlEncode(s); }
 std::string B64(const Json& j) { return Base64UrlEncode(j.dump()); }
 
-std::string MakeTempDir() {
-  const char* base = std::getenv("ASSISTANT_TEST_TMP");
-  std::string root = base != nullptr ? base : std::filesystem::temp_directory_path().string();
-  std::filesystem::create_directories(root);
-  std::string tmpl = root + "/jwtXXXXXX";
-  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
+std::string MakeTempDir() { return MakeTestTempDir("jwt"); }
 
 struct Parts {
   std::string header, payload, signature;
