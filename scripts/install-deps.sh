@@ -8,6 +8,8 @@ PACKAGES=(
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
   libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev
   curl
+  # The http suite's responses are checked against /openapi.json with it.
+  python3-jsonschema
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
 # peers. A node from elsewhere (e.g. NodeSource) bundles npm and conflicts

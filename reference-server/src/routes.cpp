@@ -120,6 +120,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out), 201);
                    }));
+  r.back().doc.errors = {409};
   r.push_back(Make("POST", "/api/auth/login", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 200,
                    Doc("Log in; sets the access_token cookie", "auth", Ref("LoginRequest"),
@@ -131,6 +132,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out));
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("POST", "/api/auth/refresh", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 200,
                    Doc("Rotate a refresh token for a new pair", "auth", Ref("RefreshRequest"),
@@ -141,6 +143,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out));
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("POST", "/api/auth/logout", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 204,
                    Doc("Revoke the current session and clear the cookie", "auth", nullptr, nullptr),
@@ -149,6 +152,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      ClearAccessCookie(s, c.res);
                      return NoContent();
                    }));
+  r.back().doc.errors = {400};
   r.push_back(Make("GET", "/api/auth/verify", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
                    Doc("Check the presented credential", "auth", nullptr, Ref("VerifyResponse")),
@@ -191,6 +195,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_RETURN_IF_ERROR(core.auth().ResetPassword(token, pw, c.ctx));
                      return NoContent();
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("POST", "/api/auth/send-verification-email", Access::kAuthenticated,
                    RateClass::kApi, BodyKind::kNone, 202,
                    Doc("Mail an email-verification token", "auth", nullptr, Ref("Accepted")),
@@ -674,6 +679,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                                 {"message", MessageToJson(std::move(reply.message))},
                                 {"usage", UsageJson(reply.usage)}});
                    }));
+  r.back().doc.errors = {404, 502, 503, 504};
   r.push_back(Make("GET", "/api/agent/runs/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
                    Doc("An agent run's status", "agent", nullptr, Ref("RunEnvelope")),
@@ -707,6 +713,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto page, core.agent().History(Me(c), conv, limit));
                      return Ok(MessagesJson(page));
                    }));
+  r.back().doc.errors = {404};
   r.push_back(Make("GET", "/api/agent/state", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
                    Doc("The agent state document of an app", "agent", nullptr, Ref("AgentState"),

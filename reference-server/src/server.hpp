@@ -85,6 +85,11 @@ struct RouteDoc {
   // (fast_request.hpp) leaves such routes to cpp-httplib: keep it true on
   // every route that can stream.
   bool sse = false;
+  // Error statuses this route answers beyond those its kind implies (body,
+  // auth, path ids, query, rate limit, 414, 500), so /openapi.json lists
+  // every status the server really sends; the description comes from the
+  // status itself.
+  std::vector<int> errors;
 };
 
 struct Route {
