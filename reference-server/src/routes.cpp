@@ -19,14 +19,15 @@ Json Ref(const char* name) {
   return {{"$ref", std::string("#/components/schemas/") + name}};
 }
 
-Result<Reply> Ok(Json body, int status = 200) { return Reply{status, std::move(body), false}; }
+// The route's success status with `body`.
+Result<Reply> Ok(Json body) { return Reply{0, std::move(body), false}; }
 // A body already serialised (the task fast path).
-Result<Reply> RawJson(Call& c, std::string body, int status = 200) {
+Result<Reply> RawJson(Call& c, std::string body) {
   static const std::string kJsonType = "application/json";
   SetBody(c.res, std::move(body), kJsonType);
-  return Reply{status, std::nullopt, true};
+  return Reply{0, std::nullopt, true};
 }
-Result<Reply> NoContent() { return Reply{204, std::nullopt, false}; }
+Result<Reply> NoContent() { return Reply{0, std::nullopt, false}; }
 const Principal& Me(const Call& c) { return *c.principal; }
 
 Route Make(const char* method, const char* path, Access access, RateClass rate, BodyKind body,
@@ -118,7 +119,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      in.name = name.value_or("");
                      ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Register(in, c.ctx));
                      SetAccessCookie(s, c.res, out.tokens);
-                     return Ok(AuthResultJson(out), 201);
+                     return Ok(AuthResultJson(out));
                    }));
   r.back().doc.errors = {409};
   r.push_back(Make("POST", "/api/auth/login", Access::kPublic, RateClass::kAuth,
@@ -183,7 +184,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.body, "email"));
                      ASSISTANT_RETURN_IF_ERROR(core.auth().ForgotPassword(email, c.ctx));
-                     return Ok({{"status", "accepted"}}, 202);
+                     return Ok({{"status", "accepted"}});
                    }));
   r.push_back(Make("POST", "/api/auth/reset-password", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 204,
@@ -201,7 +202,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                    Doc("Mail an email-verification token", "auth", nullptr, Ref("Accepted")),
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_RETURN_IF_ERROR(core.auth().SendVerificationEmail(Me(c), c.ctx));
-                     return Ok({{"status", "accepted"}}, 202);
+                     return Ok({{"status", "accepted"}});
                    }));
   r.push_back(Make("POST", "/api/auth/verify-email", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 204,
@@ -223,7 +224,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(in.expires_in, OptInt(c.body, "expires_in"));
                      ASSISTANT_ASSIGN_OR_RETURN(auto out,
                                                 core.auth().CreateApiKey(Me(c), in, c.ctx));
-                     return Ok({{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}}, 201);
+                     return Ok({{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}});
                    }));
   r.push_back(Make("GET", "/api/auth/api-keys", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -376,7 +377,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.body));
                      ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
-                     return RawJson(c, TaskEnvelope(t), 201);
+                     return RawJson(c, TaskEnvelope(t));
                    }));
   r.push_back(Make("POST", "/api/tasks/clear-completed", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -438,7 +439,7 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
                      if (title) in.title = *title;
                      ASSISTANT_ASSIGN_OR_RETURN(in.app_id, OptString(c.body, "app_id"));
                      ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Create(Me(c), in));
-                     return Ok({{"conversation", ConversationJson(x)}}, 201);
+                     return Ok({{"conversation", ConversationJson(x)}});
                    }));
   r.push_back(Make("GET", "/api/conversations/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -485,7 +486,7 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto mid, RequiredString(c.body, "message_id"));
                      ASSISTANT_ASSIGN_OR_RETURN(
                          auto x, core.conversations().Fork(Me(c), c.params[0], mid));
-                     return Ok({{"conversation", ConversationJson(x)}}, 201);
+                     return Ok({{"conversation", ConversationJson(x)}});
                    }));
 }
 
@@ -582,7 +583,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
         sink.done();
         return true;
       });
-  return Reply{200, std::nullopt, true};
+  return Reply{0, std::nullopt, true};
 }
 
 // Where a re-attaching client left off: the Last-Event-ID header, else
@@ -650,7 +651,7 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
         sink.done();
         return true;
       });
-  return Reply{200, std::nullopt, true};
+  return Reply{0, std::nullopt, true};
 }
 
 void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
@@ -700,7 +701,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                        nullptr, Ref("RunEnvelope")),
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Cancel(Me(c), c.params[0]));
-                     return Ok({{"run", RunToJson(run)}}, 202);
+                     return Ok({{"run", RunToJson(run)}});
                    }));
   r.push_back(Make("GET", "/api/agent/history", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -757,7 +758,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto content, RequiredString(c.body, "content"));
                      ASSISTANT_ASSIGN_OR_RETURN(auto m, core.agent_state().AddMemory(Me(c), content));
-                     return Ok({{"memory", MemoryJson(m)}}, 201);
+                     return Ok({{"memory", MemoryJson(m)}});
                    }));
   r.push_back(Make("DELETE", "/api/agent/memory/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 204, Doc("Forget a memory fact", "agent", nullptr, nullptr),
@@ -788,7 +789,7 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
   r.push_back(Make("GET", "/metrics", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
                    metrics_doc, [&s](Call& c) -> Result<Reply> {
                      c.res.set_content(s.metrics().Render(), "text/plain; version=0.0.4");
-                     return Reply{200, std::nullopt, true};
+                     return Reply{0, std::nullopt, true};
                    }));
   r.push_back(Make("GET", "/openapi.json", Access::kPublic, RateClass::kNone, BodyKind::kNone,
                    200,
@@ -796,7 +797,7 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
                        Json{{"type", "object"}}),
                    [&s](Call& c) -> Result<Reply> {
                      c.res.set_content(s.openapi(), "application/json");
-                     return Reply{200, std::nullopt, true};
+                     return Reply{0, std::nullopt, true};
                    }));
 }
 

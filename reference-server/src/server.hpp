@@ -56,7 +56,9 @@ struct Call {
 };
 
 struct Reply {
-  int status = 200;
+  // 0: the route's success status (Route::success), which is stated once, in
+  // the route table; a handler sets another only for a different outcome.
+  int status = 0;
   std::optional<Json> body;  // nullopt: no body (204)
   // The handler wrote the body itself (a stream, or text that is not JSON).
   bool written = false;
