@@ -9,6 +9,8 @@ PACKAGES=(
   libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev zlib1g-dev
   libcjson-dev valgrind
   curl
+  # The http suite's responses are checked against /openapi.json with it.
+  python3-jsonschema
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
 # peers. A node from elsewhere (e.g. NodeSource) bundles npm and conflicts

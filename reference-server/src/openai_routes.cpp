@@ -438,6 +438,7 @@ void OpenAiRoutes(HttpServer& s, std::vector<Route>& r) {
                      if (!reply.ok()) return AsOpenAiParam(reply.status(), in.message_param);
                      return Reply{200, CompletionJson(*reply, in.model, created), false};
                    }));
+  r.back().doc.errors = {502};
 }
 
 }  // namespace assistant::server

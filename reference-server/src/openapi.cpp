@@ -233,6 +233,28 @@ Json ErrorResponse(const char* description) {
           {"content", {{"application/json", {{"schema", Ref("Error")}}}}}};
 }
 
+// The words for an error status a route lists in RouteDoc::errors.
+const char* ErrorDescription(int status) {
+  switch (status) {
+    case 400:
+      return "The request does not apply to this credential or state";
+    case 401:
+      return "Wrong credentials, or an invalid or used token";
+    case 404:
+      return "A referenced resource is not found, or not the caller's";
+    case 409:
+      return "Conflicts with an existing resource";
+    case 502:
+      return "The model provider failed or answered badly";
+    case 503:
+      return "Temporarily unavailable (e.g. too many open streams); retry";
+    case 504:
+      return "The model provider timed out";
+    default:
+      return "Error";
+  }
+}
+
 std::string OperationId(const Route& r) {
   std::string id;
   for (char c : r.method) id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -310,6 +332,19 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
     if (r.path.find('{') != std::string::npos) {
       responses["404"] = ErrorResponse("Not found, or not the caller's");
     }
+    if (!r.doc.query.empty()) {
+      if (!responses.contains("400")) {
+        responses["400"] = ErrorResponse("A malformed query parameter (e.g. cursor)");
+      }
+      if (!responses.contains("422")) {
+        responses["422"] = ErrorResponse("A query parameter is invalid (named in error.field)");
+      }
+    }
+    for (int status : r.doc.errors) {
+      const std::string key = std::to_string(status);
+      if (!responses.contains(key)) responses[key] = ErrorResponse(ErrorDescription(status));
+    }
+    responses["414"] = ErrorResponse("The request line is too long");
     if (r.rate != RateClass::kNone) responses["429"] = ErrorResponse("Rate limited; see Retry-After");
     responses["500"] = ErrorResponse("Internal error (details only in the server log)");
     if (r.error_body != nullptr) {

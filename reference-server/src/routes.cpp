@@ -21,14 +21,15 @@ Json Ref(const char* name) {
   return {{"$ref", std::string("#/components/schemas/") + name}};
 }
 
-Result<Reply> Ok(Json body, int status = 200) { return Reply{status, std::move(body), false}; }
+// The route's success status with `body`.
+Result<Reply> Ok(Json body) { return Reply{0, std::move(body), false}; }
 // A body already serialised (the task fast path).
-Result<Reply> RawJson(Call& c, std::string body, int status = 200) {
+Result<Reply> RawJson(Call& c, std::string body) {
   static const std::string kJsonType = "application/json";
   SetBody(c.res, std::move(body), kJsonType);
-  return Reply{status, std::nullopt, true};
+  return Reply{0, std::nullopt, true};
 }
-Result<Reply> NoContent() { return Reply{204, std::nullopt, false}; }
+Result<Reply> NoContent() { return Reply{0, std::nullopt, false}; }
 const Principal& Me(const Call& c) { return *c.principal; }
 
 Route Make(const char* method, const char* path, Access access, RateClass rate, BodyKind body,
@@ -91,8 +92,9 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      in.name = name.value_or("");
                      ASSISTANT_ASSIGN_OR_RETURN(auto out, core.auth().Register(in, c.ctx));
                      SetAccessCookie(s, c.res, out.tokens);
-                     return Ok(AuthResultJson(out), 201);
+                     return Ok(AuthResultJson(out));
                    }));
+  r.back().doc.errors = {409};
   r.push_back(Make("POST", "/api/auth/login", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 200,
                    Doc("Log in; sets the access_token cookie", "auth", Ref("LoginRequest"),
@@ -104,6 +106,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out));
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("POST", "/api/auth/refresh", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 200,
                    Doc("Rotate a refresh token for a new pair", "auth", Ref("RefreshRequest"),
@@ -120,6 +123,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out));
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("POST", "/api/auth/logout", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 204,
                    Doc("Revoke the current session and clear the cookie", "auth", nullptr, nullptr),
@@ -128,6 +132,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      ClearAccessCookie(s, c.res);
                      return NoContent();
                    }));
+  r.back().doc.errors = {400};
   r.push_back(Make("GET", "/api/auth/verify", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
                    Doc("Check the presented credential", "auth", nullptr, Ref("VerifyResponse")),
@@ -158,7 +163,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto email, RequiredString(c.body, "email"));
                      ASSISTANT_RETURN_IF_ERROR(core.auth().ForgotPassword(email, c.ctx));
-                     return Ok({{"status", "accepted"}}, 202);
+                     return Ok({{"status", "accepted"}});
                    }));
   r.push_back(Make("POST", "/api/auth/reset-password", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 204,
@@ -170,12 +175,13 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_RETURN_IF_ERROR(core.auth().ResetPassword(token, pw, c.ctx));
                      return NoContent();
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("POST", "/api/auth/send-verification-email", Access::kAuthenticated,
                    RateClass::kApi, BodyKind::kNone, 202,
                    Doc("Mail an email-verification token", "auth", nullptr, Ref("Accepted")),
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_RETURN_IF_ERROR(core.auth().SendVerificationEmail(Me(c), c.ctx));
-                     return Ok({{"status", "accepted"}}, 202);
+                     return Ok({{"status", "accepted"}});
                    }));
   r.push_back(Make("POST", "/api/auth/verify-email", Access::kPublic, RateClass::kAuth,
                    BodyKind::kObject, 204,
@@ -197,7 +203,7 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(in.expires_in, OptInt(c.body, "expires_in"));
                      ASSISTANT_ASSIGN_OR_RETURN(auto out,
                                                 core.auth().CreateApiKey(Me(c), in, c.ctx));
-                     return Ok({{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}}, 201);
+                     return Ok({{"api_key", ApiKeyJson(out.api_key)}, {"key", out.key}});
                    }));
   r.push_back(Make("GET", "/api/auth/api-keys", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -326,7 +332,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseTaskInput(c.body));
                      ASSISTANT_ASSIGN_OR_RETURN(auto t, core.tasks().Create(Me(c), in));
-                     return RawJson(c, TaskEnvelope(t), 201);
+                     return RawJson(c, TaskEnvelope(t));
                    }));
   r.push_back(Make("POST", "/api/tasks/clear-completed", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -388,7 +394,7 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
                      if (title) in.title = *title;
                      ASSISTANT_ASSIGN_OR_RETURN(in.app_id, OptString(c.body, "app_id"));
                      ASSISTANT_ASSIGN_OR_RETURN(auto x, core.conversations().Create(Me(c), in));
-                     return Ok({{"conversation", ConversationJson(x)}}, 201);
+                     return Ok({{"conversation", ConversationJson(x)}});
                    }));
   r.push_back(Make("GET", "/api/conversations/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -435,7 +441,7 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto mid, RequiredString(c.body, "message_id"));
                      ASSISTANT_ASSIGN_OR_RETURN(
                          auto x, core.conversations().Fork(Me(c), c.params[0], mid));
-                     return Ok({{"conversation", ConversationJson(x)}}, 201);
+                     return Ok({{"conversation", ConversationJson(x)}});
                    }));
 }
 
@@ -532,7 +538,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
         sink.done();
         return true;
       });
-  return Reply{200, std::nullopt, true};
+  return Reply{0, std::nullopt, true};
 }
 
 // Where a re-attaching client left off: the Last-Event-ID header, else
@@ -600,7 +606,7 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
         sink.done();
         return true;
       });
-  return Reply{200, std::nullopt, true};
+  return Reply{0, std::nullopt, true};
 }
 
 void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
@@ -629,6 +635,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                                 {"message", MessageToJson(std::move(reply.message))},
                                 {"usage", UsageJson(reply.usage)}});
                    }));
+  r.back().doc.errors = {404, 502, 503, 504};
   r.push_back(Make("GET", "/api/agent/runs/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
                    Doc("An agent run's status", "agent", nullptr, Ref("RunEnvelope")),
@@ -649,7 +656,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                        nullptr, Ref("RunEnvelope")),
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto run, core.runs().Cancel(Me(c), c.params[0]));
-                     return Ok({{"run", RunToJson(run)}}, 202);
+                     return Ok({{"run", RunToJson(run)}});
                    }));
   r.push_back(Make("GET", "/api/agent/history", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
@@ -662,6 +669,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto page, core.agent().History(Me(c), conv, limit));
                      return Ok(MessagesJson(page));
                    }));
+  r.back().doc.errors = {404};
   r.push_back(Make("GET", "/api/agent/state", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200,
                    Doc("The agent state document of an app", "agent", nullptr, Ref("AgentState"),
@@ -705,7 +713,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                    [&core](Call& c) -> Result<Reply> {
                      ASSISTANT_ASSIGN_OR_RETURN(auto content, RequiredString(c.body, "content"));
                      ASSISTANT_ASSIGN_OR_RETURN(auto m, core.agent_state().AddMemory(Me(c), content));
-                     return Ok({{"memory", MemoryJson(m)}}, 201);
+                     return Ok({{"memory", MemoryJson(m)}});
                    }));
   r.push_back(Make("DELETE", "/api/agent/memory/{id}", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 204, Doc("Forget a memory fact", "agent", nullptr, nullptr),
@@ -736,7 +744,7 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
   r.push_back(Make("GET", "/metrics", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
                    metrics_doc, [&s](Call& c) -> Result<Reply> {
                      c.res.set_content(s.metrics().Render(), "text/plain; version=0.0.4");
-                     return Reply{200, std::nullopt, true};
+                     return Reply{0, std::nullopt, true};
                    }));
   r.push_back(Make("GET", "/openapi.json", Access::kPublic, RateClass::kNone, BodyKind::kNone,
                    200,
@@ -744,7 +752,7 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
                        Json{{"type", "object"}}),
                    [&s](Call& c) -> Result<Reply> {
                      c.res.set_content(s.openapi(), "application/json");
-                     return Reply{200, std::nullopt, true};
+                     return Reply{0, std::nullopt, true};
                    }));
 }
 

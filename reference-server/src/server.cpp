@@ -571,7 +571,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   if (res.is_chunked_content_provider_ && !AdmitStream(res)) {
     return fail(UnavailableError("too many streams are open", "too_many_streams"));
   }
-  res.status = reply->status;
+  res.status = reply->status != 0 ? reply->status : route->success;
   if (!reply->written) {
     if (reply->body) {
       SetBody(res, Dump(*reply->body), kJsonType);

@@ -56,7 +56,9 @@ struct Call {
 };
 
 struct Reply {
-  int status = 200;
+  // 0: the route's success status (Route::success), which is stated once, in
+  // the route table; a handler sets another only for a different outcome.
+  int status = 0;
   std::optional<Json> body;  // nullopt: no body (204)
   // The handler wrote the body itself (a stream, or text that is not JSON).
   bool written = false;
@@ -85,6 +87,11 @@ struct RouteDoc {
   // (fast_request.hpp) leaves such routes to cpp-httplib: keep it true on
   // every route that can stream.
   bool sse = false;
+  // Error statuses this route answers beyond those its kind implies (body,
+  // auth, path ids, query, rate limit, 414, 500), so /openapi.json lists
+  // every status the server really sends; the description comes from the
+  // status itself.
+  std::vector<int> errors;
 };
 
 struct Route {

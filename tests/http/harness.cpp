@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include "response_log.hpp"
+
 namespace http_test {
 namespace {
 
@@ -188,6 +190,7 @@ Response ServerProcess::Raw(const std::string& method, const std::string& path,
   out.headers = r->headers;
   out.json = Json::parse(out.body, nullptr, false);
   if (out.json.is_discarded()) out.json = nullptr;
+  RecordResponse(method, path, out.status, out.Header("Content-Type"), out.body);
   return out;
 }
 
