@@ -240,6 +240,8 @@ const char* ErrorDescription(int status) {
       return "The request does not apply to this credential or state";
     case 401:
       return "Wrong credentials, or an invalid or used token";
+    case 403:
+      return "A cookie-authenticated request without the CSRF header, or a missing scope";
     case 404:
       return "A referenced resource is not found, or not the caller's";
     case 409:
@@ -342,7 +344,12 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
     }
     for (int status : r.doc.errors) {
       const std::string key = std::to_string(status);
-      if (!responses.contains(key)) responses[key] = ErrorResponse(ErrorDescription(status));
+      if (status == 304) {
+        // Not an error: the client's copy (If-None-Match) is current.
+        responses[key] = Json{{"description", "Not modified: the ETag matches; no body"}};
+      } else if (!responses.contains(key)) {
+        responses[key] = ErrorResponse(ErrorDescription(status));
+      }
     }
     responses["414"] = ErrorResponse("The request line is too long");
     if (r.rate != RateClass::kNone) responses["429"] = ErrorResponse("Rate limited; see Retry-After");

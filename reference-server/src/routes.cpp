@@ -123,7 +123,8 @@ void AuthRoutes(HttpServer& s, std::vector<Route>& r) {
                      SetAccessCookie(s, c.res, out.tokens);
                      return Ok(AuthResultJson(out));
                    }));
-  r.back().doc.errors = {401};
+  // 403: the refresh-token cookie without the CSRF header.
+  r.back().doc.errors = {401, 403};
   r.push_back(Make("POST", "/api/auth/logout", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 204,
                    Doc("Revoke the current session and clear the cookie", "auth", nullptr, nullptr),

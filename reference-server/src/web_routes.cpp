@@ -37,6 +37,9 @@ Route WebRoute(const std::string& path, Handler handler) {
   r.handler = std::move(handler);
   r.doc.summary = "The web app (HTML, JavaScript, CSS); off with --no-web";
   r.doc.tag = "web";
+  // 304: If-None-Match matched the ETag; 404: a server started with
+  // --no-web (the document lists the page either way).
+  r.doc.errors = {304, 404};
   return r;
 }
 
