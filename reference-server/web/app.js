@@ -65,8 +65,11 @@ function taskItem(t, compact) {
   }
   return li;
 }
+let tasksRequest = 0;  // as conversationsRequest: the latest answer wins
 async function loadTasks() {
+  const mine = ++tasksRequest;
   const { tasks } = await api('GET', '/api/tasks?status=all&limit=200');
+  if (mine !== tasksRequest) return;
   $('task-list').replaceChildren(...tasks.map(t => taskItem(t, false)));
   $('side-task-list').replaceChildren(...tasks.map(t => taskItem(t, true)));
   $('task-empty').hidden = tasks.length > 0;
@@ -111,9 +114,14 @@ $('session-others').addEventListener('click', guard(async () => {
 }));
 
 // ---- conversations ----
+// Answers can arrive out of order (a search typed while a reload of the
+// list is in flight): only the latest request may fill the list.
+let conversationsRequest = 0;
 async function loadConversations() {
+  const mine = ++conversationsRequest;
   const q = $('conv-search').value.trim();
   const { conversations } = await api('GET', '/api/conversations' + (q ? `?q=${encodeURIComponent(q)}` : ''));
+  if (mine !== conversationsRequest) return;
   $('conv-list').replaceChildren(...conversations.map(c => {
     const li = el('li'); const b = button(c.title || 'Untitled', () => openConversation(c).catch(showError));
     if (conversation?.id === c.id) b.setAttribute('aria-current', 'true');
