@@ -150,7 +150,7 @@ TEST_CASE("config: --help lists every flag with its variable") {
        {"--host", "--port", "--database", "--jwt-alg", "--jwt-secret-file", "--jwt-key-dir",
         "--llm-provider", "--llm-base-url", "--llm-model", "--apps", "--cors-origins",
         "--rate-limit-auth", "--rate-limit-api", "--on-disconnect", "--log-format", "--threads",
-        "--refresh-grace", "--llm-timeout", "--run-retention", "--production"}) {
+        "--refresh-grace", "--llm-timeout", "--run-retention", "--production", "--state-dir"}) {
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
   }
   for (const char* env : {"ASSISTANT_HOST", "ASSISTANT_DATABASE_URL", "ASSISTANT_LLM_API_KEY",
@@ -172,6 +172,8 @@ TEST_CASE("config: production refuses missing or weak secrets; development makes
   { std::ofstream(weak) << "short-secret\n"; }
   c.jwt_secret_file = weak;
   CHECK(BuildCoreOptions(c).status().reason() == "weak_secret");
+  // The core's refusal, in the server's words: it names the flag to change.
+  CHECK(BuildCoreOptions(c).status().message().rfind("--jwt-secret-file: ", 0) == 0);
 
   const std::string strong = dir.path() + "/strong";
   { std::ofstream(strong) << std::string(40, 'k') << "\n\n"; }

@@ -20,6 +20,7 @@
 #include "assistant/mailer.hpp"
 #include "assistant/options.hpp"
 #include "assistant/providers.hpp"
+#include "assistant/settings.hpp"
 #include "assistant/status.hpp"
 #include "assistant/storage.hpp"
 #include "assistant/storage_wrapper.hpp"
