@@ -212,6 +212,8 @@ TEST_CASE("http status mapping is the table of http_status.hpp") {
   CHECK(HttpStatusFor(PermissionDeniedError("x")) == 403);
   CHECK(HttpStatusFor(ResourceExhaustedError("x")) == 429);
   CHECK(HttpStatusFor(ResourceExhaustedError("x", "payload_too_large")) == 413);
+  // A full disk does not clear by waiting: not a 429 that clients retry.
+  CHECK(HttpStatusFor(ResourceExhaustedError("x", "storage_full")) == 507);
   CHECK(HttpStatusFor(FailedPreconditionError("x", "not_a_session")) == 400);
   CHECK(HttpStatusFor(AbortedError("x")) == 409);
   CHECK(HttpStatusFor(UnavailableError("x")) == 503);
