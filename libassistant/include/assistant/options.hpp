@@ -145,7 +145,8 @@ struct Options {
   bool production = false;
   // How often the open instance moves deleted text out of the database
   // files (Storage::Checkpoint), on a thread of its own; the instance's
-  // destruction runs a last one. 0 = never. Default: 60 s.
+  // destruction runs a last one. 0 = never; no thread for an in-memory
+  // database either. Default: 60 s.
   std::chrono::milliseconds checkpoint_interval{60000};
   // Where the core's log lines go (assistant/logger.hpp). Default: dropped;
   // the core never writes to stderr itself.

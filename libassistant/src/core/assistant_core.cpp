@@ -144,8 +144,13 @@ Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<
   agent_deps.options = options.agent;
   ASSISTANT_ASSIGN_OR_RETURN(a->agent_, NewAgent(std::move(agent_deps)));
   ASSISTANT_RETURN_IF_ERROR(RegisterBuiltinTools(a->agent_->tools(), *a->tasks_));
-  a->checkpoint_ = std::make_unique<PeriodicCheckpoint>(*a->storage_, *a->logger_,
-                                                        options.checkpoint_interval);
+  // An in-memory database has no file for deleted text to linger in: no
+  // thread for it. Storage the caller opened decides for itself what a
+  // checkpoint does, so it gets one.
+  const bool no_file = files_beside_database && ParseDatabaseUrl(options.database_url)->in_memory;
+  a->checkpoint_ = std::make_unique<PeriodicCheckpoint>(
+      *a->storage_, *a->logger_,
+      no_file ? std::chrono::milliseconds(0) : options.checkpoint_interval);
   return std::unique_ptr<Assistant>(std::move(a));
 }
 
