@@ -138,32 +138,13 @@ int main(int argc, char** argv) {
 
   std::mutex mu;
   std::condition_variable cv;
-  bool stopping = false;
   bool drained = false;
-
-  // Maintenance: a WAL checkpoint at least once a minute, so deleted text
-  // leaves the database files (SPEC.md "Deleted text").
-  std::thread maintenance([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    while (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return stopping; })) {
-      lock.unlock();
-      if (auto s = (*core)->storage().Checkpoint(); !s.ok()) {
-        logger.Warn("checkpoint failed", {{"cause", s.ToString()}});
-      }
-      lock.lock();
-    }
-  });
 
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     logger.Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                   {"deadline_s", config->shutdown_timeout}});
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
     server.Stop();
     std::unique_lock<std::mutex> lock(mu);
     if (!cv.wait_for(lock, std::chrono::seconds(config->shutdown_timeout),
@@ -181,14 +162,11 @@ int main(int argc, char** argv) {
 
   {
     std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
     drained = true;
   }
   cv.notify_all();
-  maintenance.join();
-  if (auto s = (*core)->storage().Checkpoint(); !s.ok()) {
-    logger.Warn("final checkpoint failed", {{"cause", s.ToString()}});
-  }
+  // The core checkpoints once a minute while open and once more here, so
+  // deleted text leaves the database files (SPEC.md "Deleted text").
   core->reset();  // closes storage
   logger.Info("stopped");
   logger.Flush();

@@ -1,19 +1,11 @@
 #include "config.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <sstream>
 
-#include <openssl/rand.h>
-
 #include "assistant/jwt.hpp"
+#include "assistant/settings.hpp"
 
 namespace assistant::server {
 namespace {
@@ -25,7 +17,7 @@ struct Flag {
   const char* env;   // nullptr: no variable
   Kind kind;
   const char* def;   // default as shown in --help
-  const char* help;
+  std::string help;
   // Applies a value (already checked for kind) to the config.
   std::function<Status(ServerConfig&, const std::string&)> apply;
 };
@@ -91,10 +83,12 @@ const std::vector<Flag>& Flags() {
       {"database", "ASSISTANT_DATABASE_URL", Kind::kString, "sqlite://assistant.db",
        "sqlite://path, sqlite:///abs/path, sqlite::memory: or postgresql://...",
        [](ServerConfig& c, const std::string& v) { c.database_url = v; return Status(); }},
-      {"jwt-alg", "ASSISTANT_JWT_ALG", Kind::kString, "HS256", "HS256 | EdDSA",
-       [](ServerConfig& c, const std::string& v) {
+      {"jwt-alg", "ASSISTANT_JWT_ALG", Kind::kString, "HS256", JwtAlgorithmNames(" | "),
+       [](ServerConfig& c, const std::string& v) -> Status {
          c.jwt_alg = v;
-         return OneOf("jwt-alg", v, {"HS256", "EdDSA"});
+         if (ParseJwtAlgorithm(v).ok()) return Status();
+         return InvalidArgumentError("--jwt-alg must be one of " + JwtAlgorithmNames("|"),
+                                     "jwt-alg");
        }},
       {"jwt-secret-file", "ASSISTANT_JWT_SECRET_FILE", Kind::kString, "(generated in development)",
        "file whose bytes (trailing whitespace removed) are the HMAC key",
@@ -103,10 +97,12 @@ const std::vector<Flag>& Flags() {
        "directory of Ed25519 keys for --jwt-alg EdDSA",
        [](ServerConfig& c, const std::string& v) { c.jwt_key_dir = v; return Status(); }},
       {"llm-provider", "ASSISTANT_LLM_PROVIDER", Kind::kString, "rules",
-       "rules | openai | ollama | cohere",
-       [](ServerConfig& c, const std::string& v) {
+       ProviderKindNames(" | "),
+       [](ServerConfig& c, const std::string& v) -> Status {
          c.llm_provider = v;
-         return OneOf("llm-provider", v, {"rules", "openai", "ollama", "cohere"});
+         if (ParseProviderKind(v).ok()) return Status();
+         return InvalidArgumentError("--llm-provider must be one of " + ProviderKindNames("|"),
+                                     "llm-provider");
        }},
       {"llm-base-url", "ASSISTANT_LLM_BASE_URL", Kind::kString, "(provider default)",
        "provider base URL (openai: includes /v1)",
@@ -191,6 +187,9 @@ const std::vector<Flag>& Flags() {
       {"shutdown-timeout", "ASSISTANT_SHUTDOWN_TIMEOUT", Kind::kInt, "10",
        "seconds to let in-flight requests finish on SIGTERM/SIGINT",
        INT_FLAG(shutdown_timeout, 0, 3600)},
+      {"state-dir", "ASSISTANT_STATE_DIR", Kind::kString, "(next to the database)",
+       "directory for the development secret, keys and outbox (created 0700)",
+       [](ServerConfig& c, const std::string& v) { c.state_dir = v; return Status(); }},
       {"outbox", "ASSISTANT_OUTBOX", Kind::kString, "(next to the database)",
        "file the default mailer appends reset and verification mails to",
        [](ServerConfig& c, const std::string& v) { c.outbox = v; return Status(); }},
@@ -213,12 +212,15 @@ const Flag* FindFlag(const std::string& name) {
   return nullptr;
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
-                        s.back() == '\t' || s.back() == '\v' || s.back() == '\f')) {
-    s.pop_back();
-  }
-  return s;
+// The flag a core settings field is set by, for messages that name it.
+std::string FlagForField(const std::string& field) {
+  if (field == "jwt_secret_file") return "--jwt-secret-file";
+  if (field == "jwt_key_dir") return "--jwt-key-dir";
+  if (field == "state_dir") return "--state-dir";
+  if (field == "argon2") return "--argon2-memory-kib/--argon2-iterations";
+  if (field == "provider") return "--llm-provider";
+  if (field == "database") return "--database";
+  return "";
 }
 
 }  // namespace
@@ -310,115 +312,14 @@ std::string HelpText() {
   return out;
 }
 
-Result<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return InvalidArgumentError("cannot read --jwt-secret-file " + path, "jwt-secret-file");
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string secret = Trim(ss.str());
-  if (secret.empty()) {
-    return FailedPreconditionError("--jwt-secret-file " + path + " is empty", "weak_secret");
-  }
-  return secret;
-}
-
-Result<std::string> LoadOrCreateDevSecret(const std::string& path, bool* created) {
-  *created = false;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    if ((st.st_mode & 077) != 0) ::chmod(path.c_str(), 0600);  // tighten, never loosen
-    return ReadSecretFile(path);
-  }
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return InternalError("no randomness for the secret");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : raw) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 0xF];
-  }
-  // O_EXCL: two servers starting at once must not overwrite each other.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return ReadSecretFile(path);
-    return UnavailableError("cannot create the development secret " + path + ": " +
-                            std::strerror(errno));
-  }
-  const std::string content = hex + "\n";
-  const bool ok = ::write(fd, content.data(), content.size()) ==
-                  static_cast<ssize_t>(content.size());
-  ::fsync(fd);
-  ::close(fd);
-  if (!ok) return UnavailableError("cannot write the development secret " + path);
-  *created = true;
-  return hex;
-}
-
 Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
-  CoreSetup setup;
-  Options& o = setup.options;
+  Options o;
   o.database_url = c.database_url;
-  // Parsed before anything is written: a URL no backend takes leaves no
-  // file behind.
-  ASSISTANT_ASSIGN_OR_RETURN(DatabaseUrl db, ParseDatabaseUrl(c.database_url));
-  const bool memory_db = db.in_memory;
-  // Files that belong with the data live next to the SQLite file; other
-  // backends keep them in the working directory.
-  const std::string base = !db.path.empty() ? db.path : "assistant";
-
-  auto alg = ParseJwtAlgorithm(c.jwt_alg);
-  if (!alg.ok()) return InvalidArgumentError("--jwt-alg must be HS256 or EdDSA", "jwt-alg");
-  o.auth.jwt_algorithm = *alg;
-
-  if (!c.jwt_secret_file.empty()) {
-    ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_secret, ReadSecretFile(c.jwt_secret_file));
-    if (c.production && o.auth.jwt_secret.size() < 32) {
-      return FailedPreconditionError(
-          "--production wants a --jwt-secret-file of at least 32 bytes", "weak_secret");
-    }
-  } else if (c.production) {
-    return FailedPreconditionError(
-        "--production needs --jwt-secret-file (at least 32 random bytes)", "weak_secret");
-  } else if (memory_db) {
-    // Nothing outlives an in-memory database, so neither need the secret.
-    unsigned char raw[32];
-    if (RAND_bytes(raw, sizeof raw) != 1) return InternalError("no randomness for the secret");
-    o.auth.jwt_secret.assign(reinterpret_cast<const char*>(raw), sizeof raw);
-    setup.notes.push_back("development: generated an in-memory JWT secret");
-  } else {
-    const std::string path = base + ".jwt-secret";
-    bool created = false;
-    ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_secret, LoadOrCreateDevSecret(path, &created));
-    setup.notes.push_back(std::string("development: ") +
-                          (created ? "generated a JWT secret in " : "using the JWT secret in ") +
-                          path + " (mode 0600); pass --jwt-secret-file in production");
-  }
-
-  if (o.auth.jwt_algorithm == JwtAlgorithm::kEdDSA) {
-    if (!c.jwt_key_dir.empty()) {
-      o.auth.jwt_key_dir = c.jwt_key_dir;
-    } else if (c.production) {
-      return FailedPreconditionError("--production with EdDSA needs --jwt-key-dir",
-                                     "weak_secret");
-    } else if (!memory_db) {
-      o.auth.jwt_key_dir = base + ".jwt-keys";
-      setup.notes.push_back("development: EdDSA keys in " + o.auth.jwt_key_dir);
-    }
-  }
-  // The identity key signs tokens for apps; it is published in the JWKS, so
-  // it is kept across restarts wherever there is somewhere to keep it.
-  if (!c.jwt_key_dir.empty()) {
-    o.auth.identity_key_dir = c.jwt_key_dir + "/identity";
-  } else if (!memory_db) {
-    o.auth.identity_key_dir = base + ".identity-keys";
-  }
-
-  if (c.production && (c.argon2_memory_kib < 19 * 1024 || c.argon2_iterations < 2)) {
-    return FailedPreconditionError(
-        "--production refuses an Argon2id cost below m=19456 KiB, t=2", "weak_secret");
-  }
+  o.production = c.production;
+  o.state_dir = c.state_dir;
+  ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_algorithm, ParseJwtAlgorithm(c.jwt_alg));
+  o.auth.jwt_secret_file = c.jwt_secret_file;
+  o.auth.jwt_key_dir = c.jwt_key_dir;
   o.auth.password_hash.memory_kib = static_cast<uint32_t>(c.argon2_memory_kib);
   o.auth.password_hash.iterations = static_cast<uint32_t>(c.argon2_iterations);
   o.auth.refresh_grace = std::chrono::seconds(c.refresh_grace);
@@ -431,10 +332,17 @@ Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
   o.agent.llm_timeout = std::chrono::seconds(c.llm_timeout);
   o.runs.retention = std::chrono::seconds(c.run_retention);
   o.runs.cancel_when_sink_gone = c.on_disconnect == "cancel";
+  o.outbox_path = c.outbox;
 
-  o.outbox_path = !c.outbox.empty() ? c.outbox : base + ".outbox.jsonl";
-  setup.notes.push_back("mail outbox: " + o.outbox_path);
-  return setup;
+  // The core's policy (assistant/settings.hpp); only its words are ours.
+  auto resolved = ResolveOptions(o);
+  if (!resolved.ok()) {
+    const Status& s = resolved.status();
+    const std::string flag = FlagForField(s.field());
+    if (flag.empty()) return s;
+    return Status(s.code(), flag + ": " + s.message(), s.reason(), s.field());
+  }
+  return std::move(resolved).value();
 }
 
 }  // namespace assistant::server

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "assistant/options.hpp"
+#include "assistant/settings.hpp"
 #include "assistant/status.hpp"
 
 namespace assistant::server {
@@ -44,7 +45,8 @@ struct ServerConfig {
   bool cookie_secure = false;   // forced on by --production
   bool web = true;              // serve the web app at / (--no-web: off)
   int shutdown_timeout = 10;    // seconds to drain in-flight requests
-  std::string outbox;           // default: next to the SQLite file
+  std::string outbox;           // default: the core's state paths
+  std::string state_dir;        // default: next to the SQLite file
   int argon2_memory_kib = 19 * 1024;
   int argon2_iterations = 2;
   bool help = false;
@@ -62,22 +64,14 @@ Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const Env
 // --help text: every flag, its variable, default and meaning.
 std::string HelpText();
 
-// Reads a --jwt-secret-file: its bytes, trailing whitespace removed.
-Result<std::string> ReadSecretFile(const std::string& path);
+// The core's Options with the flags applied, and what the core's policy
+// decided on the server's behalf, to log.
+using CoreSetup = ResolvedOptions;
 
-// Loads the development secret at `path`, creating it (32 random bytes as
-// 64 hex digits, mode 0600) when absent. `created` tells which happened.
-Result<std::string> LoadOrCreateDevSecret(const std::string& path, bool* created);
-
-struct CoreSetup {
-  Options options;
-  std::vector<std::string> notes;  // what to log at start (never a secret)
-};
-
-// Turns the configuration into the core's Options: secrets resolved (the
-// development secret generated when allowed), key and outbox locations
-// chosen. --production refuses a missing or weak secret
-// (FailedPrecondition, reason "weak_secret").
+// Turns the configuration into the core's Options and applies the core's
+// policy to them (assistant/settings.hpp: secrets, key and outbox places,
+// production refusals, FailedPrecondition "weak_secret"); the message of a
+// refusal names the flag to change.
 Result<CoreSetup> BuildCoreOptions(const ServerConfig& config);
 
 }  // namespace assistant::server

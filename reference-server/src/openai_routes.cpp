@@ -396,11 +396,7 @@ Result<ChatCompletionInput> ParseChatCompletion(const Json& body) {
 Json OpenAiErrorBody(int http_status, std::string_view code, std::string_view message,
                      std::string_view /*request_id: in the X-Request-ID header*/,
                      std::string_view field) {
-  return {{"error",
-           {{"message", message},
-            {"type", http_status >= 500 ? "server_error" : "invalid_request_error"},
-            {"param", field.empty() ? Json(nullptr) : Json(field)},
-            {"code", code}}}};
+  return api::OpenAiError(http_status, code, message, field);
 }
 
 void OpenAiRoutes(HttpServer& s, std::vector<Route>& r) {

@@ -12,6 +12,7 @@
 #include "assistant/llm.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
+#include "api/error_shapes.hpp"
 #include "api/json_shapes.hpp"
 
 namespace assistant::server {
@@ -46,13 +47,11 @@ using api::UsageJson;
 using api::UserDataJson;
 using api::UserJson;
 
-// {"error":{"code","message","request_id"[,"field"]}}
-Json ErrorJson(std::string_view code, std::string_view message,
-               std::string_view request_id, std::string_view field = {});
-// {"code","message"} as a client may see it: for a 5xx status the message
-// is replaced by a generic one (the cause may name hosts, files or keys)
-// and an internal error's code is "internal_error".
-Json ClientError(const Status& status);
+// Errors on each wire: one renderer per shape, in the core with its error
+// table (api/error_shapes.hpp); a 5xx never carries the internal message.
+using api::ClientError;
+using api::ErrorEnvelope;
+using api::ErrorEventData;
 // Compact, invalid UTF-8 replaced rather than thrown on.
 std::string Dump(const Json& j);
 

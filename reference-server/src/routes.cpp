@@ -533,7 +533,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
             s.logger().Error("agent stream failed", {{"request_id", st->ctx.request_id},
                                                      {"cause", reply.status().ToString()}});
           }
-          gone = !out.Event(1, "error", {{"error", ClientError(reply.status())}});
+          gone = !out.Event(1, "error", ErrorEventData(reply.status()));
         }
         if (gone) return false;
         sink.done();
@@ -601,7 +601,7 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
             s.logger().Error("run attach failed", {{"request_id", st->request_id},
                                                    {"cause", attached.ToString()}});
           }
-          gone = !out.Event(last_id, "error", {{"error", ClientError(attached)}});
+          gone = !out.Event(last_id, "error", ErrorEventData(attached));
         }
         if (gone) return false;
         sink.done();

@@ -379,7 +379,7 @@ void HttpServer::RenderError(httplib::Response& res, const Status& status,
   const std::string& err_message = err["message"].get_ref<const std::string&>();
   res.set_content(Dump(error_body
                            ? error_body(code, err_code, err_message, request_id, status.field())
-                           : ErrorJson(err_code, err_message, request_id, status.field())),
+                           : ErrorEnvelope(err_code, err_message, request_id, status.field())),
                   "application/json");
 }
 
@@ -485,8 +485,8 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     if (!allowed.empty()) {
       res.set_header("Allow", allowed);
       res.status = 405;
-      res.set_content(Dump(ErrorJson("method_not_allowed",
-                                     req.method + " is not allowed here", request_id)),
+      res.set_content(Dump(ErrorEnvelope("method_not_allowed",
+                                         req.method + " is not allowed here", request_id)),
                       "application/json");
       return finish();
     }
@@ -511,7 +511,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
       constexpr const char* kMessage = "send the body as application/json";
       res.set_content(Dump(route->error_body
                                ? route->error_body(415, kCode, kMessage, request_id, {})
-                               : ErrorJson(kCode, kMessage, request_id)),
+                               : ErrorEnvelope(kCode, kMessage, request_id)),
                       "application/json");
       return finish();
     }
@@ -655,8 +655,8 @@ void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& 
       break;
   }
   res.set_content(
-      Dump(ErrorJson(code, why.empty() ? std::string_view(message) : std::string_view(why),
-                     request_id)),
+      Dump(ErrorEnvelope(code, why.empty() ? std::string_view(message) : std::string_view(why),
+                         request_id)),
       "application/json");
   metrics_->Observe(metrics_->unmatched_index(), res.status, 0);
   logger_.Info("request", {{"request_id", request_id},

@@ -68,8 +68,8 @@ struct Reply {
 using Handler = std::function<Result<Reply>(Call&)>;
 
 // Writes an error body for a route whose clients expect another shape than
-// ErrorJson's (the OpenAI-compatible routes: OpenAI's SDKs read theirs).
-// Takes the HTTP status, then what ErrorJson takes.
+// ErrorEnvelope's (the OpenAI-compatible routes: OpenAI's SDKs read theirs).
+// Takes the HTTP status, then what ErrorEnvelope takes.
 using ErrorBodyFn = Json (*)(int http_status, std::string_view code, std::string_view message,
                              std::string_view request_id, std::string_view field);
 // The HTTP status of a failure, for a route whose clients expect other
@@ -104,7 +104,7 @@ struct Route {
   int success = 200;
   Handler handler;
   RouteDoc doc;
-  ErrorBodyFn error_body = nullptr;      // null: ErrorJson's shape
+  ErrorBodyFn error_body = nullptr;      // null: ErrorEnvelope's shape
   ErrorStatusFn error_status = nullptr;  // null: HttpStatusFor
   std::vector<std::string> segments;  // filled by the server
 };

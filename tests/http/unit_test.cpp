@@ -151,7 +151,7 @@ TEST_CASE("config: --help lists every flag with its variable") {
        {"--host", "--port", "--database", "--jwt-alg", "--jwt-secret-file", "--jwt-key-dir",
         "--llm-provider", "--llm-base-url", "--llm-model", "--apps", "--cors-origins",
         "--rate-limit-auth", "--rate-limit-api", "--on-disconnect", "--log-format", "--threads",
-        "--refresh-grace", "--llm-timeout", "--run-retention", "--production"}) {
+        "--refresh-grace", "--llm-timeout", "--run-retention", "--production", "--state-dir"}) {
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
   }
   for (const char* env : {"ASSISTANT_HOST", "ASSISTANT_DATABASE_URL", "ASSISTANT_LLM_API_KEY",
@@ -173,6 +173,8 @@ TEST_CASE("config: production refuses missing or weak secrets; development makes
   { std::ofstream(weak) << "short-secret\n"; }
   c.jwt_secret_file = weak;
   CHECK(BuildCoreOptions(c).status().reason() == "weak_secret");
+  // The core's refusal, in the server's words: it names the flag to change.
+  CHECK(BuildCoreOptions(c).status().message().rfind("--jwt-secret-file: ", 0) == 0);
 
   const std::string strong = dir.path() + "/strong";
   { std::ofstream(strong) << std::string(40, 'k') << "\n\n"; }
@@ -211,6 +213,8 @@ TEST_CASE("http status mapping is the table of http_status.hpp") {
   CHECK(HttpStatusFor(PermissionDeniedError("x")) == 403);
   CHECK(HttpStatusFor(ResourceExhaustedError("x")) == 429);
   CHECK(HttpStatusFor(ResourceExhaustedError("x", "payload_too_large")) == 413);
+  // A full disk does not clear by waiting: not a 429 that clients retry.
+  CHECK(HttpStatusFor(ResourceExhaustedError("x", "storage_full")) == 507);
   CHECK(HttpStatusFor(FailedPreconditionError("x", "not_a_session")) == 400);
   CHECK(HttpStatusFor(AbortedError("x")) == 409);
   CHECK(HttpStatusFor(UnavailableError("x")) == 503);

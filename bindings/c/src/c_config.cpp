@@ -1,9 +1,5 @@
 #include "c_config.hpp"
 
-#include <openssl/rand.h>
-
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace assistant::capi {
@@ -28,25 +24,10 @@ Result<int64_t> Int(const Json& v, const std::string& key, int64_t lo, int64_t h
   return n;
 }
 
-Result<std::string> ReadSecret(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Bad("jwt_secret_file", "cannot be read: " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string secret = s.str();
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
-    secret.pop_back();
-  }
-  if (secret.empty()) return Bad("jwt_secret_file", "is empty");
-  return secret;
-}
-
 }  // namespace
 
 Result<Options> OptionsFromConfig(const Json& config) {
   Options o;
-  std::string secret_file;
-  bool production = false;
   for (const auto& [key, v] : config.items()) {
     if (key == "database") {
       ASSISTANT_ASSIGN_OR_RETURN(o.database_url, Text(v, key));
@@ -62,7 +43,9 @@ Result<Options> OptionsFromConfig(const Json& config) {
       ASSISTANT_ASSIGN_OR_RETURN(auto s, Int(v, key, 1, 3600));
       o.agent.llm_timeout = std::chrono::seconds(s);
     } else if (key == "jwt_secret_file") {
-      ASSISTANT_ASSIGN_OR_RETURN(secret_file, Text(v, key));
+      ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_secret_file, Text(v, key));
+    } else if (key == "state_dir") {
+      ASSISTANT_ASSIGN_OR_RETURN(o.state_dir, Text(v, key));
     } else if (key == "outbox") {
       ASSISTANT_ASSIGN_OR_RETURN(o.outbox_path, Text(v, key));
     } else if (key == "argon2_memory_kib") {
@@ -79,25 +62,13 @@ Result<Options> OptionsFromConfig(const Json& config) {
       o.runs.retention = std::chrono::seconds(n);
     } else if (key == "production") {
       if (!v.is_boolean()) return Bad(key, "must be true or false");
-      production = v.get<bool>();
+      o.production = v.get<bool>();
     } else {
       return Bad(key, "is not a setting (docs/c-api.md lists them)");
     }
   }
-  if (!secret_file.empty()) {
-    ASSISTANT_ASSIGN_OR_RETURN(o.auth.jwt_secret, ReadSecret(secret_file));
-  } else if (production) {
-    return Bad("jwt_secret_file", "is required with production (at least 32 random bytes)");
-  } else {
-    // Development without a secret file: a secret for this process only, so
-    // tokens end with it.
-    unsigned char raw[32];
-    if (RAND_bytes(raw, sizeof raw) != 1) return InternalError("no randomness for the secret");
-    o.auth.jwt_secret.assign(reinterpret_cast<const char*>(raw), sizeof raw);
-  }
-  if (production && o.auth.jwt_secret.size() < 32) {
-    return Bad("jwt_secret_file", "must hold at least 32 bytes with production");
-  }
+  // The secret, where files live and what production refuses are the
+  // core's policy (assistant/settings.hpp), applied by Assistant::Open.
   return o;
 }
 

@@ -1,6 +1,7 @@
 // The C ABI's error codes (assistant.h ASSISTANT_ERR_*): one stable integer
 // per error reason, and for a reason the table does not list, the code of
-// its general kind (its StatusCode). docs/c-api.md lists the table.
+// its general kind (its StatusCode), both from the core's one error table
+// (common/error_table.hpp). docs/c-api.md lists the table.
 #ifndef ASSISTANT_BINDINGS_C_ERRORS_HPP_
 #define ASSISTANT_BINDINGS_C_ERRORS_HPP_
 

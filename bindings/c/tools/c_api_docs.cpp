@@ -12,7 +12,9 @@
 #include <string>
 
 #include "api/methods.hpp"
+#include "assistant/http_status.hpp"
 #include "c_errors.hpp"
+#include "common/error_table.hpp"
 
 namespace {
 
@@ -25,10 +27,21 @@ std::string Generated() {
   out += assistant::api::MethodsMarkdown();
   out += "## Error codes\n\n";
   out += "Frozen: a code keeps its number forever; new codes are only appended.\n\n";
-  out += "| code | name (the error's `code` string) |\n|---:|---|\n";
-  out += "| 0 | `ok` |\n";
+  out += "The core's one error table gives each reason its C code and its HTTP status\n"
+         "(the servers answer with that status; a 5xx body never carries the internal\n"
+         "message). `invalid_field` is 400 instead when it names no field.\n\n";
+  out += "| code | name (the error's `code` string) | HTTP |\n|---:|---|---:|\n";
+  out += "| 0 | `ok` | 200 |\n";
   for (int code = 1; code <= assistant::capi::LastErrorCode(); ++code) {
-    out += "| " + std::to_string(code) + " | `" + assistant::capi::ErrorCodeName(code) + "` |\n";
+    const char* name = assistant::capi::ErrorCodeName(code);
+    const auto* e = assistant::errors::FindReason(name);
+    // The status of the reason with the kind it comes with; an invalid
+    // value names its field, unreadable input does not.
+    const bool names_field = e->kind == assistant::StatusCode::kInvalidArgument &&
+                             e->reason != "malformed_request";
+    const int http = assistant::HttpStatusFor(
+        assistant::Status(e->kind, "-", name, names_field ? "field" : ""));
+    out += "| " + std::to_string(code) + " | `" + name + "` | " + std::to_string(http) + " |\n";
   }
   out += "\n";
   out += kEnd;

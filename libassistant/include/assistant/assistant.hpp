@@ -21,6 +21,7 @@
 #include "assistant/observer.hpp"
 #include "assistant/options.hpp"
 #include "assistant/providers.hpp"
+#include "assistant/settings.hpp"
 #include "assistant/status.hpp"
 #include "assistant/storage.hpp"
 #include "assistant/storage_wrapper.hpp"

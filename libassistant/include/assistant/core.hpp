@@ -38,11 +38,19 @@ namespace assistant {
 
 class Assistant {
  public:
-  // Opens storage (applying migrations), loads or creates keys, and builds
-  // the services. InvalidArgument for bad options (e.g. HS256 without a
-  // secret), storage errors as OpenStorage reports them.
+  // Checks the options and fills what they leave open (assistant/settings.hpp:
+  // production refusals, the development secret, where keys and the outbox
+  // live), opens storage (applying migrations), loads or creates keys, builds
+  // the services and starts the periodic checkpoint
+  // (Options::checkpoint_interval). InvalidArgument for bad options,
+  // FailedPrecondition ("weak_secret") for what production refuses, storage
+  // errors as OpenStorage reports them. Nothing is written before the
+  // options pass their checks. Destroying the instance stops the checkpoint
+  // thread and runs a last checkpoint.
   static Result<std::unique_ptr<Assistant>> Open(const Options& options);
-  // Builds on storage the caller opened (or implemented).
+  // Builds on storage the caller opened (or implemented). The database URL
+  // then places no file: only Options::state_dir does, and without it the
+  // secret and keys are kept in memory.
   static Result<std::unique_ptr<Assistant>> Open(const Options& options,
                                                  std::shared_ptr<Storage> storage);
   virtual ~Assistant() = default;

@@ -4,13 +4,15 @@
 // servers, the gateway and the HTTP client's error model all use it, so a
 // given failure gets the same status everywhere (SPEC.md "HTTP API").
 //
+// A reason with a status of its own in the core's error table keeps it
+// (docs/c-api.md "Error codes" lists every reason with its status):
+//   payload_too_large 413   upstream_error 502   storage_full 507
+// Any other status goes by its kind:
 //   InvalidArgument     422 when it names a field, else 400 (malformed input)
 //   NotFound            404      AlreadyExists    409
 //   Unauthenticated     401      PermissionDenied 403
-//   ResourceExhausted   429, or 413 for reason "payload_too_large"
-//   FailedPrecondition  400 (e.g. "not_a_session")
-//   Aborted             409
-//   Unavailable         503, or 502 for reason "upstream_error"
+//   ResourceExhausted   429      FailedPrecondition  400
+//   Aborted             409      Unavailable      503
 //   DeadlineExceeded    504
 //   anything else       500 (Internal, Cancelled, Unknown, ...)
 //

@@ -35,13 +35,20 @@ struct PasswordHashOptions {
 struct AuthOptions {
   // Default: HS256.
   JwtAlgorithm jwt_algorithm = JwtAlgorithm::kHS256;
-  // HS256 key bytes. Required for HS256 (the servers generate one in
-  // development). Also keys refresh-token derivation in both modes.
+  // HS256 key bytes. Required for HS256; without it Assistant::Open reads
+  // `jwt_secret_file` or makes a development secret (assistant/settings.hpp).
+  // Also keys refresh-token derivation in both modes.
   std::string jwt_secret;
-  // EdDSA key directory; empty = keys held in memory only.
+  // File holding the secret (trailing whitespace removed), read when
+  // `jwt_secret` is empty. Default: empty.
+  std::string jwt_secret_file;
+  // EdDSA key directory. Default: empty, which Assistant::Open fills from
+  // the state paths (assistant/settings.hpp; in memory for an in-memory
+  // database).
   std::string jwt_key_dir;
-  // Directory holding the identity key that signs tokens for apps; empty =
-  // in memory only. Default: empty.
+  // Directory holding the identity key that signs tokens for apps.
+  // Default: empty = `jwt_key_dir`/identity when that is given, else the
+  // state paths.
   std::string identity_key_dir;
   std::string issuer = "libassistant";
   std::string audience = "libassistant";
@@ -129,7 +136,19 @@ struct Options {
   std::shared_ptr<Clock> clock;
   // Default: an outbox mailer writing to `outbox_path`.
   std::shared_ptr<Mailer> mailer;
-  std::string outbox_path = "assistant-outbox.jsonl";
+  // Default: empty = the state paths' outbox (assistant/settings.hpp).
+  std::string outbox_path;
+  // Where the secret, keys and outbox live when not named one by one.
+  // Default: empty = beside the SQLite file (assistant/settings.hpp).
+  std::string state_dir;
+  // Refuse what is only fit for development: a missing or short secret,
+  // cheap Argon2id costs (assistant/settings.hpp). Default: false.
+  bool production = false;
+  // How often the open instance moves deleted text out of the database
+  // files (Storage::Checkpoint), on a thread of its own; the instance's
+  // destruction runs a last one. 0 = never; no thread for an in-memory
+  // database either. Default: 60 s.
+  std::chrono::milliseconds checkpoint_interval{60000};
   // Where the core's log lines go (assistant/logger.hpp). Default: dropped;
   // the core never writes to stderr itself.
   std::shared_ptr<Logger> logger;

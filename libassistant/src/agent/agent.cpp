@@ -26,6 +26,7 @@
 
 #include "agent/stored_event.hpp"
 #include "assistant/observer.hpp"
+#include "api/error_shapes.hpp"
 #include "common/cursor.hpp"
 #include "common/text.hpp"
 #include "services/service_util.hpp"
@@ -72,10 +73,6 @@ Json UsageJson(const Usage& u) {
   return {{"prompt_tokens", u.prompt_tokens},
           {"completion_tokens", u.completion_tokens},
           {"total_tokens", u.total_tokens()}};
-}
-
-Json ErrorJson(const Status& s) {
-  return {{"error", {{"code", s.reason()}, {"message", s.message()}}}};
 }
 
 size_t ChatChars(const ChatMessage& m) {
@@ -386,7 +383,7 @@ class AgentImpl final : public Agent {
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
         observer_->ToolCall({call.name, ran.ok()});
         const Json& result = results.emplace_back(ran.ok() ? std::move(*ran)
-                                                           : ErrorJson(ran.status()));
+                                                           : api::ErrorEventData(ran.status()));
         ChatMessage answer{"tool", SafeDump(result), {}, call.id, call.name};
         answer.tool_result = &result;
         chat.messages.push_back(std::move(answer));
@@ -429,7 +426,7 @@ class AgentImpl final : public Agent {
     // The run's end, its last events and the reply go to storage in one
     // write; only then do listeners get the last event.
     const bool failed = status == "failed";
-    Json last_data = failed           ? ErrorJson(failure)
+    Json last_data = failed           ? api::ErrorEventData(failure)
                      : refer_to_reply ? MessageDoneRef(reply.id, UsageJson(usage))
                                       : Json{{"message", MessageToJson(reply)},
                                              {"usage", UsageJson(usage)}};

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "agent/stored_event.hpp"
+#include "api/error_shapes.hpp"
 #include "services/service_util.hpp"
 
 namespace assistant {
@@ -53,10 +54,6 @@ using SteadyClock = std::chrono::steady_clock;
 Status NotFoundIfUnsupported(const Status& s) {
   if (s.code() == StatusCode::kUnimplemented) return NotFoundError("run not found");
   return s;
-}
-
-Json ErrorData(const Status& s) {
-  return {{"error", {{"code", s.reason()}, {"message", s.message()}}}};
 }
 
 // A run's stored reply, read the first time an event refers to it.
@@ -219,7 +216,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
   auto fail_last = [&](const Status& why) {
     finished.status = kRunFailed;
     last.type = "error";
-    last.data = ErrorData(why);
+    last.data = api::ErrorEventData(why);
   };
   Status written;
   if (run.stored_) {

@@ -8,8 +8,6 @@
 // stored with the used token. Both signature schemes are deterministic, so a
 // second presentation within the window recomputes the identical pair on any
 // server of the same database.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -25,6 +23,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "assistant/settings.hpp"
 #include "auth/auth_service_impl.hpp"
 #include "common/text.hpp"
 #include "crypto/crypto_util.hpp"
@@ -92,49 +91,6 @@ std::string JoinScopes(const C& scopes) {
     out += s;
   }
   return out;
-}
-
-// Reads a 32-byte secret from `path`, or creates one (0600) when missing. A
-// concurrent creator wins by O_EXCL; the loser reads what it wrote.
-Result<std::string> LoadOrCreateSecretFile(const std::string& path) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      std::string data(kSecretBytes + 1, '\0');
-      ssize_t n = ::read(fd, data.data(), data.size());
-      ::close(fd);
-      if (n == static_cast<ssize_t>(kSecretBytes)) {
-        data.resize(kSecretBytes);
-        return data;
-      }
-      if (n == 0 && attempt < 2) {  // a creator is still writing
-        ::usleep(10000);
-        continue;
-      }
-      return InvalidArgumentError("the refresh derivation key " + path + " is damaged",
-                                  "jwt_key_dir");
-    }
-    if (errno != ENOENT) {
-      return InvalidArgumentError("cannot read " + path + ": " + std::strerror(errno),
-                                  "jwt_key_dir");
-    }
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
-      return InvalidArgumentError("cannot create " + path + ": " + std::strerror(errno),
-                                  "jwt_key_dir");
-    }
-    std::string secret = crypto::RandomBytes(kSecretBytes);
-    bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
-    ok = ::fsync(fd) == 0 && ok;
-    ::close(fd);
-    if (!ok) {
-      ::unlink(path.c_str());
-      return InvalidArgumentError("cannot write " + path, "jwt_key_dir");
-    }
-    return secret;
-  }
-  return InvalidArgumentError("cannot set up " + path, "jwt_key_dir");
 }
 
 // Signature checks dominate Authenticate in EdDSA mode (~130 us for Ed25519
@@ -921,6 +877,7 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
   if (!o.jwt_secret.empty()) {
     base = o.jwt_secret;
   } else if (!o.jwt_key_dir.empty()) {
+    // The settings layer's one creator: safe when two servers start at once.
     ASSISTANT_ASSIGN_OR_RETURN(base, LoadOrCreateSecretFile(o.jwt_key_dir + "/" + kDerivationFile));
   } else {
     base = crypto::RandomBytes(kSecretBytes);

@@ -7,8 +7,11 @@
 #include "agent/builtin_tools.hpp"
 #include "assistant/core.hpp"
 #include "assistant/providers.hpp"
+#include "assistant/settings.hpp"
 #include "auth/auth_service_impl.hpp"
 #include "core/observed_storage.hpp"
+#include "core/periodic_checkpoint.hpp"
+#include "core/settings_internal.hpp"
 #include "services/audit_log.hpp"
 #include "services/services.hpp"
 
@@ -65,22 +68,42 @@ class AssistantImpl final : public Assistant {
   // last pending events.
   std::unique_ptr<RunRegistry> runs_;
   std::unique_ptr<Agent> agent_;
+  // Last: stopped (with a last checkpoint) before anything it uses goes.
+  std::unique_ptr<PeriodicCheckpoint> checkpoint_;
 };
+
+// Open's body; `files_beside_database` as internal::ResolveOptions says.
+Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<Storage> storage,
+                                          bool files_beside_database);
 
 }  // namespace
 
 Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options) {
+  // Checked before storage is opened, so bad settings leave no file behind.
+  ASSISTANT_RETURN_IF_ERROR(CheckOptions(options));
   ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<Storage> storage,
                              OpenStorage(options.database_url, options.storage));
-  return Open(options, std::shared_ptr<Storage>(std::move(storage)));
+  return OpenOn(options, std::shared_ptr<Storage>(std::move(storage)),
+                /*files_beside_database=*/true);
 }
 
 Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
                                                    std::shared_ptr<Storage> storage) {
+  return OpenOn(options, std::move(storage), /*files_beside_database=*/false);
+}
+
+namespace {
+
+Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<Storage> storage,
+                                          bool files_beside_database) {
   if (!storage) return InvalidArgumentError("storage is required", "storage");
   // Check the provider first: it needs nothing else and fails cheaply.
   ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<LlmProvider> provider,
-                             MakeProvider(options.agent));
+                             MakeProvider(given.agent));
+  // The policy of assistant/settings.hpp: checks, the secret, file places.
+  ASSISTANT_ASSIGN_OR_RETURN(ResolvedOptions resolved,
+                             internal::ResolveOptions(given, files_beside_database));
+  const Options& options = resolved.options;
   // A bad apps file fails the open, naming the entry and field.
   auto apps = std::make_unique<AppRegistry>(options.apps_path);
   ASSISTANT_RETURN_IF_ERROR(apps->Reload());
@@ -97,6 +120,7 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
   a->mailer_ = options.mailer ? options.mailer
                               : std::shared_ptr<Mailer>(NewOutboxMailer(options.outbox_path));
   a->logger_ = options.logger ? options.logger : NewNullLogger();
+  for (const std::string& note : resolved.notes) a->logger_->Log(LogLevel::kInfo, note, {});
   a->audit_ = std::make_unique<AuditLog>(*a->storage_, *a->clock_, a->logger_.get());
 
   AuthDeps auth_deps;
@@ -126,7 +150,16 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
   agent_deps.options = options.agent;
   ASSISTANT_ASSIGN_OR_RETURN(a->agent_, NewAgent(std::move(agent_deps)));
   ASSISTANT_RETURN_IF_ERROR(RegisterBuiltinTools(a->agent_->tools(), *a->tasks_));
+  // An in-memory database has no file for deleted text to linger in: no
+  // thread for it. Storage the caller opened decides for itself what a
+  // checkpoint does, so it gets one.
+  const bool no_file = files_beside_database && ParseDatabaseUrl(options.database_url)->in_memory;
+  a->checkpoint_ = std::make_unique<PeriodicCheckpoint>(
+      *a->storage_, *a->logger_,
+      no_file ? std::chrono::milliseconds(0) : options.checkpoint_interval);
   return std::unique_ptr<Assistant>(std::move(a));
 }
+
+}  // namespace
 
 }  // namespace assistant

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "assistant/settings.hpp"
 #include "llm/http_provider.hpp"
 #include "llm/request_builders.hpp"
 #include "llm/stream_parsers.hpp"
@@ -57,9 +58,8 @@ Result<std::unique_ptr<LlmProvider>> NewCohereProvider(const ProviderConfig& con
 }
 
 Result<std::unique_ptr<LlmProvider>> NewProvider(const AgentOptions& options) {
-  if (options.provider.empty() || options.provider == "rules") {
-    return NewRulesProvider();
-  }
+  ASSISTANT_ASSIGN_OR_RETURN(ProviderKind kind, ParseProviderKind(options.provider));
+  if (kind == ProviderKind::kRules) return NewRulesProvider();
   ProviderConfig config;
   config.base_url = options.base_url;
   config.model = options.model;
@@ -68,21 +68,18 @@ Result<std::unique_ptr<LlmProvider>> NewProvider(const AgentOptions& options) {
   // Connecting never needs longer than the whole answer may take.
   config.connect_timeout = std::min<std::chrono::milliseconds>(config.connect_timeout,
                                                                config.read_timeout);
-  const bool known = options.provider == "openai" || options.provider == "ollama" ||
-                     options.provider == "cohere";
-  if (!known) {
-    return InvalidArgumentError(
-        "unknown LLM provider \"" + options.provider +
-            "\" (expected rules, openai, ollama or cohere)",
-        "provider");
-  }
   if (config.model.empty()) {
-    return InvalidArgumentError("the " + options.provider + " provider needs a model",
+    return InvalidArgumentError(std::string("the ") + ProviderKindName(kind) +
+                                    " provider needs a model",
                                 "model");
   }
-  if (options.provider == "openai") return NewOpenAiProvider(config);
-  if (options.provider == "ollama") return NewOllamaProvider(config);
-  return NewCohereProvider(config);
+  switch (kind) {
+    case ProviderKind::kOpenAi: return NewOpenAiProvider(config);
+    case ProviderKind::kOllama: return NewOllamaProvider(config);
+    case ProviderKind::kCohere: return NewCohereProvider(config);
+    case ProviderKind::kRules: break;
+  }
+  return NewRulesProvider();
 }
 
 }  // namespace assistant
