@@ -65,13 +65,15 @@ class Server:
         return r.status, data
 
     def sample(self):
-        rss_kib = 0
+        rss_kib = anon_kib = 0
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     rss_kib = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    anon_kib = int(line.split()[1])
         fds = len(os.listdir("/proc/%d/fd" % self.proc.pid))
-        return rss_kib, fds
+        return rss_kib, fds, anon_kib
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -230,26 +232,29 @@ def main():
     threads = [threading.Thread(target=soak.worker, daemon=True) for _ in range(args.workers)]
     for t in threads:
         t.start()
-    warmup_end = time.time() + max(10.0, seconds * 0.1)
+    # The warm-up fills SQLite's page caches and the allocator's arenas.
+    warmup_end = time.time() + max(10.0, seconds * 0.2)
     samples = []
     began = time.time()
-    print("%8s %10s %5s %s" % ("t_s", "rss_mib", "fds", "ops"))
+    print("%8s %10s %10s %5s %s" % ("t_s", "rss_mib", "anon_mib", "fds", "cycles"))
     while any(t.is_alive() for t in threads):
         time.sleep(args.sample_seconds)
-        rss, fds = server.sample()
+        rss, fds, anon = server.sample()
         samples.append((time.time() - began, rss, fds, time.time() >= warmup_end))
         with soak.lock:
             ops = sum(soak.ops.values())
-        print("%8.0f %10.1f %5d %d" % (samples[-1][0], rss / 1024, fds, ops), flush=True)
+        print("%8.0f %10.1f %10.1f %5d %d" % (samples[-1][0], rss / 1024, anon / 1024, fds, ops),
+              flush=True)
     time.sleep(2)  # let dropped streams and idle connections close
-    rss_end, fds_end = server.sample()
+    rss_end, fds_end, _ = server.sample()
     code = server.stop()
 
     after = [s for s in samples if s[3]]
     base = after[0] if after else samples[0]
     rss_growth_mib = (max(s[1] for s in after or samples) - base[1]) / 1024
     fds_warm = base[2]
-    print("\nops: %s" % json.dumps(soak.ops, sort_keys=True))
+    print("\ncycles: %s, unexpected answers: %d" % (json.dumps(soak.ops, sort_keys=True),
+                                                   len(soak.errors)))
     print("rss after warm-up %.1f MiB, peak growth %.1f MiB (bound %.0f), at end %.1f MiB"
           % (base[1] / 1024, rss_growth_mib, args.rss_growth_mib, rss_end / 1024))
     print("fds under load after warm-up %d, at end (idle) %d" % (fds_warm, fds_end))
