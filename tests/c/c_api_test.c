@@ -180,6 +180,15 @@ static void test_tasks_and_isolation(void) {
   r = call(a, "tasks.list", "{\"principal\": ", &code);
   CHECK(code == ASSISTANT_ERR_MALFORMED_REQUEST);
   cJSON_Delete(r);
+  /* A key given twice could be read two ways: refused, as the server does. */
+  r = call(a, "tasks.create",
+           "{\"principal\": {\"user_id\": \"x\"}, \"title\": \"a\", \"title\": \"b\"}", &code);
+  CHECK(code == ASSISTANT_ERR_MALFORMED_REQUEST);
+  CHECK(strstr(str_at(r, "error", "message"), "title") != NULL);
+  cJSON_Delete(r);
+  r = call(a, "tasks.list", "{\"principal\": {\"user_id\": \"\xff\"}}", &code);
+  CHECK(code == ASSISTANT_ERR_MALFORMED_REQUEST);
+  cJSON_Delete(r);
   r = call(NULL, "tasks.list", "{}", &code);
   CHECK(code == ASSISTANT_ERR_INVALID_ARGUMENT);
   cJSON_Delete(r);

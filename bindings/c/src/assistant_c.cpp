@@ -16,6 +16,7 @@
 #include "api/methods.hpp"
 #include "assistant.h"
 #include "assistant/core.hpp"
+#include "assistant/json_input.hpp"
 #include "assistant/version.hpp"
 #include "c_config.hpp"
 #include "c_errors.hpp"
@@ -33,7 +34,6 @@ using assistant::Status;
 
 // Deeper JSON than this is refused before parsing, as the HTTP server does:
 // no caller of this API needs it, and nlohmann's tree operations recurse.
-constexpr int kMaxJsonDepth = 64;
 
 char* CopyOut(const std::string& s) {
   char* p = static_cast<char*>(std::malloc(s.size() + 1));
@@ -55,15 +55,15 @@ int Fail(const Status& status, char** out) {
   return assistant::capi::ErrorCodeFor(status);
 }
 
+// Params and settings are client input: parsed as the server parses a
+// request body (duplicate keys, invalid UTF-8 and deep nesting refused).
 Result<Json> ParseObject(const char* text, const char* what) {
   if (text == nullptr || *text == '\0') return Json::object();
-  if (assistant::JsonNestingDepth(text) > kMaxJsonDepth) {
-    return assistant::MalformedError(std::string(what) + " is nested too deeply");
-  }
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return assistant::MalformedError(std::string(what) + " is not valid JSON");
-  if (!j.is_object())
+  Result<Json> j = assistant::ParseJsonInput(text);
+  if (!j.ok()) return assistant::MalformedError(std::string(what) + ": " + j.status().message());
+  if (!j->is_object()) {
     return assistant::MalformedError(std::string(what) + " must be a JSON object");
+  }
   return j;
 }
 
@@ -224,10 +224,11 @@ int assistant_register_tool(assistant_s* a, const char* tool_json,
         return assistant::Status(assistant::StatusCode::kInternal,
                                  "tool " + tool_name + " returned no result", "tool_failed");
       }
-      Json value = Json::parse(out.p, nullptr, /*allow_exceptions=*/false);
-      if (value.is_discarded() || assistant::JsonNestingDepth(out.p) > kMaxJsonDepth) {
+      Result<Json> value = assistant::ParseJsonInput(out.p);
+      if (!value.ok()) {
         return assistant::Status(assistant::StatusCode::kInternal,
-                                 "tool " + tool_name + " returned text that is not JSON",
+                                 "tool " + tool_name + " returned text that is not JSON: " +
+                                     value.status().message(),
                                  "tool_failed");
       }
       return value;
