@@ -347,6 +347,21 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
   return found;
 }
 
+// An unmatched path answers in the error shape of the routes under its first
+// segment (/v1/...: OpenAI's), so that the clients of that API can read it.
+const Route* HttpServer::DialectOf(const std::string& path) const {
+  std::string_view first;
+  ForEachSegment(path, [&first](std::string_view seg) {
+    first = seg;
+    return false;
+  });
+  if (first.empty()) return nullptr;
+  for (const Route& r : routes_) {
+    if (r.error_body != nullptr && !r.segments.empty() && r.segments[0] == first) return &r;
+  }
+  return nullptr;
+}
+
 void HttpServer::RenderError(httplib::Response& res, const Status& status,
                              const std::string& request_id, const std::string& route,
                              const Route* route_def) const {
@@ -448,8 +463,9 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
                    req.remote_addr);
     return true;
   };
+  const Route* dialect = route ? route : DialectOf(req.path);
   auto fail = [&](const Status& s) {
-    RenderError(res, s, request_id, route_label, route);
+    RenderError(res, s, request_id, route_label, dialect);
     return finish();
   };
 
@@ -477,8 +493,11 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     if (!allowed.empty()) {
       res.set_header("Allow", allowed);
       res.status = 405;
-      res.set_content(Dump(ErrorJson("method_not_allowed",
-                                     req.method + " is not allowed here", request_id)),
+      const std::string message = req.method + " is not allowed here";
+      res.set_content(Dump(dialect && dialect->error_body
+                               ? dialect->error_body(405, "method_not_allowed", message,
+                                                     request_id, {})
+                               : ErrorJson("method_not_allowed", message, request_id)),
                       "application/json");
       return finish();
     }

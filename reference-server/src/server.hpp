@@ -142,6 +142,7 @@ class HttpServer final {
   const Route* Match(const std::string& method, const std::string& path,
                      std::vector<std::string>* params, size_t* index,
                      std::string* allowed) const;
+  const Route* DialectOf(const std::string& path) const;
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
                    const std::string& route, const Route* route_def = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
