@@ -2,7 +2,8 @@
 // model"): streams get workers of their own, up to --max-streams, so
 // ordinary requests are still answered while they are all open; one stream
 // more is refused with 503 and Retry-After, and a slot frees when a stream
-// ends.
+// ends. One user gets at most --max-streams-per-user of them (429), so others
+// still get streams.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -98,7 +99,7 @@ TEST_SUITE("http.streams") {
     for (int i = 0; i < kStreams + 1; ++i) fake->Enqueue(HeldReply());
     ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake->base_url(),
                      "--llm-model", "m", "--max-streams", std::to_string(kStreams), "--threads",
-                     "8"});
+                     "8", "--max-streams-per-user", std::to_string(kStreams)});
     REQUIRE(s.started());
     const User u = Register(s);
     REQUIRE(!u.access_token.empty());
@@ -172,6 +173,39 @@ TEST_SUITE("http.streams") {
     }
     CHECK(next.status == 200);
     CHECK(next.body.find("event: message.done") != std::string::npos);
+  }
+
+  TEST_CASE("one user cannot take every slot: past its share it gets 429, others still stream") {
+    constexpr int kShare = 4;  // the default for --max-streams 16: max(4, 16 / 8)
+    fake_upstream::FakeUpstream fake("openai", 16);
+    for (int i = 0; i < kShare + 2; ++i) fake.Enqueue(HeldReply());
+    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                     "--llm-model", "m", "--max-streams", "16", "--threads", "4"});
+    REQUIRE(s.started());
+    const User greedy = Register(s);
+    const User other = Register(s);
+
+    std::vector<std::unique_ptr<RawStream>> mine;
+    for (int i = 0; i < kShare; ++i) {
+      mine.push_back(std::make_unique<RawStream>(s.port(), greedy.access_token));
+      REQUIRE(mine.back()->ReadUntil("\"content\":\"hello\""));
+    }
+    const Response over = s.Call("POST", "/api/agent/message",
+                                 Json{{"message", "one more"}, {"stream", true}},
+                                 greedy.access_token);
+    CHECK(over.status == 429);
+    CHECK(over.json["error"]["code"] == "too_many_user_streams");
+    CHECK(over.json["error"]["message"].get<std::string>().find("4 streams") != std::string::npos);
+    CHECK(over.Header("Retry-After") == "1");
+    CHECK(fake.request_count() == kShare);  // no turn started for it
+
+    // Another user is served while the first holds its share.
+    RawStream theirs(s.port(), other.access_token);
+    CHECK(theirs.ReadUntil("\"content\":\"hello\""));
+    CHECK(fake.request_count() == kShare + 1);
+
+    // Ordinary requests of the first user are still served.
+    CHECK(s.Call("GET", "/api/tasks", std::nullopt, greedy.access_token).status == 200);
   }
 }
 
