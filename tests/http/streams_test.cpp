@@ -48,7 +48,8 @@ fake_upstream::Reply HeldReply() {
 // once without a thread each.
 class RawStream {
  public:
-  RawStream(int port, const std::string& token) {
+  RawStream(int port, const std::string& token, const std::string& path = "/api/agent/message",
+            const std::string& body = R"({"message":"hello","stream":true})") {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     timeval tv{10, 0};  // a starved server fails the read instead of hanging the test
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -57,8 +58,7 @@ class RawStream {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(port));
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
-    const std::string body = R"({"message":"hello","stream":true})";
-    const std::string req = "POST /api/agent/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Authorization: Bearer " + token +
                             "\r\nContent-Type: application/json\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -206,6 +206,53 @@ TEST_SUITE("http.streams") {
 
     // Ordinary requests of the first user are still served.
     CHECK(s.Call("GET", "/api/tasks", std::nullopt, greedy.access_token).status == 200);
+  }
+
+  TEST_CASE("a client that stops reading is dropped: its turn ends and its slot goes to others") {
+    // Far more text than the socket buffers between server and client hold,
+    // then an upstream that stays open: only dropping the client ends it.
+    std::string big;
+    const std::string piece(1000, 'x');
+    for (int i = 0; i < 12000; ++i) {
+      big += "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+             "\"delta\":{\"content\":\"" + piece + "\"},\"finish_reason\":null}]}\n\n";
+    }
+    fake_upstream::FakeUpstream fake("openai", 8);
+    fake_upstream::Reply flood;
+    flood.body = big + "data: [DONE]\n\n";
+    flood.chunk_pattern = {65536};
+    flood.chunk_delay = milliseconds(0);
+    flood.hold_after = big.size();
+    fake.Enqueue(flood);
+    fake.EnqueueStream(kReply);
+    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                     "--llm-model", "m", "--max-streams", "1", "--threads", "4"});
+    REQUIRE(s.started());
+    const User stuck_user = Register(s);
+    const User other = Register(s);
+
+    const auto start = std::chrono::steady_clock::now();
+    // A /v1 turn stores nothing, so it ends with its client.
+    RawStream stuck(s.port(), stuck_user.access_token, "/v1/chat/completions",
+                    R"({"model":"libassistant","stream":true,)"
+                    R"("messages":[{"role":"user","content":"hi"}]})");  // never reads a byte
+    Response next;
+    do {
+      std::this_thread::sleep_for(milliseconds(200));
+      next = s.Call("POST", "/api/agent/message", Json{{"message", "hi"}, {"stream", true}},
+                    other.access_token);
+    } while (next.status == 503 &&
+             std::chrono::steady_clock::now() - start < std::chrono::seconds(40));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    MESSAGE("the slot was free after "
+            << std::chrono::duration_cast<milliseconds>(waited).count() << " ms");
+    // Within the write timeout (10 s) once the buffers filled: not never.
+    CHECK(waited < std::chrono::seconds(20));
+    // Its upstream request was closed too.
+    CHECK(fake.WaitForClientClose(std::chrono::seconds(0)));
+    INFO(next.status << " " << next.body);
+    CHECK(next.status == 200);
+    CHECK(next.body.find("event: message.done") != std::string::npos);
   }
 }
 
