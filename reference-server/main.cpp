@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -80,6 +81,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
+  // Every file the server creates (database, WAL, keys, outbox) holds
+  // secrets or users' data: readable by its owner only, whatever the
+  // caller's umask.
+  ::umask(077);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   auto config = assistant::server::ParseConfig(args, assistant::server::ProcessEnv());

@@ -347,6 +347,27 @@ TEST_CASE("restart keeps data and sessions; the development secret is 0600") {
   CHECK(second.log().find("using the JWT secret") != std::string::npos);
 }
 
+TEST_CASE("every file and directory the server creates is its owner's only") {
+  TempDir dir;
+  ServerProcess s({}, dir.path());
+  REQUIRE(s.started());
+  const User u = Register(s);  // writes the database, its WAL and the mail outbox
+  REQUIRE(s.Call("POST", "/api/tasks", Json{{"title", "private"}}, u.access_token).status == 201);
+  std::set<std::string> seen;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("server-", 0) == 0) continue;  // the test's own capture of the server's output
+    CAPTURE(entry.path().string());
+    struct stat st {};
+    REQUIRE(::lstat(entry.path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 077) == 0);
+    seen.insert(name);
+  }
+  for (const char* name : {"test.db", "test.db-wal", "test.db-shm", "test.db.jwt-secret"}) {
+    CHECK_MESSAGE(seen.count(name) == 1, name);
+  }
+}
+
 TEST_CASE("SIGTERM drains in-flight requests and exits 0") {
   ServerProcess s;
   REQUIRE(s.started());
