@@ -16,6 +16,7 @@
 #include "assistant/core.hpp"
 #include "config.hpp"
 #include "logger.hpp"
+#include "metrics_access.hpp"
 #include "server.hpp"
 #include "version_info.hpp"
 
@@ -109,6 +110,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& note : setup->notes) logger.Info(note);
+  if (!config->metrics_token_file.empty()) {
+    auto token = assistant::server::LoadMetricsToken(config->metrics_token_file);
+    if (!token.ok()) {
+      logger.Error("refusing to start", {{"cause", token.status().message()}});
+      return 1;
+    }
+    config->metrics_token = std::move(*token);
+  }
   // A stream needs two descriptors; ordinary connections, SQLite and the
   // listener need the rest.
   const rlim_t files_wanted =

@@ -368,6 +368,35 @@ TEST_CASE("every file and directory the server creates is its owner's only") {
   }
 }
 
+TEST_CASE("--metrics-token-file: /metrics needs the token; a short token refuses to start") {
+  TempDir dir;
+  const std::string token = "m3tr1cs-t0ken-for-the-scraper-only";
+  const std::string file = dir.path() + "/metrics.token";
+  { std::ofstream(file) << token << "\n"; }
+  ServerProcess s({"--metrics-token-file", file}, dir.path());
+  REQUIRE(s.started());
+  const Response none = s.Call("GET", "/metrics");
+  CHECK(none.status == 401);
+  CHECK(none.Header("WWW-Authenticate") == "Bearer");
+  CHECK(none.body.find("assistant_") == std::string::npos);
+  CHECK(s.Call("GET", "/metrics", std::nullopt, token + "x").status == 401);
+  CHECK(s.Call("GET", "/metrics", std::nullopt, token.substr(1)).status == 401);
+  const Response ok = s.Call("GET", "/metrics", std::nullopt, token);
+  CHECK(ok.status == 200);
+  CHECK(ok.Header("Content-Type").rfind("text/plain", 0) == 0);
+  // The rest of operations stays open.
+  CHECK(s.Call("GET", "/healthz").status == 200);
+  CHECK(s.log().find(token) == std::string::npos);
+
+  const std::string short_file = dir.path() + "/short.token";
+  { std::ofstream(short_file) << "abc\n"; }
+  auto refused = RunServerToExit({"--metrics-token-file", short_file, "--port", "0", "--database",
+                                  "sqlite://" + dir.path() + "/other.db"},
+                                 dir.path());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("metrics-token-file") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM drains in-flight requests and exits 0") {
   ServerProcess s;
   REQUIRE(s.started());
