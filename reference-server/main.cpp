@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include "assistant/core.hpp"
 #include "config.hpp"
 #include "logger.hpp"
+#include "metrics_access.hpp"
 #include "server.hpp"
 #include "version_info.hpp"
 
@@ -80,6 +82,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
+  // Every file the server creates (database, WAL, keys, outbox) holds
+  // secrets or users' data: readable by its owner only, whatever the
+  // caller's umask.
+  ::umask(077);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   auto config = assistant::server::ParseConfig(args, assistant::server::ProcessEnv());
@@ -104,6 +110,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& note : setup->notes) logger.Info(note);
+  if (!config->metrics_token_file.empty()) {
+    auto token = assistant::server::LoadMetricsToken(config->metrics_token_file);
+    if (!token.ok()) {
+      logger.Error("refusing to start", {{"cause", token.status().message()}});
+      return 1;
+    }
+    config->metrics_token = std::move(*token);
+  }
   // A stream needs two descriptors; ordinary connections, SQLite and the
   // listener need the rest.
   const rlim_t files_wanted =

@@ -142,6 +142,16 @@ const std::vector<Flag>& Flags() {
        "streamed replies open at once, each on a worker of its own on top of --threads; "
        "one more gets 503 with Retry-After",
        INT_FLAG(max_streams, 1, 16384)},
+      {"max-streams-per-user", "ASSISTANT_MAX_STREAMS_PER_USER", Kind::kInt,
+       "max(4, max-streams / 8)",
+       "of those, open at once for one user (0 = the default); one more gets 429",
+       INT_FLAG(max_streams_per_user, 0, 16384)},
+      {"metrics-token-file", "ASSISTANT_METRICS_TOKEN_FILE", Kind::kString, "(none: open)",
+       "file holding a bearer token /metrics then requires (16+ characters)",
+       [](ServerConfig& c, const std::string& v) {
+         c.metrics_token_file = v;
+         return Status();
+       }},
       {"access-token-ttl", "ASSISTANT_ACCESS_TOKEN_TTL", Kind::kInt, "900",
        "seconds an access token lives; clients refresh it before then",
        INT_FLAG(access_token_ttl, 1, 86400)},

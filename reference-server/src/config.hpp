@@ -35,6 +35,9 @@ struct ServerConfig {
   std::string log_format = "text";         // text | json
   int threads = 128;      // workers for ordinary requests
   int max_streams = 512;  // open agent streams, each on a worker of its own
+  int max_streams_per_user = 0;  // of them, one user's; 0 = max(4, max_streams / 8)
+  std::string metrics_token_file;  // /metrics needs its token when set
+  std::string metrics_token;       // read from it at start (main.cpp)
   int refresh_grace = 10;   // seconds
   int access_token_ttl = 900;  // seconds
   int llm_timeout = 60;     // seconds

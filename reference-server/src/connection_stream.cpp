@@ -107,6 +107,7 @@ bool ConnectionStream::is_readable() const {
 }
 
 bool ConnectionStream::is_writable() const {
+  if (broken_) return false;
   if (!pending_.empty() && !SendAll(nullptr, 0)) return false;
   streaming_ = true;
   if (PollOne(sock_, POLLOUT, static_cast<int>(write_timeout_sec_ * 1000)) <= 0) return false;
@@ -170,8 +171,11 @@ bool ConnectionStream::SendAll(const char* ptr, size_t size) const {
   if (!pending_.empty()) iov[count++] = {pending_.data(), pending_.size()};
   if (size > 0) iov[count++] = {const_cast<char*>(ptr), size};
   iovec* next = iov;
-  bool ok = true;
-  while (count > 0) {
+  bool ok = !broken_;
+  // Read only once a sendmsg came back short: a write that goes out whole
+  // costs no clock read.
+  std::chrono::steady_clock::time_point deadline{};
+  while (ok && count > 0) {
     msghdr msg{};
     msg.msg_iov = next;
     msg.msg_iovlen = static_cast<size_t>(count);
@@ -190,9 +194,16 @@ bool ConnectionStream::SendAll(const char* ptr, size_t size) const {
     if (count > 0) {
       next->iov_base = static_cast<char*>(next->iov_base) + sent;
       next->iov_len -= sent;
+      const auto now = std::chrono::steady_clock::now();
+      if (deadline == std::chrono::steady_clock::time_point{}) {
+        deadline = now + std::chrono::seconds(write_timeout_sec_);
+      } else if (now >= deadline) {
+        ok = false;  // a peer that reads too slowly to take this write in time
+      }
     }
   }
   pending_.clear();
+  if (!ok) broken_ = true;
   return ok;
 }
 

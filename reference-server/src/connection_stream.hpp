@@ -82,7 +82,11 @@ class ConnectionStream final : public httplib::Stream {
   // recv's result: bytes, 0 at the peer's end, -1 on error or timeout.
   ssize_t Recv(char* buf, size_t len, int timeout_ms, const std::atomic<socket_t>* listening);
   // Sends `pending_` then `size` bytes at `ptr` (may be 0) with as few
-  // sendmsg calls as the kernel allows; false on error or timeout.
+  // sendmsg calls as the kernel allows; false on error, or when it all did
+  // not go out within the write timeout (a peer that reads a trickle makes
+  // each sendmsg return some bytes, so SO_SNDTIMEO alone never fires). After
+  // one failure the connection is `broken_`: later writes fail at once
+  // instead of each waiting out the timeout again.
   bool SendAll(const char* ptr, size_t size) const;
 
   static constexpr size_t kReadBufferBytes = 4096;
@@ -99,6 +103,7 @@ class ConnectionStream final : public httplib::Stream {
   mutable std::string pending_;
   // This response's writes go out at once (see above).
   mutable bool streaming_ = false;
+  mutable bool broken_ = false;
   // The next write is a response's header block.
   bool at_response_start_ = true;
   // Addresses, read once per connection.

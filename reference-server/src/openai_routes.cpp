@@ -44,6 +44,14 @@ Result<std::optional<std::string>> MemberString(const Json& obj, const char* key
   return std::optional<std::string>(it->get<std::string>());
 }
 
+// A number member, or nullopt when absent or null.
+Result<std::optional<double>> MemberNumber(const Json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::optional<double>();
+  if (!it->is_number()) return Invalid(key, "must be a number");
+  return std::optional<double>(it->get<double>());
+}
+
 // `content`: a string, or an array of {type:"text", text} parts (joined by
 // newlines, as vLLM does); absent or null reads as empty where allowed.
 Result<std::string> ContentText(const Json& message, const std::string& param, bool allow_null) {
@@ -117,6 +125,15 @@ Result<std::vector<ToolCall>> ToolCalls(const Json& message, const std::string& 
 Status RefuseUnsupported(const Json& body) {
   ASSISTANT_ASSIGN_OR_RETURN(auto n, OptInt(body, "n"));
   if (n && *n != 1) return Invalid("n", "must be 1: the agent gives one reply");
+  ASSISTANT_ASSIGN_OR_RETURN(auto logprobs, OptBool(body, "logprobs"));
+  if (logprobs.value_or(false)) {
+    return Invalid("logprobs", "is not supported: the reply carries no token probabilities",
+                   "unsupported_parameter");
+  }
+  if (auto it = body.find("top_logprobs"); it != body.end() && !it->is_null()) {
+    return Invalid("top_logprobs", "is not supported: the reply carries no token probabilities",
+                   "unsupported_parameter");
+  }
   if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
     if (!it->is_array()) return Invalid("tools", "must be an array");
     if (!it->empty()) {
@@ -144,6 +161,30 @@ Status RefuseUnsupported(const Json& body) {
     }
   }
   return Status();
+}
+
+// The sampling settings go to the provider through the agent, which checks
+// their ranges and refuses them when its provider cannot honour them.
+// max_completion_tokens is OpenAI's newer name for max_tokens.
+Result<Sampling> ParseSampling(const Json& body) {
+  Sampling s;
+  ASSISTANT_ASSIGN_OR_RETURN(s.temperature, MemberNumber(body, "temperature"));
+  ASSISTANT_ASSIGN_OR_RETURN(s.top_p, MemberNumber(body, "top_p"));
+  ASSISTANT_ASSIGN_OR_RETURN(auto max_tokens, OptInt(body, "max_tokens"));
+  ASSISTANT_ASSIGN_OR_RETURN(auto max_completion, OptInt(body, "max_completion_tokens"));
+  if (max_tokens && max_completion && *max_tokens != *max_completion) {
+    return Invalid("max_completion_tokens", "must equal max_tokens when both are given");
+  }
+  s.max_tokens = max_completion ? max_completion : max_tokens;
+  ASSISTANT_ASSIGN_OR_RETURN(s.seed, OptInt(body, "seed"));
+  auto stop = body.find("stop");
+  if (stop != body.end() && stop->is_string()) {
+    s.stop.push_back(stop->get<std::string>());
+  } else if (stop != body.end() && !stop->is_null()) {
+    if (!stop->is_array()) return Invalid("stop", "must be a string or an array of strings");
+    ASSISTANT_ASSIGN_OR_RETURN(s.stop, StringList(body, "stop"));
+  }
+  return s;
 }
 
 Status ModelExists(const std::string& model) {
@@ -390,6 +431,7 @@ Result<ChatCompletionInput> ParseChatCompletion(const Json& body) {
   ASSISTANT_ASSIGN_OR_RETURN(auto store, OptBool(body, "store"));
   in.request.store = store.value_or(false);
   ASSISTANT_RETURN_IF_ERROR(RefuseUnsupported(body));
+  ASSISTANT_ASSIGN_OR_RETURN(in.request.sampling, ParseSampling(body));
   return in;
 }
 
@@ -429,7 +471,12 @@ void OpenAiRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseChatCompletion(c.body));
                      ASSISTANT_RETURN_IF_ERROR(ModelExists(in.model));
                      const int64_t created = UnixNow();
-                     if (in.stream) return StreamCompletion(s, c, std::move(in), created);
+                     if (in.stream) {
+                       // Refusals are a real 4xx, not an error frame in a 200.
+                       ASSISTANT_RETURN_IF_ERROR(AsOpenAiParam(
+                           s.core().agent().Check(*c.principal, in.request), in.message_param));
+                       return StreamCompletion(s, c, std::move(in), created);
+                     }
                      auto reply = s.core().agent().Send(*c.principal, in.request, c.ctx);
                      if (!reply.ok()) return AsOpenAiParam(reply.status(), in.message_param);
                      return Reply{200, CompletionJson(*reply, in.model, created), false};

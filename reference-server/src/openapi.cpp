@@ -210,7 +210,15 @@ Json Schemas() {
        {"stream", Bool()},
        {"stream_options", Obj({{"include_usage", Bool()}})},
        {"store", Bool()},
-       {"n", {{"type", "integer"}, {"const", 1}}}},
+       {"n", {{"type", "integer"}, {"const", 1}}},
+       {"temperature", {{"type", "number"}, {"minimum", 0}, {"maximum", 2}}},
+       {"top_p", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+       {"max_tokens", {{"type", "integer"}, {"minimum", 1}}},
+       {"max_completion_tokens", {{"type", "integer"}, {"minimum", 1}}},
+       {"seed", Int()},
+       {"stop", {{"oneOf", Json::array({Str(), {{"type", "array"}, {"maxItems", 4},
+                                                {"items", Str()}}})}}},
+       {"logprobs", {{"type", "boolean"}, {"const", false}}}},
       {"model", "messages"});
   s["OpenAIChatCompletion"] = Obj(
       {{"id", Str()},

@@ -10,6 +10,7 @@
 #include "assistant/http_status.hpp"
 #include "openai_routes.hpp"
 #include "cookie_auth.hpp"
+#include "metrics_access.hpp"
 #include "render.hpp"
 #include "server.hpp"
 #include "web_routes.hpp"
@@ -744,9 +745,15 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
                              nullptr, Json{{"type", "string"}});
   r.push_back(Make("GET", "/metrics", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
                    metrics_doc, [&s](Call& c) -> Result<Reply> {
+                     if (!MetricsAllowed(s.config().metrics_token,
+                                         c.req.get_header_value("Authorization"))) {
+                       return UnauthenticatedError(
+                           "/metrics needs the token of --metrics-token-file", "invalid_token");
+                     }
                      c.res.set_content(s.RenderMetrics(), "text/plain; version=0.0.4");
                      return Reply{0, std::nullopt, true};
                    }));
+  r.back().doc.errors = {401};
   r.push_back(Make("GET", "/openapi.json", Access::kPublic, RateClass::kNone, BodyKind::kNone,
                    200,
                    Doc("This API's OpenAPI 3.1 document", "operations", nullptr,

@@ -201,6 +201,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       product_(product),
       auth_limiter_(config.rate_limit_auth),
       api_limiter_(config.rate_limit_api),
+      stream_slots_(config.max_streams, config.max_streams_per_user),
       http_(std::make_unique<Listener>(*this)) {
   routes_ = BuildRoutes(*this);
   std::vector<Metrics::RouteLabel> labels;
@@ -277,7 +278,7 @@ void HttpServer::OnUncaught(const httplib::Request& req, httplib::Response& res)
 
 std::string HttpServer::RenderMetrics() const {
   std::string out = metrics_->Render();
-  if (product_) product_->Render(&out, open_streams_.load(std::memory_order_relaxed));
+  if (product_) product_->Render(&out, stream_slots_.open());
   return out;
 }
 
@@ -353,6 +354,21 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
   // A literal segment beats a parameter (clear-completed vs {id}): the
   // table lists literal routes first, so the first match is the right one.
   return found;
+}
+
+// An unmatched path answers in the error shape of the routes under its first
+// segment (/v1/...: OpenAI's), so that the clients of that API can read it.
+const Route* HttpServer::DialectOf(const std::string& path) const {
+  std::string_view first;
+  ForEachSegment(path, [&first](std::string_view seg) {
+    first = seg;
+    return false;
+  });
+  if (first.empty()) return nullptr;
+  for (const Route& r : routes_) {
+    if (r.error_body != nullptr && !r.segments.empty() && r.segments[0] == first) return &r;
+  }
+  return nullptr;
 }
 
 void HttpServer::RenderError(httplib::Response& res, const Status& status,
@@ -456,8 +472,9 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
                    req.remote_addr);
     return true;
   };
+  const Route* dialect = route ? route : DialectOf(req.path);
   auto fail = [&](const Status& s) {
-    RenderError(res, s, request_id, route_label, route);
+    RenderError(res, s, request_id, route_label, dialect);
     return finish();
   };
 
@@ -485,8 +502,11 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     if (!allowed.empty()) {
       res.set_header("Allow", allowed);
       res.status = 405;
-      res.set_content(Dump(ErrorEnvelope("method_not_allowed",
-                                         req.method + " is not allowed here", request_id)),
+      const std::string message = req.method + " is not allowed here";
+      res.set_content(Dump(dialect && dialect->error_body
+                               ? dialect->error_body(405, "method_not_allowed", message,
+                                                     request_id, {})
+                               : ErrorEnvelope("method_not_allowed", message, request_id)),
                       "application/json");
       return finish();
     }
@@ -582,8 +602,11 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     }
   }();
   if (!reply.ok()) return fail(reply.status());
-  if (res.is_chunked_content_provider_ && !AdmitStream(res)) {
-    return fail(UnavailableError("too many streams are open", "too_many_streams"));
+  if (res.is_chunked_content_provider_) {
+    // Every streamed route needs a principal (Access::kAuthenticated).
+    const Status admitted =
+        AdmitStream(res, call.principal ? call.principal->user_id : std::string());
+    if (!admitted.ok()) return fail(admitted);
   }
   res.status = reply->status != 0 ? reply->status : route->success;
   if (!reply->written) {
@@ -600,27 +623,31 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
 // (released when cpp-httplib drops the response: the stream ended or the
 // client went away). With every slot taken the stream is refused before it
 // writes anything or starts any work: the handler only set up the provider.
-bool HttpServer::AdmitStream(httplib::Response& res) {
-  int open = open_streams_.load(std::memory_order_relaxed);
-  do {
-    if (open >= config_.max_streams) {
-      res.content_provider_ = nullptr;
-      res.is_chunked_content_provider_ = false;
-      res.headers.erase("X-Accel-Buffering");  // the SSE headers do not apply
-      res.set_header("Retry-After", "1");
-      return false;
+Status HttpServer::AdmitStream(httplib::Response& res, const std::string& user_id) {
+  const StreamSlots::Outcome taken = stream_slots_.Take(user_id);
+  if (taken != StreamSlots::Outcome::kTaken) {
+    res.content_provider_ = nullptr;
+    res.is_chunked_content_provider_ = false;
+    res.headers.erase("X-Accel-Buffering");  // the SSE headers do not apply
+    res.set_header("Retry-After", "1");
+    if (taken == StreamSlots::Outcome::kServerFull) {
+      return UnavailableError("too many streams are open", "too_many_streams");
     }
-  } while (!open_streams_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+    return ResourceExhaustedError(
+        "this account already has " + std::to_string(stream_slots_.per_user()) +
+            " streams open, the most one account may have at once; end one and retry",
+        "too_many_user_streams");
+  }
   auto previous = std::move(res.content_provider_resource_releaser_);
   auto released = std::make_shared<std::atomic<bool>>(false);
-  res.content_provider_resource_releaser_ = [this, previous, released](bool success) {
-    if (!released->exchange(true)) open_streams_.fetch_sub(1, std::memory_order_relaxed);
+  res.content_provider_resource_releaser_ = [this, previous, released, user_id](bool success) {
+    if (!released->exchange(true)) stream_slots_.Release(user_id);
     if (previous) previous(success);
   };
   // Tells the client not to reuse the connection, so that the worker is free
   // as soon as the stream ends instead of idling through the keep-alive.
   res.set_header("Connection", "close");
-  return true;
+  return Status();
 }
 
 // Responses cpp-httplib makes itself, before any route runs: a request line

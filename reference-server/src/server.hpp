@@ -31,6 +31,7 @@
 #include "metrics.hpp"
 #include "product_metrics.hpp"
 #include "rate_limiter.hpp"
+#include "stream_slots.hpp"
 
 namespace assistant::server {
 
@@ -148,6 +149,7 @@ class HttpServer final {
   const Route* Match(const std::string& method, const std::string& path,
                      std::vector<std::string>* params, size_t* index,
                      std::string* allowed) const;
+  const Route* DialectOf(const std::string& path) const;
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
                    const std::string& route, const Route* route_def = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
@@ -161,9 +163,11 @@ class HttpServer final {
   // answer with a stream is left alone (false, nothing done): the fast path
   // cannot write one.
   bool Serve(const httplib::Request& req, httplib::Response& res, bool may_stream);
-  // Takes a stream slot for a streamed reply; false (and the reply made
-  // empty, with Retry-After) when --max-streams are open.
-  bool AdmitStream(httplib::Response& res);
+  // Takes a stream slot of `user_id` for a streamed reply; otherwise the
+  // reply is made empty, with Retry-After, and the refusal returned (503
+  // when --max-streams are open, 429 when the user has
+  // --max-streams-per-user).
+  Status AdmitStream(httplib::Response& res, const std::string& user_id);
 
   Assistant& core_;
   const ServerConfig config_;
@@ -175,7 +179,7 @@ class HttpServer final {
   SlidingWindowLimiter auth_limiter_;
   SlidingWindowLimiter api_limiter_;
   std::unique_ptr<Listener> http_;
-  std::atomic<int> open_streams_{0};
+  StreamSlots stream_slots_;
   int port_ = 0;
 };
 

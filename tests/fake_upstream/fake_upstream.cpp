@@ -147,6 +147,10 @@ FakeUpstream::FakeUpstream(std::string protocol, size_t threads, std::optional<T
             }
             sent += n;
             ++k;
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              body_bytes_sent_ += n;
+            }
             // A pause once per pattern cycle: enough to spread the reply over
             // many reads without making tests slow.
             if (!reply->chunk_pattern.empty() && k % reply->chunk_pattern.size() == 0 &&
@@ -240,6 +244,11 @@ std::vector<RecordedRequest> FakeUpstream::requests() const {
 bool FakeUpstream::WaitForClientClose(milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, timeout, [this] { return client_closed_; });
+}
+
+size_t FakeUpstream::body_bytes_sent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return body_bytes_sent_;
 }
 
 std::chrono::steady_clock::time_point FakeUpstream::client_closed_at() const {

@@ -110,6 +110,9 @@ class FakeUpstream {
   // Whether a client closed the connection while the fake was still sending
   // or holding a reply, waiting up to `timeout` for it to happen.
   bool WaitForClientClose(std::chrono::milliseconds timeout) const;
+  // Reply body bytes written to clients so far (keep-alives not counted):
+  // less than the scripted bodies when a client went away early.
+  size_t body_bytes_sent() const;
   // When the last client close was seen.
   std::chrono::steady_clock::time_point client_closed_at() const;
 
@@ -130,6 +133,7 @@ class FakeUpstream {
   std::vector<RecordedRequest> requests_;
   bool stopping_ = false;
   bool client_closed_ = false;
+  size_t body_bytes_sent_ = 0;
   std::chrono::steady_clock::time_point client_closed_at_{};
 };
 

@@ -142,6 +142,36 @@ fake_upstream::Reply SlowReply() {
   return slow;
 }
 
+// A client hangs up after the first text of a slow stream; the server
+// (started with `flags`) closes its upstream request while the fake is
+// still sending, so the rest of the reply is never paid for, and serves the
+// next stream in full.
+void CheckHangUpDropsUpstream(const std::vector<std::string>& flags, const std::string& full_text) {
+  FakeUpstream fake("openai");
+  const std::string slow_body = SlowReply().body;
+  fake.Enqueue(SlowReply());
+  fake.EnqueueStream(Recorded("openai_text_utf8.sse"));
+  std::vector<std::string> args = {"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                                   "--llm-model", "upstream-model"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  ServerProcess s(args);
+  REQUIRE(s.started());
+  const User u = Register(s);
+  const std::string key = ApiKey(s, u, {"agent"});
+  const std::string got = HangUpAfterFirstText(s, key, UserTurn("Say hello", {{"stream", true}}));
+  CHECK(got.find("[DONE]") == std::string::npos);
+  CHECK(fake.WaitForClientClose(std::chrono::seconds(10)));
+  const size_t sent = fake.body_bytes_sent();
+  CHECK(sent < slow_body.size());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(fake.body_bytes_sent() == sent);
+  auto next = s.Call("POST", "/v1/chat/completions", UserTurn("Say hello", {{"stream", true}}), key);
+  REQUIRE(next.status == 200);
+  const ChatStream st = ParseChatStream(next.body);
+  CHECK(st.done);
+  CHECK(st.Text() == full_text);
+}
+
 }  // namespace
 
 TEST_SUITE("http.openai") {
@@ -538,26 +568,94 @@ TEST_CASE("a client that hangs up mid-stream: the turn goes on, or is cancelled,
     CHECK_FALSE(fake.WaitForClientClose(std::chrono::milliseconds(0)));
     CHECK(s.Call("GET", "/healthz").status == 200);
   }
-  SUBCASE("--on-disconnect cancel: the upstream request is dropped too") {
-    FakeUpstream fake("openai");
-    fake.Enqueue(SlowReply());
-    fake.EnqueueStream(Recorded("openai_text_utf8.sse"));
-    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(), "--llm-model",
-                     "upstream-model", "--on-disconnect", "cancel"});
-    REQUIRE(s.started());
-    const User u = Register(s);
-    const std::string key = ApiKey(s, u, {"agent"});
-    const std::string got = HangUpAfterFirstText(s, key, UserTurn("Say hello", {{"stream", true}}));
-    CHECK(got.find("[DONE]") == std::string::npos);
-    CHECK(fake.WaitForClientClose(std::chrono::seconds(10)));
-    // And the next stream is served in full.
-    auto next =
-        s.Call("POST", "/v1/chat/completions", UserTurn("Say hello", {{"stream", true}}), key);
-    REQUIRE(next.status == 200);
-    const ChatStream st = ParseChatStream(next.body);
-    CHECK(st.done);
-    CHECK(st.Text() == full_text);
+  SUBCASE("a turn that stores nothing (the default): the upstream request is dropped") {
+    CheckHangUpDropsUpstream({}, full_text);
   }
+  SUBCASE("--on-disconnect cancel: the upstream request is dropped too") {
+    CheckHangUpDropsUpstream({"--on-disconnect", "cancel"}, full_text);
+  }
+}
+
+TEST_CASE("sampling: refused by the rules provider, which cannot honour it; logprobs refused") {
+  ServerProcess s;
+  REQUIRE(s.started());
+  const User u = Register(s);
+  const std::string key = ApiKey(s, u, {"agent"});
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, Json>>{{"temperature", 0.2},
+                                                 {"top_p", 0.5},
+                                                 {"max_tokens", 16},
+                                                 {"seed", 7},
+                                                 {"stop", "END"}}) {
+    CAPTURE(field);
+    CheckOpenAiError(s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{field, value}}), key),
+                     400, "unsupported_parameter", field);
+    CheckOpenAiError(s.Call("POST", "/v1/chat/completions",
+                            UserTurn("hi", {{field, value}, {"stream", true}}), key),
+                     400, "unsupported_parameter", field);
+  }
+  // max_completion_tokens is the same setting under its newer name.
+  CheckOpenAiError(
+      s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{"max_completion_tokens", 16}}), key),
+      400, "unsupported_parameter", "max_tokens");
+  CheckOpenAiError(s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{"logprobs", true}}), key),
+                   400, "unsupported_parameter", "logprobs");
+  CheckOpenAiError(
+      s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{"top_logprobs", 2}}), key), 400,
+      "unsupported_parameter", "top_logprobs");
+  // Wrong types are named as such.
+  CheckOpenAiError(
+      s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{"temperature", "hot"}}), key), 400,
+      "invalid_field", "temperature");
+  CheckOpenAiError(s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{"stop", 3}}), key), 400,
+                   "invalid_field", "stop");
+  // Null, false and the defaults' absence are what OpenAI's SDKs send.
+  auto ok = s.Call("POST", "/v1/chat/completions",
+                   UserTurn("hi", {{"temperature", nullptr}, {"logprobs", false}, {"stop", nullptr}}),
+                   key);
+  CHECK(ok.status == 200);
+}
+
+TEST_CASE("sampling: out of range values are refused before the provider is asked") {
+  FakeUpstream fake("openai");
+  ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(), "--llm-model",
+                   "upstream-model"});
+  REQUIRE(s.started());
+  const User u = Register(s);
+  const std::string key = ApiKey(s, u, {"agent"});
+  for (const auto& [field, value] : std::vector<std::pair<std::string, Json>>{
+           {"temperature", 2.5},
+           {"temperature", -0.1},
+           {"top_p", 1.5},
+           {"max_tokens", 0},
+           {"stop", Json::array({"a", "b", "c", "d", "e"})},
+           {"stop", ""}}) {
+    CAPTURE(field);
+    CAPTURE(value.dump());
+    CheckOpenAiError(s.Call("POST", "/v1/chat/completions", UserTurn("hi", {{field, value}}), key),
+                     400, "invalid_field", field);
+  }
+  CheckOpenAiError(s.Call("POST", "/v1/chat/completions",
+                          UserTurn("hi", {{"max_tokens", 8}, {"max_completion_tokens", 9}}), key),
+                   400, "invalid_field", "max_completion_tokens");
+  CHECK(fake.request_count() == 0);
+}
+
+TEST_CASE("an unknown /v1 route or method answers in OpenAI's error shape") {
+  ServerProcess s;
+  REQUIRE(s.started());
+  const User u = Register(s);
+  const std::string key = ApiKey(s, u, {"agent"});
+  CheckOpenAiError(s.Call("POST", "/v1/completions", Json{{"model", kModel}}, key), 404,
+                   "not_found");
+  CheckOpenAiError(s.Call("GET", "/v1/embeddings", std::nullopt, key), 404, "not_found");
+  CheckOpenAiError(s.Call("GET", "/v1", std::nullopt, key), 404, "not_found");
+  CheckOpenAiError(s.Call("DELETE", "/v1/models", std::nullopt, key), 405, "method_not_allowed");
+  // The rest of the API keeps its own shape.
+  auto other = s.Call("GET", "/api/nothing-here", std::nullopt, key);
+  CHECK(other.status == 404);
+  CHECK(other.json["error"]["code"] == "not_found");
+  CHECK_FALSE(other.json["error"].contains("type"));
 }
 
 }  // TEST_SUITE

@@ -386,6 +386,56 @@ TEST_CASE("restart keeps data and sessions; the development secret is 0600") {
   CHECK(second.log().find("using the JWT secret") != std::string::npos);
 }
 
+TEST_CASE("every file and directory the server creates is its owner's only") {
+  TempDir dir;
+  ServerProcess s({}, dir.path());
+  REQUIRE(s.started());
+  const User u = Register(s);  // writes the database, its WAL and the mail outbox
+  REQUIRE(s.Call("POST", "/api/tasks", Json{{"title", "private"}}, u.access_token).status == 201);
+  std::set<std::string> seen;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("server-", 0) == 0) continue;  // the test's own capture of the server's output
+    CAPTURE(entry.path().string());
+    struct stat st {};
+    REQUIRE(::lstat(entry.path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 077) == 0);
+    seen.insert(name);
+  }
+  for (const char* name : {"test.db", "test.db-wal", "test.db-shm", "test.db.jwt-secret"}) {
+    CHECK_MESSAGE(seen.count(name) == 1, name);
+  }
+}
+
+TEST_CASE("--metrics-token-file: /metrics needs the token; a short token refuses to start") {
+  TempDir dir;
+  const std::string token = "m3tr1cs-t0ken-for-the-scraper-only";
+  const std::string file = dir.path() + "/metrics.token";
+  { std::ofstream(file) << token << "\n"; }
+  ServerProcess s({"--metrics-token-file", file}, dir.path());
+  REQUIRE(s.started());
+  const Response none = s.Call("GET", "/metrics");
+  CHECK(none.status == 401);
+  CHECK(none.Header("WWW-Authenticate") == "Bearer");
+  CHECK(none.body.find("assistant_") == std::string::npos);
+  CHECK(s.Call("GET", "/metrics", std::nullopt, token + "x").status == 401);
+  CHECK(s.Call("GET", "/metrics", std::nullopt, token.substr(1)).status == 401);
+  const Response ok = s.Call("GET", "/metrics", std::nullopt, token);
+  CHECK(ok.status == 200);
+  CHECK(ok.Header("Content-Type").rfind("text/plain", 0) == 0);
+  // The rest of operations stays open.
+  CHECK(s.Call("GET", "/healthz").status == 200);
+  CHECK(s.log().find(token) == std::string::npos);
+
+  const std::string short_file = dir.path() + "/short.token";
+  { std::ofstream(short_file) << "abc\n"; }
+  auto refused = RunServerToExit({"--metrics-token-file", short_file, "--port", "0", "--database",
+                                  "sqlite://" + dir.path() + "/other.db"},
+                                 dir.path());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("metrics-token-file") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM drains in-flight requests and exits 0") {
   ServerProcess s;
   REQUIRE(s.started());

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -716,6 +717,58 @@ TEST_CASE("providers: a stream broken mid-way fails the turn and keeps the parti
     CHECK(stored[1]["content"] == partial);
     CHECK(fake.request_count() == 2);
     CheckNoSecrets(s->log(), fake);
+  }
+}
+
+TEST_CASE("providers: /v1 sampling parameters reach each provider under its own names") {
+  const Json stop = Json::array({"END", "\n\n"});
+  // Each API's names for temperature, top_p, max_tokens, seed and stop.
+  const std::map<std::string, Json> expected = {
+      {"openai",
+       {{"temperature", 0.25}, {"top_p", 1.0}, {"max_tokens", 64}, {"seed", 7}, {"stop", stop}}},
+      {"ollama",
+       {{"options",
+         {{"temperature", 0.25}, {"top_p", 1.0}, {"num_predict", 64}, {"seed", 7}, {"stop", stop}}}}},
+      // Cohere's p ends at 0.99.
+      {"cohere",
+       {{"temperature", 0.25}, {"p", 0.99}, {"max_tokens", 64}, {"seed", 7},
+        {"stop_sequences", stop}}}};
+  for (const std::string& protocol : kProtocols) {
+    CAPTURE(protocol);
+    FakeUpstream fake(protocol);
+    const std::string file = StreamFile(protocol, "text_utf8");
+    fake.EnqueueStream(Recorded(file));
+    fake.EnqueueStream(Recorded(file));
+    auto s = StartServer(fake, protocol);
+    REQUIRE(s->started());
+    const User u = Register(*s);
+    Json turn = {{"model", "libassistant"},
+                 {"messages", Json::array({{{"role", "user"}, {"content", "Say hello"}}})},
+                 {"temperature", 0.25},
+                 {"top_p", 1},
+                 {"max_tokens", 64},
+                 {"seed", 7},
+                 {"stop", stop}};
+    Response r = s->Call("POST", "/v1/chat/completions", turn, u.access_token);
+    REQUIRE(r.status == 200);
+    CHECK(r.json["choices"][0]["message"]["content"] == Expected(file)["content"]);
+    turn["stream"] = true;
+    Response streamed = s->Call("POST", "/v1/chat/completions", turn, u.access_token);
+    REQUIRE(streamed.status == 200);
+    REQUIRE(fake.request_count() == 2);
+    for (const RecordedRequest& req : fake.requests()) {
+      Json body = Json::parse(req.body, nullptr, false);
+      REQUIRE(body.is_object());
+      for (auto it = expected.at(protocol).begin(); it != expected.at(protocol).end(); ++it) {
+        CAPTURE(it.key());
+        CHECK(body[it.key()] == it.value());
+      }
+      // Nothing under another API's name.
+      for (const char* other : {"temperature", "top_p", "p", "max_tokens", "num_predict", "seed",
+                                "stop", "stop_sequences", "options"}) {
+        if (!expected.at(protocol).contains(other)) CHECK_FALSE(body.contains(other));
+      }
+    }
   }
 }
 

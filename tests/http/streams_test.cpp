@@ -2,7 +2,8 @@
 // model"): streams get workers of their own, up to --max-streams, so
 // ordinary requests are still answered while they are all open; one stream
 // more is refused with 503 and Retry-After, and a slot frees when a stream
-// ends.
+// ends. One user gets at most --max-streams-per-user of them (429), so others
+// still get streams.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -47,7 +48,8 @@ fake_upstream::Reply HeldReply() {
 // once without a thread each.
 class RawStream {
  public:
-  RawStream(int port, const std::string& token) {
+  RawStream(int port, const std::string& token, const std::string& path = "/api/agent/message",
+            const std::string& body = R"({"message":"hello","stream":true})") {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     timeval tv{10, 0};  // a starved server fails the read instead of hanging the test
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -56,8 +58,7 @@ class RawStream {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(port));
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
-    const std::string body = R"({"message":"hello","stream":true})";
-    const std::string req = "POST /api/agent/message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Authorization: Bearer " + token +
                             "\r\nContent-Type: application/json\r\nContent-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -98,7 +99,7 @@ TEST_SUITE("http.streams") {
     for (int i = 0; i < kStreams + 1; ++i) fake->Enqueue(HeldReply());
     ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake->base_url(),
                      "--llm-model", "m", "--max-streams", std::to_string(kStreams), "--threads",
-                     "8"});
+                     "8", "--max-streams-per-user", std::to_string(kStreams)});
     REQUIRE(s.started());
     const User u = Register(s);
     REQUIRE(!u.access_token.empty());
@@ -170,6 +171,86 @@ TEST_SUITE("http.streams") {
       if (next.status != 503) break;
       std::this_thread::sleep_for(milliseconds(100));
     }
+    CHECK(next.status == 200);
+    CHECK(next.body.find("event: message.done") != std::string::npos);
+  }
+
+  TEST_CASE("one user cannot take every slot: past its share it gets 429, others still stream") {
+    constexpr int kShare = 4;  // the default for --max-streams 16: max(4, 16 / 8)
+    fake_upstream::FakeUpstream fake("openai", 16);
+    for (int i = 0; i < kShare + 2; ++i) fake.Enqueue(HeldReply());
+    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                     "--llm-model", "m", "--max-streams", "16", "--threads", "4"});
+    REQUIRE(s.started());
+    const User greedy = Register(s);
+    const User other = Register(s);
+
+    std::vector<std::unique_ptr<RawStream>> mine;
+    for (int i = 0; i < kShare; ++i) {
+      mine.push_back(std::make_unique<RawStream>(s.port(), greedy.access_token));
+      REQUIRE(mine.back()->ReadUntil("\"content\":\"hello\""));
+    }
+    const Response over = s.Call("POST", "/api/agent/message",
+                                 Json{{"message", "one more"}, {"stream", true}},
+                                 greedy.access_token);
+    CHECK(over.status == 429);
+    CHECK(over.json["error"]["code"] == "too_many_user_streams");
+    CHECK(over.json["error"]["message"].get<std::string>().find("4 streams") != std::string::npos);
+    CHECK(over.Header("Retry-After") == "1");
+    CHECK(fake.request_count() == kShare);  // no turn started for it
+
+    // Another user is served while the first holds its share.
+    RawStream theirs(s.port(), other.access_token);
+    CHECK(theirs.ReadUntil("\"content\":\"hello\""));
+    CHECK(fake.request_count() == kShare + 1);
+
+    // Ordinary requests of the first user are still served.
+    CHECK(s.Call("GET", "/api/tasks", std::nullopt, greedy.access_token).status == 200);
+  }
+
+  TEST_CASE("a client that stops reading is dropped: its turn ends and its slot goes to others") {
+    // Far more text than the socket buffers between server and client hold,
+    // then an upstream that stays open: only dropping the client ends it.
+    std::string big;
+    const std::string piece(1000, 'x');
+    for (int i = 0; i < 12000; ++i) {
+      big += "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+             "\"delta\":{\"content\":\"" + piece + "\"},\"finish_reason\":null}]}\n\n";
+    }
+    fake_upstream::FakeUpstream fake("openai", 8);
+    fake_upstream::Reply flood;
+    flood.body = big + "data: [DONE]\n\n";
+    flood.chunk_pattern = {65536};
+    flood.chunk_delay = milliseconds(0);
+    flood.hold_after = big.size();
+    fake.Enqueue(flood);
+    fake.EnqueueStream(kReply);
+    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                     "--llm-model", "m", "--max-streams", "1", "--threads", "4"});
+    REQUIRE(s.started());
+    const User stuck_user = Register(s);
+    const User other = Register(s);
+
+    const auto start = std::chrono::steady_clock::now();
+    // A /v1 turn stores nothing, so it ends with its client.
+    RawStream stuck(s.port(), stuck_user.access_token, "/v1/chat/completions",
+                    R"({"model":"libassistant","stream":true,)"
+                    R"("messages":[{"role":"user","content":"hi"}]})");  // never reads a byte
+    Response next;
+    do {
+      std::this_thread::sleep_for(milliseconds(200));
+      next = s.Call("POST", "/api/agent/message", Json{{"message", "hi"}, {"stream", true}},
+                    other.access_token);
+    } while (next.status == 503 &&
+             std::chrono::steady_clock::now() - start < std::chrono::seconds(40));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    MESSAGE("the slot was free after "
+            << std::chrono::duration_cast<milliseconds>(waited).count() << " ms");
+    // Within the write timeout (10 s) once the buffers filled: not never.
+    CHECK(waited < std::chrono::seconds(20));
+    // Its upstream request was closed too.
+    CHECK(fake.WaitForClientClose(std::chrono::seconds(0)));
+    INFO(next.status << " " << next.body);
     CHECK(next.status == 200);
     CHECK(next.body.find("event: message.done") != std::string::npos);
   }

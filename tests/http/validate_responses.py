@@ -101,7 +101,7 @@ def main():
             if r["status"] < 400:
                 problem = ("unlisted", "a success from a route the document does not list")
             else:
-                envelope = "OpenAIError" if path.startswith("/v1/") else "Error"
+                envelope = "OpenAIError" if path == "/v1" or path.startswith("/v1/") else "Error"
                 problem = check({"$ref": "#/components/schemas/" + envelope}, r["body"])
         else:
             responses = doc["paths"][template][method]["responses"]

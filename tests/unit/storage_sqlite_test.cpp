@@ -3,6 +3,7 @@
 // mapping).
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -95,6 +96,23 @@ TEST_CASE("sqlite file storage passes the conformance suite") {
 
 TEST_CASE("sqlite in-memory storage passes the conformance suite") {
   conformance::RunStorageConformance([] { return MustOpen("sqlite::memory:"); });
+}
+
+TEST_CASE("sqlite: a new database and its WAL and SHM are 0600 whatever the umask") {
+  TempDir dir;
+  const mode_t old_umask = ::umask(022);  // a common default: files 0644
+  {
+    auto s = MustOpen(dir.Url("private.db"));
+    const UserRecord u = NewUser(*s, "private@example.com");
+    REQUIRE(s->CreateTask(NewTask(u.user.id, "secret words")).ok());
+    for (const char* name : {"private.db", "private.db-wal", "private.db-shm"}) {
+      CAPTURE(name);
+      struct stat st {};
+      REQUIRE(::stat((dir.path() / name).c_str(), &st) == 0);
+      CHECK((st.st_mode & 0777) == 0600);
+    }
+  }
+  ::umask(old_umask);
 }
 
 TEST_CASE("sqlite: database URLs") {

@@ -155,7 +155,12 @@ const ollamaRequest = obj({
     function: obj({ name: opt(str), description: opt(str), type: opt(str), parameters: opt(anyObject) }),
   }))),
   think: opt(oneOf(bool, lit("high"), lit("medium"), lit("low"))),
-  logprobs: opt(bool), top_logprobs: opt(num), options: opt(anyObject),
+  logprobs: opt(bool), top_logprobs: opt(num),
+  // Options (all optional), restricted to the sampling fields we send.
+  options: opt(obj({
+    temperature: opt(num), top_p: opt(num), num_predict: opt(int), seed: opt(int),
+    stop: opt(arr(str)),
+  })),
 });
 // A streamed line carries the final counters only when done.
 const ollamaLine = oneOf(

@@ -38,7 +38,9 @@ struct AgentEvent {
 
 // Receives events in order. Return false when nobody listens any more; the
 // turn still finishes (the reply is stored) unless cancelled, or
-// RunOptions::cancel_when_sink_gone is set. Later events may still arrive.
+// RunOptions::cancel_when_sink_gone is set, or the turn stores nothing
+// (AgentRequest::store false: nobody could ever read the rest, so the
+// provider's request is cancelled). Later events may still arrive.
 using AgentEventSink = std::function<bool(const AgentEvent&)>;
 
 struct AgentRequest {
@@ -54,6 +56,11 @@ struct AgentRequest {
   // run — though tools still act and are audited. conversation_id must then
   // be unset. Message ids are still assigned.
   bool store = true;
+  // How the model samples each of its answers (assistant/llm.hpp). Out of
+  // range values are InvalidArgument naming the field; with a provider that
+  // cannot honour them (the rules provider) any value set is refused with
+  // reason "unsupported_parameter".
+  Sampling sampling;
 };
 
 struct AgentReply {
@@ -81,6 +88,12 @@ class Agent {
                                   const RequestContext& ctx,
                                   const AgentEventSink& on_event = nullptr,
                                   const CancellationToken* cancel = nullptr) = 0;
+  // The refusals Send would give before the turn starts and that need no
+  // storage (scope, message, app_id, conversation_id without store,
+  // sampling, history): for a caller that must answer before the turn runs,
+  // such as a stream whose status line goes out first. OK does not promise
+  // that Send succeeds.
+  virtual Status Check(const Principal& p, const AgentRequest& request) = 0;
   // Messages of a conversation (the newest when none given: the user's
   // most recently updated one), oldest first.
   virtual Result<MessagePage> History(const Principal& p,

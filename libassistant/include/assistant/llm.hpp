@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,10 +57,25 @@ struct Usage {
   int64_t total_tokens() const { return prompt_tokens + completion_tokens; }
 };
 
+// How the model samples its answer; each unset field is the provider's
+// default. Ranges are OpenAI's (the agent checks them): temperature 0..2,
+// top_p 0..1, max_tokens >= 1 (output tokens of each model call), stop up
+// to 4 non-empty sequences.
+struct Sampling {
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int64_t> max_tokens;
+  std::optional<int64_t> seed;
+  std::vector<std::string> stop;
+  // The name of the first field set ("temperature", ...), empty when none.
+  std::string FirstSet() const;
+};
+
 struct ChatRequest {
   std::vector<ChatMessage> messages;
   std::vector<ToolSpec> tools;
   std::string model;
+  Sampling sampling;
 };
 
 struct ChatResponse {
@@ -91,6 +107,10 @@ class LlmProvider {
   // that answers from the new message alone (the rules provider) returns
   // false, and the agent then skips loading history, memory and state.
   virtual bool uses_context() const { return true; }
+  // Whether ChatRequest::sampling reaches the model. A provider that would
+  // ignore it keeps false, and the agent refuses a turn that sets any of it
+  // rather than answer something else than was asked.
+  virtual bool honours_sampling() const { return false; }
   // Cancelled (StatusCode::kCancelled) when `cancel` fired or the sink
   // returned false, with no retry. Upstream failures: Unavailable (reason
   // "upstream_error") or DeadlineExceeded ("upstream_timeout").

@@ -29,6 +29,7 @@
 #include "api/error_shapes.hpp"
 #include "common/cursor.hpp"
 #include "common/text.hpp"
+#include "llm/sampling.hpp"
 #include "services/service_util.hpp"
 #include "services/services.hpp"
 
@@ -177,30 +178,18 @@ class AgentImpl final : public Agent {
     return d_.storage->ListMessages(p.user_id, id, "", cursor::ClampLimit(limit));
   }
 
+  Status Check(const Principal& p, const AgentRequest& request) override {
+    return Admit(p, request).status();
+  }
+
   Result<AgentReply> Send(const Principal& p, const AgentRequest& request,
                           const RequestContext& ctx, const AgentEventSink& on_event,
                           const CancellationToken* cancel) override {
-    ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
-    ASSISTANT_ASSIGN_OR_RETURN(
-        std::string content,
-        text::CleanText(request.message, "message", 1, kMessageMaxChars, true));
-    if (content.find_first_not_of(" \t\n") == std::string::npos) {
-      return InvalidArgumentError("message must not be empty", "message");
-    }
-    std::string app_id = request.app_id ? *request.app_id : p.app_id.value_or("");
-    if (!app_id.empty() && !services::IsSafeName(app_id)) {
-      return InvalidArgumentError("app_id must be 1-128 characters of [A-Za-z0-9._:-]",
-                                  "app_id");
-    }
+    ASSISTANT_ASSIGN_OR_RETURN(Admitted admitted, Admit(p, request));
+    std::string content = std::move(admitted.content);
+    const std::string app_id = std::move(admitted.app_id);
+    std::vector<ChatMessage> caller_history = std::move(admitted.caller_history);
     const bool has_conversation = request.conversation_id && !request.conversation_id->empty();
-    if (!request.store && has_conversation) {
-      return InvalidArgumentError("a turn that is not stored cannot name a conversation",
-                                  "conversation_id");
-    }
-    std::vector<ChatMessage> caller_history;
-    if (request.history) {
-      ASSISTANT_ASSIGN_OR_RETURN(caller_history, CleanHistory(*request.history));
-    }
 
     // The conversation: the caller's, or a new one titled by this message.
     Conversation conv;
@@ -263,7 +252,9 @@ class AgentImpl final : public Agent {
       if (!on_event) return;
       if (on_event(AgentEvent{type, std::move(data), id}) || sink_gone) return;
       sink_gone = true;
-      if (runs_->options().cancel_when_sink_gone) run->Cancel();
+      // A turn that stores nothing is lost with its listener: the rest of
+      // the provider's answer would be paid for and thrown away.
+      if (runs_->options().cancel_when_sink_gone || !request.store) run->Cancel();
     };
     // Nobody sees the events of a turn without a listener while it runs
     // (its run id is known only from the reply), so its consecutive deltas
@@ -300,6 +291,7 @@ class AgentImpl final : public Agent {
     ChatRequest chat;
     chat.model = d_.options.model;
     chat.tools = tools_.Specs();
+    chat.sampling = request.sampling;
     if (uses_context) {
       // The caller's system messages extend the agent's own prompt.
       for (const ChatMessage& m : caller_history) {
@@ -449,6 +441,36 @@ class AgentImpl final : public Agent {
   }
 
  private:
+  // A request's checks that need no storage, and what they clean.
+  struct Admitted {
+    std::string content;
+    std::string app_id;
+    std::vector<ChatMessage> caller_history;
+  };
+  Result<Admitted> Admit(const Principal& p, const AgentRequest& request) {
+    ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
+    Admitted out;
+    ASSISTANT_ASSIGN_OR_RETURN(
+        out.content, text::CleanText(request.message, "message", 1, kMessageMaxChars, true));
+    if (out.content.find_first_not_of(" \t\n") == std::string::npos) {
+      return InvalidArgumentError("message must not be empty", "message");
+    }
+    out.app_id = request.app_id ? *request.app_id : p.app_id.value_or("");
+    if (!out.app_id.empty() && !services::IsSafeName(out.app_id)) {
+      return InvalidArgumentError("app_id must be 1-128 characters of [A-Za-z0-9._:-]",
+                                  "app_id");
+    }
+    if (!request.store && request.conversation_id && !request.conversation_id->empty()) {
+      return InvalidArgumentError("a turn that is not stored cannot name a conversation",
+                                  "conversation_id");
+    }
+    ASSISTANT_RETURN_IF_ERROR(llm::CheckSampling(request.sampling, *d_.provider));
+    if (request.history) {
+      ASSISTANT_ASSIGN_OR_RETURN(out.caller_history, CleanHistory(*request.history));
+    }
+    return out;
+  }
+
   // Newest stored messages, oldest first, as many as the budget could use.
   Result<std::vector<Message>> LoadHistory(const std::string& user_id,
                                            const std::string& conversation_id) {

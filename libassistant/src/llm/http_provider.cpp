@@ -220,6 +220,8 @@ class HttpProvider final : public LlmProvider {
       : format_(std::move(format)), config_(std::move(config)), url_(std::move(url)) {}
 
   std::string name() const override { return format_.provider_name; }
+  // Every wire format sends the sampling settings (request_builders.hpp).
+  bool honours_sampling() const override { return true; }
 
   Result<ChatResponse> Chat(const ChatRequest& request, const DeltaSink& on_delta,
                             const CancellationToken& cancel) override {

@@ -1,5 +1,7 @@
 #include "llm/request_builders.hpp"
 
+#include <algorithm>
+
 #include "common/text.hpp"
 
 namespace assistant::llm {
@@ -70,6 +72,39 @@ Json CohereToolContent(const ChatMessage& m) {
   return {{"type", "text"}, {"text", m.content}};
 }
 
+// Cohere's `p` takes 0.01..0.99; the ends of OpenAI's 0..1 mean the same
+// there (keep only the likeliest tokens / keep them all).
+double CohereP(double top_p) { return std::clamp(top_p, 0.01, 0.99); }
+
+// Each API's names for the sampling settings (assistant/llm.hpp Sampling):
+// openai's own; ollama's `options` (num_predict for max_tokens); cohere's
+// max_tokens, p, seed, stop_sequences.
+void AddOpenAiSampling(const Sampling& s, Json& body) {
+  if (s.temperature) body["temperature"] = *s.temperature;
+  if (s.top_p) body["top_p"] = *s.top_p;
+  if (s.max_tokens) body["max_tokens"] = *s.max_tokens;
+  if (s.seed) body["seed"] = *s.seed;
+  if (!s.stop.empty()) body["stop"] = s.stop;
+}
+
+void AddOllamaSampling(const Sampling& s, Json& body) {
+  Json options = Json::object();
+  if (s.temperature) options["temperature"] = *s.temperature;
+  if (s.top_p) options["top_p"] = *s.top_p;
+  if (s.max_tokens) options["num_predict"] = *s.max_tokens;
+  if (s.seed) options["seed"] = *s.seed;
+  if (!s.stop.empty()) options["stop"] = s.stop;
+  if (!options.empty()) body["options"] = std::move(options);
+}
+
+void AddCohereSampling(const Sampling& s, Json& body) {
+  if (s.temperature) body["temperature"] = *s.temperature;
+  if (s.top_p) body["p"] = CohereP(*s.top_p);
+  if (s.max_tokens) body["max_tokens"] = *s.max_tokens;
+  if (s.seed) body["seed"] = *s.seed;
+  if (!s.stop.empty()) body["stop_sequences"] = s.stop;
+}
+
 const std::string& ModelOf(const ChatRequest& r, const std::string& default_model) {
   return r.model.empty() ? default_model : r.model;
 }
@@ -107,6 +142,7 @@ Result<Json> BuildOpenAiRequest(const ChatRequest& request,
                {"stream", true},
                {"stream_options", {{"include_usage", true}}}};
   if (!request.tools.empty()) body["tools"] = FunctionTools(request.tools);
+  AddOpenAiSampling(request.sampling, body);
   return body;
 }
 
@@ -131,6 +167,7 @@ Result<Json> BuildOllamaRequest(const ChatRequest& request,
                {"messages", std::move(messages)},
                {"stream", true}};
   if (!request.tools.empty()) body["tools"] = FunctionTools(request.tools);
+  AddOllamaSampling(request.sampling, body);
   return body;
 }
 
@@ -165,6 +202,7 @@ Result<Json> BuildCohereRequest(const ChatRequest& request,
                {"messages", std::move(messages)},
                {"stream", true}};
   if (!request.tools.empty()) body["tools"] = FunctionTools(request.tools);
+  AddCohereSampling(request.sampling, body);
   return body;
 }
 

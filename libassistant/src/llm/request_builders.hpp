@@ -1,6 +1,7 @@
 // The JSON request bodies of the three chat APIs, built from one ChatRequest:
 // messages (system, user, assistant with tool calls, tool results) and tools
-// in each API's own shape, always with streaming on.
+// in each API's own shape, always with streaming on, and the sampling
+// settings under each API's own names.
 //
 // Thread safety: pure functions.
 #ifndef ASSISTANT_SRC_LLM_REQUEST_BUILDERS_HPP_

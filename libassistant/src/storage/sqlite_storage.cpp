@@ -39,7 +39,9 @@
 #include "storage/sqlite_storage.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -2354,12 +2356,27 @@ std::string_view SqliteMigration(int version) {
   return kMigrations[version - 1];
 }
 
+namespace {
+
+// The database holds password hashes, tokens and every user's words, so a
+// new one is created 0600 before SQLite opens it (SQLite would make it 0644
+// less the umask); SQLite gives its -wal and -shm files the database's
+// mode. An existing file keeps the mode its operator gave it. A failure
+// here is left for SQLite's open to report in its own words.
+void CreatePrivately(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool in_memory,
                                                    const StorageOptions& options) {
   const int busy_ms = static_cast<int>(
       std::min<int64_t>(options.busy_timeout.count(), std::numeric_limits<int>::max()));
   auto opened = Guard([&]() -> Result<std::unique_ptr<Storage>> {
     const std::string file = in_memory ? ":memory:" : path;
+    if (!in_memory) CreatePrivately(path);
     // Every connection is used by one thread at a time (the writer behind
     // its mutex, readers checked out of the pool), so SQLite's own
     // per-call connection mutex is pure cost: open in multi-thread mode.
