@@ -57,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/search_terms.hpp"
 #include "storage/wal_checkpointer.hpp"
 
 namespace assistant::storage {
@@ -569,38 +570,22 @@ auto Guard(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-// Builds an FTS5 MATCH expression from user words so that input can never
-// carry FTS syntax: each word becomes one quoted phrase of its tokens (ASCII
-// letters/digits and any non-ASCII byte; other ASCII characters separate),
-// with `*` kept only as a trailing prefix marker. Phrases are ANDed. Empty
-// when no word has a token.
+// Builds an FTS5 MATCH expression from user words (ParseSearchTerms keeps
+// only plain tokens): each word becomes one quoted phrase of its tokens, with
+// `*` after it when it is a prefix. Phrases are ANDed. Empty when no word has
+// a token.
 std::string BuildMatch(const std::vector<std::string>& words) {
   std::string out;
-  for (const std::string& word : words) {
-    bool prefix = !word.empty() && word.back() == '*';
+  for (const SearchTerm& term : ParseSearchTerms(words)) {
     std::string phrase;
-    std::string token;
-    auto flush = [&] {
-      if (token.empty()) return;
+    for (const std::string& token : term.tokens) {
       if (!phrase.empty()) phrase += ' ';
       phrase += token;
-      token.clear();
-    };
-    for (unsigned char c : word) {
-      bool keep =
-          (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-      if (keep) {
-        token.push_back(static_cast<char>(c));
-      } else {
-        flush();
-      }
     }
-    flush();
-    if (phrase.empty()) continue;
     if (!out.empty()) out += ' ';
     // Only '"' is special inside an FTS5 string, and it cannot occur here.
     out += '"' + phrase + '"';
-    if (prefix) out += '*';
+    if (term.prefix) out += '*';
   }
   return out;
 }
