@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/row_mapping.hpp"
 #include "storage/search_terms.hpp"
 
 namespace assistant::storage {
@@ -273,11 +274,6 @@ std::string BuildTsQuery(const std::vector<std::string>& words) {
 
 Timestamp TimeCol(const pqxx::field& f) { return FromUnixMillis(f.as<int64_t>()); }
 
-std::optional<Timestamp> OptTimeCol(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return FromUnixMillis(f.as<int64_t>());
-}
-
 std::string TextCol(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
 
 std::optional<std::string> OptTextCol(const pqxx::field& f) {
@@ -297,164 +293,38 @@ std::string Sql(std::initializer_list<std::string_view> parts) {
 
 // ---------------------------------------------------------------- row readers
 
-constexpr const char* kUserCols =
-    "id, email, name, email_verified, preferences, password_hash, created_at, updated_at";
-UserRecord ReadUser(const pqxx::row& r) {
-  UserRecord u;
-  u.user.id = TextCol(r[0]);
-  u.user.email = TextCol(r[1]);
-  u.user.name = TextCol(r[2]);
-  u.user.email_verified = r[3].as<bool>();
-  u.user.preferences = JsonCol(r[4]);
-  u.password_hash = TextCol(r[5]);
-  u.user.created_at = TimeCol(r[6]);
-  u.user.updated_at = TimeCol(r[7]);
-  return u;
-}
+// Column lists and readers are shared with SQLite (row_mapping.hpp); this
+// adapts a libpqxx row to them. BOOLEAN columns read as 1/0.
+struct PgRow {
+  const pqxx::row& r;
+  std::string Text(int i) const { return TextCol(r[i]); }
+  std::optional<std::string> OptText(int i) const { return OptTextCol(r[i]); }
+  int64_t Int(int i) const {
+    const pqxx::field f = r[i];
+    const std::string_view v(f.c_str(), f.size());
+    if (v == "t") return 1;
+    if (v == "f") return 0;
+    return f.as<int64_t>();
+  }
+  std::optional<int64_t> OptInt(int i) const {
+    if (r[i].is_null()) return std::nullopt;
+    return Int(i);
+  }
+};
 
-constexpr const char* kSessionCols =
-    "id, user_id, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
-Session ReadSession(const pqxx::row& r) {
-  Session s;
-  s.id = TextCol(r[0]);
-  s.user_id = TextCol(r[1]);
-  s.created_at = TimeCol(r[2]);
-  s.last_used_at = TimeCol(r[3]);
-  s.expires_at = TimeCol(r[4]);
-  s.revoked_at = OptTimeCol(r[5]);
-  s.ip = TextCol(r[6]);
-  s.user_agent = TextCol(r[7]);
-  return s;
-}
+using namespace rows::columns;  // kUserCols, kTaskCols, ...
 
-constexpr const char* kRefreshCols =
-    "token_hash, session_id, user_id, created_at, expires_at, used_at";
-RefreshToken ReadRefresh(const pqxx::row& r) {
-  RefreshToken t;
-  t.token_hash = TextCol(r[0]);
-  t.session_id = TextCol(r[1]);
-  t.user_id = TextCol(r[2]);
-  t.created_at = TimeCol(r[3]);
-  t.expires_at = TimeCol(r[4]);
-  t.used_at = OptTimeCol(r[5]);
-  return t;
-}
-
-constexpr const char* kApiKeyCols =
-    "id, user_id, name, prefix, key_hash, scopes, expires_at, last_used_at, created_at, "
-    "revoked_at";
-ApiKey ReadApiKey(const pqxx::row& r) {
-  ApiKey k;
-  k.id = TextCol(r[0]);
-  k.user_id = TextCol(r[1]);
-  k.name = TextCol(r[2]);
-  k.prefix = TextCol(r[3]);
-  k.key_hash = TextCol(r[4]);
-  k.scopes = JsonCol(r[5]).get<std::vector<std::string>>();
-  k.expires_at = OptTimeCol(r[6]);
-  k.last_used_at = OptTimeCol(r[7]);
-  k.created_at = TimeCol(r[8]);
-  k.revoked_at = OptTimeCol(r[9]);
-  return k;
-}
-
-constexpr const char* kTaskCols =
-    "id, user_id, title, description, completed, due_at, priority, created_at, updated_at";
-Task ReadTask(const pqxx::row& r) {
-  Task t;
-  t.id = TextCol(r[0]);
-  t.user_id = TextCol(r[1]);
-  t.title = TextCol(r[2]);
-  t.description = TextCol(r[3]);
-  t.completed = r[4].as<bool>();
-  t.due_at = OptTimeCol(r[5]);
-  t.priority = r[6].as<int>();
-  t.created_at = TimeCol(r[7]);
-  t.updated_at = TimeCol(r[8]);
-  return t;
-}
-
-constexpr const char* kConversationCols = "id, user_id, app_id, title, created_at, updated_at";
-Conversation ReadConversation(const pqxx::row& r) {
-  Conversation c;
-  c.id = TextCol(r[0]);
-  c.user_id = TextCol(r[1]);
-  c.app_id = OptTextCol(r[2]);
-  c.title = TextCol(r[3]);
-  c.created_at = TimeCol(r[4]);
-  c.updated_at = TimeCol(r[5]);
-  return c;
-}
-
-constexpr const char* kMessageCols =
-    "id, conversation_id, role, content, tool_calls, tool_call_id, status, created_at, seq";
-Message ReadMessage(const pqxx::row& r) {
-  Message m;
-  m.id = TextCol(r[0]);
-  m.conversation_id = TextCol(r[1]);
-  m.role = TextCol(r[2]);
-  m.content = TextCol(r[3]);
-  if (!r[4].is_null()) m.tool_calls = JsonCol(r[4]);
-  m.tool_call_id = OptTextCol(r[5]);
-  m.status = TextCol(r[6]);
-  m.created_at = TimeCol(r[7]);
-  return m;
-}
-
-constexpr const char* kMemoryCols = "id, user_id, content, created_at";
-Memory ReadMemory(const pqxx::row& r) {
-  Memory m;
-  m.id = TextCol(r[0]);
-  m.user_id = TextCol(r[1]);
-  m.content = TextCol(r[2]);
-  m.created_at = TimeCol(r[3]);
-  return m;
-}
-
-constexpr const char* kUserDataCols = "user_id, ns, key, value, updated_at";
-UserDataEntry ReadUserData(const pqxx::row& r) {
-  UserDataEntry e;
-  e.user_id = TextCol(r[0]);
-  e.ns = TextCol(r[1]);
-  e.key = TextCol(r[2]);
-  e.value = JsonCol(r[3]);
-  e.updated_at = TimeCol(r[4]);
-  return e;
-}
-
-constexpr const char* kAuditCols =
-    "id, user_id, type, outcome, ip, user_agent, request_id, details, created_at";
-AuditEvent ReadAudit(const pqxx::row& r) {
-  AuditEvent a;
-  a.id = TextCol(r[0]);
-  a.user_id = OptTextCol(r[1]).value_or("");
-  a.type = TextCol(r[2]);
-  a.outcome = TextCol(r[3]);
-  a.ip = TextCol(r[4]);
-  a.user_agent = OptTextCol(r[5]);
-  a.request_id = TextCol(r[6]);
-  a.details = JsonCol(r[7]);
-  a.created_at = TimeCol(r[8]);
-  return a;
-}
-
-constexpr const char* kRunCols =
-    "id, user_id, conversation_id, message_id, status, created_at, finished_at, "
-    "cancel_requested, owner, heartbeat_at";
-Run ReadRun(const pqxx::row& r) {
-  Run run;
-  run.id = TextCol(r[0]);
-  run.user_id = TextCol(r[1]);
-  run.conversation_id = TextCol(r[2]);
-  run.message_id = TextCol(r[3]);
-  run.status = TextCol(r[4]);
-  run.created_at = TimeCol(r[5]);
-  run.finished_at = OptTimeCol(r[6]);
-  run.cancel_requested = r[7].as<bool>();
-  run.owner = TextCol(r[8]);
-  run.heartbeat_at = OptTimeCol(r[9]);
-  return run;
-}
+UserRecord ReadUser(const pqxx::row& r) { return rows::ReadUser(PgRow{r}); }
+Session ReadSession(const pqxx::row& r) { return rows::ReadSession(PgRow{r}); }
+RefreshToken ReadRefresh(const pqxx::row& r) { return rows::ReadRefresh(PgRow{r}); }
+ApiKey ReadApiKey(const pqxx::row& r) { return rows::ReadApiKey(PgRow{r}); }
+Task ReadTask(const pqxx::row& r) { return rows::ReadTask(PgRow{r}); }
+Conversation ReadConversation(const pqxx::row& r) { return rows::ReadConversation(PgRow{r}); }
+Message ReadMessage(const pqxx::row& r) { return rows::ReadMessage(PgRow{r}); }
+Memory ReadMemory(const pqxx::row& r) { return rows::ReadMemory(PgRow{r}); }
+UserDataEntry ReadUserData(const pqxx::row& r) { return rows::ReadUserData(PgRow{r}); }
+AuditEvent ReadAudit(const pqxx::row& r) { return rows::ReadAudit(PgRow{r}); }
+::assistant::Run ReadRun(const pqxx::row& r) { return rows::ReadRun(PgRow{r}); }
 
 // A message's tool_calls column: its JSON text, or NULL.
 std::optional<std::string> ToolCallsText(const Message& m) {
@@ -475,7 +345,9 @@ std::string StatementName(const std::string& sql) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = names.find(sql);
   if (it == names.end()) {
-    it = names.emplace(sql, "s" + std::to_string(names.size())).first;
+    std::string name = "s";
+    name += std::to_string(names.size());
+    it = names.emplace(sql, std::move(name)).first;
   }
   return it->second;
 }
