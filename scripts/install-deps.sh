@@ -8,6 +8,9 @@ PACKAGES=(
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
   libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev zlib1g-dev
   libcjson-dev valgrind
+  # The PostgreSQL storage backend, and the server its tests start
+  # (scripts/pg-test-server.sh).
+  libpqxx-dev postgresql
   curl
   # The http suite's responses are checked against /openapi.json with it.
   python3-jsonschema

@@ -1,9 +1,9 @@
-// Durability writer: opens the SQLite database given on the command line,
+// Durability writer: opens the database URL given on the command line,
 // creates a user, then creates tasks from 4 threads forever. It prints
 // "user <id>" first and then "task <id>" for each task only after CreateTask
 // returned OK, flushing each line: a printed id is an acknowledged write.
 //
-// Usage: durability_writer <db-path> [crash|power]
+// Usage: durability_writer <database-url> [crash|power]
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -14,14 +14,14 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <db-path> [crash|power]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <database-url> [crash|power]\n", argv[0]);
     return 2;
   }
   assistant::StorageOptions options;
   if (argc > 2 && std::string(argv[2]) == "power") {
     options.durability = assistant::Durability::kPowerLossSafe;
   }
-  auto opened = assistant::OpenStorage(std::string("sqlite://") + argv[1], options);
+  auto opened = assistant::OpenStorage(argv[1], options);
   if (!opened.ok()) {
     std::fprintf(stderr, "open failed: %s\n", opened.status().ToString().c_str());
     return 1;

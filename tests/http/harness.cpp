@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +17,10 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+
+#ifdef ASSISTANT_WITH_POSTGRES
+#include <pqxx/pqxx>
+#endif
 
 #include "response_log.hpp"
 
@@ -101,6 +107,61 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+bool PostgresMode() {
+  const char* on = std::getenv("ASSISTANT_TEST_HTTP_POSTGRES");
+  return on != nullptr && std::string(on) == "1";
+}
+
+namespace {
+
+// The PostgreSQL URL of the database for server directory `dir`, created on
+// first use so a restart in the same directory finds its data. Exits the
+// suite when there is no server to use: 1 in CI, 77 (not run) elsewhere.
+std::string PostgresDatabaseFor(const std::string& dir) {
+  const char* base = std::getenv("ASSISTANT_TEST_PG_URL");
+  if (base == nullptr || *base == '\0') {
+    const char* ci = std::getenv("CI");
+    const bool in_ci = ci != nullptr && std::string(ci) == "true";
+    std::fprintf(stderr, "%s: ASSISTANT_TEST_PG_URL is not set (scripts/pg-test-server.sh sets it)\n",
+                 in_ci ? "FAIL" : "NOT RUN");
+    std::exit(in_ci ? 1 : 77);
+  }
+#ifdef ASSISTANT_WITH_POSTGRES
+  // Directory names are mkdtemp's letters and digits; lower case keeps the
+  // identifier plain, and the hash of the full path keeps it unique.
+  std::string name = "http_";
+  for (char c : std::filesystem::path(dir).filename().string()) {
+    if (std::isalnum(static_cast<unsigned char>(c))) name += static_cast<char>(std::tolower(c));
+  }
+  name += "_" + std::to_string(std::hash<std::string>{}(dir) % 1000000007);
+  const std::string url(base);
+  const size_t authority = url.find("://") + 3;
+  const size_t slash = url.find('/', authority);
+  const size_t query = url.find('?', authority);
+  const std::string tail = query == std::string::npos ? "" : url.substr(query);
+  try {
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    if (n.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", name).empty()) {
+      n.exec("CREATE DATABASE " + name);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "FAIL: cannot create the test database: %s\n", e.what());
+    std::exit(1);
+  }
+  return url.substr(0, std::min(slash, query)) + "/" + name + tail;
+#else
+  std::fprintf(stderr, "FAIL: this build has no PostgreSQL backend\n");
+  std::exit(1);
+#endif
+}
+
+}  // namespace
+
+std::string ServerProcess::db_path() const {
+  return dir_ + (PostgresMode() ? "/assistant" : "/test.db");
+}
+
 ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, bool use_defaults,
                              std::map<std::string, std::string> env) {
   if (dir.empty()) {
@@ -112,7 +173,9 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, boo
   log_path_ = dir_ + "/server-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".log";
   std::vector<std::string> all;
   if (use_defaults) {
-    all = {"--port", "0", "--database", "sqlite://" + db_path(), "--argon2-memory-kib", "256",
+    const std::string database =
+        PostgresMode() ? PostgresDatabaseFor(dir_) : "sqlite://" + db_path();
+    all = {"--port", "0", "--database", database, "--argon2-memory-kib", "256",
            "--argon2-iterations", "1", "--rate-limit-auth", "0", "--rate-limit-api", "0"};
   }
   all.insert(all.end(), args.begin(), args.end());

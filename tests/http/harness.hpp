@@ -40,6 +40,11 @@ class TempDir {
   std::string path_;
 };
 
+// True when the suite runs its servers on PostgreSQL
+// (ASSISTANT_TEST_HTTP_POSTGRES=1, the http_postgres ctest registration):
+// each server directory gets a database of its own on $ASSISTANT_TEST_PG_URL.
+bool PostgresMode();
+
 class ServerProcess {
  public:
   // `args` are added to the defaults; `dir` holds the database (a fresh
@@ -56,7 +61,10 @@ class ServerProcess {
   bool started() const { return port_ > 0; }
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
-  std::string db_path() const { return dir_ + "/test.db"; }
+  // The SQLite file, or on PostgreSQL (PostgresMode) the base name the
+  // server gives the files it keeps beside a server database (secret,
+  // outbox) in its working directory, which is dir().
+  std::string db_path() const;
   std::string log() const;  // everything the server wrote so far
 
   // SIGTERM and wait; returns the exit status (-1 when killed by a signal).

@@ -115,8 +115,15 @@ TEST_SUITE("database urls") {
     CHECK(bad.status().reason() == "invalid_database_url");
     CHECK(bad.status().message().find("hunter2") == std::string::npos);
     auto pg = ParseDatabaseUrl("postgresql://u:secret@h/db");
+#ifdef ASSISTANT_WITH_POSTGRES
+    REQUIRE(pg.ok());
+    CHECK(pg->backend == DatabaseUrl::Backend::kPostgres);
+    CHECK(pg->path.empty());  // nothing is placed beside a server database
+    CHECK(ParseDatabaseUrl("postgres://u@h/db")->backend == DatabaseUrl::Backend::kPostgres);
+#else
     REQUIRE_FALSE(pg.ok());
     CHECK(pg.status().reason() == "backend_unavailable");
+#endif
     CHECK(ParseDatabaseUrl("sqlite://").status().reason() == "invalid_database_url");
   }
 

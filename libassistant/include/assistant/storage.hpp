@@ -54,6 +54,9 @@ struct StorageOptions {
   Durability durability = Durability::kProcessCrashSafe;
   // Reader connections kept open (SQLite file databases). Default: 4.
   int read_connections = 4;
+  // PostgreSQL: most connections the pool opens; each call holds one for
+  // its transaction, and a call finding all busy waits. 1..256. Default: 8.
+  int pool_connections = 8;
 };
 
 struct TaskQuery {

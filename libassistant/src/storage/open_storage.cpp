@@ -1,10 +1,13 @@
-// OpenStorage: picks the backend from the URL scheme. Backends slot into the
-// dispatch below; PostgreSQL joins when the build gains it.
+// OpenStorage: picks the backend from the URL scheme. PostgreSQL is there
+// when the build has it (ASSISTANT_WITH_POSTGRES).
 #include <string>
 #include <string_view>
 
 #include "assistant/storage.hpp"
 #include "storage/sqlite_storage.hpp"
+#ifdef ASSISTANT_WITH_POSTGRES
+#include "storage/postgres_storage.hpp"
+#endif
 
 namespace assistant {
 
@@ -38,10 +41,17 @@ Result<DatabaseUrl> ParseDatabaseUrl(const std::string& url) {
     return out;
   }
   if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
+#ifdef ASSISTANT_WITH_POSTGRES
+    // libpq parses the rest (host, port, database, user, password,
+    // sslmode...) when it connects.
+    out.backend = DatabaseUrl::Backend::kPostgres;
+    return out;
+#else
     return Status(StatusCode::kUnimplemented,
                   "this build has no PostgreSQL storage backend (not compiled in); "
                   "use a sqlite:// URL",
                   "backend_unavailable");
+#endif
   }
   // Never echo the URL: it may carry a password.
   return InvalidArgumentError(
@@ -58,7 +68,15 @@ Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url,
   if (options.read_connections < 1 || options.read_connections > 64) {
     return InvalidArgumentError("read_connections must be between 1 and 64", "read_connections");
   }
+  if (options.pool_connections < 1 || options.pool_connections > 256) {
+    return InvalidArgumentError("pool_connections must be between 1 and 256", "pool_connections");
+  }
   ASSISTANT_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(url));
+#ifdef ASSISTANT_WITH_POSTGRES
+  if (parsed.backend == DatabaseUrl::Backend::kPostgres) {
+    return storage::OpenPostgresStorage(url, options);
+  }
+#endif
   return storage::OpenSqliteStorage(parsed.path, parsed.in_memory, options);
 }
 

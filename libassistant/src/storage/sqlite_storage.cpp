@@ -59,6 +59,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/row_mapping.hpp"
+#include "storage/search_terms.hpp"
 #include "storage/wal_checkpointer.hpp"
 
 namespace assistant::storage {
@@ -405,19 +407,7 @@ Timestamp TimeCol(const SQLite::Statement& st, int i) {
   return FromUnixMillis(st.getColumn(i).getInt64());
 }
 
-std::optional<Timestamp> OptTimeCol(const SQLite::Statement& st, int i) {
-  SQLite::Column c = st.getColumn(i);
-  if (c.isNull()) return std::nullopt;
-  return FromUnixMillis(c.getInt64());
-}
-
 std::string TextCol(const SQLite::Statement& st, int i) { return st.getColumn(i).getString(); }
-
-std::optional<std::string> OptTextCol(const SQLite::Statement& st, int i) {
-  SQLite::Column c = st.getColumn(i);
-  if (c.isNull()) return std::nullopt;
-  return c.getString();
-}
 
 // Throws nlohmann::json::parse_error on a corrupt document; Read()/Write()
 // turn that into DataLoss.
@@ -571,38 +561,22 @@ auto Guard(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-// Builds an FTS5 MATCH expression from user words so that input can never
-// carry FTS syntax: each word becomes one quoted phrase of its tokens (ASCII
-// letters/digits and any non-ASCII byte; other ASCII characters separate),
-// with `*` kept only as a trailing prefix marker. Phrases are ANDed. Empty
-// when no word has a token.
+// Builds an FTS5 MATCH expression from user words (ParseSearchTerms keeps
+// only plain tokens): each word becomes one quoted phrase of its tokens, with
+// `*` after it when it is a prefix. Phrases are ANDed. Empty when no word has
+// a token.
 std::string BuildMatch(const std::vector<std::string>& words) {
   std::string out;
-  for (const std::string& word : words) {
-    bool prefix = !word.empty() && word.back() == '*';
+  for (const SearchTerm& term : ParseSearchTerms(words)) {
     std::string phrase;
-    std::string token;
-    auto flush = [&] {
-      if (token.empty()) return;
+    for (const std::string& token : term.tokens) {
       if (!phrase.empty()) phrase += ' ';
       phrase += token;
-      token.clear();
-    };
-    for (unsigned char c : word) {
-      bool keep =
-          (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-      if (keep) {
-        token.push_back(static_cast<char>(c));
-      } else {
-        flush();
-      }
     }
-    flush();
-    if (phrase.empty()) continue;
     if (!out.empty()) out += ' ';
     // Only '"' is special inside an FTS5 string, and it cannot occur here.
     out += '"' + phrase + '"';
-    if (prefix) out += '*';
+    if (term.prefix) out += '*';
   }
   return out;
 }
@@ -630,69 +604,41 @@ std::string EscapeLike(const std::string& s) {
 
 // ---------------------------------------------------------------- row readers
 
-constexpr const char* kUserCols =
-    "id, email, name, email_verified, preferences, password_hash, created_at, updated_at";
-UserRecord ReadUser(const SQLite::Statement& st) {
-  UserRecord r;
-  r.user.id = TextCol(st, 0);
-  r.user.email = TextCol(st, 1);
-  r.user.name = TextCol(st, 2);
-  r.user.email_verified = st.getColumn(3).getInt() != 0;
-  r.user.preferences = JsonCol(st, 4);
-  r.password_hash = TextCol(st, 5);
-  r.user.created_at = TimeCol(st, 6);
-  r.user.updated_at = TimeCol(st, 7);
-  return r;
-}
+// Column lists and readers are shared with PostgreSQL (row_mapping.hpp);
+// this adapts a SQLiteCpp statement's current row to them.
+struct SqliteRow {
+  const SQLite::Statement& st;
+  std::string Text(int i) const { return st.getColumn(i).getString(); }
+  std::optional<std::string> OptText(int i) const {
+    SQLite::Column c = st.getColumn(i);
+    if (c.isNull()) return std::nullopt;
+    return c.getString();
+  }
+  int64_t Int(int i) const { return st.getColumn(i).getInt64(); }
+  std::optional<int64_t> OptInt(int i) const {
+    SQLite::Column c = st.getColumn(i);
+    if (c.isNull()) return std::nullopt;
+    return c.getInt64();
+  }
+};
 
-constexpr const char* kSessionCols =
-    "id, user_id, created_at, last_used_at, expires_at, revoked_at, ip, user_agent";
-Session ReadSession(const SQLite::Statement& st) {
-  Session s;
-  s.id = TextCol(st, 0);
-  s.user_id = TextCol(st, 1);
-  s.created_at = TimeCol(st, 2);
-  s.last_used_at = TimeCol(st, 3);
-  s.expires_at = TimeCol(st, 4);
-  s.revoked_at = OptTimeCol(st, 5);
-  s.ip = TextCol(st, 6);
-  s.user_agent = TextCol(st, 7);
-  return s;
-}
+using namespace rows::columns;  // kUserCols, kTaskCols, ...
 
-constexpr const char* kRefreshCols =
-    "token_hash, session_id, user_id, created_at, expires_at, used_at";
-RefreshToken ReadRefresh(const SQLite::Statement& st) {
-  RefreshToken t;
-  t.token_hash = TextCol(st, 0);
-  t.session_id = TextCol(st, 1);
-  t.user_id = TextCol(st, 2);
-  t.created_at = TimeCol(st, 3);
-  t.expires_at = TimeCol(st, 4);
-  t.used_at = OptTimeCol(st, 5);
-  return t;
+UserRecord ReadUser(const SQLite::Statement& st) { return rows::ReadUser(SqliteRow{st}); }
+Session ReadSession(const SQLite::Statement& st) { return rows::ReadSession(SqliteRow{st}); }
+RefreshToken ReadRefresh(const SQLite::Statement& st) { return rows::ReadRefresh(SqliteRow{st}); }
+ApiKey ReadApiKey(const SQLite::Statement& st) { return rows::ReadApiKey(SqliteRow{st}); }
+Conversation ReadConversation(const SQLite::Statement& st) {
+  return rows::ReadConversation(SqliteRow{st});
 }
-
-constexpr const char* kApiKeyCols =
-    "id, user_id, name, prefix, key_hash, scopes, expires_at, last_used_at, created_at, "
-    "revoked_at";
-ApiKey ReadApiKey(const SQLite::Statement& st) {
-  ApiKey k;
-  k.id = TextCol(st, 0);
-  k.user_id = TextCol(st, 1);
-  k.name = TextCol(st, 2);
-  k.prefix = TextCol(st, 3);
-  k.key_hash = TextCol(st, 4);
-  k.scopes = JsonCol(st, 5).get<std::vector<std::string>>();
-  k.expires_at = OptTimeCol(st, 6);
-  k.last_used_at = OptTimeCol(st, 7);
-  k.created_at = TimeCol(st, 8);
-  k.revoked_at = OptTimeCol(st, 9);
-  return k;
+Message ReadMessage(const SQLite::Statement& st) { return rows::ReadMessage(SqliteRow{st}); }
+Memory ReadMemory(const SQLite::Statement& st) { return rows::ReadMemory(SqliteRow{st}); }
+UserDataEntry ReadUserData(const SQLite::Statement& st) {
+  return rows::ReadUserData(SqliteRow{st});
 }
+AuditEvent ReadAudit(const SQLite::Statement& st) { return rows::ReadAudit(SqliteRow{st}); }
+Run ReadRun(const SQLite::Statement& st) { return rows::ReadRun(SqliteRow{st}); }
 
-constexpr const char* kTaskCols =
-    "id, user_id, title, description, completed, due_at, priority, created_at, updated_at";
 // Straight from the raw statement (RawStmt says why).
 void AssignText(std::string& out, sqlite3_stmt* st, int i) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
@@ -718,93 +664,10 @@ Task ReadTask(sqlite3_stmt* st) {
   return t;
 }
 
-constexpr const char* kConversationCols = "id, user_id, app_id, title, created_at, updated_at";
-Conversation ReadConversation(const SQLite::Statement& st) {
-  Conversation c;
-  c.id = TextCol(st, 0);
-  c.user_id = TextCol(st, 1);
-  c.app_id = OptTextCol(st, 2);
-  c.title = TextCol(st, 3);
-  c.created_at = TimeCol(st, 4);
-  c.updated_at = TimeCol(st, 5);
-  return c;
-}
-
-constexpr const char* kMessageCols =
-    "id, conversation_id, role, content, tool_calls, tool_call_id, status, created_at, seq";
-Message ReadMessage(const SQLite::Statement& st) {
-  Message m;
-  m.id = TextCol(st, 0);
-  m.conversation_id = TextCol(st, 1);
-  m.role = TextCol(st, 2);
-  m.content = TextCol(st, 3);
-  if (auto tc = OptTextCol(st, 4)) m.tool_calls = Json::parse(*tc);
-  m.tool_call_id = OptTextCol(st, 5);
-  m.status = TextCol(st, 6);
-  m.created_at = TimeCol(st, 7);
-  return m;
-}
-
-constexpr const char* kMemoryCols = "id, user_id, content, created_at";
-Memory ReadMemory(const SQLite::Statement& st) {
-  Memory m;
-  m.id = TextCol(st, 0);
-  m.user_id = TextCol(st, 1);
-  m.content = TextCol(st, 2);
-  m.created_at = TimeCol(st, 3);
-  return m;
-}
-
-constexpr const char* kUserDataCols = "user_id, ns, key, value, updated_at";
-UserDataEntry ReadUserData(const SQLite::Statement& st) {
-  UserDataEntry e;
-  e.user_id = TextCol(st, 0);
-  e.ns = TextCol(st, 1);
-  e.key = TextCol(st, 2);
-  e.value = JsonCol(st, 3);
-  e.updated_at = TimeCol(st, 4);
-  return e;
-}
-
-constexpr const char* kAuditCols =
-    "id, user_id, type, outcome, ip, user_agent, request_id, details, created_at";
-AuditEvent ReadAudit(const SQLite::Statement& st) {
-  AuditEvent a;
-  a.id = TextCol(st, 0);
-  a.user_id = OptTextCol(st, 1).value_or("");
-  a.type = TextCol(st, 2);
-  a.outcome = TextCol(st, 3);
-  a.ip = TextCol(st, 4);
-  a.user_agent = OptTextCol(st, 5);
-  a.request_id = TextCol(st, 6);
-  a.details = JsonCol(st, 7);
-  a.created_at = TimeCol(st, 8);
-  return a;
-}
-
 std::string Sql(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (auto p : parts) out += p;
   return out;
-}
-
-constexpr const char* kRunCols =
-    "id, user_id, conversation_id, message_id, status, created_at, finished_at, "
-    "cancel_requested, owner, heartbeat_at";
-
-Run ReadRun(const SQLite::Statement& st) {
-  Run r;
-  r.id = TextCol(st, 0);
-  r.user_id = TextCol(st, 1);
-  r.conversation_id = TextCol(st, 2);
-  r.message_id = TextCol(st, 3);
-  r.status = TextCol(st, 4);
-  r.created_at = TimeCol(st, 5);
-  r.finished_at = OptTimeCol(st, 6);
-  r.cancel_requested = st.getColumn(7).getInt() != 0;
-  r.owner = TextCol(st, 8);
-  r.heartbeat_at = OptTimeCol(st, 9);
-  return r;
 }
 
 // ---------------------------------------------------------------- storage

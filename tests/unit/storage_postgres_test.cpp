@@ -1,0 +1,282 @@
+// The PostgreSQL backend: the conformance suite, plus what is specific to it
+// (URL forms and passwords, migrations under a lock, lost connections).
+//
+// Needs a server: $ASSISTANT_TEST_PG_URL names a role that may create
+// databases (scripts/pg-test-server.sh starts one and sets it; scripts/test.sh
+// runs every test under it). Without it the tests fail when CI is set, since
+// a missing PostgreSQL is an install step, and otherwise say plainly that
+// they did not run.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "assistant/storage.hpp"
+#include "storage_conformance.hpp"
+
+#ifdef ASSISTANT_WITH_POSTGRES
+#include <pqxx/pqxx>
+
+#include "storage/postgres_storage.hpp"
+#endif
+
+using namespace assistant;
+
+namespace {
+
+// The server's URL, or "" after reporting why the test cannot run.
+std::string TestUrl() {
+  const char* url = std::getenv("ASSISTANT_TEST_PG_URL");
+  const char* ci = std::getenv("CI");
+  const bool in_ci = ci != nullptr && std::string(ci) == "true";
+#ifndef ASSISTANT_WITH_POSTGRES
+  if (in_ci) FAIL("this build has no PostgreSQL backend (ASSISTANT_WITH_POSTGRES is OFF)");
+  MESSAGE("NOT RUN: this build has no PostgreSQL backend");
+  return "";
+#endif
+  if (url == nullptr || *url == '\0') {
+    if (in_ci) FAIL("ASSISTANT_TEST_PG_URL is not set: run the tests through scripts/test.sh");
+    MESSAGE("NOT RUN: ASSISTANT_TEST_PG_URL is not set (scripts/pg-test-server.sh sets it)");
+    return "";
+  }
+  return url;
+}
+
+#ifdef ASSISTANT_WITH_POSTGRES
+
+// `url` with its database name replaced by `db`.
+std::string WithDatabase(const std::string& url, const std::string& db) {
+  const size_t authority = url.find("://") + 3;
+  const size_t slash = url.find('/', authority);
+  const size_t query = url.find('?', authority);
+  const std::string head = url.substr(0, std::min(slash, query));
+  const std::string tail = query == std::string::npos ? "" : url.substr(query);
+  return head + "/" + db + tail;
+}
+
+// `url` with the password taken out of its user info.
+std::string WithoutPassword(const std::string& url) {
+  const size_t authority = url.find("://") + 3;
+  const size_t at = url.find('@', authority);
+  const size_t colon = url.find(':', authority);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon) + url.substr(at);
+}
+
+std::string PasswordOf(const std::string& url) {
+  const size_t authority = url.find("://") + 3;
+  const size_t at = url.find('@', authority);
+  const size_t colon = url.find(':', authority);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return "";
+  return url.substr(colon + 1, at - colon - 1);
+}
+
+void Admin(const std::string& url, const std::string& sql) {
+  pqxx::connection c(url);
+  pqxx::nontransaction n(c);
+  n.exec(sql);
+}
+
+std::unique_ptr<Storage> MustOpen(const std::string& url, const StorageOptions& options = {}) {
+  auto s = OpenStorage(url, options);
+  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+  return std::move(*s);
+}
+
+// Fresh, empty databases: each a copy of one migrated template, which is
+// much faster than migrating each.
+class Databases final {
+ public:
+  explicit Databases(std::string url) : url_(std::move(url)) {
+    prefix_ = "t" + NewId().substr(24);
+    template_ = prefix_ + "_template";
+    Admin(url_, "CREATE DATABASE " + template_);
+    MustOpen(WithDatabase(url_, template_)).reset();  // migrates, then disconnects
+  }
+  ~Databases() {
+    try {
+      for (const std::string& db : made_) Admin(url_, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+      Admin(url_, "DROP DATABASE IF EXISTS " + template_ + " WITH (FORCE)");
+    } catch (const std::exception&) {
+      // The throwaway server goes away anyway.
+    }
+  }
+  Databases(const Databases&) = delete;
+  Databases& operator=(const Databases&) = delete;
+
+  // A URL of a new database with the current schema and no rows.
+  std::string Fresh() {
+    const std::string db = prefix_ + "_" + std::to_string(made_.size());
+    Admin(url_, "CREATE DATABASE " + db + " TEMPLATE " + template_);
+    made_.push_back(db);
+    return WithDatabase(url_, db);
+  }
+  // A URL of a new database without any schema.
+  std::string Empty() {
+    const std::string db = prefix_ + "_" + std::to_string(made_.size());
+    Admin(url_, "CREATE DATABASE " + db);
+    made_.push_back(db);
+    return WithDatabase(url_, db);
+  }
+
+ private:
+  std::string url_;
+  std::string prefix_;
+  std::string template_;
+  std::vector<std::string> made_;
+};
+
+#endif
+
+}  // namespace
+
+TEST_CASE("postgresql storage passes the conformance suite") {
+  const std::string url = TestUrl();
+  if (url.empty()) return;
+#ifdef ASSISTANT_WITH_POSTGRES
+  Databases dbs(url);
+  conformance::RunStorageConformance([&] {
+    StorageOptions options;
+    options.pool_connections = 4;
+    return MustOpen(dbs.Fresh(), options);
+  });
+#endif
+}
+
+#ifdef ASSISTANT_WITH_POSTGRES
+TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
+  const std::string url = TestUrl();
+  if (url.empty()) return;
+  Databases dbs(url);
+
+  SUBCASE("postgres:// works as postgresql:// does, and the backend says its name") {
+    const std::string fresh = dbs.Fresh();
+    auto s = MustOpen("postgres://" + fresh.substr(fresh.find("://") + 3));
+    CHECK(s->Backend() == "postgresql");
+    CHECK(s->Ping().ok());
+  }
+
+  SUBCASE("the password may come from PGPASSWORD instead of the URL") {
+    const std::string fresh = dbs.Fresh();
+    const std::string password = PasswordOf(fresh);
+    REQUIRE_FALSE(password.empty());
+    ::setenv("PGPASSWORD", password.c_str(), 1);
+    auto with_env = OpenStorage(WithoutPassword(fresh));
+    ::unsetenv("PGPASSWORD");
+    REQUIRE_MESSAGE(with_env.ok(), with_env.status().ToString());
+    CHECK((*with_env)->Ping().ok());
+  }
+
+  SUBCASE("a wrong password is Unavailable and never echoed") {
+    const std::string fresh = dbs.Fresh();
+    const std::string wrong = "wrong-Pa55word-xyz";
+    const std::string bad =
+        WithoutPassword(fresh).insert(WithoutPassword(fresh).find('@'), ":" + wrong);
+    auto s = OpenStorage(bad);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.status().code() == StatusCode::kUnavailable);
+    CHECK(s.status().reason() == "storage_unavailable");
+    CHECK(s.status().message().find(wrong) == std::string::npos);
+  }
+
+  SUBCASE("servers opening a new database at once migrate it once") {
+    const std::string empty = dbs.Empty();
+    std::vector<std::thread> threads;
+    std::vector<Status> results(4);
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] {
+        auto s = OpenStorage(empty);
+        results[i] = s.ok() ? (*s)->Ping() : s.status();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const Status& r : results) CHECK_MESSAGE(r.ok(), r.ToString());
+    pqxx::connection c(empty);
+    pqxx::nontransaction n(c);
+    CHECK(n.exec("SELECT count(*) FROM schema_version")[0][0].as<int>() ==
+          storage::kPostgresSchemaVersion);
+  }
+
+  SUBCASE("a schema newer than this build is refused with schema_too_new") {
+    const std::string fresh = dbs.Fresh();
+    Admin(fresh, "INSERT INTO schema_version(version, applied_at) VALUES (" +
+                     std::to_string(storage::kPostgresSchemaVersion + 1) + ", 0)");
+    auto s = OpenStorage(fresh);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.status().code() == StatusCode::kFailedPrecondition);
+    CHECK(s.status().reason() == "schema_too_new");
+  }
+
+  SUBCASE("a database that cannot be reached fails fast with storage_unavailable") {
+    // A loopback port nobody listens on: the server's own port plus one is
+    // as good as any, and checked below.
+    std::string dead = WithDatabase(url, "nowhere");
+    const size_t at = dead.find('@');
+    const size_t colon = dead.find(':', at);
+    const size_t slash = dead.find('/', colon);
+    const int port = std::stoi(dead.substr(colon + 1, slash - colon - 1));
+    dead = dead.substr(0, colon + 1) + std::to_string(port == 65535 ? 1 : port + 1) +
+           dead.substr(slash);
+    auto s = OpenStorage(dead);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.status().code() == StatusCode::kUnavailable);
+    CHECK(s.status().reason() == "storage_unavailable");
+  }
+
+  SUBCASE("connections killed under it are replaced, and the data is all there") {
+    const std::string fresh = dbs.Fresh();
+    StorageOptions options;
+    options.pool_connections = 3;
+    auto s = MustOpen(fresh, options);
+    UserRecord r;
+    r.user.id = NewId();
+    r.user.email = "kill@example.com";
+    r.user.name = "K";
+    r.user.preferences = Json::object();
+    r.user.created_at = r.user.updated_at = FromUnixMillis(1767225600000);
+    r.password_hash = "h";
+    REQUIRE(s->CreateUser(r).ok());
+    // As a database restart does to every open connection.
+    const std::string db = fresh.substr(fresh.rfind('/') + 1);
+    Admin(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+                   "' AND pid <> pg_backend_pid()");
+    auto back = s->GetUserById(r.user.id);
+    REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+    CHECK(back->user.email == "kill@example.com");
+    CHECK(s->Ping().ok());
+  }
+
+  SUBCASE("search text is never query syntax, even with quotes and backslashes") {
+    auto s = MustOpen(dbs.Fresh());
+    UserRecord r;
+    r.user.id = NewId();
+    r.user.email = "q@example.com";
+    r.user.name = "Q";
+    r.user.preferences = Json::object();
+    r.password_hash = "h";
+    REQUIRE(s->CreateUser(r).ok());
+    Conversation c;
+    c.id = NewId();
+    c.user_id = r.user.id;
+    c.title = "It's an e-mail from Zoë";
+    REQUIRE(s->CreateConversation(c).ok());
+    for (const std::vector<std::string>& words :
+         std::vector<std::vector<std::string>>{{"it's"}, {"e-mail"}, {"ZOË"}, {"zo\\'ë"}}) {
+      auto found = s->SearchConversations(r.user.id, words, 10, 0);
+      CAPTURE(words.front());
+      REQUIRE_MESSAGE(found.ok(), found.status().ToString());
+      CHECK(found->size() == (words.front() == "zo\\'ë" ? 0u : 1u));
+    }
+    for (const std::vector<std::string>& words : std::vector<std::vector<std::string>>{
+             {"'"}, {"\\"}, {"':*"}, {"!"}, {"a & b"}, {"<->"}, {"|"}}) {
+      auto found = s->SearchConversations(r.user.id, words, 10, 0);
+      REQUIRE_MESSAGE(found.ok(), found.status().ToString());
+      CHECK(found->empty());
+    }
+  }
+}
+#endif
