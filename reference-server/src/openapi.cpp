@@ -204,6 +204,13 @@ Json Schemas() {
        {"tool_call_id", Str()},
        {"name", Str()}},
       {"role"});
+  s["App"] = Obj({{"id", Str()},
+                  {"name", Str()},
+                  {"scopes", ArrayOf(Str())},
+                  {"allowed_origins", ArrayOf(Str())}},
+                 {"id", "name", "scopes", "allowed_origins"});
+  s["AppEnvelope"] = Obj({{"app", Ref("App")}}, {"app"});
+  s["AppList"] = Obj({{"apps", ArrayOf(Ref("App"))}}, {"apps"});
   s["OpenAIChatCompletionRequest"] = Obj(
       {{"model", Str()},
        {"messages", {{"type", "array"}, {"minItems", 1}, {"items", Ref("OpenAIChatMessage")}}},
