@@ -1,5 +1,6 @@
 #include "app_routes.hpp"
 
+#include "app_proxy.hpp"
 #include "assistant/apps.hpp"
 
 namespace assistant::server {
@@ -47,6 +48,18 @@ void AppRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto app, core.apps().Get(c.params[0]));
                      return Reply{0, Json{{"app", AppToJson(app)}}, false};
                    }));
+  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+    RouteDoc doc = Doc("Forwarded to the app's upstream with the caller's identity; the "
+                       "answer is the app's (any status; the server's own refusals use the "
+                       "Error envelope, 502/504 when the app is down or silent)",
+                       nullptr);
+    doc.passthrough = true;
+    doc.errors = {400, 403, 502, 503, 504};
+    doc.sse = true;  // the answer may stream: not for the fast path
+    r.push_back(Make(method, "/api/apps/{id}/proxy/{path}", 200, std::move(doc),
+                     [&s](Call& c) { return ProxyToApp(s, c); }));
+    r.back().rest = true;
+  }
 }
 
 }  // namespace assistant::server

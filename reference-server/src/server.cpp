@@ -71,7 +71,7 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 
 // More segments than any route has: such a path matches nothing, so Match
 // keeps a request's segments in a fixed array instead of a vector.
-constexpr size_t kMaxRouteSegments = 16;
+constexpr size_t kMaxRouteSegments = 32;
 
 bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
@@ -324,9 +324,10 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
   const Route* found = nullptr;
   for (size_t i = 0; i < routes_.size(); ++i) {
     const Route& r = routes_[i];
-    if (r.segments.size() != count) continue;
+    const size_t n = r.segments.size();
+    if (r.rest ? count < n : n != count) continue;
     bool ok = true;
-    for (size_t k = 0; k < count && ok; ++k) {
+    for (size_t k = 0; k < n && ok; ++k) {
       ok = IsParam(r.segments[k]) ? !segs[k].empty() : r.segments[k] == segs[k];
     }
     if (!ok) continue;
@@ -334,9 +335,10 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
       found = &r;
       *index = i;
       params->clear();
-      for (size_t k = 0; k < count; ++k) {
+      for (size_t k = 0; k < n; ++k) {
         if (IsParam(r.segments[k])) params->emplace_back(segs[k]);
       }
+      for (size_t k = n; k < count; ++k) (params->back() += '/') += segs[k];
     }
     if (allowed->find(r.method) == std::string::npos) {
       *allowed += allowed->empty() ? r.method : ", " + r.method;

@@ -92,6 +92,9 @@ struct RouteDoc {
   // every status the server really sends; the description comes from the
   // status itself.
   std::vector<int> errors;
+  // The answer is another program's (the app proxy): any status, headers
+  // and content type, so the document lists one `default` response.
+  bool passthrough = false;
 };
 
 struct Route {
@@ -105,6 +108,9 @@ struct Route {
   RouteDoc doc;
   ErrorBodyFn error_body = nullptr;      // null: ErrorJson's shape
   ErrorStatusFn error_status = nullptr;  // null: HttpStatusFor
+  // The last path parameter takes the rest of the path: one or more
+  // segments, joined with '/'.
+  bool rest = false;
   std::vector<std::string> segments;  // filled by the server
 };
 
