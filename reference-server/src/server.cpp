@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cctype>
@@ -387,19 +388,21 @@ void HttpServer::ApplyRateHeaders(httplib::Response& res,
 
 // Adds the CORS headers for an allowed Origin; false when the request has an
 // Origin that is not on the allow-list.
-bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res) const {
+bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res,
+                      const std::vector<std::string>& extra_origins) const {
   const std::string origin = req.get_header_value("Origin");
   if (origin.empty()) return true;
-  for (const auto& allowed : config_.cors_origins) {
-    if (origin == allowed) {
-      res.set_header("Access-Control-Allow-Origin", origin);
-      res.set_header("Access-Control-Allow-Credentials", "true");
-      res.set_header("Access-Control-Expose-Headers",
-                     "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
-                     "Retry-After");
-      res.set_header("Vary", "Origin");
-      return true;
-    }
+  auto listed = [&origin](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), origin) != list.end();
+  };
+  if (listed(config_.cors_origins) || listed(extra_origins)) {
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Access-Control-Allow-Credentials", "true");
+    res.set_header("Access-Control-Expose-Headers",
+                   "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+                   "Retry-After");
+    res.set_header("Vary", "Origin");
+    return true;
   }
   res.set_header("Vary", "Origin");
   return false;
@@ -456,7 +459,22 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   };
 
   // 3. CORS, including preflight.
-  const bool origin_ok = Cors(req, res);
+  // A preflight matches no route (OPTIONS has none): the route its GET
+  // would take says which extra origins apply.
+  std::vector<std::string> extra_origins;
+  {
+    std::vector<std::string> get_params;
+    size_t unused_index = 0;
+    std::string unused_allowed;
+    const Route* cors_route =
+        route != nullptr || req.method != "OPTIONS"
+            ? route
+            : Match("GET", req.path, &get_params, &unused_index, &unused_allowed);
+    if (cors_route != nullptr && cors_route->extra_origins) {
+      extra_origins = cors_route->extra_origins(route != nullptr ? params : get_params);
+    }
+  }
+  const bool origin_ok = Cors(req, res, extra_origins);
   if (req.method == "OPTIONS") {
     if (allowed.empty()) return fail(NotFoundError("no such route"));
     if (req.get_header_value("Origin").empty()) {

@@ -111,6 +111,9 @@ struct Route {
   // The last path parameter takes the rest of the path: one or more
   // segments, joined with '/'.
   bool rest = false;
+  // Origins allowed besides --cors-origins, given the path parameters (an
+  // app's allowed_origins on its proxy routes). Null: none.
+  std::function<std::vector<std::string>(const std::vector<std::string>& params)> extra_origins;
   std::vector<std::string> segments;  // filled by the server
 };
 
@@ -151,7 +154,8 @@ class HttpServer final {
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
                    const std::string& route, const Route* route_def = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
-  bool Cors(const httplib::Request& req, httplib::Response& res) const;
+  bool Cors(const httplib::Request& req, httplib::Response& res,
+            const std::vector<std::string>& extra_origins) const;
   // `why`: a message of our own instead of the status's generic one.
   void OnLibraryError(const httplib::Request& req, httplib::Response& res,
                       const std::string& why = std::string());

@@ -111,7 +111,7 @@ std::string AppsJson(int echo_port, int local_port, int down_port) {
   std::ostringstream o;
   o << R"({"apps":[)"
     << R"({"id":"echo","name":"Echo","upstream":"http://127.0.0.1:)" << echo_port
-    << R"(/base","scopes":["tasks:read","agent"],"allowed_origins":[]},)"
+    << R"(/base","scopes":["tasks:read","agent"],"allowed_origins":["https://echo.example"]},)"
     << R"({"id":"local","name":"Local","upstream":"http://127.0.0.1:)" << local_port
     << R"(","scopes":[],"allowed_origins":[]},)"
     << R"({"id":"down","name":"Down","upstream":"http://127.0.0.1:)" << down_port
@@ -319,6 +319,27 @@ TEST_CASE("every proxied call is audited with app, method, path and status") {
   CHECK(proxied[1]["outcome"] == "ok");
   CHECK(proxied[1]["details"] ==
         Json{{"app", "echo"}, {"method", "POST"}, {"path", "/audited/x"}, {"status", 200}});
+}
+
+TEST_CASE("an app's allowed origins open its proxy, and nothing else, to the browser") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  ServerProcess& s = *p.server;
+  const httplib::Headers preflight = {{"Origin", "https://echo.example"},
+                                      {"Access-Control-Request-Method", "POST"}};
+  auto ok = s.Raw("OPTIONS", "/api/apps/echo/proxy/x", "", "", preflight);
+  CHECK(ok.status == 204);
+  CHECK(ok.Header("Access-Control-Allow-Origin") == "https://echo.example");
+  // Not on another app's proxy, nor on the rest of the API.
+  CHECK(s.Raw("OPTIONS", "/api/apps/local/proxy/x", "", "", preflight).status == 403);
+  CHECK(s.Raw("OPTIONS", "/api/tasks", "", "", preflight).status == 403);
+  auto get = s.Call("GET", "/api/apps/echo/proxy/x", std::nullopt, p.user.access_token,
+                    {{"Origin", "https://echo.example"}});
+  CHECK(get.status == 200);
+  CHECK(get.Header("Access-Control-Allow-Origin") == "https://echo.example");
+  auto tasks = s.Call("GET", "/api/tasks", std::nullopt, p.user.access_token,
+                      {{"Origin", "https://echo.example"}});
+  CHECK(tasks.Header("Access-Control-Allow-Origin").empty());
 }
 
 }  // TEST_SUITE
