@@ -10,10 +10,6 @@
 namespace assistant::server {
 namespace {
 
-// An answer at most this large (by its Content-Length) is read whole and
-// sent with its length; anything else streams, holding a stream slot.
-constexpr size_t kWholeAnswerBytes = 64 * 1024;
-
 // Never sent to an app: the caller's credentials, the identity headers the
 // server sets itself, framing the client re-does, and the caller's Host
 // and Accept-Encoding (the upstream's own host; identity, so that the body
@@ -133,42 +129,7 @@ Result<Reply> ProxyToApp(HttpServer& s, Call& c) {
   std::shared_ptr<UpstreamCall> up = *std::move(call);
   Audit(s, c, app.id, path, up->status(), true);
 
-  for (const auto& [name, value] : EndToEndHeaders(up->headers(), ResponsePolicy())) {
-    c.res.headers.emplace(name, value);
-  }
-  std::string content_type = up->headers().find("Content-Type") != up->headers().end()
-                                 ? up->headers().find("Content-Type")->second
-                                 : std::string();
-  const std::string length = up->headers().find("Content-Length") != up->headers().end()
-                                 ? up->headers().find("Content-Length")->second
-                                 : std::string();
-  const bool small = !length.empty() && length.size() <= 6 &&
-                     length.find_first_not_of("0123456789") == std::string::npos &&
-                     std::stoul(length) <= kWholeAnswerBytes;
-  if (small || c.req.method == "HEAD" || up->status() == 204 || up->status() == 304) {
-    std::string body;
-    if (!up->ReadAll(&body)) {
-      return UnavailableError("the app's answer was cut short", "upstream_error");
-    }
-    if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
-    if (content_type.empty()) {
-      c.res.body.clear();
-    } else {
-      SetBody(c.res, std::move(body), content_type);
-    }
-    return Reply{up->status(), std::nullopt, true};
-  }
-  if (content_type.empty()) content_type = "application/octet-stream";
-  // Streams as the app writes: each piece is sent as it is read.
-  c.res.set_header("X-Accel-Buffering", "no");
-  c.res.set_chunked_content_provider(
-      content_type,
-      [up](size_t, httplib::DataSink& sink) {
-        if (!up->Pump(sink)) return false;
-        sink.done();
-        return true;
-      },
-      [up](bool) { up->Abort(); });
+  ASSISTANT_RETURN_IF_ERROR(RelayAnswer(up, ResponsePolicy(), c.req.method, c.res));
   return Reply{up->status(), std::nullopt, true};
 }
 

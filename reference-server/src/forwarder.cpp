@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include "header_policy.hpp"
+
 namespace assistant::server {
 namespace {
 
@@ -13,6 +15,16 @@ using Clock = std::chrono::steady_clock;
 
 // Body bytes read ahead of the client: past this, the upstream read waits.
 constexpr size_t kMaxBuffered = 256 * 1024;
+// An answer at most this large (by its Content-Length) is read whole and
+// sent with its length; anything else streams.
+constexpr size_t kWholeAnswerBytes = 64 * 1024;
+
+// SetBody's twin (server.hpp), kept here so the forwarder stands alone.
+void PutBody(httplib::Response& res, std::string body, const std::string& content_type) {
+  res.body = std::move(body);
+  res.headers.erase("Content-Type");
+  res.set_header("Content-Type", content_type);
+}
 
 template <typename Rep, typename Period>
 std::pair<time_t, time_t> SecondsAndMicros(std::chrono::duration<Rep, Period> d) {
@@ -170,6 +182,45 @@ bool UpstreamCall::ReadAll(std::string* body) {
     body->append(chunk);
     return true;
   });
+}
+
+Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
+                   const std::string& method, httplib::Response& res) {
+  for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
+    res.headers.emplace(name, value);
+  }
+  const auto type_it = up->headers().find("Content-Type");
+  std::string content_type = type_it != up->headers().end() ? type_it->second : std::string();
+  const auto length_it = up->headers().find("Content-Length");
+  const std::string length = length_it != up->headers().end() ? length_it->second : std::string();
+  const bool small = !length.empty() && length.size() <= 6 &&
+                     length.find_first_not_of("0123456789") == std::string::npos &&
+                     std::stoul(length) <= kWholeAnswerBytes;
+  if (small || method == "HEAD" || up->status() == 204 || up->status() == 304) {
+    std::string body;
+    if (!up->ReadAll(&body)) {
+      return UnavailableError("the upstream's answer was cut short", "upstream_error");
+    }
+    if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
+    if (content_type.empty()) {
+      res.body.clear();
+    } else {
+      PutBody(res, std::move(body), content_type);
+    }
+    return Status();
+  }
+  if (content_type.empty()) content_type = "application/octet-stream";
+  // Each piece is sent as it is read: nothing in between may buffer it.
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      content_type,
+      [up](size_t, httplib::DataSink& sink) {
+        if (!up->Pump(sink)) return false;
+        sink.done();
+        return true;
+      },
+      [up](bool) { up->Abort(); });
+  return Status();
 }
 
 }  // namespace assistant::server

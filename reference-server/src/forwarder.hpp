@@ -72,6 +72,16 @@ class UpstreamCall {
   httplib::Headers headers_;
 };
 
+struct HeaderPolicy;
+
+// Puts `up`'s answer into `res`: the status's headers as `policy` lets them
+// through (it must drop Content-Length and Content-Type, which are set
+// here), then the body: whole when the upstream said it is at most 64 KiB
+// (and for HEAD, 204 and 304), else streamed as it is read through a
+// chunked content provider. Unavailable when a whole body is cut short.
+Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
+                   const std::string& method, httplib::Response& res);
+
 }  // namespace assistant::server
 
 #endif  // ASSISTANT_SERVER_FORWARDER_HPP_
