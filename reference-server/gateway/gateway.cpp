@@ -7,6 +7,7 @@
 #include "header_policy.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
+#include "server.hpp"
 
 namespace assistant::gateway {
 namespace {
@@ -55,6 +56,15 @@ Gateway::Gateway(GatewayConfig config, server::Logger& logger)
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
   }
+  tokens_ = std::make_unique<TokenCheck>(
+      config_.token_check,
+      [this] {
+        std::vector<std::string> origins;
+        for (Backend* b : Order()) origins.push_back(b->origin);
+        return origins;
+      },
+      std::chrono::milliseconds(config_.jwks_refresh_ms),
+      std::chrono::milliseconds(config_.verify_cache_ms));
   http_.set_tcp_nodelay(true);
   http_.set_payload_max_length(config_.body_limit);
   http_.set_read_timeout(10, 0);
@@ -185,6 +195,20 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
       return Fail(res, 429, "rate_limited", "too many requests", request_id);
     }
   }
+  // The routes that take no credential are the backend's to answer, even
+  // with a stale one presented (a login with an old cookie).
+  static const char* kPublic[] = {"/api/auth/register", "/api/auth/login",
+                                  "/api/auth/refresh", "/api/auth/forgot-password",
+                                  "/api/auth/reset-password", "/api/auth/verify-email"};
+  const bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0;
+  if (api && std::none_of(std::begin(kPublic), std::end(kPublic),
+                          [&](const char* p) { return req.path == p; })) {
+    const std::string credential = server::PresentedCredential(req);
+    if (!credential.empty() && !tokens_->Check(credential).ok()) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return Fail(res, 401, "invalid_token", "invalid credential", request_id);
+    }
+  }
   Forward(req, res, request_id);
 }
 
@@ -218,7 +242,11 @@ bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
         << backends_[i]->requests.load() << "\n";
     }
     m << "# TYPE assistant_gateway_retries_total counter\n"
-      << "assistant_gateway_retries_total " << retries_.load() << "\n";
+      << "assistant_gateway_retries_total " << retries_.load() << "\n"
+      << "# TYPE assistant_gateway_jwks_fetches_total counter\n"
+      << "assistant_gateway_jwks_fetches_total " << tokens_->jwks_fetches() << "\n"
+      << "# TYPE assistant_gateway_rejected_tokens_total counter\n"
+      << "assistant_gateway_rejected_tokens_total " << tokens_->rejected() << "\n";
     res.set_content(m.str(), "text/plain; version=0.0.4");
     return true;
   }

@@ -5,7 +5,8 @@
 // Only idempotent requests are tried again on another backend. Answers
 // stream through unbuffered (Last-Event-ID passes like any header). At the
 // edge: X-Request-ID (the client's when sane, else new; forwarded), CORS,
-// security headers, the body limit and a per-IP rate limit. Stateless: any
+// security headers, the body limit and a per-IP rate limit, and the
+// presented credential is checked (token_check.hpp) before forwarding. Stateless: any
 // number can run side by side. Its own routes: /healthz, /readyz (at least
 // one backend up), /metrics.
 //
@@ -27,6 +28,7 @@
 
 #include "logger.hpp"
 #include "rate_limiter.hpp"
+#include "token_check.hpp"
 
 namespace assistant::gateway {
 
@@ -40,6 +42,9 @@ struct GatewayConfig {
   int timeout = 60;                   // seconds: connect, and silence while reading
   int health_interval_ms = 1000;
   int threads = 256;                  // a stream holds one for its life
+  TokenCheck::Mode token_check = TokenCheck::Mode::kVerify;
+  int jwks_refresh_ms = 10000;        // at most one JWKS fetch per this
+  int verify_cache_ms = 5000;         // how long a /api/auth/verify answer is reused
 };
 
 class Gateway final {
@@ -76,6 +81,7 @@ class Gateway final {
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> retries_{0};
   server::SlidingWindowLimiter limiter_;
+  std::unique_ptr<TokenCheck> tokens_;
   httplib::Server http_;
   int port_ = 0;
 

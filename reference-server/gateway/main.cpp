@@ -24,7 +24,11 @@ const char* kUsage =
     "  --body-limit BYTES     largest request body (1048576)\n"
     "  --timeout S            seconds to connect and of silence while reading (60)\n"
     "  --health-interval MS   milliseconds between backend health checks (1000)\n"
-    "  --threads N            worker threads; a stream holds one (256)\n";
+    "  --threads N            worker threads; a stream holds one (256)\n"
+    "  --token-check MODE     jwks (EdDSA tokens checked locally), verify\n"
+    "                         (/api/auth/verify, cached) or off (verify)\n"
+    "  --jwks-refresh MS      at most one JWKS fetch per MS (10000)\n"
+    "  --verify-cache MS      how long a verify answer is reused (5000)\n";
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -89,6 +93,16 @@ int main(int argc, char** argv) {
            ((config.health_interval_ms = static_cast<int>(n)), true);
     } else if (flag == "--threads") {
       ok = ParseNumber(value, 1, 10000, &n) && ((config.threads = static_cast<int>(n)), true);
+    } else if (flag == "--token-check") {
+      using Mode = assistant::gateway::TokenCheck::Mode;
+      ok = value == "jwks" || value == "verify" || value == "off";
+      config.token_check = value == "jwks" ? Mode::kJwks : value == "off" ? Mode::kOff : Mode::kVerify;
+    } else if (flag == "--jwks-refresh") {
+      ok = ParseNumber(value, 0, 3600000, &n) &&
+           ((config.jwks_refresh_ms = static_cast<int>(n)), true);
+    } else if (flag == "--verify-cache") {
+      ok = ParseNumber(value, 0, 3600000, &n) &&
+           ((config.verify_cache_ms = static_cast<int>(n)), true);
     } else {
       std::fprintf(stderr, "assistant-gateway: unknown flag %s\n%s", flag.c_str(), kUsage);
       return 2;

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "assistant/jwt.hpp"
 #include "harness.hpp"
 
 extern char** environ;
@@ -31,7 +32,8 @@ class GatewayProcess {
  public:
   GatewayProcess(const std::string& dir, std::vector<std::string> args) {
     log_ = dir + "/gateway-" + std::to_string(std::rand()) + ".log";
-    args.insert(args.begin(), {ASSISTANT_GATEWAY_BIN, "--port", "0", "--health-interval", "100"});
+    args.insert(args.begin(), {ASSISTANT_GATEWAY_BIN, "--port", "0", "--health-interval", "100",
+                              "--threads", "32"});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -245,6 +247,64 @@ TEST_CASE("a run re-attached through the gateway from a Last-Event-ID") {
     CHECK(again.body.find("id: 2\n") != std::string::npos);
     CHECK(again.body.find("event: message.done") != std::string::npos);
   }
+}
+
+TEST_CASE("EdDSA tokens are checked at the edge against the JWKS, across a key rotation") {
+  TempDir dir;
+  const std::vector<std::string> eddsa = {"--jwt-alg", "EdDSA"};
+  auto a = std::make_unique<ServerProcess>(eddsa, dir.path());
+  auto b = std::make_unique<ServerProcess>(eddsa, dir.path());
+  REQUIRE(a->started());
+  REQUIRE(b->started());
+  const int port_a = a->port(), port_b = b->port();
+  GatewayProcess g(dir.path(), {"--backend", Origin(*a) + "," + Origin(*b), "--rate-limit", "0",
+                                "--token-check", "jwks", "--jwks-refresh", "1000"});
+  REQUIRE(g.port() > 0);
+  User u = RegisterVia(g);
+  REQUIRE(!u.access_token.empty());
+  CHECK(g.Call("GET", "/api/tasks", std::nullopt, u.access_token).status == 200);
+
+  auto Metric = [&](const std::string& name) {
+    const std::string m = g.Call("GET", "/metrics").body;
+    const size_t at = m.find("\n" + name + " ");
+    return at == std::string::npos ? -1L : std::stol(m.substr(at + name.size() + 2));
+  };
+  // A flood of tokens naming unknown keys: refused at the edge, with at
+  // most one JWKS fetch per --jwks-refresh.
+  const std::string forged = assistant::Base64UrlEncode(R"({"alg":"EdDSA","typ":"JWT","kid":"nope"})") +
+                             "." + assistant::Base64UrlEncode(R"({"sub":"x","exp":9999999999})") + ".AAAA";
+  const long fetches = Metric("assistant_gateway_jwks_fetches_total");
+  const long rejected = Metric("assistant_gateway_rejected_tokens_total");
+  for (int i = 0; i < 20; ++i) {
+    auto r = g.Call("GET", "/api/tasks", std::nullopt, forged);
+    CHECK(r.status == 401);
+    CHECK(r.ErrorCode() == "invalid_token");
+  }
+  CHECK(Metric("assistant_gateway_rejected_tokens_total") - rejected == 20);
+  CHECK(Metric("assistant_gateway_jwks_fetches_total") - fetches <= 1);
+
+  // Rotation: the backends restart with a new signing key. Tokens signed
+  // with it name a kid the gateway has not seen; it fetches the JWKS again.
+  a->Terminate();
+  b->Terminate();
+  {
+    auto ring = assistant::KeyRing::LoadOrCreateEd25519(dir.path() + "/test.db.jwt-keys");
+    REQUIRE(ring.ok());
+    REQUIRE((*ring)->Rotate().ok());
+  }
+  a = std::make_unique<ServerProcess>(
+      std::vector<std::string>{"--jwt-alg", "EdDSA", "--port", std::to_string(port_a)}, dir.path());
+  b = std::make_unique<ServerProcess>(
+      std::vector<std::string>{"--jwt-alg", "EdDSA", "--port", std::to_string(port_b)}, dir.path());
+  REQUIRE(a->started());
+  REQUIRE(b->started());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past --jwks-refresh
+  auto login = g.Call("POST", "/api/auth/login", Json{{"email", u.email}, {"password", u.password}});
+  REQUIRE(login.status == 200);
+  const std::string fresh = login.json["access_token"];
+  CHECK(fresh.substr(0, fresh.find('.')) != u.access_token.substr(0, u.access_token.find('.')));
+  CHECK(g.Call("GET", "/api/tasks", std::nullopt, fresh).status == 200);
+  CHECK(g.Call("GET", "/api/tasks", std::nullopt, u.access_token).status == 200);  // old key verifies
 }
 
 TEST_CASE("CORS and the rate limit are applied at the edge") {
