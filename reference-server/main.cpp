@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // not a stop: re-reads the app registry
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
   // Every file the server creates (database, WAL, keys, outbox) holds
@@ -156,7 +157,18 @@ int main(int argc, char** argv) {
 
   std::thread signal_thread([&] {
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+      // Requests in flight keep the registry they started with (Reload
+      // swaps the whole set); a bad file keeps the old one.
+      const assistant::Status reloaded = (*core)->apps().Reload();
+      if (reloaded.ok()) {
+        logger.Info("app registry reloaded",
+                    {{"apps", static_cast<int64_t>((*core)->apps().List().size())}});
+      } else {
+        logger.Error("app registry not reloaded; keeping the previous one",
+                     {{"cause", reloaded.message()}, {"field", reloaded.field()}});
+      }
+    }
     logger.Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                   {"deadline_s", config->shutdown_timeout}});
     server.Stop();

@@ -14,6 +14,9 @@ PACKAGES=(
   curl
   # The http suite's responses are checked against /openapi.json with it.
   python3-jsonschema
+  # The example app behind the proxy (examples/identity_app) checks the
+  # identity token's EdDSA signature with them; the http suite runs it.
+  python3-jwt python3-cryptography
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
 # peers. A node from elsewhere (e.g. NodeSource) bundles npm and conflicts

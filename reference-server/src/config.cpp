@@ -110,8 +110,16 @@ const std::vector<Flag>& Flags() {
       {"llm-model", "ASSISTANT_LLM_MODEL", Kind::kString, "(provider default)", "model name",
        [](ServerConfig& c, const std::string& v) { c.llm_model = v; return Status(); }},
       {"apps", "ASSISTANT_APPS", Kind::kString, "(none)",
-       "app registry file (apps.json); accepted now, served by a later version",
+       "app registry file (apps.json): /api/apps and the app proxy; re-read on SIGHUP",
        [](ServerConfig& c, const std::string& v) { c.apps = v; return Status(); }},
+      {"apps-timeout", "ASSISTANT_APPS_TIMEOUT", Kind::kInt, "30",
+       "seconds the app proxy waits for an app to connect and between its bytes (then 504)",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseInt("apps-timeout", v, 1, 3600);
+         if (!r.ok()) return r.status();
+         c.apps_timeout = *r;
+         return Status();
+       }},
       {"cors-origins", "ASSISTANT_CORS_ORIGINS", Kind::kList, "(none)",
        "comma-separated exact origins allowed to call from a browser",
        [](ServerConfig& c, const std::string& v) {
@@ -344,6 +352,7 @@ Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
   o.runs.cancel_when_sink_gone = c.on_disconnect == "cancel";
   o.outbox_path = c.outbox;
 
+  o.apps_path = c.apps;
   // The core's policy (assistant/settings.hpp); only its words are ours.
   auto resolved = ResolveOptions(o);
   if (!resolved.ok()) {

@@ -27,7 +27,8 @@ struct ServerConfig {
   std::string llm_base_url;
   std::string llm_model;
   std::string llm_api_key;  // environment only: never on a command line
-  std::string apps;         // registry file; served by a later version
+  std::string apps;         // registry file (apps.json)
+  int apps_timeout = 30;    // seconds: app proxy connect and read timeout
   std::vector<std::string> cors_origins;
   int rate_limit_auth = 10;  // per client IP per minute; 0 = off
   int rate_limit_api = 100;  // per principal per minute; 0 = off

@@ -204,6 +204,13 @@ Json Schemas() {
        {"tool_call_id", Str()},
        {"name", Str()}},
       {"role"});
+  s["App"] = Obj({{"id", Str()},
+                  {"name", Str()},
+                  {"scopes", ArrayOf(Str())},
+                  {"allowed_origins", ArrayOf(Str())}},
+                 {"id", "name", "scopes", "allowed_origins"});
+  s["AppEnvelope"] = Obj({{"app", Ref("App")}}, {"app"});
+  s["AppList"] = Obj({{"apps", ArrayOf(Ref("App"))}}, {"apps"});
   s["OpenAIChatCompletionRequest"] = Obj(
       {{"model", Str()},
        {"messages", {{"type", "array"}, {"minItems", 1}, {"items", Ref("OpenAIChatMessage")}}},
@@ -292,10 +299,13 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
     for (size_t i = 0; i < r.path.size(); ++i) {
       if (r.path[i] != '{') continue;
       const size_t end = r.path.find('}', i);
-      params.push_back({{"name", r.path.substr(i + 1, end - i - 1)},
-                        {"in", "path"},
-                        {"required", true},
-                        {"schema", Str()}});
+      Json param = {{"name", r.path.substr(i + 1, end - i - 1)},
+                    {"in", "path"},
+                    {"required", true},
+                    {"schema", Str()}};
+      // OpenAPI has no multi-segment parameter: an extension says so.
+      if (r.rest && r.path.find('{', end) == std::string::npos) param["x-rest-of-path"] = true;
+      params.push_back(std::move(param));
     }
     for (const auto& q : r.doc.query) {
       params.push_back({{"name", q}, {"in", "query"}, {"required", false},
@@ -371,6 +381,12 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
           (*it)["content"]["application/json"]["schema"] = Ref("OpenAIError");
         }
       }
+    }
+    if (r.doc.passthrough) {
+      // Any status and body can be the app's own, so none is promised; the
+      // server's own refusals carry the Error envelope (the summary says so).
+      for (auto it = responses.begin(); it != responses.end(); ++it) it->erase("content");
+      responses["default"] = {{"description", "The app's answer, as the app sent it"}};
     }
     op["responses"] = std::move(responses);
     std::string method;

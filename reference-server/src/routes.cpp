@@ -8,6 +8,7 @@
 
 #include "assistant/agent.hpp"
 #include "assistant/http_status.hpp"
+#include "app_routes.hpp"
 #include "openai_routes.hpp"
 #include "cookie_auth.hpp"
 #include "metrics_access.hpp"
@@ -773,6 +774,7 @@ std::vector<Route> BuildRoutes(HttpServer& server) {
   TaskRoutes(server, routes);
   ConversationRoutes(server, routes);
   AgentRoutes(server, routes);
+  AppRoutes(server, routes);
   OpsRoutes(server, routes);
   OpenAiRoutes(server, routes);
   WebRoutes(server, routes);

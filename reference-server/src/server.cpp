@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cctype>
@@ -71,7 +72,7 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 
 // More segments than any route has: such a path matches nothing, so Match
 // keeps a request's segments in a fixed array instead of a vector.
-constexpr size_t kMaxRouteSegments = 16;
+constexpr size_t kMaxRouteSegments = 32;
 
 bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
@@ -333,9 +334,10 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
   const Route* found = nullptr;
   for (size_t i = 0; i < routes_.size(); ++i) {
     const Route& r = routes_[i];
-    if (r.segments.size() != count) continue;
+    const size_t n = r.segments.size();
+    if (r.rest ? count < n : n != count) continue;
     bool ok = true;
-    for (size_t k = 0; k < count && ok; ++k) {
+    for (size_t k = 0; k < n && ok; ++k) {
       ok = IsParam(r.segments[k]) ? !segs[k].empty() : r.segments[k] == segs[k];
     }
     if (!ok) continue;
@@ -343,9 +345,10 @@ const Route* HttpServer::Match(const std::string& method, const std::string& pat
       found = &r;
       *index = i;
       params->clear();
-      for (size_t k = 0; k < count; ++k) {
+      for (size_t k = 0; k < n; ++k) {
         if (IsParam(r.segments[k])) params->emplace_back(segs[k]);
       }
+      for (size_t k = n; k < count; ++k) (params->back() += '/') += segs[k];
     }
     if (allowed->find(r.method) == std::string::npos) {
       *allowed += allowed->empty() ? r.method : ", " + r.method;
@@ -409,19 +412,21 @@ void HttpServer::ApplyRateHeaders(httplib::Response& res,
 
 // Adds the CORS headers for an allowed Origin; false when the request has an
 // Origin that is not on the allow-list.
-bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res) const {
+bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res,
+                      const std::vector<std::string>& extra_origins) const {
   const std::string origin = req.get_header_value("Origin");
   if (origin.empty()) return true;
-  for (const auto& allowed : config_.cors_origins) {
-    if (origin == allowed) {
-      res.set_header("Access-Control-Allow-Origin", origin);
-      res.set_header("Access-Control-Allow-Credentials", "true");
-      res.set_header("Access-Control-Expose-Headers",
-                     "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
-                     "Retry-After");
-      res.set_header("Vary", "Origin");
-      return true;
-    }
+  auto listed = [&origin](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), origin) != list.end();
+  };
+  if (listed(config_.cors_origins) || listed(extra_origins)) {
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Access-Control-Allow-Credentials", "true");
+    res.set_header("Access-Control-Expose-Headers",
+                   "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+                   "Retry-After");
+    res.set_header("Vary", "Origin");
+    return true;
   }
   res.set_header("Vary", "Origin");
   return false;
@@ -479,7 +484,22 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   };
 
   // 3. CORS, including preflight.
-  const bool origin_ok = Cors(req, res);
+  // A preflight matches no route (OPTIONS has none): the route its GET
+  // would take says which extra origins apply.
+  std::vector<std::string> extra_origins;
+  {
+    std::vector<std::string> get_params;
+    size_t unused_index = 0;
+    std::string unused_allowed;
+    const Route* cors_route =
+        route != nullptr || req.method != "OPTIONS"
+            ? route
+            : Match("GET", req.path, &get_params, &unused_index, &unused_allowed);
+    if (cors_route != nullptr && cors_route->extra_origins) {
+      extra_origins = cors_route->extra_origins(route != nullptr ? params : get_params);
+    }
+  }
+  const bool origin_ok = Cors(req, res, extra_origins);
   if (req.method == "OPTIONS") {
     if (allowed.empty()) return fail(NotFoundError("no such route"));
     if (req.get_header_value("Origin").empty()) {

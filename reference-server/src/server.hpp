@@ -94,6 +94,9 @@ struct RouteDoc {
   // every status the server really sends; the description comes from the
   // status itself.
   std::vector<int> errors;
+  // The answer is another program's (the app proxy): any status, headers
+  // and content type, so the document lists one `default` response.
+  bool passthrough = false;
 };
 
 struct Route {
@@ -107,6 +110,12 @@ struct Route {
   RouteDoc doc;
   ErrorBodyFn error_body = nullptr;      // null: ErrorEnvelope's shape
   ErrorStatusFn error_status = nullptr;  // null: HttpStatusFor
+  // The last path parameter takes the rest of the path: one or more
+  // segments, joined with '/'.
+  bool rest = false;
+  // Origins allowed besides --cors-origins, given the path parameters (an
+  // app's allowed_origins on its proxy routes). Null: none.
+  std::function<std::vector<std::string>(const std::vector<std::string>& params)> extra_origins;
   std::vector<std::string> segments;  // filled by the server
 };
 
@@ -153,7 +162,8 @@ class HttpServer final {
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
                    const std::string& route, const Route* route_def = nullptr) const;
   void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
-  bool Cors(const httplib::Request& req, httplib::Response& res) const;
+  bool Cors(const httplib::Request& req, httplib::Response& res,
+            const std::vector<std::string>& extra_origins) const;
   // `why`: a message of our own instead of the status's generic one.
   void OnLibraryError(const httplib::Request& req, httplib::Response& res,
                       const std::string& why = std::string());

@@ -59,6 +59,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   bool started() const { return port_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
   // The SQLite file, or on PostgreSQL (PostgresMode) the base name the

@@ -33,7 +33,12 @@ def path_matchers(doc):
     # not taken for /api/tasks/{id}.
     out = []
     for template in doc["paths"]:
-        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        # A parameter marked x-rest-of-path takes one or more segments.
+        rest = {p["name"] for op in doc["paths"][template].values()
+                for p in op.get("parameters", []) if p.get("x-rest-of-path")}
+        pattern = "^" + re.sub(r"\\\{([^/]+?)\\\}",
+                               lambda m: ".+" if m.group(1) in rest else "[^/]+",
+                               re.escape(template)) + "$"
         out.append((template.count("{"), template, re.compile(pattern)))
     out.sort(key=lambda t: t[0])
     return out

@@ -407,3 +407,35 @@ TEST_CASE("EdDSA key directory with a broken key file is an error") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("a ring from a JWKS verifies the publisher's tokens and nothing else") {
+  auto signer = KeyRing::EphemeralEd25519();
+  REQUIRE(signer.ok());
+  auto token = (*signer)->Sign(Claims());
+  REQUIRE(token.ok());
+  auto ring = KeyRing::FromJwks((*signer)->Jwks());
+  REQUIRE(ring.ok());
+  auto claims = (*ring)->Verify(*token, Opts());
+  REQUIRE(claims.ok());
+  CHECK((*claims)["sub"] == "u1");
+  CHECK((*ring)->Jwks() == (*signer)->Jwks());
+
+  // Another key's token, and a rotated publisher's new key, are unknown
+  // until the JWKS is read again.
+  auto other = KeyRing::EphemeralEd25519();
+  REQUIRE(other.ok());
+  CHECK_FALSE((*ring)->Verify(*(*other)->Sign(Claims()), Opts()).ok());
+  REQUIRE((*signer)->Rotate().ok());
+  auto rotated = (*signer)->Sign(Claims());
+  CHECK_FALSE((*ring)->Verify(*rotated, Opts()).ok());
+  auto again = KeyRing::FromJwks((*signer)->Jwks());
+  REQUIRE(again.ok());
+  CHECK((*again)->Verify(*rotated, Opts()).ok());
+  CHECK((*again)->Verify(*token, Opts()).ok());
+
+  // Public keys only: it cannot sign.
+  CHECK_FALSE((*ring)->Sign(Claims()).ok());
+  CHECK_FALSE((*ring)->Rotate().ok());
+  CHECK_FALSE(KeyRing::FromJwks(Json::array()).ok());
+  CHECK_FALSE(KeyRing::FromJwks(Json{{"keys", {{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}}}}}).ok());
+}

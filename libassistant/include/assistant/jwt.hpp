@@ -52,6 +52,11 @@ class KeyRing {
   static Result<std::unique_ptr<KeyRing>> LoadOrCreateEd25519(const std::string& dir);
   // An EdDSA ring held only in memory with one fresh key.
   static Result<std::unique_ptr<KeyRing>> EphemeralEd25519();
+  // A verify-only EdDSA ring from a JWKS document ({"keys":[...]}, as
+  // Jwks() makes): its Ed25519 keys verify, keeping their `kid`; other key
+  // types are skipped. Sign, Rotate and Retire fail with FailedPrecondition.
+  // InvalidArgument ("jwks") when the document is malformed.
+  static Result<std::unique_ptr<KeyRing>> FromJwks(const Json& jwks);
 
   virtual JwtAlgorithm algorithm() const = 0;
   // Signs `claims` with the current key; the header carries alg, typ, kid.

@@ -436,8 +436,8 @@ Result<std::vector<std::string>> ListPemFiles(const std::string& dir) {
 class Ed25519Ring final : public KeyRing {
  public:
   // `keys` ordered oldest first; the last signs.
-  Ed25519Ring(std::string dir, std::vector<EdKey> keys)
-      : dir_(std::move(dir)), keys_(std::move(keys)) {
+  Ed25519Ring(std::string dir, std::vector<EdKey> keys, bool verify_only = false)
+      : dir_(std::move(dir)), verify_only_(verify_only), keys_(std::move(keys)) {
     RebuildJwks();
   }
 
@@ -445,6 +445,7 @@ class Ed25519Ring final : public KeyRing {
 
   Result<std::string> Sign(const Json& claims) const override {
     if (!claims.is_object()) return InvalidArgumentError("claims must be an object", "claims");
+    if (verify_only_) return FailedPreconditionError("a ring from a JWKS only verifies");
     std::string header_b64;
     PkeyPtr pkey;
     {
@@ -498,6 +499,7 @@ class Ed25519Ring final : public KeyRing {
   }
 
   Status Rotate() override {
+    if (verify_only_) return FailedPreconditionError("a ring from a JWKS only verifies");
     ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, GenerateEd25519());
     std::string file;
     if (!dir_.empty()) {
@@ -512,6 +514,7 @@ class Ed25519Ring final : public KeyRing {
   }
 
   Status Retire(const std::string& kid) override {
+    if (verify_only_) return FailedPreconditionError("a ring from a JWKS only verifies");
     std::unique_lock<std::shared_mutex> lock(mu_);
     auto it = std::find_if(keys_.begin(), keys_.end(),
                            [&](const EdKey& k) { return k.kid == kid; });
@@ -557,6 +560,7 @@ class Ed25519Ring final : public KeyRing {
   }
 
   const std::string dir_;
+  const bool verify_only_;
   mutable std::shared_mutex mu_;
   std::vector<EdKey> keys_;  // oldest first; back() signs
   Json jwks_;
@@ -655,6 +659,34 @@ Result<std::unique_ptr<KeyRing>> KeyRing::EphemeralEd25519() {
   std::vector<EdKey> keys;
   keys.push_back(std::move(key));
   return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys)));
+}
+
+Result<std::unique_ptr<KeyRing>> KeyRing::FromJwks(const Json& jwks) {
+  auto list = jwks.is_object() ? jwks.find("keys") : jwks.end();
+  if (!jwks.is_object() || list == jwks.end() || !list->is_array()) {
+    return InvalidArgumentError("a JWKS is an object with a keys array", "jwks");
+  }
+  std::vector<EdKey> keys;
+  for (const Json& jwk : *list) {
+    if (!jwk.is_object() || jwk.value("kty", "") != "OKP" || jwk.value("crv", "") != "Ed25519") {
+      continue;
+    }
+    const auto x = jwk.find("x");
+    std::optional<std::string> raw;
+    if (x != jwk.end() && x->is_string()) raw = Base64UrlDecode(x->get_ref<const std::string&>());
+    if (!raw || raw->size() != 32) return InvalidArgumentError("a bad Ed25519 key x", "jwks");
+    EVP_PKEY* p = EVP_PKEY_new_raw_public_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw->data()), 32);
+    if (p == nullptr) return InvalidArgumentError("a bad Ed25519 key x", "jwks");
+    ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(PkeyPtr(p, PkeyFree()), ""));
+    // The publisher's kid names the key in its tokens, whatever its scheme.
+    const auto kid = jwk.find("kid");
+    if (kid != jwk.end() && kid->is_string()) key.kid = kid->get<std::string>();
+    keys.push_back(std::move(key));
+  }
+  // Verify looks a token's key up by kid, so a ring of no keys is valid:
+  // it verifies nothing.
+  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys), /*verify_only=*/true));
 }
 
 Result<std::unique_ptr<KeyRing>> KeyRing::LoadOrCreateEd25519(const std::string& dir_in) {

@@ -1,0 +1,301 @@
+#include "gateway.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "forwarder.hpp"
+#include "header_policy.hpp"
+#include "render.hpp"
+#include "request_id.hpp"
+#include "server.hpp"
+
+namespace assistant::gateway {
+namespace {
+
+using server::HeaderPolicy;
+
+// What the server sets on its answers, set here on the gateway's own.
+const std::pair<std::string, std::string> kSecurityHeaders[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+};
+
+// To a backend: everything end to end but framing (re-done), Host (the
+// backend's), the request id and forwarding headers (set here), and
+// Accept-Encoding (identity: answers are relayed as they come). cpp-httplib
+// files the peer's addresses as REMOTE_ and LOCAL_ pseudo-headers.
+const HeaderPolicy& RequestPolicy() {
+  static const HeaderPolicy p{{"Host", "Content-Length", "Accept-Encoding", "X-Request-ID",
+                               "X-Forwarded-For", "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR",
+                               "LOCAL_PORT"},
+                              {}};
+  return p;
+}
+
+// From a backend: everything end to end but framing and what the edge sets
+// itself (request id, CORS).
+const HeaderPolicy& ResponsePolicy() {
+  static const HeaderPolicy p{{"Content-Length", "Content-Type", "X-Request-ID", "Vary"},
+                              {"Access-Control-"}};
+  return p;
+}
+
+// RFC 9110 §9.2.2: what may be sent twice with the effect of once.
+bool Idempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS";
+}
+
+}  // namespace
+
+Gateway::Gateway(GatewayConfig config, server::Logger& logger)
+    : config_(std::move(config)), logger_(logger), limiter_(config_.rate_limit) {
+  for (const auto& origin : config_.backends) {
+    backends_.push_back(std::make_unique<Backend>());
+    backends_.back()->origin = origin;
+  }
+  tokens_ = std::make_unique<TokenCheck>(
+      config_.token_check,
+      [this] {
+        std::vector<std::string> origins;
+        for (Backend* b : Order()) origins.push_back(b->origin);
+        return origins;
+      },
+      std::chrono::milliseconds(config_.jwks_refresh_ms),
+      std::chrono::milliseconds(config_.verify_cache_ms));
+  http_.set_tcp_nodelay(true);
+  http_.set_payload_max_length(config_.body_limit);
+  http_.set_read_timeout(10, 0);
+  http_.set_write_timeout(10, 0);
+  const size_t threads = static_cast<size_t>(config_.threads);
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  http_.Get(".*", handle);
+  http_.Post(".*", handle);
+  http_.Put(".*", handle);
+  http_.Patch(".*", handle);
+  http_.Delete(".*", handle);
+  http_.Options(".*", handle);
+}
+
+Gateway::~Gateway() {
+  Stop();
+  if (health_.joinable()) health_.join();
+}
+
+bool Gateway::Bind() {
+  if (config_.port == 0) {
+    port_ = http_.bind_to_any_port(config_.host);
+    return port_ > 0;
+  }
+  port_ = config_.port;
+  return http_.bind_to_port(config_.host, config_.port);
+}
+
+void Gateway::Run() {
+  health_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      CheckHealth();
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(config_.health_interval_ms),
+                   [this] { return stopping_; });
+    }
+  });
+  http_.listen_after_bind();
+}
+
+void Gateway::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  http_.stop();
+}
+
+// A backend is up while its /readyz answers 200 (its storage is reachable).
+void Gateway::CheckHealth() {
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    Backend& b = *backends_[i];
+    httplib::Client cli(b.origin);
+    cli.set_connection_timeout(1, 0);
+    cli.set_read_timeout(2, 0);
+    auto r = cli.Get("/readyz");
+    const bool up = r && r->status == 200;
+    if (b.up.exchange(up) != up) {
+      logger_.Info(up ? "backend up" : "backend down", {{"backend", static_cast<int64_t>(i)}});
+    }
+  }
+}
+
+std::vector<Gateway::Backend*> Gateway::Order() {
+  const size_t n = backends_.size();
+  const size_t start = next_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<Backend*> up, all;
+  for (size_t k = 0; k < n; ++k) {
+    Backend* b = backends_[(start + k) % n].get();
+    all.push_back(b);
+    if (b->up.load(std::memory_order_relaxed)) up.push_back(b);
+  }
+  // With none known to be up, trying them all beats refusing outright: a
+  // backend may be back before the next health check.
+  return up.empty() ? all : up;
+}
+
+void Gateway::Fail(httplib::Response& res, int status, const char* code, const char* message,
+                   const std::string& request_id) {
+  res.status = status;
+  res.set_content(server::Dump(server::ErrorJson(code, message, request_id)), "application/json");
+}
+
+void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
+  const std::string request_id = server::RequestIdFor(req.get_header_value("X-Request-ID"));
+  res.set_header("X-Request-ID", request_id);
+  for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
+
+  // CORS at the edge: the allow-list is the gateway's.
+  const std::string origin = req.get_header_value("Origin");
+  const bool origin_ok =
+      origin.empty() || std::find(config_.cors_origins.begin(), config_.cors_origins.end(),
+                                  origin) != config_.cors_origins.end();
+  if (!origin.empty()) {
+    res.set_header("Vary", "Origin");
+    if (origin_ok) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Access-Control-Allow-Credentials", "true");
+      res.set_header("Access-Control-Expose-Headers",
+                     "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+                     "Retry-After");
+    }
+  }
+  if (req.method == "OPTIONS" && !origin.empty()) {
+    if (!origin_ok) {
+      return Fail(res, 403, "cors_origin_not_allowed", "origin not allowed", request_id);
+    }
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    res.set_header("Access-Control-Allow-Headers",
+                   "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
+    res.set_header("Access-Control-Max-Age", "600");
+    res.status = 204;
+    return;
+  }
+  if (Own(req, res)) return;
+
+  if (limiter_.enabled()) {
+    const auto d = limiter_.Hit("ip:" + req.remote_addr);
+    res.set_header("RateLimit-Limit", std::to_string(d.limit));
+    res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
+    res.set_header("RateLimit-Reset", std::to_string(d.reset_seconds));
+    if (!d.allowed) {
+      res.set_header("Retry-After", std::to_string(d.retry_after_seconds));
+      return Fail(res, 429, "rate_limited", "too many requests", request_id);
+    }
+  }
+  // The routes that take no credential are the backend's to answer, even
+  // with a stale one presented (a login with an old cookie).
+  static const char* kPublic[] = {"/api/auth/register", "/api/auth/login",
+                                  "/api/auth/refresh", "/api/auth/forgot-password",
+                                  "/api/auth/reset-password", "/api/auth/verify-email"};
+  const bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0;
+  if (api && std::none_of(std::begin(kPublic), std::end(kPublic),
+                          [&](const char* p) { return req.path == p; })) {
+    const std::string credential = server::PresentedCredential(req);
+    if (!credential.empty() && !tokens_->Check(credential).ok()) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return Fail(res, 401, "invalid_token", "invalid credential", request_id);
+    }
+  }
+  Forward(req, res, request_id);
+}
+
+// The gateway's own routes.
+bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
+  if (req.method != "GET") return false;
+  if (req.path == "/healthz") {
+    res.set_content(R"({"status":"ok"})", "application/json");
+    return true;
+  }
+  if (req.path == "/readyz") {
+    const bool any = std::any_of(backends_.begin(), backends_.end(),
+                                 [](const auto& b) { return b->up.load(); });
+    res.status = any ? 200 : 503;
+    res.set_content(any ? R"({"status":"ready"})"
+                        : R"({"error":{"code":"not_ready","message":"no backend is up"}})",
+                    "application/json");
+    return true;
+  }
+  if (req.path == "/metrics") {
+    // Backends by index: their addresses are the operator's.
+    std::ostringstream m;
+    m << "# TYPE assistant_gateway_backend_up gauge\n";
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      m << "assistant_gateway_backend_up{backend=\"" << i << "\"} " << (backends_[i]->up ? 1 : 0)
+        << "\n";
+    }
+    m << "# TYPE assistant_gateway_requests_total counter\n";
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      m << "assistant_gateway_requests_total{backend=\"" << i << "\"} "
+        << backends_[i]->requests.load() << "\n";
+    }
+    m << "# TYPE assistant_gateway_retries_total counter\n"
+      << "assistant_gateway_retries_total " << retries_.load() << "\n"
+      << "# TYPE assistant_gateway_jwks_fetches_total counter\n"
+      << "assistant_gateway_jwks_fetches_total " << tokens_->jwks_fetches() << "\n"
+      << "# TYPE assistant_gateway_rejected_tokens_total counter\n"
+      << "assistant_gateway_rejected_tokens_total " << tokens_->rejected() << "\n";
+    res.set_content(m.str(), "text/plain; version=0.0.4");
+    return true;
+  }
+  return false;
+}
+
+void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
+                      const std::string& request_id) {
+  server::OutboundRequest out;
+  out.method = req.method;
+  out.target = req.target;
+  out.headers = server::EndToEndHeaders(req.headers, RequestPolicy());
+  out.headers.emplace("Accept-Encoding", "identity");
+  out.headers.emplace("X-Request-ID", request_id);
+  out.headers.emplace("X-Forwarded-For", req.remote_addr);
+  out.body = req.body;
+
+  Status last = UnavailableError("no backend", "upstream_error");
+  bool first = true;
+  for (Backend* b : Order()) {
+    if (!first) {
+      if (!Idempotent(req.method)) break;  // it may have been done once already
+      retries_.fetch_add(1, std::memory_order_relaxed);
+    }
+    first = false;
+    server::Upstream upstream;
+    upstream.origin = b->origin;
+    upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
+    upstream.read_timeout = std::chrono::seconds(config_.timeout);
+    b->requests.fetch_add(1, std::memory_order_relaxed);
+    auto call = server::UpstreamCall::Start(upstream, out);
+    if (!call.ok()) {
+      last = call.status();
+      if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
+      b->up = false;  // out until its health check passes again
+      logger_.Warn("backend failed; taken out",
+                   {{"request_id", request_id}, {"method", req.method}});
+      continue;
+    }
+    res.status = (*call)->status();
+    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, res); !s.ok()) {
+      return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
+    }
+    return;
+  }
+  if (last.code() == StatusCode::kDeadlineExceeded) {
+    return Fail(res, 504, "upstream_timeout", "the backend did not answer in time", request_id);
+  }
+  Fail(res, 502, "upstream_error", "no backend could answer", request_id);
+}
+
+}  // namespace assistant::gateway

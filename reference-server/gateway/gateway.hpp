@@ -1,0 +1,96 @@
+// assistant-gateway: the middleware tier (docs/gateway.md). Serves the
+// backends' whole surface by forwarding each request (forwarder.hpp) to one
+// of them, round robin over those that are up; a health check every
+// --health-interval takes a dead backend out and puts it back by itself.
+// Only idempotent requests are tried again on another backend. Answers
+// stream through unbuffered (Last-Event-ID passes like any header). At the
+// edge: X-Request-ID (the client's when sane, else new; forwarded), CORS,
+// security headers, the body limit and a per-IP rate limit, and the
+// presented credential is checked (token_check.hpp) before forwarding. Stateless: any
+// number can run side by side. Its own routes: /healthz, /readyz (at least
+// one backend up), /metrics.
+//
+// Thread safety: Handle runs on many worker threads; the backend list is
+// fixed at construction and each backend's state is atomic.
+#ifndef ASSISTANT_GATEWAY_GATEWAY_HPP_
+#define ASSISTANT_GATEWAY_GATEWAY_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+#include "logger.hpp"
+#include "rate_limiter.hpp"
+#include "token_check.hpp"
+
+namespace assistant::gateway {
+
+struct GatewayConfig {
+  std::vector<std::string> backends;  // scheme://host[:port]
+  std::string host = "127.0.0.1";
+  int port = 8080;                    // 0: any free port
+  std::vector<std::string> cors_origins;
+  int rate_limit = 600;               // requests per minute per client IP; 0 = off
+  size_t body_limit = 1024 * 1024;
+  int timeout = 60;                   // seconds: connect, and silence while reading
+  int health_interval_ms = 1000;
+  int threads = 256;                  // a stream holds one for its life
+  TokenCheck::Mode token_check = TokenCheck::Mode::kVerify;
+  int jwks_refresh_ms = 10000;        // at most one JWKS fetch per this
+  int verify_cache_ms = 5000;         // how long a /api/auth/verify answer is reused
+};
+
+class Gateway final {
+ public:
+  Gateway(GatewayConfig config, server::Logger& logger);
+  ~Gateway();
+
+  // Binds; false when it cannot. port() then holds the bound port.
+  bool Bind();
+  int port() const { return port_; }
+  // Serves until Stop() (health checks run meanwhile).
+  void Run();
+  void Stop();
+
+ private:
+  struct Backend {
+    std::string origin;
+    std::atomic<bool> up{true};
+    std::atomic<uint64_t> requests{0};
+  };
+
+  void Handle(const httplib::Request& req, httplib::Response& res);
+  bool Own(const httplib::Request& req, httplib::Response& res);
+  void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id);
+  void Fail(httplib::Response& res, int status, const char* code, const char* message,
+            const std::string& request_id);
+  // The backends that are up, in round-robin order; every backend when none is.
+  std::vector<Backend*> Order();
+  void CheckHealth();
+
+  const GatewayConfig config_;
+  server::Logger& logger_;
+  std::vector<std::unique_ptr<Backend>> backends_;
+  std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> retries_{0};
+  server::SlidingWindowLimiter limiter_;
+  std::unique_ptr<TokenCheck> tokens_;
+  httplib::Server http_;
+  int port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread health_;
+};
+
+}  // namespace assistant::gateway
+
+#endif  // ASSISTANT_GATEWAY_GATEWAY_HPP_

@@ -1,0 +1,75 @@
+// The gateway's check of a presented credential before it forwards
+// (docs/gateway.md "Tokens at the edge"). kJwks: EdDSA access tokens are
+// verified locally against the backends' JWKS, fetched again when a token
+// does not verify (a rotation brings a new kid), at most once per
+// `refresh_interval` so that a flood of bad tokens cannot hammer a backend.
+// kVerify (and API keys in either mode, which only the database knows):
+// the backends' GET /api/auth/verify, its answer cached for `cache_ttl`.
+// What it cannot see: a revoked session's tokens keep passing the local
+// check until they expire; the backend that serves the request still
+// refuses them.
+//
+// Thread safety: Check may run on many threads at once.
+#ifndef ASSISTANT_GATEWAY_TOKEN_CHECK_HPP_
+#define ASSISTANT_GATEWAY_TOKEN_CHECK_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "assistant/jwt.hpp"
+#include "assistant/status.hpp"
+
+namespace assistant::gateway {
+
+class TokenCheck {
+ public:
+  enum class Mode { kOff, kJwks, kVerify };
+  using Clock = std::chrono::steady_clock;
+
+  // `backends` gives the backend origins to ask, best first.
+  TokenCheck(Mode mode, std::function<std::vector<std::string>()> backends,
+             std::chrono::milliseconds refresh_interval, std::chrono::milliseconds cache_ttl);
+
+  // OK, or Unauthenticated ("invalid_token") for a credential the backends
+  // refuse. When no backend can be asked the answer is OK: the backend that
+  // serves the request decides.
+  Status Check(const std::string& credential);
+
+  uint64_t jwks_fetches() const { return jwks_fetches_.load(); }
+  uint64_t rejected() const { return rejected_.load(); }
+
+ private:
+  Status CheckLocally(const std::string& token);
+  Status CheckWithBackend(const std::string& credential);
+  std::shared_ptr<const KeyRing> Ring();
+  // Fetches the JWKS unless it was fetched within refresh_interval.
+  bool MaybeRefresh();
+
+  const Mode mode_;
+  const std::function<std::vector<std::string>()> backends_;
+  const std::chrono::milliseconds refresh_interval_;
+  const std::chrono::milliseconds cache_ttl_;
+
+  std::mutex mu_;
+  std::shared_ptr<const KeyRing> ring_;
+  Clock::time_point last_fetch_{};
+  bool fetched_ = false;
+  struct Verdict {
+    bool valid;
+    Clock::time_point until;
+  };
+  std::unordered_map<std::string, Verdict> cache_;
+
+  std::atomic<uint64_t> jwks_fetches_{0};
+  std::atomic<uint64_t> rejected_{0};
+};
+
+}  // namespace assistant::gateway
+
+#endif  // ASSISTANT_GATEWAY_TOKEN_CHECK_HPP_

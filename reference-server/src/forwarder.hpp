@@ -1,0 +1,87 @@
+// Forwards one request to one upstream with cpp-httplib's client and hands
+// back the upstream's status and headers as soon as they arrive, then its
+// body piece by piece as it is read, so a Server-Sent Events answer passes
+// event by event. Used by the app proxy and meant for any forward of one
+// request to one upstream (what crosses is the caller's header policy,
+// header_policy.hpp).
+//
+// The call runs on a thread of its own; the body waits in a bounded buffer,
+// so a slow client slows the upstream read instead of filling memory.
+//
+// Thread safety: one UpstreamCall belongs to one request; Pump may run on
+// another thread than Start, and Abort from any thread.
+#ifndef ASSISTANT_SERVER_FORWARDER_HPP_
+#define ASSISTANT_SERVER_FORWARDER_HPP_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <httplib.h>
+
+#include "assistant/status.hpp"
+
+namespace assistant::server {
+
+struct Upstream {
+  std::string origin;  // scheme://host[:port], as httplib::Client takes it
+  std::chrono::milliseconds connect_timeout{5000};
+  // Without a byte from the upstream for this long, the call fails.
+  std::chrono::milliseconds read_timeout{30000};
+};
+
+struct OutboundRequest {
+  std::string method;
+  std::string target;         // path and query as sent upstream
+  httplib::Headers headers;   // as sent (the caller applied its policy)
+  std::string body;
+};
+
+class UpstreamCall {
+ public:
+  // Sends `request` and waits for the upstream's status and headers.
+  // Unavailable ("upstream_error") when it cannot be reached or fails before
+  // answering, DeadlineExceeded ("upstream_timeout") when it is silent past
+  // a timeout. Neither message names the upstream's address.
+  static Result<std::shared_ptr<UpstreamCall>> Start(const Upstream& upstream,
+                                                     OutboundRequest request);
+  ~UpstreamCall();
+  UpstreamCall(const UpstreamCall&) = delete;
+  UpstreamCall& operator=(const UpstreamCall&) = delete;
+
+  int status() const { return status_; }
+  const httplib::Headers& headers() const { return headers_; }
+
+  // Writes the body to `sink` as it arrives. True when the whole body went
+  // through; false when the client went away or the upstream failed or
+  // stalled mid-body (the answer is then cut short).
+  bool Pump(httplib::DataSink& sink);
+  // The whole body, for an answer known to be small; false as Pump.
+  bool ReadAll(std::string* body);
+  // Stops the call (the client went away); safe to call more than once.
+  void Abort();
+
+ private:
+  struct Shared;
+  explicit UpstreamCall(std::shared_ptr<Shared> shared);
+  template <typename Fn>
+  bool Drain(Fn&& take);
+
+  std::shared_ptr<Shared> shared_;
+  int status_ = 0;
+  httplib::Headers headers_;
+};
+
+struct HeaderPolicy;
+
+// Puts `up`'s answer into `res`: the status's headers as `policy` lets them
+// through (it must drop Content-Length and Content-Type, which are set
+// here), then the body: whole when the upstream said it is at most 64 KiB
+// (and for HEAD, 204 and 304), else streamed as it is read through a
+// chunked content provider. Unavailable when a whole body is cut short.
+Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
+                   const std::string& method, httplib::Response& res);
+
+}  // namespace assistant::server
+
+#endif  // ASSISTANT_SERVER_FORWARDER_HPP_

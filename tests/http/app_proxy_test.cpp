@@ -1,0 +1,345 @@
+// Black-box: the app proxy, ANY /api/apps/{id}/proxy/{path}, in front of
+// the example app (examples/identity_app, which checks X-Assistant-Identity
+// with the server's JWKS alone) and of in-process upstreams that count,
+// stall or are not there.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+
+extern char** environ;
+
+using namespace http_test;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A loopback port free at the time of asking (nothing listens on it after).
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// examples/identity_app run with /usr/bin/python3.
+class IdentityApp {
+ public:
+  IdentityApp(const std::string& app_id, int port, int server_port) : port_(port) {
+    std::vector<std::string> args = {
+        "/usr/bin/python3", ASSISTANT_IDENTITY_APP, "--app-id", app_id, "--port",
+        std::to_string(port), "--jwks",
+        "http://127.0.0.1:" + std::to_string(server_port) + "/.well-known/jwks.json"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    if (posix_spawn(&pid_, argv[0], &quiet, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&quiet);
+    // Ready when it accepts a connection.
+    for (int i = 0; i < 200 && pid_ > 0; ++i) {
+      httplib::Client cli("127.0.0.1", port_);
+      if (cli.Get("/ready")) {
+        ready_ = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+  ~IdentityApp() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_;
+  bool ready_ = false;
+};
+
+// An upstream in this process: counts requests, answers after `delay`.
+class LocalUpstream {
+ public:
+  explicit LocalUpstream(std::chrono::milliseconds delay = {}) {
+    server_.Get(".*", [this, delay](const httplib::Request&, httplib::Response& res) {
+      ++hits;
+      std::this_thread::sleep_for(delay);
+      res.set_content("{}", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~LocalUpstream() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::atomic<int> hits{0};
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+std::string AppsJson(int echo_port, int local_port, int down_port) {
+  std::ostringstream o;
+  o << R"({"apps":[)"
+    << R"({"id":"echo","name":"Echo","upstream":"http://127.0.0.1:)" << echo_port
+    << R"(/base","scopes":["tasks:read","agent"],"allowed_origins":["https://echo.example"]},)"
+    << R"({"id":"local","name":"Local","upstream":"http://127.0.0.1:)" << local_port
+    << R"(","scopes":[],"allowed_origins":[]},)"
+    << R"({"id":"down","name":"Down","upstream":"http://127.0.0.1:)" << down_port
+    << R"(","scopes":[],"allowed_origins":[]}]})";
+  return o.str();
+}
+
+// A server whose registry points at the example app, a local upstream
+// (stalling for `delay`) and a port where nothing listens.
+struct ProxySetup {
+  explicit ProxySetup(std::chrono::milliseconds delay = {},
+                      std::vector<std::string> extra = {})
+      : local(delay), echo_port(FreePort()) {
+    const std::string file = dir.path() + "/apps.json";
+    std::ofstream(file) << AppsJson(echo_port, local.port(), FreePort());
+    std::vector<std::string> args = {"--apps", file};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server = std::make_unique<ServerProcess>(args);
+    if (!server->started()) return;
+    user = Register(*server);
+    app = std::make_unique<IdentityApp>("echo", echo_port, server->port());
+  }
+  bool ready() const { return server->started() && app->ready(); }
+  TempDir dir;
+  LocalUpstream local;
+  int echo_port;
+  std::unique_ptr<ServerProcess> server;
+  User user;
+  std::unique_ptr<IdentityApp> app;
+};
+
+std::string KeyWithScopes(const ServerProcess& s, const User& u, Json scopes) {
+  auto r = s.Call("POST", "/api/auth/api-keys", Json{{"name", "k"}, {"scopes", scopes}},
+                  u.access_token);
+  return r.json["key"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_SUITE("http.app_proxy") {
+
+TEST_CASE("every method reaches the app with path, query and body; the identity is verified") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  ServerProcess& s = *p.server;
+  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+    CAPTURE(method);
+    const bool with_body = std::string(method) != "GET";
+    auto r = s.Raw(method, "/api/apps/echo/proxy/notes/a%20b/?x=1&y=two",
+                   with_body ? "{\"text\":\"hi\"}" : "", with_body ? "application/json" : "",
+                   {{"Authorization", "Bearer " + p.user.access_token}});
+    REQUIRE(r.status == 200);
+    CHECK(r.json["method"] == method);
+    CHECK(r.json["path"] == "/base/notes/a%20b/?x=1&y=two");
+    CHECK(r.json["body"] == (with_body ? "{\"text\":\"hi\"}" : ""));
+    // The app checked signature, aud and exp against the JWKS alone.
+    CHECK(r.json["claims"]["sub"] == p.user.id);
+    CHECK(r.json["claims"]["aud"] == "echo");
+    CHECK(r.json["claims"]["exp"].get<int64_t>() - r.json["claims"]["iat"].get<int64_t>() == 60);
+    CHECK(r.json["claims"]["scope"] == "tasks:read agent");
+    CHECK(r.Header("X-App") == "echo");
+  }
+  // HEAD is a GET without the body.
+  auto head = s.Raw("HEAD", "/api/apps/echo/proxy/x", "", "",
+                    {{"Authorization", "Bearer " + p.user.access_token}});
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+}
+
+TEST_CASE("identity headers are the server's; credentials and cookies never reach the app") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  auto r = p.server->Raw("POST", "/api/apps/echo/proxy/h", "{}", "application/json",
+                         {{"Authorization", "Bearer " + p.user.access_token},
+                          {"Cookie", "access_token=abc; theme=dark"},
+                          {"X-Assistant-User-Id", "someone-else"},
+                          {"X-Assistant-App-Id", "other"},
+                          {"X-Assistant-Identity", "forged"},
+                          {"Proxy-Authorization", "Basic eDp5"},
+                          {"Connection", "X-Hop"},
+                          {"X-Hop", "1"},
+                          {"X-Kept", "yes"}});
+  REQUIRE(r.status == 200);
+  const Json& h = r.json["headers"];
+  CHECK(!h.contains("authorization"));
+  CHECK(!h.contains("cookie"));
+  CHECK(!h.contains("proxy-authorization"));
+  CHECK(!h.contains("x-hop"));
+  CHECK(h["x-kept"] == Json::array({"yes"}));
+  CHECK(h["x-assistant-user-id"] == Json::array({p.user.id}));
+  CHECK(h["x-assistant-app-id"] == Json::array({"echo"}));
+  CHECK(h["x-assistant-identity"].size() == 1);
+  CHECK(h["x-assistant-identity"][0] != "forged");
+  CHECK(h["x-request-id"] == Json::array({r.Header("X-Request-ID")}));
+  // Back: the app's status and headers, the server's security headers, and
+  // no cookie set by the app.
+  CHECK(r.Header("X-Content-Type-Options") == "nosniff");
+  CHECK(r.Header("X-Frame-Options") == "DENY");
+  CHECK(r.Header("Set-Cookie").empty());
+  auto teapot = p.server->Call("GET", "/api/apps/echo/proxy/t?status=418", std::nullopt,
+                               p.user.access_token);
+  CHECK(teapot.status == 418);
+  CHECK(teapot.json["method"] == "GET");
+}
+
+TEST_CASE("401 before anything is forwarded; an API key needs the apps scope") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  ServerProcess& s = *p.server;
+  auto anon = s.Call("GET", "/api/apps/local/proxy/x");
+  CHECK(anon.status == 401);
+  CHECK(s.Call("GET", "/api/apps/local/proxy/x", std::nullopt, "garbage").status == 401);
+  const std::string no_apps = KeyWithScopes(s, p.user, {"tasks:read"});
+  auto refused = s.Call("GET", "/api/apps/local/proxy/x", std::nullopt, no_apps);
+  CHECK(refused.status == 403);
+  CHECK(refused.ErrorCode() == "insufficient_scope");
+  CHECK(p.local.hits == 0);
+  CHECK(s.Call("GET", "/api/apps/local/proxy/x", std::nullopt, p.user.access_token).status == 200);
+  CHECK(p.local.hits == 1);
+
+  // The identity's scope is the key's scopes within the app's.
+  const std::string key = KeyWithScopes(s, p.user, {"apps", "tasks:read", "tasks:write"});
+  auto r = s.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, key);
+  REQUIRE(r.status == 200);
+  CHECK(r.json["claims"]["scope"] == "tasks:read");
+  const std::string bare = KeyWithScopes(s, p.user, {"apps"});
+  auto empty = s.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, bare);
+  REQUIRE(empty.status == 200);
+  CHECK(empty.json["claims"]["scope"] == "");
+}
+
+TEST_CASE("unknown app 404; dot segments 400") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  auto missing = p.server->Call("GET", "/api/apps/nope/proxy/x", std::nullopt, p.user.access_token);
+  CHECK(missing.status == 404);
+  auto dots = p.server->Call("GET", "/api/apps/echo/proxy/a/%2e%2e/b", std::nullopt,
+                             p.user.access_token);
+  CHECK(dots.status == 400);
+}
+
+TEST_CASE("an app that is down is 502, one that stalls is 504, neither hangs") {
+  ProxySetup p(std::chrono::milliseconds(3000), {"--apps-timeout", "1"});
+  REQUIRE(p.ready());
+  auto down = p.server->Call("GET", "/api/apps/down/proxy/x", std::nullopt, p.user.access_token);
+  CHECK(down.status == 502);
+  CHECK(down.ErrorCode() == "upstream_error");
+  CHECK(down.body.find("127.0.0.1") == std::string::npos);
+  const auto start = Clock::now();
+  auto slow = p.server->Call("GET", "/api/apps/local/proxy/x", std::nullopt, p.user.access_token);
+  const auto took = Clock::now() - start;
+  CHECK(slow.status == 504);
+  CHECK(slow.ErrorCode() == "upstream_timeout");
+  CHECK(took < std::chrono::milliseconds(2500));
+}
+
+TEST_CASE("an SSE answer arrives event by event; a large answer streams whole") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  httplib::Client cli("127.0.0.1", p.server->port());
+  cli.set_read_timeout(10, 0);
+  std::vector<Clock::duration> arrivals;
+  std::string text;
+  const auto start = Clock::now();
+  auto r = cli.Get("/api/apps/echo/proxy/events?n=3&gap_ms=400",
+                   {{"Authorization", "Bearer " + p.user.access_token}},
+                   [&](const char* data, size_t n) {
+                     text.append(data, n);
+                     arrivals.push_back(Clock::now() - start);
+                     return true;
+                   });
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->get_header_value("Content-Type") == "text/event-stream");
+  CHECK(text.find("id: 1\nevent: tick") != std::string::npos);
+  CHECK(text.find("id: 3\nevent: tick") != std::string::npos);
+  REQUIRE(arrivals.size() >= 2);
+  // Written 400 ms apart: a buffered answer would arrive all at once.
+  CHECK(arrivals.back() - arrivals.front() >= std::chrono::milliseconds(600));
+
+  auto big = p.server->Call("GET", "/api/apps/echo/proxy/bytes?n=300000", std::nullopt,
+                            p.user.access_token);
+  CHECK(big.status == 200);
+  CHECK(big.body == std::string(300000, 'x'));
+}
+
+TEST_CASE("every proxied call is audited with app, method, path and status") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  ServerProcess& s = *p.server;
+  REQUIRE(s.Call("POST", "/api/apps/echo/proxy/audited/x?secret=1", Json::object(),
+                 p.user.access_token).status == 200);
+  REQUIRE(s.Call("GET", "/api/apps/down/proxy/y", std::nullopt, p.user.access_token).status ==
+          502);
+  auto audit = s.Call("GET", "/api/user/audit", std::nullopt, p.user.access_token);
+  REQUIRE(audit.status == 200);
+  std::vector<Json> proxied;
+  for (const auto& e : audit.json["events"]) {
+    if (e["type"] == "app.proxied") proxied.push_back(e);
+  }
+  REQUIRE(proxied.size() == 2);  // newest first
+  CHECK(proxied[0]["outcome"] == "failed");
+  CHECK(proxied[0]["details"] ==
+        Json{{"app", "down"}, {"method", "GET"}, {"path", "/y"}, {"status", 502}});
+  CHECK(proxied[1]["outcome"] == "ok");
+  CHECK(proxied[1]["details"] ==
+        Json{{"app", "echo"}, {"method", "POST"}, {"path", "/audited/x"}, {"status", 200}});
+}
+
+TEST_CASE("an app's allowed origins open its proxy, and nothing else, to the browser") {
+  ProxySetup p;
+  REQUIRE(p.ready());
+  ServerProcess& s = *p.server;
+  const httplib::Headers preflight = {{"Origin", "https://echo.example"},
+                                      {"Access-Control-Request-Method", "POST"}};
+  auto ok = s.Raw("OPTIONS", "/api/apps/echo/proxy/x", "", "", preflight);
+  CHECK(ok.status == 204);
+  CHECK(ok.Header("Access-Control-Allow-Origin") == "https://echo.example");
+  // Not on another app's proxy, nor on the rest of the API.
+  CHECK(s.Raw("OPTIONS", "/api/apps/local/proxy/x", "", "", preflight).status == 403);
+  CHECK(s.Raw("OPTIONS", "/api/tasks", "", "", preflight).status == 403);
+  auto get = s.Call("GET", "/api/apps/echo/proxy/x", std::nullopt, p.user.access_token,
+                    {{"Origin", "https://echo.example"}});
+  CHECK(get.status == 200);
+  CHECK(get.Header("Access-Control-Allow-Origin") == "https://echo.example");
+  auto tasks = s.Call("GET", "/api/tasks", std::nullopt, p.user.access_token,
+                      {{"Origin", "https://echo.example"}});
+  CHECK(tasks.Header("Access-Control-Allow-Origin").empty());
+}
+
+}  // TEST_SUITE
