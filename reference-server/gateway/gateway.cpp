@@ -149,7 +149,7 @@ std::vector<Gateway::Backend*> Gateway::Order() {
 void Gateway::Fail(httplib::Response& res, int status, const char* code, const char* message,
                    const std::string& request_id) {
   res.status = status;
-  res.set_content(server::Dump(server::ErrorJson(code, message, request_id)), "application/json");
+  res.set_content(server::Dump(server::ErrorEnvelope(code, message, request_id)), "application/json");
 }
 
 void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
