@@ -22,12 +22,13 @@ const std::pair<std::string, std::string> kSecurityHeaders[] = {
     {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
 };
 
-// To a backend: everything end to end but framing (re-done), Host (the
-// backend's), the request id and forwarding headers (set here), and
-// Accept-Encoding (identity: answers are relayed as they come). cpp-httplib
-// files the peer's addresses as REMOTE_ and LOCAL_ pseudo-headers.
+// To a backend: everything end to end but framing (re-done; Expect was
+// answered here), Host (the backend's), the request id and forwarding
+// headers (set here), and Accept-Encoding (identity: answers are relayed as
+// they come). cpp-httplib files the peer's addresses as REMOTE_ and LOCAL_
+// pseudo-headers.
 const HeaderPolicy& RequestPolicy() {
-  static const HeaderPolicy p{{"Host", "Content-Length", "Accept-Encoding", "X-Request-ID",
+  static const HeaderPolicy p{{"Host", "Content-Length", "Expect", "Accept-Encoding", "X-Request-ID",
                                "X-Forwarded-For", "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR",
                                "LOCAL_PORT"},
                               {}};
@@ -55,6 +56,7 @@ Gateway::Gateway(GatewayConfig config, server::Logger& logger)
   for (const auto& origin : config_.backends) {
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
+    backends_.back()->pool = std::make_shared<server::ConnectionPool>(origin);
   }
   tokens_ = std::make_unique<TokenCheck>(
       config_.token_check,
@@ -274,6 +276,7 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
     first = false;
     server::Upstream upstream;
     upstream.origin = b->origin;
+    upstream.pool = b->pool;
     upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
     upstream.read_timeout = std::chrono::seconds(config_.timeout);
     b->requests.fetch_add(1, std::memory_order_relaxed);

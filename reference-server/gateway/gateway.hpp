@@ -26,6 +26,7 @@
 
 #include <httplib.h>
 
+#include "forwarder.hpp"
 #include "logger.hpp"
 #include "rate_limiter.hpp"
 #include "token_check.hpp"
@@ -62,6 +63,7 @@ class Gateway final {
  private:
   struct Backend {
     std::string origin;
+    std::shared_ptr<server::ConnectionPool> pool;
     std::atomic<bool> up{true};
     std::atomic<uint64_t> requests{0};
   };

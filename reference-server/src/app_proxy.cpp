@@ -11,12 +11,13 @@ namespace assistant::server {
 namespace {
 
 // Never sent to an app: the caller's credentials, the identity headers the
-// server sets itself, framing the client re-does, and the caller's Host
-// and Accept-Encoding (the upstream's own host; identity, so that the body
-// can be re-framed and compressed here as for any answer). cpp-httplib
-// files the peer's addresses as REMOTE_ and LOCAL_ pseudo-headers.
+// server sets itself, framing the client re-does (Expect was answered
+// here), and the caller's Host and Accept-Encoding (the upstream's own
+// host; identity, so that the body can be re-framed and compressed here as
+// for any answer). cpp-httplib files the peer's addresses as REMOTE_ and
+// LOCAL_ pseudo-headers.
 const HeaderPolicy& RequestPolicy() {
-  static const HeaderPolicy p{{"Authorization", "Cookie", "Host", "Content-Length",
+  static const HeaderPolicy p{{"Authorization", "Cookie", "Host", "Content-Length", "Expect",
                                "Accept-Encoding", "X-Request-ID", "X-Forwarded-For",
                                "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"},
                               {"X-Assistant-"}};

@@ -41,6 +41,7 @@ struct UpstreamCall::Shared {
   bool finished = false;  // the worker's send() returned
   bool failed = false;
   bool aborted = false;
+  bool stopped = false;  // the connection was cut mid-exchange
   int status = 0;
   httplib::Headers headers;
   std::deque<std::string> chunks;
@@ -48,14 +49,45 @@ struct UpstreamCall::Shared {
   httplib::Error error = httplib::Error::Success;
   Clock::time_point last_progress = Clock::now();
   std::unique_ptr<httplib::Client> client;
+  std::shared_ptr<ConnectionPool> pool;
   std::thread worker;
 };
+
+ConnectionPool::ConnectionPool(std::string origin, std::chrono::milliseconds max_idle)
+    : origin_(std::move(origin)), max_idle_(max_idle) {}
+
+std::unique_ptr<httplib::Client> ConnectionPool::Take() {
+  const auto now = Clock::now();
+  std::unique_ptr<httplib::Client> stale;  // closed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!idle_.empty()) {
+      Idle last = std::move(idle_.back());
+      idle_.pop_back();
+      if (now - last.since <= max_idle_) return std::move(last.client);
+      stale = std::move(last.client);
+    }
+  }
+  auto client = std::make_unique<httplib::Client>(origin_);
+  client->set_keep_alive(true);
+  return client;
+}
+
+void ConnectionPool::Give(std::unique_ptr<httplib::Client> client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back({std::move(client), Clock::now()});
+}
 
 UpstreamCall::UpstreamCall(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
 UpstreamCall::~UpstreamCall() {
   Abort();
   if (shared_->worker.joinable()) shared_->worker.join();
+  // Only a connection whose exchange ended cleanly can carry the next one.
+  Shared& st = *shared_;
+  if (st.pool && st.finished && !st.failed && st.chunks.empty() && !st.stopped) {
+    st.pool->Give(std::move(st.client));
+  }
 }
 
 void UpstreamCall::Abort() {
@@ -66,6 +98,7 @@ void UpstreamCall::Abort() {
       return;
     }
     shared_->aborted = true;
+    shared_->stopped = true;
   }
   shared_->cv.notify_all();
   // Unblocks a read waiting on a silent upstream (the client allows stop()
@@ -76,7 +109,9 @@ void UpstreamCall::Abort() {
 Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstream,
                                                           OutboundRequest request) {
   auto shared = std::make_shared<Shared>();
-  shared->client = std::make_unique<httplib::Client>(upstream.origin);
+  shared->pool = upstream.pool;
+  shared->client = upstream.pool ? upstream.pool->Take()
+                                 : std::make_unique<httplib::Client>(upstream.origin);
   if (!shared->client->is_valid()) {
     return UnavailableError("the upstream's address is not usable", "upstream_error");
   }

@@ -15,7 +15,9 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <httplib.h>
 
@@ -23,8 +25,34 @@
 
 namespace assistant::server {
 
+// Idle keep-alive connections to one upstream, so that a busy forwarder
+// does not pay a TCP handshake per request. A connection idle longer than
+// `max_idle` is dropped rather than reused: the upstream may have closed it.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::string origin,
+                          std::chrono::milliseconds max_idle = std::chrono::seconds(2));
+  // An idle connection, or a new one (not yet connected).
+  std::unique_ptr<httplib::Client> Take();
+  // Back after a complete exchange.
+  void Give(std::unique_ptr<httplib::Client> client);
+  const std::string& origin() const { return origin_; }
+
+ private:
+  struct Idle {
+    std::unique_ptr<httplib::Client> client;
+    std::chrono::steady_clock::time_point since;
+  };
+  const std::string origin_;
+  const std::chrono::milliseconds max_idle_;
+  std::mutex mu_;
+  std::vector<Idle> idle_;
+};
+
 struct Upstream {
   std::string origin;  // scheme://host[:port], as httplib::Client takes it
+  // Optional, for origin's connections; without one each call connects anew.
+  std::shared_ptr<ConnectionPool> pool;
   std::chrono::milliseconds connect_timeout{5000};
   // Without a byte from the upstream for this long, the call fails.
   std::chrono::milliseconds read_timeout{30000};
