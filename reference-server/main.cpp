@@ -98,12 +98,11 @@ int main(int argc, char** argv) {
 
   Logger logger(config->log_format == "json" ? assistant::server::LogFormat::kJson
                                               : assistant::server::LogFormat::kText);
-  auto setup = assistant::server::BuildCoreOptions(*config);
-  if (!setup.ok()) {
-    logger.Error("refusing to start", {{"cause", setup.status().message()}});
+  auto options = assistant::server::BuildCoreOptions(*config);
+  if (!options.ok()) {
+    logger.Error("refusing to start", {{"cause", options.status().message()}});
     return 1;
   }
-  for (const auto& note : setup->notes) logger.Info(note);
   // A stream needs two descriptors; ordinary connections, SQLite and the
   // listener need the rest.
   const rlim_t files_wanted =
@@ -113,8 +112,8 @@ int main(int argc, char** argv) {
                 {{"limit", static_cast<int64_t>(file_limit)},
                  {"wanted", static_cast<int64_t>(files_wanted)}});
   }
-  setup->options.logger = assistant::server::CoreLogger(logger);
-  auto core = assistant::Assistant::Open(setup->options);
+  options->logger = assistant::server::CoreLogger(logger);
+  auto core = assistant::Assistant::Open(*options);
   if (!core.ok()) {
     logger.Error("cannot open the core", {{"cause", core.status().ToString()}});
     return 1;
