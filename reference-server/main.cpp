@@ -113,13 +113,15 @@ int main(int argc, char** argv) {
                  {"wanted", static_cast<int64_t>(files_wanted)}});
   }
   options->logger = assistant::server::CoreLogger(logger);
+  auto product_metrics = std::make_shared<assistant::server::ProductMetrics>();
+  options->observer = product_metrics;
   auto core = assistant::Assistant::Open(*options);
   if (!core.ok()) {
     logger.Error("cannot open the core", {{"cause", core.status().ToString()}});
     return 1;
   }
 
-  assistant::server::HttpServer server(**core, *config, logger);
+  assistant::server::HttpServer server(**core, *config, logger, product_metrics.get());
   if (auto s = server.Bind(); !s.ok()) {
     logger.Error("cannot listen", {{"cause", s.message()}});
     return 1;

@@ -4,13 +4,6 @@
 
 namespace assistant::server {
 
-const std::array<double, 14>& Metrics::Buckets() {
-  static const std::array<double, 14> kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-  return kBuckets;
-}
-
 Metrics::Metrics(std::vector<RouteLabel> routes) : labels_(std::move(routes)) {
   labels_.push_back({"", "unmatched"});
   for (size_t i = 0; i < labels_.size(); ++i) stats_.push_back(std::make_unique<RouteStats>());
@@ -21,12 +14,7 @@ void Metrics::Observe(size_t route_index, int status, double seconds) {
   RouteStats& s = *stats_[route_index];
   if (status < 0 || status >= 600) status = 0;
   s.by_status[status].fetch_add(1, std::memory_order_relaxed);
-  const auto& b = Buckets();
-  size_t i = 0;
-  while (i < b.size() && seconds > b[i]) ++i;
-  s.buckets[i].fetch_add(1, std::memory_order_relaxed);
-  s.sum_micros.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
-  s.count.fetch_add(1, std::memory_order_relaxed);
+  s.latency.Observe(seconds);
 }
 
 std::string Metrics::Render() const {
@@ -50,33 +38,11 @@ std::string Metrics::Render() const {
       "# HELP assistant_http_request_duration_seconds Time from routing to the "
       "response (to the first byte for streams).\n"
       "# TYPE assistant_http_request_duration_seconds histogram\n";
-  const auto& b = Buckets();
   for (size_t r = 0; r < stats_.size(); ++r) {
     const RouteStats& s = *stats_[r];
-    const uint64_t count = s.count.load(std::memory_order_relaxed);
-    if (count == 0) continue;
-    const std::string labels =
-        "method=\"" + labels_[r].method + "\",route=\"" + labels_[r].route + "\"";
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= b.size(); ++i) {
-      cumulative += s.buckets[i].load(std::memory_order_relaxed);
-      if (i < b.size()) {
-        std::snprintf(line, sizeof line,
-                      "assistant_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
-                      labels.c_str(), b[i], static_cast<unsigned long long>(cumulative));
-      } else {
-        std::snprintf(line, sizeof line,
-                      "assistant_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n",
-                      labels.c_str(), static_cast<unsigned long long>(cumulative));
-      }
-      out += line;
-    }
-    std::snprintf(line, sizeof line,
-                  "assistant_http_request_duration_seconds_sum{%s} %.6f\n"
-                  "assistant_http_request_duration_seconds_count{%s} %llu\n",
-                  labels.c_str(), s.sum_micros.load(std::memory_order_relaxed) / 1e6,
-                  labels.c_str(), static_cast<unsigned long long>(count));
-    out += line;
+    if (s.latency.count() == 0) continue;
+    s.latency.Render(&out, "assistant_http_request_duration_seconds",
+                     "method=\"" + labels_[r].method + "\",route=\"" + labels_[r].route + "\"");
   }
   std::snprintf(line, sizeof line,
                 "# HELP assistant_http_requests_in_flight Requests being served now.\n"

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "histogram.hpp"
+
 namespace assistant::server {
 
 class Metrics final {
@@ -32,15 +34,10 @@ class Metrics final {
   void CountFastPath() { fast_path_.fetch_add(1, std::memory_order_relaxed); }
   std::string Render() const;
 
-  // Upper bounds of the latency buckets, in seconds.
-  static const std::array<double, 14>& Buckets();
-
  private:
   struct RouteStats {
     std::array<std::atomic<uint64_t>, 600> by_status{};  // index = HTTP status
-    std::array<std::atomic<uint64_t>, 15> buckets{};     // last = +Inf
-    std::atomic<uint64_t> sum_micros{0};
-    std::atomic<uint64_t> count{0};
+    LatencyHistogram latency;
   };
   std::vector<RouteLabel> labels_;
   std::vector<std::unique_ptr<RouteStats>> stats_;

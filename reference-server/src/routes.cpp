@@ -744,7 +744,7 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
                              nullptr, Json{{"type", "string"}});
   r.push_back(Make("GET", "/metrics", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
                    metrics_doc, [&s](Call& c) -> Result<Reply> {
-                     c.res.set_content(s.metrics().Render(), "text/plain; version=0.0.4");
+                     c.res.set_content(s.RenderMetrics(), "text/plain; version=0.0.4");
                      return Reply{0, std::nullopt, true};
                    }));
   r.push_back(Make("GET", "/openapi.json", Access::kPublic, RateClass::kNone, BodyKind::kNone,

@@ -193,10 +193,12 @@ std::string PresentedCredential(const httplib::Request& req) {
   return "";
 }
 
-HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger)
+HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger,
+                       const ProductMetrics* product)
     : core_(core),
       config_(config),
       logger_(logger),
+      product_(product),
       auth_limiter_(config.rate_limit_auth),
       api_limiter_(config.rate_limit_api),
       http_(std::make_unique<Listener>(*this)) {
@@ -271,6 +273,12 @@ void HttpServer::OnUncaught(const httplib::Request& req, httplib::Response& res)
   const std::string id = RequestIdFor(req.get_header_value("X-Request-ID"));
   res.body.clear();
   RenderError(res, InternalError("unexpected exception"), id, "unmatched");
+}
+
+std::string HttpServer::RenderMetrics() const {
+  std::string out = metrics_->Render();
+  if (product_) product_->Render(&out, open_streams_.load(std::memory_order_relaxed));
+  return out;
 }
 
 HttpServer::~HttpServer() = default;
@@ -482,6 +490,12 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
                       "application/json");
       return finish();
     }
+    // The access line names only "unmatched"; say what was refused, capped
+    // so a hostile path cannot flood the log.
+    logger_.Info("no such route",
+                 {{"request_id", request_id},
+                  {"method", req.method},
+                  {"path", req.path.substr(0, 256)}});
     return fail(NotFoundError("no such route: " + req.method + " " + req.path));
   }
 

@@ -29,6 +29,7 @@
 #include "config.hpp"
 #include "logger.hpp"
 #include "metrics.hpp"
+#include "product_metrics.hpp"
 #include "rate_limiter.hpp"
 
 namespace assistant::server {
@@ -116,7 +117,10 @@ Json BuildOpenApi(const std::vector<Route>& routes);
 
 class HttpServer final {
  public:
-  HttpServer(Assistant& core, const ServerConfig& config, Logger& logger);
+  // `product`: the core's Observer, rendered on /metrics beside the HTTP
+  // series; null = HTTP series only. It must outlive the server.
+  HttpServer(Assistant& core, const ServerConfig& config, Logger& logger,
+             const ProductMetrics* product = nullptr);
   ~HttpServer();
 
   // Binds host:port (port 0 = any free port). Unavailable when it cannot.
@@ -131,6 +135,8 @@ class HttpServer final {
   const ServerConfig& config() const { return config_; }
   Logger& logger() { return logger_; }
   Metrics& metrics() { return *metrics_; }
+  // The /metrics document: HTTP series, then the product's.
+  std::string RenderMetrics() const;
   const std::vector<Route>& routes() const { return routes_; }
   const std::string& openapi() const { return openapi_; }
 
@@ -165,6 +171,7 @@ class HttpServer final {
   std::vector<Route> routes_;
   std::string openapi_;
   std::unique_ptr<Metrics> metrics_;
+  const ProductMetrics* const product_;
   SlidingWindowLimiter auth_limiter_;
   SlidingWindowLimiter api_limiter_;
   std::unique_ptr<Listener> http_;

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -40,6 +41,44 @@ TEST_CASE("healthz, readyz, metrics, openapi need no credential") {
   CHECK(m.body.find(R"(assistant_http_requests_total{method="POST",route="/api/auth/register",status="201"} 1)") != std::string::npos);
   CHECK(m.body.find("assistant_http_request_duration_seconds_bucket") != std::string::npos);
   CHECK(m.body.find("assistant_http_requests_in_flight 1") != std::string::npos);  // this request
+}
+
+TEST_CASE("metrics count what the product did: runs, model and tool calls, storage writes") {
+  ServerProcess s;
+  REQUIRE(s.started());
+  const User u = Register(s);
+  auto add = s.Call("POST", "/api/agent/message", Json{{"message", "add task water the plants"}},
+                    u.access_token);
+  REQUIRE(add.status == 200);
+  auto m = s.Call("GET", "/metrics");
+  REQUIRE(m.status == 200);
+  CHECK(m.body.find("assistant_agent_runs_started_total 1\n") != std::string::npos);
+  CHECK(m.body.find(R"(assistant_agent_runs_finished_total{status="completed"} 1)") !=
+        std::string::npos);
+  CHECK(m.body.find(R"(assistant_llm_calls_total{provider="rules",outcome="ok"})") !=
+        std::string::npos);
+  CHECK(m.body.find(R"(assistant_tool_calls_total{tool="add_task",outcome="ok"} 1)") !=
+        std::string::npos);
+  CHECK(m.body.find(R"(assistant_storage_writes_total{operation="CreateUser",outcome="ok"} 1)") !=
+        std::string::npos);
+  CHECK(m.body.find(R"(assistant_storage_writes_total{operation="CreateTask",outcome="ok"} 1)") !=
+        std::string::npos);
+  CHECK(m.body.find("assistant_agent_run_duration_seconds_count 1\n") != std::string::npos);
+  CHECK(m.body.find("assistant_streams_open 0\n") != std::string::npos);
+}
+
+TEST_CASE("a request for no route logs the method and path it refused") {
+  ServerProcess s;
+  REQUIRE(s.started());
+  CHECK(s.Call("GET", "/api/no-such-thing/42").status == 404);
+  // The log is written by its own thread: give it a moment.
+  std::string log;
+  for (int i = 0; i < 100 && log.find("/api/no-such-thing/42") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    log = s.log();
+  }
+  CHECK(log.find("no such route") != std::string::npos);
+  CHECK(log.find("/api/no-such-thing/42") != std::string::npos);
 }
 
 TEST_CASE("openapi.json describes every SPEC route served") {

@@ -19,6 +19,7 @@
 #include "harness.hpp"
 #include "logger.hpp"
 #include "metrics.hpp"
+#include "product_metrics.hpp"
 #include "rate_limiter.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
@@ -383,6 +384,51 @@ TEST_CASE("metrics render counters, histogram and in-flight gauge") {
   CHECK(text.find(R"(assistant_http_request_duration_seconds_bucket{method="GET",route="/api/tasks",le="+Inf"} 2)") !=
         std::string::npos);
   CHECK(text.find("assistant_http_requests_in_flight 2") != std::string::npos);
+}
+
+TEST_CASE("product metrics render runs, model calls, tools and storage writes") {
+  server::ProductMetrics p;
+  p.RunStarted();
+  p.RunFinished({"completed", std::chrono::milliseconds(30)});
+  ProviderCallEvent ok;
+  ok.provider = "openai";
+  ok.latency = std::chrono::milliseconds(20);
+  ok.prompt_tokens = 11;
+  ok.completion_tokens = 4;
+  p.ProviderCall(ok);
+  ProviderCallEvent failed = ok;
+  failed.error_reason = "upstream_error";
+  p.ProviderCall(failed);
+  p.ToolCall({"say \"hi\"", false});
+  StorageWriteEvent w;
+  w.operation = "CreateTask";
+  p.StorageWrite(w);
+  w.error_reason = "unavailable";
+  w.busy = true;
+  p.StorageWrite(w);
+  w.busy = false;
+  w.error_reason = "storage_full";
+  p.StorageWrite(w);
+  std::string text;
+  p.Render(&text, 3);
+  for (const char* want : {
+           "assistant_agent_runs_started_total 1\n",
+           "assistant_agent_runs_finished_total{status=\"completed\"} 1\n",
+           "assistant_llm_calls_total{provider=\"openai\",outcome=\"ok\"} 1\n",
+           "assistant_llm_calls_total{provider=\"openai\",outcome=\"upstream_error\"} 1\n",
+           "assistant_llm_tokens_total{provider=\"openai\",kind=\"prompt\"} 22\n",
+           "assistant_llm_call_duration_seconds_bucket{provider=\"openai\",le=\"0.025\"} 2\n",
+           // A label value is escaped as the text format requires.
+           "assistant_tool_calls_total{tool=\"say \\\"hi\\\"\",outcome=\"error\"} 1\n",
+           "assistant_storage_writes_total{operation=\"CreateTask\",outcome=\"ok\"} 1\n",
+           "assistant_storage_writes_total{operation=\"CreateTask\",outcome=\"busy\"} 1\n",
+           "assistant_storage_writes_total{operation=\"CreateTask\",outcome=\"storage_full\"} 1\n",
+           "assistant_storage_write_duration_seconds_count 3\n",
+           "assistant_agent_run_duration_seconds_bucket{le=\"0.05\"} 1\n",
+           "assistant_streams_open 3\n"}) {
+    INFO(want);
+    CHECK(text.find(want) != std::string::npos);
+  }
 }
 
 TEST_CASE("every registered route is in the OpenAPI document") {

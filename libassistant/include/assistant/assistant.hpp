@@ -18,6 +18,7 @@
 #include "assistant/llm.hpp"
 #include "assistant/logger.hpp"
 #include "assistant/mailer.hpp"
+#include "assistant/observer.hpp"
 #include "assistant/options.hpp"
 #include "assistant/providers.hpp"
 #include "assistant/settings.hpp"

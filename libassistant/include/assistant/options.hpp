@@ -14,6 +14,7 @@
 #include "assistant/jwt.hpp"
 #include "assistant/llm.hpp"
 #include "assistant/logger.hpp"
+#include "assistant/observer.hpp"
 #include "assistant/mailer.hpp"
 #include "assistant/storage.hpp"
 
@@ -154,6 +155,9 @@ struct Options {
   // The app registry's file (assistant/apps.hpp); empty = no apps.
   // Default: empty.
   std::string apps_path;
+  // Told of runs, model calls and tool calls (assistant/observer.hpp).
+  // Default (null): NullObserver().
+  std::shared_ptr<Observer> observer;
 };
 
 }  // namespace assistant

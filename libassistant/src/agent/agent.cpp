@@ -19,12 +19,14 @@
 #include "agent/agent_impl.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <string>
 #include <vector>
 
 #include "agent/stored_event.hpp"
 #include "api/error_shapes.hpp"
+#include "assistant/observer.hpp"
 #include "common/cursor.hpp"
 #include "common/text.hpp"
 #include "services/service_util.hpp"
@@ -252,6 +254,8 @@ class AgentImpl final : public Agent {
         std::shared_ptr<LiveRun> run,
         runs_->Start(std::move(start), request.store, write_start_now, cancel));
     const CancellationToken& token = run->token();
+    observer_->RunStarted();
+    const auto run_began = std::chrono::steady_clock::now();
     bool sink_gone = false;
     // Every event is numbered and kept by the run first; then the caller's
     // sink sees it with its number.
@@ -336,7 +340,18 @@ class AgentImpl final : public Agent {
     const int max_steps = std::max(0, d_.options.max_tool_steps);
     for (int step = 0;; ++step) {
       step_text.clear();
+      const auto call_began = std::chrono::steady_clock::now();
       Result<ChatResponse> r = d_.provider->Chat(chat, sink, token);
+      ProviderCallEvent called_model;
+      called_model.provider = d_.provider->name();
+      called_model.latency = std::chrono::steady_clock::now() - call_began;
+      if (r.ok()) {
+        called_model.prompt_tokens = r->usage.prompt_tokens;
+        called_model.completion_tokens = r->usage.completion_tokens;
+      } else {
+        called_model.error_reason = r.status().reason();
+      }
+      observer_->ProviderCall(called_model);
       if (!r.ok()) {
         if (r.status().code() == StatusCode::kCancelled || run->cancelled()) {
           status = "cancelled";
@@ -366,6 +381,7 @@ class AgentImpl final : public Agent {
         if (run->cancelled()) break;
         emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
+        observer_->ToolCall({call.name, ran.ok()});
         const Json& result = results.emplace_back(ran.ok() ? std::move(*ran)
                                                            : api::ErrorEventData(ran.status()));
         ChatMessage answer{"tool", SafeDump(result), {}, call.id, call.name};
@@ -421,6 +437,7 @@ class AgentImpl final : public Agent {
                                   std::move(last_data), stored_reply, std::move(audit),
                                   &not_stored);
     deliver(last.type, std::move(last.data), last.id);
+    observer_->RunFinished({status, std::chrono::steady_clock::now() - run_began});
     if (!not_stored.ok()) return not_stored;
     if (failed) return failure;
     AgentReply out;
@@ -554,6 +571,7 @@ class AgentImpl final : public Agent {
   AgentDeps d_;
   std::unique_ptr<RunRegistry> own_runs_;  // when deps gave none
   RunRegistry* runs_ = nullptr;
+  Observer* const observer_ = d_.observer ? d_.observer : NullObserver();
   ToolRegistry tools_;
 };
 

@@ -22,6 +22,7 @@ struct AgentDeps {
   // keeps a private registry (its runs are then reachable only through it).
   RunRegistry* runs = nullptr;
   std::shared_ptr<LlmProvider> provider;  // required
+  Observer* observer = nullptr;           // outlives the agent; null = NullObserver()
   AgentOptions options;
 };
 

@@ -9,6 +9,7 @@
 #include "assistant/providers.hpp"
 #include "assistant/settings.hpp"
 #include "auth/auth_service_impl.hpp"
+#include "core/observed_storage.hpp"
 #include "core/periodic_checkpoint.hpp"
 #include "core/settings_internal.hpp"
 #include "services/audit_log.hpp"
@@ -56,6 +57,7 @@ class AssistantImpl final : public Assistant {
   std::shared_ptr<Mailer> mailer_;
   std::shared_ptr<Logger> logger_;
   std::unique_ptr<AppRegistry> apps_;
+  std::shared_ptr<Observer> observer_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<AuthServiceInternal> auth_;
   std::unique_ptr<UserService> users_;
@@ -108,7 +110,10 @@ Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<
   auto a = std::make_unique<AssistantImpl>();
   a->options_ = options;
   a->apps_ = std::move(apps);
-  a->storage_ = std::move(storage);
+  a->observer_ = options.observer;
+  // Storage writes are timed only for an embedder who listens.
+  a->storage_ = a->observer_ ? NewObservedStorage(std::move(storage), a->observer_.get())
+                             : std::move(storage);
   // Clock::Default() belongs to the library: hold it without owning it.
   a->clock_ = options.clock ? options.clock
                             : std::shared_ptr<Clock>(Clock::Default(), [](Clock*) {});
@@ -141,6 +146,7 @@ Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<
   agent_deps.audit = a->audit_.get();
   agent_deps.runs = a->runs_.get();
   agent_deps.provider = std::move(provider);
+  agent_deps.observer = a->observer_.get();
   agent_deps.options = options.agent;
   ASSISTANT_ASSIGN_OR_RETURN(a->agent_, NewAgent(std::move(agent_deps)));
   ASSISTANT_RETURN_IF_ERROR(RegisterBuiltinTools(a->agent_->tools(), *a->tasks_));
