@@ -105,12 +105,11 @@ int main(int argc, char** argv) {
 
   Logger logger(config->log_format == "json" ? assistant::server::LogFormat::kJson
                                               : assistant::server::LogFormat::kText);
-  auto setup = assistant::server::BuildCoreOptions(*config);
-  if (!setup.ok()) {
-    logger.Error("refusing to start", {{"cause", setup.status().message()}});
+  auto options = assistant::server::BuildCoreOptions(*config);
+  if (!options.ok()) {
+    logger.Error("refusing to start", {{"cause", options.status().message()}});
     return 1;
   }
-  for (const auto& note : setup->notes) logger.Info(note);
   if (!config->metrics_token_file.empty()) {
     auto token = assistant::server::LoadMetricsToken(config->metrics_token_file);
     if (!token.ok()) {
@@ -128,10 +127,10 @@ int main(int argc, char** argv) {
                 {{"limit", static_cast<int64_t>(file_limit)},
                  {"wanted", static_cast<int64_t>(files_wanted)}});
   }
-  setup->options.logger = assistant::server::CoreLogger(logger);
+  options->logger = assistant::server::CoreLogger(logger);
   auto product_metrics = std::make_shared<assistant::server::ProductMetrics>();
-  setup->options.observer = product_metrics;
-  auto core = assistant::Assistant::Open(setup->options);
+  options->observer = product_metrics;
+  auto core = assistant::Assistant::Open(*options);
   if (!core.ok()) {
     logger.Error("cannot open the core", {{"cause", core.status().ToString()}});
     return 1;

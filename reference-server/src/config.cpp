@@ -330,7 +330,7 @@ std::string HelpText() {
   return out;
 }
 
-Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
+Result<Options> BuildCoreOptions(const ServerConfig& c) {
   Options o;
   o.database_url = c.database_url;
   o.production = c.production;
@@ -354,14 +354,14 @@ Result<CoreSetup> BuildCoreOptions(const ServerConfig& c) {
 
   o.apps_path = c.apps;
   // The core's policy (assistant/settings.hpp); only its words are ours.
-  auto resolved = ResolveOptions(o);
-  if (!resolved.ok()) {
-    const Status& s = resolved.status();
+  // Assistant::Open applies the rest (the development secret, file places)
+  // once storage is open, so a start that fails writes nothing.
+  if (Status s = CheckOptions(o); !s.ok()) {
     const std::string flag = FlagForField(s.field());
     if (flag.empty()) return s;
     return Status(s.code(), flag + ": " + s.message(), s.reason(), s.field());
   }
-  return std::move(resolved).value();
+  return o;
 }
 
 }  // namespace assistant::server

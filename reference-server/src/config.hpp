@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "assistant/options.hpp"
-#include "assistant/settings.hpp"
 #include "assistant/status.hpp"
 
 namespace assistant::server {
@@ -68,15 +67,13 @@ Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const Env
 // --help text: every flag, its variable, default and meaning.
 std::string HelpText();
 
-// The core's Options with the flags applied, and what the core's policy
-// decided on the server's behalf, to log.
-using CoreSetup = ResolvedOptions;
-
-// Turns the configuration into the core's Options and applies the core's
-// policy to them (assistant/settings.hpp: secrets, key and outbox places,
-// production refusals, FailedPrecondition "weak_secret"); the message of a
-// refusal names the flag to change.
-Result<CoreSetup> BuildCoreOptions(const ServerConfig& config);
+// Turns the configuration into the core's Options and checks them against
+// the core's policy (assistant/settings.hpp CheckOptions: production
+// refusals are FailedPrecondition "weak_secret"), writing nothing; the
+// message of a refusal names the flag to change. Assistant::Open then makes
+// the development secret and places keys and outbox, logging what it
+// decided through Options::logger.
+Result<Options> BuildCoreOptions(const ServerConfig& config);
 
 }  // namespace assistant::server
 

@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "agent/stored_event.hpp"
-#include "assistant/observer.hpp"
 #include "api/error_shapes.hpp"
+#include "assistant/observer.hpp"
 #include "common/cursor.hpp"
 #include "common/text.hpp"
 #include "llm/sampling.hpp"
