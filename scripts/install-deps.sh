@@ -11,6 +11,8 @@ PACKAGES=(
   curl
   # The http suite's responses are checked against /openapi.json with it.
   python3-jsonschema
+  # The libFuzzer targets (tests/fuzz): clang and its fuzzer runtime.
+  clang libclang-rt-14-dev
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
 # peers. A node from elsewhere (e.g. NodeSource) bundles npm and conflicts
