@@ -30,8 +30,9 @@ declare -A SOURCES=(
   [fuzz_sse]="$ROOT/libassistant/src/llm/sse_parser.cpp"
   [fuzz_cursor]="$ROOT/libassistant/src/common/cursor.cpp"
   [fuzz_json_input]="$ROOT/libassistant/src/common/json_input.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
+  [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
 )
-for target in fuzz_sse fuzz_cursor fuzz_json_input; do
+for target in fuzz_sse fuzz_cursor fuzz_json_input fuzz_jwt; do
   bin="$WORK_DIR/$target"
   # shellcheck disable=SC2086
   if [ ! -x "$bin" ] || [ -n "$(find "$HERE/$target.cpp" ${SOURCES[$target]} "$ROOT/libassistant/include" \
