@@ -19,6 +19,11 @@ StreamSlots::Outcome StreamSlots::Take(const std::string& user_id) {
   return Outcome::kTaken;
 }
 
+int StreamSlots::open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_;
+}
+
 void StreamSlots::Release(const std::string& user_id) {
   std::lock_guard<std::mutex> lock(mu_);
   --open_;

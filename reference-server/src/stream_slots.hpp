@@ -25,11 +25,13 @@ class StreamSlots {
   Outcome Take(const std::string& user_id);
   void Release(const std::string& user_id);
   int per_user() const { return per_user_; }
+  // Streams open now, for /metrics.
+  int open() const;
 
  private:
   const int total_;
   const int per_user_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   int open_ = 0;
   std::unordered_map<std::string, int> by_user_;  // users with a stream open
 };
