@@ -102,7 +102,20 @@ inline Session MakeSession(Storage& s, const std::string& user_id, const std::st
   token.user_id = user_id;
   token.created_at = created;
   token.expires_at = expires;
-  REQUIRE(s.CreateSession(session, token).ok());
+  AuditEvent audit;
+  audit.id = NewId();
+  audit.user_id = user_id;
+  audit.type = "auth.login";
+  audit.outcome = "ok";
+  audit.details = {{"session_id", session.id}};
+  audit.created_at = created;
+  REQUIRE(s.CreateSession(session, token, audit).ok());
+  // Written with the session.
+  auto logged = s.ListAudit(user_id, 100, std::nullopt);
+  REQUIRE(logged.ok());
+  bool found = false;
+  for (const AuditEvent& e : *logged) found |= e.id == audit.id && e.details == audit.details;
+  CHECK(found);
   return session;
 }
 
@@ -1139,7 +1152,8 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.GetAgentState(A, "")->state == Json{{"count", 1}});
     CHECK_FALSE(s.GetSession(sess.id)->revoked_at.has_value());
     CHECK(s.ListApiKeys(A)->size() == 1);
-    CHECK(s.ListAudit(A, 50, std::nullopt)->size() == 1);
+    // The row appended above and the one written with the session.
+    CHECK(s.ListAudit(A, 50, std::nullopt)->size() == 2);
     CHECK(s.SearchConversations(A, {"words"}, 50, 0)->size() == 1);
   }
 

@@ -25,7 +25,7 @@ class StreamSlots {
   Outcome Take(const std::string& user_id);
   void Release(const std::string& user_id);
   int per_user() const { return per_user_; }
-  // Streams open now (for /metrics).
+  // Streams open now, for /metrics.
   int open() const;
 
  private:

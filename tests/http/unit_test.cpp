@@ -24,6 +24,7 @@
 #include "render.hpp"
 #include "request_id.hpp"
 #include "server.hpp"
+#include "stream_slots.hpp"
 
 using namespace assistant;
 using namespace assistant::server;
@@ -473,6 +474,23 @@ TEST_CASE("every registered route is in the OpenAPI document") {
     }
   };
   check_refs(doc["paths"]);
+}
+
+TEST_CASE("stream slots: a user's share, the server's total, and the count of open streams") {
+  CHECK(StreamSlots(512, 0).per_user() == 64);  // max(4, 512 / 8)
+  CHECK(StreamSlots(16, 0).per_user() == 4);    // never below 4
+  StreamSlots slots(5, 2);
+  CHECK(slots.Take("a") == StreamSlots::Outcome::kTaken);
+  CHECK(slots.Take("a") == StreamSlots::Outcome::kTaken);
+  CHECK(slots.Take("a") == StreamSlots::Outcome::kUserFull);
+  CHECK(slots.Take("b") == StreamSlots::Outcome::kTaken);
+  CHECK(slots.Take("b") == StreamSlots::Outcome::kTaken);
+  CHECK(slots.Take("c") == StreamSlots::Outcome::kTaken);
+  CHECK(slots.open() == 5);
+  CHECK(slots.Take("d") == StreamSlots::Outcome::kServerFull);
+  slots.Release("a");
+  CHECK(slots.open() == 4);
+  CHECK(slots.Take("a") == StreamSlots::Outcome::kTaken);
 }
 
 }  // TEST_SUITE

@@ -52,15 +52,18 @@ TEST_SUITE("core logger") {
     auto base = OpenStorage("sqlite::memory:", {});
     REQUIRE(base.ok());
     CoreFixture f(o, std::make_shared<NoAudit>(std::shared_ptr<Storage>(std::move(*base))));
+    // A registration's audit row goes with its session (not AppendAudit); a
+    // refused login's goes alone, and may fail without failing the refusal.
     auto reg = f.core->auth().Register({"ann@example.com", "correct horse battery", "Ann"}, {});
     REQUIRE(reg.ok());
+    CHECK_FALSE(f.core->auth().Login("ann@example.com", "wrong horse battery", {}).ok());
     auto lines = logger->lines();
     REQUIRE_FALSE(lines.empty());
     CHECK(lines[0].level == LogLevel::kError);
     CHECK(lines[0].message == "audit: could not record an event");
     REQUIRE(lines[0].fields.size() == 2);
     CHECK(lines[0].fields[0].key == "type");
-    CHECK(lines[0].fields[0].value == "user.registered");
+    CHECK(lines[0].fields[0].value == "auth.login");
     CHECK(lines[0].fields[1].value.find("disk on fire") != std::string::npos);
     for (const auto& l : lines) {
       for (const auto& field : l.fields) {

@@ -35,6 +35,8 @@ TEST_CASE("garbage cursors are invalid_cursor on field cursor") {
         std::string("cDE6YWJjOmlk"),  // "p1:abc:id" (time not a number)
         std::string("cDI6MTIzOmlk"),  // "p2:123:id" (unknown version)
         std::string("bzE6LTE"),        // "o1:-1"
+        // "p1:99999999999999:x": past what the clock holds (found by tests/fuzz)
+        std::string("cDE6OTk5OTk5OTk5OTk5OTk6eA"),
         std::string("\xC3\xA9")}) {
     auto r = cursor::Decode(bad);
     REQUIRE_FALSE(r.ok());

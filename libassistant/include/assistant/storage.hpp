@@ -94,8 +94,11 @@ class Storage {
   virtual Status DeleteUser(const std::string& id) = 0;
 
   // ---- sessions and refresh tokens
-  virtual Status CreateSession(const Session& session,
-                               const RefreshToken& first_token) = 0;
+  // The session, its first refresh token and `audit` (the login or
+  // registration that started it) in one transaction: all or nothing, so a
+  // session never exists without its audit row.
+  virtual Status CreateSession(const Session& session, const RefreshToken& first_token,
+                               const AuditEvent& audit) = 0;
   virtual Result<Session> GetSession(const std::string& session_id) = 0;
   // Sessions of the user that are not revoked and not expired at `now`.
   virtual Result<std::vector<Session>> ListSessions(const std::string& user_id,

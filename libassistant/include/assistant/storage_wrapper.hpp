@@ -48,8 +48,9 @@ class StorageWrapper : public Storage {
   }
   Status UpdateUser(const UserRecord& user) override { return target_->UpdateUser(user); }
   Status DeleteUser(const std::string& id) override { return target_->DeleteUser(id); }
-  Status CreateSession(const Session& session, const RefreshToken& first_token) override {
-    return target_->CreateSession(session, first_token);
+  Status CreateSession(const Session& session, const RefreshToken& first_token,
+                       const AuditEvent& audit) override {
+    return target_->CreateSession(session, first_token, audit);
   }
   Result<Session> GetSession(const std::string& session_id) override {
     return target_->GetSession(session_id);

@@ -175,9 +175,8 @@ class AuthServiceImpl final : public AuthServiceInternal {
       return AlreadyExistsError("an account with this email already exists", "email_taken");
     }
     ASSISTANT_RETURN_IF_ERROR(s);
-    ASSISTANT_ASSIGN_OR_RETURN(TokenPair tokens, StartSession(rec.user.id, now, ctx));
-    audit_.Record(rec.user.id, "user.registered", true, ctx,
-                  {{"session_id", tokens.session_id}});
+    ASSISTANT_ASSIGN_OR_RETURN(TokenPair tokens,
+                               StartSession(rec.user.id, now, ctx, "user.registered"));
     return AuthResult{rec.user, std::move(tokens)};
   }
 
@@ -221,8 +220,8 @@ class AuthServiceImpl final : public AuthServiceInternal {
       }
     }
     Timestamp now = Now();
-    ASSISTANT_ASSIGN_OR_RETURN(TokenPair tokens, StartSession(user.user.id, now, ctx));
-    audit_.Record(user.user.id, "auth.login", true, ctx, {{"session_id", tokens.session_id}});
+    ASSISTANT_ASSIGN_OR_RETURN(TokenPair tokens,
+                               StartSession(user.user.id, now, ctx, "auth.login"));
     return AuthResult{user.user, std::move(tokens)};
   }
 
@@ -575,8 +574,11 @@ class AuthServiceImpl final : public AuthServiceInternal {
     return SignAccess(user_id, session_id, Seconds(used_at), std::move(jti));
   }
 
+  // The session is written with its audit row (`audit_type`, ok), in one
+  // transaction: when the row cannot be written, no session exists and the
+  // login or registration fails.
   Result<TokenPair> StartSession(const std::string& user_id, Timestamp now,
-                                 const RequestContext& ctx) {
+                                 const RequestContext& ctx, const char* audit_type) {
     Session session;
     session.id = NewId();
     session.user_id = user_id;
@@ -593,7 +595,9 @@ class AuthServiceImpl final : public AuthServiceInternal {
     first.user_id = user_id;
     first.created_at = now;
     first.expires_at = session.expires_at;
-    ASSISTANT_RETURN_IF_ERROR(storage_->CreateSession(session, first));
+    ASSISTANT_RETURN_IF_ERROR(storage_->CreateSession(
+        session, first,
+        audit_.Make(user_id, audit_type, true, ctx, {{"session_id", session.id}})));
     ASSISTANT_ASSIGN_OR_RETURN(pair.access_token,
                                SignAccess(user_id, session.id, Seconds(now), crypto::RandomToken(16)));
     pair.expires_in = options_.access_token_ttl.count();

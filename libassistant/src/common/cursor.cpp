@@ -1,6 +1,7 @@
 #include "common/cursor.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -111,6 +112,17 @@ std::string Encode(const PagePosition& position) {
   return B64Encode(payload);
 }
 
+namespace {
+// A time the clock can hold (it counts nanoseconds in 64 bits): a cursor
+// from outside may name any number, and a larger one overflows the
+// conversion (found by tests/fuzz).
+bool FitsClock(int64_t ms) {
+  constexpr int64_t kMax =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Timestamp::duration::max()).count();
+  return ms >= -kMax && ms <= kMax;
+}
+}  // namespace
+
 Result<PagePosition> Decode(const std::string& cursor) {
   ASSISTANT_ASSIGN_OR_RETURN(std::string payload, Unwrap(cursor));
   std::string_view p(payload);
@@ -119,7 +131,7 @@ Result<PagePosition> Decode(const std::string& cursor) {
   const size_t colon = p.find(':');
   if (colon == std::string_view::npos) return Invalid();
   int64_t ms = 0;
-  if (!ParseInt(p.substr(0, colon), &ms)) return Invalid();
+  if (!ParseInt(p.substr(0, colon), &ms) || !FitsClock(ms)) return Invalid();
   std::string_view id = p.substr(colon + 1);
   if (id.empty() || id.size() > 64) return Invalid();
   for (char c : id) {

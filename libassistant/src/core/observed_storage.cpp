@@ -31,8 +31,9 @@ class ObservedStorage final : public StorageWrapper {
   Status DeleteUser(const std::string& id) override {
     return Timed("DeleteUser", [&] { return target()->DeleteUser(id); });
   }
-  Status CreateSession(const Session& s, const RefreshToken& first) override {
-    return Timed("CreateSession", [&] { return target()->CreateSession(s, first); });
+  Status CreateSession(const Session& s, const RefreshToken& first,
+                       const AuditEvent& audit) override {
+    return Timed("CreateSession", [&] { return target()->CreateSession(s, first, audit); });
   }
   Status TouchSession(const std::string& id, Timestamp now) override {
     return Timed("TouchSession", [&] { return target()->TouchSession(id, now); });

@@ -527,12 +527,14 @@ class PostgresStorage final : public Storage {
 
   // ---- sessions and refresh tokens
 
-  Status CreateSession(const Session& s, const RefreshToken& t) override {
+  Status CreateSession(const Session& s, const RefreshToken& t, const AuditEvent& audit) override {
     return Transact([&](Tx& tx) -> Status {
       tx.Exec(Sql({"INSERT INTO sessions(", kSessionCols, ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"}),
               s.id, s.user_id, Ms(s.created_at), Ms(s.last_used_at), Ms(s.expires_at),
               OptMs(s.revoked_at), s.ip, s.user_agent);
       InsertRefresh(tx, t);
+      // The sign-in and its audit row commit together (storage.hpp).
+      InsertAudit(tx, audit);
       return Status();
     });
   }

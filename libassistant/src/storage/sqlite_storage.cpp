@@ -819,7 +819,7 @@ class SqliteStorage final : public Storage {
 
   // ---- sessions and refresh tokens
 
-  Status CreateSession(const Session& s, const RefreshToken& t) override {
+  Status CreateSession(const Session& s, const RefreshToken& t, const AuditEvent& audit) override {
     return Write([&](Connection& c) -> Status {
       Stmt st =
           c.Prepare(Sql({"INSERT INTO sessions(", kSessionCols, ") VALUES (?,?,?,?,?,?,?,?)"}));
@@ -833,6 +833,7 @@ class SqliteStorage final : public Storage {
       st->bind(8, s.user_agent);
       st->exec();
       InsertRefresh(c, t);
+      InsertAudit(c, audit);
       return Status();
     });
   }
