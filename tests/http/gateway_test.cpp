@@ -288,7 +288,7 @@ TEST_CASE("EdDSA tokens are checked at the edge against the JWKS, across a key r
   a->Terminate();
   b->Terminate();
   {
-    auto ring = assistant::KeyRing::LoadOrCreateEd25519(dir.path() + "/test.db.jwt-keys");
+    auto ring = assistant::KeyRing::LoadOrCreateEd25519(a->db_path() + ".jwt-keys");
     REQUIRE(ring.ok());
     REQUIRE((*ring)->Rotate().ok());
   }

@@ -36,7 +36,7 @@ class UserServiceImpl final : public UserService {
 
   Result<User> Me(const Principal& p) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kRead));
-    ASSISTANT_ASSIGN_OR_RETURN(UserRecord r, storage_.GetUserById(p.user_id));
+    ASSISTANT_ASSIGN_OR_RETURN(UserRecord r, OwnRecord(p));
     return r.user;
   }
 
@@ -55,7 +55,7 @@ class UserServiceImpl final : public UserService {
                                                            kPreferencesMaxBytes)
                                     .status());
     }
-    ASSISTANT_ASSIGN_OR_RETURN(UserRecord r, storage_.GetUserById(p.user_id));
+    ASSISTANT_ASSIGN_OR_RETURN(UserRecord r, OwnRecord(p));
     if (name) r.user.name = *name;
     if (patch.preferences) r.user.preferences = *patch.preferences;
     r.user.updated_at = services::NowMillis(clock_);
@@ -128,6 +128,17 @@ class UserServiceImpl final : public UserService {
   }
 
  private:
+  // The caller's own account. Gone means its credential is dead (deleted
+  // through another server whose revocation this one has not seen yet):
+  // a 401 that signs the client out, not a 404 about some resource.
+  Result<UserRecord> OwnRecord(const Principal& p) {
+    Result<UserRecord> r = storage_.GetUserById(p.user_id);
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
+      return UnauthenticatedError("the account no longer exists", "invalid_token");
+    }
+    return r;
+  }
+
   Storage& storage_;
   Clock& clock_;
   const std::function<void(const std::string&)> on_account_deleted_;

@@ -60,7 +60,6 @@ await check('chat.completions.create (not streamed) runs the agent and its tools
       { role: 'assistant', content: added.choices[0].message.content },
       { role: 'user', content: [{ type: 'text', text: 'list tasks' }] },
     ],
-    temperature: 0,
   });
   plainList = listed.choices[0].message.content;
   assert.match(plainList, /buy milk/);
@@ -129,6 +128,13 @@ await check('errors arrive as the SDK error classes, with code and param', async
   await assert.rejects(
     client.chat.completions.stream({ model: 'gpt-4o', messages: user('hi') }).finalChatCompletion(),
     (err) => err instanceof OpenAI.NotFoundError,
+  );
+  // The rules provider does not sample: a sampling parameter is refused,
+  // named, rather than accepted and ignored.
+  await assert.rejects(
+    client.chat.completions.create({ model: MODEL, messages: user('list tasks'), temperature: 0 }),
+    (err) => err instanceof OpenAI.BadRequestError && err.param === 'temperature' &&
+      err.code === 'unsupported_parameter',
   );
   const stranger = new OpenAI({ baseURL, apiKey: 'ak_not_a_key', maxRetries: 0 });
   await assert.rejects(stranger.models.list(), (err) => err instanceof OpenAI.AuthenticationError);
