@@ -1,5 +1,5 @@
 // AgentStateService over Storage: the per-(user, app) state document with
-// RFC 7386 merge patches, and the memory list.
+// RFC 7386 merge patches (merge_patch.cpp), and the memory list.
 #include <string>
 #include <vector>
 
@@ -8,23 +8,6 @@
 #include "services/services.hpp"
 
 namespace assistant {
-
-Json ApplyMergePatch(Json target, const Json& patch) {
-  // RFC 7386 section 2, literally: a non-object patch replaces the target;
-  // an object patch turns a non-object target into {} and then merges
-  // member by member, null meaning "remove".
-  if (!patch.is_object()) return patch;
-  if (!target.is_object()) target = Json::object();
-  for (auto it = patch.begin(); it != patch.end(); ++it) {
-    if (it.value().is_null()) {
-      target.erase(it.key());
-    } else {
-      Json current = target.contains(it.key()) ? std::move(target[it.key()]) : Json();
-      target[it.key()] = ApplyMergePatch(std::move(current), it.value());
-    }
-  }
-  return target;
-}
 
 namespace {
 
