@@ -29,4 +29,5 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DASSISTANT_SANITIZE=ON \
   -DASSISTANT_WITH_POSTGRES=ON >/dev/null
 cmake --build build-asan -j"$JOBS" --target assistant_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
   scripts/pg-test-server.sh ctest --test-dir build-asan --output-on-failure --no-tests=error -R '^unit$'
