@@ -188,8 +188,10 @@ class HttpServer final {
   const ProductMetrics* const product_;
   SlidingWindowLimiter auth_limiter_;
   SlidingWindowLimiter api_limiter_;
-  std::unique_ptr<Listener> http_;
+  // Before the listener: streams it still serves give their slots back
+  // while it shuts down, so the slots must outlive it.
   StreamSlots stream_slots_;
+  std::unique_ptr<Listener> http_;
   int port_ = 0;
 };
 
