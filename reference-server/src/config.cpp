@@ -275,6 +275,14 @@ Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const Env
       c.version = true;
       continue;
     }
+    if (a == "--copy-database") {
+      if (i + 2 >= args.size()) {
+        return InvalidArgumentError("--copy-database needs FROM and TO", "copy-database");
+      }
+      c.copy_database.emplace(args[i + 1], args[i + 2]);
+      i += 2;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) {
       return InvalidArgumentError("unexpected argument '" + a + "' (see --help)", "args");
     }
@@ -326,7 +334,11 @@ std::string HelpText() {
   out +=
       "  ASSISTANT_LLM_API_KEY     the provider's API key (environment only; never logged)\n"
       "  -h, --help                this text\n"
-      "  --version                 print the version\n";
+      "  --version                 print the version\n"
+      "  --copy-database FROM TO   copy the SQLite database FROM (sqlite://path or a path)\n"
+      "                            into an empty TO (postgresql://... or a SQLite path),\n"
+      "                            print each table's row count and exit; FROM may be\n"
+      "                            in use by a running server (a consistent backup)\n";
   return out;
 }
 

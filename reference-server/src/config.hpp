@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "assistant/options.hpp"
@@ -54,6 +55,8 @@ struct ServerConfig {
   int argon2_iterations = 2;
   bool help = false;
   bool version = false;
+  // --copy-database FROM TO: copy and exit instead of serving.
+  std::optional<std::pair<std::string, std::string>> copy_database;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
