@@ -74,6 +74,9 @@ struct ResolvedOptions {
   Options options;
   // What was decided on the caller's behalf, to log (never a secret).
   std::vector<std::string> notes;
+  // The JWT secret was made now (a development secret file created, or one
+  // held in memory): tokens issued before under another secret fail.
+  bool secret_created = false;
 };
 // CheckOptions, then fills what `options` leaves to the policy: the secret
 // from auth.jwt_secret_file or the development secret (created only now,

@@ -14,6 +14,7 @@
 #include "core/settings_internal.hpp"
 #include "services/audit_log.hpp"
 #include "services/services.hpp"
+#include "storage/copy_target.hpp"
 
 namespace assistant {
 namespace {
@@ -94,6 +95,19 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
 
 namespace {
 
+// A database that already has users meeting a secret made just now is a
+// restore that left the secret file behind (or a second server with a
+// secret of its own): every token issued before is refused from here on.
+void WarnOfLostTokens(const Options& options, Logger& logger) {
+  auto users = storage::CountRowsAt(options.database_url, "users");
+  if (!users.ok() || *users == 0) return;
+  logger.Log(LogLevel::kWarning,
+             "a new JWT secret was generated for a database that already has users: every "
+             "access and refresh token issued before is now refused. If this database was "
+             "restored or copied, stop and restore its secret file too (docs/operations.md)",
+             {{"users", std::to_string(*users)}});
+}
+
 Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<Storage> storage,
                                           bool files_beside_database) {
   if (!storage) return InvalidArgumentError("storage is required", "storage");
@@ -121,6 +135,7 @@ Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<
                               : std::shared_ptr<Mailer>(NewOutboxMailer(options.outbox_path));
   a->logger_ = options.logger ? options.logger : NewNullLogger();
   for (const std::string& note : resolved.notes) a->logger_->Log(LogLevel::kInfo, note, {});
+  if (resolved.secret_created && files_beside_database) WarnOfLostTokens(options, *a->logger_);
   a->audit_ = std::make_unique<AuditLog>(*a->storage_, *a->clock_, a->logger_.get());
 
   AuthDeps auth_deps;

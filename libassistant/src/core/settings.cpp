@@ -185,11 +185,13 @@ Result<ResolvedOptions> internal::ResolveOptions(const Options& options, bool be
     ASSISTANT_ASSIGN_OR_RETURN(auth.jwt_secret, ReadSecretFile(auth.jwt_secret_file));
   } else if (auth.jwt_secret.empty() && paths.jwt_secret.empty()) {
     auth.jwt_secret = crypto::RandomBytes(kSecretBytes);
+    out.secret_created = true;
     out.notes.push_back("development: generated an in-memory JWT secret");
   } else if (auth.jwt_secret.empty()) {
     bool created = false;
     ASSISTANT_ASSIGN_OR_RETURN(auth.jwt_secret,
                                LoadOrCreateSecretFile(paths.jwt_secret, &created));
+    out.secret_created = created;
     out.notes.push_back(std::string("development: ") +
                         (created ? "generated a JWT secret in " : "using the JWT secret in ") +
                         paths.jwt_secret + " (mode 0600); give a secret file in production");
