@@ -112,11 +112,6 @@ bool PostgresMode() {
   return on != nullptr && std::string(on) == "1";
 }
 
-namespace {
-
-// The PostgreSQL URL of the database for server directory `dir`, created on
-// first use so a restart in the same directory finds its data. Exits the
-// suite when there is no server to use: 1 in CI, 77 (not run) elsewhere.
 std::string PostgresDatabaseFor(const std::string& dir) {
   const char* base = std::getenv("ASSISTANT_TEST_PG_URL");
   if (base == nullptr || *base == '\0') {
@@ -155,8 +150,6 @@ std::string PostgresDatabaseFor(const std::string& dir) {
   std::exit(1);
 #endif
 }
-
-}  // namespace
 
 std::string ServerProcess::db_path() const {
   return dir_ + (PostgresMode() ? "/assistant" : "/test.db");

@@ -45,6 +45,11 @@ class TempDir {
 // each server directory gets a database of its own on $ASSISTANT_TEST_PG_URL.
 bool PostgresMode();
 
+// The PostgreSQL URL of the database for server directory `dir`, created on
+// first use so a restart in the same directory finds its data. Exits the
+// suite when there is no server to use: 1 in CI, 77 (not run) elsewhere.
+std::string PostgresDatabaseFor(const std::string& dir);
+
 class ServerProcess {
  public:
   // `args` are added to the defaults; `dir` holds the database (a fresh
