@@ -109,6 +109,16 @@ void CheckMoved(const ServerProcess& to, const Deployment& d, const Json& before
             .status == 201);
 }
 
+// A SQLite server on `database` filled by Fill and stopped; what it showed.
+Json FilledAndStopped(const std::string& database, const std::string& dir, Deployment* d) {
+  ServerProcess from(ServerArgs(database, dir), dir, false);
+  REQUIRE(from.started());
+  *d = Fill(from);
+  const Json shown = Snapshot(from, d->user.access_token, d->conversation, d->run);
+  REQUIRE(from.Terminate() == 0);
+  return shown;
+}
+
 // The count the copy printed for `table` ("table   N" lines), -1 if none.
 long long Reported(const std::string& output, const std::string& table) {
   size_t at = 0;
@@ -125,14 +135,7 @@ TEST_CASE("copy-database: SQLite to PostgreSQL keeps users, tokens and data") {
   TempDir dir;
   const std::string sqlite = "sqlite://" + dir.path() + "/assistant.db";
   Deployment d;
-  Json before;
-  {
-    ServerProcess from(ServerArgs(sqlite, dir.path()), dir.path(), false);
-    REQUIRE(from.started());
-    d = Fill(from);
-    before = Snapshot(from, d.user.access_token, d.conversation, d.run);
-    REQUIRE(from.Terminate() == 0);
-  }
+  const Json before = FilledAndStopped(sqlite, dir.path(), &d);
   TempDir pg_dir;
   const std::string pg = PostgresDatabaseFor(pg_dir.path());
   const RunResult copy = RunServerToExit({"--copy-database", sqlite, pg}, dir.path(), 120);
@@ -163,13 +166,7 @@ TEST_CASE("copy-database: SQLite to SQLite serves the same data") {
   TempDir dir;
   const std::string from_db = "sqlite://" + dir.path() + "/assistant.db";
   Deployment d;
-  Json before;
-  {
-    ServerProcess from(ServerArgs(from_db, dir.path()), dir.path(), false);
-    REQUIRE(from.started());
-    d = Fill(from);
-    before = Snapshot(from, d.user.access_token, d.conversation, d.run);
-  }
+  const Json before = FilledAndStopped(from_db, dir.path(), &d);
   // A plain path as the target.
   const RunResult copy =
       RunServerToExit({"--copy-database", from_db, dir.path() + "/copy.db"}, dir.path(), 120);
