@@ -11,6 +11,7 @@
 #include "assistant/auth.hpp"
 #include "assistant/clock.hpp"
 #include "assistant/conversations.hpp"
+#include "assistant/copy.hpp"
 #include "assistant/core.hpp"
 #include "assistant/http_status.hpp"
 #include "assistant/json_input.hpp"

@@ -103,8 +103,8 @@ void WarnOfLostTokens(const Options& options, Logger& logger) {
   if (!users.ok() || *users == 0) return;
   logger.Log(LogLevel::kWarning,
              "a new JWT secret was generated for a database that already has users: every "
-             "access and refresh token issued before is now refused. If this database was "
-             "restored or copied, stop and restore its secret file too (docs/operations.md)",
+             "access token issued before is now refused. If this database was restored or "
+             "copied, stop and restore its secret file too (docs/operations.md)",
              {{"users", std::to_string(*users)}});
 }
 
