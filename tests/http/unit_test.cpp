@@ -146,6 +146,20 @@ TEST_CASE("config: bad values are refused naming the flag") {
   CHECK_FALSE(env_bad.ok());
 }
 
+TEST_CASE("config: --copy-database takes FROM and TO") {
+  auto c = ParseConfig({"--copy-database", "sqlite://a.db", "postgresql://h/db", "--port", "1"},
+                       FakeEnv({}));
+  REQUIRE(c.ok());
+  REQUIRE(c->copy_database.has_value());
+  CHECK(c->copy_database->first == "sqlite://a.db");
+  CHECK(c->copy_database->second == "postgresql://h/db");
+  CHECK_FALSE(ParseConfig({}, FakeEnv({}))->copy_database.has_value());
+  auto short_of_one = ParseConfig({"--copy-database", "a.db"}, FakeEnv({}));
+  REQUIRE_FALSE(short_of_one.ok());
+  CHECK(short_of_one.status().field() == "copy-database");
+  CHECK(HelpText().find("--copy-database FROM TO") != std::string::npos);
+}
+
 TEST_CASE("config: --help lists every flag with its variable") {
   const std::string help = HelpText();
   for (const char* flag :
