@@ -19,9 +19,20 @@ namespace {
 // A SQLite server whose secret and keys live in `dir`/state, so a server on
 // the copy (same state dir) verifies the tokens this one issued.
 std::vector<std::string> ServerArgs(const std::string& database, const std::string& dir) {
-  return {"--port",      "0",   "--database", database, "--state-dir", dir + "/state",
-          "--argon2-memory-kib", "256", "--argon2-iterations", "1", "--rate-limit-auth", "0",
-          "--rate-limit-api", "0"};
+  return {"--port",
+          "0",
+          "--database",
+          database,
+          "--state-dir",
+          dir + "/state",
+          "--argon2-memory-kib",
+          "256",
+          "--argon2-iterations",
+          "1",
+          "--rate-limit-auth",
+          "0",
+          "--rate-limit-api",
+          "0"};
 }
 
 // Everything a user can list or search, as the API answers it.
@@ -30,11 +41,11 @@ Json Snapshot(const ServerProcess& s, const std::string& token, const std::strin
   Json out;
   for (const std::string& path : std::vector<std::string>{
            "/api/user/me", "/api/tasks?limit=100", "/api/tasks?status=completed",
-        "/api/tasks?q=milk", "/api/conversations", "/api/conversations?q=umbrella",
-        "/api/conversations?q=lisb*", "/api/agent/history?conversation_id=" + conversation,
-        "/api/conversations/" + conversation + "/messages", "/api/agent/state?app_id=notes",
-        "/api/agent/memory", "/api/user/data/app1", "/api/user/audit?limit=100",
-        "/api/auth/api-keys", "/api/auth/sessions", "/api/agent/runs/" + run}) {
+           "/api/tasks?q=milk", "/api/conversations", "/api/conversations?q=umbrella",
+           "/api/conversations?q=lisb*", "/api/agent/history?conversation_id=" + conversation,
+           "/api/conversations/" + conversation + "/messages", "/api/agent/state?app_id=notes",
+           "/api/agent/memory", "/api/user/data/app1", "/api/user/audit?limit=100",
+           "/api/auth/api-keys", "/api/auth/sessions", "/api/agent/runs/" + run}) {
     const Response r = s.Call("GET", path, std::nullopt, token);
     INFO(path);
     CHECK(r.status == 200);
@@ -79,10 +90,9 @@ Deployment Fill(const ServerProcess& s) {
   auto conv = s.Call("POST", "/api/conversations", Json{{"title", "Trip to Lisbon"}}, t);
   REQUIRE(conv.status == 201);
   d.conversation = conv.json["conversation"]["id"];
-  auto turn = s.Call("POST", "/api/agent/message",
-                     Json{{"message", "add task pack the umbrella"},
-                          {"conversation_id", d.conversation}},
-                     t);
+  auto turn = s.Call(
+      "POST", "/api/agent/message",
+      Json{{"message", "add task pack the umbrella"}, {"conversation_id", d.conversation}}, t);
   REQUIRE(turn.status == 200);
   d.run = turn.json["run_id"];
   REQUIRE(s.Call("PUT", "/api/agent/state?app_id=notes", Json{{"mode", "brief"}}, t).status == 200);
@@ -100,7 +110,8 @@ void CheckMoved(const ServerProcess& to, const Deployment& d, const Json& before
   auto by_key = to.Call("GET", "/api/tasks?limit=100", std::nullopt, d.api_key);
   CHECK(by_key.status == 200);
   CHECK(by_key.json["tasks"] == before["/api/tasks?limit=100"]["tasks"]);
-  auto refreshed = to.Call("POST", "/api/auth/refresh", Json{{"refresh_token", d.user.refresh_token}});
+  auto refreshed =
+      to.Call("POST", "/api/auth/refresh", Json{{"refresh_token", d.user.refresh_token}});
   CHECK(refreshed.status == 200);
   auto login = to.Call("POST", "/api/auth/login",
                        Json{{"email", d.user.email}, {"password", d.user.password}});
@@ -211,11 +222,13 @@ TEST_CASE("copy-database: a backup of a SQLite database a server keeps writing i
   int listed = 0;
   std::string cursor;
   do {
-    auto page = restored.Call("GET", "/api/tasks?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                              std::nullopt, u.access_token);
+    auto page =
+        restored.Call("GET", "/api/tasks?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                      std::nullopt, u.access_token);
     REQUIRE(page.status == 200);
     listed += static_cast<int>(page.json["tasks"].size());
-    cursor = page.json["next_cursor"].is_string() ? page.json["next_cursor"].get<std::string>() : "";
+    cursor =
+        page.json["next_cursor"].is_string() ? page.json["next_cursor"].get<std::string>() : "";
   } while (!cursor.empty());
   CHECK(listed == reported);
 }

@@ -43,8 +43,8 @@ Fixture Fill(Storage& s) {
   f.bob = MakeUser(s, "bob@example.com");
   f.session = MakeSession(s, f.ann.user.id, "refresh-hash-1", T(0), T(86400000));
   MakeApiKey(s, f.ann.user.id, "key-hash-1", T(1));
-  REQUIRE(s.CreateOneTimeToken({"ott-hash", f.ann.user.id, "password_reset", T(0), T(86400000)})
-              .ok());
+  REQUIRE(
+      s.CreateOneTimeToken({"ott-hash", f.ann.user.id, "password_reset", T(0), T(86400000)}).ok());
   MakeTask(s, f.ann.user.id, "buy milk", T(1));
   MakeTask(s, f.ann.user.id, "file taxes", T(2), true);
   MakeTask(s, f.bob.user.id, "bob's task", T(3));
@@ -52,7 +52,8 @@ Fixture Fill(Storage& s) {
   AddMessage(s, f.ann.user.id, f.conversation.id, "pack the umbrella", T(3));
   AddMessage(s, f.ann.user.id, f.conversation.id, "and the tickets", T(4), "assistant");
   f.run = MakeStartedRun(s, f.ann.user.id, f.conversation.id, "owner-1");
-  REQUIRE(s.AppendRunEvents({{f.ann.user.id, f.run.id,
+  REQUIRE(s.AppendRunEvents({{f.ann.user.id,
+                              f.run.id,
                               {RunEvent{f.run.id, 2, "message.delta", Json{{"text", "hi"}}},
                                RunEvent{f.run.id, 3, "message.end", Json::object()}}}})
               .ok());
@@ -63,10 +64,11 @@ Fixture Fill(Storage& s) {
 }
 
 const std::map<std::string, int64_t> kFilledCounts = {
-    {"users", 2},    {"sessions", 1},      {"refresh_tokens", 1}, {"api_keys", 1},
-    {"one_time_tokens", 1}, {"tasks", 3},  {"conversations", 1},  {"messages", 2},
-    {"agent_state", 1}, {"memories", 1},   {"user_data", 1},      {"audit_events", 1},
-    {"runs", 1},     {"run_events", 3},
+    {"users", 2},         {"sessions", 1},        {"refresh_tokens", 1},
+    {"api_keys", 1},      {"one_time_tokens", 1}, {"tasks", 3},
+    {"conversations", 1}, {"messages", 2},        {"agent_state", 1},
+    {"memories", 1},      {"user_data", 1},       {"audit_events", 1},
+    {"runs", 1},          {"run_events", 3},
 };
 
 // What a user relies on after the move, read through the target's storage.
@@ -76,8 +78,8 @@ void CheckCopied(Storage& s, const Fixture& f) {
   CHECK(ann->password_hash == f.ann.password_hash);
   CHECK(ann->user.preferences == f.ann.user.preferences);
   CHECK(s.GetSession(f.session.id).ok());
-  auto rotated = s.RotateRefreshToken("refresh-hash-1", Successor(f.session, "refresh-hash-2", T(10)),
-                                      T(10));
+  auto rotated =
+      s.RotateRefreshToken("refresh-hash-1", Successor(f.session, "refresh-hash-2", T(10)), T(10));
   CHECK(rotated.ok());
   CHECK(s.GetApiKeyByHash("key-hash-1").ok());
   CHECK(s.ConsumeOneTimeToken("ott-hash", "password_reset", T(10)).ok());

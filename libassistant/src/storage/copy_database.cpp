@@ -26,9 +26,9 @@ namespace storage {
 
 const std::vector<std::string>& PlainCopiedTables() {
   static const std::vector<std::string> kTables = {
-      "users",         "sessions",   "refresh_tokens", "api_keys",     "one_time_tokens",
-      "tasks",         "conversations", "messages",    "agent_state",  "memories",
-      "user_data",     "audit_events",  "runs",
+      "users",     "sessions",      "refresh_tokens", "api_keys",    "one_time_tokens",
+      "tasks",     "conversations", "messages",       "agent_state", "memories",
+      "user_data", "audit_events",  "runs",
   };
   return kTables;
 }
@@ -57,9 +57,10 @@ Status CheckSchema(CopyTarget& db, const std::string& side) {
   const std::vector<std::string> tables = db.Tables();
   for (const std::string& t : tables) {
     if (!known.count(t)) {
-      return FailedPreconditionError("the " + side + " database has a table the copy does not know: " +
-                                         t + " (add it to the copy, libassistant/src/storage/copy_database.cpp)",
-                                     "unknown_table");
+      return FailedPreconditionError(
+          "the " + side + " database has a table the copy does not know: " + t +
+              " (add it to the copy, libassistant/src/storage/copy_database.cpp)",
+          "unknown_table");
     }
   }
   for (const std::string& t : storage::PlainCopiedTables()) {
@@ -79,8 +80,7 @@ Status ColumnMismatch(const std::string& table) {
 
 Result<CopyReport> Copy(const std::string& source_path, CopyTarget& target,
                         const CopyOptions& options) {
-  SqliteCopyFile source(source_path,
-                        static_cast<int>(options.storage.busy_timeout.count()));
+  SqliteCopyFile source(source_path, static_cast<int>(options.storage.busy_timeout.count()));
   source.BeginRead();
   target.Begin();
   ASSISTANT_RETURN_IF_ERROR(CheckSchema(source, "source"));
@@ -198,12 +198,8 @@ Result<CopyReport> CopyDatabase(const std::string& from, const std::string& to,
   }
   // Opened as storages first: the source's schema is brought to this
   // build's version (or refused as too new), the target's is created.
-  {
-    ASSISTANT_ASSIGN_OR_RETURN(auto opened, OpenStorage(AsUrl(from), options.storage));
-  }
-  {
-    ASSISTANT_ASSIGN_OR_RETURN(auto opened, OpenStorage(to_url, options.storage));
-  }
+  ASSISTANT_RETURN_IF_ERROR(OpenStorage(AsUrl(from), options.storage).status());
+  ASSISTANT_RETURN_IF_ERROR(OpenStorage(to_url, options.storage).status());
   const int busy_ms = static_cast<int>(options.storage.busy_timeout.count());
   return Guarded<CopyReport>([&]() -> Result<CopyReport> {
     std::unique_ptr<CopyTarget> target = OpenTarget(to_url, target_url, busy_ms);
@@ -216,9 +212,8 @@ namespace storage {
 Result<int64_t> CountRowsAt(const std::string& url, const std::string& table) {
   ASSISTANT_ASSIGN_OR_RETURN(DatabaseUrl parsed, ParseDatabaseUrl(url));
   std::error_code ec;
-  if (parsed.in_memory ||
-      (parsed.backend == DatabaseUrl::Backend::kSqlite &&
-       !std::filesystem::is_regular_file(parsed.path, ec))) {
+  if (parsed.in_memory || (parsed.backend == DatabaseUrl::Backend::kSqlite &&
+                           !std::filesystem::is_regular_file(parsed.path, ec))) {
     return int64_t{0};
   }
   return Guarded<int64_t>([&]() -> Result<int64_t> {

@@ -80,8 +80,8 @@ class SqliteCopyFile final : public CopyTarget {
   void BeginRead() override;
   // Streams `columns` of every row of `table`, in rowid or primary key
   // order, to `sink` in batches of at most `batch_rows`.
-  void ReadRows(const std::string& table, const std::vector<std::string>& columns,
-                int batch_rows, const std::function<void(const std::vector<Row>&)>& sink);
+  void ReadRows(const std::string& table, const std::vector<std::string>& columns, int batch_rows,
+                const std::function<void(const std::vector<Row>&)>& sink);
 
   void Begin() override;
   std::vector<std::string> Tables() override;

@@ -1,11 +1,10 @@
 // A PostgreSQL database as CopyDatabase's target (storage/copy_target.hpp).
 // Rows go in as multi-row INSERTs with every value a bound text parameter;
 // PostgreSQL converts each to its column's type (SQLite's 0/1 to BOOLEAN).
-#include <pqxx/pqxx>
-
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,9 +39,9 @@ class PostgresCopyTarget final : public CopyTarget {
 
   std::vector<std::string> Tables() override {
     std::vector<std::string> out;
-    for (const auto& r : Work().exec(
-             "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-             "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")) {
+    for (const auto& r :
+         Work().exec("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                     "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")) {
       out.push_back(r[0].as<std::string>());
     }
     return out;
@@ -80,7 +79,8 @@ class PostgresCopyTarget final : public CopyTarget {
     // Identity values are copied as they are (message order follows seq).
     if (identity_.count(table)) head += " OVERRIDING SYSTEM VALUE";
     head += " VALUES ";
-    const size_t per_statement = std::max<size_t>(1, kMaxParams / std::max<size_t>(1, columns.size()));
+    const size_t per_statement =
+        std::max<size_t>(1, kMaxParams / std::max<size_t>(1, columns.size()));
     for (size_t start = 0; start < rows.size(); start += per_statement) {
       const size_t end = std::min(rows.size(), start + per_statement);
       std::string sql = head;
@@ -124,11 +124,10 @@ class PostgresCopyTarget final : public CopyTarget {
   void Commit() override {
     // The next generated value follows the copied ones.
     for (const auto& [table, column] : identity_) {
-      Work().exec_params(
-          "SELECT setval(pg_get_serial_sequence($1, $2), m) FROM (SELECT max(" +
-              work_->quote_name(column) + ") AS m FROM " + work_->quote_name(table) +
-              ") AS t WHERE m IS NOT NULL",
-          table, column);
+      Work().exec_params("SELECT setval(pg_get_serial_sequence($1, $2), m) FROM (SELECT max(" +
+                             work_->quote_name(column) + ") AS m FROM " + work_->quote_name(table) +
+                             ") AS t WHERE m IS NOT NULL",
+                         table, column);
     }
     Work().commit();
     work_.reset();
@@ -148,7 +147,7 @@ class PostgresCopyTarget final : public CopyTarget {
   }
 
   pqxx::connection db_;
-  std::optional<pqxx::work> work_;  // destroyed uncommitted: rolled back
+  std::optional<pqxx::work> work_;               // destroyed uncommitted: rolled back
   std::map<std::string, std::string> identity_;  // table -> its identity column
 };
 

@@ -90,8 +90,9 @@ std::vector<std::string> SqliteCopyFile::Columns(const std::string& table) {
 
 int64_t SqliteCopyFile::Count(const std::string& table) {
   if (table == kRunEventsTable) {
-    return db_->execAndGet("SELECT COALESCE(SUM(json_array_length(events)), 0) FROM " +
-                           Quote(kSqliteRunEventChunks))
+    return db_
+        ->execAndGet("SELECT COALESCE(SUM(json_array_length(events)), 0) FROM " +
+                     Quote(kSqliteRunEventChunks))
         .getInt64();
   }
   return db_->execAndGet("SELECT count(*) FROM " + Quote(table)).getInt64();
@@ -137,9 +138,15 @@ void SqliteCopyFile::Insert(const std::string& table, const std::vector<std::str
     for (size_t i = 0; i < row.size(); ++i) {
       const int at = static_cast<int>(i) + 1;
       switch (row[i].kind) {
-        case Cell::Kind::kNull: st.bind(at); break;
-        case Cell::Kind::kInteger: st.bind(at, row[i].integer); break;
-        case Cell::Kind::kText: st.bind(at, row[i].text); break;
+        case Cell::Kind::kNull:
+          st.bind(at);
+          break;
+        case Cell::Kind::kInteger:
+          st.bind(at, row[i].integer);
+          break;
+        case Cell::Kind::kText:
+          st.bind(at, row[i].text);
+          break;
       }
     }
     st.exec();
