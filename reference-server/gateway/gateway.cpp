@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "assistant/http_status.hpp"
+#include "cookie_auth.hpp"
 #include "forwarder.hpp"
 #include "header_policy.hpp"
 #include "render.hpp"
@@ -49,10 +51,26 @@ bool Idempotent(const std::string& method) {
          method == "OPTIONS";
 }
 
+// RFC 7239 §5.2's older sibling: the client's chain as it came, then the
+// address this hop saw. Whoever reads it trusts only the entries its own
+// proxies appended (docs/gateway.md).
+std::string ForwardedFor(const httplib::Request& req) {
+  std::string chain;
+  for (auto [it, end] = req.headers.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!chain.empty()) chain += ", ";
+    chain += it->second;
+  }
+  if (!chain.empty()) chain += ", ";
+  return chain + req.remote_addr;
+}
+
 }  // namespace
 
-Gateway::Gateway(GatewayConfig config, server::Logger& logger)
-    : config_(std::move(config)), logger_(logger), limiter_(config_.rate_limit) {
+Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server::Logger& logger)
+    : config_(std::move(config)),
+      logger_(logger),
+      apps_(std::move(apps)),
+      limiter_(config_.rate_limit) {
   for (const auto& origin : config_.backends) {
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
@@ -160,10 +178,13 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
 
   // CORS at the edge: the allow-list is the gateway's.
+  // An app's allowed_origins add to the list on its own proxy routes.
   const std::string origin = req.get_header_value("Origin");
-  const bool origin_ok =
-      origin.empty() || std::find(config_.cors_origins.begin(), config_.cors_origins.end(),
-                                  origin) != config_.cors_origins.end();
+  auto listed = [&origin](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), origin) != list.end();
+  };
+  const bool origin_ok = origin.empty() || listed(config_.cors_origins) ||
+                         (GatewayApps::Owns(req.path) && listed(apps_->ExtraOrigins(req.path)));
   if (!origin.empty()) {
     res.set_header("Vary", "Origin");
     if (origin_ok) {
@@ -197,6 +218,7 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
       return Fail(res, 429, "rate_limited", "too many requests", request_id);
     }
   }
+  if (GatewayApps::Owns(req.path)) return ServeApps(req, res, request_id);
   // The routes that take no credential are the backend's to answer, even
   // with a stale one presented (a login with an old cookie).
   static const char* kPublic[] = {"/api/auth/register", "/api/auth/login",
@@ -213,6 +235,33 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   }
   Forward(req, res, request_id);
 }
+
+// The registry and the app proxy, served here for a caller the gateway
+// identifies itself (gateway_apps.hpp).
+void Gateway::ServeApps(const httplib::Request& req, httplib::Response& res,
+                        const std::string& request_id) {
+  const std::string credential = server::PresentedCredential(req);
+  if (credential.empty()) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    return Fail(res, 401, "unauthenticated", "a credential is required", request_id);
+  }
+  if (server::LacksCsrfHeader(req)) {  // a cookie alone: what a cross-site form could forge
+    return Fail(res, 403, "csrf_check_failed", "send X-Requested-With", request_id);
+  }
+  Result<Principal> caller = tokens_->Identify(credential);
+  if (!caller.ok()) {
+    if (caller.status().code() == StatusCode::kUnauthenticated) {
+      res.set_header("WWW-Authenticate", "Bearer");
+    }
+    res.status = HttpStatusFor(caller.status());
+    res.set_content(server::Dump(server::ErrorEnvelope(caller.status(), request_id)),
+                    "application/json");
+    return;
+  }
+  apps_->Serve(req, res, *caller, request_id, ForwardedFor(req));
+}
+
+Status Gateway::ReloadApps() { return apps_->Reload(); }
 
 // The gateway's own routes.
 bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
@@ -263,7 +312,7 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
   out.headers = server::EndToEndHeaders(req.headers, RequestPolicy());
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", request_id);
-  out.headers.emplace("X-Forwarded-For", req.remote_addr);
+  out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
   out.body = req.body;
 
   Status last = UnavailableError("no backend", "upstream_error");

@@ -8,7 +8,8 @@
 // security headers, the body limit and a per-IP rate limit, and the
 // presented credential is checked (token_check.hpp) before forwarding. Stateless: any
 // number can run side by side. Its own routes: /healthz, /readyz (at least
-// one backend up), /metrics.
+// one backend up), /metrics, and the app registry and proxy
+// (gateway_apps.hpp).
 //
 // Thread safety: Handle runs on many worker threads; the backend list is
 // fixed at construction and each backend's state is atomic.
@@ -27,6 +28,7 @@
 #include <httplib.h>
 
 #include "forwarder.hpp"
+#include "gateway_apps.hpp"
 #include "logger.hpp"
 #include "rate_limiter.hpp"
 #include "token_check.hpp"
@@ -46,11 +48,15 @@ struct GatewayConfig {
   TokenCheck::Mode token_check = TokenCheck::Mode::kVerify;
   int jwks_refresh_ms = 10000;        // at most one JWKS fetch per this
   int verify_cache_ms = 5000;         // how long a /api/auth/verify answer is reused
+  std::string apps_path;              // the registry file; empty = no apps
+  std::string identity_key_dir;       // the servers' identity key directory
+  int apps_timeout = 30;              // seconds: an app's connect, and silence while reading
 };
 
 class Gateway final {
  public:
-  Gateway(GatewayConfig config, server::Logger& logger);
+  // `apps` serves the registry and the app proxy (GatewayApps::Open).
+  Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server::Logger& logger);
   ~Gateway();
 
   // Binds; false when it cannot. port() then holds the bound port.
@@ -59,6 +65,9 @@ class Gateway final {
   // Serves until Stop() (health checks run meanwhile).
   void Run();
   void Stop();
+  // Re-reads the registry and the identity key (SIGHUP); on an error the
+  // old ones stay.
+  Status ReloadApps();
 
  private:
   struct Backend {
@@ -70,6 +79,8 @@ class Gateway final {
 
   void Handle(const httplib::Request& req, httplib::Response& res);
   bool Own(const httplib::Request& req, httplib::Response& res);
+  void ServeApps(const httplib::Request& req, httplib::Response& res,
+                 const std::string& request_id);
   void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id);
   void Fail(httplib::Response& res, int status, const char* code, const char* message,
             const std::string& request_id);
@@ -79,6 +90,7 @@ class Gateway final {
 
   const GatewayConfig config_;
   server::Logger& logger_;
+  const std::unique_ptr<GatewayApps> apps_;
   std::vector<std::unique_ptr<Backend>> backends_;
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> retries_{0};

@@ -24,6 +24,7 @@
 
 #include "assistant/jwt.hpp"
 #include "assistant/status.hpp"
+#include "assistant/types.hpp"
 
 namespace assistant::gateway {
 
@@ -40,13 +41,18 @@ class TokenCheck {
   // refuse. When no backend can be asked the answer is OK: the backend that
   // serves the request decides.
   Status Check(const std::string& credential);
+  // Who the credential names (user id and scopes, from the token's claims
+  // or the verify answer's), for what the gateway serves itself; in every
+  // mode, kOff included. Unauthenticated as Check; Unavailable when neither
+  // a JWKS nor a backend could be asked.
+  Result<Principal> Identify(const std::string& credential);
 
   uint64_t jwks_fetches() const { return jwks_fetches_.load(); }
   uint64_t rejected() const { return rejected_.load(); }
 
  private:
-  Status CheckLocally(const std::string& token);
-  Status CheckWithBackend(const std::string& credential);
+  Result<Principal> IdentifyLocally(const std::string& token);
+  Result<Principal> IdentifyWithBackend(const std::string& credential);
   std::shared_ptr<const KeyRing> Ring();
   // Fetches the JWKS unless it was fetched within refresh_interval.
   bool MaybeRefresh();
@@ -62,6 +68,7 @@ class TokenCheck {
   bool fetched_ = false;
   struct Verdict {
     bool valid;
+    Principal principal;
     Clock::time_point until;
   };
   std::unordered_map<std::string, Verdict> cache_;
