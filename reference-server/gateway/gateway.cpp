@@ -315,6 +315,7 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
   out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
   out.body = req.body;
 
+  const bool safe = req.method == "GET" || req.method == "HEAD";
   Status last = UnavailableError("no backend", "upstream_error");
   bool first = true;
   for (Backend* b : Order()) {
@@ -329,6 +330,23 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
     upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
     upstream.read_timeout = std::chrono::seconds(config_.timeout);
     b->requests.fetch_add(1, std::memory_order_relaxed);
+    if (safe) {
+      // Most answers to a GET are small and whole: read on this thread.
+      auto whole = server::ExchangeWhole(upstream, out);
+      if (whole.ok() && *whole) {
+        server::RelayWhole(std::move(**whole), ResponsePolicy(), res);
+        return;
+      }
+      if (!whole.ok()) {
+        last = whole.status();
+        if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
+        b->up = false;
+        logger_.Warn("backend failed; taken out",
+                     {{"request_id", request_id}, {"method", req.method}});
+        continue;
+      }
+      // A stream: asked again below, relayed as it is read.
+    }
     auto call = server::UpstreamCall::Start(upstream, out);
     if (!call.ok()) {
       last = call.status();

@@ -3,10 +3,10 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "header_policy.hpp"
+#include "worker_pool.hpp"
 
 namespace assistant::server {
 namespace {
@@ -50,7 +50,6 @@ struct UpstreamCall::Shared {
   Clock::time_point last_progress = Clock::now();
   std::unique_ptr<httplib::Client> client;
   std::shared_ptr<ConnectionPool> pool;
-  std::thread worker;
 };
 
 ConnectionPool::ConnectionPool(std::string origin, std::chrono::milliseconds max_idle)
@@ -82,9 +81,12 @@ UpstreamCall::UpstreamCall(std::shared_ptr<Shared> shared) : shared_(std::move(s
 
 UpstreamCall::~UpstreamCall() {
   Abort();
-  if (shared_->worker.joinable()) shared_->worker.join();
-  // Only a connection whose exchange ended cleanly can carry the next one.
   Shared& st = *shared_;
+  {
+    std::unique_lock<std::mutex> lock(st.mu);
+    st.cv.wait(lock, [&st] { return st.finished; });
+  }
+  // Only a connection whose exchange ended cleanly can carry the next one.
   if (st.pool && st.finished && !st.failed && st.chunks.empty() && !st.stopped) {
     st.pool->Give(std::move(st.client));
   }
@@ -124,10 +126,15 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstre
   // The body passes as the upstream encoded it; its Content-Encoding goes
   // back with it.
   cli.set_decompress(false);
+  // A request's head and body are separate writes: without this, Nagle's
+  // algorithm holds the second until the first is acknowledged.
+  cli.set_tcp_nodelay(true);
 
   std::shared_ptr<UpstreamCall> call(new UpstreamCall(shared));
   Shared* st = shared.get();
-  shared->worker = std::thread([st, request = std::move(request)]() mutable {
+  // On a kept thread (worker_pool.hpp); `shared` lives as long as the job.
+  WorkerPool::Process().Run([shared, request = std::move(request)]() mutable {
+    Shared* st = shared.get();
     httplib::Request req;
     req.method = std::move(request.method);
     req.path = std::move(request.target);
@@ -219,31 +226,110 @@ bool UpstreamCall::ReadAll(std::string* body) {
   });
 }
 
+namespace {
+
+// Whether an answer with these headers comes whole: a Content-Length of at
+// most kWholeAnswerBytes, or no body at all.
+bool ComesWhole(const httplib::Headers& headers, int status, const std::string& method) {
+  if (method == "HEAD" || status == 204 || status == 304) return true;
+  const auto length_it = headers.find("Content-Length");
+  if (length_it == headers.end()) return false;
+  const std::string& length = length_it->second;
+  return !length.empty() && length.size() <= 6 &&
+         length.find_first_not_of("0123456789") == std::string::npos &&
+         std::stoul(length) <= kWholeAnswerBytes;
+}
+
+std::string ContentTypeOf(const httplib::Headers& headers) {
+  const auto it = headers.find("Content-Type");
+  return it != headers.end() ? it->second : std::string();
+}
+
+void PutWhole(const httplib::Headers& headers, std::string body, httplib::Response& res) {
+  std::string content_type = ContentTypeOf(headers);
+  if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
+  if (content_type.empty()) {
+    res.body.clear();
+  } else {
+    PutBody(res, std::move(body), content_type);
+  }
+}
+
+}  // namespace
+
+Result<std::optional<WholeAnswer>> ExchangeWhole(const Upstream& upstream,
+                                                 const OutboundRequest& request) {
+  std::unique_ptr<httplib::Client> client =
+      upstream.pool ? upstream.pool->Take() : std::make_unique<httplib::Client>(upstream.origin);
+  if (!client->is_valid()) {
+    return UnavailableError("the upstream's address is not usable", "upstream_error");
+  }
+  const auto [cs, cus] = SecondsAndMicros(upstream.connect_timeout);
+  const auto [rs, rus] = SecondsAndMicros(upstream.read_timeout);
+  client->set_connection_timeout(cs, cus);
+  client->set_read_timeout(rs, rus);
+  client->set_write_timeout(rs, rus);
+  client->set_decompress(false);
+  client->set_tcp_nodelay(true);
+
+  httplib::Request req;
+  req.method = request.method;
+  req.path = request.target;
+  req.headers = request.headers;
+  req.body = request.body;
+  bool streams = false;
+  WholeAnswer answer;
+  req.response_handler = [&](const httplib::Response& res) {
+    streams = !ComesWhole(res.headers, res.status, request.method);
+    return !streams;  // a stream is dropped here and forwarded by UpstreamCall
+  };
+  req.content_receiver = [&answer](const char* data, size_t n, uint64_t, uint64_t) {
+    answer.body.append(data, n);
+    return true;
+  };
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  const auto started = Clock::now();
+  const bool ok = client->send(req, res, error);
+  if (streams) return std::optional<WholeAnswer>();
+  if (!ok) {
+    const bool timed_out = error == httplib::Error::ConnectionTimeout ||
+                           (error == httplib::Error::Read &&
+                            Clock::now() - started >=
+                                upstream.read_timeout - std::chrono::milliseconds(50));
+    if (timed_out) {
+      return DeadlineExceededError("the upstream did not answer in time", "upstream_timeout");
+    }
+    return UnavailableError("the upstream could not be reached or failed", "upstream_error");
+  }
+  if (upstream.pool) upstream.pool->Give(std::move(client));
+  answer.status = res.status;
+  answer.headers = std::move(res.headers);
+  return std::optional<WholeAnswer>(std::move(answer));
+}
+
+void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, httplib::Response& res) {
+  res.status = answer.status;
+  for (const auto& [name, value] : EndToEndHeaders(answer.headers, policy)) {
+    res.headers.emplace(name, value);
+  }
+  PutWhole(answer.headers, std::move(answer.body), res);
+}
+
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
                    const std::string& method, httplib::Response& res) {
   for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
     res.headers.emplace(name, value);
   }
-  const auto type_it = up->headers().find("Content-Type");
-  std::string content_type = type_it != up->headers().end() ? type_it->second : std::string();
-  const auto length_it = up->headers().find("Content-Length");
-  const std::string length = length_it != up->headers().end() ? length_it->second : std::string();
-  const bool small = !length.empty() && length.size() <= 6 &&
-                     length.find_first_not_of("0123456789") == std::string::npos &&
-                     std::stoul(length) <= kWholeAnswerBytes;
-  if (small || method == "HEAD" || up->status() == 204 || up->status() == 304) {
+  if (ComesWhole(up->headers(), up->status(), method)) {
     std::string body;
     if (!up->ReadAll(&body)) {
       return UnavailableError("the upstream's answer was cut short", "upstream_error");
     }
-    if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
-    if (content_type.empty()) {
-      res.body.clear();
-    } else {
-      PutBody(res, std::move(body), content_type);
-    }
+    PutWhole(up->headers(), std::move(body), res);
     return Status();
   }
+  std::string content_type = ContentTypeOf(up->headers());
   if (content_type.empty()) content_type = "application/octet-stream";
   // Each piece is sent as it is read: nothing in between may buffer it.
   res.set_header("X-Accel-Buffering", "no");

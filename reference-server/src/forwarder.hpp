@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,24 @@ class UpstreamCall {
 };
 
 struct HeaderPolicy;
+
+// An answer read whole.
+struct WholeAnswer {
+  int status = 0;
+  httplib::Headers headers;
+  std::string body;
+};
+
+// For a GET or HEAD: the exchange on the calling thread, with no thread
+// hand-off, when the answer comes whole (a Content-Length of at most
+// 64 KiB; HEAD, 204, 304). When its head says it streams, the exchange is
+// dropped and the answer is nullopt: the caller forwards the request again
+// with UpstreamCall, so the upstream sees it twice (only for a method that
+// is safe to repeat). Errors as UpstreamCall::Start.
+Result<std::optional<WholeAnswer>> ExchangeWhole(const Upstream& upstream,
+                                                 const OutboundRequest& request);
+// Puts a whole answer into `res` as RelayAnswer would.
+void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, httplib::Response& res);
 
 // Puts `up`'s answer into `res`: the status's headers as `policy` lets them
 // through (it must drop Content-Length and Content-Type, which are set
