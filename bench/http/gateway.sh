@@ -5,7 +5,9 @@
 # with wrk on loopback at each of CONNS_LIST connections. Prints p50, p99 and req/s per
 # target, the p50 each proxy adds, and the gateway's throughput as a multiple of
 # nginx's (docs/performance.md states the targets: added p50 under 0.5 ms, at least
-# 0.7x nginx).
+# 0.7x nginx). What bounds the gateway is shown by two ceilings in the same run: a bare
+# cpp-httplib server (bare-httplib-server, the gateway's HTTP stack with no work) and
+# nginx, each answering a fixed 20-task body.
 #
 # Builds nothing: expects assistant-server and assistant-gateway in BIN_DIR (default
 # build/bin, Release). Needs wrk, nginx, curl and jq (scripts/install-deps.sh bench).
@@ -23,12 +25,14 @@ GATEWAY_THREADS=${GATEWAY_THREADS:-16}
 SERVER_PORT=${SERVER_PORT:-18801}
 GATEWAY_PORT=${GATEWAY_PORT:-18800}
 NGINX_PORT=${NGINX_PORT:-18802}
+NGINX_FIXED_PORT=${NGINX_FIXED_PORT:-18803}
+BARE_PORT=${BARE_PORT:-18804}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench-XXXXXX")
 
 for t in wrk nginx curl jq; do
   command -v "$t" >/dev/null || { echo "gateway.sh: $t not found" >&2; exit 2; }
 done
-for b in assistant-server assistant-gateway; do
+for b in assistant-server assistant-gateway bare-httplib-server; do
   [[ -x $BIN_DIR/$b ]] || { echo "gateway.sh: $BIN_DIR/$b not found (build first)" >&2; exit 2; }
 done
 
@@ -58,8 +62,17 @@ wait_ready "http://127.0.0.1:$SERVER_PORT/readyz"
 pids+=($!)
 wait_ready "http://127.0.0.1:$GATEWAY_PORT/readyz"
 
-# nginx as the usual reverse proxy: one worker per core, keep-alive to the server.
+"$BIN_DIR/bare-httplib-server" --port "$BARE_PORT" --threads "$GATEWAY_THREADS" \
+  >"$OUT/bare.log" 2>&1 &
+pids+=($!)
+
+# nginx as the usual reverse proxy: one worker per core, keep-alive to the server;
+# and on another port the same body as the bare server, fixed.
 mkdir -p "$OUT/nginx"
+# The bare server's body, so both ceilings answer the same bytes.
+wait_ready "http://127.0.0.1:$BARE_PORT/api/tasks"
+curl -fs "http://127.0.0.1:$BARE_PORT/api/tasks" >"$OUT/nginx/tasks.json"
+chmod 755 "$OUT" "$OUT/nginx" && chmod 644 "$OUT/nginx/tasks.json"  # nginx's workers read it
 cat >"$OUT/nginx/nginx.conf" <<EOF
 worker_processes auto;
 daemon off;
@@ -84,11 +97,16 @@ http {
       proxy_buffering off;
     }
   }
+  server {
+    listen 127.0.0.1:$NGINX_FIXED_PORT;
+    location / { default_type application/json; root $OUT/nginx; try_files /tasks.json =404; }
+  }
 }
 EOF
 nginx -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" &
 pids+=($!)
 wait_ready "http://127.0.0.1:$NGINX_PORT/readyz"
+wait_ready "http://127.0.0.1:$NGINX_FIXED_PORT/api/tasks"
 
 # One user with 20 tasks, registered on the server itself (not timed).
 token=$(curl -fs -X POST "http://127.0.0.1:$SERVER_PORT/api/auth/register" \
@@ -104,7 +122,8 @@ RESULTS=$OUT/results.tsv
 : >"$RESULTS"
 for conns in $CONNS_LIST; do
   for round in $(seq "$ROUNDS"); do
-    for target in server:$SERVER_PORT gateway:$GATEWAY_PORT nginx:$NGINX_PORT; do
+    for target in server:$SERVER_PORT gateway:$GATEWAY_PORT nginx:$NGINX_PORT \
+        bare-httplib:$BARE_PORT nginx-fixed:$NGINX_FIXED_PORT; do
       name=${target%%:*} port=${target##*:}
       threads=$((conns < 2 ? 1 : 2))
       wrk -t"$threads" -c"$conns" -d"$DURATION" --latency \
@@ -132,18 +151,19 @@ for line in open(sys.argv[1]):
     errors = (int(non2xx.group(1)) if non2xx else 0) + \
         (sum(int(n) for n in re.findall(r"\d+", sock.group(1))) if sock else 0)
     runs.setdefault((int(conns), name), []).append((p50, p99, rps, errors))
-print("conns target    p50(us)  p99(us)   req/s   errors   (median of rounds)")
+print("conns target        p50(us)  p99(us)   req/s   errors   (median of rounds)")
 for conns in sorted({c for c, _ in runs}):
     med = {}
-    for name in ("server", "gateway", "nginx"):
+    for name in ("server", "gateway", "nginx", "bare-httplib", "nginx-fixed"):
         r = runs[(conns, name)]
         med[name] = [st.median(x[i] for x in r) for i in range(3)] + [sum(x[3] for x in r)]
         p50, p99, rps, err = med[name]
-        print(f"{conns:5d} {name:8s} {p50:8.0f} {p99:8.0f} {rps:9.0f} {err:6d}")
+        print(f"{conns:5d} {name:12s} {p50:8.0f} {p99:8.0f} {rps:9.0f} {err:6d}")
     print(f"{conns:5d} added p50: gateway {med['gateway'][0] - med['server'][0]:.0f} us, "
           f"nginx {med['nginx'][0] - med['server'][0]:.0f} us; "
           f"gateway/nginx req/s {med['gateway'][2] / med['nginx'][2]:.2f}x, "
           f"gateway/server {med['gateway'][2] / med['server'][2]:.2f}x, "
-          f"nginx/server {med['nginx'][2] / med['server'][2]:.2f}x")
+          f"nginx/server {med['nginx'][2] / med['server'][2]:.2f}x; "
+          f"ceilings: bare cpp-httplib/nginx {med['bare-httplib'][2] / med['nginx-fixed'][2]:.2f}x")
 PY
 echo "raw wrk output: $OUT" >&2

@@ -90,6 +90,36 @@ TEST_CASE("every route family through the gateway, over two servers sharing a da
                       u.access_token);
   CHECK(reply.status == 200);
 
+  // The rest of the surface, one call or two per family, each through the
+  // gateway to whichever backend is next.
+  const std::string task_id = task.json["task"]["id"];
+  CHECK(g.Call("PATCH", "/api/tasks/" + task_id, Json{{"completed", true}}, u.access_token)
+            .json["task"]["completed"] == true);
+  CHECK(g.Call("DELETE", "/api/tasks/" + task_id, std::nullopt, u.access_token).status == 204);
+  CHECK(g.Call("PUT", "/api/user/data/prefs/theme", Json("dark"), u.access_token).status == 200);
+  CHECK(g.Call("GET", "/api/user/data/prefs/theme", std::nullopt, u.access_token).json["value"] ==
+        "dark");
+  CHECK(g.Call("PUT", "/api/agent/state?app_id=notes", Json{{"a", 1}}, u.access_token).status ==
+        200);
+  CHECK(g.Call("PATCH", "/api/agent/state?app_id=notes", Json{{"b", 2}}, u.access_token).status ==
+        200);
+  CHECK(g.Call("GET", "/api/agent/state?app_id=notes", std::nullopt, u.access_token)
+            .json["state"] == Json{{"a", 1}, {"b", 2}});
+  CHECK(g.Call("GET", "/api/agent/history", std::nullopt, u.access_token).status == 200);
+  CHECK(g.Call("GET", "/api/user/audit", std::nullopt, u.access_token).status == 200);
+  CHECK(g.Call("GET", "/api/auth/sessions", std::nullopt, u.access_token).json["sessions"].size() ==
+        1);
+  auto key = g.Call("POST", "/api/auth/api-keys", Json{{"name", "k"}, {"scopes", {"agent"}}},
+                    u.access_token);
+  REQUIRE(key.status == 201);
+  CHECK(g.Call("GET", "/v1/models", std::nullopt, key.json["key"]).status == 200);
+  CHECK(g.Call("GET", "/.well-known/jwks.json").json["keys"].size() >= 1);
+  CHECK(g.Call("GET", "/openapi.json").status == 200);
+  auto refreshed = g.Call("POST", "/api/auth/refresh", Json{{"refresh_token", u.refresh_token}});
+  REQUIRE(refreshed.status == 200);
+  CHECK(g.Call("POST", "/api/auth/logout", std::nullopt,
+               refreshed.json["access_token"].get<std::string>()).status == 204);
+
   // The edge's request id: a sane one is kept and reaches the backend's
   // answer; the gateway's own routes answer too.
   auto with_id = g.Call("GET", "/api/user/me", std::nullopt, u.access_token,
