@@ -207,6 +207,12 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   if (Own(req, res)) return;
+  // cpp-httplib 0.11 parses a multipart/form-data body into parts and keeps
+  // no raw bytes of it: forwarded, it would arrive empty. Refused instead.
+  if (req.is_multipart_form_data()) {
+    return Fail(res, 415, "unsupported_media_type",
+                "multipart/form-data bodies are not forwarded by the gateway", request_id);
+  }
 
   if (limiter_.enabled()) {
     const auto d = limiter_.Hit("ip:" + req.remote_addr);
@@ -315,7 +321,13 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
   out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
   out.body = req.body;
 
-  const bool safe = req.method == "GET" || req.method == "HEAD";
+  // A GET whose answer will stream is sent once, on the streaming path: a
+  // run's events (a stream slot at the backend), or what asks for SSE.
+  const bool streams = req.has_header("Last-Event-ID") ||
+                       req.get_header_value("Accept").find("text/event-stream") !=
+                           std::string::npos ||
+                       (req.path.size() >= 7 && req.path.compare(req.path.size() - 7, 7, "/events") == 0);
+  const bool safe = (req.method == "GET" || req.method == "HEAD") && !streams;
   Status last = UnavailableError("no backend", "upstream_error");
   bool first = true;
   for (Backend* b : Order()) {

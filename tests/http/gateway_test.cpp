@@ -115,6 +115,13 @@ TEST_CASE("every route family through the gateway, over two servers sharing a da
   CHECK(g.Call("GET", "/v1/models", std::nullopt, key.json["key"]).status == 200);
   CHECK(g.Call("GET", "/.well-known/jwks.json").json["keys"].size() >= 1);
   CHECK(g.Call("GET", "/openapi.json").status == 200);
+  // A multipart body would reach a backend empty (docs/gateway.md): refused.
+  auto multipart = g.Raw("POST", "/api/tasks", "--b\r\nContent-Disposition: form-data; "
+                         "name=\"title\"\r\n\r\nx\r\n--b--\r\n", "multipart/form-data; boundary=b",
+                         {{"Authorization", "Bearer " + u.access_token}});
+  CHECK(multipart.status == 415);
+  CHECK(multipart.ErrorCode() == "unsupported_media_type");
+  CHECK(multipart.json["error"]["message"].get<std::string>().find("gateway") != std::string::npos);
   auto refreshed = g.Call("POST", "/api/auth/refresh", Json{{"refresh_token", u.refresh_token}});
   REQUIRE(refreshed.status == 200);
   CHECK(g.Call("POST", "/api/auth/logout", std::nullopt,
