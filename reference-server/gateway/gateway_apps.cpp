@@ -94,7 +94,7 @@ std::shared_ptr<const KeyRing> GatewayApps::Ring() const {
 }
 
 bool GatewayApps::Owns(const std::string& path) {
-  return path == kPrefix || path.compare(0, sizeof(kPrefix), std::string(kPrefix) + "/") == 0;
+  return path == kPrefix || path.rfind(std::string(kPrefix) + "/", 0) == 0;
 }
 
 std::vector<std::string> GatewayApps::ExtraOrigins(const std::string& path) const {

@@ -5,6 +5,8 @@
 // `refresh_interval` so that a flood of bad tokens cannot hammer a backend.
 // kVerify (and API keys in either mode, which only the database knows):
 // the backends' GET /api/auth/verify, its answer cached for `cache_ttl`.
+// Identify also gives the caller's user id and scopes, for the routes the
+// gateway serves itself (gateway_apps.hpp).
 // What it cannot see: a revoked session's tokens keep passing the local
 // check until they expire; the backend that serves the request still
 // refuses them.
