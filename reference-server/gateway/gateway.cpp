@@ -92,11 +92,14 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
   const size_t threads = static_cast<size_t>(config_.threads);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  // Methods with a body read it themselves (upload.cpp).
+  auto with_body = [this](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader) { HandleBody(req, res, reader); };
   http_.Get(".*", handle);
-  http_.Post(".*", handle);
-  http_.Put(".*", handle);
-  http_.Patch(".*", handle);
-  http_.Delete(".*", handle);
+  http_.Post(".*", with_body);
+  http_.Put(".*", with_body);
+  http_.Patch(".*", with_body);
+  http_.Delete(".*", with_body);
   http_.Options(".*", handle);
 }
 
@@ -172,10 +175,33 @@ void Gateway::Fail(httplib::Response& res, int status, const char* code, const c
   res.set_content(server::Dump(server::ErrorEnvelope(code, message, request_id)), "application/json");
 }
 
-void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
-  const std::string request_id = server::RequestIdFor(req.get_header_value("X-Request-ID"));
+const server::HeaderPolicy& Gateway::AnswerPolicy() { return ResponsePolicy(); }
+
+server::Upstream Gateway::UpstreamOf(Backend& b) {
+  server::Upstream upstream;
+  upstream.origin = b.origin;
+  upstream.pool = b.pool;
+  upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
+  upstream.read_timeout = std::chrono::seconds(config_.timeout);
+  b.requests.fetch_add(1, std::memory_order_relaxed);
+  return upstream;
+}
+
+std::string Gateway::EdgeHeaders(const httplib::Request& req, httplib::Response& res) {
+  std::string request_id = server::RequestIdFor(req.get_header_value("X-Request-ID"));
   res.set_header("X-Request-ID", request_id);
   for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
+  return request_id;
+}
+
+void Gateway::Refuse(const httplib::Request& req, httplib::Response& res, int status,
+                     const char* code, const char* message) {
+  Fail(res, status, code, message, EdgeHeaders(req, res));
+}
+
+void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader* body) {
+  const std::string request_id = EdgeHeaders(req, res);
 
   // CORS at the edge: the allow-list is the gateway's.
   // An app's allowed_origins add to the list on its own proxy routes.
@@ -239,7 +265,7 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
       return Fail(res, 401, "invalid_token", "invalid credential", request_id);
     }
   }
-  Forward(req, res, request_id);
+  Forward(req, res, request_id, body);
 }
 
 // The registry and the app proxy, served here for a caller the gateway
@@ -311,7 +337,7 @@ bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
 }
 
 void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
-                      const std::string& request_id) {
+                      const std::string& request_id, const httplib::ContentReader* body) {
   server::OutboundRequest out;
   out.method = req.method;
   out.target = req.target;
@@ -319,6 +345,7 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", request_id);
   out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
+  if (body) return ForwardUpload(req, res, request_id, out, *body);
   out.body = req.body;
 
   // A GET whose answer will stream is sent once, on the streaming path: a
@@ -336,12 +363,7 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
       retries_.fetch_add(1, std::memory_order_relaxed);
     }
     first = false;
-    server::Upstream upstream;
-    upstream.origin = b->origin;
-    upstream.pool = b->pool;
-    upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
-    upstream.read_timeout = std::chrono::seconds(config_.timeout);
-    b->requests.fetch_add(1, std::memory_order_relaxed);
+    const server::Upstream upstream = UpstreamOf(*b);
     if (safe) {
       // Most answers to a GET are small and whole: read on this thread.
       auto whole = server::ExchangeWhole(upstream, out);

@@ -6,7 +6,8 @@
 // stream through unbuffered (Last-Event-ID passes like any header). At the
 // edge: X-Request-ID (the client's when sane, else new; forwarded), CORS,
 // security headers, the body limit and a per-IP rate limit, and the
-// presented credential is checked (token_check.hpp) before forwarding. Stateless: any
+// presented credential is checked (token_check.hpp) before forwarding; a
+// large request body is passed on as it is read (upload.cpp). Stateless: any
 // number can run side by side. Its own routes: /healthz, /readyz (at least
 // one backend up), /metrics, and the app registry and proxy
 // (gateway_apps.hpp).
@@ -29,6 +30,7 @@
 
 #include "forwarder.hpp"
 #include "gateway_apps.hpp"
+#include "header_policy.hpp"
 #include "logger.hpp"
 #include "rate_limiter.hpp"
 #include "token_check.hpp"
@@ -77,11 +79,30 @@ class Gateway final {
     std::atomic<uint64_t> requests{0};
   };
 
-  void Handle(const httplib::Request& req, httplib::Response& res);
+  // `body`: a body still to be read, passed on as it is (an upload);
+  // without it the body is req.body.
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader* body = nullptr);
+  // POST, PUT, PATCH, DELETE: reads a small body whole, else streams it
+  // (upload.cpp).
+  void HandleBody(const httplib::Request& req, httplib::Response& res,
+                  const httplib::ContentReader& reader);
+  void ForwardUpload(const httplib::Request& req, httplib::Response& res,
+                     const std::string& request_id, const server::OutboundRequest& out,
+                     const httplib::ContentReader& body);
+  // Sets the request id and security headers every answer carries; the id.
+  static std::string EdgeHeaders(const httplib::Request& req, httplib::Response& res);
+  // An error answer before Handle ran.
+  void Refuse(const httplib::Request& req, httplib::Response& res, int status, const char* code,
+              const char* message);
+  static const server::HeaderPolicy& AnswerPolicy();
+  // How to reach `b`, counting the request.
+  server::Upstream UpstreamOf(Backend& b);
   bool Own(const httplib::Request& req, httplib::Response& res);
   void ServeApps(const httplib::Request& req, httplib::Response& res,
                  const std::string& request_id);
-  void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id);
+  void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id,
+               const httplib::ContentReader* body);
   void Fail(httplib::Response& res, int status, const char* code, const char* message,
             const std::string& request_id);
   // The backends that are up, in round-robin order; every backend when none is.

@@ -362,6 +362,87 @@ TEST_CASE("the gateway refuses to start on a bad registry or without the identit
   CHECK(bad_file.log().find("apps[1].upstream") != std::string::npos);
 }
 
+TEST_CASE("a large upload passes to the backend as it is read; the body limit holds") {
+  using Clock = std::chrono::steady_clock;
+  // A backend in this process: ready, and an upload route that notes when
+  // its first bytes arrive and how many came.
+  httplib::Server backend;
+  std::atomic<size_t> received{0};
+  std::atomic<int64_t> first_piece_ms{-1};
+  const auto start = Clock::now();
+  auto since = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  };
+  backend.Get("/readyz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  backend.Post("/upload", [&](const httplib::Request&, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+    size_t n = 0;
+    reader([&](const char*, size_t len) {
+      if (n == 0) first_piece_ms = since();
+      n += len;
+      return true;
+    });
+    received = n;
+    res.set_content(Json{{"bytes", n}}.dump(), "application/json");
+  });
+  const int port = backend.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { backend.listen_after_bind(); });
+
+  TempDir dir;
+  GatewayProcess g(dir.path(), {"--backend", "http://127.0.0.1:" + std::to_string(port),
+                                "--rate-limit", "0", "--token-check", "off", "--body-limit",
+                                std::to_string(4 << 20)});
+  REQUIRE(g.port() > 0);
+  httplib::Client cli("127.0.0.1", g.port());
+  cli.set_read_timeout(30, 0);
+  // 2 MiB, chunked, the second half sent 800 ms after the first.
+  const std::string half(1 << 20, 'u');
+  int64_t sent_all_ms = -1;
+  auto r = cli.Post("/upload",
+                    [&](size_t offset, httplib::DataSink& sink) {
+                      if (offset == half.size()) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                      }
+                      if (offset < 2 * half.size()) return sink.write(half.data(), half.size());
+                      sent_all_ms = since();
+                      sink.done();
+                      return true;
+                    },
+                    "application/octet-stream");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(Json::parse(r->body)["bytes"] == 2 * half.size());
+  CHECK(received == 2 * half.size());
+  // The backend had bytes well before the client had sent them all: the
+  // gateway did not hold the body.
+  REQUIRE(first_piece_ms >= 0);
+  CHECK(sent_all_ms - first_piece_ms >= 500);
+
+  // Over --body-limit, chunked: 413, and the backend never gets it whole.
+  received = 0;
+  const std::string big(5 << 20, 'v');
+  auto over = cli.Post("/upload",
+                       [&](size_t offset, httplib::DataSink& sink) {
+                         if (offset < big.size()) return sink.write(big.data() + offset, 1 << 20);
+                         sink.done();
+                         return true;
+                       },
+                       "application/octet-stream");
+  if (over) CHECK(over->status == 413);  // else the gateway closed before the answer
+  CHECK(received < big.size());
+  // With a length over the limit: 413 before anything is forwarded.
+  received = 0;
+  httplib::Client cli2("127.0.0.1", g.port());
+  auto declared = cli2.Post("/upload", big, "application/octet-stream");
+  if (declared) CHECK(declared->status == 413);
+  CHECK(received == 0);
+
+  backend.stop();
+  serving.join();
+}
+
 TEST_CASE("CORS and the rate limit are applied at the edge") {
   TempDir dir;
   ServerProcess a({}, dir.path());
