@@ -49,7 +49,8 @@ done
 /usr/bin/python3 examples/identity_app/identity_app.py --app-id identity --port 9001 \
   --jwks http://127.0.0.1:8001/.well-known/jwks.json &
 pids+=($!)
-build/bin/assistant-gateway --port 8000 \
+build/bin/assistant-gateway --port 8000 --apps "$dir/apps.json" \
+  --identity-keys "$dir/assistant.db.identity-keys" \
   --backend http://127.0.0.1:8001,http://127.0.0.1:8002 &
 pids+=($!)
 wait_ready http://127.0.0.1:8000/readyz

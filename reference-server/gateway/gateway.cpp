@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "assistant/http_status.hpp"
+#include "cookie_auth.hpp"
 #include "forwarder.hpp"
 #include "header_policy.hpp"
 #include "render.hpp"
@@ -49,10 +51,26 @@ bool Idempotent(const std::string& method) {
          method == "OPTIONS";
 }
 
+// RFC 7239 §5.2's older sibling: the client's chain as it came, then the
+// address this hop saw. Whoever reads it trusts only the entries its own
+// proxies appended (docs/gateway.md).
+std::string ForwardedFor(const httplib::Request& req) {
+  std::string chain;
+  for (auto [it, end] = req.headers.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!chain.empty()) chain += ", ";
+    chain += it->second;
+  }
+  if (!chain.empty()) chain += ", ";
+  return chain + req.remote_addr;
+}
+
 }  // namespace
 
-Gateway::Gateway(GatewayConfig config, server::Logger& logger)
-    : config_(std::move(config)), logger_(logger), limiter_(config_.rate_limit) {
+Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server::Logger& logger)
+    : config_(std::move(config)),
+      logger_(logger),
+      apps_(std::move(apps)),
+      limiter_(config_.rate_limit) {
   for (const auto& origin : config_.backends) {
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
@@ -74,11 +92,14 @@ Gateway::Gateway(GatewayConfig config, server::Logger& logger)
   const size_t threads = static_cast<size_t>(config_.threads);
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  // Methods with a body read it themselves (upload.cpp).
+  auto with_body = [this](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader) { HandleBody(req, res, reader); };
   http_.Get(".*", handle);
-  http_.Post(".*", handle);
-  http_.Put(".*", handle);
-  http_.Patch(".*", handle);
-  http_.Delete(".*", handle);
+  http_.Post(".*", with_body);
+  http_.Put(".*", with_body);
+  http_.Patch(".*", with_body);
+  http_.Delete(".*", with_body);
   http_.Options(".*", handle);
 }
 
@@ -154,16 +175,42 @@ void Gateway::Fail(httplib::Response& res, int status, const char* code, const c
   res.set_content(server::Dump(server::ErrorEnvelope(code, message, request_id)), "application/json");
 }
 
-void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
-  const std::string request_id = server::RequestIdFor(req.get_header_value("X-Request-ID"));
+const server::HeaderPolicy& Gateway::AnswerPolicy() { return ResponsePolicy(); }
+
+server::Upstream Gateway::UpstreamOf(Backend& b) {
+  server::Upstream upstream;
+  upstream.origin = b.origin;
+  upstream.pool = b.pool;
+  upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
+  upstream.read_timeout = std::chrono::seconds(config_.timeout);
+  b.requests.fetch_add(1, std::memory_order_relaxed);
+  return upstream;
+}
+
+std::string Gateway::EdgeHeaders(const httplib::Request& req, httplib::Response& res) {
+  std::string request_id = server::RequestIdFor(req.get_header_value("X-Request-ID"));
   res.set_header("X-Request-ID", request_id);
   for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
+  return request_id;
+}
+
+void Gateway::Refuse(const httplib::Request& req, httplib::Response& res, int status,
+                     const char* code, const char* message) {
+  Fail(res, status, code, message, EdgeHeaders(req, res));
+}
+
+void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
+                     const httplib::ContentReader* body) {
+  const std::string request_id = EdgeHeaders(req, res);
 
   // CORS at the edge: the allow-list is the gateway's.
+  // An app's allowed_origins add to the list on its own proxy routes.
   const std::string origin = req.get_header_value("Origin");
-  const bool origin_ok =
-      origin.empty() || std::find(config_.cors_origins.begin(), config_.cors_origins.end(),
-                                  origin) != config_.cors_origins.end();
+  auto listed = [&origin](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), origin) != list.end();
+  };
+  const bool origin_ok = origin.empty() || listed(config_.cors_origins) ||
+                         (GatewayApps::Owns(req.path) && listed(apps_->ExtraOrigins(req.path)));
   if (!origin.empty()) {
     res.set_header("Vary", "Origin");
     if (origin_ok) {
@@ -186,6 +233,12 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   if (Own(req, res)) return;
+  // cpp-httplib 0.11 parses a multipart/form-data body into parts and keeps
+  // no raw bytes of it: forwarded, it would arrive empty. Refused instead.
+  if (req.is_multipart_form_data()) {
+    return Fail(res, 415, "unsupported_media_type",
+                "multipart/form-data bodies are not forwarded by the gateway", request_id);
+  }
 
   if (limiter_.enabled()) {
     const auto d = limiter_.Hit("ip:" + req.remote_addr);
@@ -197,6 +250,7 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
       return Fail(res, 429, "rate_limited", "too many requests", request_id);
     }
   }
+  if (GatewayApps::Owns(req.path)) return ServeApps(req, res, request_id);
   // The routes that take no credential are the backend's to answer, even
   // with a stale one presented (a login with an old cookie).
   static const char* kPublic[] = {"/api/auth/register", "/api/auth/login",
@@ -211,8 +265,35 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
       return Fail(res, 401, "invalid_token", "invalid credential", request_id);
     }
   }
-  Forward(req, res, request_id);
+  Forward(req, res, request_id, body);
 }
+
+// The registry and the app proxy, served here for a caller the gateway
+// identifies itself (gateway_apps.hpp).
+void Gateway::ServeApps(const httplib::Request& req, httplib::Response& res,
+                        const std::string& request_id) {
+  const std::string credential = server::PresentedCredential(req);
+  if (credential.empty()) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    return Fail(res, 401, "unauthenticated", "a credential is required", request_id);
+  }
+  if (server::LacksCsrfHeader(req)) {  // a cookie alone: what a cross-site form could forge
+    return Fail(res, 403, "csrf_check_failed", "send X-Requested-With", request_id);
+  }
+  Result<Principal> caller = tokens_->Identify(credential);
+  if (!caller.ok()) {
+    if (caller.status().code() == StatusCode::kUnauthenticated) {
+      res.set_header("WWW-Authenticate", "Bearer");
+    }
+    res.status = HttpStatusFor(caller.status());
+    res.set_content(server::Dump(server::ErrorEnvelope(caller.status(), request_id)),
+                    "application/json");
+    return;
+  }
+  apps_->Serve(req, res, *caller, request_id, ForwardedFor(req));
+}
+
+Status Gateway::ReloadApps() { return apps_->Reload(); }
 
 // The gateway's own routes.
 bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
@@ -256,16 +337,24 @@ bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
 }
 
 void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
-                      const std::string& request_id) {
+                      const std::string& request_id, const httplib::ContentReader* body) {
   server::OutboundRequest out;
   out.method = req.method;
   out.target = req.target;
   out.headers = server::EndToEndHeaders(req.headers, RequestPolicy());
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", request_id);
-  out.headers.emplace("X-Forwarded-For", req.remote_addr);
+  out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
+  if (body) return ForwardUpload(req, res, request_id, out, *body);
   out.body = req.body;
 
+  // A GET whose answer will stream is sent once, on the streaming path: a
+  // run's events (a stream slot at the backend), or what asks for SSE.
+  const bool streams = req.has_header("Last-Event-ID") ||
+                       req.get_header_value("Accept").find("text/event-stream") !=
+                           std::string::npos ||
+                       (req.path.size() >= 7 && req.path.compare(req.path.size() - 7, 7, "/events") == 0);
+  const bool safe = (req.method == "GET" || req.method == "HEAD") && !streams;
   Status last = UnavailableError("no backend", "upstream_error");
   bool first = true;
   for (Backend* b : Order()) {
@@ -274,12 +363,24 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
       retries_.fetch_add(1, std::memory_order_relaxed);
     }
     first = false;
-    server::Upstream upstream;
-    upstream.origin = b->origin;
-    upstream.pool = b->pool;
-    upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
-    upstream.read_timeout = std::chrono::seconds(config_.timeout);
-    b->requests.fetch_add(1, std::memory_order_relaxed);
+    const server::Upstream upstream = UpstreamOf(*b);
+    if (safe) {
+      // Most answers to a GET are small and whole: read on this thread.
+      auto whole = server::ExchangeWhole(upstream, out);
+      if (whole.ok() && *whole) {
+        server::RelayWhole(std::move(**whole), ResponsePolicy(), res);
+        return;
+      }
+      if (!whole.ok()) {
+        last = whole.status();
+        if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
+        b->up = false;
+        logger_.Warn("backend failed; taken out",
+                     {{"request_id", request_id}, {"method", req.method}});
+        continue;
+      }
+      // A stream: asked again below, relayed as it is read.
+    }
     auto call = server::UpstreamCall::Start(upstream, out);
     if (!call.ok()) {
       last = call.status();

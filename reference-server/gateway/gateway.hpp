@@ -6,9 +6,11 @@
 // stream through unbuffered (Last-Event-ID passes like any header). At the
 // edge: X-Request-ID (the client's when sane, else new; forwarded), CORS,
 // security headers, the body limit and a per-IP rate limit, and the
-// presented credential is checked (token_check.hpp) before forwarding. Stateless: any
+// presented credential is checked (token_check.hpp) before forwarding; a
+// large request body is passed on as it is read (upload.cpp). Stateless: any
 // number can run side by side. Its own routes: /healthz, /readyz (at least
-// one backend up), /metrics.
+// one backend up), /metrics, and the app registry and proxy
+// (gateway_apps.hpp).
 //
 // Thread safety: Handle runs on many worker threads; the backend list is
 // fixed at construction and each backend's state is atomic.
@@ -27,6 +29,8 @@
 #include <httplib.h>
 
 #include "forwarder.hpp"
+#include "gateway_apps.hpp"
+#include "header_policy.hpp"
 #include "logger.hpp"
 #include "rate_limiter.hpp"
 #include "token_check.hpp"
@@ -46,11 +50,15 @@ struct GatewayConfig {
   TokenCheck::Mode token_check = TokenCheck::Mode::kVerify;
   int jwks_refresh_ms = 10000;        // at most one JWKS fetch per this
   int verify_cache_ms = 5000;         // how long a /api/auth/verify answer is reused
+  std::string apps_path;              // the registry file; empty = no apps
+  std::string identity_key_dir;       // the servers' identity key directory
+  int apps_timeout = 30;              // seconds: an app's connect, and silence while reading
 };
 
 class Gateway final {
  public:
-  Gateway(GatewayConfig config, server::Logger& logger);
+  // `apps` serves the registry and the app proxy (GatewayApps::Open).
+  Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server::Logger& logger);
   ~Gateway();
 
   // Binds; false when it cannot. port() then holds the bound port.
@@ -59,6 +67,9 @@ class Gateway final {
   // Serves until Stop() (health checks run meanwhile).
   void Run();
   void Stop();
+  // Re-reads the registry and the identity key (SIGHUP); on an error the
+  // old ones stay.
+  Status ReloadApps();
 
  private:
   struct Backend {
@@ -68,9 +79,30 @@ class Gateway final {
     std::atomic<uint64_t> requests{0};
   };
 
-  void Handle(const httplib::Request& req, httplib::Response& res);
+  // `body`: a body still to be read, passed on as it is (an upload);
+  // without it the body is req.body.
+  void Handle(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader* body = nullptr);
+  // POST, PUT, PATCH, DELETE: reads a small body whole, else streams it
+  // (upload.cpp).
+  void HandleBody(const httplib::Request& req, httplib::Response& res,
+                  const httplib::ContentReader& reader);
+  void ForwardUpload(const httplib::Request& req, httplib::Response& res,
+                     const std::string& request_id, const server::OutboundRequest& out,
+                     const httplib::ContentReader& body);
+  // Sets the request id and security headers every answer carries; the id.
+  static std::string EdgeHeaders(const httplib::Request& req, httplib::Response& res);
+  // An error answer before Handle ran.
+  void Refuse(const httplib::Request& req, httplib::Response& res, int status, const char* code,
+              const char* message);
+  static const server::HeaderPolicy& AnswerPolicy();
+  // How to reach `b`, counting the request.
+  server::Upstream UpstreamOf(Backend& b);
   bool Own(const httplib::Request& req, httplib::Response& res);
-  void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id);
+  void ServeApps(const httplib::Request& req, httplib::Response& res,
+                 const std::string& request_id);
+  void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id,
+               const httplib::ContentReader* body);
   void Fail(httplib::Response& res, int status, const char* code, const char* message,
             const std::string& request_id);
   // The backends that are up, in round-robin order; every backend when none is.
@@ -79,6 +111,7 @@ class Gateway final {
 
   const GatewayConfig config_;
   server::Logger& logger_;
+  const std::unique_ptr<GatewayApps> apps_;
   std::vector<std::unique_ptr<Backend>> backends_;
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> retries_{0};

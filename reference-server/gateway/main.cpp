@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "assistant/options.hpp"
 #include "gateway.hpp"
 #include "logger.hpp"
 
@@ -28,7 +29,10 @@ const char* kUsage =
     "  --token-check MODE     jwks (EdDSA tokens checked locally), verify\n"
     "                         (/api/auth/verify, cached) or off (verify)\n"
     "  --jwks-refresh MS      at most one JWKS fetch per MS (10000)\n"
-    "  --verify-cache MS      how long a verify answer is reused (5000)\n";
+    "  --verify-cache MS      how long a verify answer is reused (5000)\n"
+    "  --apps FILE            the app registry (apps.json), re-read on SIGHUP\n"
+    "  --identity-keys DIR    the servers' identity key directory (needed with --apps)\n"
+    "  --apps-timeout S       seconds to connect to an app and of its silence (30)\n";
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -57,6 +61,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -103,6 +108,12 @@ int main(int argc, char** argv) {
     } else if (flag == "--verify-cache") {
       ok = ParseNumber(value, 0, 3600000, &n) &&
            ((config.verify_cache_ms = static_cast<int>(n)), true);
+    } else if (flag == "--apps") {
+      config.apps_path = value;
+    } else if (flag == "--identity-keys") {
+      config.identity_key_dir = value;
+    } else if (flag == "--apps-timeout") {
+      ok = ParseNumber(value, 1, 3600, &n) && ((config.apps_timeout = static_cast<int>(n)), true);
     } else {
       std::fprintf(stderr, "assistant-gateway: unknown flag %s\n%s", flag.c_str(), kUsage);
       return 2;
@@ -118,7 +129,15 @@ int main(int argc, char** argv) {
   }
 
   assistant::server::Logger logger(assistant::server::LogFormat::kText);
-  assistant::gateway::Gateway gateway(config, logger);
+  auto apps = assistant::gateway::GatewayApps::Open(
+      config.apps_path, config.identity_key_dir, assistant::AuthOptions().issuer,
+      std::chrono::seconds(config.apps_timeout), logger);
+  if (!apps.ok()) {
+    std::fprintf(stderr, "assistant-gateway: %s%s%s\n", apps.status().message().c_str(),
+                 apps.status().field().empty() ? "" : " at ", apps.status().field().c_str());
+    return 2;
+  }
+  assistant::gateway::Gateway gateway(config, *std::move(apps), logger);
   if (!gateway.Bind()) {
     logger.Error("cannot listen", {{"host", config.host}, {"port", config.port}});
     return 1;
@@ -128,7 +147,15 @@ int main(int argc, char** argv) {
                             {"backends", static_cast<int64_t>(config.backends.size())}});
   std::thread signal_thread([&] {
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+      // A bad file keeps the apps already loaded.
+      if (assistant::Status st = gateway.ReloadApps(); st.ok()) {
+        logger.Info("apps reloaded");
+      } else {
+        logger.Error("apps reload failed; keeping the loaded apps",
+                     {{"cause", st.ToString()}, {"field", st.field()}});
+      }
+    }
     logger.Info("shutting down");
     gateway.Stop();
   });

@@ -18,6 +18,26 @@ bool LooksLikeJwt(const std::string& s) {
   return a != std::string::npos && s.find('.', a + 1) != std::string::npos;
 }
 
+// The principal a token's claims (or a verify answer's) name: `sub` and the
+// space-separated `scope`.
+Principal FromClaims(const Json& claims) {
+  Principal p;
+  if (claims.contains("api_key_id")) p.kind = Principal::Kind::kApiKey;
+  if (auto sub = claims.find("sub"); sub != claims.end() && sub->is_string()) {
+    p.user_id = sub->get<std::string>();
+  }
+  if (auto scope = claims.find("scope"); scope != claims.end() && scope->is_string()) {
+    std::string_view rest = scope->get_ref<const std::string&>();
+    while (!rest.empty()) {
+      const size_t space = rest.find(' ');
+      if (space != 0) p.scopes.emplace(rest.substr(0, space));
+      if (space == std::string_view::npos) break;
+      rest.remove_prefix(space + 1);
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 TokenCheck::TokenCheck(Mode mode, std::function<std::vector<std::string>()> backends,
@@ -29,15 +49,20 @@ TokenCheck::TokenCheck(Mode mode, std::function<std::vector<std::string>()> back
       cache_ttl_(cache_ttl) {}
 
 Status TokenCheck::Check(const std::string& credential) {
-  Status s;
-  if (mode_ == Mode::kOff) return s;
-  if (mode_ == Mode::kJwks && LooksLikeJwt(credential)) {
-    s = CheckLocally(credential);
-  } else {
-    s = CheckWithBackend(credential);
+  if (mode_ == Mode::kOff) return Status();
+  Result<Principal> who = Identify(credential);
+  if (!who.ok() && who.status().code() == StatusCode::kUnavailable) return Status();
+  return who.status();
+}
+
+Result<Principal> TokenCheck::Identify(const std::string& credential) {
+  Result<Principal> who = mode_ == Mode::kJwks && LooksLikeJwt(credential)
+                              ? IdentifyLocally(credential)
+                              : IdentifyWithBackend(credential);
+  if (!who.ok() && who.status().code() == StatusCode::kUnauthenticated) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (!s.ok()) rejected_.fetch_add(1, std::memory_order_relaxed);
-  return s;
+  return who;
 }
 
 std::shared_ptr<const KeyRing> TokenCheck::Ring() {
@@ -71,26 +96,33 @@ bool TokenCheck::MaybeRefresh() {
   return false;
 }
 
-Status TokenCheck::CheckLocally(const std::string& token) {
+Result<Principal> TokenCheck::IdentifyLocally(const std::string& token) {
   // exp is checked; iss and aud are the backend's to check.
   const JwtVerifyOptions options;
-  if (auto ring = Ring(); ring && ring->Verify(token, options).ok()) return Status();
+  if (auto ring = Ring()) {
+    if (auto claims = ring->Verify(token, options); claims.ok()) return FromClaims(*claims);
+  }
   if (!MaybeRefresh()) {
     // Nothing new to verify with. With no JWKS at all (no backend answered)
-    // the backend decides.
-    return Ring() ? Refused() : Status();
+    // a backend decides.
+    if (!Ring()) return UnavailableError("no backend's JWKS could be read", "upstream_error");
+    return Refused();
   }
   auto ring = Ring();
-  return ring && ring->Verify(token, options).ok() ? Status() : Refused();
+  if (!ring) return Refused();
+  auto claims = ring->Verify(token, options);
+  if (!claims.ok()) return Refused();
+  return FromClaims(*claims);
 }
 
-Status TokenCheck::CheckWithBackend(const std::string& credential) {
+Result<Principal> TokenCheck::IdentifyWithBackend(const std::string& credential) {
   const auto now = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(credential);
     if (it != cache_.end() && it->second.until > now) {
-      return it->second.valid ? Status() : Refused();
+      if (!it->second.valid) return Refused();
+      return it->second.principal;
     }
   }
   for (const std::string& origin : backends_()) {
@@ -99,13 +131,20 @@ Status TokenCheck::CheckWithBackend(const std::string& credential) {
     cli.set_read_timeout(5, 0);
     auto r = cli.Get("/api/auth/verify", {{"Authorization", "Bearer " + credential}});
     if (!r || (r->status != 200 && r->status != 401)) continue;
-    const bool valid = r->status == 200;
+    Verdict v{r->status == 200, Principal(), now + cache_ttl_};
+    if (v.valid) {
+      const Json answer = Json::parse(r->body, nullptr, false);
+      if (!answer.is_object() || !answer.contains("claims")) continue;
+      v.principal = FromClaims(answer["claims"]);
+      if (v.principal.user_id.empty()) continue;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (cache_.size() >= kMaxCached) cache_.clear();
-    cache_[credential] = Verdict{valid, now + cache_ttl_};
-    return valid ? Status() : Refused();
+    cache_[credential] = v;
+    if (!v.valid) return Refused();
+    return v.principal;
   }
-  return Status();
+  return UnavailableError("no backend could check the credential", "upstream_error");
 }
 
 }  // namespace assistant::gateway

@@ -5,6 +5,8 @@
 // `refresh_interval` so that a flood of bad tokens cannot hammer a backend.
 // kVerify (and API keys in either mode, which only the database knows):
 // the backends' GET /api/auth/verify, its answer cached for `cache_ttl`.
+// Identify also gives the caller's user id and scopes, for the routes the
+// gateway serves itself (gateway_apps.hpp).
 // What it cannot see: a revoked session's tokens keep passing the local
 // check until they expire; the backend that serves the request still
 // refuses them.
@@ -24,6 +26,7 @@
 
 #include "assistant/jwt.hpp"
 #include "assistant/status.hpp"
+#include "assistant/types.hpp"
 
 namespace assistant::gateway {
 
@@ -40,13 +43,18 @@ class TokenCheck {
   // refuse. When no backend can be asked the answer is OK: the backend that
   // serves the request decides.
   Status Check(const std::string& credential);
+  // Who the credential names (user id and scopes, from the token's claims
+  // or the verify answer's), for what the gateway serves itself; in every
+  // mode, kOff included. Unauthenticated as Check; Unavailable when neither
+  // a JWKS nor a backend could be asked.
+  Result<Principal> Identify(const std::string& credential);
 
   uint64_t jwks_fetches() const { return jwks_fetches_.load(); }
   uint64_t rejected() const { return rejected_.load(); }
 
  private:
-  Status CheckLocally(const std::string& token);
-  Status CheckWithBackend(const std::string& credential);
+  Result<Principal> IdentifyLocally(const std::string& token);
+  Result<Principal> IdentifyWithBackend(const std::string& credential);
   std::shared_ptr<const KeyRing> Ring();
   // Fetches the JWKS unless it was fetched within refresh_interval.
   bool MaybeRefresh();
@@ -62,6 +70,7 @@ class TokenCheck {
   bool fetched_ = false;
   struct Verdict {
     bool valid;
+    Principal principal;
     Clock::time_point until;
   };
   std::unordered_map<std::string, Verdict> cache_;

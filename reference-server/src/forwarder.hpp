@@ -14,8 +14,10 @@
 #define ASSISTANT_SERVER_FORWARDER_HPP_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,37 @@ class UpstreamCall {
 };
 
 struct HeaderPolicy;
+
+// An answer read whole.
+struct WholeAnswer {
+  int status = 0;
+  httplib::Headers headers;
+  std::string body;
+};
+
+// For a GET or HEAD: the exchange on the calling thread, with no thread
+// hand-off, when the answer comes whole (a Content-Length of at most
+// 64 KiB; HEAD, 204, 304). When its head says it streams, the exchange is
+// dropped and the answer is nullopt: the caller forwards the request again
+// with UpstreamCall, so the upstream sees it twice (only for a method that
+// is safe to repeat). Errors as UpstreamCall::Start.
+Result<std::optional<WholeAnswer>> ExchangeWhole(const Upstream& upstream,
+                                                 const OutboundRequest& request);
+// Pushes a request body's pieces, as they are read, to `piece` (false from
+// it: stop reading); false when the body could not be read whole.
+using BodyReader = std::function<bool(const std::function<bool(const char*, size_t)>& piece)>;
+
+// A POST, PUT or PATCH whose body is passed on as `read_body` reads it, on
+// a kept thread, through a bounded buffer (an upload is never held whole);
+// the answer is read whole, since cpp-httplib 0.11's client cannot stream
+// both at once. `length` is the body's declared length, or nullopt
+// (chunked). Errors as UpstreamCall::Start; also Unavailable when the body
+// could not be read (the caller knows why).
+Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundRequest& head,
+                                   std::optional<size_t> length, const BodyReader& read_body);
+
+// Puts a whole answer into `res` as RelayAnswer would.
+void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, httplib::Response& res);
 
 // Puts `up`'s answer into `res`: the status's headers as `policy` lets them
 // through (it must drop Content-Length and Content-Type, which are set

@@ -1,7 +1,8 @@
 // Black-box: the app proxy, ANY /api/apps/{id}/proxy/{path}, in front of
 // the example app (examples/identity_app, which checks X-Assistant-Identity
 // with the server's JWKS alone) and of in-process upstreams that count,
-// stall or are not there.
+// stall or are not there. Every case runs against the server and again
+// through assistant-gateway, which serves the proxy itself.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gateway_process.hpp"
 #include "harness.hpp"
 
 extern char** environ;
@@ -119,10 +121,16 @@ std::string AppsJson(int echo_port, int local_port, int down_port) {
   return o.str();
 }
 
+enum class Via { kServer, kGateway };
+const char* ViaName(Via via) { return via == Via::kServer ? "server" : "gateway"; }
+constexpr Via kVias[] = {Via::kServer, Via::kGateway};
+
 // A server whose registry points at the example app, a local upstream
-// (stalling for `delay`) and a port where nothing listens.
+// (stalling for `delay`) and a port where nothing listens; with
+// Via::kGateway, a gateway in front of it with the same registry and the
+// server's identity key, and the calls go to the gateway.
 struct ProxySetup {
-  explicit ProxySetup(std::chrono::milliseconds delay = {},
+  explicit ProxySetup(Via via, std::chrono::milliseconds delay = {},
                       std::vector<std::string> extra = {})
       : local(delay), echo_port(FreePort()) {
     const std::string file = dir.path() + "/apps.json";
@@ -131,14 +139,37 @@ struct ProxySetup {
     args.insert(args.end(), extra.begin(), extra.end());
     server = std::make_unique<ServerProcess>(args);
     if (!server->started()) return;
+    if (via == Via::kGateway) {
+      std::vector<std::string> g = {"--backend",
+                                    "http://127.0.0.1:" + std::to_string(server->port()),
+                                    "--rate-limit", "0", "--identity-keys",
+                                    server->db_path() + ".identity-keys"};
+      g.insert(g.end(), args.begin(), args.end());
+      gateway = std::make_unique<GatewayProcess>(dir.path(), g);
+    }
     user = Register(*server);
     app = std::make_unique<IdentityApp>("echo", echo_port, server->port());
   }
-  bool ready() const { return server->started() && app->ready(); }
+  bool ready() const {
+    return server->started() && app->ready() && (!gateway || gateway->port() > 0);
+  }
+  int port() const { return gateway ? gateway->port() : server->port(); }
+  Response Call(const std::string& method, const std::string& path,
+                const std::optional<Json>& body = std::nullopt, const std::string& token = "",
+                httplib::Headers headers = {}) const {
+    return gateway ? gateway->Call(method, path, body, token, headers)
+                   : server->Call(method, path, body, token, headers);
+  }
+  Response Raw(const std::string& method, const std::string& path, const std::string& body,
+               const std::string& content_type, httplib::Headers headers = {}) const {
+    return gateway ? gateway->Raw(method, path, body, content_type, headers)
+                   : server->Raw(method, path, body, content_type, headers);
+  }
   TempDir dir;
   LocalUpstream local;
   int echo_port;
   std::unique_ptr<ServerProcess> server;
+  std::unique_ptr<GatewayProcess> gateway;
   User user;
   std::unique_ptr<IdentityApp> app;
 };
@@ -154,152 +185,181 @@ std::string KeyWithScopes(const ServerProcess& s, const User& u, Json scopes) {
 TEST_SUITE("http.app_proxy") {
 
 TEST_CASE("every method reaches the app with path, query and body; the identity is verified") {
-  ProxySetup p;
-  REQUIRE(p.ready());
-  ServerProcess& s = *p.server;
-  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
-    CAPTURE(method);
-    const bool with_body = std::string(method) != "GET";
-    auto r = s.Raw(method, "/api/apps/echo/proxy/notes/a%20b/?x=1&y=two",
-                   with_body ? "{\"text\":\"hi\"}" : "", with_body ? "application/json" : "",
-                   {{"Authorization", "Bearer " + p.user.access_token}});
-    REQUIRE(r.status == 200);
-    CHECK(r.json["method"] == method);
-    CHECK(r.json["path"] == "/base/notes/a%20b/?x=1&y=two");
-    CHECK(r.json["body"] == (with_body ? "{\"text\":\"hi\"}" : ""));
-    // The app checked signature, aud and exp against the JWKS alone.
-    CHECK(r.json["claims"]["sub"] == p.user.id);
-    CHECK(r.json["claims"]["aud"] == "echo");
-    CHECK(r.json["claims"]["exp"].get<int64_t>() - r.json["claims"]["iat"].get<int64_t>() == 60);
-    CHECK(r.json["claims"]["scope"] == "tasks:read agent");
-    CHECK(r.Header("X-App") == "echo");
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+      CAPTURE(method);
+      const bool with_body = std::string(method) != "GET";
+      auto r = p.Raw(method, "/api/apps/echo/proxy/notes/a%20b/?x=1&y=two",
+                     with_body ? "{\"text\":\"hi\"}" : "", with_body ? "application/json" : "",
+                     {{"Authorization", "Bearer " + p.user.access_token}});
+      REQUIRE(r.status == 200);
+      CHECK(r.json["method"] == method);
+      CHECK(r.json["path"] == "/base/notes/a%20b/?x=1&y=two");
+      CHECK(r.json["body"] == (with_body ? "{\"text\":\"hi\"}" : ""));
+      // The app checked signature, aud and exp against the server's JWKS
+      // alone, also for a token the gateway signed.
+      CHECK(r.json["claims"]["sub"] == p.user.id);
+      CHECK(r.json["claims"]["aud"] == "echo");
+      CHECK(r.json["claims"]["iss"] == "libassistant");
+      CHECK(r.json["claims"]["exp"].get<int64_t>() - r.json["claims"]["iat"].get<int64_t>() == 60);
+      CHECK(r.json["claims"]["scope"] == "tasks:read agent");
+      CHECK(r.Header("X-App") == "echo");
+    }
+    // HEAD is a GET without the body.
+    auto head = p.Raw("HEAD", "/api/apps/echo/proxy/x", "", "",
+                      {{"Authorization", "Bearer " + p.user.access_token}});
+    CHECK(head.status == 200);
+    CHECK(head.body.empty());
   }
-  // HEAD is a GET without the body.
-  auto head = s.Raw("HEAD", "/api/apps/echo/proxy/x", "", "",
-                    {{"Authorization", "Bearer " + p.user.access_token}});
-  CHECK(head.status == 200);
-  CHECK(head.body.empty());
 }
 
-TEST_CASE("identity headers are the server's; credentials and cookies never reach the app") {
-  ProxySetup p;
+TEST_CASE("identity headers are the proxy's; credentials and cookies never reach the app") {
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    auto r = p.Raw("POST", "/api/apps/echo/proxy/h", "{}", "application/json",
+                   {{"Authorization", "Bearer " + p.user.access_token},
+                    {"Cookie", "access_token=abc; theme=dark"},
+                    {"X-Assistant-User-Id", "someone-else"},
+                    {"X-Assistant-App-Id", "other"},
+                    {"X-Assistant-Identity", "forged"},
+                    {"Proxy-Authorization", "Basic eDp5"},
+                    {"Connection", "X-Hop"},
+                    {"X-Hop", "1"},
+                    {"X-Kept", "yes"}});
+    REQUIRE(r.status == 200);
+    const Json& h = r.json["headers"];
+    CHECK(!h.contains("authorization"));
+    CHECK(!h.contains("cookie"));
+    CHECK(!h.contains("proxy-authorization"));
+    CHECK(!h.contains("x-hop"));
+    CHECK(h["x-kept"] == Json::array({"yes"}));
+    CHECK(h["x-assistant-user-id"] == Json::array({p.user.id}));
+    CHECK(h["x-assistant-app-id"] == Json::array({"echo"}));
+    CHECK(h["x-assistant-identity"].size() == 1);
+    CHECK(h["x-assistant-identity"][0] != "forged");
+    CHECK(h["x-request-id"] == Json::array({r.Header("X-Request-ID")}));
+    // Back: the app's status and headers, the proxy's security headers, and
+    // no cookie set by the app.
+    CHECK(r.Header("X-Content-Type-Options") == "nosniff");
+    CHECK(r.Header("X-Frame-Options") == "DENY");
+    CHECK(r.Header("Set-Cookie").empty());
+    auto teapot = p.Call("GET", "/api/apps/echo/proxy/t?status=418", std::nullopt,
+                         p.user.access_token);
+    CHECK(teapot.status == 418);
+    CHECK(teapot.json["method"] == "GET");
+  }
+}
+
+TEST_CASE("the gateway appends the client's address to X-Forwarded-For") {
+  ProxySetup p(Via::kGateway);
   REQUIRE(p.ready());
-  auto r = p.server->Raw("POST", "/api/apps/echo/proxy/h", "{}", "application/json",
-                         {{"Authorization", "Bearer " + p.user.access_token},
-                          {"Cookie", "access_token=abc; theme=dark"},
-                          {"X-Assistant-User-Id", "someone-else"},
-                          {"X-Assistant-App-Id", "other"},
-                          {"X-Assistant-Identity", "forged"},
-                          {"Proxy-Authorization", "Basic eDp5"},
-                          {"Connection", "X-Hop"},
-                          {"X-Hop", "1"},
-                          {"X-Kept", "yes"}});
+  auto r = p.Call("GET", "/api/apps/echo/proxy/xff", std::nullopt, p.user.access_token,
+                  {{"X-Forwarded-For", "203.0.113.9"}});
   REQUIRE(r.status == 200);
-  const Json& h = r.json["headers"];
-  CHECK(!h.contains("authorization"));
-  CHECK(!h.contains("cookie"));
-  CHECK(!h.contains("proxy-authorization"));
-  CHECK(!h.contains("x-hop"));
-  CHECK(h["x-kept"] == Json::array({"yes"}));
-  CHECK(h["x-assistant-user-id"] == Json::array({p.user.id}));
-  CHECK(h["x-assistant-app-id"] == Json::array({"echo"}));
-  CHECK(h["x-assistant-identity"].size() == 1);
-  CHECK(h["x-assistant-identity"][0] != "forged");
-  CHECK(h["x-request-id"] == Json::array({r.Header("X-Request-ID")}));
-  // Back: the app's status and headers, the server's security headers, and
-  // no cookie set by the app.
-  CHECK(r.Header("X-Content-Type-Options") == "nosniff");
-  CHECK(r.Header("X-Frame-Options") == "DENY");
-  CHECK(r.Header("Set-Cookie").empty());
-  auto teapot = p.server->Call("GET", "/api/apps/echo/proxy/t?status=418", std::nullopt,
-                               p.user.access_token);
-  CHECK(teapot.status == 418);
-  CHECK(teapot.json["method"] == "GET");
+  CHECK(r.json["headers"]["x-forwarded-for"] == Json::array({"203.0.113.9, 127.0.0.1"}));
 }
 
 TEST_CASE("401 before anything is forwarded; an API key needs the apps scope") {
-  ProxySetup p;
-  REQUIRE(p.ready());
-  ServerProcess& s = *p.server;
-  auto anon = s.Call("GET", "/api/apps/local/proxy/x");
-  CHECK(anon.status == 401);
-  CHECK(s.Call("GET", "/api/apps/local/proxy/x", std::nullopt, "garbage").status == 401);
-  const std::string no_apps = KeyWithScopes(s, p.user, {"tasks:read"});
-  auto refused = s.Call("GET", "/api/apps/local/proxy/x", std::nullopt, no_apps);
-  CHECK(refused.status == 403);
-  CHECK(refused.ErrorCode() == "insufficient_scope");
-  CHECK(p.local.hits == 0);
-  CHECK(s.Call("GET", "/api/apps/local/proxy/x", std::nullopt, p.user.access_token).status == 200);
-  CHECK(p.local.hits == 1);
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    ServerProcess& s = *p.server;
+    auto anon = p.Call("GET", "/api/apps/local/proxy/x");
+    CHECK(anon.status == 401);
+    CHECK(p.Call("GET", "/api/apps/local/proxy/x", std::nullopt, "garbage").status == 401);
+    const std::string no_apps = KeyWithScopes(s, p.user, {"tasks:read"});
+    auto refused = p.Call("GET", "/api/apps/local/proxy/x", std::nullopt, no_apps);
+    CHECK(refused.status == 403);
+    CHECK(refused.ErrorCode() == "insufficient_scope");
+    CHECK(p.local.hits == 0);
+    CHECK(p.Call("GET", "/api/apps/local/proxy/x", std::nullopt, p.user.access_token).status ==
+          200);
+    CHECK(p.local.hits == 1);
 
-  // The identity's scope is the key's scopes within the app's.
-  const std::string key = KeyWithScopes(s, p.user, {"apps", "tasks:read", "tasks:write"});
-  auto r = s.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, key);
-  REQUIRE(r.status == 200);
-  CHECK(r.json["claims"]["scope"] == "tasks:read");
-  const std::string bare = KeyWithScopes(s, p.user, {"apps"});
-  auto empty = s.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, bare);
-  REQUIRE(empty.status == 200);
-  CHECK(empty.json["claims"]["scope"] == "");
+    // The identity's scope is the key's scopes within the app's.
+    const std::string key = KeyWithScopes(s, p.user, {"apps", "tasks:read", "tasks:write"});
+    auto r = p.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, key);
+    REQUIRE(r.status == 200);
+    CHECK(r.json["claims"]["scope"] == "tasks:read");
+    const std::string bare = KeyWithScopes(s, p.user, {"apps"});
+    auto empty = p.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, bare);
+    REQUIRE(empty.status == 200);
+    CHECK(empty.json["claims"]["scope"] == "");
+  }
 }
 
 TEST_CASE("unknown app 404; dot segments 400") {
-  ProxySetup p;
-  REQUIRE(p.ready());
-  auto missing = p.server->Call("GET", "/api/apps/nope/proxy/x", std::nullopt, p.user.access_token);
-  CHECK(missing.status == 404);
-  auto dots = p.server->Call("GET", "/api/apps/echo/proxy/a/%2e%2e/b", std::nullopt,
-                             p.user.access_token);
-  CHECK(dots.status == 400);
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    auto missing = p.Call("GET", "/api/apps/nope/proxy/x", std::nullopt, p.user.access_token);
+    CHECK(missing.status == 404);
+    auto dots = p.Call("GET", "/api/apps/echo/proxy/a/%2e%2e/b", std::nullopt,
+                       p.user.access_token);
+    CHECK(dots.status == 400);
+  }
 }
 
 TEST_CASE("an app that is down is 502, one that stalls is 504, neither hangs") {
-  ProxySetup p(std::chrono::milliseconds(3000), {"--apps-timeout", "1"});
-  REQUIRE(p.ready());
-  auto down = p.server->Call("GET", "/api/apps/down/proxy/x", std::nullopt, p.user.access_token);
-  CHECK(down.status == 502);
-  CHECK(down.ErrorCode() == "upstream_error");
-  CHECK(down.body.find("127.0.0.1") == std::string::npos);
-  const auto start = Clock::now();
-  auto slow = p.server->Call("GET", "/api/apps/local/proxy/x", std::nullopt, p.user.access_token);
-  const auto took = Clock::now() - start;
-  CHECK(slow.status == 504);
-  CHECK(slow.ErrorCode() == "upstream_timeout");
-  CHECK(took < std::chrono::milliseconds(2500));
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via, std::chrono::milliseconds(3000), {"--apps-timeout", "1"});
+    REQUIRE(p.ready());
+    auto down = p.Call("GET", "/api/apps/down/proxy/x", std::nullopt, p.user.access_token);
+    CHECK(down.status == 502);
+    CHECK(down.ErrorCode() == "upstream_error");
+    CHECK(down.body.find("127.0.0.1") == std::string::npos);
+    const auto start = Clock::now();
+    auto slow = p.Call("GET", "/api/apps/local/proxy/x", std::nullopt, p.user.access_token);
+    const auto took = Clock::now() - start;
+    CHECK(slow.status == 504);
+    CHECK(slow.ErrorCode() == "upstream_timeout");
+    CHECK(took < std::chrono::milliseconds(2500));
+  }
 }
 
 TEST_CASE("an SSE answer arrives event by event; a large answer streams whole") {
-  ProxySetup p;
-  REQUIRE(p.ready());
-  httplib::Client cli("127.0.0.1", p.server->port());
-  cli.set_read_timeout(10, 0);
-  std::vector<Clock::duration> arrivals;
-  std::string text;
-  const auto start = Clock::now();
-  auto r = cli.Get("/api/apps/echo/proxy/events?n=3&gap_ms=400",
-                   {{"Authorization", "Bearer " + p.user.access_token}},
-                   [&](const char* data, size_t n) {
-                     text.append(data, n);
-                     arrivals.push_back(Clock::now() - start);
-                     return true;
-                   });
-  REQUIRE(r);
-  CHECK(r->status == 200);
-  CHECK(r->get_header_value("Content-Type") == "text/event-stream");
-  CHECK(text.find("id: 1\nevent: tick") != std::string::npos);
-  CHECK(text.find("id: 3\nevent: tick") != std::string::npos);
-  REQUIRE(arrivals.size() >= 2);
-  // Written 400 ms apart: a buffered answer would arrive all at once.
-  CHECK(arrivals.back() - arrivals.front() >= std::chrono::milliseconds(600));
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    httplib::Client cli("127.0.0.1", p.port());
+    cli.set_read_timeout(10, 0);
+    std::vector<Clock::duration> arrivals;
+    std::string text;
+    const auto start = Clock::now();
+    auto r = cli.Get("/api/apps/echo/proxy/events?n=3&gap_ms=400",
+                     {{"Authorization", "Bearer " + p.user.access_token}},
+                     [&](const char* data, size_t n) {
+                       text.append(data, n);
+                       arrivals.push_back(Clock::now() - start);
+                       return true;
+                     });
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->get_header_value("Content-Type") == "text/event-stream");
+    CHECK(text.find("id: 1\nevent: tick") != std::string::npos);
+    CHECK(text.find("id: 3\nevent: tick") != std::string::npos);
+    REQUIRE(arrivals.size() >= 2);
+    // Written 400 ms apart: a buffered answer would arrive all at once.
+    CHECK(arrivals.back() - arrivals.front() >= std::chrono::milliseconds(600));
 
-  auto big = p.server->Call("GET", "/api/apps/echo/proxy/bytes?n=300000", std::nullopt,
-                            p.user.access_token);
-  CHECK(big.status == 200);
-  CHECK(big.body == std::string(300000, 'x'));
+    auto big = p.Call("GET", "/api/apps/echo/proxy/bytes?n=300000", std::nullopt,
+                      p.user.access_token);
+    CHECK(big.status == 200);
+    CHECK(big.body == std::string(300000, 'x'));
+  }
 }
 
 TEST_CASE("every proxied call is audited with app, method, path and status") {
-  ProxySetup p;
+  ProxySetup p(Via::kServer);
   REQUIRE(p.ready());
   ServerProcess& s = *p.server;
   REQUIRE(s.Call("POST", "/api/apps/echo/proxy/audited/x?secret=1", Json::object(),
@@ -321,25 +381,62 @@ TEST_CASE("every proxied call is audited with app, method, path and status") {
         Json{{"app", "echo"}, {"method", "POST"}, {"path", "/audited/x"}, {"status", 200}});
 }
 
-TEST_CASE("an app's allowed origins open its proxy, and nothing else, to the browser") {
-  ProxySetup p;
+TEST_CASE("through the gateway, every proxied call is an app.proxied line in its log") {
+  ProxySetup p(Via::kGateway);
   REQUIRE(p.ready());
-  ServerProcess& s = *p.server;
-  const httplib::Headers preflight = {{"Origin", "https://echo.example"},
-                                      {"Access-Control-Request-Method", "POST"}};
-  auto ok = s.Raw("OPTIONS", "/api/apps/echo/proxy/x", "", "", preflight);
-  CHECK(ok.status == 204);
-  CHECK(ok.Header("Access-Control-Allow-Origin") == "https://echo.example");
-  // Not on another app's proxy, nor on the rest of the API.
-  CHECK(s.Raw("OPTIONS", "/api/apps/local/proxy/x", "", "", preflight).status == 403);
-  CHECK(s.Raw("OPTIONS", "/api/tasks", "", "", preflight).status == 403);
-  auto get = s.Call("GET", "/api/apps/echo/proxy/x", std::nullopt, p.user.access_token,
-                    {{"Origin", "https://echo.example"}});
-  CHECK(get.status == 200);
-  CHECK(get.Header("Access-Control-Allow-Origin") == "https://echo.example");
-  auto tasks = s.Call("GET", "/api/tasks", std::nullopt, p.user.access_token,
+  REQUIRE(p.Call("POST", "/api/apps/echo/proxy/audited/x?secret=1", Json::object(),
+                 p.user.access_token).status == 200);
+  REQUIRE(p.Call("GET", "/api/apps/down/proxy/y", std::nullopt, p.user.access_token).status ==
+          502);
+  // The log is written by a thread of its own: give it a moment.
+  std::string log;
+  for (int i = 0; i < 100; ++i) {
+    log = p.gateway->log();
+    if (log.find("path=/y") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::vector<std::string> lines;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("msg=app.proxied") != std::string::npos) lines.push_back(line);
+  }
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find("app=echo") != std::string::npos);
+  CHECK(lines[0].find("method=POST") != std::string::npos);
+  CHECK(lines[0].find("path=/audited/x ") != std::string::npos);
+  CHECK(lines[0].find("status=200") != std::string::npos);
+  CHECK(lines[0].find("user_id=" + p.user.id) != std::string::npos);
+  CHECK(lines[0].find("secret") == std::string::npos);
+  CHECK(lines[1].find("app=down") != std::string::npos);
+  CHECK(lines[1].find("status=502") != std::string::npos);
+  CHECK(lines[1].find("outcome=failed") != std::string::npos);
+  // The backend saw nothing of it.
+  auto audit = p.server->Call("GET", "/api/user/audit", std::nullopt, p.user.access_token);
+  REQUIRE(audit.status == 200);
+  for (const auto& e : audit.json["events"]) CHECK(e["type"] != "app.proxied");
+}
+
+TEST_CASE("an app's allowed origins open its proxy, and nothing else, to the browser") {
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    const httplib::Headers preflight = {{"Origin", "https://echo.example"},
+                                        {"Access-Control-Request-Method", "POST"}};
+    auto ok = p.Raw("OPTIONS", "/api/apps/echo/proxy/x", "", "", preflight);
+    CHECK(ok.status == 204);
+    CHECK(ok.Header("Access-Control-Allow-Origin") == "https://echo.example");
+    // Not on another app's proxy, nor on the rest of the API.
+    CHECK(p.Raw("OPTIONS", "/api/apps/local/proxy/x", "", "", preflight).status == 403);
+    CHECK(p.Raw("OPTIONS", "/api/tasks", "", "", preflight).status == 403);
+    auto get = p.Call("GET", "/api/apps/echo/proxy/x", std::nullopt, p.user.access_token,
                       {{"Origin", "https://echo.example"}});
-  CHECK(tasks.Header("Access-Control-Allow-Origin").empty());
+    CHECK(get.status == 200);
+    CHECK(get.Header("Access-Control-Allow-Origin") == "https://echo.example");
+    auto tasks = p.Call("GET", "/api/tasks", std::nullopt, p.user.access_token,
+                        {{"Origin", "https://echo.example"}});
+    CHECK(tasks.Header("Access-Control-Allow-Origin").empty());
+  }
 }
 
 }  // TEST_SUITE

@@ -2,15 +2,14 @@
 // SQLite database: every route family through it, a backend killed with
 // traffic going on, a run re-attached through it, and the edge's request
 // ids, CORS and rate limit.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -19,78 +18,13 @@
 #include <thread>
 
 #include "assistant/jwt.hpp"
+#include "gateway_process.hpp"
 #include "harness.hpp"
 
-extern char** environ;
 
 using namespace http_test;
 
 namespace {
-
-// build/bin/assistant-gateway on a free port, its log in `dir`.
-class GatewayProcess {
- public:
-  GatewayProcess(const std::string& dir, std::vector<std::string> args) {
-    log_ = dir + "/gateway-" + std::to_string(std::rand()) + ".log";
-    args.insert(args.begin(), {ASSISTANT_GATEWAY_BIN, "--port", "0", "--health-interval", "100",
-                              "--threads", "32"});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (posix_spawn(&pid_, argv[0], &files, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&files);
-    const std::regex port_re(R"(msg=listening.* port=(\d+))");
-    for (int i = 0; i < 200 && pid_ > 0 && port_ == 0; ++i) {
-      std::ifstream f(log_);
-      std::stringstream text;
-      text << f.rdbuf();
-      std::smatch m;
-      const std::string s = text.str();
-      if (std::regex_search(s, m, port_re)) port_ = std::stoi(m[1]);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-  }
-  ~GatewayProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  int port() const { return port_; }
-
-  Response Call(const std::string& method, const std::string& path,
-                const std::optional<Json>& body = std::nullopt, const std::string& token = "",
-                httplib::Headers headers = {}) const {
-    httplib::Client cli("127.0.0.1", port_);
-    cli.set_read_timeout(30, 0);
-    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    httplib::Request req;
-    req.method = method;
-    req.path = path;
-    req.headers = headers;
-    if (body) {
-      req.body = body->dump();
-      req.headers.emplace("Content-Type", "application/json");
-    }
-    Response out;
-    auto r = cli.send(req);
-    if (!r) return out;
-    out.status = r->status;
-    out.body = r->body;
-    out.headers = r->headers;
-    out.json = Json::parse(out.body, nullptr, false);
-    if (out.json.is_discarded()) out.json = nullptr;
-    return out;
-  }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
 
 std::string Origin(const ServerProcess& s) { return "http://127.0.0.1:" + std::to_string(s.port()); }
 
@@ -155,6 +89,43 @@ TEST_CASE("every route family through the gateway, over two servers sharing a da
   auto reply = g.Call("POST", "/api/agent/message", Json{{"message", "add task buy milk"}},
                       u.access_token);
   CHECK(reply.status == 200);
+
+  // The rest of the surface, one call or two per family, each through the
+  // gateway to whichever backend is next.
+  const std::string task_id = task.json["task"]["id"];
+  CHECK(g.Call("PATCH", "/api/tasks/" + task_id, Json{{"completed", true}}, u.access_token)
+            .json["task"]["completed"] == true);
+  CHECK(g.Call("DELETE", "/api/tasks/" + task_id, std::nullopt, u.access_token).status == 204);
+  CHECK(g.Call("PUT", "/api/user/data/prefs/theme", Json("dark"), u.access_token).status == 200);
+  CHECK(g.Call("GET", "/api/user/data/prefs/theme", std::nullopt, u.access_token).json["value"] ==
+        "dark");
+  CHECK(g.Call("PUT", "/api/agent/state?app_id=notes", Json{{"a", 1}}, u.access_token).status ==
+        200);
+  CHECK(g.Call("PATCH", "/api/agent/state?app_id=notes", Json{{"b", 2}}, u.access_token).status ==
+        200);
+  CHECK(g.Call("GET", "/api/agent/state?app_id=notes", std::nullopt, u.access_token)
+            .json["state"] == Json{{"a", 1}, {"b", 2}});
+  CHECK(g.Call("GET", "/api/agent/history", std::nullopt, u.access_token).status == 200);
+  CHECK(g.Call("GET", "/api/user/audit", std::nullopt, u.access_token).status == 200);
+  CHECK(g.Call("GET", "/api/auth/sessions", std::nullopt, u.access_token).json["sessions"].size() ==
+        1);
+  auto key = g.Call("POST", "/api/auth/api-keys", Json{{"name", "k"}, {"scopes", {"agent"}}},
+                    u.access_token);
+  REQUIRE(key.status == 201);
+  CHECK(g.Call("GET", "/v1/models", std::nullopt, key.json["key"]).status == 200);
+  CHECK(g.Call("GET", "/.well-known/jwks.json").json["keys"].size() >= 1);
+  CHECK(g.Call("GET", "/openapi.json").status == 200);
+  // A multipart body would reach a backend empty (docs/gateway.md): refused.
+  auto multipart = g.Raw("POST", "/api/tasks", "--b\r\nContent-Disposition: form-data; "
+                         "name=\"title\"\r\n\r\nx\r\n--b--\r\n", "multipart/form-data; boundary=b",
+                         {{"Authorization", "Bearer " + u.access_token}});
+  CHECK(multipart.status == 415);
+  CHECK(multipart.ErrorCode() == "unsupported_media_type");
+  CHECK(multipart.json["error"]["message"].get<std::string>().find("gateway") != std::string::npos);
+  auto refreshed = g.Call("POST", "/api/auth/refresh", Json{{"refresh_token", u.refresh_token}});
+  REQUIRE(refreshed.status == 200);
+  CHECK(g.Call("POST", "/api/auth/logout", std::nullopt,
+               refreshed.json["access_token"].get<std::string>()).status == 204);
 
   // The edge's request id: a sane one is kept and reaches the backend's
   // answer; the gateway's own routes answer too.
@@ -305,6 +276,171 @@ TEST_CASE("EdDSA tokens are checked at the edge against the JWKS, across a key r
   CHECK(fresh.substr(0, fresh.find('.')) != u.access_token.substr(0, u.access_token.find('.')));
   CHECK(g.Call("GET", "/api/tasks", std::nullopt, fresh).status == 200);
   CHECK(g.Call("GET", "/api/tasks", std::nullopt, u.access_token).status == 200);  // old key verifies
+}
+
+TEST_CASE("the gateway serves the registry itself and re-reads it on SIGHUP") {
+  TempDir dir;
+  const std::string file = dir.path() + "/apps.json";
+  auto write = [&](const std::string& text) { std::ofstream(file, std::ios::trunc) << text; };
+  write(R"({"apps":[{"id":"notes","name":"Notes","upstream":"http://127.0.0.1:9/base",
+    "scopes":["agent"],"allowed_origins":[]}]})");
+  // The backend has no --apps: what the gateway answers is its own.
+  ServerProcess a({}, dir.path());
+  REQUIRE(a.started());
+  const std::string keys = a.db_path() + ".identity-keys";
+  GatewayProcess g(dir.path(), {"--backend", Origin(a), "--rate-limit", "0", "--apps", file,
+                                "--identity-keys", keys});
+  REQUIRE(g.port() > 0);
+  User u = RegisterVia(g);
+  REQUIRE(!u.access_token.empty());
+
+  CHECK(g.Call("GET", "/api/apps").status == 401);
+  CHECK(g.Call("GET", "/api/apps", std::nullopt, "garbage").status == 401);
+  auto list = g.Call("GET", "/api/apps", std::nullopt, u.access_token);
+  REQUIRE(list.status == 200);
+  REQUIRE(list.json["apps"].size() == 1);
+  CHECK(list.json["apps"][0] == Json{{"id", "notes"}, {"name", "Notes"}, {"scopes", {"agent"}},
+                                     {"allowed_origins", Json::array()}});
+  CHECK(a.Call("GET", "/api/apps", std::nullopt, u.access_token).json["apps"] == Json::array());
+  auto one = g.Call("GET", "/api/apps/notes", std::nullopt, u.access_token);
+  REQUIRE(one.status == 200);
+  CHECK(one.json["app"]["name"] == "Notes");
+  CHECK(g.Call("GET", "/api/apps/nope", std::nullopt, u.access_token).ErrorCode() ==
+        "not_found");
+
+  write(R"({"apps":[{"id":"mail","name":"Mail","upstream":"http://127.0.0.1:9",
+    "scopes":[],"allowed_origins":[]}]})");
+  REQUIRE(kill(g.pid(), SIGHUP) == 0);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    auto l = g.Call("GET", "/api/apps", std::nullopt, u.access_token);
+    reloaded = l.status == 200 && l.json["apps"].size() == 1 && l.json["apps"][0]["id"] == "mail";
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(reloaded);
+  // A bad file keeps the loaded apps, and the gateway keeps serving.
+  write(R"({"apps":[{"id":"mail","name":"Mail","upstream":"ftp://x","scopes":[],
+    "allowed_origins":[]}]})");
+  REQUIRE(kill(g.pid(), SIGHUP) == 0);
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    logged = g.log().find("apps[0].upstream") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(logged);
+  auto kept = g.Call("GET", "/api/apps", std::nullopt, u.access_token);
+  REQUIRE(kept.status == 200);
+  CHECK(kept.json["apps"][0]["id"] == "mail");
+}
+
+TEST_CASE("the gateway refuses to start on a bad registry or without the identity key") {
+  TempDir dir;
+  const std::string file = dir.path() + "/apps.json";
+  std::ofstream(file) << R"({"apps":[{"id":"ok","name":"A","upstream":"http://127.0.0.1:1",
+    "scopes":[],"allowed_origins":[]},{"id":"b","name":"B","upstream":"ftp://x","scopes":[],
+    "allowed_origins":[]}]})";
+  const std::string empty_keys = dir.path() + "/no-keys";
+  std::filesystem::create_directory(empty_keys);
+  {
+    GatewayProcess bad(dir.path(), {"--backend", "http://127.0.0.1:1", "--apps", file,
+                                    "--identity-keys", empty_keys});
+    CHECK(bad.port() == 0);
+    CHECK(bad.log().find("identity") != std::string::npos);
+  }
+  // An empty key directory is not filled with a key no app could check.
+  CHECK(std::filesystem::is_empty(empty_keys));
+  {
+    GatewayProcess no_keys(dir.path(), {"--backend", "http://127.0.0.1:1", "--apps", file});
+    CHECK(no_keys.port() == 0);
+    CHECK(no_keys.log().find("--identity-keys") != std::string::npos);
+  }
+  ServerProcess a({}, dir.path());
+  REQUIRE(a.started());
+  GatewayProcess bad_file(dir.path(), {"--backend", Origin(a), "--apps", file, "--identity-keys",
+                                       a.db_path() + ".identity-keys"});
+  CHECK(bad_file.port() == 0);
+  CHECK(bad_file.log().find("apps[1].upstream") != std::string::npos);
+}
+
+TEST_CASE("a large upload passes to the backend as it is read; the body limit holds") {
+  using Clock = std::chrono::steady_clock;
+  // A backend in this process: ready, and an upload route that notes when
+  // its first bytes arrive and how many came.
+  httplib::Server backend;
+  std::atomic<size_t> received{0};
+  std::atomic<int64_t> first_piece_ms{-1};
+  const auto start = Clock::now();
+  auto since = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  };
+  backend.Get("/readyz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  backend.Post("/upload", [&](const httplib::Request&, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+    size_t n = 0;
+    reader([&](const char*, size_t len) {
+      if (n == 0) first_piece_ms = since();
+      n += len;
+      return true;
+    });
+    received = n;
+    res.set_content(Json{{"bytes", n}}.dump(), "application/json");
+  });
+  const int port = backend.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { backend.listen_after_bind(); });
+
+  TempDir dir;
+  GatewayProcess g(dir.path(), {"--backend", "http://127.0.0.1:" + std::to_string(port),
+                                "--rate-limit", "0", "--token-check", "off", "--body-limit",
+                                std::to_string(4 << 20)});
+  REQUIRE(g.port() > 0);
+  httplib::Client cli("127.0.0.1", g.port());
+  cli.set_read_timeout(30, 0);
+  // 2 MiB, chunked, the second half sent 800 ms after the first.
+  const std::string half(1 << 20, 'u');
+  int64_t sent_all_ms = -1;
+  auto r = cli.Post("/upload",
+                    [&](size_t offset, httplib::DataSink& sink) {
+                      if (offset == half.size()) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                      }
+                      if (offset < 2 * half.size()) return sink.write(half.data(), half.size());
+                      sent_all_ms = since();
+                      sink.done();
+                      return true;
+                    },
+                    "application/octet-stream");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(Json::parse(r->body)["bytes"] == 2 * half.size());
+  CHECK(received == 2 * half.size());
+  // The backend had bytes well before the client had sent them all: the
+  // gateway did not hold the body.
+  REQUIRE(first_piece_ms >= 0);
+  CHECK(sent_all_ms - first_piece_ms >= 500);
+
+  // Over --body-limit, chunked: 413, and the backend never gets it whole.
+  received = 0;
+  const std::string big(5 << 20, 'v');
+  auto over = cli.Post("/upload",
+                       [&](size_t offset, httplib::DataSink& sink) {
+                         if (offset < big.size()) return sink.write(big.data() + offset, 1 << 20);
+                         sink.done();
+                         return true;
+                       },
+                       "application/octet-stream");
+  if (over) CHECK(over->status == 413);  // else the gateway closed before the answer
+  CHECK(received < big.size());
+  // With a length over the limit: 413 before anything is forwarded.
+  received = 0;
+  httplib::Client cli2("127.0.0.1", g.port());
+  auto declared = cli2.Post("/upload", big, "application/octet-stream");
+  if (declared) CHECK(declared->status == 413);
+  CHECK(received == 0);
+
+  backend.stop();
+  serving.join();
 }
 
 TEST_CASE("CORS and the rate limit are applied at the edge") {

@@ -219,8 +219,18 @@ void ServerProcess::Kill9() {
 Response ServerProcess::Raw(const std::string& method, const std::string& path,
                             const std::string& body, const std::string& content_type,
                             httplib::Headers headers) const {
+  Response out = RawAt(port_, method, path, body, content_type, std::move(headers));
+  if (out.status != 0) {
+    RecordResponse(method, path, out.status, out.Header("Content-Type"), out.body);
+  }
+  return out;
+}
+
+Response RawAt(int port, const std::string& method, const std::string& path,
+               const std::string& body, const std::string& content_type,
+               httplib::Headers headers) {
   Response out;
-  httplib::Client cli("127.0.0.1", port_);
+  httplib::Client cli("127.0.0.1", port);
   cli.set_connection_timeout(5, 0);
   cli.set_read_timeout(30, 0);
   cli.set_write_timeout(10, 0);
@@ -246,7 +256,6 @@ Response ServerProcess::Raw(const std::string& method, const std::string& path,
   out.headers = r->headers;
   out.json = Json::parse(out.body, nullptr, false);
   if (out.json.is_discarded()) out.json = nullptr;
-  RecordResponse(method, path, out.status, out.Header("Content-Type"), out.body);
   return out;
 }
 
@@ -256,6 +265,14 @@ Response ServerProcess::Call(const std::string& method, const std::string& path,
   if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
   return Raw(method, path, body ? body->dump() : std::string(),
              body ? "application/json" : "", headers);
+}
+
+Response CallAt(int port, const std::string& method, const std::string& path,
+                const std::optional<Json>& body, const std::string& token,
+                httplib::Headers headers) {
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  return RawAt(port, method, path, body ? body->dump() : std::string(),
+               body ? "application/json" : "", headers);
 }
 
 RunResult RunServerToExit(const std::vector<std::string>& args, const std::string& dir,

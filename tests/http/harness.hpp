@@ -92,6 +92,15 @@ class ServerProcess {
   int port_ = 0;
 };
 
+// The same requests to whatever listens on loopback `port` (a gateway),
+// not recorded for the OpenAPI check (the document is the server's).
+Response CallAt(int port, const std::string& method, const std::string& path,
+                const std::optional<Json>& body = std::nullopt, const std::string& token = "",
+                httplib::Headers headers = {});
+Response RawAt(int port, const std::string& method, const std::string& path,
+               const std::string& body, const std::string& content_type,
+               httplib::Headers headers = {});
+
 // Runs the binary to completion (for --help / refusals): exit code and output.
 struct RunResult {
   int exit_code = -1;

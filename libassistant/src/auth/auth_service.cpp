@@ -23,6 +23,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "assistant/identity_token.hpp"
 #include "assistant/settings.hpp"
 #include "auth/auth_service_impl.hpp"
 #include "common/text.hpp"
@@ -48,7 +49,6 @@ constexpr char kApiKeyPrefix[] = "ak_";
 constexpr size_t kApiKeyShownPrefix = 10;
 constexpr size_t kSecretBytes = 32;
 constexpr auto kTouchInterval = std::chrono::minutes(1);
-constexpr auto kIdentityTokenTtl = std::chrono::seconds(60);
 constexpr int64_t kMaxApiKeyLifetimeSeconds = 10LL * 366 * 24 * 3600;
 constexpr size_t kMaxCacheEntries = 100000;
 constexpr char kDerivationFile[] = "refresh-derivation.key";
@@ -503,23 +503,8 @@ class AuthServiceImpl final : public AuthServiceInternal {
 
   Result<std::string> IssueIdentityToken(const Principal& principal, const std::string& app_id,
                                          const std::vector<std::string>& app_scopes) override {
-    if (principal.user_id.empty()) return UnauthenticatedError("authentication required");
-    if (!services::IsSafeName(app_id)) return InvalidArgumentError("invalid app id", "app_id");
-    std::vector<std::string> granted;
-    for (const std::string& s : app_scopes) {
-      if (principal.HasScope(s) && std::find(granted.begin(), granted.end(), s) == granted.end()) {
-        granted.push_back(s);
-      }
-    }
-    Timestamp now = Now();
-    Json claims = {{"iss", options_.issuer},
-                   {"sub", principal.user_id},
-                   {"aud", app_id},
-                   {"iat", Seconds(now)},
-                   {"exp", Seconds(now + kIdentityTokenTtl)},
-                   {"jti", crypto::RandomToken(16)},
-                   {"scope", JoinScopes(granted)}};
-    return identity_ring_->Sign(claims);
+    return SignIdentityToken(*identity_ring_, options_.issuer, principal, app_id, app_scopes,
+                             Now());
   }
 
  private:

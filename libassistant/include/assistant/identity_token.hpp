@@ -1,0 +1,32 @@
+// File: assistant/identity_token.hpp
+//
+// The token an app receives as X-Assistant-Identity (docs/apps.md "The
+// identity token"): EdDSA-signed with the identity key that
+// /.well-known/jwks.json publishes, claims iss, sub, aud (the app id), iat,
+// exp (60 s later), jti and scope (the caller's scopes that are also the
+// app's, space-separated; may be ""). The servers issue it through
+// AuthService::IssueIdentityToken; assistant-gateway signs it with the same
+// key (docs/gateway.md), so an app checks both the same way.
+//
+// Thread safety: a pure function; KeyRing::Sign is safe concurrently.
+#ifndef ASSISTANT_IDENTITY_TOKEN_HPP_
+#define ASSISTANT_IDENTITY_TOKEN_HPP_
+
+#include <string>
+#include <vector>
+
+#include "assistant/jwt.hpp"
+#include "assistant/status.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+
+// Unauthenticated for a principal without a user, InvalidArgument ("app_id")
+// for an app id that is not a safe name.
+Result<std::string> SignIdentityToken(const KeyRing& ring, const std::string& issuer,
+                                      const Principal& principal, const std::string& app_id,
+                                      const std::vector<std::string>& app_scopes, Timestamp now);
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_IDENTITY_TOKEN_HPP_

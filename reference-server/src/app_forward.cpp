@@ -1,0 +1,114 @@
+#include "app_forward.hpp"
+
+#include <string_view>
+#include <utility>
+
+#include "forwarder.hpp"
+#include "header_policy.hpp"
+
+namespace assistant::server {
+namespace {
+
+// Never sent to an app: the caller's credentials, the identity headers set
+// here, framing the client re-does (Expect was answered before), and the
+// caller's Host and Accept-Encoding (the upstream's own host; identity, so
+// that the body can be re-framed and compressed here as for any answer).
+// cpp-httplib files the peer's addresses as REMOTE_ and LOCAL_
+// pseudo-headers.
+const HeaderPolicy& RequestPolicy() {
+  static const HeaderPolicy p{{"Authorization", "Cookie", "Host", "Content-Length", "Expect",
+                               "Accept-Encoding", "X-Request-ID", "X-Forwarded-For",
+                               "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"},
+                              {"X-Assistant-"}};
+  return p;
+}
+
+// Never taken from an app's answer: what the proxy sets on every answer
+// (request id, security headers, CORS, rate-limit headers), framing, and
+// cookies (an app must not set the access_token cookie).
+const HeaderPolicy& ResponsePolicy() {
+  static const HeaderPolicy p{{"Content-Length", "Content-Type", "Set-Cookie", "X-Request-ID",
+                               "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                               "Content-Security-Policy", "Vary", "Retry-After"},
+                              {"Access-Control-", "RateLimit-"}};
+  return p;
+}
+
+// "http://host:9000/base" -> {"http://host:9000", "/base"}. The registry
+// checked the URL's form when it loaded it.
+std::pair<std::string, std::string> SplitUpstream(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (slash == std::string::npos) return {url, ""};
+  std::string base = url.substr(slash);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return {url.substr(0, slash), base};
+}
+
+// The request target after /api/apps/{id}/proxy, as the client sent it
+// (still percent-encoded, trailing slash kept), with its query.
+std::string RawTail(const std::string& target) {
+  size_t i = 0;
+  const size_t end = target.find('?') == std::string::npos ? target.size() : target.find('?');
+  for (int seen = 0; seen < 4 && i < end; ++seen) {
+    while (i < end && target[i] == '/') ++i;
+    while (i < end && target[i] != '/') ++i;
+  }
+  return target.substr(i);
+}
+
+bool HasDotSegment(std::string_view path) {
+  while (!path.empty()) {
+    const size_t slash = path.find('/');
+    const std::string_view seg = path.substr(0, slash);
+    if (seg == "." || seg == "..") return true;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+Status ForwardToApp(const AppForward& f, const httplib::Request& req, httplib::Response& res,
+                    std::optional<AppCallOutcome>* outcome) {
+  const App& app = *f.app;
+  const Principal& me = *f.caller;
+  if (!me.HasScope("apps")) {
+    return PermissionDeniedError("this credential lacks the apps scope", "insufficient_scope");
+  }
+  if (HasDotSegment(f.rest)) {
+    return MalformedError("the proxied path must not contain . or .. segments");
+  }
+  ASSISTANT_ASSIGN_OR_RETURN(std::string identity, f.sign_identity(me, app));
+
+  auto [origin, base] = SplitUpstream(app.upstream);
+  OutboundRequest out;
+  out.method = req.method;
+  out.target = base + RawTail(req.target);
+  out.headers = EndToEndHeaders(req.headers, RequestPolicy());
+  out.headers.emplace("Accept-Encoding", "identity");
+  out.headers.emplace("X-Request-ID", f.request_id);
+  out.headers.emplace("X-Forwarded-For", f.forwarded_for);
+  out.headers.emplace("X-Assistant-User-Id", me.user_id);
+  out.headers.emplace("X-Assistant-App-Id", app.id);
+  out.headers.emplace("X-Assistant-Identity", std::move(identity));
+  out.body = req.body;
+
+  Upstream upstream;
+  upstream.origin = std::move(origin);
+  upstream.connect_timeout = f.timeout;
+  upstream.read_timeout = f.timeout;
+  auto call = UpstreamCall::Start(upstream, std::move(out));
+  if (!call.ok()) {
+    *outcome = AppCallOutcome{
+        call.status().code() == StatusCode::kDeadlineExceeded ? 504 : 502, false};
+    return call.status();
+  }
+  std::shared_ptr<UpstreamCall> up = *std::move(call);
+  *outcome = AppCallOutcome{up->status(), true};
+  res.status = up->status();
+  return RelayAnswer(up, ResponsePolicy(), req.method, res);
+}
+
+}  // namespace assistant::server

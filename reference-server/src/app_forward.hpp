@@ -1,0 +1,56 @@
+// One call of the app proxy, ANY /api/apps/{id}/proxy/{path}, as the
+// server and assistant-gateway both make it (docs/apps.md "The app proxy"):
+// checks the caller may use the app, forwards the caller's method, path,
+// query and body to the app's upstream with X-Assistant-User-Id,
+// X-Assistant-App-Id and the signed X-Assistant-Identity token, and streams
+// the answer back (forwarder.hpp). The app never receives the caller's
+// Authorization, cookies or own copies of X-Assistant-*. Who signs the
+// identity token and where the call is audited is the caller's.
+//
+// Thread safety: a call per request; shares nothing.
+#ifndef ASSISTANT_SERVER_APP_FORWARD_HPP_
+#define ASSISTANT_SERVER_APP_FORWARD_HPP_
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <httplib.h>
+
+#include "assistant/apps.hpp"
+#include "assistant/status.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant::server {
+
+struct AppForward {
+  const App* app = nullptr;
+  const Principal* caller = nullptr;
+  std::string rest;              // {path} as routed (decoded), without its leading '/'
+  std::string request_id;
+  std::string forwarded_for;     // X-Forwarded-For as the app receives it
+  std::chrono::milliseconds timeout{30000};  // to connect, and of silence while reading
+  // Signs X-Assistant-Identity for (caller, app).
+  std::function<Result<std::string>(const Principal&, const App&)> sign_identity;
+};
+
+// What to audit of a call that was forwarded or tried: the app's status,
+// or 502/504 when it could not be reached in time (ok = false).
+struct AppCallOutcome {
+  int status = 0;
+  bool ok = false;
+};
+
+// Forwards `req` to f.app and puts the app's answer into `res` (status
+// included). Refusals before anything is forwarded: PermissionDenied
+// ("insufficient_scope") without the `apps` scope, Malformed for a . or ..
+// segment. Unavailable ("upstream_error") or DeadlineExceeded
+// ("upstream_timeout") when the app is down or silent. `outcome` is set
+// once the app was tried.
+Status ForwardToApp(const AppForward& f, const httplib::Request& req, httplib::Response& res,
+                    std::optional<AppCallOutcome>* outcome);
+
+}  // namespace assistant::server
+
+#endif  // ASSISTANT_SERVER_APP_FORWARD_HPP_
