@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/json_text.hpp"
 #include "http_call.hpp"
 #include "json_read.hpp"
 #include "llm/sse_parser.hpp"

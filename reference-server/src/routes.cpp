@@ -9,6 +9,7 @@
 #include "assistant/agent.hpp"
 #include "assistant/http_status.hpp"
 #include "app_routes.hpp"
+#include "common/json_text.hpp"
 #include "openai_routes.hpp"
 #include "cookie_auth.hpp"
 #include "metrics_access.hpp"

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "assistant/jwt.hpp"
+#include "crypto/base64url.hpp"
 #include "harness.hpp"
 
 extern char** environ;

@@ -15,6 +15,8 @@
 
 #include "assistant/core.hpp"
 #include "assistant/http_status.hpp"
+#include "common/json_text.hpp"
+#include "common/openai_http_status.hpp"
 #include "config.hpp"
 #include "harness.hpp"
 #include "logger.hpp"

@@ -27,11 +27,6 @@ namespace assistant {
 // 200 for an OK status; otherwise the table above.
 int HttpStatusFor(const Status& status);
 
-// The same for an OpenAI-compatible surface: OpenAI's API answers every
-// invalid request with 400, and its SDKs raise BadRequestError for it
-// (UnprocessableEntityError for a 422), so 422 becomes 400.
-int OpenAiHttpStatusFor(const Status& status);
-
 }  // namespace assistant
 
 #endif  // ASSISTANT_HTTP_STATUS_HPP_

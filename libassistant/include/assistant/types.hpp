@@ -22,20 +22,6 @@ namespace assistant {
 
 using Json = nlohmann::json;
 
-// Deepest nesting of arrays/objects in JSON `text`, scanning outside
-// strings, without parsing it. Lets a caller refuse a hostile document
-// before nlohmann's recursive copy/compare/dump ever see it.
-int JsonNestingDepth(std::string_view text);
-
-// Compact JSON text of `j`: byte for byte what
-// j.dump(-1, ' ', false, Json::error_handler_t::replace) gives (ill-formed
-// UTF-8 becomes U+FFFD, never an exception), several times faster on text.
-std::string DumpJson(const Json& j);
-// The same, appended to `out`.
-void AppendJson(std::string& out, const Json& j);
-// `s` as a quoted JSON string, appended to `out`, as DumpJson renders it:
-// for renderers that write records field by field without building a Json.
-void AppendJsonString(std::string& out, std::string_view s);
 using Timestamp = std::chrono::system_clock::time_point;
 
 // Milliseconds since the Unix epoch, and back (what storage keeps).
@@ -43,9 +29,6 @@ int64_t ToUnixMillis(Timestamp t);
 Timestamp FromUnixMillis(int64_t ms);
 // RFC 3339 UTC with milliseconds: "2026-11-22T10:15:30.123Z".
 std::string FormatTime(Timestamp t);
-// The same, appended to `out` (no allocation of its own: renderers writing
-// many times into one buffer).
-void AppendFormattedTime(std::string& out, Timestamp t);
 // The years a Timestamp can hold whole (the clock counts nanoseconds in 64
 // bits), the range ParseTime accepts.
 inline constexpr int kMinTimeYear = 1678;

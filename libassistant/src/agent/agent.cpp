@@ -28,6 +28,7 @@
 #include "api/error_shapes.hpp"
 #include "assistant/observer.hpp"
 #include "common/cursor.hpp"
+#include "common/json_text.hpp"
 #include "common/text.hpp"
 #include "llm/sampling.hpp"
 #include "services/service_util.hpp"

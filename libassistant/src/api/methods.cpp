@@ -6,6 +6,7 @@
 #include "api/json_shapes.hpp"
 #include "assistant/agent.hpp"
 #include "assistant/runs.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant::api {
 namespace {

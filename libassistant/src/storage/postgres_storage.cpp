@@ -20,6 +20,7 @@
 //   - Every exception is caught in Transact() and mapped to a Status; nothing
 //     escapes. Messages never carry the URL (it may hold a password).
 #include "storage/postgres_storage.hpp"
+#include "common/json_text.hpp"
 
 #include <pqxx/pqxx>
 

@@ -37,6 +37,7 @@
 //     Checkpoint() first runs FTS5 'optimize' when anything indexed was
 //     deleted or rewritten, then `wal_checkpoint(TRUNCATE)`.
 #include "storage/sqlite_storage.hpp"
+#include "common/json_text.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
