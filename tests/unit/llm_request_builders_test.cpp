@@ -123,7 +123,7 @@ TEST_CASE("llm request: Cohere sends the model's tool plan and non-object result
         Json::array({{{"type", "text"}, {"text", R"(["not", "an", "object"])"}}}));
   // A result handed over in process is used as is.
   Json result = {{"ok", true}};
-  r.messages[3].tool_result = &result;
+  r.messages[3].tool_result = std::make_shared<const Json>(result);
   auto again = BuildCohereRequest(r, "command-a-03-2025");
   REQUIRE(again.ok());
   CHECK((*again)["messages"][3]["content"][0]["document"]["data"] == result);

@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -322,10 +321,10 @@ class AgentImpl final : public Agent {
     };
 
     Usage usage;
-    // The tool calls run and their results, in order. A deque: the chat's
-    // tool messages point at the results (ChatMessage::tool_result).
+    // The tool calls run and their results, in order; the chat's tool
+    // messages share the results (ChatMessage::tool_result).
     std::vector<ToolCall> called;
-    std::deque<Json> results;
+    std::vector<std::shared_ptr<Json>> results;
     std::vector<AuditEvent> audit;
     std::string status = "completed";
     Status failure;
@@ -375,10 +374,10 @@ class AgentImpl final : public Agent {
         emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
         observer_->ToolCall({call.name, ran.ok()});
-        const Json& result = results.emplace_back(ran.ok() ? std::move(*ran)
-                                                           : api::ErrorEventData(ran.status()));
+        const Json& result = *results.emplace_back(std::make_shared<Json>(
+            ran.ok() ? std::move(*ran) : api::ErrorEventData(ran.status())));
         ChatMessage answer{"tool", SafeDump(result), {}, call.id, call.name};
-        answer.tool_result = &result;
+        answer.tool_result = results.back();
         chat.messages.push_back(std::move(answer));
         emit("tool.result", refer_to_reply ? ToolResultRef(call.id, call.name)
                                            : Json{{"id", call.id},
@@ -399,13 +398,16 @@ class AgentImpl final : public Agent {
       failure = DeadlineExceededError("the turn ran longer than its time limit", "turn_timeout");
     }
 
-    // The chat (and its pointers into `results`) is done with.
+    // The chat is done with; a result nobody else holds (a provider may
+    // have kept the request) moves into the reply instead of being copied.
+    chat.messages.clear();
     Json calls = Json::array();
     for (size_t i = 0; i < called.size(); ++i) {
       calls.push_back({{"id", std::move(called[i].id)},
                        {"name", std::move(called[i].name)},
                        {"arguments", std::move(called[i].arguments)},
-                       {"result", std::move(results[i])}});
+                       {"result", results[i].use_count() == 1 ? std::move(*results[i])
+                                                              : *results[i]}});
     }
     Message reply;
     reply.id = message_id;
