@@ -1271,7 +1271,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     Result<Run> got = s.GetRun(a.user.id, r.id);
     REQUIRE(got.ok());
-    CHECK(got->status == kRunRunning);
+    CHECK(got->status == RunStatus::kRunning);
     CHECK(got->conversation_id == c.id);
     CHECK(got->message_id == r.message_id);
     CHECK(got->created_at == T(1));
@@ -1308,7 +1308,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     reply.status = "completed";
     reply.created_at = T(5);
     Run done = r;
-    done.status = kRunCompleted;
+    done.status = RunStatus::kCompleted;
     done.finished_at = T(5);
     Run not_theirs = done;
     not_theirs.user_id = b.user.id;
@@ -1316,7 +1316,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(s.FinishRun({done, {ev(4, "d")}, reply, {}}).ok());
     got = s.GetRun(a.user.id, r.id);
     REQUIRE(got.ok());
-    CHECK(got->status == kRunCompleted);
+    CHECK(got->status == RunStatus::kCompleted);
     CHECK(got->finished_at == T(5));
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 100)->size() == 4);
     Result<Message> stored = s.GetMessage(a.user.id, c.id, r.message_id);
@@ -1405,7 +1405,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.GetConversation(a.user.id, started.run.conversation_id)->title == "opened by a turn");
     CHECK(s.GetMessage(a.user.id, started.run.conversation_id, started.user_message->id)->content ==
           "hello there");
-    CHECK(s.GetRun(a.user.id, started.run.id)->status == kRunRunning);
+    CHECK(s.GetRun(a.user.id, started.run.id)->status == RunStatus::kRunning);
 
     // A run id that is taken undoes the conversation and message before it.
     RunStart clash = make_start(a.user.id, NewId());
@@ -1444,7 +1444,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     reply.status = "completed";
     reply.created_at = T(4);
     Run done = whole.run;
-    done.status = kRunCompleted;
+    done.status = RunStatus::kCompleted;
     done.finished_at = T(4);
     Message bad_reply = reply;
     bad_reply.conversation_id = started.run.conversation_id + "-missing";
@@ -1455,7 +1455,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(s.FinishRun({done, {RunEvent{done.id, 1, "message.done", {}}}, reply, whole}).ok());
     Result<Run> whole_run = s.GetRun(a.user.id, whole.run.id);
     REQUIRE(whole_run.ok());
-    CHECK(whole_run->status == kRunCompleted);
+    CHECK(whole_run->status == RunStatus::kCompleted);
     CHECK(whole_run->finished_at == T(4));
     CHECK(whole_run->created_at == whole.run.created_at);
     CHECK(whole_run->message_id == whole.run.message_id);
@@ -1486,10 +1486,10 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     reply.status = "completed";
     reply.created_at = T(2);
     Run done = r;
-    done.status = kRunCompleted;
+    done.status = RunStatus::kCompleted;
     done.finished_at = T(2);
     CHECK(IsNotFound(s.FinishRun({done, {RunEvent{r.id, 1, "error", Json::object()}}, reply, {}})));
-    CHECK(s.GetRun(a.user.id, r.id)->status == kRunRunning);
+    CHECK(s.GetRun(a.user.id, r.id)->status == RunStatus::kRunning);
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 10)->empty());
   }
 
@@ -1510,13 +1510,13 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     const RunEvent error{"", 0, "error", {{"error", {{"code", "run_abandoned"}}}}};
     // Alive since T(50): the heartbeat at T(100) keeps it running.
     CHECK(s.FailAbandonedRun(a.user.id, alive.id, T(50), T(120), error).value() == false);
-    CHECK(s.GetRun(a.user.id, alive.id)->status == kRunRunning);
+    CHECK(s.GetRun(a.user.id, alive.id)->status == RunStatus::kRunning);
     // Not the caller's: nothing happens.
     CHECK(s.FailAbandonedRun(b.user.id, dead.id, T(50), T(120), error).value() == false);
     // Silent since its creation at T(1): failed, the error is the next event.
     CHECK(s.FailAbandonedRun(a.user.id, dead.id, T(50), T(120), error).value() == true);
     Result<Run> failed = s.GetRun(a.user.id, dead.id);
-    CHECK(failed->status == kRunFailed);
+    CHECK(failed->status == RunStatus::kFailed);
     CHECK(failed->finished_at == T(120));
     Result<std::vector<RunEvent>> events = s.ListRunEvents(a.user.id, dead.id, 0, 10);
     REQUIRE(events->size() == 3);
@@ -1545,7 +1545,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     // A finished run no longer asks to be cancelled, and is pruned by age.
     Run done = mine;
-    done.status = kRunCancelled;
+    done.status = RunStatus::kCancelled;
     done.finished_at = T(10);
     REQUIRE(s.FinishRun({done, {}, std::nullopt, {}}).ok());
     CHECK(s.ListCancelRequestedRuns("p1")->empty());

@@ -392,7 +392,7 @@ TEST_CASE("metrics render counters, histogram and in-flight gauge") {
 TEST_CASE("product metrics render runs, model calls, tools and storage writes") {
   server::ProductMetrics p;
   p.RunStarted();
-  p.RunFinished({"completed", std::chrono::milliseconds(30)});
+  p.RunFinished({RunStatus::kCompleted, std::chrono::milliseconds(30)});
   ProviderCallEvent ok;
   ok.provider = "openai";
   ok.latency = std::chrono::milliseconds(20);

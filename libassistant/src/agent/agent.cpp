@@ -326,7 +326,7 @@ class AgentImpl final : public Agent {
     std::vector<ToolCall> called;
     std::vector<std::shared_ptr<Json>> results;
     std::vector<AuditEvent> audit;
-    std::string status = "completed";
+    RunStatus status = RunStatus::kCompleted;
     Status failure;
     const ToolContext tool_ctx{p, ctx};
     const int max_steps = std::max(0, d_.options.max_tool_steps);
@@ -346,9 +346,9 @@ class AgentImpl final : public Agent {
       observer_->ProviderCall(called_model);
       if (!r.ok()) {
         if (r.status().code() == StatusCode::kCancelled || run->cancelled()) {
-          status = "cancelled";
+          status = RunStatus::kCancelled;
         } else {
-          status = "failed";
+          status = RunStatus::kFailed;
           failure = r.status();
         }
         break;
@@ -389,12 +389,12 @@ class AgentImpl final : public Agent {
         called.push_back(call);
       }
       if (run->cancelled()) {
-        status = "cancelled";
+        status = RunStatus::kCancelled;
         break;
       }
     }
-    if (status == "cancelled" && run->timed_out()) {
-      status = "failed";
+    if (status == RunStatus::kCancelled && run->timed_out()) {
+      status = RunStatus::kFailed;
       failure = DeadlineExceededError("the turn ran longer than its time limit", "turn_timeout");
     }
 
@@ -415,12 +415,12 @@ class AgentImpl final : public Agent {
     reply.role = "assistant";
     reply.content = reply_text;
     if (!calls.empty()) reply.tool_calls = std::move(calls);
-    reply.status = status;
+    reply.status = RunStatusName(status);
     reply.created_at = services::NowMillis(*d_.clock);
     publish_unheard_text();
     // The run's end, its last events and the reply go to storage in one
     // write; only then do listeners get the last event.
-    const bool failed = status == "failed";
+    const bool failed = status == RunStatus::kFailed;
     Json last_data = failed           ? api::ErrorEventData(failure)
                      : refer_to_reply ? MessageDoneRef(reply.id, UsageJson(usage))
                                       : Json{{"message", MessageToJson(reply)},

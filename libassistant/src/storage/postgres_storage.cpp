@@ -1139,7 +1139,7 @@ class PostgresStorage final : public Storage {
   Status TouchRuns(const std::string& owner, Timestamp now) override {
     return Transact([&](Tx& tx) -> Status {
       tx.Exec("UPDATE runs SET heartbeat_at = $1 WHERE owner = $2 AND status = $3", Ms(now), owner,
-              std::string(kRunRunning));
+              std::string(RunStatusName(RunStatus::kRunning)));
       return Status();
     });
   }
@@ -1150,7 +1150,7 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Result<bool> {
       if (tx.Exec("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3 AND user_id = $4 "
                   "AND status = $5 AND COALESCE(heartbeat_at, created_at) < $6",
-                  std::string(kRunFailed), Ms(now), run_id, user_id, std::string(kRunRunning),
+                  std::string(RunStatusName(RunStatus::kFailed)), Ms(now), run_id, user_id, std::string(RunStatusName(RunStatus::kRunning)),
                   Ms(alive_since))
               .affected_rows() == 0) {
         return false;
@@ -1206,7 +1206,8 @@ class PostgresStorage final : public Storage {
         ASSISTANT_RETURN_IF_ERROR(StartRunIn(tx, *finish.start, &run));
       } else if (tx.Exec("UPDATE runs SET status = $1, finished_at = $2 "
                          "WHERE id = $3 AND user_id = $4",
-                         run.status, OptMs(run.finished_at), run.id, run.user_id)
+                         std::string(RunStatusName(run.status)), OptMs(run.finished_at), run.id,
+                         run.user_id)
                      .affected_rows() == 0) {
         return NotFoundError("run not found");
       }
@@ -1222,7 +1223,7 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Result<::assistant::Run> {
       tx.Exec("UPDATE runs SET cancel_requested = TRUE WHERE id = $1 AND user_id = $2 "
               "AND status = $3",
-              run_id, user_id, std::string(kRunRunning));
+              run_id, user_id, std::string(RunStatusName(RunStatus::kRunning)));
       return SelectRun(tx, user_id, run_id);
     });
   }
@@ -1348,7 +1349,8 @@ class PostgresStorage final : public Storage {
       return NotFoundError("conversation not found");
     }
     tx.Exec(Sql({"INSERT INTO runs(", kRunCols, ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"}),
-            r.id, r.user_id, r.conversation_id, r.message_id, r.status, Ms(r.created_at),
+            r.id, r.user_id, r.conversation_id, r.message_id, std::string(RunStatusName(r.status)),
+            Ms(r.created_at),
             OptMs(r.finished_at), r.cancel_requested, r.owner, OptMs(r.heartbeat_at));
     return Status();
   }

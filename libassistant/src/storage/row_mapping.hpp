@@ -202,7 +202,9 @@ Run ReadRun(const Row& r) {
   run.user_id = r.Text(1);
   run.conversation_id = r.Text(2);
   run.message_id = r.Text(3);
-  run.status = r.Text(4);
+  // A name no version wrote (a row edited by hand) reads as failed: such a
+  // run cannot be resumed, and a reader must not take it for running.
+  run.status = ParseRunStatus(r.Text(4)).value_or(RunStatus::kFailed);
   run.created_at = Time(r, 5);
   run.finished_at = OptTime(r, 6);
   run.cancel_requested = r.Int(7) != 0;

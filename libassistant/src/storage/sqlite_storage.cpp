@@ -1579,7 +1579,7 @@ class SqliteStorage final : public Storage {
       Stmt st = c.Prepare("UPDATE runs SET heartbeat_at = ? WHERE owner = ? AND status = ?");
       st->bind(1, Ms(now));
       st->bind(2, owner);
-      st->bind(3, kRunRunning);
+      st->bind(3, RunStatusName(RunStatus::kRunning));
       st->exec();
       return Status();
     });
@@ -1592,11 +1592,11 @@ class SqliteStorage final : public Storage {
       Stmt st = c.Prepare(
           "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ? "
           "AND status = ? AND COALESCE(heartbeat_at, created_at) < ?");
-      st->bind(1, kRunFailed);
+      st->bind(1, RunStatusName(RunStatus::kFailed));
       st->bind(2, Ms(now));
       st->bind(3, run_id);
       st->bind(4, user_id);
-      st->bind(5, kRunRunning);
+      st->bind(5, RunStatusName(RunStatus::kRunning));
       st->bind(6, Ms(alive_since));
       if (st->exec() == 0) return false;
       Stmt next = c.Prepare(
@@ -1651,7 +1651,7 @@ class SqliteStorage final : public Storage {
         ASSISTANT_RETURN_IF_ERROR(StartRunIn(c, *finish.start, &run));
       } else {
         Stmt st = c.Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ?");
-        st->bind(1, run.status);
+        st->bind(1, RunStatusName(run.status));
         BindOptTime(*st, 2, run.finished_at);
         st->bind(3, run.id);
         st->bind(4, run.user_id);
@@ -1674,7 +1674,7 @@ class SqliteStorage final : public Storage {
           "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = ?");
       st->bind(1, run_id);
       st->bind(2, user_id);
-      st->bind(3, kRunRunning);
+      st->bind(3, RunStatusName(RunStatus::kRunning));
       st->exec();
       return SelectRun(c, user_id, run_id);
     });
@@ -1903,7 +1903,7 @@ class SqliteStorage final : public Storage {
     st->bind(2, r.user_id);
     st->bind(3, r.conversation_id);
     st->bind(4, r.message_id);
-    st->bind(5, r.status);
+    st->bind(5, RunStatusName(r.status));
     st->bind(6, Ms(r.created_at));
     BindOptTime(*st, 7, r.finished_at);
     st->bind(8, r.cancel_requested ? 1 : 0);

@@ -1,0 +1,42 @@
+// The names of the records' closed sets (assistant/runs.hpp,
+// assistant/types.hpp): one table per enum, in enumerator order, read both
+// ways. Storage keeps these names and the JSON shows them, so a name never
+// changes; a new enumerator appends its name.
+#include <cstddef>
+#include <iterator>
+#include <string_view>
+
+#include "assistant/runs.hpp"
+#include "assistant/types.hpp"
+
+namespace assistant {
+namespace {
+
+template <typename E, size_t N>
+const char* NameIn(const char* const (&names)[N], E value) {
+  const auto i = static_cast<size_t>(value);
+  return i < N ? names[i] : "";
+}
+
+template <typename E, size_t N>
+Result<E> ParseIn(const char* const (&names)[N], std::string_view name, const char* message,
+                  const char* field) {
+  for (size_t i = 0; i < N; ++i) {
+    if (name == names[i]) return static_cast<E>(i);
+  }
+  return InvalidArgumentError(message, field);
+}
+
+constexpr const char* kRunStatusNames[] = {"running", "completed", "cancelled", "failed"};
+static_assert(std::size(kRunStatusNames) == static_cast<size_t>(RunStatus::kFailed) + 1);
+
+}  // namespace
+
+const char* RunStatusName(RunStatus status) { return NameIn(kRunStatusNames, status); }
+
+Result<RunStatus> ParseRunStatus(std::string_view name) {
+  return ParseIn<RunStatus>(kRunStatusNames, name,
+                            "status must be running, completed, cancelled or failed", "status");
+}
+
+}  // namespace assistant
