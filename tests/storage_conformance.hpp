@@ -635,7 +635,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     tool.tool_call_id = "call_1";
     tool.tool_calls = Json::array(
         {Json{{"id", "call_1"}, {"name", "add_task"}, {"arguments", Json{{"title", "x"}}}}});
-    tool.status = "failed";
+    tool.status = MessageStatus::kFailed;
     tool.created_at = T(11);
     REQUIRE(s.AppendMessage(a.user.id, tool).ok());
     msgs.push_back(tool);
@@ -647,14 +647,14 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(got->tool_call_id == std::optional<std::string>("call_1"));
     REQUIRE(got->tool_calls.has_value());
     CHECK(*got->tool_calls == *tool.tool_calls);
-    CHECK(got->status == "failed");
+    CHECK(got->status == MessageStatus::kFailed);
     CHECK(got->created_at == T(11));
     CHECK(got->conversation_id == c.id);
     auto plain = s.GetMessage(a.user.id, c.id, msgs[0].id);
     REQUIRE(plain.ok());
     CHECK_FALSE(plain->tool_calls.has_value());
     CHECK_FALSE(plain->tool_call_id.has_value());
-    CHECK(plain->status == "completed");
+    CHECK(plain->status == MessageStatus::kCompleted);
 
     // Pages of 4 from the newest, each oldest first.
     auto p1 = s.ListMessages(a.user.id, c.id, "", 4);
@@ -679,13 +679,13 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     Message edit = msgs[2];
     edit.content = "edited";
-    edit.status = "cancelled";
+    edit.status = MessageStatus::kCancelled;
     edit.tool_calls = Json::array();
     REQUIRE(s.UpdateMessage(a.user.id, edit).ok());
     got = s.GetMessage(a.user.id, c.id, edit.id);
     REQUIRE(got.ok());
     CHECK(got->content == "edited");
-    CHECK(got->status == "cancelled");
+    CHECK(got->status == MessageStatus::kCancelled);
     CHECK(got->tool_calls == std::optional<Json>(Json::array()));
     CHECK(got->role == msgs[2].role);
     CHECK(got->created_at == msgs[2].created_at);
@@ -1305,7 +1305,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     reply.conversation_id = c.id;
     reply.role = "assistant";
     reply.content = "abc";
-    reply.status = "completed";
+    reply.status = MessageStatus::kCompleted;
     reply.created_at = T(5);
     Run done = r;
     done.status = RunStatus::kCompleted;
@@ -1394,7 +1394,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       m.conversation_id = conversation_id;
       m.role = "user";
       m.content = "hello there";
-      m.status = "completed";
+      m.status = MessageStatus::kCompleted;
       m.created_at = T(3);
       start.user_message = m;
       return start;
@@ -1441,7 +1441,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     reply.conversation_id = whole.run.conversation_id;
     reply.role = "assistant";
     reply.content = "hi";
-    reply.status = "completed";
+    reply.status = MessageStatus::kCompleted;
     reply.created_at = T(4);
     Run done = whole.run;
     done.status = RunStatus::kCompleted;
@@ -1483,7 +1483,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     reply.id = r.message_id;
     reply.conversation_id = NewId();  // not a conversation of a's
     reply.role = "assistant";
-    reply.status = "completed";
+    reply.status = MessageStatus::kCompleted;
     reply.created_at = T(2);
     Run done = r;
     done.status = RunStatus::kCompleted;

@@ -140,7 +140,7 @@ Result<AgentReply> AgentClient::Stream(const std::string& message, const StreamC
     r.message.id = run.message_id;
     r.message.conversation_id = p.conversation_id;
     r.message.role = "assistant";
-    r.message.status = "cancelled";
+    r.message.status = MessageStatus::kCancelled;
     return r;
   }
   if (!p.error.is_null()) {

@@ -44,6 +44,13 @@ class Fields {
     if (!ok_ || it == j_.end() || !it->is_number_integer()) return Fail(k), 0;
     return it->get<int64_t>();
   }
+  // A member of a closed set, read with its Parse function.
+  template <typename E>
+  E Enum(const char* k, Result<E> (*parse)(std::string_view), E otherwise) {
+    Result<E> e = parse(Str(k));
+    if (!e.ok()) return Fail(k), otherwise;
+    return *e;
+  }
   Json Any(const char* k) {
     auto it = j_.find(k);
     return ok_ && it != j_.end() ? *it : Json();
@@ -117,7 +124,7 @@ Result<Message> ReadMessage(const Json& j) {
   Json calls = f.Any("tool_calls");
   if (!calls.is_null()) m.tool_calls = std::move(calls);
   m.tool_call_id = f.OptStr("tool_call_id");
-  m.status = f.Str("status");
+  m.status = f.Enum("status", &ParseMessageStatus, MessageStatus::kFailed);
   m.created_at = f.Time("created_at");
   return Done(f, std::move(m));
 }

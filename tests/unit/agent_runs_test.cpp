@@ -209,7 +209,7 @@ TEST_CASE("runs: an attached listener follows live, and cancel stops the upstrea
   CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
 
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "cancelled");
+  CHECK(reply->message.status == MessageStatus::kCancelled);
   REQUIRE_FALSE(attached.empty());
   CHECK(attached.front().id == 2);
   CHECK(attached.back().type == "message.done");
@@ -222,7 +222,7 @@ TEST_CASE("runs: an attached listener follows live, and cancel stops the upstrea
   Result<Message> stored = f.core->storage().GetMessage(me.user_id, reply->conversation_id,
                                                         reply->message.id);
   REQUIRE(stored.ok());
-  CHECK(stored->status == "cancelled");
+  CHECK(stored->status == MessageStatus::kCancelled);
   CHECK(stored->content == reply->message.content);
 }
 
@@ -267,7 +267,7 @@ TEST_CASE("runs: a second instance on the same database re-attaches and cancels"
   CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
 
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "cancelled");
+  CHECK(reply->message.status == MessageStatus::kCancelled);
   REQUIRE(attached.size() == sent.size());
   for (size_t i = 0; i < attached.size(); ++i) CHECK(attached[i].id == static_cast<int64_t>(i + 1));
   CHECK(attached.back().type == "message.done");
@@ -303,7 +303,7 @@ TEST_CASE("runs: a sink that goes away lets the turn finish, unless told to canc
                                         return false;  // gone from message.start on
                                       });
     REQUIRE(reply.ok());
-    CHECK(reply->message.status == "completed");
+    CHECK(reply->message.status == MessageStatus::kCompleted);
     CHECK(f.core->tasks().List(me, {})->items.size() == 1);
     std::vector<RunEvent> all = AttachAll(f.core->runs(), me, reply->run_id, 0);
     REQUIRE(all.size() > 1);
@@ -318,7 +318,7 @@ TEST_CASE("runs: a sink that goes away lets the turn finish, unless told to canc
     auto reply = f.core->agent().Send(me, {"add a task to buy milk"}, f.ctx,
                                       [&](const AgentEvent&) { return false; });
     REQUIRE(reply.ok());
-    CHECK(reply->message.status == "cancelled");
+    CHECK(reply->message.status == MessageStatus::kCancelled);
     // The tool the model asked for never ran.
     CHECK(f.core->tasks().List(me, {})->items.empty());
     CHECK(f.core->runs().Get(me, reply->run_id)->status == RunStatus::kCancelled);
@@ -379,7 +379,7 @@ TEST_CASE("runs: a turn past max_duration stops and is stored failed, though the
   auto history = f.core->agent().History(me, std::nullopt, 10);
   REQUIRE(history.ok());
   REQUIRE(history->messages.size() == 2);
-  CHECK(history->messages[1].status == "failed");
+  CHECK(history->messages[1].status == MessageStatus::kFailed);
   CHECK_FALSE(history->messages[1].content.empty());  // the text that had arrived
 }
 
@@ -437,7 +437,7 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   CHECK(f.core->runs().Get(me, r.id)->status == RunStatus::kFailed);
   Result<Message> partial = f.core->storage().GetMessage(me.user_id, r.conversation_id, r.message_id);
   REQUIRE(partial.ok());
-  CHECK(partial->status == "failed");
+  CHECK(partial->status == MessageStatus::kFailed);
   CHECK(partial->content == "Adding it.");
   REQUIRE(partial->tool_calls.has_value());
   REQUIRE(partial->tool_calls->size() == 1);
@@ -613,7 +613,7 @@ TEST_CASE("runs: a storage that keeps no runs still keeps every turn's messages"
   Principal me = p.f.NewUser("ann@example.com");
   Result<AgentReply> quiet = core->agent().Send(me, {"add a task to buy milk"}, ctx);
   REQUIRE(quiet.ok());
-  CHECK(quiet->message.status == "completed");
+  CHECK(quiet->message.status == MessageStatus::kCompleted);
   AgentRequest next{"list tasks"};
   next.conversation_id = quiet->conversation_id;
   int events = 0;

@@ -17,7 +17,7 @@ Message Reply(std::string content) {
   m.conversation_id = "c1";
   m.role = "assistant";
   m.content = std::move(content);
-  m.status = "completed";
+  m.status = MessageStatus::kCompleted;
   return m;
 }
 

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "assistant/status.hpp"
+
 namespace assistant {
 
 using Json = nlohmann::json;
@@ -128,6 +130,14 @@ struct Conversation {
   Timestamp updated_at{};
 };
 
+// How a stored message ended. Storage keeps MessageStatusName's text and the
+// JSON shows it; do not change the names.
+enum class MessageStatus { kCompleted, kCancelled, kFailed };
+// "completed", "cancelled", "failed".
+const char* MessageStatusName(MessageStatus status);
+// Exact names. InvalidArgument (field "status") for any other.
+Result<MessageStatus> ParseMessageStatus(std::string_view name);
+
 struct Message {
   std::string id;
   std::string conversation_id;
@@ -135,7 +145,7 @@ struct Message {
   std::string content;
   std::optional<Json> tool_calls;  // array of {id, name, arguments} or null
   std::optional<std::string> tool_call_id;
-  std::string status = "completed";  // completed | cancelled | failed
+  MessageStatus status = MessageStatus::kCompleted;
   Timestamp created_at{};
 };
 

@@ -47,7 +47,7 @@ Json MessageToJson(Message&& m) {
           {"content", std::move(m.content)},
           {"tool_calls", m.tool_calls ? std::move(*m.tool_calls) : Json()},
           {"tool_call_id", m.tool_call_id ? Json(std::move(*m.tool_call_id)) : Json()},
-          {"status", std::move(m.status)},
+          {"status", MessageStatusName(m.status)},
           {"created_at", FormatTime(m.created_at)}};
 }
 
@@ -415,7 +415,9 @@ class AgentImpl final : public Agent {
     reply.role = "assistant";
     reply.content = reply_text;
     if (!calls.empty()) reply.tool_calls = std::move(calls);
-    reply.status = RunStatusName(status);
+    reply.status = status == RunStatus::kFailed      ? MessageStatus::kFailed
+                   : status == RunStatus::kCancelled ? MessageStatus::kCancelled
+                                                     : MessageStatus::kCompleted;
     reply.created_at = services::NowMillis(*d_.clock);
     publish_unheard_text();
     // The run's end, its last events and the reply go to storage in one

@@ -322,7 +322,7 @@ Status RunRegistry::StorePartialReply(const Run& run, Timestamp now) {
   reply.id = run.message_id;
   reply.conversation_id = run.conversation_id;
   reply.role = "assistant";
-  reply.status = "failed";
+  reply.status = MessageStatus::kFailed;
   reply.created_at = now;
   Json calls = Json::array();
   for (int64_t after = 0;;) {

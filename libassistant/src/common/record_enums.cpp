@@ -30,6 +30,9 @@ Result<E> ParseIn(const char* const (&names)[N], std::string_view name, const ch
 constexpr const char* kRunStatusNames[] = {"running", "completed", "cancelled", "failed"};
 static_assert(std::size(kRunStatusNames) == static_cast<size_t>(RunStatus::kFailed) + 1);
 
+constexpr const char* kMessageStatusNames[] = {"completed", "cancelled", "failed"};
+static_assert(std::size(kMessageStatusNames) == static_cast<size_t>(MessageStatus::kFailed) + 1);
+
 }  // namespace
 
 const char* RunStatusName(RunStatus status) { return NameIn(kRunStatusNames, status); }
@@ -37,6 +40,15 @@ const char* RunStatusName(RunStatus status) { return NameIn(kRunStatusNames, sta
 Result<RunStatus> ParseRunStatus(std::string_view name) {
   return ParseIn<RunStatus>(kRunStatusNames, name,
                             "status must be running, completed, cancelled or failed", "status");
+}
+
+const char* MessageStatusName(MessageStatus status) {
+  return NameIn(kMessageStatusNames, status);
+}
+
+Result<MessageStatus> ParseMessageStatus(std::string_view name) {
+  return ParseIn<MessageStatus>(kMessageStatusNames, name,
+                                "status must be completed, cancelled or failed", "status");
 }
 
 }  // namespace assistant

@@ -179,10 +179,6 @@ class ConversationServiceImpl final : public ConversationService {
           services::SerializeBounded(*m.tool_calls, "tool_calls", kJsonDocumentMaxBytes)
               .status());
     }
-    if (m.status.empty()) m.status = "completed";
-    if (m.status != "completed" && m.status != "cancelled" && m.status != "failed") {
-      return InvalidArgumentError("status must be completed, cancelled or failed", "status");
-    }
     if (m.id.empty()) m.id = NewId();
     m.created_at = services::NowMillis(clock_);
     ASSISTANT_RETURN_IF_ERROR(storage_.AppendMessage(p.user_id, m));

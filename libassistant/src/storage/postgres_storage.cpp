@@ -885,7 +885,8 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Status {
       if (tx.Exec("UPDATE messages SET content = $1, tool_calls = $2, status = $3 "
                   "WHERE id = $4 AND conversation_id = $5 AND user_id = $6",
-                  m.content, ToolCallsText(m), m.status, m.id, m.conversation_id, user_id)
+                  m.content, ToolCallsText(m), std::string(MessageStatusName(m.status)), m.id,
+                  m.conversation_id, user_id)
               .affected_rows() == 0) {
         return NotFoundError("message not found");
       }
@@ -1330,7 +1331,7 @@ class PostgresStorage final : public Storage {
         "INSERT INTO messages(id, conversation_id, user_id, role, content, tool_calls, "
         "tool_call_id, status, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
         id, conversation_id, user_id, m.role, m.content, ToolCallsText(m), m.tool_call_id,
-        m.status, Ms(m.created_at));
+        std::string(MessageStatusName(m.status)), Ms(m.created_at));
   }
 
   // `as_finished`: the run's row as it ended, for a start written with its

@@ -147,7 +147,8 @@ Message ReadMessage(const Row& r) {
   m.content = r.Text(3);
   if (std::optional<std::string> tc = r.OptText(4)) m.tool_calls = Json::parse(*tc);
   m.tool_call_id = r.OptText(5);
-  m.status = r.Text(6);
+  // A name no version wrote (a row edited by hand) reads as failed.
+  m.status = ParseMessageStatus(r.Text(6)).value_or(MessageStatus::kFailed);
   m.created_at = Time(r, 7);
   return m;
 }

@@ -1264,7 +1264,7 @@ class SqliteStorage final : public Storage {
       } else {
         st->bind(2);
       }
-      st->bind(3, m.status);
+      st->bind(3, MessageStatusName(m.status));
       st->bind(4, m.id);
       st->bind(5, m.conversation_id);
       st->bind(6, user_id);
@@ -1939,7 +1939,7 @@ class SqliteStorage final : public Storage {
       st->bind(6);
     }
     BindOptText(*st, 7, m.tool_call_id);
-    st->bind(8, m.status);
+    st->bind(8, MessageStatusName(m.status));
     st->bind(9, Ms(m.created_at));
     st->exec();
   }
