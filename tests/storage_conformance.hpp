@@ -509,10 +509,10 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == seen.size());
 
     TaskQuery pending;
-    pending.status = TaskQuery::Status::kPending;
+    pending.status = TaskFilter::kPending;
     pending.limit = 100;
     TaskQuery done = pending;
-    done.status = TaskQuery::Status::kCompleted;
+    done.status = TaskFilter::kCompleted;
     auto p = s.ListTasks(a.user.id, pending);
     auto d = s.ListTasks(a.user.id, done);
     REQUIRE(p.ok());
@@ -529,7 +529,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(m.ok());
     CHECK(m->size() == 5);  // case-insensitive; B's task not included
     for (const auto& t : *m) CHECK(t.user_id == a.user.id);
-    milk.status = TaskQuery::Status::kCompleted;
+    milk.status = TaskFilter::kCompleted;
     CHECK(s.ListTasks(a.user.id, milk)->size() == 2);  // i = 0, 15
 
     TaskQuery percent;

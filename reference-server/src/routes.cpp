@@ -323,7 +323,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                        {"status", "q", "limit", "cursor"}),
                    [&core](Call& c) -> Result<Reply> {
                      TaskListOptions o;
-                     if (c.HasQuery("status")) o.status = c.Query("status");
+                     ASSISTANT_ASSIGN_OR_RETURN(o.status, ParseTaskFilter(c.Query("status")));
                      o.q = c.Query("q");
                      ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
                      o.cursor = c.Query("cursor");

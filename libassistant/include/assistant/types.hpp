@@ -121,6 +121,13 @@ struct Task {
   Timestamp updated_at{};
 };
 
+// Which tasks a listing shows (by their `completed` flag).
+enum class TaskFilter { kAll, kPending, kCompleted };
+// "all", "pending", "completed".
+const char* TaskFilterName(TaskFilter filter);
+// Exact names; "" is all. InvalidArgument (field "status") otherwise.
+Result<TaskFilter> ParseTaskFilter(std::string_view name);
+
 struct Conversation {
   std::string id;
   std::string user_id;

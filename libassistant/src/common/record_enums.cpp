@@ -33,6 +33,9 @@ static_assert(std::size(kRunStatusNames) == static_cast<size_t>(RunStatus::kFail
 constexpr const char* kMessageStatusNames[] = {"completed", "cancelled", "failed"};
 static_assert(std::size(kMessageStatusNames) == static_cast<size_t>(MessageStatus::kFailed) + 1);
 
+constexpr const char* kTaskFilterNames[] = {"all", "pending", "completed"};
+static_assert(std::size(kTaskFilterNames) == static_cast<size_t>(TaskFilter::kCompleted) + 1);
+
 }  // namespace
 
 const char* RunStatusName(RunStatus status) { return NameIn(kRunStatusNames, status); }
@@ -49,6 +52,15 @@ const char* MessageStatusName(MessageStatus status) {
 Result<MessageStatus> ParseMessageStatus(std::string_view name) {
   return ParseIn<MessageStatus>(kMessageStatusNames, name,
                                 "status must be completed, cancelled or failed", "status");
+}
+
+const char* TaskFilterName(TaskFilter filter) { return NameIn(kTaskFilterNames, filter); }
+
+Result<TaskFilter> ParseTaskFilter(std::string_view name) {
+  // An empty query parameter (`?status=`) asks for no filter.
+  if (name.empty()) return TaskFilter::kAll;
+  return ParseIn<TaskFilter>(kTaskFilterNames, name, "status must be all, pending or completed",
+                             "status");
 }
 
 }  // namespace assistant

@@ -752,7 +752,7 @@ class PostgresStorage final : public Storage {
     // One statement for every filter combination: a NULL parameter turns its
     // condition off, so one prepared plan serves all.
     std::optional<bool> completed;
-    if (q.status != TaskQuery::Status::kAll) completed = q.status == TaskQuery::Status::kCompleted;
+    if (q.status != TaskFilter::kAll) completed = q.status == TaskFilter::kCompleted;
     std::optional<std::string> pattern;
     if (!q.title_contains.empty()) pattern = "%" + EscapeLike(q.title_contains) + "%";
     std::optional<int64_t> after_ms;

@@ -1105,7 +1105,7 @@ class SqliteStorage final : public Storage {
       }
       return shapes;
     }();
-    const std::string& sql = kShapes[(q.status != TaskQuery::Status::kAll ? 4 : 0) +
+    const std::string& sql = kShapes[(q.status != TaskFilter::kAll ? 4 : 0) +
                                      (!q.title_contains.empty() ? 2 : 0) + (q.after ? 1 : 0)];
     // Bound without a copy, so it lives until the statement is reset.
     const std::string pattern =
@@ -1113,8 +1113,8 @@ class SqliteStorage final : public Storage {
     return Read([&](Connection& c) -> Result<std::vector<Task>> {
       RawStmt st = c.PrepareRaw(sql);
       st.BindText(1, user_id);
-      if (q.status != TaskQuery::Status::kAll) {
-        st.BindInt64(2, q.status == TaskQuery::Status::kCompleted ? 1 : 0);
+      if (q.status != TaskFilter::kAll) {
+        st.BindInt64(2, q.status == TaskFilter::kCompleted ? 1 : 0);
       }
       if (!pattern.empty()) st.BindText(3, pattern);
       if (q.after) {
