@@ -75,7 +75,7 @@ inline Conversation MakeConversation(Storage& s, const std::string& user_id,
 
 inline Message AddMessage(Storage& s, const std::string& user_id,
                           const std::string& conversation_id, const std::string& content,
-                          Timestamp at, const std::string& role = "user") {
+                          Timestamp at, MessageRole role = MessageRole::kUser) {
   Message m;
   m.id = NewId();
   m.conversation_id = conversation_id;
@@ -625,12 +625,12 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     std::vector<Message> msgs;
     for (int i = 0; i < 10; ++i) {
       msgs.push_back(AddMessage(s, a.user.id, c.id, "message " + std::to_string(i), T(i + 1),
-                                i % 2 ? "assistant" : "user"));
+                                i % 2 ? MessageRole::kAssistant : MessageRole::kUser));
     }
     Message tool;
     tool.id = NewId();
     tool.conversation_id = c.id;
-    tool.role = "tool";
+    tool.role = MessageRole::kTool;
     tool.content = "{\"ok\":true}";
     tool.tool_call_id = "call_1";
     tool.tool_calls = Json::array(
@@ -642,7 +642,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     auto got = s.GetMessage(a.user.id, c.id, tool.id);
     REQUIRE(got.ok());
-    CHECK(got->role == "tool");
+    CHECK(got->role == MessageRole::kTool);
     CHECK(got->content == tool.content);
     CHECK(got->tool_call_id == std::optional<std::string>("call_1"));
     REQUIRE(got->tool_calls.has_value());
@@ -719,7 +719,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     std::vector<Message> msgs;
     for (int i = 0; i < 5; ++i) {
       msgs.push_back(AddMessage(s, a.user.id, src.id, "line " + std::to_string(i), T(10 + i),
-                                i % 2 ? "assistant" : "user"));
+                                i % 2 ? MessageRole::kAssistant : MessageRole::kUser));
     }
     Conversation fork;
     fork.id = NewId();
@@ -1303,7 +1303,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Message reply;
     reply.id = r.message_id;
     reply.conversation_id = c.id;
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.content = "abc";
     reply.status = MessageStatus::kCompleted;
     reply.created_at = T(5);
@@ -1392,7 +1392,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       Message m;
       m.id = NewId();
       m.conversation_id = conversation_id;
-      m.role = "user";
+      m.role = MessageRole::kUser;
       m.content = "hello there";
       m.status = MessageStatus::kCompleted;
       m.created_at = T(3);
@@ -1439,7 +1439,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Message reply;
     reply.id = whole.run.message_id;
     reply.conversation_id = whole.run.conversation_id;
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.content = "hi";
     reply.status = MessageStatus::kCompleted;
     reply.created_at = T(4);
@@ -1462,7 +1462,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Result<MessagePage> messages = s.ListMessages(a.user.id, whole.run.conversation_id, "", 10);
     REQUIRE(messages.ok());
     REQUIRE(messages->messages.size() == 2);
-    CHECK(messages->messages[0].role == "user");
+    CHECK(messages->messages[0].role == MessageRole::kUser);
     CHECK(messages->messages[1].content == "hi");
     CHECK(s.GetConversation(a.user.id, whole.run.conversation_id)->updated_at == T(4));
     CHECK(s.ListRunEvents(a.user.id, whole.run.id, 0, 10)->size() == 1);
@@ -1482,7 +1482,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Message reply;
     reply.id = r.message_id;
     reply.conversation_id = NewId();  // not a conversation of a's
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.status = MessageStatus::kCompleted;
     reply.created_at = T(2);
     Run done = r;

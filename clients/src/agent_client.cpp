@@ -139,7 +139,7 @@ Result<AgentReply> AgentClient::Stream(const std::string& message, const StreamC
     r.run_id = p.run_id;
     r.message.id = run.message_id;
     r.message.conversation_id = p.conversation_id;
-    r.message.role = "assistant";
+    r.message.role = MessageRole::kAssistant;
     r.message.status = MessageStatus::kCancelled;
     return r;
   }

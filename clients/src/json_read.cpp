@@ -119,7 +119,7 @@ Result<Message> ReadMessage(const Json& j) {
   Message m;
   m.id = f.Str("id");
   m.conversation_id = f.Str("conversation_id");
-  m.role = f.Str("role");
+  m.role = f.Enum("role", &ParseMessageRole, MessageRole::kUser);
   m.content = f.Str("content");
   Json calls = f.Any("tool_calls");
   if (!calls.is_null()) m.tool_calls = std::move(calls);

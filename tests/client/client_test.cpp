@@ -184,7 +184,7 @@ TEST_SUITE("clients") {
     AgentClient agent(auth);
     auto reply = agent.Send("add call mom to my list");
     REQUIRE(reply.ok());
-    CHECK(reply->message.role == "assistant");
+    CHECK(reply->message.role == assistant::MessageRole::kAssistant);
     ConversationsClient conversations(auth);
     CHECK(conversations.Rename(reply->conversation_id, "family")->title == "family");
     auto found = conversations.List("mom");

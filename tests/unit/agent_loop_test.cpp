@@ -120,7 +120,7 @@ TEST_CASE("rules agent: add, list, complete, with events in order and both messa
   Recorded rec;
   auto reply = agent.Send(ann, {"add buy milk to my list"}, f.ctx, rec.sink());
   REQUIRE(reply.ok());
-  CHECK(reply->message.role == "assistant");
+  CHECK(reply->message.role == MessageRole::kAssistant);
   CHECK(reply->message.status == MessageStatus::kCompleted);
   CHECK(reply->message.content == "Added \u201Cbuy milk\u201D to your list.");
   CHECK(reply->usage.total_tokens() > 0);
@@ -158,7 +158,7 @@ TEST_CASE("rules agent: add, list, complete, with events in order and both messa
   auto history = agent.History(ann, reply->conversation_id, 50);
   REQUIRE(history.ok());
   REQUIRE(history->messages.size() == 2);
-  CHECK(history->messages[0].role == "user");
+  CHECK(history->messages[0].role == MessageRole::kUser);
   CHECK(history->messages[0].content == "add buy milk to my list");
   const Message& stored = history->messages[1];
   CHECK(stored.id == reply->message.id);

@@ -137,6 +137,14 @@ struct Conversation {
   Timestamp updated_at{};
 };
 
+// Who speaks in a stored message. Storage keeps MessageRoleName's text and
+// the JSON shows it; do not change the names.
+enum class MessageRole { kUser, kAssistant, kSystem, kTool };
+// "user", "assistant", "system", "tool".
+const char* MessageRoleName(MessageRole role);
+// Exact names. InvalidArgument (field "role") for any other.
+Result<MessageRole> ParseMessageRole(std::string_view name);
+
 // How a stored message ended. Storage keeps MessageStatusName's text and the
 // JSON shows it; do not change the names.
 enum class MessageStatus { kCompleted, kCancelled, kFailed };
@@ -148,7 +156,7 @@ Result<MessageStatus> ParseMessageStatus(std::string_view name);
 struct Message {
   std::string id;
   std::string conversation_id;
-  std::string role;  // user | assistant | system | tool
+  MessageRole role = MessageRole::kUser;
   std::string content;
   std::optional<Json> tool_calls;  // array of {id, name, arguments} or null
   std::optional<std::string> tool_call_id;

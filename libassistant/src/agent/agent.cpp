@@ -43,7 +43,7 @@ Json MessageToJson(const Message& m) { return MessageToJson(Message(m)); }
 Json MessageToJson(Message&& m) {
   return {{"id", std::move(m.id)},
           {"conversation_id", std::move(m.conversation_id)},
-          {"role", std::move(m.role)},
+          {"role", MessageRoleName(m.role)},
           {"content", std::move(m.content)},
           {"tool_calls", m.tool_calls ? std::move(*m.tool_calls) : Json()},
           {"tool_call_id", m.tool_call_id ? Json(std::move(*m.tool_call_id)) : Json()},
@@ -117,11 +117,11 @@ std::string TitleFrom(const std::string& message) {
 // What a stored message becomes in a prompt (see the file comment).
 std::vector<ChatMessage> Replay(const Message& m) {
   std::vector<ChatMessage> out;
-  if (m.role == "user" || m.role == "system") {
-    out.push_back({m.role, m.content, {}, "", ""});
+  if (m.role == MessageRole::kUser || m.role == MessageRole::kSystem) {
+    out.push_back({MessageRoleName(m.role), m.content, {}, "", ""});
     return out;
   }
-  if (m.role != "assistant") return out;
+  if (m.role != MessageRole::kAssistant) return out;
   if (m.tool_calls && m.tool_calls->is_array() && !m.tool_calls->empty()) {
     ChatMessage calls{"assistant", "", {}, "", ""};
     std::vector<ChatMessage> results;
@@ -218,7 +218,7 @@ class AgentImpl final : public Agent {
     Message user_msg;
     user_msg.id = NewId();
     user_msg.conversation_id = conv.id;
-    user_msg.role = "user";
+    user_msg.role = MessageRole::kUser;
     user_msg.content = content;
     user_msg.created_at = services::NowMillis(*d_.clock);
 
@@ -412,7 +412,7 @@ class AgentImpl final : public Agent {
     Message reply;
     reply.id = message_id;
     reply.conversation_id = conv.id;
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.content = reply_text;
     if (!calls.empty()) reply.tool_calls = std::move(calls);
     reply.status = status == RunStatus::kFailed      ? MessageStatus::kFailed

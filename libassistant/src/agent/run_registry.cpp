@@ -321,7 +321,7 @@ Status RunRegistry::StorePartialReply(const Run& run, Timestamp now) {
   Message reply;
   reply.id = run.message_id;
   reply.conversation_id = run.conversation_id;
-  reply.role = "assistant";
+  reply.role = MessageRole::kAssistant;
   reply.status = MessageStatus::kFailed;
   reply.created_at = now;
   Json calls = Json::array();

@@ -30,6 +30,9 @@ Result<E> ParseIn(const char* const (&names)[N], std::string_view name, const ch
 constexpr const char* kRunStatusNames[] = {"running", "completed", "cancelled", "failed"};
 static_assert(std::size(kRunStatusNames) == static_cast<size_t>(RunStatus::kFailed) + 1);
 
+constexpr const char* kMessageRoleNames[] = {"user", "assistant", "system", "tool"};
+static_assert(std::size(kMessageRoleNames) == static_cast<size_t>(MessageRole::kTool) + 1);
+
 constexpr const char* kMessageStatusNames[] = {"completed", "cancelled", "failed"};
 static_assert(std::size(kMessageStatusNames) == static_cast<size_t>(MessageStatus::kFailed) + 1);
 
@@ -43,6 +46,13 @@ const char* RunStatusName(RunStatus status) { return NameIn(kRunStatusNames, sta
 Result<RunStatus> ParseRunStatus(std::string_view name) {
   return ParseIn<RunStatus>(kRunStatusNames, name,
                             "status must be running, completed, cancelled or failed", "status");
+}
+
+const char* MessageRoleName(MessageRole role) { return NameIn(kMessageRoleNames, role); }
+
+Result<MessageRole> ParseMessageRole(std::string_view name) {
+  return ParseIn<MessageRole>(kMessageRoleNames, name,
+                              "role must be user, assistant, system or tool", "role");
 }
 
 const char* MessageStatusName(MessageStatus status) {

@@ -1330,7 +1330,7 @@ class PostgresStorage final : public Storage {
     tx.Exec(
         "INSERT INTO messages(id, conversation_id, user_id, role, content, tool_calls, "
         "tool_call_id, status, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-        id, conversation_id, user_id, m.role, m.content, ToolCallsText(m), m.tool_call_id,
+        id, conversation_id, user_id, std::string(MessageRoleName(m.role)), m.content, ToolCallsText(m), m.tool_call_id,
         std::string(MessageStatusName(m.status)), Ms(m.created_at));
   }
 

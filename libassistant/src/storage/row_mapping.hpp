@@ -143,7 +143,10 @@ Message ReadMessage(const Row& r) {
   Message m;
   m.id = r.Text(0);
   m.conversation_id = r.Text(1);
-  m.role = r.Text(2);
+  // A name no version wrote (a row edited by hand) reads as a system
+  // message: the one role the agent's prompt replays without asking it
+  // to answer or to match a tool call.
+  m.role = ParseMessageRole(r.Text(2)).value_or(MessageRole::kSystem);
   m.content = r.Text(3);
   if (std::optional<std::string> tc = r.OptText(4)) m.tool_calls = Json::parse(*tc);
   m.tool_call_id = r.OptText(5);

@@ -1929,7 +1929,7 @@ class SqliteStorage final : public Storage {
     st->bind(1, id);
     st->bind(2, conversation_id);
     st->bind(3, user_id);
-    st->bind(4, m.role);
+    st->bind(4, MessageRoleName(m.role));
     st->bind(5, m.content);
     const std::optional<std::string> rendered = tool_calls_text ? std::nullopt : ToolCallsText(m);
     const std::optional<std::string>& text = tool_calls_text ? *tool_calls_text : rendered;
