@@ -2,7 +2,7 @@
 //
 // Settings of one embedded libassistant instance. Plain structs with
 // defaults; the reference servers fill them from flags and environment
-// variables (SPEC.md "Configuration"), the C ABI from `config_json`.
+// variables (docs/server.md "Configuration"), the C ABI from `config_json`.
 #ifndef ASSISTANT_OPTIONS_HPP_
 #define ASSISTANT_OPTIONS_HPP_
 

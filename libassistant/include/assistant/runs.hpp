@@ -4,7 +4,7 @@
 // run's events (message.start, message.delta, tool.call, tool.result,
 // message.done or error) are numbered 1, 2, 3, ... and kept, so a client
 // that lost its connection re-attaches after the last id it saw and misses
-// nothing (SPEC.md "Run", "Details: Runs").
+// nothing (docs/architecture.md "Runs", docs/server.md "Runs").
 //
 // Where runs live:
 //   - The process executing a turn holds its events in memory; live

@@ -1,6 +1,6 @@
 // File: assistant/types.hpp
 //
-// The records of SPEC.md's core concepts, as plain value types shared by the
+// The records of the core's concepts, as plain value types shared by the
 // storage interface and the services. Times are system_clock time points with
 // millisecond precision (what storage keeps); render them with FormatTime.
 //
