@@ -58,7 +58,7 @@ class TempDir final {
 };
 
 Options WithUpstream(Options o, const fake_upstream::FakeUpstream& fake) {
-  o.agent.provider = "openai";
+  o.agent.provider = ProviderKind::kOpenAi;
   o.agent.base_url = fake.base_url();
   o.agent.model = "test-model";
   o.agent.api_key = "sk-test-runs";
