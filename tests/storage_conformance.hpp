@@ -75,7 +75,7 @@ inline Conversation MakeConversation(Storage& s, const std::string& user_id,
 
 inline Message AddMessage(Storage& s, const std::string& user_id,
                           const std::string& conversation_id, const std::string& content,
-                          Timestamp at, const std::string& role = "user") {
+                          Timestamp at, MessageRole role = MessageRole::kUser) {
   Message m;
   m.id = NewId();
   m.conversation_id = conversation_id;
@@ -509,10 +509,10 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == seen.size());
 
     TaskQuery pending;
-    pending.status = TaskQuery::Status::kPending;
+    pending.status = TaskFilter::kPending;
     pending.limit = 100;
     TaskQuery done = pending;
-    done.status = TaskQuery::Status::kCompleted;
+    done.status = TaskFilter::kCompleted;
     auto p = s.ListTasks(a.user.id, pending);
     auto d = s.ListTasks(a.user.id, done);
     REQUIRE(p.ok());
@@ -529,7 +529,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(m.ok());
     CHECK(m->size() == 5);  // case-insensitive; B's task not included
     for (const auto& t : *m) CHECK(t.user_id == a.user.id);
-    milk.status = TaskQuery::Status::kCompleted;
+    milk.status = TaskFilter::kCompleted;
     CHECK(s.ListTasks(a.user.id, milk)->size() == 2);  // i = 0, 15
 
     TaskQuery percent;
@@ -625,36 +625,36 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     std::vector<Message> msgs;
     for (int i = 0; i < 10; ++i) {
       msgs.push_back(AddMessage(s, a.user.id, c.id, "message " + std::to_string(i), T(i + 1),
-                                i % 2 ? "assistant" : "user"));
+                                i % 2 ? MessageRole::kAssistant : MessageRole::kUser));
     }
     Message tool;
     tool.id = NewId();
     tool.conversation_id = c.id;
-    tool.role = "tool";
+    tool.role = MessageRole::kTool;
     tool.content = "{\"ok\":true}";
     tool.tool_call_id = "call_1";
     tool.tool_calls = Json::array(
         {Json{{"id", "call_1"}, {"name", "add_task"}, {"arguments", Json{{"title", "x"}}}}});
-    tool.status = "failed";
+    tool.status = MessageStatus::kFailed;
     tool.created_at = T(11);
     REQUIRE(s.AppendMessage(a.user.id, tool).ok());
     msgs.push_back(tool);
 
     auto got = s.GetMessage(a.user.id, c.id, tool.id);
     REQUIRE(got.ok());
-    CHECK(got->role == "tool");
+    CHECK(got->role == MessageRole::kTool);
     CHECK(got->content == tool.content);
     CHECK(got->tool_call_id == std::optional<std::string>("call_1"));
     REQUIRE(got->tool_calls.has_value());
     CHECK(*got->tool_calls == *tool.tool_calls);
-    CHECK(got->status == "failed");
+    CHECK(got->status == MessageStatus::kFailed);
     CHECK(got->created_at == T(11));
     CHECK(got->conversation_id == c.id);
     auto plain = s.GetMessage(a.user.id, c.id, msgs[0].id);
     REQUIRE(plain.ok());
     CHECK_FALSE(plain->tool_calls.has_value());
     CHECK_FALSE(plain->tool_call_id.has_value());
-    CHECK(plain->status == "completed");
+    CHECK(plain->status == MessageStatus::kCompleted);
 
     // Pages of 4 from the newest, each oldest first.
     auto p1 = s.ListMessages(a.user.id, c.id, "", 4);
@@ -679,13 +679,13 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     Message edit = msgs[2];
     edit.content = "edited";
-    edit.status = "cancelled";
+    edit.status = MessageStatus::kCancelled;
     edit.tool_calls = Json::array();
     REQUIRE(s.UpdateMessage(a.user.id, edit).ok());
     got = s.GetMessage(a.user.id, c.id, edit.id);
     REQUIRE(got.ok());
     CHECK(got->content == "edited");
-    CHECK(got->status == "cancelled");
+    CHECK(got->status == MessageStatus::kCancelled);
     CHECK(got->tool_calls == std::optional<Json>(Json::array()));
     CHECK(got->role == msgs[2].role);
     CHECK(got->created_at == msgs[2].created_at);
@@ -719,7 +719,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     std::vector<Message> msgs;
     for (int i = 0; i < 5; ++i) {
       msgs.push_back(AddMessage(s, a.user.id, src.id, "line " + std::to_string(i), T(10 + i),
-                                i % 2 ? "assistant" : "user"));
+                                i % 2 ? MessageRole::kAssistant : MessageRole::kUser));
     }
     Conversation fork;
     fork.id = NewId();
@@ -1271,7 +1271,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     Result<Run> got = s.GetRun(a.user.id, r.id);
     REQUIRE(got.ok());
-    CHECK(got->status == kRunRunning);
+    CHECK(got->status == RunStatus::kRunning);
     CHECK(got->conversation_id == c.id);
     CHECK(got->message_id == r.message_id);
     CHECK(got->created_at == T(1));
@@ -1303,12 +1303,12 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Message reply;
     reply.id = r.message_id;
     reply.conversation_id = c.id;
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.content = "abc";
-    reply.status = "completed";
+    reply.status = MessageStatus::kCompleted;
     reply.created_at = T(5);
     Run done = r;
-    done.status = kRunCompleted;
+    done.status = RunStatus::kCompleted;
     done.finished_at = T(5);
     Run not_theirs = done;
     not_theirs.user_id = b.user.id;
@@ -1316,7 +1316,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(s.FinishRun({done, {ev(4, "d")}, reply, {}}).ok());
     got = s.GetRun(a.user.id, r.id);
     REQUIRE(got.ok());
-    CHECK(got->status == kRunCompleted);
+    CHECK(got->status == RunStatus::kCompleted);
     CHECK(got->finished_at == T(5));
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 100)->size() == 4);
     Result<Message> stored = s.GetMessage(a.user.id, c.id, r.message_id);
@@ -1392,9 +1392,9 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       Message m;
       m.id = NewId();
       m.conversation_id = conversation_id;
-      m.role = "user";
+      m.role = MessageRole::kUser;
       m.content = "hello there";
-      m.status = "completed";
+      m.status = MessageStatus::kCompleted;
       m.created_at = T(3);
       start.user_message = m;
       return start;
@@ -1405,7 +1405,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.GetConversation(a.user.id, started.run.conversation_id)->title == "opened by a turn");
     CHECK(s.GetMessage(a.user.id, started.run.conversation_id, started.user_message->id)->content ==
           "hello there");
-    CHECK(s.GetRun(a.user.id, started.run.id)->status == kRunRunning);
+    CHECK(s.GetRun(a.user.id, started.run.id)->status == RunStatus::kRunning);
 
     // A run id that is taken undoes the conversation and message before it.
     RunStart clash = make_start(a.user.id, NewId());
@@ -1439,12 +1439,12 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Message reply;
     reply.id = whole.run.message_id;
     reply.conversation_id = whole.run.conversation_id;
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.content = "hi";
-    reply.status = "completed";
+    reply.status = MessageStatus::kCompleted;
     reply.created_at = T(4);
     Run done = whole.run;
-    done.status = kRunCompleted;
+    done.status = RunStatus::kCompleted;
     done.finished_at = T(4);
     Message bad_reply = reply;
     bad_reply.conversation_id = started.run.conversation_id + "-missing";
@@ -1455,14 +1455,14 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(s.FinishRun({done, {RunEvent{done.id, 1, "message.done", {}}}, reply, whole}).ok());
     Result<Run> whole_run = s.GetRun(a.user.id, whole.run.id);
     REQUIRE(whole_run.ok());
-    CHECK(whole_run->status == kRunCompleted);
+    CHECK(whole_run->status == RunStatus::kCompleted);
     CHECK(whole_run->finished_at == T(4));
     CHECK(whole_run->created_at == whole.run.created_at);
     CHECK(whole_run->message_id == whole.run.message_id);
     Result<MessagePage> messages = s.ListMessages(a.user.id, whole.run.conversation_id, "", 10);
     REQUIRE(messages.ok());
     REQUIRE(messages->messages.size() == 2);
-    CHECK(messages->messages[0].role == "user");
+    CHECK(messages->messages[0].role == MessageRole::kUser);
     CHECK(messages->messages[1].content == "hi");
     CHECK(s.GetConversation(a.user.id, whole.run.conversation_id)->updated_at == T(4));
     CHECK(s.ListRunEvents(a.user.id, whole.run.id, 0, 10)->size() == 1);
@@ -1482,14 +1482,14 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     Message reply;
     reply.id = r.message_id;
     reply.conversation_id = NewId();  // not a conversation of a's
-    reply.role = "assistant";
-    reply.status = "completed";
+    reply.role = MessageRole::kAssistant;
+    reply.status = MessageStatus::kCompleted;
     reply.created_at = T(2);
     Run done = r;
-    done.status = kRunCompleted;
+    done.status = RunStatus::kCompleted;
     done.finished_at = T(2);
     CHECK(IsNotFound(s.FinishRun({done, {RunEvent{r.id, 1, "error", Json::object()}}, reply, {}})));
-    CHECK(s.GetRun(a.user.id, r.id)->status == kRunRunning);
+    CHECK(s.GetRun(a.user.id, r.id)->status == RunStatus::kRunning);
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 10)->empty());
   }
 
@@ -1510,13 +1510,13 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     const RunEvent error{"", 0, "error", {{"error", {{"code", "run_abandoned"}}}}};
     // Alive since T(50): the heartbeat at T(100) keeps it running.
     CHECK(s.FailAbandonedRun(a.user.id, alive.id, T(50), T(120), error).value() == false);
-    CHECK(s.GetRun(a.user.id, alive.id)->status == kRunRunning);
+    CHECK(s.GetRun(a.user.id, alive.id)->status == RunStatus::kRunning);
     // Not the caller's: nothing happens.
     CHECK(s.FailAbandonedRun(b.user.id, dead.id, T(50), T(120), error).value() == false);
     // Silent since its creation at T(1): failed, the error is the next event.
     CHECK(s.FailAbandonedRun(a.user.id, dead.id, T(50), T(120), error).value() == true);
     Result<Run> failed = s.GetRun(a.user.id, dead.id);
-    CHECK(failed->status == kRunFailed);
+    CHECK(failed->status == RunStatus::kFailed);
     CHECK(failed->finished_at == T(120));
     Result<std::vector<RunEvent>> events = s.ListRunEvents(a.user.id, dead.id, 0, 10);
     REQUIRE(events->size() == 3);
@@ -1545,7 +1545,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     // A finished run no longer asks to be cancelled, and is pruned by age.
     Run done = mine;
-    done.status = kRunCancelled;
+    done.status = RunStatus::kCancelled;
     done.finished_at = T(10);
     REQUIRE(s.FinishRun({done, {}, std::nullopt, {}}).ok());
     CHECK(s.ListCancelRequestedRuns("p1")->empty());

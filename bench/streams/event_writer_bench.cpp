@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
       r.user_id = u.user.id;
       r.conversation_id = c.id;
       r.message_id = NewId();
-      r.status = kRunRunning;
+      r.status = RunStatus::kRunning;
       r.created_at = now;
       r.owner = "bench";
       Must(s.StartRun({r, c, std::nullopt}), "start");

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/json_text.hpp"
 #include "http_call.hpp"
 #include "json_read.hpp"
 #include "llm/sse_parser.hpp"
@@ -138,8 +139,8 @@ Result<AgentReply> AgentClient::Stream(const std::string& message, const StreamC
     r.run_id = p.run_id;
     r.message.id = run.message_id;
     r.message.conversation_id = p.conversation_id;
-    r.message.role = "assistant";
-    r.message.status = "cancelled";
+    r.message.role = MessageRole::kAssistant;
+    r.message.status = MessageStatus::kCancelled;
     return r;
   }
   if (!p.error.is_null()) {

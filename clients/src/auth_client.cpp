@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/json_text.hpp"
 #include "http_call.hpp"
 #include "json_read.hpp"
 

@@ -44,6 +44,13 @@ class Fields {
     if (!ok_ || it == j_.end() || !it->is_number_integer()) return Fail(k), 0;
     return it->get<int64_t>();
   }
+  // A member of a closed set, read with its Parse function.
+  template <typename E>
+  E Enum(const char* k, Result<E> (*parse)(std::string_view), E otherwise) {
+    Result<E> e = parse(Str(k));
+    if (!e.ok()) return Fail(k), otherwise;
+    return *e;
+  }
   Json Any(const char* k) {
     auto it = j_.find(k);
     return ok_ && it != j_.end() ? *it : Json();
@@ -112,12 +119,12 @@ Result<Message> ReadMessage(const Json& j) {
   Message m;
   m.id = f.Str("id");
   m.conversation_id = f.Str("conversation_id");
-  m.role = f.Str("role");
+  m.role = f.Enum("role", &ParseMessageRole, MessageRole::kUser);
   m.content = f.Str("content");
   Json calls = f.Any("tool_calls");
   if (!calls.is_null()) m.tool_calls = std::move(calls);
   m.tool_call_id = f.OptStr("tool_call_id");
-  m.status = f.Str("status");
+  m.status = f.Enum("status", &ParseMessageStatus, MessageStatus::kFailed);
   m.created_at = f.Time("created_at");
   return Done(f, std::move(m));
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "assistant/types.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant::client {
 namespace {

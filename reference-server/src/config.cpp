@@ -355,7 +355,7 @@ Result<Options> BuildCoreOptions(const ServerConfig& c) {
   o.auth.refresh_grace = std::chrono::seconds(c.refresh_grace);
   o.auth.access_token_ttl = std::chrono::seconds(c.access_token_ttl);
 
-  o.agent.provider = c.llm_provider;
+  ASSISTANT_ASSIGN_OR_RETURN(o.agent.provider, ParseProviderKind(c.llm_provider));
   o.agent.base_url = c.llm_base_url;
   o.agent.model = c.llm_model;
   o.agent.api_key = c.llm_api_key;

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "assistant/types.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant::server {
 namespace {

@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "assistant/http_status.hpp"
+#include "common/json_text.hpp"
+#include "common/openai_http_status.hpp"
 #include "render.hpp"
 
 namespace assistant::server {

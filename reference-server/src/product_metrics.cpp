@@ -47,7 +47,7 @@ void ProductMetrics::RunStarted() { runs_started_.fetch_add(1, std::memory_order
 void ProductMetrics::RunFinished(const RunFinishedEvent& e) {
   run_duration_.Observe(Seconds(e.duration));
   std::lock_guard<std::mutex> lock(mu_);
-  ++Slot(runs_finished_, e.status);
+  ++Slot(runs_finished_, RunStatusName(e.status));
 }
 
 void ProductMetrics::ProviderCall(const ProviderCallEvent& e) {

@@ -9,6 +9,7 @@
 #include "assistant/agent.hpp"
 #include "assistant/http_status.hpp"
 #include "app_routes.hpp"
+#include "common/json_text.hpp"
 #include "openai_routes.hpp"
 #include "cookie_auth.hpp"
 #include "metrics_access.hpp"
@@ -322,7 +323,7 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                        {"status", "q", "limit", "cursor"}),
                    [&core](Call& c) -> Result<Reply> {
                      TaskListOptions o;
-                     if (c.HasQuery("status")) o.status = c.Query("status");
+                     ASSISTANT_ASSIGN_OR_RETURN(o.status, ParseTaskFilter(c.Query("status")));
                      o.q = c.Query("q");
                      ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
                      o.cursor = c.Query("cursor");

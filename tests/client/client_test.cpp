@@ -184,7 +184,7 @@ TEST_SUITE("clients") {
     AgentClient agent(auth);
     auto reply = agent.Send("add call mom to my list");
     REQUIRE(reply.ok());
-    CHECK(reply->message.role == "assistant");
+    CHECK(reply->message.role == assistant::MessageRole::kAssistant);
     ConversationsClient conversations(auth);
     CHECK(conversations.Rename(reply->conversation_id, "family")->title == "family");
     auto found = conversations.List("mom");
@@ -300,7 +300,7 @@ TEST_SUITE("clients") {
     for (size_t i = 0; i < events.size(); ++i) CHECK(events[i].id == static_cast<int64_t>(i + 1));
     CHECK(events.front().type == "message.start");
     CHECK(events.back().type == "message.done");
-    CHECK(reply->message.status == "completed");
+    CHECK(reply->message.status == assistant::MessageStatus::kCompleted);
     CHECK(reply->message.content.find("water the plants") != std::string::npos);
     CHECK(reply->message.id == events.front().data["message_id"]);
 
@@ -334,7 +334,7 @@ TEST_SUITE("clients") {
     auto reply = agent.Stream("tell me a story",
                               [](const StreamEvent& e) { return e.type != "message.delta"; });
     REQUIRE(reply.ok());
-    CHECK(reply->message.status == "cancelled");
+    CHECK(reply->message.status == assistant::MessageStatus::kCancelled);
     std::string status;
     for (int i = 0; i < 50 && status != "cancelled"; ++i) {
       auto run = agent.Run(reply->run_id);

@@ -10,6 +10,7 @@
 
 #include "assistant/agent_state.hpp"
 #include "assistant/types.hpp"
+#include "common/json_text.hpp"
 
 namespace {
 

@@ -31,8 +31,8 @@ declare -A SOURCES=(
   [fuzz_cursor]="$ROOT/libassistant/src/common/cursor.cpp"
   [fuzz_json_input]="$ROOT/libassistant/src/common/json_input.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_chat_stream]="$ROOT/libassistant/src/llm/stream_parsers.cpp $ROOT/libassistant/src/llm/sse_parser.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
-  [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp"
-  [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
+  [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp $ROOT/libassistant/src/common/json_text.cpp"
+  [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/base64url.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
 )
 for target in fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt; do
   bin="$WORK_DIR/$target"

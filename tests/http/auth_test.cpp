@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "assistant/jwt.hpp"
+#include "crypto/base64url.hpp"
 #include "harness.hpp"
 
 using namespace http_test;

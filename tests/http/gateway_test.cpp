@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "assistant/jwt.hpp"
+#include "crypto/base64url.hpp"
 #include "gateway_process.hpp"
 #include "harness.hpp"
 

@@ -15,6 +15,8 @@
 
 #include "assistant/core.hpp"
 #include "assistant/http_status.hpp"
+#include "common/json_text.hpp"
+#include "common/openai_http_status.hpp"
 #include "config.hpp"
 #include "harness.hpp"
 #include "logger.hpp"
@@ -404,7 +406,7 @@ TEST_CASE("metrics render counters, histogram and in-flight gauge") {
 TEST_CASE("product metrics render runs, model calls, tools and storage writes") {
   server::ProductMetrics p;
   p.RunStarted();
-  p.RunFinished({"completed", std::chrono::milliseconds(30)});
+  p.RunFinished({RunStatus::kCompleted, std::chrono::milliseconds(30)});
   ProviderCallEvent ok;
   ok.provider = "openai";
   ok.latency = std::chrono::milliseconds(20);

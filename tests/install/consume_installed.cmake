@@ -20,6 +20,30 @@ foreach(f include/assistant/assistant.hpp include/assistant/version.hpp
     message(FATAL_ERROR "the install lacks ${f}")
   endif()
 endforeach()
+# The project's internal tools (fast JSON text, base64url, the OpenAI
+# status mapping) stay out of the package: no installed header declares
+# them and no exported target brings in the private headers.
+file(GLOB_RECURSE installed_headers ${prefix}/include/*.hpp ${prefix}/include/*.h)
+foreach(h ${installed_headers})
+  file(READ ${h} text)
+  foreach(internal DumpJson AppendJson JsonNestingDepth AppendFormattedTime Base64Url
+                   OpenAiHttpStatusFor)
+    string(FIND "${text}" "${internal}" at)
+    if(NOT at EQUAL -1)
+      message(FATAL_ERROR "the installed ${h} names the internal ${internal}")
+    endif()
+  endforeach()
+endforeach()
+file(GLOB exported_targets ${prefix}/lib/cmake/libassistant/*.cmake)
+foreach(f ${exported_targets})
+  file(READ ${f} text)
+  foreach(internal assistant_internal libassistant/src)
+    string(FIND "${text}" "${internal}" at)
+    if(NOT at EQUAL -1)
+      message(FATAL_ERROR "the installed ${f} refers to ${internal}")
+    endif()
+  endforeach()
+endforeach()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/embed -B ${WORK_DIR}/embed
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/embed -j2)

@@ -120,8 +120,8 @@ TEST_CASE("rules agent: add, list, complete, with events in order and both messa
   Recorded rec;
   auto reply = agent.Send(ann, {"add buy milk to my list"}, f.ctx, rec.sink());
   REQUIRE(reply.ok());
-  CHECK(reply->message.role == "assistant");
-  CHECK(reply->message.status == "completed");
+  CHECK(reply->message.role == MessageRole::kAssistant);
+  CHECK(reply->message.status == MessageStatus::kCompleted);
   CHECK(reply->message.content == "Added \u201Cbuy milk\u201D to your list.");
   CHECK(reply->usage.total_tokens() > 0);
 
@@ -158,7 +158,7 @@ TEST_CASE("rules agent: add, list, complete, with events in order and both messa
   auto history = agent.History(ann, reply->conversation_id, 50);
   REQUIRE(history.ok());
   REQUIRE(history->messages.size() == 2);
-  CHECK(history->messages[0].role == "user");
+  CHECK(history->messages[0].role == MessageRole::kUser);
   CHECK(history->messages[0].content == "add buy milk to my list");
   const Message& stored = history->messages[1];
   CHECK(stored.id == reply->message.id);
@@ -220,7 +220,7 @@ TEST_CASE("a key with agent but without tasks:write gets a tool error, never a w
   Recorded rec;
   auto reply = f.core->agent().Send(key, {"add buy milk"}, f.ctx, rec.sink());
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "completed");
+  CHECK(reply->message.status == MessageStatus::kCompleted);
   const AgentEvent* result = rec.first("tool.result");
   REQUIRE(result != nullptr);
   CHECK(result->data["name"] == "add_task");
@@ -253,7 +253,7 @@ TEST_CASE("agent scope, message validation, foreign conversations") {
   CHECK(agent.Send(ann, {"bad \xC3"}, f.ctx).status().reason() == "malformed_request");
   auto longest = agent.Send(ann, {std::string(32000, 'a')}, f.ctx);
   REQUIRE(longest.ok());
-  CHECK(longest->message.status == "completed");
+  CHECK(longest->message.status == MessageStatus::kCompleted);
 
   auto mine = agent.Send(ann, {"hi"}, f.ctx);
   REQUIRE(mine.ok());
@@ -290,7 +290,7 @@ TEST_CASE("cancellation stores a cancelled partial message") {
                                     },
                                     &cancel);
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "cancelled");
+  CHECK(reply->message.status == MessageStatus::kCancelled);
   CHECK(deltas == 2);
   std::string streamed;
   for (const auto& e : events) {
@@ -303,7 +303,7 @@ TEST_CASE("cancellation stores a cancelled partial message") {
   auto history = f.core->agent().History(ann, reply->conversation_id, 10);
   REQUIRE(history.ok());
   REQUIRE(history->messages.size() == 2);
-  CHECK(history->messages[1].status == "cancelled");
+  CHECK(history->messages[1].status == MessageStatus::kCancelled);
   CHECK(history->messages[1].content == streamed);
 }
 
@@ -316,7 +316,7 @@ TEST_CASE("a sink that stops listening does not stop the run") {
     return false;
   });
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "completed");
+  CHECK(reply->message.status == MessageStatus::kCompleted);
   CHECK(seen > 3);
   CHECK(f.core->tasks().List(ann, {})->items.size() == 1);
 }
@@ -340,7 +340,7 @@ TEST_CASE("a provider failure stores a failed partial message and returns the er
   auto history = sa.agent->History(ann, std::nullopt, 10);
   REQUIRE(history.ok());
   REQUIRE(history->messages.size() == 2);
-  CHECK(history->messages[1].status == "failed");
+  CHECK(history->messages[1].status == MessageStatus::kFailed);
   CHECK(history->messages[1].content == "partial text");
   CHECK(history->messages[1].id == rec.first("message.start")->data["message_id"]);
 }
@@ -576,7 +576,7 @@ TEST_CASE("concurrent turns from several threads each land exactly once") {
       for (int i = 0; i < kPerThread; ++i) {
         auto r = f.core->agent().Send(
             ann, {"add task " + std::to_string(t) + "-" + std::to_string(i)}, f.ctx);
-        if (!r.ok() || r->message.status != "completed") ++failures[t];
+        if (!r.ok() || r->message.status != MessageStatus::kCompleted) ++failures[t];
       }
     });
   }

@@ -58,7 +58,7 @@ class TempDir final {
 };
 
 Options WithUpstream(Options o, const fake_upstream::FakeUpstream& fake) {
-  o.agent.provider = "openai";
+  o.agent.provider = ProviderKind::kOpenAi;
   o.agent.base_url = fake.base_url();
   o.agent.model = "test-model";
   o.agent.api_key = "sk-test-runs";
@@ -128,7 +128,7 @@ TEST_CASE("runs: events are numbered from 1, kept, and replayable after any id")
 
   Result<Run> run = f.core->runs().Get(me, reply->run_id);
   REQUIRE(run.ok());
-  CHECK(run->status == kRunCompleted);
+  CHECK(run->status == RunStatus::kCompleted);
   CHECK(run->message_id == reply->message.id);
   CHECK(run->conversation_id == reply->conversation_id);
   CHECK(run->finished_at.has_value());
@@ -185,7 +185,7 @@ TEST_CASE("runs: an attached listener follows live, and cancel stops the upstrea
   });
   WaitFor([&] { return sent.size() >= 3; });  // start and a couple of deltas
   const std::string run_id = sent.RunId();
-  CHECK(f.core->runs().Get(me, run_id)->status == kRunRunning);
+  CHECK(f.core->runs().Get(me, run_id)->status == RunStatus::kRunning);
 
   std::vector<RunEvent> attached;
   std::atomic<bool> attach_done{false};
@@ -209,7 +209,7 @@ TEST_CASE("runs: an attached listener follows live, and cancel stops the upstrea
   CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
 
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "cancelled");
+  CHECK(reply->message.status == MessageStatus::kCancelled);
   REQUIRE_FALSE(attached.empty());
   CHECK(attached.front().id == 2);
   CHECK(attached.back().type == "message.done");
@@ -218,11 +218,11 @@ TEST_CASE("runs: an attached listener follows live, and cancel stops the upstrea
   // What the listener saw after message.start is the whole stored reply.
   CHECK(Deltas(attached) == reply->message.content);
   CHECK_FALSE(reply->message.content.empty());
-  CHECK(f.core->runs().Get(me, run_id)->status == kRunCancelled);
+  CHECK(f.core->runs().Get(me, run_id)->status == RunStatus::kCancelled);
   Result<Message> stored = f.core->storage().GetMessage(me.user_id, reply->conversation_id,
                                                         reply->message.id);
   REQUIRE(stored.ok());
-  CHECK(stored->status == "cancelled");
+  CHECK(stored->status == MessageStatus::kCancelled);
   CHECK(stored->content == reply->message.content);
 }
 
@@ -251,7 +251,7 @@ TEST_CASE("runs: a second instance on the same database re-attaches and cancels"
   const std::string run_id = sent.RunId();
   Result<Run> seen_there = other.core->runs().Get(me, run_id);
   REQUIRE(seen_there.ok());
-  CHECK(seen_there->status == kRunRunning);
+  CHECK(seen_there->status == RunStatus::kRunning);
 
   std::vector<RunEvent> attached;
   std::thread listener([&] { attached = AttachAll(other.core->runs(), me, run_id, 0); });
@@ -267,12 +267,12 @@ TEST_CASE("runs: a second instance on the same database re-attaches and cancels"
   CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
 
   REQUIRE(reply.ok());
-  CHECK(reply->message.status == "cancelled");
+  CHECK(reply->message.status == MessageStatus::kCancelled);
   REQUIRE(attached.size() == sent.size());
   for (size_t i = 0; i < attached.size(); ++i) CHECK(attached[i].id == static_cast<int64_t>(i + 1));
   CHECK(attached.back().type == "message.done");
   CHECK(Deltas(attached) == reply->message.content);
-  CHECK(other.core->runs().Get(me, run_id)->status == kRunCancelled);
+  CHECK(other.core->runs().Get(me, run_id)->status == RunStatus::kCancelled);
 }
 
 TEST_CASE("runs: finished runs are pruned after the retention") {
@@ -303,7 +303,7 @@ TEST_CASE("runs: a sink that goes away lets the turn finish, unless told to canc
                                         return false;  // gone from message.start on
                                       });
     REQUIRE(reply.ok());
-    CHECK(reply->message.status == "completed");
+    CHECK(reply->message.status == MessageStatus::kCompleted);
     CHECK(f.core->tasks().List(me, {})->items.size() == 1);
     std::vector<RunEvent> all = AttachAll(f.core->runs(), me, reply->run_id, 0);
     REQUIRE(all.size() > 1);
@@ -318,10 +318,10 @@ TEST_CASE("runs: a sink that goes away lets the turn finish, unless told to canc
     auto reply = f.core->agent().Send(me, {"add a task to buy milk"}, f.ctx,
                                       [&](const AgentEvent&) { return false; });
     REQUIRE(reply.ok());
-    CHECK(reply->message.status == "cancelled");
+    CHECK(reply->message.status == MessageStatus::kCancelled);
     // The tool the model asked for never ran.
     CHECK(f.core->tasks().List(me, {})->items.empty());
-    CHECK(f.core->runs().Get(me, reply->run_id)->status == kRunCancelled);
+    CHECK(f.core->runs().Get(me, reply->run_id)->status == RunStatus::kCancelled);
   }
 }
 
@@ -343,7 +343,7 @@ TEST_CASE("runs: a turn that is not stored has a run only while it runs") {
   });
   REQUIRE(reply.ok());
   REQUIRE(during.has_value());
-  CHECK(during->status == kRunRunning);
+  CHECK(during->status == RunStatus::kRunning);
   CHECK(IsNotFound(f.core->runs().Get(me, run_id).status()));
 }
 
@@ -375,11 +375,11 @@ TEST_CASE("runs: a turn past max_duration stops and is stored failed, though the
   REQUIRE(fake.WaitForClientClose(milliseconds(1000)));
 
   const std::string run_id = sent.RunId();
-  CHECK(f.core->runs().Get(me, run_id)->status == kRunFailed);
+  CHECK(f.core->runs().Get(me, run_id)->status == RunStatus::kFailed);
   auto history = f.core->agent().History(me, std::nullopt, 10);
   REQUIRE(history.ok());
   REQUIRE(history->messages.size() == 2);
-  CHECK(history->messages[1].status == "failed");
+  CHECK(history->messages[1].status == MessageStatus::kFailed);
   CHECK_FALSE(history->messages[1].content.empty());  // the text that had arrived
 }
 
@@ -421,12 +421,12 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
 
   // Still within abandoned_after: it may just be slow.
   f.clock->Advance(std::chrono::seconds(5));
-  CHECK(f.core->runs().Get(me, r.id)->status == kRunRunning);
+  CHECK(f.core->runs().Get(me, r.id)->status == RunStatus::kRunning);
 
   f.clock->Advance(std::chrono::seconds(20));
   Result<Run> got = f.core->runs().Get(me, r.id);
   REQUIRE(got.ok());
-  CHECK(got->status == kRunFailed);
+  CHECK(got->status == RunStatus::kFailed);
   // Returns: the run is over.
   std::vector<RunEvent> seen = AttachAll(f.core->runs(), me, r.id, 0);
   REQUIRE(seen.size() == 6);
@@ -434,10 +434,10 @@ TEST_CASE("runs: a run whose process died is failed by the next reader, with an 
   CHECK(seen[5].type == "error");
   CHECK(seen[5].data["error"]["code"] == "run_abandoned");
   // What the dead process had streamed is kept as a failed reply, once.
-  CHECK(f.core->runs().Get(me, r.id)->status == kRunFailed);
+  CHECK(f.core->runs().Get(me, r.id)->status == RunStatus::kFailed);
   Result<Message> partial = f.core->storage().GetMessage(me.user_id, r.conversation_id, r.message_id);
   REQUIRE(partial.ok());
-  CHECK(partial->status == "failed");
+  CHECK(partial->status == MessageStatus::kFailed);
   CHECK(partial->content == "Adding it.");
   REQUIRE(partial->tool_calls.has_value());
   REQUIRE(partial->tool_calls->size() == 1);
@@ -462,7 +462,7 @@ TEST_CASE("runs: events of an unexpected shape neither stop a dead run's failing
   f.clock->Advance(std::chrono::seconds(30));
   Result<Run> got = f.core->runs().Get(me, r.id);
   REQUIRE(got.ok());
-  CHECK(got->status == kRunFailed);
+  CHECK(got->status == RunStatus::kFailed);
   Result<Message> partial = f.core->storage().GetMessage(me.user_id, r.conversation_id, r.message_id);
   REQUIRE(partial.ok());
   CHECK(partial->content == "kept");
@@ -597,7 +597,7 @@ TEST_CASE("runs: a turn nobody listens to is written once, at its end; a listene
   REQUIRE(heard_replay.back().type == "message.done");
   CHECK(heard_replay.back().data["message"] == MessageToJson(heard->message));
   REQUIRE(seen_at_start.has_value());
-  CHECK(seen_at_start->status == kRunRunning);
+  CHECK(seen_at_start->status == RunStatus::kRunning);
   CHECK(probe->starts == 1);
   CHECK(probe->finishes == 2);
   CHECK(probe->finishes_with_start == 1);
@@ -613,7 +613,7 @@ TEST_CASE("runs: a storage that keeps no runs still keeps every turn's messages"
   Principal me = p.f.NewUser("ann@example.com");
   Result<AgentReply> quiet = core->agent().Send(me, {"add a task to buy milk"}, ctx);
   REQUIRE(quiet.ok());
-  CHECK(quiet->message.status == "completed");
+  CHECK(quiet->message.status == MessageStatus::kCompleted);
   AgentRequest next{"list tasks"};
   next.conversation_id = quiet->conversation_id;
   int events = 0;

@@ -15,9 +15,9 @@ Message Reply(std::string content) {
   Message m;
   m.id = "m1";
   m.conversation_id = "c1";
-  m.role = "assistant";
+  m.role = MessageRole::kAssistant;
   m.content = std::move(content);
-  m.status = "completed";
+  m.status = MessageStatus::kCompleted;
   return m;
 }
 

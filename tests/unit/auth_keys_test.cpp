@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "auth_test_fixture.hpp"
+#include "crypto/base64url.hpp"
 #include "crypto/crypto_util.hpp"
 #include "test_temp_dir.hpp"
 

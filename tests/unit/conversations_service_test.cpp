@@ -11,7 +11,7 @@ using assistant::testing::CoreFixture;
 
 namespace {
 
-Message Msg(const std::string& conv, const std::string& role, const std::string& content) {
+Message Msg(const std::string& conv, MessageRole role, const std::string& content) {
   Message m;
   m.conversation_id = conv;
   m.role = role;
@@ -61,17 +61,16 @@ TEST_CASE("messages: validation, order, newest page first with has_more") {
   std::vector<std::string> ids;
   for (int i = 0; i < 7; ++i) {
     f.clock->Advance(std::chrono::milliseconds(1));
-    auto m = convs.AddMessage(ann, Msg(c->id, i % 2 ? "assistant" : "user",
+    auto m = convs.AddMessage(ann, Msg(c->id, i % 2 ? MessageRole::kAssistant : MessageRole::kUser,
                                        "line " + std::to_string(i) + "\n\tindented\x07"));
     REQUIRE(m.ok());
     CHECK(m->content == "line " + std::to_string(i) + "\n\tindented");
     ids.push_back(m->id);
   }
-  CHECK(convs.AddMessage(ann, Msg(c->id, "robot", "hi")).status().field() == "role");
-  CHECK(convs.AddMessage(ann, Msg(c->id, "user", "")).status().field() == "content");
-  CHECK(convs.AddMessage(ann, Msg(c->id, "user", "bad \xF4\x90\x80\x80")).status().reason() ==
+  CHECK(convs.AddMessage(ann, Msg(c->id, MessageRole::kUser, "")).status().field() == "content");
+  CHECK(convs.AddMessage(ann, Msg(c->id, MessageRole::kUser, "bad \xF4\x90\x80\x80")).status().reason() ==
         "malformed_request");
-  CHECK(convs.AddMessage(ann, Msg(c->id, "user", std::string(32001, 'a'))).status().field() ==
+  CHECK(convs.AddMessage(ann, Msg(c->id, MessageRole::kUser, std::string(32001, 'a'))).status().field() ==
         "content");
 
   MessageListOptions o;
@@ -98,7 +97,7 @@ TEST_CASE("messages: validation, order, newest page first with has_more") {
   auto other = convs.Create(ann, {"older"});
   REQUIRE(other.ok());
   f.clock->Advance(std::chrono::seconds(1));
-  REQUIRE(convs.AddMessage(ann, Msg(c->id, "user", "bump")).ok());
+  REQUIRE(convs.AddMessage(ann, Msg(c->id, MessageRole::kUser, "bump")).ok());
   auto list = convs.List(ann, {});
   REQUIRE(list.ok());
   REQUIRE(list->items.size() == 2);
@@ -136,8 +135,8 @@ TEST_CASE("search finds titles and message text; words all match; prefix with *"
   auto cook = convs.Create(ann, {"Cooking"});
   auto bobs = convs.Create(bob, {"Lisbon for Bob"});
   REQUIRE((trip.ok() && cook.ok() && bobs.ok()));
-  REQUIRE(convs.AddMessage(ann, Msg(cook->id, "user", "A recipe for pasteis de nata")).ok());
-  REQUIRE(convs.AddMessage(ann, Msg(trip->id, "user", "Book the flight and hotel")).ok());
+  REQUIRE(convs.AddMessage(ann, Msg(cook->id, MessageRole::kUser, "A recipe for pasteis de nata")).ok());
+  REQUIRE(convs.AddMessage(ann, Msg(trip->id, MessageRole::kUser, "Book the flight and hotel")).ok());
 
   auto search = [&](const Principal& p, const std::string& q) {
     ConversationListOptions o;
@@ -201,7 +200,7 @@ TEST_CASE("fork copies messages up to the chosen one into '<title> (fork)'") {
   std::vector<Message> msgs;
   for (int i = 0; i < 4; ++i) {
     f.clock->Advance(std::chrono::milliseconds(1));
-    msgs.push_back(*convs.AddMessage(ann, Msg(c->id, i % 2 ? "assistant" : "user",
+    msgs.push_back(*convs.AddMessage(ann, Msg(c->id, i % 2 ? MessageRole::kAssistant : MessageRole::kUser,
                                               "m" + std::to_string(i))));
   }
   auto fork = convs.Fork(ann, c->id, msgs[1].id);
@@ -213,13 +212,13 @@ TEST_CASE("fork copies messages up to the chosen one into '<title> (fork)'") {
   REQUIRE(copied->messages.size() == 2);
   CHECK(copied->messages[0].content == "m0");
   CHECK(copied->messages[1].content == "m1");
-  CHECK(copied->messages[1].role == "assistant");
+  CHECK(copied->messages[1].role == MessageRole::kAssistant);
   CHECK(copied->messages[0].id != msgs[0].id);
   CHECK(convs.Messages(ann, c->id, {})->messages.size() == 4);  // source untouched
 
   auto long_title = convs.Create(ann, {std::string(200, 't')});
   REQUIRE(long_title.ok());
-  REQUIRE(convs.AddMessage(ann, Msg(long_title->id, "user", "x")).ok());
+  REQUIRE(convs.AddMessage(ann, Msg(long_title->id, MessageRole::kUser, "x")).ok());
   auto m = convs.Messages(ann, long_title->id, {});
   auto long_fork = convs.Fork(ann, long_title->id, m->messages[0].id);
   REQUIRE(long_fork.ok());
@@ -237,12 +236,12 @@ TEST_CASE("isolation and scopes for conversations") {
   ConversationService& convs = f.core->conversations();
   auto c = convs.Create(ann, {"private"});
   REQUIRE(c.ok());
-  auto m = convs.AddMessage(ann, Msg(c->id, "user", "secret text"));
+  auto m = convs.AddMessage(ann, Msg(c->id, MessageRole::kUser, "secret text"));
   REQUIRE(m.ok());
 
   CHECK(convs.Get(bob, c->id).status().code() == StatusCode::kNotFound);
   CHECK(convs.Messages(bob, c->id, {}).status().code() == StatusCode::kNotFound);
-  CHECK(convs.AddMessage(bob, Msg(c->id, "user", "intrusion")).status().code() ==
+  CHECK(convs.AddMessage(bob, Msg(c->id, MessageRole::kUser, "intrusion")).status().code() ==
         StatusCode::kNotFound);
   ConversationPatch patch;
   patch.title = "mine";
@@ -260,7 +259,7 @@ TEST_CASE("isolation and scopes for conversations") {
   CHECK(convs.Delete(reader, c->id).code() == StatusCode::kPermissionDenied);
   Principal agent_only = CoreFixture::WithScopes(ann, {"agent"});
   CHECK(convs.List(agent_only, {}).status().code() == StatusCode::kPermissionDenied);
-  CHECK(convs.AddMessage(agent_only, Msg(c->id, "assistant", "from the agent")).ok());
+  CHECK(convs.AddMessage(agent_only, Msg(c->id, MessageRole::kAssistant, "from the agent")).ok());
 }
 
 }  // TEST_SUITE

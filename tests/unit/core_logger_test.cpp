@@ -86,7 +86,7 @@ TEST_SUITE("core logger") {
       }
     };
     Options o = FastOptions(std::make_shared<FakeClock>());
-    o.agent.provider = "no such provider";  // unused: the instance wins
+    o.agent.provider = ProviderKind::kOpenAi;  // no model, unused: the instance wins
     o.agent.llm = std::make_shared<Echo>();
     CoreFixture f(o);
     auto reg = f.core->auth().Register({"ann@example.com", "correct horse battery", "Ann"}, {});

@@ -113,7 +113,7 @@ TEST_SUITE("core") {
     std::lock_guard<std::mutex> lock(observer->mu);
     CHECK(observer->started == 1);
     REQUIRE(observer->finished.size() == 1);
-    CHECK(observer->finished[0].status == "completed");
+    CHECK(observer->finished[0].status == RunStatus::kCompleted);
     CHECK(observer->finished[0].duration.count() > 0);
     REQUIRE(observer->provider_calls.size() == 2);  // asks for the tool, then answers
     CHECK(observer->provider_calls[0].provider == "embedder");
@@ -142,7 +142,7 @@ TEST_SUITE("core") {
     CHECK(observer->provider_calls[0].provider == "down");
     CHECK(observer->provider_calls[0].error_reason == "upstream_error");
     REQUIRE(observer->finished.size() == 1);
-    CHECK(observer->finished[0].status == "failed");
+    CHECK(observer->finished[0].status == RunStatus::kFailed);
   }
 
   TEST_CASE("a storage write that fails is reported with its reason, busy told apart") {

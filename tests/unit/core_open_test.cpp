@@ -15,7 +15,7 @@ TEST_CASE("Open builds every service on in-memory SQLite") {
   CHECK(f.core->storage().Backend() == "sqlite");
   CHECK(f.core->storage().Ping().ok());
   CHECK(f.core->clock().Now() == f.clock->Now());
-  CHECK(f.core->options().agent.provider == "rules");
+  CHECK(f.core->options().agent.provider == ProviderKind::kRules);
   std::vector<std::string> names;
   for (const ToolSpec& t : f.core->agent().tools().Specs()) names.push_back(t.name);
   CHECK(names == std::vector<std::string>{"add_task", "list_tasks", "complete_task",
@@ -23,20 +23,18 @@ TEST_CASE("Open builds every service on in-memory SQLite") {
                                           "clear_completed"});
 }
 
-TEST_CASE("Open refuses a provider this build does not have, and bad URLs") {
-  Options o = FastOptions(std::make_shared<FakeClock>());
-  o.agent.provider = "nonsense";
-  auto r = Assistant::Open(o);
+TEST_CASE("a provider this build does not have is refused by name, and Open refuses bad URLs") {
+  auto r = ParseProviderKind("nonsense");
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == StatusCode::kInvalidArgument);
   CHECK(r.status().message().find("nonsense") != std::string::npos);
 
   // HTTP providers need a model; the check happens at Open, not at the first message.
   Options no_model = FastOptions(std::make_shared<FakeClock>());
-  no_model.agent.provider = "openai";
+  no_model.agent.provider = ProviderKind::kOpenAi;
   CHECK(Assistant::Open(no_model).status().field() == "model");
   Options ollama = FastOptions(std::make_shared<FakeClock>());
-  ollama.agent.provider = "ollama";
+  ollama.agent.provider = ProviderKind::kOllama;
   ollama.agent.model = "llama3.1";
   CHECK(Assistant::Open(ollama).ok());
 

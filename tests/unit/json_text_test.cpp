@@ -10,6 +10,7 @@
 #include <string>
 
 #include "assistant/types.hpp"
+#include "common/json_text.hpp"
 
 using namespace assistant;
 

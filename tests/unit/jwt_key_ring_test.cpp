@@ -8,6 +8,7 @@
 #include <string>
 
 #include "assistant/jwt.hpp"
+#include "crypto/base64url.hpp"
 #include "crypto/crypto_util.hpp"
 #include "test_temp_dir.hpp"
 

@@ -208,7 +208,7 @@ TEST_CASE("a result handed over with the tool message reads as the same result i
                                   {{"title", "call mom"}, {"completed", true}}}}};
   ChatMessage as_text{"tool", result.dump(), {}, "c1", "list_tasks"};
   ChatMessage handed = as_text;
-  handed.tool_result = &result;
+  handed.tool_result = std::make_shared<const Json>(result);
   Turn from_text = Ask(*p, {UserMsg("list tasks"), {"assistant", "", {call}, "", ""}, as_text});
   Turn from_value = Ask(*p, {UserMsg("list tasks"), {"assistant", "", {call}, "", ""}, handed});
   CHECK(from_text.response.content == "Here are your tasks:\n1. buy milk\n2. call mom (done)");

@@ -309,7 +309,7 @@ TEST_CASE("sqlite: messages enter the search index in batches, and a search inde
       Message m;
       m.id = NewId();
       m.conversation_id = c.id;
-      m.role = "user";
+      m.role = MessageRole::kUser;
       m.content = text;
       REQUIRE(s->AppendMessage(user_id, m).ok());
     };
@@ -410,7 +410,7 @@ TEST_CASE("sqlite: a version-5 database keeps its messages searchable when index
   Message m;
   m.id = NewId();
   m.conversation_id = "c1";
-  m.role = "user";
+  m.role = MessageRole::kUser;
   m.content = "new quokka text";
   REQUIRE(s->AppendMessage("u1", m).ok());
   CHECK(s->SearchConversations("u1", {"quokka"}, 10, 0)->size() == 1);
@@ -491,7 +491,7 @@ TEST_CASE("sqlite: deleted text is gone from the files after Checkpoint") {
   Message m;
   m.id = NewId();
   m.conversation_id = c.id;
-  m.role = "user";
+  m.role = MessageRole::kUser;
   m.content = "remember zymurgyplinth forever";
   m.created_at = now;
   REQUIRE(s->AppendMessage(a.user.id, m).ok());
@@ -588,7 +588,7 @@ TEST_CASE("sqlite: a deleted word is nowhere: no table, no FTS segment, no file 
     Message m;
     m.id = NewId();
     m.conversation_id = c.id;
-    m.role = "user";
+    m.role = MessageRole::kUser;
     m.content = text;
     m.created_at = now;
     REQUIRE(s->AppendMessage(c.user_id, m).ok());
@@ -669,7 +669,7 @@ TEST_CASE("sqlite: many threads writing and reading at once") {
         Message m;
         m.id = NewId();
         m.conversation_id = c.id;
-        m.role = "user";
+        m.role = MessageRole::kUser;
         m.content = "word" + std::to_string(i) + " common";
         m.created_at = now;
         if (!s->AppendMessage(a.user.id, m).ok()) ++failures;

@@ -20,6 +20,7 @@
 #include "assistant/version.hpp"
 #include "c_config.hpp"
 #include "c_errors.hpp"
+#include "common/json_text.hpp"
 
 struct assistant_s {
   std::unique_ptr<assistant::Assistant> core;

@@ -32,7 +32,8 @@ Result<Options> OptionsFromConfig(const Json& config) {
     if (key == "database") {
       ASSISTANT_ASSIGN_OR_RETURN(o.database_url, Text(v, key));
     } else if (key == "llm_provider") {
-      ASSISTANT_ASSIGN_OR_RETURN(o.agent.provider, Text(v, key));
+      ASSISTANT_ASSIGN_OR_RETURN(std::string name, Text(v, key));
+      ASSISTANT_ASSIGN_OR_RETURN(o.agent.provider, ParseProviderKind(name));
     } else if (key == "llm_base_url") {
       ASSISTANT_ASSIGN_OR_RETURN(o.agent.base_url, Text(v, key));
     } else if (key == "llm_model") {

@@ -7,7 +7,7 @@
 // up to a step limit. Both messages are stored in the conversation; the
 // assistant message records its tool calls. Every tool call is audited.
 //
-// Events (SPEC.md "Agent"): message.start {conversation_id, message_id,
+// Events (docs/server.md "Streaming"): message.start {conversation_id, message_id,
 // run_id}, message.delta {content}, tool.call {id, name, arguments},
 // tool.result {id, name, result}, message.done {message, usage}, error
 // {error:{code,message}}. Each turn is a run (assistant/runs.hpp): its

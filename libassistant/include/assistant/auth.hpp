@@ -64,7 +64,7 @@ struct Verification {
   Json claims;  // the token's claims; for API keys a synthesised equivalent
 };
 
-// Every scope an API key may hold, in SPEC.md's order.
+// Every scope an API key may hold, in their documented order.
 const std::vector<std::string>& KnownScopes();
 
 class AuthService {
@@ -126,7 +126,7 @@ class AuthService {
 
   // The JWKS document: access-token keys in EdDSA mode plus the identity key.
   virtual Json Jwks() const = 0;
-  // A 60-second EdDSA token for app `app_id` (SPEC.md "Identity tokens").
+  // A 60-second EdDSA token for app `app_id` (docs/apps.md "The identity token").
   virtual Result<std::string> IssueIdentityToken(
       const Principal& principal, const std::string& app_id,
       const std::vector<std::string>& app_scopes) = 0;

@@ -2,7 +2,7 @@
 //
 // The one place that turns a Status into an HTTP status code. The reference
 // servers, the gateway and the HTTP client's error model all use it, so a
-// given failure gets the same status everywhere (SPEC.md "HTTP API").
+// given failure gets the same status everywhere (docs/server.md "Routes").
 //
 // A reason with a status of its own in the core's error table keeps it
 // (docs/c-api.md "Error codes" lists every reason with its status):
@@ -26,11 +26,6 @@ namespace assistant {
 
 // 200 for an OK status; otherwise the table above.
 int HttpStatusFor(const Status& status);
-
-// The same for an OpenAI-compatible surface: OpenAI's API answers every
-// invalid request with 400, and its SDKs raise BadRequestError for it
-// (UnprocessableEntityError for a 422), so 422 becomes 400.
-int OpenAiHttpStatusFor(const Status& status);
 
 }  // namespace assistant
 

@@ -75,10 +75,6 @@ class KeyRing {
   virtual Status Retire(const std::string& kid) = 0;
 };
 
-// base64url without padding, used across token formats.
-std::string Base64UrlEncode(std::string_view bytes);
-std::optional<std::string> Base64UrlDecode(std::string_view text);
-
 }  // namespace assistant
 
 #endif  // ASSISTANT_JWT_HPP_

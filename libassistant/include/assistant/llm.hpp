@@ -39,10 +39,10 @@ struct ChatMessage {
   // (Cohere's `tool_plan`), sent back with the calls; empty otherwise.
   std::string tool_plan = {};
   // Tool messages from the agent's own tool loop: the result `content` holds
-  // as JSON text, borrowed for the duration of the Chat call that receives
-  // it (null otherwise). An in-process provider may read it instead of
-  // parsing `content`; a remote one sends `content`.
-  const Json* tool_result = nullptr;
+  // as JSON text, shared and never changed while a message refers to it
+  // (null otherwise). An in-process provider may read it instead of parsing
+  // `content`; a remote one sends `content`.
+  std::shared_ptr<const Json> tool_result = {};
 };
 
 struct ToolSpec {

@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "assistant/runs.hpp"
+
 namespace assistant {
 
 struct ProviderCallEvent {
@@ -34,7 +36,7 @@ struct ToolCallEvent {
 };
 
 struct RunFinishedEvent {
-  std::string status;  // completed | cancelled | failed
+  RunStatus status = RunStatus::kCompleted;  // never kRunning
   std::chrono::nanoseconds duration{};
 };
 

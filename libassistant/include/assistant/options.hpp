@@ -2,13 +2,14 @@
 //
 // Settings of one embedded libassistant instance. Plain structs with
 // defaults; the reference servers fill them from flags and environment
-// variables (SPEC.md "Configuration"), the C ABI from `config_json`.
+// variables (docs/server.md "Configuration"), the C ABI from `config_json`.
 #ifndef ASSISTANT_OPTIONS_HPP_
 #define ASSISTANT_OPTIONS_HPP_
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "assistant/clock.hpp"
 #include "assistant/jwt.hpp"
@@ -66,10 +67,17 @@ struct AuthOptions {
   PasswordHashOptions password_hash;
 };
 
+// The built-in LLM providers (AgentOptions::provider names one).
+enum class ProviderKind { kRules, kOpenAi, kOllama, kCohere };
+// "rules", "openai", "ollama", "cohere".
+const char* ProviderKindName(ProviderKind kind);
+// Exact names; "" is rules. InvalidArgument (field "provider") otherwise.
+Result<ProviderKind> ParseProviderKind(std::string_view name);
+
 struct AgentOptions {
-  // rules | openai | ollama | cohere. Default: rules (offline). Ignored when
-  // `llm` is set.
-  std::string provider = "rules";
+  // The built-in provider. Default: rules (offline). Ignored when `llm` is
+  // set.
+  ProviderKind provider = ProviderKind::kRules;
   // The embedder's own provider (assistant/llm.hpp): the agent talks to it
   // instead of a built-in one, and base_url, model and api_key are unused.
   // Default: none.

@@ -77,8 +77,8 @@ Result<std::unique_ptr<LlmProvider>> NewCohereProvider(const ProviderConfig& con
 
 // The provider AgentOptions names: rules (NewRulesProvider), openai, ollama
 // or cohere, with base_url, model and api_key from the options and
-// read_timeout = llm_timeout. InvalidArgument (field "provider") for any
-// other name; (field "model") when an HTTP provider has no model.
+// read_timeout = llm_timeout. InvalidArgument (field "model") when an HTTP
+// provider has no model, (field "base_url") for a base URL it cannot use.
 Result<std::unique_ptr<LlmProvider>> NewProvider(const AgentOptions& options);
 
 }  // namespace assistant

@@ -4,7 +4,7 @@
 // run's events (message.start, message.delta, tool.call, tool.result,
 // message.done or error) are numbered 1, 2, 3, ... and kept, so a client
 // that lost its connection re-attaches after the last id it saw and misses
-// nothing (SPEC.md "Run", "Details: Runs").
+// nothing (docs/architecture.md "Runs", docs/server.md "Runs").
 //
 // Where runs live:
 //   - The process executing a turn holds its events in memory; live
@@ -37,6 +37,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "assistant/status.hpp"
@@ -44,18 +45,20 @@
 
 namespace assistant {
 
-// Stored run statuses; do not change the values.
-inline constexpr const char* kRunRunning = "running";
-inline constexpr const char* kRunCompleted = "completed";
-inline constexpr const char* kRunCancelled = "cancelled";
-inline constexpr const char* kRunFailed = "failed";
+// Where a run is. Storage keeps RunStatusName's text and the JSON shows it;
+// do not change the names.
+enum class RunStatus { kRunning, kCompleted, kCancelled, kFailed };
+// "running", "completed", "cancelled", "failed".
+const char* RunStatusName(RunStatus status);
+// Exact names. InvalidArgument (field "status") for any other.
+Result<RunStatus> ParseRunStatus(std::string_view name);
 
 struct Run {
   std::string id;
   std::string user_id;
   std::string conversation_id;  // empty for a turn that is not stored
   std::string message_id;       // the assistant message the turn produces
-  std::string status = kRunRunning;  // running | completed | cancelled | failed
+  RunStatus status = RunStatus::kRunning;
   Timestamp created_at{};
   std::optional<Timestamp> finished_at;
   // Set by Cancel when another process executes the run.

@@ -42,13 +42,7 @@ inline constexpr size_t kMinProductionSecretBytes = 32;
 inline constexpr uint32_t kMinArgon2MemoryKib = 19 * 1024;
 inline constexpr uint32_t kMinArgon2Iterations = 2;
 
-// The built-in LLM providers (AgentOptions::provider names one).
-enum class ProviderKind { kRules, kOpenAi, kOllama, kCohere };
-// "rules", "openai", "ollama", "cohere".
-const char* ProviderKindName(ProviderKind kind);
-// Exact names; "" is rules. InvalidArgument (field "provider") otherwise.
-Result<ProviderKind> ParseProviderKind(std::string_view name);
-// Every provider name, then every JWT algorithm name, joined by `separator`
+// Every provider name (ProviderKind, options.hpp), then every JWT algorithm name, joined by `separator`
 // (for help texts and messages).
 std::string ProviderKindNames(std::string_view separator);
 std::string JwtAlgorithmNames(std::string_view separator);

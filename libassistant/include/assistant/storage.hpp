@@ -60,8 +60,7 @@ struct StorageOptions {
 };
 
 struct TaskQuery {
-  enum class Status { kAll, kPending, kCompleted };
-  Status status = Status::kAll;
+  TaskFilter status = TaskFilter::kAll;
   std::string title_contains;  // case-insensitive substring; empty = any
   int limit = 50;              // caller clamps; storage returns at most limit
   std::optional<PagePosition> after;  // keyset: rows after (created_at, id)

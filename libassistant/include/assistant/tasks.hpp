@@ -35,10 +35,10 @@ struct TaskPatch {
 };
 
 struct TaskListOptions {
-  std::string status = "all";  // all | pending | completed
-  std::string q;               // case-insensitive title substring
-  int limit = 50;              // clamped to 1..200
-  std::string cursor;          // opaque, from a previous page
+  TaskFilter status = TaskFilter::kAll;
+  std::string q;       // case-insensitive title substring
+  int limit = 50;      // clamped to 1..200
+  std::string cursor;  // opaque, from a previous page
 };
 
 class TaskService {

@@ -1,6 +1,6 @@
 // File: assistant/types.hpp
 //
-// The records of SPEC.md's core concepts, as plain value types shared by the
+// The records of the core's concepts, as plain value types shared by the
 // storage interface and the services. Times are system_clock time points with
 // millisecond precision (what storage keeps); render them with FormatTime.
 //
@@ -18,24 +18,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "assistant/status.hpp"
+
 namespace assistant {
 
 using Json = nlohmann::json;
 
-// Deepest nesting of arrays/objects in JSON `text`, scanning outside
-// strings, without parsing it. Lets a caller refuse a hostile document
-// before nlohmann's recursive copy/compare/dump ever see it.
-int JsonNestingDepth(std::string_view text);
-
-// Compact JSON text of `j`: byte for byte what
-// j.dump(-1, ' ', false, Json::error_handler_t::replace) gives (ill-formed
-// UTF-8 becomes U+FFFD, never an exception), several times faster on text.
-std::string DumpJson(const Json& j);
-// The same, appended to `out`.
-void AppendJson(std::string& out, const Json& j);
-// `s` as a quoted JSON string, appended to `out`, as DumpJson renders it:
-// for renderers that write records field by field without building a Json.
-void AppendJsonString(std::string& out, std::string_view s);
 using Timestamp = std::chrono::system_clock::time_point;
 
 // Milliseconds since the Unix epoch, and back (what storage keeps).
@@ -43,9 +31,6 @@ int64_t ToUnixMillis(Timestamp t);
 Timestamp FromUnixMillis(int64_t ms);
 // RFC 3339 UTC with milliseconds: "2026-11-22T10:15:30.123Z".
 std::string FormatTime(Timestamp t);
-// The same, appended to `out` (no allocation of its own: renderers writing
-// many times into one buffer).
-void AppendFormattedTime(std::string& out, Timestamp t);
 // The years a Timestamp can hold whole (the clock counts nanoseconds in 64
 // bits), the range ParseTime accepts.
 inline constexpr int kMinTimeYear = 1678;
@@ -136,6 +121,13 @@ struct Task {
   Timestamp updated_at{};
 };
 
+// Which tasks a listing shows (by their `completed` flag).
+enum class TaskFilter { kAll, kPending, kCompleted };
+// "all", "pending", "completed".
+const char* TaskFilterName(TaskFilter filter);
+// Exact names; "" is all. InvalidArgument (field "status") otherwise.
+Result<TaskFilter> ParseTaskFilter(std::string_view name);
+
 struct Conversation {
   std::string id;
   std::string user_id;
@@ -145,14 +137,30 @@ struct Conversation {
   Timestamp updated_at{};
 };
 
+// Who speaks in a stored message. Storage keeps MessageRoleName's text and
+// the JSON shows it; do not change the names.
+enum class MessageRole { kUser, kAssistant, kSystem, kTool };
+// "user", "assistant", "system", "tool".
+const char* MessageRoleName(MessageRole role);
+// Exact names. InvalidArgument (field "role") for any other.
+Result<MessageRole> ParseMessageRole(std::string_view name);
+
+// How a stored message ended. Storage keeps MessageStatusName's text and the
+// JSON shows it; do not change the names.
+enum class MessageStatus { kCompleted, kCancelled, kFailed };
+// "completed", "cancelled", "failed".
+const char* MessageStatusName(MessageStatus status);
+// Exact names. InvalidArgument (field "status") for any other.
+Result<MessageStatus> ParseMessageStatus(std::string_view name);
+
 struct Message {
   std::string id;
   std::string conversation_id;
-  std::string role;  // user | assistant | system | tool
+  MessageRole role = MessageRole::kUser;
   std::string content;
   std::optional<Json> tool_calls;  // array of {id, name, arguments} or null
   std::optional<std::string> tool_call_id;
-  std::string status = "completed";  // completed | cancelled | failed
+  MessageStatus status = MessageStatus::kCompleted;
   Timestamp created_at{};
 };
 

@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -28,6 +27,7 @@
 #include "api/error_shapes.hpp"
 #include "assistant/observer.hpp"
 #include "common/cursor.hpp"
+#include "common/json_text.hpp"
 #include "common/text.hpp"
 #include "llm/sampling.hpp"
 #include "services/service_util.hpp"
@@ -43,11 +43,11 @@ Json MessageToJson(const Message& m) { return MessageToJson(Message(m)); }
 Json MessageToJson(Message&& m) {
   return {{"id", std::move(m.id)},
           {"conversation_id", std::move(m.conversation_id)},
-          {"role", std::move(m.role)},
+          {"role", MessageRoleName(m.role)},
           {"content", std::move(m.content)},
           {"tool_calls", m.tool_calls ? std::move(*m.tool_calls) : Json()},
           {"tool_call_id", m.tool_call_id ? Json(std::move(*m.tool_call_id)) : Json()},
-          {"status", std::move(m.status)},
+          {"status", MessageStatusName(m.status)},
           {"created_at", FormatTime(m.created_at)}};
 }
 
@@ -117,11 +117,11 @@ std::string TitleFrom(const std::string& message) {
 // What a stored message becomes in a prompt (see the file comment).
 std::vector<ChatMessage> Replay(const Message& m) {
   std::vector<ChatMessage> out;
-  if (m.role == "user" || m.role == "system") {
-    out.push_back({m.role, m.content, {}, "", ""});
+  if (m.role == MessageRole::kUser || m.role == MessageRole::kSystem) {
+    out.push_back({MessageRoleName(m.role), m.content, {}, "", ""});
     return out;
   }
-  if (m.role != "assistant") return out;
+  if (m.role != MessageRole::kAssistant) return out;
   if (m.tool_calls && m.tool_calls->is_array() && !m.tool_calls->empty()) {
     ChatMessage calls{"assistant", "", {}, "", ""};
     std::vector<ChatMessage> results;
@@ -218,7 +218,7 @@ class AgentImpl final : public Agent {
     Message user_msg;
     user_msg.id = NewId();
     user_msg.conversation_id = conv.id;
-    user_msg.role = "user";
+    user_msg.role = MessageRole::kUser;
     user_msg.content = content;
     user_msg.created_at = services::NowMillis(*d_.clock);
 
@@ -321,12 +321,12 @@ class AgentImpl final : public Agent {
     };
 
     Usage usage;
-    // The tool calls run and their results, in order. A deque: the chat's
-    // tool messages point at the results (ChatMessage::tool_result).
+    // The tool calls run and their results, in order; the chat's tool
+    // messages share the results (ChatMessage::tool_result).
     std::vector<ToolCall> called;
-    std::deque<Json> results;
+    std::vector<std::shared_ptr<Json>> results;
     std::vector<AuditEvent> audit;
-    std::string status = "completed";
+    RunStatus status = RunStatus::kCompleted;
     Status failure;
     const ToolContext tool_ctx{p, ctx};
     const int max_steps = std::max(0, d_.options.max_tool_steps);
@@ -346,9 +346,9 @@ class AgentImpl final : public Agent {
       observer_->ProviderCall(called_model);
       if (!r.ok()) {
         if (r.status().code() == StatusCode::kCancelled || run->cancelled()) {
-          status = "cancelled";
+          status = RunStatus::kCancelled;
         } else {
-          status = "failed";
+          status = RunStatus::kFailed;
           failure = r.status();
         }
         break;
@@ -374,10 +374,10 @@ class AgentImpl final : public Agent {
         emit("tool.call", {{"id", call.id}, {"name", call.name}, {"arguments", call.arguments}});
         Result<Json> ran = tools_.Run(call.name, tool_ctx, call.arguments);
         observer_->ToolCall({call.name, ran.ok()});
-        const Json& result = results.emplace_back(ran.ok() ? std::move(*ran)
-                                                           : api::ErrorEventData(ran.status()));
+        const Json& result = *results.emplace_back(std::make_shared<Json>(
+            ran.ok() ? std::move(*ran) : api::ErrorEventData(ran.status())));
         ChatMessage answer{"tool", SafeDump(result), {}, call.id, call.name};
-        answer.tool_result = &result;
+        answer.tool_result = results.back();
         chat.messages.push_back(std::move(answer));
         emit("tool.result", refer_to_reply ? ToolResultRef(call.id, call.name)
                                            : Json{{"id", call.id},
@@ -389,35 +389,40 @@ class AgentImpl final : public Agent {
         called.push_back(call);
       }
       if (run->cancelled()) {
-        status = "cancelled";
+        status = RunStatus::kCancelled;
         break;
       }
     }
-    if (status == "cancelled" && run->timed_out()) {
-      status = "failed";
+    if (status == RunStatus::kCancelled && run->timed_out()) {
+      status = RunStatus::kFailed;
       failure = DeadlineExceededError("the turn ran longer than its time limit", "turn_timeout");
     }
 
-    // The chat (and its pointers into `results`) is done with.
+    // The chat is done with; a result nobody else holds (a provider may
+    // have kept the request) moves into the reply instead of being copied.
+    chat.messages.clear();
     Json calls = Json::array();
     for (size_t i = 0; i < called.size(); ++i) {
       calls.push_back({{"id", std::move(called[i].id)},
                        {"name", std::move(called[i].name)},
                        {"arguments", std::move(called[i].arguments)},
-                       {"result", std::move(results[i])}});
+                       {"result", results[i].use_count() == 1 ? std::move(*results[i])
+                                                              : *results[i]}});
     }
     Message reply;
     reply.id = message_id;
     reply.conversation_id = conv.id;
-    reply.role = "assistant";
+    reply.role = MessageRole::kAssistant;
     reply.content = reply_text;
     if (!calls.empty()) reply.tool_calls = std::move(calls);
-    reply.status = status;
+    reply.status = status == RunStatus::kFailed      ? MessageStatus::kFailed
+                   : status == RunStatus::kCancelled ? MessageStatus::kCancelled
+                                                     : MessageStatus::kCompleted;
     reply.created_at = services::NowMillis(*d_.clock);
     publish_unheard_text();
     // The run's end, its last events and the reply go to storage in one
     // write; only then do listeners get the last event.
-    const bool failed = status == "failed";
+    const bool failed = status == RunStatus::kFailed;
     Json last_data = failed           ? api::ErrorEventData(failure)
                      : refer_to_reply ? MessageDoneRef(reply.id, UsageJson(usage))
                                       : Json{{"message", MessageToJson(reply)},

@@ -74,7 +74,8 @@ Status RegisterBuiltinTools(ToolRegistry& registry, TaskService& tasks) {
                      {})},
        [&tasks](const ToolContext& ctx, const Json& args) -> Result<Json> {
          TaskListOptions options;
-         options.status = args.value("status", "all");
+         ASSISTANT_ASSIGN_OR_RETURN(options.status,
+                                    ParseTaskFilter(args.value("status", "all")));
          options.limit = kListMaxTasks;
          Json list = Json::array();
          do {

@@ -31,7 +31,7 @@ Json RunToJson(const Run& run) {
   return {{"id", run.id},
           {"conversation_id", run.conversation_id.empty() ? Json() : Json(run.conversation_id)},
           {"message_id", run.message_id},
-          {"status", run.status},
+          {"status", RunStatusName(run.status)},
           {"created_at", FormatTime(run.created_at)},
           {"finished_at", run.finished_at ? Json(FormatTime(*run.finished_at)) : Json()}};
 }
@@ -111,7 +111,7 @@ Result<std::shared_ptr<LiveRun>> RunRegistry::Start(RunStart start, bool stored,
                                                     const CancellationToken* external) {
   Run& run = start.run;
   run.owner = owner_;
-  run.status = kRunRunning;
+  run.status = RunStatus::kRunning;
   run.created_at = services::NowMillis(clock_);
   run.finished_at.reset();
   run.cancel_requested = false;
@@ -157,7 +157,7 @@ int64_t RunRegistry::Publish(LiveRun& run, const std::string& type, Json data) {
   return id;
 }
 
-RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::string last_type,
+RunEvent RunRegistry::Finish(LiveRun& run, RunStatus status, std::string last_type,
                              Json last_data, std::optional<Message>& reply,
                              std::vector<AuditEvent> audit, Status* failure) {
   RunFinish finish;
@@ -214,7 +214,7 @@ RunEvent RunRegistry::Finish(LiveRun& run, const std::string& status, std::strin
   finished.status = status;
   finished.finished_at = services::NowMillis(clock_);
   auto fail_last = [&](const Status& why) {
-    finished.status = kRunFailed;
+    finished.status = RunStatus::kFailed;
     last.type = "error";
     last.data = api::ErrorEventData(why);
   };
@@ -302,7 +302,7 @@ Result<Run> RunRegistry::Get(const Principal& p, const std::string& run_id) {
 
 Result<Run> RunRegistry::ReadStored(const std::string& user_id, const std::string& run_id) {
   Result<Run> run = storage_.GetRun(user_id, run_id);
-  if (!run.ok() || run->status != kRunRunning) return run;
+  if (!run.ok() || run->status != RunStatus::kRunning) return run;
   const Timestamp now = services::NowMillis(clock_);
   const Timestamp alive_since = now - options_.abandoned_after;
   if (run->heartbeat_at.value_or(run->created_at) >= alive_since) return run;
@@ -321,8 +321,8 @@ Status RunRegistry::StorePartialReply(const Run& run, Timestamp now) {
   Message reply;
   reply.id = run.message_id;
   reply.conversation_id = run.conversation_id;
-  reply.role = "assistant";
-  reply.status = "failed";
+  reply.role = MessageRole::kAssistant;
+  reply.status = MessageStatus::kFailed;
   reply.created_at = now;
   Json calls = Json::array();
   for (int64_t after = 0;;) {
@@ -420,7 +420,7 @@ Status RunRegistry::AttachStored(const std::string& user_id, const std::string& 
       }
       if (static_cast<int>(events.size()) < kAttachPage) break;
     }
-    if (run->status != kRunRunning) return Status();
+    if (run->status != RunStatus::kRunning) return Status();
     if (SteadyClock::now() - quiet_since >= options_.keep_alive) {
       if (!sink(KeepAlive(run_id))) return Status();
       quiet_since = SteadyClock::now();
@@ -439,7 +439,7 @@ Result<Run> RunRegistry::Cancel(const Principal& p, const std::string& run_id) {
   }
   Result<Run> run = ReadStored(p.user_id, run_id);
   if (!run.ok()) return NotFoundIfUnsupported(run.status());
-  if (run->status != kRunRunning) return run;
+  if (run->status != RunStatus::kRunning) return run;
   // Executing in another process: it polls for this request.
   return storage_.RequestRunCancel(p.user_id, run_id);
 }

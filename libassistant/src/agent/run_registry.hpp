@@ -88,7 +88,7 @@ class RunRegistry final : public RunService {
   // in `failure`. Audit events are written in any case (alone if need be).
   // `reply` is borrowed: moved into the write and back (it may hold a large
   // tool result that is not worth a copy).
-  RunEvent Finish(LiveRun& run, const std::string& status, std::string last_type, Json last_data,
+  RunEvent Finish(LiveRun& run, RunStatus status, std::string last_type, Json last_data,
                   std::optional<Message>& reply, std::vector<AuditEvent> audit,
                   Status* failure);
 

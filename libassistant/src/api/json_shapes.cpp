@@ -7,6 +7,8 @@
 
 #include "assistant/agent.hpp"
 #include "assistant/tasks.hpp"
+#include "common/json_text.hpp"
+#include "common/time_text.hpp"
 
 namespace assistant::api {
 

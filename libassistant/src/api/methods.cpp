@@ -6,6 +6,7 @@
 #include "api/json_shapes.hpp"
 #include "assistant/agent.hpp"
 #include "assistant/runs.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant::api {
 namespace {
@@ -401,7 +402,7 @@ std::vector<Method> BuildMethods() {
                  [](Assistant& core, const MethodCall& c) -> Result<std::string> {
                    TaskListOptions o;
                    ASSISTANT_ASSIGN_OR_RETURN(auto status, OptString(c.params, "status"));
-                   if (status) o.status = *status;
+                   ASSISTANT_ASSIGN_OR_RETURN(o.status, ParseTaskFilter(status.value_or("")));
                    ASSISTANT_ASSIGN_OR_RETURN(auto q, OptString(c.params, "q"));
                    o.q = q.value_or("");
                    ASSISTANT_ASSIGN_OR_RETURN(o.limit, LimitParam(c));

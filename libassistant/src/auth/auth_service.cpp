@@ -27,6 +27,7 @@
 #include "assistant/settings.hpp"
 #include "auth/auth_service_impl.hpp"
 #include "common/text.hpp"
+#include "crypto/base64url.hpp"
 #include "crypto/crypto_util.hpp"
 #include "crypto/password_hasher.hpp"
 #include "services/service_util.hpp"

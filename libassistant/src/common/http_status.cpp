@@ -1,6 +1,7 @@
 #include "assistant/http_status.hpp"
 
 #include "common/error_table.hpp"
+#include "common/openai_http_status.hpp"
 
 namespace assistant {
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_text.hpp"
 #include "common/text.hpp"
 
 namespace assistant {

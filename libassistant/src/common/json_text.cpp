@@ -1,5 +1,5 @@
-// Compact JSON text (assistant/types.hpp: AppendJson, DumpJson,
-// AppendJsonString).
+// Compact JSON text (common/json_text.hpp: AppendJson, DumpJson,
+// AppendJsonString, JsonNestingDepth).
 //
 // Why not nlohmann's dump: its serializer runs every byte of every string
 // through a UTF-8 decoder and a switch, which made rendering JSON about a
@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "assistant/types.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant {
 namespace {
@@ -202,6 +202,31 @@ std::string DumpJson(const Json& j) {
   std::string out;
   AppendJson(out, j);
   return out;
+}
+
+int JsonNestingDepth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) max_depth = depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
 }
 
 }  // namespace assistant

@@ -1,3 +1,4 @@
+#include "common/json_text.hpp"
 #include "common/text.hpp"
 
 #include <cstdint>

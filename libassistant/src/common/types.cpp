@@ -1,5 +1,7 @@
 #include "assistant/types.hpp"
 
+#include "common/time_text.hpp"
+
 #include <openssl/rand.h>
 #include <pthread.h>
 
@@ -234,31 +236,6 @@ std::string NewId() {
     out.push_back(kHex[b[i] & 0xF]);
   }
   return out;
-}
-
-int JsonNestingDepth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) max_depth = depth;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
 }
 
 }  // namespace assistant

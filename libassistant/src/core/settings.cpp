@@ -130,9 +130,6 @@ Result<StatePaths> StatePathsFor(const Options& options, bool beside_database) {
 
 Status CheckOptions(const Options& options) {
   ASSISTANT_RETURN_IF_ERROR(ParseDatabaseUrl(options.database_url).status());
-  if (!options.agent.llm) {
-    ASSISTANT_RETURN_IF_ERROR(ParseProviderKind(options.agent.provider).status());
-  }
   if (options.checkpoint_interval.count() < 0) {
     return InvalidArgumentError("checkpoint_interval must not be negative",
                                 "checkpoint_interval");

@@ -1,4 +1,5 @@
 #include "crypto/crypto_util.hpp"
+#include "crypto/base64url.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

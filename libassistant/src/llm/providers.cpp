@@ -58,7 +58,7 @@ Result<std::unique_ptr<LlmProvider>> NewCohereProvider(const ProviderConfig& con
 }
 
 Result<std::unique_ptr<LlmProvider>> NewProvider(const AgentOptions& options) {
-  ASSISTANT_ASSIGN_OR_RETURN(ProviderKind kind, ParseProviderKind(options.provider));
+  const ProviderKind kind = options.provider;
   if (kind == ProviderKind::kRules) return NewRulesProvider();
   ProviderConfig config;
   config.base_url = options.base_url;

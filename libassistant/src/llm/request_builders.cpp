@@ -1,4 +1,5 @@
 #include "llm/request_builders.hpp"
+#include "common/json_text.hpp"
 
 #include <algorithm>
 

@@ -10,6 +10,7 @@
 #include "assistant/clock.hpp"
 #include "assistant/mailer.hpp"
 #include "assistant/types.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant {
 

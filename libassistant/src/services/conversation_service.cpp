@@ -162,12 +162,9 @@ class ConversationServiceImpl final : public ConversationService {
   // The agent appends the turns it runs, so `agent` may write messages too.
   Result<Message> AddMessage(const Principal& p, Message m) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireAnyScope(p, kWrite, kAgent));
-    if (m.role != "user" && m.role != "assistant" && m.role != "system" &&
-        m.role != "tool") {
-      return InvalidArgumentError("role must be user, assistant, system or tool", "role");
-    }
     // Assistant turns may be tool calls only, tool results may be empty.
-    const size_t min_chars = (m.role == "user" || m.role == "system") ? 1 : 0;
+    const size_t min_chars =
+        (m.role == MessageRole::kUser || m.role == MessageRole::kSystem) ? 1 : 0;
     ASSISTANT_ASSIGN_OR_RETURN(
         m.content, text::CleanText(m.content, "content", min_chars, kMessageMaxChars, true));
     if (m.tool_calls && !m.tool_calls->is_array() && !m.tool_calls->is_null()) {
@@ -178,10 +175,6 @@ class ConversationServiceImpl final : public ConversationService {
       ASSISTANT_RETURN_IF_ERROR(
           services::SerializeBounded(*m.tool_calls, "tool_calls", kJsonDocumentMaxBytes)
               .status());
-    }
-    if (m.status.empty()) m.status = "completed";
-    if (m.status != "completed" && m.status != "cancelled" && m.status != "failed") {
-      return InvalidArgumentError("status must be completed, cancelled or failed", "status");
     }
     if (m.id.empty()) m.id = NewId();
     m.created_at = services::NowMillis(clock_);

@@ -37,13 +37,6 @@ Status CheckPriority(int priority) {
   return Status();
 }
 
-Result<TaskQuery::Status> ParseStatus(const std::string& status) {
-  if (status.empty() || status == "all") return TaskQuery::Status::kAll;
-  if (status == "pending") return TaskQuery::Status::kPending;
-  if (status == "completed") return TaskQuery::Status::kCompleted;
-  return InvalidArgumentError("status must be all, pending or completed", "status");
-}
-
 class TaskServiceImpl final : public TaskService {
  public:
   TaskServiceImpl(Storage& storage, Clock& clock) : storage_(storage), clock_(clock) {}
@@ -102,7 +95,7 @@ class TaskServiceImpl final : public TaskService {
   Result<Page<Task>> List(const Principal& p, const TaskListOptions& options) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kRead));
     TaskQuery q;
-    ASSISTANT_ASSIGN_OR_RETURN(q.status, ParseStatus(options.status));
+    q.status = options.status;
     ASSISTANT_ASSIGN_OR_RETURN(q.title_contains,
                                text::CleanText(options.q, "q", 0, kTaskTitleMaxChars, false));
     const int limit = cursor::ClampLimit(options.limit);

@@ -20,6 +20,7 @@
 //   - Every exception is caught in Transact() and mapped to a Status; nothing
 //     escapes. Messages never carry the URL (it may hold a password).
 #include "storage/postgres_storage.hpp"
+#include "common/json_text.hpp"
 
 #include <pqxx/pqxx>
 
@@ -751,7 +752,7 @@ class PostgresStorage final : public Storage {
     // One statement for every filter combination: a NULL parameter turns its
     // condition off, so one prepared plan serves all.
     std::optional<bool> completed;
-    if (q.status != TaskQuery::Status::kAll) completed = q.status == TaskQuery::Status::kCompleted;
+    if (q.status != TaskFilter::kAll) completed = q.status == TaskFilter::kCompleted;
     std::optional<std::string> pattern;
     if (!q.title_contains.empty()) pattern = "%" + EscapeLike(q.title_contains) + "%";
     std::optional<int64_t> after_ms;
@@ -884,7 +885,8 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Status {
       if (tx.Exec("UPDATE messages SET content = $1, tool_calls = $2, status = $3 "
                   "WHERE id = $4 AND conversation_id = $5 AND user_id = $6",
-                  m.content, ToolCallsText(m), m.status, m.id, m.conversation_id, user_id)
+                  m.content, ToolCallsText(m), std::string(MessageStatusName(m.status)), m.id,
+                  m.conversation_id, user_id)
               .affected_rows() == 0) {
         return NotFoundError("message not found");
       }
@@ -1138,7 +1140,7 @@ class PostgresStorage final : public Storage {
   Status TouchRuns(const std::string& owner, Timestamp now) override {
     return Transact([&](Tx& tx) -> Status {
       tx.Exec("UPDATE runs SET heartbeat_at = $1 WHERE owner = $2 AND status = $3", Ms(now), owner,
-              std::string(kRunRunning));
+              std::string(RunStatusName(RunStatus::kRunning)));
       return Status();
     });
   }
@@ -1149,7 +1151,7 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Result<bool> {
       if (tx.Exec("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3 AND user_id = $4 "
                   "AND status = $5 AND COALESCE(heartbeat_at, created_at) < $6",
-                  std::string(kRunFailed), Ms(now), run_id, user_id, std::string(kRunRunning),
+                  std::string(RunStatusName(RunStatus::kFailed)), Ms(now), run_id, user_id, std::string(RunStatusName(RunStatus::kRunning)),
                   Ms(alive_since))
               .affected_rows() == 0) {
         return false;
@@ -1205,7 +1207,8 @@ class PostgresStorage final : public Storage {
         ASSISTANT_RETURN_IF_ERROR(StartRunIn(tx, *finish.start, &run));
       } else if (tx.Exec("UPDATE runs SET status = $1, finished_at = $2 "
                          "WHERE id = $3 AND user_id = $4",
-                         run.status, OptMs(run.finished_at), run.id, run.user_id)
+                         std::string(RunStatusName(run.status)), OptMs(run.finished_at), run.id,
+                         run.user_id)
                      .affected_rows() == 0) {
         return NotFoundError("run not found");
       }
@@ -1221,7 +1224,7 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Result<::assistant::Run> {
       tx.Exec("UPDATE runs SET cancel_requested = TRUE WHERE id = $1 AND user_id = $2 "
               "AND status = $3",
-              run_id, user_id, std::string(kRunRunning));
+              run_id, user_id, std::string(RunStatusName(RunStatus::kRunning)));
       return SelectRun(tx, user_id, run_id);
     });
   }
@@ -1327,8 +1330,8 @@ class PostgresStorage final : public Storage {
     tx.Exec(
         "INSERT INTO messages(id, conversation_id, user_id, role, content, tool_calls, "
         "tool_call_id, status, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-        id, conversation_id, user_id, m.role, m.content, ToolCallsText(m), m.tool_call_id,
-        m.status, Ms(m.created_at));
+        id, conversation_id, user_id, std::string(MessageRoleName(m.role)), m.content, ToolCallsText(m), m.tool_call_id,
+        std::string(MessageStatusName(m.status)), Ms(m.created_at));
   }
 
   // `as_finished`: the run's row as it ended, for a start written with its
@@ -1347,7 +1350,8 @@ class PostgresStorage final : public Storage {
       return NotFoundError("conversation not found");
     }
     tx.Exec(Sql({"INSERT INTO runs(", kRunCols, ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"}),
-            r.id, r.user_id, r.conversation_id, r.message_id, r.status, Ms(r.created_at),
+            r.id, r.user_id, r.conversation_id, r.message_id, std::string(RunStatusName(r.status)),
+            Ms(r.created_at),
             OptMs(r.finished_at), r.cancel_requested, r.owner, OptMs(r.heartbeat_at));
     return Status();
   }

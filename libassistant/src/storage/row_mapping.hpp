@@ -143,11 +143,15 @@ Message ReadMessage(const Row& r) {
   Message m;
   m.id = r.Text(0);
   m.conversation_id = r.Text(1);
-  m.role = r.Text(2);
+  // A name no version wrote (a row edited by hand) reads as a system
+  // message: the one role the agent's prompt replays without asking it
+  // to answer or to match a tool call.
+  m.role = ParseMessageRole(r.Text(2)).value_or(MessageRole::kSystem);
   m.content = r.Text(3);
   if (std::optional<std::string> tc = r.OptText(4)) m.tool_calls = Json::parse(*tc);
   m.tool_call_id = r.OptText(5);
-  m.status = r.Text(6);
+  // A name no version wrote (a row edited by hand) reads as failed.
+  m.status = ParseMessageStatus(r.Text(6)).value_or(MessageStatus::kFailed);
   m.created_at = Time(r, 7);
   return m;
 }
@@ -202,7 +206,9 @@ Run ReadRun(const Row& r) {
   run.user_id = r.Text(1);
   run.conversation_id = r.Text(2);
   run.message_id = r.Text(3);
-  run.status = r.Text(4);
+  // A name no version wrote (a row edited by hand) reads as failed: such a
+  // run cannot be resumed, and a reader must not take it for running.
+  run.status = ParseRunStatus(r.Text(4)).value_or(RunStatus::kFailed);
   run.created_at = Time(r, 5);
   run.finished_at = OptTime(r, 6);
   run.cancel_requested = r.Int(7) != 0;

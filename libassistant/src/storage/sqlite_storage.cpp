@@ -37,6 +37,7 @@
 //     Checkpoint() first runs FTS5 'optimize' when anything indexed was
 //     deleted or rewritten, then `wal_checkpoint(TRUNCATE)`.
 #include "storage/sqlite_storage.hpp"
+#include "common/json_text.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
@@ -1104,7 +1105,7 @@ class SqliteStorage final : public Storage {
       }
       return shapes;
     }();
-    const std::string& sql = kShapes[(q.status != TaskQuery::Status::kAll ? 4 : 0) +
+    const std::string& sql = kShapes[(q.status != TaskFilter::kAll ? 4 : 0) +
                                      (!q.title_contains.empty() ? 2 : 0) + (q.after ? 1 : 0)];
     // Bound without a copy, so it lives until the statement is reset.
     const std::string pattern =
@@ -1112,8 +1113,8 @@ class SqliteStorage final : public Storage {
     return Read([&](Connection& c) -> Result<std::vector<Task>> {
       RawStmt st = c.PrepareRaw(sql);
       st.BindText(1, user_id);
-      if (q.status != TaskQuery::Status::kAll) {
-        st.BindInt64(2, q.status == TaskQuery::Status::kCompleted ? 1 : 0);
+      if (q.status != TaskFilter::kAll) {
+        st.BindInt64(2, q.status == TaskFilter::kCompleted ? 1 : 0);
       }
       if (!pattern.empty()) st.BindText(3, pattern);
       if (q.after) {
@@ -1263,7 +1264,7 @@ class SqliteStorage final : public Storage {
       } else {
         st->bind(2);
       }
-      st->bind(3, m.status);
+      st->bind(3, MessageStatusName(m.status));
       st->bind(4, m.id);
       st->bind(5, m.conversation_id);
       st->bind(6, user_id);
@@ -1578,7 +1579,7 @@ class SqliteStorage final : public Storage {
       Stmt st = c.Prepare("UPDATE runs SET heartbeat_at = ? WHERE owner = ? AND status = ?");
       st->bind(1, Ms(now));
       st->bind(2, owner);
-      st->bind(3, kRunRunning);
+      st->bind(3, RunStatusName(RunStatus::kRunning));
       st->exec();
       return Status();
     });
@@ -1591,11 +1592,11 @@ class SqliteStorage final : public Storage {
       Stmt st = c.Prepare(
           "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ? "
           "AND status = ? AND COALESCE(heartbeat_at, created_at) < ?");
-      st->bind(1, kRunFailed);
+      st->bind(1, RunStatusName(RunStatus::kFailed));
       st->bind(2, Ms(now));
       st->bind(3, run_id);
       st->bind(4, user_id);
-      st->bind(5, kRunRunning);
+      st->bind(5, RunStatusName(RunStatus::kRunning));
       st->bind(6, Ms(alive_since));
       if (st->exec() == 0) return false;
       Stmt next = c.Prepare(
@@ -1650,7 +1651,7 @@ class SqliteStorage final : public Storage {
         ASSISTANT_RETURN_IF_ERROR(StartRunIn(c, *finish.start, &run));
       } else {
         Stmt st = c.Prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND user_id = ?");
-        st->bind(1, run.status);
+        st->bind(1, RunStatusName(run.status));
         BindOptTime(*st, 2, run.finished_at);
         st->bind(3, run.id);
         st->bind(4, run.user_id);
@@ -1673,7 +1674,7 @@ class SqliteStorage final : public Storage {
           "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND user_id = ? AND status = ?");
       st->bind(1, run_id);
       st->bind(2, user_id);
-      st->bind(3, kRunRunning);
+      st->bind(3, RunStatusName(RunStatus::kRunning));
       st->exec();
       return SelectRun(c, user_id, run_id);
     });
@@ -1902,7 +1903,7 @@ class SqliteStorage final : public Storage {
     st->bind(2, r.user_id);
     st->bind(3, r.conversation_id);
     st->bind(4, r.message_id);
-    st->bind(5, r.status);
+    st->bind(5, RunStatusName(r.status));
     st->bind(6, Ms(r.created_at));
     BindOptTime(*st, 7, r.finished_at);
     st->bind(8, r.cancel_requested ? 1 : 0);
@@ -1928,7 +1929,7 @@ class SqliteStorage final : public Storage {
     st->bind(1, id);
     st->bind(2, conversation_id);
     st->bind(3, user_id);
-    st->bind(4, m.role);
+    st->bind(4, MessageRoleName(m.role));
     st->bind(5, m.content);
     const std::optional<std::string> rendered = tool_calls_text ? std::nullopt : ToolCallsText(m);
     const std::optional<std::string>& text = tool_calls_text ? *tool_calls_text : rendered;
@@ -1938,7 +1939,7 @@ class SqliteStorage final : public Storage {
       st->bind(6);
     }
     BindOptText(*st, 7, m.tool_call_id);
-    st->bind(8, m.status);
+    st->bind(8, MessageStatusName(m.status));
     st->bind(9, Ms(m.created_at));
     st->exec();
   }
