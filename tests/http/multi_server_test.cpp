@@ -1,7 +1,8 @@
 // Several servers over one database behave as one: what one server revokes,
 // every other refuses within a second (the promise clients rely on), a
-// refresh token sent to two servers at once is rotated once, and a signing
-// key rotated in the database is trusted and used by every server. Two real assistant-server
+// refresh token sent to two servers at once is rotated once, a signing key
+// rotated in the database is trusted and used by every server, and a rate
+// limit is not multiplied by adding servers. Two real assistant-server
 // processes share one database (and its JWT secret). A run cancelled from
 // another server: runs_test.cpp ("a second server on the same database").
 #include <doctest/doctest.h>
@@ -209,6 +210,33 @@ TEST_CASE("a key rotated in the database is trusted at once and used within --ke
   CHECK(JwksLists(b, old_kid));
   CHECK(a.Call("GET", "/api/user/me", std::nullopt, u.access_token).status == 200);
   CHECK(b.Call("GET", "/api/user/me", std::nullopt, u.access_token).status == 200);
+}
+
+TEST_CASE("a rate limit of N over two servers refuses exactly the requests past N") {
+  constexpr int kLimit = 10, kOver = 5;
+  ServerProcess a({"--rate-limit-api", std::to_string(kLimit)});
+  REQUIRE(a.started());
+  ServerProcess b({"--rate-limit-api", std::to_string(kLimit)}, a.dir());
+  REQUIRE(b.started());
+  const User u = Register(a);
+  int ok = 0, limited = 0, other = 0;
+  for (int i = 0; i < kLimit + kOver; ++i) {
+    const ServerProcess& s = i % 2 == 0 ? a : b;
+    const Response r = s.Call("GET", "/api/tasks", std::nullopt, u.access_token);
+    if (r.status == 200) {
+      ++ok;
+      // One count for both servers: what is left goes down on either.
+      CHECK(r.Header("RateLimit-Remaining") == std::to_string(kLimit - ok));
+    } else if (r.status == 429) {
+      ++limited;
+      CHECK(!r.Header("Retry-After").empty());
+    } else {
+      ++other;
+    }
+  }
+  CHECK(ok == kLimit);
+  CHECK(limited == kOver);
+  CHECK(other == 0);
 }
 
 }  // TEST_SUITE
