@@ -151,6 +151,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (config->rotate_keys) {
+    auto kids = (*core)->auth().RotateSigningKeys();
+    if (!kids.ok()) {
+      logger.Error("cannot rotate the signing keys", {{"cause", kids.status().ToString()}});
+      return 1;
+    }
+    for (const std::string& kid : *kids) std::printf("%s\n", kid.c_str());
+    return 0;
+  }
+
   assistant::server::HttpServer server(**core, *config, logger, product_metrics.get());
   if (auto s = server.Bind(); !s.ok()) {
     logger.Error("cannot listen", {{"cause", s.message()}});

@@ -1565,6 +1565,116 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     REQUIRE(s.DeleteUser(a.user.id).ok());
     CHECK(IsNotFound(s.GetRun(a.user.id, last.id).status()));
   }
+
+  SUBCASE("rate limits: a window counts up to its limit, then begins again once it has passed") {
+    const std::chrono::milliseconds minute(60000);
+    for (int i = 1; i <= 3; ++i) {
+      auto w = s.HitRateLimit("ip:a", 3, minute, T(i * 10));
+      REQUIRE(w.ok());
+      CHECK(w->counted);
+      CHECK(w->hits == i);
+      CHECK(w->window_start == T(10));
+    }
+    // Full: not counted, and the window is unchanged.
+    auto full = s.HitRateLimit("ip:a", 3, minute, T(59000));
+    REQUIRE(full.ok());
+    CHECK_FALSE(full->counted);
+    CHECK(full->hits == 3);
+    CHECK(full->window_start == T(10));
+    // Keys are counted apart.
+    CHECK(s.HitRateLimit("ip:b", 3, minute, T(59000))->hits == 1);
+    // The window began at T(10): from T(60010) on, a new one begins.
+    CHECK_FALSE(s.HitRateLimit("ip:a", 3, minute, T(60009))->counted);
+    auto next = s.HitRateLimit("ip:a", 3, minute, T(60010));
+    REQUIRE(next.ok());
+    CHECK(next->counted);
+    CHECK(next->hits == 1);
+    CHECK(next->window_start == T(60010));
+
+    CHECK(s.DeleteRateLimitsBefore(T(59000)).value() == 0);
+    CHECK(s.DeleteRateLimitsBefore(T(60000)).value() == 1);  // ip:b
+    CHECK(s.HitRateLimit("ip:b", 3, minute, T(60100))->hits == 1);
+  }
+
+  SUBCASE("rate limits: hits from many threads at once are counted exactly") {
+    constexpr int kThreads = 8, kEach = 10, kLimit = 50;
+    std::atomic<int> counted{0}, refused{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kEach; ++i) {
+          auto w = s.HitRateLimit("user:u", kLimit, std::chrono::minutes(1), T(5));
+          if (!w.ok()) {
+            ++failed;
+          } else {
+            ++(w->counted ? counted : refused);
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(failed.load() == 0);
+    CHECK(counted.load() == kLimit);
+    CHECK(refused.load() == kThreads * kEach - kLimit);
+  }
+
+  SUBCASE("signing keys: the newest signs, older ones retire, pruning by retirement") {
+    auto key = [](const std::string& kid, const std::string& purpose, int64_t at) {
+      SigningKey k;
+      k.kid = kid;
+      k.purpose = purpose;
+      k.alg = "EdDSA";
+      k.sealed_key = "sealed-" + kid;
+      k.created_at = T(at);
+      return k;
+    };
+    CHECK(s.ListSigningKeys("access")->empty());
+    REQUIRE(s.AddSigningKey(key("k1", "access", 0)).ok());
+    REQUIRE(s.AddSigningKey(key("i1", "identity", 5)).ok());
+    // The same kid again changes nothing: a repeated import is harmless.
+    SigningKey again = key("k1", "access", 50);
+    again.sealed_key = "other";
+    CHECK(s.AddSigningKey(again).code() == StatusCode::kAlreadyExists);
+    auto one = s.ListSigningKeys("access").value();
+    REQUIRE(one.size() == 1);
+    CHECK(one[0].kid == "k1");
+    CHECK(one[0].purpose == "access");
+    CHECK(one[0].alg == "EdDSA");
+    CHECK(one[0].sealed_key == "sealed-k1");
+    CHECK(one[0].created_at == T(0));
+    CHECK(!one[0].retired_at);
+
+    // A rotation retires the older key at the new key's creation, and only
+    // keys of the same purpose.
+    REQUIRE(s.AddSigningKey(key("k2", "access", 10)).ok());
+    auto two = s.ListSigningKeys("access").value();
+    REQUIRE(two.size() == 2);
+    CHECK(two[0].kid == "k1");
+    CHECK(two[0].retired_at == T(10));
+    CHECK(two[1].kid == "k2");
+    CHECK(!two[1].retired_at);
+    REQUIRE(s.ListSigningKeys("identity")->size() == 1);
+    CHECK(!s.ListSigningKeys("identity").value()[0].retired_at);
+    // A retired key keeps its first retirement time through later rotations.
+    REQUIRE(s.AddSigningKey(key("k3", "access", 20)).ok());
+    auto three = s.ListSigningKeys("access").value();
+    REQUIRE(three.size() == 3);
+    CHECK(three[0].retired_at == T(10));
+    CHECK(three[1].retired_at == T(20));
+
+    CHECK(s.DeleteSigningKeysRetiredBefore("access", T(10)).value() == 0);
+    CHECK(s.DeleteSigningKeysRetiredBefore("identity", T(11)).value() == 0);
+    CHECK(s.DeleteSigningKeysRetiredBefore("access", T(11)).value() == 1);
+    CHECK(s.ListSigningKeys("access")->size() == 2);
+    CHECK(s.DeleteSigningKey("access", "k2").ok());
+    CHECK(IsNotFound(s.DeleteSigningKey("access", "k2")));
+    CHECK(IsNotFound(s.DeleteSigningKey("identity", "k3")));
+    auto left = s.ListSigningKeys("access").value();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].kid == "k3");
+    // The signing key is never pruned, however old.
+    CHECK(s.DeleteSigningKeysRetiredBefore("access", T(1000000)).value() == 0);
+  }
 }
 
 }  // namespace assistant::conformance

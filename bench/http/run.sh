@@ -5,6 +5,8 @@
 #   assistant-server        GET /api/tasks (20 tasks, bearer token), POST /api/tasks,
 #                           POST /api/agent/message "list tasks"
 #   FastAPI / Express peers the same three scenarios (PEERS)
+#   assistant-pg, -pg-2x    with PG_URL set: the same on PostgreSQL, one server and two behind
+#                           assistant-gateway (pg-peer.sh); ratios to Express and to SQLite
 #   nginx                   GET /api/tasks returning a fixed 20-task body
 #   bare-httplib-server     cpp-httplib with assistant-server's connection settings, the same
 #                           fixed body (the ceiling for any cpp-httplib server here)
@@ -36,6 +38,16 @@ done
 # Rate limits off (wrk is one client hammering one principal) and text logs to the
 # peer's log file, as in production.
 EXTRA="assistant-server=$BIN_DIR/assistant-server --port \$PORT --host \$HOST --database sqlite://\$DB_PATH --rate-limit-api 0 --rate-limit-auth 0"
+
+# With PG_URL (a PostgreSQL server, e.g. inside scripts/pg-test-server.sh with
+# PG_URL=$ASSISTANT_TEST_PG_URL): the same server on PostgreSQL, one server and two
+# behind assistant-gateway (pg-peer.sh), beside the SQLite one.
+if [[ -n ${PG_URL:-} ]]; then
+  export PG_URL BIN_DIR
+  EXTRA+=$'\n'"assistant-pg=$ROOT/bench/http/pg-peer.sh 1"
+  EXTRA+=$'\n'"assistant-pg-2x=$ROOT/bench/http/pg-peer.sh 2"
+  PEERS_BASE+=" assistant-pg assistant-pg-2x"
+fi
 
 BARE_PORT=${BARE_PORT:-18190}
 bare_pid=
@@ -105,5 +117,18 @@ for conns in sorted({k[0] for k in rows}, key=int):
         nginx = med((conns, "nginx", "plain_tasks")) if scen == "get_tasks" else None
         print(f"| {conns} | {scen} | {ratio(bare[0] if bare else None)} | "
               f"{ratio(nginx[0] if nginx else None)} | {ratio(best('express'))} | {ratio(best('fastapi'))} |")
+pg = [k for k in rows if k[1].startswith("assistant-pg")]
+if pg:
+    print("\nPostgreSQL (req/s ratios):\n")
+    print("| conns | scenario | peer | vs best Express | vs assistant-server on SQLite |")
+    print("|---:|---|---|---:|---:|")
+    for k in sorted(pg):
+        conns, peer, scen = k
+        ours = med(k)[0]
+        ex = [med(j)[0] for j in rows if j[0] == conns and j[2] == scen and j[1].startswith("express")]
+        lite = med((conns, "assistant-server", scen))
+        print(f"| {conns} | {scen} | {peer} | {ours / max(ex):.2f}x | " if ex else f"| {conns} | {scen} | {peer} | - | ",
+              end="")
+        print(f"{ours / lite[0]:.2f}x |" if lite else "- |")
 PY
 echo "raw results: $RESULTS"

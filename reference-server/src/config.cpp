@@ -163,6 +163,9 @@ const std::vector<Flag>& Flags() {
       {"access-token-ttl", "ASSISTANT_ACCESS_TOKEN_TTL", Kind::kInt, "900",
        "seconds an access token lives; clients refresh it before then",
        INT_FLAG(access_token_ttl, 1, 86400)},
+      {"key-reload", "ASSISTANT_KEY_RELOAD", Kind::kInt, "10",
+       "seconds after which a server signs with a key rotated by another (--rotate-keys)",
+       INT_FLAG(key_reload, 1, 3600)},
       {"refresh-grace", "ASSISTANT_REFRESH_GRACE", Kind::kInt, "10",
        "seconds a reused refresh token gets the same pair (0 = none)",
        INT_FLAG(refresh_grace, 0, 3600)},
@@ -283,6 +286,10 @@ Result<ServerConfig> ParseConfig(const std::vector<std::string>& args, const Env
       i += 2;
       continue;
     }
+    if (a == "--rotate-keys") {  // a command, so no variable: it must not stick
+      c.rotate_keys = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) {
       return InvalidArgumentError("unexpected argument '" + a + "' (see --help)", "args");
     }
@@ -338,7 +345,10 @@ std::string HelpText() {
       "  --copy-database FROM TO   copy the SQLite database FROM (sqlite://path or a path)\n"
       "                            into an empty TO (postgresql://... or a SQLite path),\n"
       "                            print each table's row count and exit; FROM may be\n"
-      "                            in use by a running server (a consistent backup)\n";
+      "                            in use by a running server (a consistent backup)\n"
+
+      "  --rotate-keys             make new signing keys in the database, print their kids\n"
+      "                            and exit; running servers use them within --key-reload\n";
   return out;
 }
 
@@ -354,6 +364,7 @@ Result<Options> BuildCoreOptions(const ServerConfig& c) {
   o.auth.password_hash.iterations = static_cast<uint32_t>(c.argon2_iterations);
   o.auth.refresh_grace = std::chrono::seconds(c.refresh_grace);
   o.auth.access_token_ttl = std::chrono::seconds(c.access_token_ttl);
+  o.auth.signing_key_reload = std::chrono::seconds(c.key_reload);
 
   ASSISTANT_ASSIGN_OR_RETURN(o.agent.provider, ParseProviderKind(c.llm_provider));
   o.agent.base_url = c.llm_base_url;

@@ -41,6 +41,7 @@ struct ServerConfig {
   std::string metrics_token;       // read from it at start (main.cpp)
   int refresh_grace = 10;   // seconds
   int access_token_ttl = 900;  // seconds
+  int key_reload = 10;         // seconds: stored signing keys are read again
   int llm_timeout = 60;     // seconds
   int run_retention = 3600; // seconds
   bool production = false;
@@ -57,6 +58,7 @@ struct ServerConfig {
   bool version = false;
   // --copy-database FROM TO: copy and exit instead of serving.
   std::optional<std::pair<std::string, std::string>> copy_database;
+  bool rotate_keys = false;  // --rotate-keys: rotate the stored signing keys and exit
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;

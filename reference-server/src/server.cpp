@@ -200,8 +200,8 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       config_(config),
       logger_(logger),
       product_(product),
-      auth_limiter_(config.rate_limit_auth),
-      api_limiter_(config.rate_limit_api),
+      auth_limiter_(core.storage(), core.clock(), config.rate_limit_auth),
+      api_limiter_(core.storage(), core.clock(), config.rate_limit_api),
       stream_slots_(config.max_streams, config.max_streams_per_user),
       http_(std::make_unique<Listener>(*this)) {
   routes_ = BuildRoutes(*this);
@@ -403,7 +403,7 @@ void HttpServer::RenderError(httplib::Response& res, const Status& status,
 }
 
 void HttpServer::ApplyRateHeaders(httplib::Response& res,
-                                  const SlidingWindowLimiter::Decision& d) const {
+                                  const RateDecision& d) const {
   res.set_header("RateLimit-Limit", std::to_string(d.limit));
   res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
   res.set_header("RateLimit-Reset", std::to_string(d.reset_seconds));
@@ -577,8 +577,9 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   // 5. Rate limit per client IP on the auth routes.
   if (route->rate == RateClass::kAuth && auth_limiter_.enabled()) {
     const auto d = auth_limiter_.Hit("ip:" + req.remote_addr);
-    ApplyRateHeaders(res, d);
-    if (!d.allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
+    if (!d.ok()) return fail(d.status());
+    ApplyRateHeaders(res, *d);
+    if (!d->allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
   }
 
   // 6. Authentication.
@@ -606,8 +607,9 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     // 7. Rate limit per principal.
     if (route->rate == RateClass::kApi && api_limiter_.enabled()) {
       const auto d = api_limiter_.Hit("user:" + call.principal->user_id);
-      ApplyRateHeaders(res, d);
-      if (!d.allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
+      if (!d.ok()) return fail(d.status());
+      ApplyRateHeaders(res, *d);
+      if (!d->allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
     }
   }
 

@@ -30,7 +30,7 @@
 #include "logger.hpp"
 #include "metrics.hpp"
 #include "product_metrics.hpp"
-#include "rate_limiter.hpp"
+#include "assistant/rate_limits.hpp"
 #include "stream_slots.hpp"
 
 namespace assistant::server {
@@ -161,7 +161,7 @@ class HttpServer final {
   const Route* DialectOf(const std::string& path) const;
   void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
                    const std::string& route, const Route* route_def = nullptr) const;
-  void ApplyRateHeaders(httplib::Response& res, const SlidingWindowLimiter::Decision& d) const;
+  void ApplyRateHeaders(httplib::Response& res, const RateDecision& d) const;
   bool Cors(const httplib::Request& req, httplib::Response& res,
             const std::vector<std::string>& extra_origins) const;
   // `why`: a message of our own instead of the status's generic one.
@@ -186,8 +186,9 @@ class HttpServer final {
   std::string openapi_;
   std::unique_ptr<Metrics> metrics_;
   const ProductMetrics* const product_;
-  SlidingWindowLimiter auth_limiter_;
-  SlidingWindowLimiter api_limiter_;
+  // Counted in the database, so they hold across servers (docs/server.md).
+  RateLimiter auth_limiter_;
+  RateLimiter api_limiter_;
   // Before the listener: streams it still serves give their slots back
   // while it shuts down, so the slots must outlive it.
   StreamSlots stream_slots_;

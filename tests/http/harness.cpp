@@ -166,9 +166,8 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::string dir, boo
   log_path_ = dir_ + "/server-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".log";
   std::vector<std::string> all;
   if (use_defaults) {
-    const std::string database =
-        PostgresMode() ? PostgresDatabaseFor(dir_) : "sqlite://" + db_path();
-    all = {"--port", "0", "--database", database, "--argon2-memory-kib", "256",
+    database_ = PostgresMode() ? PostgresDatabaseFor(dir_) : "sqlite://" + db_path();
+    all = {"--port", "0", "--database", database_, "--argon2-memory-kib", "256",
            "--argon2-iterations", "1", "--rate-limit-auth", "0", "--rate-limit-api", "0"};
   }
   all.insert(all.end(), args.begin(), args.end());

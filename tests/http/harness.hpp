@@ -71,6 +71,8 @@ class ServerProcess {
   // server gives the files it keeps beside a server database (secret,
   // outbox) in its working directory, which is dir().
   std::string db_path() const;
+  // The --database URL the server was started with (with the defaults).
+  const std::string& database() const { return database_; }
   std::string log() const;  // everything the server wrote so far
 
   // SIGTERM and wait; returns the exit status (-1 when killed by a signal).
@@ -88,6 +90,7 @@ class ServerProcess {
   std::unique_ptr<TempDir> own_dir_;
   std::string dir_;
   std::string log_path_;
+  std::string database_;
   pid_t pid_ = -1;
   int port_ = 0;
 };

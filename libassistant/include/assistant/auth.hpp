@@ -126,6 +126,14 @@ class AuthService {
 
   // The JWKS document: access-token keys in EdDSA mode plus the identity key.
   virtual Json Jwks() const = 0;
+  // Makes new signing keys (docs/storage.md "Signing keys"): the identity
+  // key, and the access-token key in EdDSA mode. They are stored, so every
+  // instance on the same storage trusts them at once and signs with them
+  // within AuthOptions::signing_key_reload; older keys verify until the
+  // tokens they signed have expired. Returns the new kids. FailedPrecondition
+  // ("signing_key") when keys are not stored (no JWT secret to seal them
+  // with). An HS256 secret is not rotated here: it is the operator's file.
+  virtual Result<std::vector<std::string>> RotateSigningKeys() = 0;
   // A 60-second EdDSA token for app `app_id` (docs/apps.md "The identity token").
   virtual Result<std::string> IssueIdentityToken(
       const Principal& principal, const std::string& app_id,

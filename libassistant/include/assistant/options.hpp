@@ -45,12 +45,19 @@ struct AuthOptions {
   std::string jwt_secret_file;
   // EdDSA key directory. Default: empty, which Assistant::Open fills from
   // the state paths (assistant/settings.hpp; in memory for an in-memory
-  // database).
+  // database). With a JWT secret the EdDSA keys live in storage instead
+  // (docs/storage.md "Signing keys"): this directory's keys are imported
+  // once, into storage that holds none.
   std::string jwt_key_dir;
-  // Directory holding the identity key that signs tokens for apps.
-  // Default: empty = `jwt_key_dir`/identity when that is given, else the
-  // state paths.
+  // Directory of the identity key that signs tokens for apps; as
+  // `jwt_key_dir`, imported once into storage. Default: empty =
+  // `jwt_key_dir`/identity when that is given, else the state paths.
   std::string identity_key_dir;
+  // How often stored signing keys are read again, which bounds how long
+  // after a rotation elsewhere this instance still signs with the older
+  // key. A token naming an unknown kid is a reason to read them at once.
+  // Default: 10 s.
+  std::chrono::milliseconds signing_key_reload{10000};
   std::string issuer = "libassistant";
   std::string audience = "libassistant";
   std::chrono::seconds access_token_ttl{15 * 60};

@@ -19,6 +19,9 @@
 //     `<db>.identity-keys`, `<db>.outbox.jsonl`; for PostgreSQL in the
 //     working directory with the prefix `assistant.`. An in-memory database
 //     keeps secret and keys in memory and never names a file after its URL.
+//     The EdDSA and identity keys themselves live in storage, sealed with
+//     the secret; the key directories are only read once, to import keys of
+//     an earlier version into storage that holds none (AuthOptions).
 //
 // Thread safety: every function here is safe to call from any thread;
 // LoadOrCreateSecretFile is safe against other processes creating the same

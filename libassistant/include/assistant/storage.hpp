@@ -272,6 +272,31 @@ class Storage {
   // every user's). Returns how many.
   virtual Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) = 0;
 
+  // ---- signing keys (docs/storage.md "Signing keys"): every server on the
+  // database reads the same ring.
+  // Atomically stores `key` and marks every other key of its purpose that is
+  // not retired as retired at key.created_at: `key` signs from then on.
+  // AlreadyExists when (purpose, kid) is stored; nothing changes then.
+  virtual Status AddSigningKey(const SigningKey& key) = 0;
+  // The keys of `purpose`, oldest first by (created_at, kid).
+  virtual Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) = 0;
+  // Forgets a key: tokens it signed stop verifying. NotFound when missing.
+  virtual Status DeleteSigningKey(const std::string& purpose, const std::string& kid) = 0;
+  // Deletes keys of `purpose` retired before `cutoff`. Returns how many.
+  virtual Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+                                                     Timestamp cutoff) = 0;
+
+  // ---- rate limits (docs/storage.md "Rate limits"): one count for every
+  // server on the database.
+  // Atomically counts a hit of `key`. A window begins at a key's first hit
+  // and lasts `window`; the first hit after it has passed begins a new one.
+  // The hit is counted only while the window holds fewer than `limit`.
+  virtual Result<RateWindow> HitRateLimit(const std::string& key, int limit,
+                                          std::chrono::milliseconds window, Timestamp now) = 0;
+  // Deletes the counters of windows that began before `cutoff`. Returns how
+  // many.
+  virtual Result<int> DeleteRateLimitsBefore(Timestamp cutoff) = 0;
+
   // Moves deleted text out of the database files (SQLite: WAL checkpoint
   // with secure_delete on). Safe to call at any time.
   virtual Status Checkpoint() = 0;

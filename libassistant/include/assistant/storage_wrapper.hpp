@@ -211,6 +211,24 @@ class StorageWrapper : public Storage {
   Result<int> DeleteRunsFinishedBefore(Timestamp cutoff) override {
     return target_->DeleteRunsFinishedBefore(cutoff);
   }
+  Status AddSigningKey(const SigningKey& key) override { return target_->AddSigningKey(key); }
+  Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
+    return target_->ListSigningKeys(purpose);
+  }
+  Status DeleteSigningKey(const std::string& purpose, const std::string& kid) override {
+    return target_->DeleteSigningKey(purpose, kid);
+  }
+  Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+                                             Timestamp cutoff) override {
+    return target_->DeleteSigningKeysRetiredBefore(purpose, cutoff);
+  }
+  Result<RateWindow> HitRateLimit(const std::string& key, int limit,
+                                  std::chrono::milliseconds window, Timestamp now) override {
+    return target_->HitRateLimit(key, limit, window, now);
+  }
+  Result<int> DeleteRateLimitsBefore(Timestamp cutoff) override {
+    return target_->DeleteRateLimitsBefore(cutoff);
+  }
   Status Checkpoint() override { return target_->Checkpoint(); }
 
  private:

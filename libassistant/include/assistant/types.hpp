@@ -198,6 +198,29 @@ struct AuditEvent {
   Timestamp created_at{};
 };
 
+// A token signing key shared by every server on one database
+// (docs/storage.md "Signing keys"). The newest key of a purpose signs; older
+// ones only verify, until the tokens they signed have expired.
+struct SigningKey {
+  std::string kid;
+  std::string purpose;  // "access" or "identity"
+  std::string alg;      // "EdDSA"
+  // The private key sealed by its owner, as text (the core: base64url of
+  // AES-256-GCM under a key derived from the JWT secret); storage keeps it
+  // as given. Never logged.
+  std::string sealed_key;
+  Timestamp created_at{};
+  // When a newer key took over signing; unset while this one signs.
+  std::optional<Timestamp> retired_at;
+};
+
+// One key's rate-limit window as stored (Storage::HitRateLimit).
+struct RateWindow {
+  bool counted = false;     // the hit was counted (false: the window was full)
+  int hits = 0;             // hits in the window, this one included when counted
+  Timestamp window_start{};  // when the window began
+};
+
 // A keyset position: the (time, id) of the last row of the previous page.
 struct PagePosition {
   Timestamp time{};

@@ -26,6 +26,7 @@
 #include "assistant/identity_token.hpp"
 #include "assistant/settings.hpp"
 #include "auth/auth_service_impl.hpp"
+#include "auth/stored_key_ring.hpp"
 #include "common/text.hpp"
 #include "crypto/base64url.hpp"
 #include "crypto/crypto_util.hpp"
@@ -137,7 +138,7 @@ struct StringHash {
 class AuthServiceImpl final : public AuthServiceInternal {
  public:
   AuthServiceImpl(AuthDeps deps, std::unique_ptr<KeyRing> access_ring,
-                  std::unique_ptr<KeyRing> identity_ring,
+                  std::unique_ptr<KeyRing> identity_ring, bool keys_stored,
                   std::unique_ptr<crypto::PasswordHasher> hasher, std::string derivation_key,
                   std::string dummy_hash)
       : storage_(std::move(deps.storage)),
@@ -147,6 +148,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
         options_(std::move(deps.options)),
         access_ring_(std::move(access_ring)),
         identity_ring_(std::move(identity_ring)),
+        keys_stored_(keys_stored),
         hasher_(std::move(hasher)),
         derivation_key_(std::move(derivation_key)),
         dummy_hash_(std::move(dummy_hash)) {}
@@ -502,6 +504,21 @@ class AuthServiceImpl final : public AuthServiceInternal {
     return Json{{"keys", std::move(keys)}};
   }
 
+  Result<std::vector<std::string>> RotateSigningKeys() override {
+    if (!keys_stored_) {
+      return FailedPreconditionError("signing keys are not stored (no JWT secret to seal them)",
+                                     "signing_key");
+    }
+    std::vector<std::string> kids;
+    for (KeyRing* ring : {identity_ring_.get(), access_ring_.get()}) {
+      if (ring->algorithm() != JwtAlgorithm::kEdDSA) continue;
+      ASSISTANT_RETURN_IF_ERROR(ring->Rotate());
+      // The newest key is listed first.
+      kids.push_back(ring->Jwks()["keys"][0]["kid"].get<std::string>());
+    }
+    return kids;
+  }
+
   Result<std::string> IssueIdentityToken(const Principal& principal, const std::string& app_id,
                                          const std::vector<std::string>& app_scopes) override {
     return SignIdentityToken(*identity_ring_, options_.issuer, principal, app_id, app_scopes,
@@ -812,6 +829,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
   const AuthOptions options_;
   const std::unique_ptr<KeyRing> access_ring_;
   const std::unique_ptr<KeyRing> identity_ring_;
+  const bool keys_stored_;  // both rings read storage (stored_key_ring.hpp)
   const std::unique_ptr<crypto::PasswordHasher> hasher_;
   std::string derivation_key_;
   const std::string dummy_hash_;
@@ -839,19 +857,43 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
       o.email_verification_ttl.count() <= 0 || o.session_cache_ttl.count() < 0) {
     return InvalidArgumentError("token lifetimes must be positive", "auth");
   }
+  // With a JWT secret to seal them, EdDSA keys live in storage, shared by
+  // every instance on it; without one (an embedder's bare AuthService),
+  // in the key directories or in memory as before.
+  const bool keys_stored = !o.jwt_secret.empty();
+  auto stored_ring = [&](const char* purpose, const std::string& import_dir,
+                         std::chrono::seconds lifetime) {
+    StoredKeyRingOptions so;
+    so.purpose = purpose;
+    so.seal_secret = o.jwt_secret;
+    so.import_dir = import_dir;
+    so.reload_interval = o.signing_key_reload;
+    so.token_lifetime = lifetime;
+    return OpenStoredKeyRing(deps.storage, *deps.clock, std::move(so));
+  };
   std::unique_ptr<KeyRing> access;
   if (o.jwt_algorithm == JwtAlgorithm::kHS256) {
     if (o.jwt_secret.empty()) {
       return InvalidArgumentError("HS256 needs a JWT secret", "jwt_secret");
     }
     ASSISTANT_ASSIGN_OR_RETURN(access, KeyRing::Hs256(o.jwt_secret));
+  } else if (keys_stored) {
+    ASSISTANT_ASSIGN_OR_RETURN(access, stored_ring("access", o.jwt_key_dir, o.access_token_ttl));
   } else if (!o.jwt_key_dir.empty()) {
     ASSISTANT_ASSIGN_OR_RETURN(access, KeyRing::LoadOrCreateEd25519(o.jwt_key_dir));
   } else {
     ASSISTANT_ASSIGN_OR_RETURN(access, KeyRing::EphemeralEd25519());
   }
   std::unique_ptr<KeyRing> identity;
-  if (!o.identity_key_dir.empty()) {
+  if (keys_stored) {
+    Result<std::unique_ptr<KeyRing>> r =
+        stored_ring("identity", o.identity_key_dir, kIdentityTokenTtl);
+    if (!r.ok()) {
+      return Status(r.status().code(), r.status().message(), r.status().reason(),
+                    "identity_key_dir");
+    }
+    identity = std::move(r).value();
+  } else if (!o.identity_key_dir.empty()) {
     Result<std::unique_ptr<KeyRing>> r = KeyRing::LoadOrCreateEd25519(o.identity_key_dir);
     if (!r.ok()) {
       return InvalidArgumentError(r.status().message(), "identity_key_dir");
@@ -880,7 +922,8 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
   // Verified against when a login names no account, so both paths cost the same.
   ASSISTANT_ASSIGN_OR_RETURN(std::string dummy, hasher->Hash(crypto::RandomToken(24)));
   return std::unique_ptr<AuthServiceInternal>(
-      new AuthServiceImpl(std::move(deps), std::move(access), std::move(identity), std::move(hasher),
+      new AuthServiceImpl(std::move(deps), std::move(access), std::move(identity), keys_stored,
+                          std::move(hasher),
                           std::move(derivation_key), std::move(dummy)));
 }
 

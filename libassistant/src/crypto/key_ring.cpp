@@ -26,6 +26,7 @@
 #include "common/json_text.hpp"
 #include "crypto/base64url.hpp"
 #include "crypto/crypto_util.hpp"
+#include "crypto/key_material.hpp"
 #include "common/text.hpp"
 
 namespace assistant {
@@ -368,13 +369,19 @@ Status WritePrivateFile(const std::string& path, std::string_view data) {
   return Status();
 }
 
-Result<PkeyPtr> LoadPem(const std::string& path) {
-  ASSISTANT_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+// `what` names the key's origin in the error.
+Result<PkeyPtr> ParsePem(std::string_view pem, const std::string& what) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EVP_PKEY* p = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
-  OPENSSL_cleanse(pem.data(), pem.size());
-  if (p == nullptr) return InvalidArgumentError("not a PEM private key: " + path, "jwt_key_dir");
+  if (p == nullptr) return InvalidArgumentError("not a PEM private key: " + what, "jwt_key_dir");
   return PkeyPtr(p, PkeyFree());
+}
+
+Result<PkeyPtr> LoadPem(const std::string& path) {
+  ASSISTANT_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  Result<PkeyPtr> key = ParsePem(pem, path);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  return key;
 }
 
 // A file name that sorts by creation time, so the newest key is the last.
@@ -386,7 +393,7 @@ std::string NewKeyFileName() {
   return buf;
 }
 
-Status SavePem(const EVP_PKEY* pkey, const std::string& path) {
+Result<std::string> EncodePem(const EVP_PKEY* pkey) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
   // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY").
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
@@ -394,8 +401,15 @@ Status SavePem(const EVP_PKEY* pkey, const std::string& path) {
   }
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  Status s = WritePrivateFile(path, std::string_view(data, static_cast<size_t>(len)));
+  std::string pem(data, static_cast<size_t>(len));
   OPENSSL_cleanse(data, static_cast<size_t>(len));
+  return pem;
+}
+
+Status SavePem(const EVP_PKEY* pkey, const std::string& path) {
+  ASSISTANT_ASSIGN_OR_RETURN(std::string pem, EncodePem(pkey));
+  Status s = WritePrivateFile(path, pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
   return s;
 }
 
@@ -468,7 +482,7 @@ class Ed25519Ring final : public KeyRing {
       auto kid = header.find("kid");
       if (kid == header.end() || !kid->is_string()) return InvalidToken("token has no key id");
       pkey = FindByKid(kid->get_ref<const std::string&>());
-      if (!pkey) return InvalidToken("unknown key id");
+      if (!pkey) return InvalidToken(crypto::kUnknownKidMessage);
     }
     ASSISTANT_ASSIGN_OR_RETURN(std::string signature, DecodeSignature(t.signature_b64));
     if (signature.size() != 64) return InvalidToken("bad token signature");
@@ -629,6 +643,43 @@ Result<std::unique_ptr<KeyRing>> KeyRing::FromJwks(const Json& jwks) {
   // it verifies nothing.
   return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys), /*verify_only=*/true));
 }
+
+namespace crypto {
+
+Result<std::string> NewEd25519Pem() {
+  ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, GenerateEd25519());
+  return EncodePem(pkey.get());
+}
+
+Result<std::string> Ed25519Kid(std::string_view pem) {
+  ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, ParsePem(pem, "stored key"));
+  ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), ""));
+  return key.kid;
+}
+
+Result<std::vector<std::string>> ReadEd25519Dir(const std::string& dir) {
+  struct stat st{};
+  if (dir.empty() || ::stat(dir.c_str(), &st) != 0) return std::vector<std::string>{};
+  ASSISTANT_ASSIGN_OR_RETURN(std::vector<std::string> names, ListPemFiles(dir));
+  std::vector<std::string> pems;
+  for (const std::string& name : names) {
+    ASSISTANT_ASSIGN_OR_RETURN(std::string pem, ReadFile(dir + "/" + name));
+    pems.push_back(std::move(pem));
+  }
+  return pems;
+}
+
+Result<std::unique_ptr<KeyRing>> Ed25519RingFromPems(const std::vector<std::string>& pems) {
+  std::vector<EdKey> keys;
+  for (const std::string& pem : pems) {
+    ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, ParsePem(pem, "stored key"));
+    ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), ""));
+    keys.push_back(std::move(key));
+  }
+  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys)));
+}
+
+}  // namespace crypto
 
 Result<std::unique_ptr<KeyRing>> KeyRing::LoadOrCreateEd25519(const std::string& dir_in) {
   if (dir_in.empty()) return InvalidArgumentError("the key directory is empty", "jwt_key_dir");

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/rate_limit_sql.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/search_terms.hpp"
 
@@ -207,6 +208,28 @@ CREATE TABLE run_events (
   data TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
 );
+)sql",
+    // 2: token signing keys, as SQLite's migration 8 (docs/storage.md
+    // "Signing keys").
+    R"sql(
+CREATE TABLE signing_keys (
+  purpose TEXT NOT NULL,
+  kid TEXT NOT NULL,
+  alg TEXT NOT NULL,
+  sealed_key TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  retired_at BIGINT,
+  PRIMARY KEY (purpose, kid)
+);
+)sql",
+    // 3: rate-limit counters, as SQLite's migration 9.
+    R"sql(
+CREATE TABLE rate_limits (
+  key TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  hits INTEGER NOT NULL
+);
+CREATE INDEX rate_limits_window ON rate_limits(window_start);
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
@@ -1246,6 +1269,80 @@ class PostgresStorage final : public Storage {
       return static_cast<int>(
           tx.Exec("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < $1",
                   Ms(cutoff))
+              .affected_rows());
+    });
+  }
+
+  // ---- rate limits
+
+  Result<RateWindow> HitRateLimit(const std::string& key, int limit,
+                                  std::chrono::milliseconds window, Timestamp now) override {
+    return Transact([&](Tx& tx) -> Result<RateWindow> {
+      // The row lock orders servers hitting the same key.
+      static const std::string kHit = HitRateLimitSql('$');
+      auto counted = tx.Exec(kHit, key, Ms(now), Ms(now - window), limit);
+      RateWindow w;
+      w.counted = !counted.empty();
+      auto rows = w.counted ? counted
+                            : tx.Exec("SELECT window_start, hits FROM rate_limits WHERE key = $1",
+                                      key);
+      if (rows.empty()) return InternalError("the rate-limit counter vanished");
+      w.window_start = TimeCol(rows[0][0]);
+      w.hits = rows[0][1].as<int>();
+      return w;
+    });
+  }
+
+  Result<int> DeleteRateLimitsBefore(Timestamp cutoff) override {
+    return Transact([&](Tx& tx) -> Result<int> {
+      return static_cast<int>(
+          tx.Exec("DELETE FROM rate_limits WHERE window_start < $1", Ms(cutoff)).affected_rows());
+    });
+  }
+
+  // ---- signing keys
+
+  Status AddSigningKey(const SigningKey& k) override {
+    return Transact([&](Tx& tx) -> Status {
+      tx.Exec(Sql({"INSERT INTO signing_keys(", kSigningKeyCols,
+                   ") VALUES ($1,$2,$3,$4,$5,NULL)"}),
+              k.kid, k.purpose, k.alg, k.sealed_key, Ms(k.created_at));
+      tx.Exec(
+          "UPDATE signing_keys SET retired_at = $1 "
+          "WHERE purpose = $2 AND kid <> $3 AND retired_at IS NULL",
+          Ms(k.created_at), k.purpose, k.kid);
+      return Status();
+    });
+  }
+
+  Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
+    return Transact([&](Tx& tx) -> Result<std::vector<SigningKey>> {
+      auto rows = tx.Exec(Sql({"SELECT ", kSigningKeyCols,
+                               " FROM signing_keys WHERE purpose = $1 ORDER BY created_at, kid"}),
+                          purpose);
+      std::vector<SigningKey> out;
+      for (const auto& r : rows) out.push_back(rows::ReadSigningKey(PgRow{r}));
+      return out;
+    });
+  }
+
+  Status DeleteSigningKey(const std::string& purpose, const std::string& kid) override {
+    return Transact([&](Tx& tx) -> Status {
+      if (tx.Exec("DELETE FROM signing_keys WHERE purpose = $1 AND kid = $2", purpose, kid)
+              .affected_rows() == 0) {
+        return NotFoundError("no signing key with that kid");
+      }
+      return Status();
+    });
+  }
+
+  Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+                                             Timestamp cutoff) override {
+    return Transact([&](Tx& tx) -> Result<int> {
+      return static_cast<int>(
+          tx.Exec("DELETE FROM signing_keys WHERE purpose = $1 AND retired_at IS NOT NULL "
+                  "AND retired_at < $2",
+                  purpose, Ms(cutoff))
               .affected_rows());
     });
   }

@@ -217,6 +217,20 @@ Run ReadRun(const Row& r) {
   return run;
 }
 
+inline constexpr const char* kSigningKeyCols =
+    "kid, purpose, alg, sealed_key, created_at, retired_at";
+template <typename Row>
+SigningKey ReadSigningKey(const Row& r) {
+  SigningKey k;
+  k.kid = r.Text(0);
+  k.purpose = r.Text(1);
+  k.alg = r.Text(2);
+  k.sealed_key = r.Text(3);
+  k.created_at = Time(r, 4);
+  k.retired_at = OptTime(r, 5);
+  return k;
+}
+
 // Every column list, for a backend to bring in with one using-directive.
 namespace columns {
 using rows::kApiKeyCols;
@@ -227,6 +241,7 @@ using rows::kMessageCols;
 using rows::kRefreshCols;
 using rows::kRunCols;
 using rows::kSessionCols;
+using rows::kSigningKeyCols;
 using rows::kTaskCols;
 using rows::kUserCols;
 using rows::kUserDataCols;

@@ -60,6 +60,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/rate_limit_sql.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/search_terms.hpp"
 #include "storage/wal_checkpointer.hpp"
@@ -371,6 +372,30 @@ CREATE TRIGGER conversations_fts_au AFTER UPDATE OF title ON conversations
   INSERT INTO conversations_fts(rowid, title, owner)
     VALUES (new.seq, new.title, 'u' || hex(new.user_id));
 END;
+)sql",
+    // 8: token signing keys live in the database, so a key rotated on one
+    // server is used and trusted by every other (docs/storage.md "Signing
+    // keys"). The private key is sealed by the core before it gets here.
+    R"sql(
+CREATE TABLE signing_keys (
+  purpose TEXT NOT NULL,
+  kid TEXT NOT NULL,
+  alg TEXT NOT NULL,
+  sealed_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  retired_at INTEGER,
+  PRIMARY KEY (purpose, kid)
+) WITHOUT ROWID;
+)sql",
+    // 9: rate-limit counters, so a limit holds across every server on the
+    // database (docs/storage.md "Rate limits").
+    R"sql(
+CREATE TABLE rate_limits (
+  key TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  hits INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX rate_limits_window ON rate_limits(window_start);
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
@@ -1696,6 +1721,97 @@ class SqliteStorage final : public Storage {
       // Events go by ON DELETE CASCADE.
       Stmt st = c.Prepare("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?");
       st->bind(1, Ms(cutoff));
+      return st->exec();
+    });
+  }
+
+  // ---- rate limits
+
+  Result<RateWindow> HitRateLimit(const std::string& key, int limit,
+                                  std::chrono::milliseconds window, Timestamp now) override {
+    return Write([&](Connection& c) -> Result<RateWindow> {
+      static const std::string kHit = HitRateLimitSql('?');
+      Stmt st = c.Prepare(kHit);
+      st->bind(1, key);
+      st->bind(2, Ms(now));
+      st->bind(3, Ms(now - window));
+      st->bind(4, limit);
+      RateWindow w;
+      if (st->executeStep()) {
+        w.counted = true;
+        w.window_start = FromUnixMillis(st->getColumn(0).getInt64());
+        w.hits = st->getColumn(1).getInt();
+        return w;
+      }
+      Stmt full = c.Prepare("SELECT window_start, hits FROM rate_limits WHERE key = ?");
+      full->bind(1, key);
+      if (!full->executeStep()) return InternalError("the rate-limit counter vanished");
+      w.window_start = FromUnixMillis(full->getColumn(0).getInt64());
+      w.hits = full->getColumn(1).getInt();
+      return w;
+    });
+  }
+
+  Result<int> DeleteRateLimitsBefore(Timestamp cutoff) override {
+    return Write([&](Connection& c) -> Result<int> {
+      Stmt st = c.Prepare("DELETE FROM rate_limits WHERE window_start < ?");
+      st->bind(1, Ms(cutoff));
+      return st->exec();
+    });
+  }
+
+  // ---- signing keys
+
+  Status AddSigningKey(const SigningKey& k) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt ins = c.Prepare(Sql({"INSERT INTO signing_keys(", kSigningKeyCols,
+                                ") VALUES (?,?,?,?,?,NULL)"}));
+      ins->bind(1, k.kid);
+      ins->bind(2, k.purpose);
+      ins->bind(3, k.alg);
+      ins->bind(4, k.sealed_key);
+      ins->bind(5, Ms(k.created_at));
+      ins->exec();
+      Stmt retire = c.Prepare(
+          "UPDATE signing_keys SET retired_at = ? "
+          "WHERE purpose = ? AND kid <> ? AND retired_at IS NULL");
+      retire->bind(1, Ms(k.created_at));
+      retire->bind(2, k.purpose);
+      retire->bind(3, k.kid);
+      retire->exec();
+      return Status();
+    });
+  }
+
+  Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
+    return Read([&](Connection& c) -> Result<std::vector<SigningKey>> {
+      Stmt st = c.Prepare(Sql({"SELECT ", kSigningKeyCols,
+                               " FROM signing_keys WHERE purpose = ? ORDER BY created_at, kid"}));
+      st->bind(1, purpose);
+      std::vector<SigningKey> out;
+      while (st->executeStep()) out.push_back(rows::ReadSigningKey(SqliteRow{*st}));
+      return out;
+    });
+  }
+
+  Status DeleteSigningKey(const std::string& purpose, const std::string& kid) override {
+    return Write([&](Connection& c) -> Status {
+      Stmt st = c.Prepare("DELETE FROM signing_keys WHERE purpose = ? AND kid = ?");
+      st->bind(1, purpose);
+      st->bind(2, kid);
+      if (st->exec() == 0) return NotFoundError("no signing key with that kid");
+      return Status();
+    });
+  }
+
+  Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+                                             Timestamp cutoff) override {
+    return Write([&](Connection& c) -> Result<int> {
+      Stmt st = c.Prepare(
+          "DELETE FROM signing_keys WHERE purpose = ? AND retired_at IS NOT NULL "
+          "AND retired_at < ?");
+      st->bind(1, purpose);
+      st->bind(2, Ms(cutoff));
       return st->exec();
     });
   }

@@ -14,7 +14,7 @@ namespace assistant::storage {
 
 // The schema version this build writes; a database recording a higher one is
 // refused with FailedPrecondition "schema_too_new".
-inline constexpr int kSqliteSchemaVersion = 7;
+inline constexpr int kSqliteSchemaVersion = 9;
 
 // The SQL of migration `version` (1..kSqliteSchemaVersion), which brings the
 // schema from version-1 to version; empty when out of range. For upgrade tests.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench/http/pg-peer.sh N - assistant-server on PostgreSQL as a peer of run-peers.sh:
+# a fresh database per run on $PG_URL's server, then one server on $PORT (N=1), or
+# N servers on the ports after $PORT behind assistant-gateway on $PORT (N>1, round
+# robin, --token-check off: the servers check tokens). Stays in the foreground until
+# TERM, then stops what it started. Env: PORT, HOST (run-peers.sh), PG_URL, BIN_DIR.
+set -euo pipefail
+n=${1:-1}
+: "${PG_URL:?PG_URL is the PostgreSQL server (scripts/pg-test-server.sh sets ASSISTANT_TEST_PG_URL)}"
+psql=$(ls /usr/lib/postgresql/*/bin/psql | tail -1)
+db="bench_${PORT}_$$"
+"$psql" -q -X "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
+url="${PG_URL%/*}/$db"
+server=("$BIN_DIR/assistant-server" --host "$HOST" --database "$url" --rate-limit-api 0
+        --rate-limit-auth 0 --state-dir "${TMPDIR:-/tmp}/$db")
+pids=()
+stop() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  "$psql" -q -X "$PG_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  rm -rf "${TMPDIR:-/tmp}/$db"
+  exit 0
+}
+trap stop TERM INT
+if ((n == 1)); then
+  "${server[@]}" --port "$PORT" & pids+=($!)
+else
+  backends=()
+  for i in $(seq "$n"); do
+    "${server[@]}" --port $((PORT + 100 + i)) & pids+=($!)
+    backends+=("http://$HOST:$((PORT + 100 + i))")
+  done
+  sleep 1
+  "$BIN_DIR/assistant-gateway" --host "$HOST" --port "$PORT" --rate-limit 0 --token-check off \
+    --backend "$(IFS=,; echo "${backends[*]}")" & pids+=($!)
+fi
+wait

@@ -1,0 +1,66 @@
+// File: assistant/rate_limits.hpp
+//
+// Rate limits counted in storage (Storage::HitRateLimit), so a limit holds
+// for every instance on one database: N requests per window per key, on
+// whichever server each lands. Adding servers does not multiply it
+// (docs/storage.md "Rate limits").
+//
+// A window begins at a key's first counted hit and lasts `window`; hits past
+// the limit are refused and not counted, so a client that waits
+// `retry_after_seconds` gets in. Each counted or refused hit costs one
+// storage write (docs/performance.md has its price).
+//
+// Thread safety: Hit may be called from many threads at once.
+//
+// Example:
+//   assistant::RateLimiter per_user(core->storage(), core->clock(), 100);
+//   auto d = per_user.Hit("user:" + principal.user_id);
+//   if (d.ok() && !d->allowed) return TooManyRequests(d->retry_after_seconds);
+#ifndef ASSISTANT_RATE_LIMITS_HPP_
+#define ASSISTANT_RATE_LIMITS_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "assistant/clock.hpp"
+#include "assistant/status.hpp"
+#include "assistant/storage.hpp"
+
+namespace assistant {
+
+struct RateDecision {
+  bool allowed = true;
+  int limit = 0;
+  int remaining = 0;        // hits left in the window (RateLimit-Remaining)
+  int reset_seconds = 0;    // until the window ends (RateLimit-Reset)
+  int retry_after_seconds = 0;  // when refused (Retry-After); at least 1
+};
+
+class RateLimiter {
+ public:
+  // `limit` hits per `window` for each key; limit <= 0 turns it off (every
+  // hit allowed, nothing written). `storage` and `clock` outlive it.
+  // REQUIRES: window between 1 s and 1 h.
+  RateLimiter(Storage& storage, Clock& clock, int limit,
+              std::chrono::milliseconds window = std::chrono::minutes(1));
+
+  bool enabled() const { return limit_ > 0; }
+  int limit() const { return limit_; }
+
+  // Counts a hit of `key` (callers namespace keys, e.g. "ip:..." and
+  // "user:..."). Storage errors as storage reports them: a limit that
+  // cannot be checked is not silently lifted.
+  Result<RateDecision> Hit(const std::string& key);
+
+ private:
+  Storage& storage_;
+  Clock& clock_;
+  const int limit_;
+  const std::chrono::milliseconds window_;
+  std::atomic<uint64_t> hits_{0};
+};
+
+}  // namespace assistant
+
+#endif  // ASSISTANT_RATE_LIMITS_HPP_

@@ -1,0 +1,78 @@
+// assistant::RateLimiter over storage: two limiters on one storage stand for
+// two servers on one database.
+#include <doctest/doctest.h>
+
+#include <memory>
+
+#include "assistant/rate_limits.hpp"
+#include "assistant/storage_wrapper.hpp"
+
+using namespace assistant;
+
+namespace {
+
+std::unique_ptr<Storage> MemoryStorage() {
+  auto s = OpenStorage("sqlite::memory:");
+  REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
+}  // namespace
+
+TEST_SUITE("rate_limits") {
+
+TEST_CASE("the limit is shared by every limiter on the storage; refusals say when to retry") {
+  FakeClock clock;
+  auto storage = MemoryStorage();
+  RateLimiter a(*storage, clock, 4), b(*storage, clock, 4);
+  for (int i = 0; i < 4; ++i) {
+    auto d = (i % 2 == 0 ? a : b).Hit("user:u");
+    REQUIRE(d.ok());
+    CHECK(d->allowed);
+    CHECK(d->limit == 4);
+    CHECK(d->remaining == 3 - i);
+    CHECK(d->reset_seconds == 60 - 10 * i);
+    clock.Advance(std::chrono::seconds(10));
+  }
+  auto refused = b.Hit("user:u");
+  REQUIRE(refused.ok());
+  CHECK_FALSE(refused->allowed);
+  CHECK(refused->remaining == 0);
+  CHECK(refused->retry_after_seconds == 20);  // the window began 40 s ago
+  CHECK(refused->reset_seconds == 20);
+  CHECK(a.Hit("user:other")->allowed);
+  // Refused hits do not extend the wait: once the window has passed, in.
+  clock.Advance(std::chrono::seconds(20));
+  auto again = a.Hit("user:u");
+  REQUIRE(again.ok());
+  CHECK(again->allowed);
+  CHECK(again->remaining == 3);
+}
+
+TEST_CASE("a limit of 0 is off and writes nothing") {
+  FakeClock clock;
+  auto storage = MemoryStorage();
+  RateLimiter off(*storage, clock, 0);
+  CHECK_FALSE(off.enabled());
+  for (int i = 0; i < 100; ++i) CHECK(off.Hit("ip:1")->allowed);
+  RateLimiter on(*storage, clock, 1);
+  CHECK(on.Hit("ip:1")->allowed);  // nothing counted before
+}
+
+TEST_CASE("storage that cannot count is an error, not a lifted limit") {
+  FakeClock clock;
+  auto storage = MemoryStorage();
+  class Down : public StorageWrapper {
+   public:
+    using StorageWrapper::StorageWrapper;
+    Result<RateWindow> HitRateLimit(const std::string&, int, std::chrono::milliseconds,
+                                    Timestamp) override {
+      return UnavailableError("down", "storage_unavailable");
+    }
+  };
+  Down down(std::shared_ptr<Storage>(std::move(storage)));
+  RateLimiter limiter(down, clock, 10);
+  CHECK(limiter.Hit("ip:1").status().reason() == "storage_unavailable");
+}
+
+}  // TEST_SUITE
