@@ -32,13 +32,6 @@
 
 namespace assistant {
 
-const std::vector<std::string>& KnownScopes() {
-  static const std::vector<std::string>* scopes = new std::vector<std::string>{
-      "tasks:read", "tasks:write", "conversations:read", "conversations:write", "agent",
-      "user:read",  "user:write",  "apps",               "keys"};
-  return *scopes;
-}
-
 namespace {
 
 constexpr size_t kMaxCredentialBytes = 8 * 1024;
