@@ -212,6 +212,9 @@ class StorageWrapper : public Storage {
     return target_->DeleteRunsFinishedBefore(cutoff);
   }
   Status Checkpoint() override { return target_->Checkpoint(); }
+  Status InTransaction(const std::function<Status()>& body) override {
+    return target_->InTransaction(body);
+  }
 
  private:
   const std::shared_ptr<Storage> target_;

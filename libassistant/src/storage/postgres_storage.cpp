@@ -363,7 +363,9 @@ struct Connection {
 // One transaction on one connection; statements go through Exec, prepared.
 class Tx final {
  public:
-  Tx(Connection& c, pqxx::work& w) : c_(c), w_(w) {}
+  Tx(Connection& c, pqxx::work& w) : c_(c), w_(w), top_(&w) {}
+  // A savepoint inside an open transaction (InTransaction).
+  Tx(Connection& c, pqxx::subtransaction& w) : c_(c), w_(w), top_(nullptr) {}
 
   template <typename... Args>
   pqxx::result Exec(const std::string& sql, Args&&... args) {
@@ -372,12 +374,17 @@ class Tx final {
     return w_.exec_prepared(name, std::forward<Args>(args)...);
   }
 
+  Connection& connection() { return c_; }
+  // The transaction, when this is not a savepoint inside one.
+  pqxx::work* top() { return top_; }
+
   // Unprepared: only for constant text with no parameters (migrations).
   pqxx::result ExecConstant(const std::string& sql) { return w_.exec(sql); }
 
  private:
   Connection& c_;
-  pqxx::work& w_;
+  pqxx::transaction_base& w_;
+  pqxx::work* const top_;
 };
 
 Status StorageUnavailable(const std::string& what) {
@@ -1129,6 +1136,19 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  Status InTransaction(const std::function<Status()>& body) override {
+    if (open_tx_ != nullptr && open_tx_->owner == this) return body();
+    return Transact([&](Tx& tx) -> Status {
+      OpenTx open{this, &tx.connection(), tx.top()};
+      OpenTx* outer = std::exchange(open_tx_, &open);
+      struct Restore {
+        OpenTx* outer;
+        ~Restore() { open_tx_ = outer; }
+      } restore{outer};
+      return body();
+    });
+  }
+
   // ---- agent runs
 
   Status StartRun(const RunStart& start) override {
@@ -1406,9 +1426,36 @@ class PostgresStorage final : public Storage {
 
   // Runs `fn` in one transaction on a pooled connection: committed when it
   // returns OK, rolled back otherwise. Every exception becomes a Status.
+  // The transaction InTransaction holds open on this thread, if any.
+  struct OpenTx {
+    const PostgresStorage* owner;
+    Connection* c;
+    pqxx::work* w;
+  };
+  static inline thread_local OpenTx* open_tx_ = nullptr;
+
+  // Inside InTransaction: `fn` runs in a savepoint of the open transaction,
+  // so a write that fails is undone alone. A conflict or a lost connection
+  // propagates to the outer Transact, which retries or fails the whole.
+  template <typename Fn>
+  auto TransactNested(OpenTx& open, Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    using R = decltype(fn(std::declval<Tx&>()));
+    try {
+      pqxx::subtransaction sub(*open.w);
+      Tx tx(*open.c, sub);
+      R r = fn(tx);
+      if (r.ok()) sub.commit();  // otherwise the destructor rolls back to the savepoint
+      return r;
+    } catch (const pqxx::sql_error& e) {
+      if (IsConflict(e) || !open.c->db.is_open()) throw;
+      return R(MapSqlError(e));
+    }
+  }
+
   template <typename Fn>
   auto Transact(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
+    if (open_tx_ != nullptr && open_tx_->owner == this) return TransactNested(*open_tx_, fn);
     int conflicts = 0;
     bool reconnected = false;
     for (;;) {
