@@ -1153,16 +1153,17 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     UserRecord duplicate = a;
     duplicate.user.id = NewId();
     const AuditEvent kept = audit("apikey.revoked");
-    REQUIRE(s.InTransaction([&]() -> Status {
-                ASSISTANT_RETURN_IF_ERROR(s.CreateTask(task));
-                auto seen = s.GetTask(a.user.id, task.id);
-                if (!seen.ok() || seen->title != "inside") return InternalError("not seen");
-                if (!IsAlreadyExists(s.CreateUser(duplicate))) return InternalError("no refusal");
-                if (!IsNotFound(s.RevokeApiKey(a.user.id, NewId(), T(700)))) {
-                  return InternalError("revoked a missing key");
-                }
-                return s.AppendAudit(kept);
-              }).ok());
+    Status inside = s.InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(s.CreateTask(task));
+      auto seen = s.GetTask(a.user.id, task.id);
+      if (!seen.ok() || seen->title != "inside") return InternalError("not seen");
+      Status refused = s.CreateUser(duplicate);
+      if (!IsAlreadyExists(refused)) return InternalError("no refusal: " + refused.ToString());
+      Status missing = s.RevokeApiKey(a.user.id, NewId(), T(700));
+      if (!IsNotFound(missing)) return InternalError("revoked a missing key: " + missing.ToString());
+      return s.AppendAudit(kept);
+    });
+    REQUIRE_MESSAGE(inside.ok(), inside.ToString());
     CHECK(s.GetTask(a.user.id, task.id).ok());
     CHECK(logged(kept.id));
     CHECK(IsNotFound(s.GetUserById(duplicate.user.id).status()));

@@ -363,9 +363,7 @@ struct Connection {
 // One transaction on one connection; statements go through Exec, prepared.
 class Tx final {
  public:
-  Tx(Connection& c, pqxx::work& w) : c_(c), w_(w), top_(&w) {}
-  // A savepoint inside an open transaction (InTransaction).
-  Tx(Connection& c, pqxx::subtransaction& w) : c_(c), w_(w), top_(nullptr) {}
+  Tx(Connection& c, pqxx::work& w) : c_(c), w_(w) {}
 
   template <typename... Args>
   pqxx::result Exec(const std::string& sql, Args&&... args) {
@@ -375,16 +373,14 @@ class Tx final {
   }
 
   Connection& connection() { return c_; }
-  // The transaction, when this is not a savepoint inside one.
-  pqxx::work* top() { return top_; }
+  pqxx::work& work() { return w_; }
 
   // Unprepared: only for constant text with no parameters (migrations).
   pqxx::result ExecConstant(const std::string& sql) { return w_.exec(sql); }
 
  private:
   Connection& c_;
-  pqxx::transaction_base& w_;
-  pqxx::work* const top_;
+  pqxx::work& w_;
 };
 
 Status StorageUnavailable(const std::string& what) {
@@ -1139,7 +1135,7 @@ class PostgresStorage final : public Storage {
   Status InTransaction(const std::function<Status()>& body) override {
     if (open_tx_ != nullptr && open_tx_->owner == this) return body();
     return Transact([&](Tx& tx) -> Status {
-      OpenTx open{this, &tx.connection(), tx.top()};
+      OpenTx open{this, &tx.connection(), &tx.work()};
       OpenTx* outer = std::exchange(open_tx_, &open);
       struct Restore {
         OpenTx* outer;
@@ -1437,19 +1433,24 @@ class PostgresStorage final : public Storage {
   // Inside InTransaction: `fn` runs in a savepoint of the open transaction,
   // so a write that fails is undone alone. A conflict or a lost connection
   // propagates to the outer Transact, which retries or fails the whole.
+  // (Plain SAVEPOINT statements: pqxx 6's subtransaction begins lazily and
+  // did not take its savepoint before a prepared statement.)
   template <typename Fn>
   auto TransactNested(OpenTx& open, Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
+    pqxx::work& w = *open.w;
+    w.exec0("SAVEPOINT nested_write");
+    std::optional<R> out;
     try {
-      pqxx::subtransaction sub(*open.w);
-      Tx tx(*open.c, sub);
-      R r = fn(tx);
-      if (r.ok()) sub.commit();  // otherwise the destructor rolls back to the savepoint
-      return r;
+      Tx tx(*open.c, w);
+      out.emplace(fn(tx));
     } catch (const pqxx::sql_error& e) {
       if (IsConflict(e) || !open.c->db.is_open()) throw;
-      return R(MapSqlError(e));
+      out.emplace(R(MapSqlError(e)));
     }
+    if (!out->ok()) w.exec0("ROLLBACK TO SAVEPOINT nested_write");
+    w.exec0("RELEASE SAVEPOINT nested_write");
+    return std::move(*out);
   }
 
   template <typename Fn>
