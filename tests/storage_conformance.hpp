@@ -1094,6 +1094,141 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(bl->front().id == be.id);
   }
 
+  SUBCASE("transactions: an action and its audit row commit together or not at all") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    Session session = MakeSession(s, a.user.id, "h1", T(0), T(100000));
+    auto audit = [&](const std::string& type) {
+      AuditEvent e;
+      e.id = NewId();
+      e.user_id = a.user.id;
+      e.type = type;
+      e.outcome = "ok";
+      e.created_at = T(500);
+      return e;
+    };
+    auto logged = [&](const std::string& id) {
+      auto rows = s.ListAudit(a.user.id, 100, std::nullopt);
+      REQUIRE(rows.ok());
+      return std::any_of(rows->begin(), rows->end(),
+                         [&](const AuditEvent& e) { return e.id == id; });
+    };
+
+    // Committed: the write and its row.
+    const AuditEvent logout = audit("auth.logout");
+    REQUIRE(s.InTransaction([&]() -> Status {
+                ASSISTANT_RETURN_IF_ERROR(s.RevokeSession(a.user.id, session.id, T(400)));
+                return s.AppendAudit(logout);
+              }).ok());
+    CHECK(s.GetSession(session.id)->revoked_at == T(400));
+    CHECK(logged(logout.id));
+
+    // The body fails after both writes (as when the audit row cannot be
+    // written): neither is kept, and the body's error is the answer.
+    ApiKey key;
+    key.id = NewId();
+    key.user_id = a.user.id;
+    key.name = "never";
+    key.prefix = "ak_never";
+    key.key_hash = "hash-never";
+    key.scopes = {"tasks:read"};
+    key.created_at = T(600);
+    const AuditEvent created = audit("apikey.created");
+    Status failed = s.InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(s.CreateApiKey(key));
+      ASSISTANT_RETURN_IF_ERROR(s.AppendAudit(created));
+      return UnavailableError("injected", "injected");
+    });
+    CHECK(failed.reason() == "injected");
+    CHECK(IsNotFound(s.GetApiKeyByHash("hash-never").status()));
+    CHECK_FALSE(logged(created.id));
+
+    // Reads inside see the transaction's writes; a write that fails inside
+    // is undone alone and the body may go on.
+    Task task;
+    task.id = NewId();
+    task.user_id = a.user.id;
+    task.title = "inside";
+    task.created_at = T(700);
+    task.updated_at = T(700);
+    UserRecord duplicate = a;
+    duplicate.user.id = NewId();
+    const AuditEvent kept = audit("apikey.revoked");
+    Status inside = s.InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(s.CreateTask(task));
+      auto seen = s.GetTask(a.user.id, task.id);
+      if (!seen.ok() || seen->title != "inside") return InternalError("not seen");
+      Status refused = s.CreateUser(duplicate);
+      if (!IsAlreadyExists(refused)) return InternalError("no refusal: " + refused.ToString());
+      Status missing = s.RevokeApiKey(a.user.id, NewId(), T(700));
+      if (!IsNotFound(missing)) return InternalError("revoked a missing key: " + missing.ToString());
+      return s.AppendAudit(kept);
+    });
+    REQUIRE_MESSAGE(inside.ok(), inside.ToString());
+    CHECK(s.GetTask(a.user.id, task.id).ok());
+    CHECK(logged(kept.id));
+    CHECK(IsNotFound(s.GetUserById(duplicate.user.id).status()));
+
+    // A nested transaction joins the outer one: the outer failure undoes it.
+    const AuditEvent inner = audit("session.revoked");
+    Status outer = s.InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(s.InTransaction([&] { return s.AppendAudit(inner); }));
+      return UnavailableError("outer fails");
+    });
+    CHECK_FALSE(outer.ok());
+    CHECK_FALSE(logged(inner.id));
+  }
+
+  SUBCASE("transactions: many threads at once each commit their own action and row") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    constexpr int kThreads = 8;
+    constexpr int kEach = 10;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          const std::string n = std::to_string(t) + "-" + std::to_string(i);
+          ApiKey key;
+          key.id = NewId();
+          key.user_id = a.user.id;
+          key.name = "key " + n;
+          key.prefix = "ak_" + n;
+          key.key_hash = "hash-" + n;
+          key.scopes = {"agent"};
+          key.created_at = T(i);
+          AuditEvent e;
+          e.id = NewId();
+          e.user_id = a.user.id;
+          e.type = "apikey.created";
+          e.outcome = "ok";
+          e.details = {{"api_key_id", key.id}};
+          e.created_at = T(i);
+          // Every other one fails after its writes, and must leave nothing.
+          const bool fail = i % 2 == 1;
+          Status st = s.InTransaction([&]() -> Status {
+            ASSISTANT_RETURN_IF_ERROR(s.CreateApiKey(key));
+            ASSISTANT_RETURN_IF_ERROR(s.AppendAudit(e));
+            return fail ? AbortedError("injected") : Status();
+          });
+          if (st.ok() == fail) failures++;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(failures == 0);
+    auto keys = s.ListApiKeys(a.user.id);
+    REQUIRE(keys.ok());
+    CHECK(keys->size() == kThreads * kEach / 2);
+    auto rows = s.ListAudit(a.user.id, 1000, std::nullopt);
+    REQUIRE(rows.ok());
+    std::set<std::string> with_row;
+    for (const AuditEvent& e : *rows) {
+      if (e.type == "apikey.created") with_row.insert(e.details.value("api_key_id", ""));
+    }
+    CHECK(with_row.size() == keys->size());
+    for (const ApiKey& k : *keys) CHECK(with_row.count(k.id) == 1);
+  }
+
   SUBCASE("owner isolation: another user's records are NotFound") {
     UserRecord a = MakeUser(s, "a@example.com");
     UserRecord b = MakeUser(s, "b@example.com");

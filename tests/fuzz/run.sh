@@ -33,8 +33,12 @@ declare -A SOURCES=(
   [fuzz_chat_stream]="$ROOT/libassistant/src/llm/stream_parsers.cpp $ROOT/libassistant/src/llm/sse_parser.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/base64url.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
+  [fuzz_apps]="$ROOT/libassistant/src/apps/app_registry.cpp $ROOT/libassistant/src/llm/base_url.cpp $ROOT/libassistant/src/auth/scopes.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
 )
-for target in fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt; do
+TARGETS=(fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt fuzz_apps)
+# FUZZ_TARGETS="fuzz_apps ..." runs only those.
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-${TARGETS[*]}}"
+for target in "${TARGETS[@]}"; do
   bin="$WORK_DIR/$target"
   # shellcheck disable=SC2086
   if [ ! -x "$bin" ] || [ -n "$(find "$HERE/$target.cpp" ${SOURCES[$target]} "$ROOT/libassistant/include" \

@@ -1,7 +1,8 @@
 // Storage faults over real HTTP on loopback (the server in this process, its
 // storage behind a wrapper that can fail every write): a full disk, an I/O
 // error and a database that stays locked each give a clear status, leave
-// nothing half-written, and the server goes on once the fault clears.
+// nothing half-written, and the server goes on once the fault clears. An
+// audited action whose audit row fails is refused whole.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -161,6 +162,40 @@ TEST_CASE("each write fault has its own status, nothing is half-written, and wri
     CHECK(ok->status == 201);
     CHECK(TaskCount(c, auth) == 1);
   }
+}
+
+TEST_CASE("an audit row that cannot be written fails its action whole over HTTP") {
+  LiveServer live(NewFaultyStorage());
+  httplib::Client c = live.Client();
+  const httplib::Headers auth = {{"Authorization", "Bearer " + Register(c)}};
+  auto count = [&](const char* path, const char* list) {
+    auto r = c.Get(path, auth);
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    return Json::parse(r->body)[list].size();
+  };
+  const std::string key_body = R"({"name":"sdk","scopes":["tasks:read"]})";
+
+  // Only AppendAudit fails here (the wrapper leaves key and session writes
+  // alone): the action must fail with it, not succeed without its row.
+  live.storage->fault = Fault::kFull;
+  auto key = c.Post("/api/auth/api-keys", auth, key_body, "application/json");
+  REQUIRE(key);
+  CHECK(key->status == 507);
+  auto logout = c.Post("/api/auth/logout", auth, "", "application/json");
+  REQUIRE(logout);
+  CHECK(logout->status == 507);
+  live.storage->fault = Fault::kNone;
+  CHECK(count("/api/auth/api-keys", "api_keys") == 0);
+  CHECK(count("/api/auth/sessions", "sessions") == 1);
+
+  key = c.Post("/api/auth/api-keys", auth, key_body, "application/json");
+  REQUIRE(key);
+  CHECK(key->status == 201);
+  CHECK(count("/api/auth/api-keys", "api_keys") == 1);
+  logout = c.Post("/api/auth/logout", auth, "", "application/json");
+  REQUIRE(logout);
+  CHECK(logout->status == 204);
 }
 
 TEST_CASE("a full disk during an agent turn fails the turn whole; the next turn completes") {

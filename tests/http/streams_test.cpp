@@ -3,13 +3,17 @@
 // ordinary requests are still answered while they are all open; one stream
 // more is refused with 503 and Retry-After, and a slot frees when a stream
 // ends. One user gets at most --max-streams-per-user of them (429), so others
-// still get streams.
+// still get streams. A client that stops reading, or reads a few bytes a
+// second, is dropped and its slot freed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -83,12 +87,75 @@ class RawStream {
     return connected_;
   }
   const std::string& received() const { return received_; }
+  // Reads at most `n` bytes: how many, 0 once the connection has ended.
+  ssize_t ReadSome(size_t n) {
+    char buf[256];
+    const ssize_t got = ::recv(fd_, buf, std::min(n, sizeof buf), 0);
+    if (got > 0) received_.append(buf, static_cast<size_t>(got));
+    return got;
+  }
 
  private:
   int fd_ = -1;
   bool connected_ = false;
   std::string received_;
 };
+
+// A /v1 stream whose client `reads` as it likes (on a thread of its own)
+// while the upstream floods it and then stays open: the server must drop
+// that client within its write timeout, closing the upstream request, so
+// another user's stream gets the only slot.
+void CheckSlowClientDropped(
+    const std::function<void(RawStream&, const std::atomic<bool>& stop)>& reads) {
+  // Far more text than the socket buffers between server and client hold,
+  // then an upstream that stays open: only dropping the client ends it.
+  std::string big;
+  const std::string piece(1000, 'x');
+  for (int i = 0; i < 12000; ++i) {
+    big += "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+           "\"delta\":{\"content\":\"" + piece + "\"},\"finish_reason\":null}]}\n\n";
+  }
+  fake_upstream::FakeUpstream fake("openai", 8);
+  fake_upstream::Reply flood;
+  flood.body = big + "data: [DONE]\n\n";
+  flood.chunk_pattern = {65536};
+  flood.chunk_delay = milliseconds(0);
+  flood.hold_after = big.size();
+  fake.Enqueue(flood);
+  fake.EnqueueStream(kReply);
+  ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
+                   "--llm-model", "m", "--max-streams", "1", "--threads", "4"});
+  REQUIRE(s.started());
+  const User stuck_user = Register(s);
+  const User other = Register(s);
+
+  const auto start = std::chrono::steady_clock::now();
+  // A /v1 turn stores nothing, so it ends with its client.
+  RawStream stuck(s.port(), stuck_user.access_token, "/v1/chat/completions",
+                  R"({"model":"libassistant","stream":true,)"
+                  R"("messages":[{"role":"user","content":"hi"}]})");
+  std::atomic<bool> stop{false};
+  std::thread reader([&] { reads(stuck, stop); });
+  Response next;
+  do {
+    std::this_thread::sleep_for(milliseconds(200));
+    next = s.Call("POST", "/api/agent/message", Json{{"message", "hi"}, {"stream", true}},
+                  other.access_token);
+  } while (next.status == 503 &&
+           std::chrono::steady_clock::now() - start < std::chrono::seconds(40));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  MESSAGE("the slot was free after "
+          << std::chrono::duration_cast<milliseconds>(waited).count() << " ms");
+  // Within the write timeout (10 s) once the buffers filled: not never.
+  CHECK(waited < std::chrono::seconds(20));
+  // Its upstream request was closed too.
+  CHECK(fake.WaitForClientClose(std::chrono::seconds(0)));
+  INFO(next.status << " " << next.body);
+  CHECK(next.status == 200);
+  CHECK(next.body.find("event: message.done") != std::string::npos);
+  stop = true;
+  reader.join();
+}
 
 }  // namespace
 
@@ -209,51 +276,16 @@ TEST_SUITE("http.streams") {
   }
 
   TEST_CASE("a client that stops reading is dropped: its turn ends and its slot goes to others") {
-    // Far more text than the socket buffers between server and client hold,
-    // then an upstream that stays open: only dropping the client ends it.
-    std::string big;
-    const std::string piece(1000, 'x');
-    for (int i = 0; i < 12000; ++i) {
-      big += "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
-             "\"delta\":{\"content\":\"" + piece + "\"},\"finish_reason\":null}]}\n\n";
-    }
-    fake_upstream::FakeUpstream fake("openai", 8);
-    fake_upstream::Reply flood;
-    flood.body = big + "data: [DONE]\n\n";
-    flood.chunk_pattern = {65536};
-    flood.chunk_delay = milliseconds(0);
-    flood.hold_after = big.size();
-    fake.Enqueue(flood);
-    fake.EnqueueStream(kReply);
-    ServerProcess s({"--llm-provider", "openai", "--llm-base-url", fake.base_url(),
-                     "--llm-model", "m", "--max-streams", "1", "--threads", "4"});
-    REQUIRE(s.started());
-    const User stuck_user = Register(s);
-    const User other = Register(s);
-
-    const auto start = std::chrono::steady_clock::now();
-    // A /v1 turn stores nothing, so it ends with its client.
-    RawStream stuck(s.port(), stuck_user.access_token, "/v1/chat/completions",
-                    R"({"model":"libassistant","stream":true,)"
-                    R"("messages":[{"role":"user","content":"hi"}]})");  // never reads a byte
-    Response next;
-    do {
-      std::this_thread::sleep_for(milliseconds(200));
-      next = s.Call("POST", "/api/agent/message", Json{{"message", "hi"}, {"stream", true}},
-                    other.access_token);
-    } while (next.status == 503 &&
-             std::chrono::steady_clock::now() - start < std::chrono::seconds(40));
-    const auto waited = std::chrono::steady_clock::now() - start;
-    MESSAGE("the slot was free after "
-            << std::chrono::duration_cast<milliseconds>(waited).count() << " ms");
-    // Within the write timeout (10 s) once the buffers filled: not never.
-    CHECK(waited < std::chrono::seconds(20));
-    // Its upstream request was closed too.
-    CHECK(fake.WaitForClientClose(std::chrono::seconds(0)));
-    INFO(next.status << " " << next.body);
-    CHECK(next.status == 200);
-    CHECK(next.body.find("event: message.done") != std::string::npos);
+    CheckSlowClientDropped([](RawStream&, const std::atomic<bool>&) {});  // never reads a byte
   }
+
+  TEST_CASE("a client that reads a few bytes a second is dropped as one that stops") {
+    CheckSlowClientDropped([](RawStream& stuck, const std::atomic<bool>& stop) {
+      // 16 bytes every 250 ms: alive, but 64 B/s against a 12 MB reply.
+      while (!stop && stuck.ReadSome(16) > 0) std::this_thread::sleep_for(milliseconds(250));
+    });
+  }
+
 }
 
 }  // namespace http_test

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -156,4 +157,30 @@ TEST_CASE("ids are UUIDv7 and increase within a process") {
     REQUIRE(id > prev);
     prev = id;
   }
+}
+
+TEST_CASE("using the value of a failed Result aborts after printing its status") {
+  // A newcomer's first `*result` on an error must say why it died.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(fds[1], STDERR_FILENO);
+    Result<int> failed = NotFoundError("no task 42", "task_missing");
+    const int value = *failed;
+    ::_exit(value);  // not reached
+  }
+  ::close(fds[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t r; (r = ::read(fds[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<size_t>(r));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+  INFO(said);
+  CHECK(said.find("no task 42") != std::string::npos);
+  CHECK(said.find("task_missing") != std::string::npos);
 }

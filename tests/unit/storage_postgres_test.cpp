@@ -250,6 +250,81 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     CHECK(s->Ping().ok());
   }
 
+  SUBCASE("a deleted word is in no row of any table, search vectors included") {
+    const std::string db_url = dbs.Fresh();
+    auto s = MustOpen(db_url);
+    // Every table of the schema, each row as text (its generated tsvector
+    // columns too), searched for the word.
+    auto rows_holding = [&](const std::string& word) {
+      pqxx::connection c(db_url);
+      pqxx::nontransaction n(c);
+      std::string places;
+      for (const auto& t : n.exec("SELECT table_name FROM information_schema.tables "
+                                  "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")) {
+        const std::string table = t[0].as<std::string>();
+        const auto hit = n.exec_params("SELECT count(*) FROM " + n.quote_name(table) +
+                                           " AS r WHERE lower(r::text) LIKE '%' || $1 || '%'",
+                                       word);
+        if (hit[0][0].as<int64_t>() > 0) places += table + " ";
+      }
+      return places;
+    };
+    auto user = [&](const std::string& email) {
+      UserRecord r;
+      r.user.id = NewId();
+      r.user.email = email;
+      r.user.name = "N";
+      r.user.preferences = Json::object();
+      r.password_hash = "h";
+      REQUIRE(s->CreateUser(r).ok());
+      return r.user.id;
+    };
+    const std::string a = user("gonevexillology@example.com");
+    const std::string b = user("stays@example.com");
+    auto conversation = [&](const std::string& owner, const std::string& title) {
+      Conversation c;
+      c.id = NewId();
+      c.user_id = owner;
+      c.title = title;
+      REQUIRE(s->CreateConversation(c).ok());
+      return c;
+    };
+    auto say = [&](const Conversation& c, const std::string& text) {
+      Message m;
+      m.id = NewId();
+      m.conversation_id = c.id;
+      m.role = "user";
+      m.content = text;
+      REQUIRE(s->AppendMessage(c.user_id, m).ok());
+      return m;
+    };
+    // Each word goes by a different path: conversation delete, message
+    // edit, account delete; b's other words stay.
+    Conversation dropped = conversation(b, "Quagmirefandangle");
+    Conversation kept = conversation(b, "Keepsakefiddlehead notes");
+    Conversation owned = conversation(a, "Cumulonimbusoctet");
+    say(dropped, "please recall Pumpernickelzebra later");
+    Message edited = say(kept, "draft Marzipanvelociraptor text");
+    say(owned, "account words Snorkelgazetteer here");
+    for (const std::string& w : {"pumpernickelzebra", "marzipanvelociraptor", "snorkelgazetteer",
+                                 "quagmirefandangle", "gonevexillology"}) {
+      CAPTURE(w);
+      CHECK_FALSE(rows_holding(w).empty());  // the scan sees them before
+    }
+    REQUIRE(s->DeleteConversation(b, dropped.id).ok());
+    edited.content = "final text";
+    REQUIRE(s->UpdateMessage(b, edited).ok());
+    REQUIRE(s->DeleteUser(a).ok());
+    REQUIRE(s->Checkpoint().ok());
+    for (const std::string& w : {"pumpernickelzebra", "quagmirefandangle", "marzipanvelociraptor",
+                                 "snorkelgazetteer", "cumulonimbusoctet", "gonevexillology"}) {
+      CAPTURE(w);
+      CHECK(rows_holding(w) == "");
+    }
+    CHECK(rows_holding("keepsakefiddlehead") != "");
+    CHECK(s->SearchConversations(b, {"marzipanvelociraptor"}, 10, 0)->empty());
+  }
+
   SUBCASE("search text is never query syntax, even with quotes and backslashes") {
     auto s = MustOpen(dbs.Fresh());
     UserRecord r;

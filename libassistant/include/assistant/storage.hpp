@@ -300,6 +300,18 @@ class Storage {
   // Moves deleted text out of the database files (SQLite: WAL checkpoint
   // with secure_delete on). Safe to call at any time.
   virtual Status Checkpoint() = 0;
+
+  // ---- transactions
+  // Runs `body`, and every call it makes to this storage on the calling
+  // thread, in one transaction: all committed when `body` returns OK, none
+  // when it fails (an audited action and its audit row, written together).
+  // Inside, reads see the transaction's own writes, a write that fails is
+  // undone alone (the body decides whether that fails the whole), and a
+  // nested InTransaction joins the outer one. `body` must touch only this
+  // storage and have no other side effect: a backend may run it again after
+  // a serialization conflict. It must not wait for another thread's storage
+  // call. A wrapper forwards this call and sees the body's calls as usual.
+  virtual Status InTransaction(const std::function<Status()>& body) = 0;
 };
 
 // A database URL, parsed once for everyone who needs its parts: storage

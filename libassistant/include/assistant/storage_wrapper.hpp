@@ -230,6 +230,9 @@ class StorageWrapper : public Storage {
     return target_->DeleteRateLimitsBefore(cutoff);
   }
   Status Checkpoint() override { return target_->Checkpoint(); }
+  Status InTransaction(const std::function<Status()>& body) override {
+    return target_->InTransaction(body);
+  }
 
  private:
   const std::shared_ptr<Storage> target_;

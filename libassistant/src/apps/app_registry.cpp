@@ -6,7 +6,7 @@
 #include "assistant/apps.hpp"
 #include "assistant/auth.hpp"
 #include "common/text.hpp"
-#include "llm/http_provider.hpp"
+#include "llm/base_url.hpp"
 
 namespace assistant {
 namespace {

@@ -35,13 +35,6 @@
 
 namespace assistant {
 
-const std::vector<std::string>& KnownScopes() {
-  static const std::vector<std::string>* scopes = new std::vector<std::string>{
-      "tasks:read", "tasks:write", "conversations:read", "conversations:write", "agent",
-      "user:read",  "user:write",  "apps",               "keys"};
-  return *scopes;
-}
-
 namespace {
 
 constexpr size_t kMaxCredentialBytes = 8 * 1024;
@@ -256,26 +249,39 @@ class AuthServiceImpl final : public AuthServiceInternal {
     successor.user_id = session->user_id;
     successor.created_at = now;
     successor.expires_at = session->expires_at;  // the family's fixed lifetime
-    ASSISTANT_ASSIGN_OR_RETURN(
-        RefreshRotation rotation,
-        Rotate(crypto::Sha256Hex(refresh_token), successor, now));
-    if (!rotation.presented.token_hash.empty() &&
-        rotation.presented.session_id != session_id) {
-      return InvalidToken("invalid refresh token");
-    }
-    if (rotation.presented.expires_at <= now) return InvalidToken("refresh token expired");
+    // The rotation commits with its audit row, or not at all. A token of
+    // another session or an expired one fails the body, so nothing rotates.
+    RefreshRotation rotation;
+    Status rotated = storage_->InTransaction([&]() -> Status {
+      ASSISTANT_ASSIGN_OR_RETURN(rotation,
+                                 Rotate(crypto::Sha256Hex(refresh_token), successor, now));
+      if (!rotation.presented.token_hash.empty() &&
+          rotation.presented.session_id != session_id) {
+        return InvalidToken("invalid refresh token");
+      }
+      if (rotation.presented.expires_at <= now) return InvalidToken("refresh token expired");
+      if (!rotation.rotated) return Status();
+      return storage_->AppendAudit(
+          audit_.Make(session->user_id, "auth.refresh", true, ctx, {{"session_id", session_id}}));
+    });
+    ASSISTANT_RETURN_IF_ERROR(rotated);
     Timestamp used_at = rotation.rotated ? now : rotation.presented.used_at.value_or(now);
     if (!rotation.rotated) {
       const auto age = now - used_at;
       const bool in_grace = options_.refresh_grace.count() > 0 &&
                             age >= Timestamp::duration::zero() && age <= options_.refresh_grace;
       if (!in_grace) {
-        // A used token presented again: someone holds a copy. End the family.
-        Status s = storage_->RevokeSession(session->user_id, session_id, now);
+        // A used token presented again: someone holds a copy. End the family,
+        // with its audit row.
+        Status s = storage_->InTransaction([&]() -> Status {
+          Status revoked = storage_->RevokeSession(session->user_id, session_id, now);
+          if (!revoked.ok() && !IsNotFound(revoked)) return revoked;
+          return storage_->AppendAudit(
+              audit_.Make(session->user_id, "auth.refresh", false, ctx,
+                          {{"reason", "reuse"}, {"session_id", session_id}}));
+        });
         ForgetSessions(session->user_id, session_id);
-        audit_.Record(session->user_id, "auth.refresh", false, ctx,
-                      {{"reason", "reuse"}, {"session_id", session_id}});
-        if (!s.ok() && !IsNotFound(s)) return s;
+        ASSISTANT_RETURN_IF_ERROR(s);
         return UnauthenticatedError("refresh token already used; the session was revoked",
                                     "refresh_token_reused");
       }
@@ -292,10 +298,11 @@ class AuthServiceImpl final : public AuthServiceInternal {
     out.tokens.session_id = session_id;
     if (rotation.rotated) {
       storage_->TouchSession(session_id, now).IgnoreError();
-      audit_.Record(session->user_id, "auth.refresh", true, ctx, {{"session_id", session_id}});
     } else {
-      audit_.Record(session->user_id, "auth.refresh", true, ctx,
-                    {{"session_id", session_id}, {"grace", true}});
+      // Nothing else is written for a retry in the grace window: its row alone.
+      ASSISTANT_RETURN_IF_ERROR(storage_->AppendAudit(
+          audit_.Make(session->user_id, "auth.refresh", true, ctx,
+                      {{"session_id", session_id}, {"grace", true}})));
     }
     return out;
   }
@@ -304,13 +311,15 @@ class AuthServiceImpl final : public AuthServiceInternal {
     if (principal.kind != Principal::Kind::kUser || principal.session_id.empty()) {
       return FailedPreconditionError("this credential is not a session", "not_a_session");
     }
-    Status s = storage_->RevokeSession(principal.user_id, principal.session_id, Now());
+    Status s = storage_->InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(
+          storage_->RevokeSession(principal.user_id, principal.session_id, Now()));
+      return storage_->AppendAudit(audit_.Make(principal.user_id, "auth.logout", true, ctx,
+                                               {{"session_id", principal.session_id}}));
+    });
     ForgetSessions(principal.user_id, principal.session_id);
     if (IsNotFound(s)) return InvalidToken("the session has ended");
-    ASSISTANT_RETURN_IF_ERROR(s);
-    audit_.Record(principal.user_id, "auth.logout", true, ctx,
-                  {{"session_id", principal.session_id}});
-    return Status();
+    return s;
   }
 
   // ------------------------------------------------------------ credentials
@@ -339,11 +348,14 @@ class AuthServiceImpl final : public AuthServiceInternal {
                        const RequestContext& ctx) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(principal, "user:write"));
     if (session_id.empty() || session_id.size() > 128) return NotFoundError("session not found");
-    Status s = storage_->RevokeSession(principal.user_id, session_id, Now());
+    Status s = storage_->InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(storage_->RevokeSession(principal.user_id, session_id, Now()));
+      return storage_->AppendAudit(audit_.Make(principal.user_id, "session.revoked", true, ctx,
+                                               {{"session_id", session_id}}));
+    });
     if (IsNotFound(s)) return NotFoundError("session not found");
     ASSISTANT_RETURN_IF_ERROR(s);
     ForgetSessions(principal.user_id, session_id);
-    audit_.Record(principal.user_id, "session.revoked", true, ctx, {{"session_id", session_id}});
     return Status();
   }
 
@@ -390,9 +402,11 @@ class AuthServiceImpl final : public AuthServiceInternal {
     key.key_hash = crypto::Sha256Hex(secret);
     key.scopes = std::move(scopes);
     key.created_at = now;
-    ASSISTANT_RETURN_IF_ERROR(storage_->CreateApiKey(key));
-    audit_.Record(principal.user_id, "apikey.created", true, ctx,
-                  {{"api_key_id", key.id}, {"scopes", key.scopes}});
+    ASSISTANT_RETURN_IF_ERROR(storage_->InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(storage_->CreateApiKey(key));
+      return storage_->AppendAudit(audit_.Make(principal.user_id, "apikey.created", true, ctx,
+                                               {{"api_key_id", key.id}, {"scopes", key.scopes}}));
+    }));
     return CreatedApiKey{std::move(key), std::move(secret)};
   }
 
@@ -405,14 +419,17 @@ class AuthServiceImpl final : public AuthServiceInternal {
                       const RequestContext& ctx) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(principal, "keys"));
     if (id.empty() || id.size() > 128) return NotFoundError("API key not found");
-    Status s = storage_->RevokeApiKey(principal.user_id, id, Now());
+    Status s = storage_->InTransaction([&]() -> Status {
+      ASSISTANT_RETURN_IF_ERROR(storage_->RevokeApiKey(principal.user_id, id, Now()));
+      return storage_->AppendAudit(
+          audit_.Make(principal.user_id, "apikey.revoked", true, ctx, {{"api_key_id", id}}));
+    });
     if (IsNotFound(s)) return NotFoundError("API key not found");
     ASSISTANT_RETURN_IF_ERROR(s);
     {
       std::lock_guard<std::mutex> lock(touch_mu_);
       last_touch_.erase("k:" + id);
     }
-    audit_.Record(principal.user_id, "apikey.revoked", true, ctx, {{"api_key_id", id}});
     return Status();
   }
 
@@ -444,22 +461,27 @@ class AuthServiceImpl final : public AuthServiceInternal {
     // Hash before consuming, so a busy pool does not burn the token.
     ASSISTANT_ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(new_password));
     Timestamp now = Now();
-    Result<OneTimeToken> ott =
-        storage_->ConsumeOneTimeToken(crypto::Sha256Hex(token), kPurposeReset, now);
-    if (IsNotFound(ott.status())) return InvalidToken("invalid or expired reset token");
-    ASSISTANT_RETURN_IF_ERROR(ott.status());
-    Result<UserRecord> rec = storage_->GetUserById(ott->user_id);
-    if (IsNotFound(rec.status())) return InvalidToken("invalid or expired reset token");
-    ASSISTANT_RETURN_IF_ERROR(rec.status());
-    rec->password_hash = std::move(hash);
-    rec->user.updated_at = now;
-    ASSISTANT_RETURN_IF_ERROR(storage_->UpdateUser(*rec));
-    Result<int> revoked = storage_->RevokeAllSessions(rec->user.id, now);
-    ForgetSessions(rec->user.id, "");
-    ASSISTANT_RETURN_IF_ERROR(revoked.status());
-    audit_.Record(rec->user.id, "auth.password_reset", true, ctx,
-                  {{"sessions_revoked", *revoked}});
-    return Status();
+    // The spent token, the new password, the ended sessions and the audit
+    // row commit together: a failure leaves the token usable again.
+    std::string user_id;
+    Status s = storage_->InTransaction([&]() -> Status {
+      Result<OneTimeToken> ott =
+          storage_->ConsumeOneTimeToken(crypto::Sha256Hex(token), kPurposeReset, now);
+      if (IsNotFound(ott.status())) return InvalidToken("invalid or expired reset token");
+      ASSISTANT_RETURN_IF_ERROR(ott.status());
+      Result<UserRecord> rec = storage_->GetUserById(ott->user_id);
+      if (IsNotFound(rec.status())) return InvalidToken("invalid or expired reset token");
+      ASSISTANT_RETURN_IF_ERROR(rec.status());
+      user_id = rec->user.id;
+      rec->password_hash = hash;
+      rec->user.updated_at = now;
+      ASSISTANT_RETURN_IF_ERROR(storage_->UpdateUser(*rec));
+      ASSISTANT_ASSIGN_OR_RETURN(int revoked, storage_->RevokeAllSessions(user_id, now));
+      return storage_->AppendAudit(audit_.Make(user_id, "auth.password_reset", true, ctx,
+                                               {{"sessions_revoked", revoked}}));
+    });
+    if (!user_id.empty()) ForgetSessions(user_id, "");
+    return s;
   }
 
   Status SendVerificationEmail(const Principal& principal, const RequestContext& ctx) override {

@@ -51,7 +51,10 @@ Result<Json> ParseJsonInput(std::string_view text) {
     // input"), without its "[json.exception...]" prefix and capped.
     std::string detail;
     try {
-      (void)Json::parse(text.begin(), text.end());
+      // It throws here; held in a variable because a (void) cast does not
+      // silence GCC's warn_unused_result on nlohmann's parse.
+      const Json unused = Json::parse(text.begin(), text.end());
+      static_cast<void>(unused);
     } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e999
       detail = e.what();
       const size_t at = detail.find("] ");

@@ -13,20 +13,10 @@
 #include "assistant/llm.hpp"
 #include "assistant/providers.hpp"
 #include "assistant/status.hpp"
+#include "llm/base_url.hpp"
 #include "llm/stream_parsers.hpp"
 
 namespace assistant::llm {
-
-struct BaseUrl {
-  std::string origin;       // "https://host:port", what the HTTP client takes
-  std::string authority;    // "host:port" as written (for redaction)
-  std::string host;         // "host" (for redaction)
-  std::string path_prefix;  // "/v1", or "" — never ends with '/'
-};
-
-// http(s)://host[:port][/path]; no user info, query or fragment.
-// InvalidArgument (field "base_url") otherwise; the message does not echo it.
-Result<BaseUrl> ParseBaseUrl(std::string_view url);
 
 // Replaces every occurrence of the secrets (key, host, origin) in `text`.
 std::string Redact(std::string text, const std::string& api_key, const BaseUrl& url);

@@ -1,8 +1,9 @@
 // The audit log writer shared by auth, users and the agent (SPEC.md "Audit
 // event"). Record never fails the operation being audited: a storage error
 // goes to the logger without the details and is otherwise ignored. An
-// action whose row must exist with it writes the row in its own
-// transaction instead (Make, then Storage::CreateSession or FinishRun).
+// action whose row must exist with it writes the row in the action's
+// transaction instead (Make, then Storage::InTransaction with AppendAudit,
+// or Storage::CreateSession or FinishRun).
 #ifndef ASSISTANT_SRC_SERVICES_AUDIT_LOG_HPP_
 #define ASSISTANT_SRC_SERVICES_AUDIT_LOG_HPP_
 

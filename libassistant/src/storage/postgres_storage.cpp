@@ -396,6 +396,9 @@ class Tx final {
     return w_.exec_prepared(name, std::forward<Args>(args)...);
   }
 
+  Connection& connection() { return c_; }
+  pqxx::work& work() { return w_; }
+
   // Unprepared: only for constant text with no parameters (migrations).
   pqxx::result ExecConstant(const std::string& sql) { return w_.exec(sql); }
 
@@ -1154,6 +1157,19 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  Status InTransaction(const std::function<Status()>& body) override {
+    if (open_tx_ != nullptr && open_tx_->owner == this) return body();
+    return Transact([&](Tx& tx) -> Status {
+      OpenTx open{this, &tx.connection(), &tx.work()};
+      OpenTx* outer = std::exchange(open_tx_, &open);
+      struct Restore {
+        OpenTx* outer;
+        ~Restore() { open_tx_ = outer; }
+      } restore{outer};
+      return body();
+    });
+  }
+
   // ---- agent runs
 
   Status StartRun(const RunStart& start) override {
@@ -1507,9 +1523,41 @@ class PostgresStorage final : public Storage {
 
   // Runs `fn` in one transaction on a pooled connection: committed when it
   // returns OK, rolled back otherwise. Every exception becomes a Status.
+  // The transaction InTransaction holds open on this thread, if any.
+  struct OpenTx {
+    const PostgresStorage* owner;
+    Connection* c;
+    pqxx::work* w;
+  };
+  static inline thread_local OpenTx* open_tx_ = nullptr;
+
+  // Inside InTransaction: `fn` runs in a savepoint of the open transaction,
+  // so a write that fails is undone alone. A conflict or a lost connection
+  // propagates to the outer Transact, which retries or fails the whole.
+  // (Plain SAVEPOINT statements: pqxx 6's subtransaction begins lazily and
+  // did not take its savepoint before a prepared statement.)
+  template <typename Fn>
+  auto TransactNested(OpenTx& open, Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    using R = decltype(fn(std::declval<Tx&>()));
+    pqxx::work& w = *open.w;
+    w.exec0("SAVEPOINT nested_write");
+    std::optional<R> out;
+    try {
+      Tx tx(*open.c, w);
+      out.emplace(fn(tx));
+    } catch (const pqxx::sql_error& e) {
+      if (IsConflict(e) || !open.c->db.is_open()) throw;
+      out.emplace(R(MapSqlError(e)));
+    }
+    if (!out->ok()) w.exec0("ROLLBACK TO SAVEPOINT nested_write");
+    w.exec0("RELEASE SAVEPOINT nested_write");
+    return std::move(*out);
+  }
+
   template <typename Fn>
   auto Transact(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
+    if (open_tx_ != nullptr && open_tx_->owner == this) return TransactNested(*open_tx_, fn);
     int conflicts = 0;
     bool reconnected = false;
     for (;;) {

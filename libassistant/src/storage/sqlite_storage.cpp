@@ -1566,6 +1566,18 @@ class SqliteStorage final : public Storage {
     });
   }
 
+  Status InTransaction(const std::function<Status()>& body) override {
+    if (open_tx_ == this) return body();
+    return Write([&](Connection&) -> Status {
+      const SqliteStorage* outer = std::exchange(open_tx_, this);
+      struct Restore {
+        const SqliteStorage* outer;
+        ~Restore() { open_tx_ = outer; }
+      } restore{outer};
+      return body();
+    });
+  }
+
   Status Checkpoint() override {
     std::lock_guard<std::mutex> lock(writer_mu_);
     return Guard([&]() -> Status {
@@ -2067,6 +2079,7 @@ class SqliteStorage final : public Storage {
   template <typename Fn>
   auto Write(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
     using R = decltype(fn(std::declval<Connection&>()));
+    if (open_tx_ == this) return WriteNested(fn);
     std::optional<R> result;
     PendingWrite w;
     w.run = [&](Connection& c) -> Status {
@@ -2076,6 +2089,30 @@ class SqliteStorage final : public Storage {
     CommitInGroup(w);
     if (!w.failure.ok()) return R(w.failure);
     return std::move(*result);
+  }
+
+  // Set on the thread running an InTransaction body (the group's leader,
+  // which holds the writer): its storage calls run inline on the writer.
+  static inline thread_local const SqliteStorage* open_tx_ = nullptr;
+
+  // A write inside InTransaction, in a savepoint of the open transaction so
+  // that a write that fails is undone alone.
+  template <typename Fn>
+  auto WriteNested(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    using R = decltype(fn(std::declval<Connection&>()));
+    Connection& c = *writer_;
+    sqlite3* db = c.db.getHandle();
+    Status begun = Guard([&]() -> Status {
+      c.Prepare("SAVEPOINT nested_write")->exec();
+      return Status();
+    });
+    if (!begun.ok()) return R(begun);
+    R r = Guard([&]() -> R { return fn(c); });
+    if (!sqlite3_get_autocommit(db)) {  // else SQLite rolled back the whole
+      if (!StatusOf(r).ok()) c.db.tryExec("ROLLBACK TO nested_write");
+      c.db.tryExec("RELEASE nested_write");
+    }
+    return r;
   }
 
   static Status StatusOf(const Status& s) { return s; }
@@ -2287,6 +2324,8 @@ class SqliteStorage final : public Storage {
   // Runs `fn` on a reader connection (the writer for in-memory databases).
   template <typename Fn>
   auto Read(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    // Inside InTransaction the writer is held already, and sees its writes.
+    if (open_tx_ == this) return Guard([&] { return fn(*writer_); });
     if (readers_.empty()) {
       std::lock_guard<std::mutex> lock(writer_mu_);
       return Guard([&] { return fn(*writer_); });
