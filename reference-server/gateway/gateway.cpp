@@ -5,6 +5,7 @@
 
 #include "forwarder.hpp"
 #include "header_policy.hpp"
+#include "http/httplib_adapter.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 #include "server.hpp"
@@ -205,7 +206,8 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   const bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0;
   if (api && std::none_of(std::begin(kPublic), std::end(kPublic),
                           [&](const char* p) { return req.path == p; })) {
-    const std::string credential = server::PresentedCredential(req);
+    const std::string credential = server::PresentedCredential(req.get_header_value("Authorization"),
+                                                                 req.get_header_value("Cookie"));
     if (!credential.empty() && !tokens_->Check(credential).ok()) {
       res.set_header("WWW-Authenticate", "Bearer");
       return Fail(res, 401, "invalid_token", "invalid credential", request_id);
@@ -289,10 +291,12 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
                    {{"request_id", request_id}, {"method", req.method}});
       continue;
     }
-    res.status = (*call)->status();
-    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, res); !s.ok()) {
+    server::http::Response answer;
+    answer.status = (*call)->status();
+    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, answer); !s.ok()) {
       return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
     }
+    server::http::ToLibrary(std::move(answer), res);
     return;
   }
   if (last.code() == StatusCode::kDeadlineExceeded) {

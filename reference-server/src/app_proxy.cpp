@@ -107,7 +107,8 @@ Result<Reply> ProxyToApp(HttpServer& s, Call& c) {
   OutboundRequest out;
   out.method = c.req.method;
   out.target = base + RawTail(c.req.target);
-  out.headers = EndToEndHeaders(c.req.headers, RequestPolicy());
+  out.headers = EndToEndHeaders(httplib::Headers(c.req.headers.begin(), c.req.headers.end()),
+                                RequestPolicy());
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", c.ctx.request_id);
   out.headers.emplace("X-Forwarded-For", c.req.remote_addr);

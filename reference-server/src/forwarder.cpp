@@ -19,13 +19,6 @@ constexpr size_t kMaxBuffered = 256 * 1024;
 // sent with its length; anything else streams.
 constexpr size_t kWholeAnswerBytes = 64 * 1024;
 
-// SetBody's twin (server.hpp), kept here so the forwarder stands alone.
-void PutBody(httplib::Response& res, std::string body, const std::string& content_type) {
-  res.body = std::move(body);
-  res.headers.erase("Content-Type");
-  res.set_header("Content-Type", content_type);
-}
-
 template <typename Rep, typename Period>
 std::pair<time_t, time_t> SecondsAndMicros(std::chrono::duration<Rep, Period> d) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
@@ -208,8 +201,8 @@ bool UpstreamCall::Drain(Fn&& take) {
   }
 }
 
-bool UpstreamCall::Pump(httplib::DataSink& sink) {
-  return Drain([&sink](const std::string& chunk) { return sink.write(chunk.data(), chunk.size()); });
+bool UpstreamCall::Pump(http::StreamWriter& sink) {
+  return Drain([&sink](const std::string& chunk) { return sink.Write(chunk); });
 }
 
 bool UpstreamCall::ReadAll(std::string* body) {
@@ -220,9 +213,9 @@ bool UpstreamCall::ReadAll(std::string* body) {
 }
 
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
-                   const std::string& method, httplib::Response& res) {
+                   const std::string& method, http::Response& res) {
   for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
-    res.headers.emplace(name, value);
+    res.headers.Add(name, value);
   }
   const auto type_it = up->headers().find("Content-Type");
   std::string content_type = type_it != up->headers().end() ? type_it->second : std::string();
@@ -240,21 +233,16 @@ Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
     if (content_type.empty()) {
       res.body.clear();
     } else {
-      PutBody(res, std::move(body), content_type);
+      res.SetBody(std::move(body), content_type);
     }
     return Status();
   }
   if (content_type.empty()) content_type = "application/octet-stream";
   // Each piece is sent as it is read: nothing in between may buffer it.
-  res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      content_type,
-      [up](size_t, httplib::DataSink& sink) {
-        if (!up->Pump(sink)) return false;
-        sink.done();
-        return true;
-      },
-      [up](bool) { up->Abort(); });
+  res.headers.Add("X-Accel-Buffering", "no");
+  // The stream holds the call: when the transport drops it, run or not,
+  // the call is stopped (~UpstreamCall).
+  res.SetStream(content_type, [up](http::StreamWriter& sink) { return up->Pump(sink); });
   return Status();
 }
 

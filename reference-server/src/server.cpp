@@ -20,6 +20,7 @@
 #include "connection_stream.hpp"
 #include "cookie_auth.hpp"
 #include "fast_request.hpp"
+#include "http/httplib_adapter.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 
@@ -144,50 +145,66 @@ class HttpServer::Listener final : public httplib::Server, private FastPathHost 
   }
 
   bool HandleUnlessStream(const httplib::Request& req, httplib::Response& res) override {
-    return server_.Serve(req, res, /*may_stream=*/false);
+    http::Response out;
+    if (!server_.Serve(http::FromLibrary(req), out, /*may_stream=*/false)) return false;
+    http::ToLibrary(std::move(out), res);
+    return true;
   }
   void OnError(const httplib::Request& req, httplib::Response& res) override {
-    server_.OnLibraryError(req, res);
+    OnLibraryError(req, res);
   }
   void OnException(const httplib::Request& req, httplib::Response& res) override {
-    server_.OnUncaught(req, res);
+    OnUncaught(req, res);
   }
   void OnServed() override { server_.metrics_->CountFastPath(); }
+
+ public:
+  void Serve(const httplib::Request& req, httplib::Response& res) {
+    http::Response out;
+    server_.Handle(http::FromLibrary(req), out);
+    http::ToLibrary(std::move(out), res);
+  }
+  // Responses cpp-httplib makes itself, before any route runs: a request
+  // line or header it cannot parse (400), a body over the limit (413), a URI
+  // too long (414). `why`: a message of our own.
+  void OnLibraryError(const httplib::Request& req, httplib::Response& res,
+                      const std::string& why = std::string()) {
+    if (!res.body.empty() || res.status < 400) return;  // our own response
+    http::Response out;
+    server_.RenderTransportError(res.status, http::FromLibrary(req), out, why);
+    res.headers.erase("X-Request-ID");
+    http::ToLibrary(std::move(out), res);
+  }
+  void OnUncaught(const httplib::Request& req, httplib::Response& res) {
+    http::Response out;
+    server_.RenderUncaught(http::FromLibrary(req), out);
+    res.headers.clear();
+    res.body.clear();
+    http::ToLibrary(std::move(out), res);
+  }
+
+ private:
 
   HttpServer& server_;
 };
 
-void SetBody(httplib::Response& res, std::string body, const std::string& content_type) {
-  // What Response::set_content does, with the body moved instead of copied.
-  static const std::string kContentType = "Content-Type";
-  res.body = std::move(body);
-  res.headers.erase(kContentType);
-  res.set_header(kContentType, content_type);
-}
-
-std::string PresentedCredential(const httplib::Request& req) {
-  // The first Authorization header (as get_header_value picks it), read in
-  // place: get_header_value would copy the token once more.
-  const auto range = req.headers.equal_range("Authorization");
-  static const std::string kNone;
-  const std::string& auth = range.first == range.second ? kNone : range.first->second;
+std::string PresentedCredential(std::string_view auth, std::string_view cookies) {
   if (!auth.empty()) {
     // The scheme is case-insensitive (RFC 7235); anything else is kept
     // whole so that it fails authentication rather than falling back.
     if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 ||
                             auth.compare(0, 7, "bearer ") == 0)) {
-      return auth.substr(7);
+      return std::string(auth.substr(7));
     }
-    return auth;
+    return std::string(auth);
   }
-  const std::string cookies = req.get_header_value("Cookie");
   size_t pos = 0;
   while (pos < cookies.size()) {
     size_t end = cookies.find(';', pos);
-    if (end == std::string::npos) end = cookies.size();
+    if (end == std::string_view::npos) end = cookies.size();
     size_t b = cookies.find_first_not_of(' ', pos);
-    if (b != std::string::npos && b < end && cookies.compare(b, 13, "access_token=") == 0) {
-      return cookies.substr(b + 13, end - b - 13);
+    if (b != std::string_view::npos && b < end && cookies.compare(b, 13, "access_token=") == 0) {
+      return std::string(cookies.substr(b + 13, end - b - 13));
     }
     pos = end + 1;
   }
@@ -229,7 +246,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
                          static_cast<size_t>(config_.max_streams);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
-  auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  auto handle = [&s](const httplib::Request& req, httplib::Response& res) { s.Serve(req, res); };
   s.Get(".*", handle);
   s.Post(".*", handle);
   s.Put(".*", handle);
@@ -244,7 +261,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   // Content-Length nor Transfer-Encoding (`curl -X POST` without data, a
   // common way to call logout). RFC 9112 says such a request has an empty
   // body, so it counts as bodiless here.
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
     const bool framed = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
     const bool body_method = req.method == "POST" || req.method == "PUT" ||
                              req.method == "PATCH" || req.method == "DELETE";
@@ -258,21 +275,21 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       t_close_after_response = true;
       res.status = 400;
       res.set_header("Connection", "close");
-      OnLibraryError(req, res, "a " + req.method + " request must not carry a body");
+      s.OnLibraryError(req, res, "a " + req.method + " request must not carry a body");
       return httplib::Server::HandlerResponse::Handled;
     }
-    Handle(req, res);
+    s.Serve(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
   s.set_error_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { OnLibraryError(req, res); });
-  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
-                                 std::exception_ptr) { OnUncaught(req, res); });
+      [&s](const httplib::Request& req, httplib::Response& res) { s.OnLibraryError(req, res); });
+  s.set_exception_handler([&s](const httplib::Request& req, httplib::Response& res,
+                               std::exception_ptr) { s.OnUncaught(req, res); });
 }
 
 // Handle catches everything itself; this is the last line of defence.
-void HttpServer::OnUncaught(const httplib::Request& req, httplib::Response& res) {
-  const std::string id = RequestIdFor(req.get_header_value("X-Request-ID"));
+void HttpServer::RenderUncaught(const http::Request& req, http::Response& res) {
+  const std::string id = RequestIdFor(req.headers.Get("X-Request-ID"));
   res.body.clear();
   RenderError(res, InternalError("unexpected exception"), id, "unmatched");
 }
@@ -374,7 +391,7 @@ const Route* HttpServer::DialectOf(const std::string& path) const {
   return nullptr;
 }
 
-void HttpServer::RenderError(httplib::Response& res, const Status& status,
+void HttpServer::RenderError(http::Response& res, const Status& status,
                              const std::string& request_id, const std::string& route,
                              const Route* route_def) const {
   const ErrorBodyFn error_body = route_def ? route_def->error_body : nullptr;
@@ -392,51 +409,51 @@ void HttpServer::RenderError(httplib::Response& res, const Status& status,
                                      {"cause", status.ToString()}});
   }
   const Json err = ClientError(status);
-  if (code == 401) res.set_header("WWW-Authenticate", "Bearer");
-  if (code == 429 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
+  if (code == 401) res.headers.Add("WWW-Authenticate", "Bearer");
+  if (code == 429 && !res.headers.Has("Retry-After")) res.headers.Add("Retry-After", "1");
   const std::string& err_code = err["code"].get_ref<const std::string&>();
   const std::string& err_message = err["message"].get_ref<const std::string&>();
-  res.set_content(Dump(error_body
-                           ? error_body(code, err_code, err_message, request_id, status.field())
-                           : ErrorEnvelope(err_code, err_message, request_id, status.field())),
-                  "application/json");
+  res.SetBody(Dump(error_body
+                       ? error_body(code, err_code, err_message, request_id, status.field())
+                       : ErrorEnvelope(err_code, err_message, request_id, status.field())),
+              kJsonType);
 }
 
-void HttpServer::ApplyRateHeaders(httplib::Response& res,
+void HttpServer::ApplyRateHeaders(http::Response& res,
                                   const SlidingWindowLimiter::Decision& d) const {
-  res.set_header("RateLimit-Limit", std::to_string(d.limit));
-  res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
-  res.set_header("RateLimit-Reset", std::to_string(d.reset_seconds));
-  if (!d.allowed) res.set_header("Retry-After", std::to_string(d.retry_after_seconds));
+  res.headers.Add("RateLimit-Limit", std::to_string(d.limit));
+  res.headers.Add("RateLimit-Remaining", std::to_string(d.remaining));
+  res.headers.Add("RateLimit-Reset", std::to_string(d.reset_seconds));
+  if (!d.allowed) res.headers.Add("Retry-After", std::to_string(d.retry_after_seconds));
 }
 
 // Adds the CORS headers for an allowed Origin; false when the request has an
 // Origin that is not on the allow-list.
-bool HttpServer::Cors(const httplib::Request& req, httplib::Response& res,
+bool HttpServer::Cors(const http::Request& req, http::Response& res,
                       const std::vector<std::string>& extra_origins) const {
-  const std::string origin = req.get_header_value("Origin");
+  const std::string& origin = req.headers.Get("Origin");
   if (origin.empty()) return true;
   auto listed = [&origin](const std::vector<std::string>& list) {
     return std::find(list.begin(), list.end(), origin) != list.end();
   };
   if (listed(config_.cors_origins) || listed(extra_origins)) {
-    res.set_header("Access-Control-Allow-Origin", origin);
-    res.set_header("Access-Control-Allow-Credentials", "true");
-    res.set_header("Access-Control-Expose-Headers",
-                   "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
-                   "Retry-After");
-    res.set_header("Vary", "Origin");
+    res.headers.Add("Access-Control-Allow-Origin", origin);
+    res.headers.Add("Access-Control-Allow-Credentials", "true");
+    res.headers.Add("Access-Control-Expose-Headers",
+                    "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+                    "Retry-After");
+    res.headers.Add("Vary", "Origin");
     return true;
   }
-  res.set_header("Vary", "Origin");
+  res.headers.Add("Vary", "Origin");
   return false;
 }
 
-void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::Handle(const http::Request& req, http::Response& res) {
   Serve(req, res, /*may_stream=*/true);
 }
 
-bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool may_stream) {
+bool HttpServer::Serve(const http::Request& req, http::Response& res, bool may_stream) {
   std::vector<std::string> params;
   size_t route_index = metrics_->unmatched_index();
   std::string allowed;
@@ -447,10 +464,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   const auto start = Clock::now();
   metrics_->AddInFlight(1);
 
-  // Names and values as strings made once: set_header takes std::string,
-  // and a literal would build (and allocate) a temporary per request.
-  static const std::string kRequestIdHeader = "X-Request-ID";
-  static const std::pair<std::string, std::string> kSecurityHeaders[] = {
+  static const std::pair<const char*, const char*> kSecurityHeaders[] = {
       {"X-Content-Type-Options", "nosniff"},
       {"X-Frame-Options", "DENY"},
       {"Referrer-Policy", "no-referrer"},
@@ -458,15 +472,15 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   };
 
   // 1. Request id.
-  const std::string request_id = RequestIdFor(req.get_header_value(kRequestIdHeader));
-  res.set_header(kRequestIdHeader, request_id);
+  const std::string request_id = RequestIdFor(req.headers.Get("X-Request-ID"));
+  res.headers.Add("X-Request-ID", request_id);
 
   // 2. Security headers.
-  for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
+  for (const auto& [name, value] : kSecurityHeaders) res.headers.Add(name, value);
 
   const std::string& route_label = route ? route->path : kUnmatched;
   if (req.path.rfind("/api/auth/", 0) == 0 || req.path.rfind("/api/user/", 0) == 0) {
-    res.set_header("Cache-Control", "no-store");
+    res.headers.Add("Cache-Control", "no-store");
   }
 
   auto finish = [&] {
@@ -502,32 +516,32 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   const bool origin_ok = Cors(req, res, extra_origins);
   if (req.method == "OPTIONS") {
     if (allowed.empty()) return fail(NotFoundError("no such route"));
-    if (req.get_header_value("Origin").empty()) {
+    if (req.headers.Get("Origin").empty()) {
       // Not a CORS preflight: just say what the path allows.
-      res.set_header("Allow", allowed + ", OPTIONS");
+      res.headers.Add("Allow", allowed + ", OPTIONS");
       res.status = 204;
       return finish();
     }
     if (!origin_ok) {
       return fail(PermissionDeniedError("origin not allowed", "cors_origin_not_allowed"));
     }
-    res.set_header("Access-Control-Allow-Methods", allowed + ", OPTIONS");
-    res.set_header("Access-Control-Allow-Headers",
-                   "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
-    res.set_header("Access-Control-Max-Age", "600");
+    res.headers.Add("Access-Control-Allow-Methods", allowed + ", OPTIONS");
+    res.headers.Add("Access-Control-Allow-Headers",
+                    "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
+    res.headers.Add("Access-Control-Max-Age", "600");
     res.status = 204;
     return finish();
   }
   if (route == nullptr) {
     if (!allowed.empty()) {
-      res.set_header("Allow", allowed);
+      res.headers.Add("Allow", allowed);
       res.status = 405;
       const std::string message = req.method + " is not allowed here";
-      res.set_content(Dump(dialect && dialect->error_body
-                               ? dialect->error_body(405, "method_not_allowed", message,
-                                                     request_id, {})
-                               : ErrorEnvelope("method_not_allowed", message, request_id)),
-                      "application/json");
+      res.SetBody(Dump(dialect && dialect->error_body
+                           ? dialect->error_body(405, "method_not_allowed", message, request_id,
+                                                 {})
+                           : ErrorEnvelope("method_not_allowed", message, request_id)),
+                  kJsonType);
       return finish();
     }
     // The access line names only "unmatched"; say what was refused, capped
@@ -545,14 +559,14 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     return fail(ResourceExhaustedError("the request body is too large", "payload_too_large"));
   }
   if (route->body != BodyKind::kNone) {
-    if (!req.body.empty() && !IsJsonContentType(req.get_header_value("Content-Type"))) {
+    if (!req.body.empty() && !IsJsonContentType(req.headers.Get("Content-Type"))) {
       res.status = 415;
       constexpr const char* kCode = "unsupported_media_type";
       constexpr const char* kMessage = "send the body as application/json";
-      res.set_content(Dump(route->error_body
-                               ? route->error_body(415, kCode, kMessage, request_id, {})
-                               : ErrorEnvelope(kCode, kMessage, request_id)),
-                      "application/json");
+      res.SetBody(Dump(route->error_body
+                           ? route->error_body(415, kCode, kMessage, request_id, {})
+                           : ErrorEnvelope(kCode, kMessage, request_id)),
+                  kJsonType);
       return finish();
     }
     if (req.body.empty()) {
@@ -572,7 +586,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
 
   call.ctx.ip = req.remote_addr;
   call.ctx.request_id = request_id;
-  if (req.has_header("User-Agent")) call.ctx.user_agent = req.get_header_value("User-Agent");
+  if (req.headers.Has("User-Agent")) call.ctx.user_agent = req.headers.Get("User-Agent");
 
   // 5. Rate limit per client IP on the auth routes.
   if (route->rate == RateClass::kAuth && auth_limiter_.enabled()) {
@@ -621,8 +635,11 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
       return InternalError("unknown exception");
     }
   }();
-  if (!reply.ok()) return fail(reply.status());
-  if (res.is_chunked_content_provider_) {
+  if (!reply.ok()) {
+    res.stream = nullptr;  // a handler that failed after setting one up
+    return fail(reply.status());
+  }
+  if (res.stream) {
     // Every streamed route needs a principal (Access::kAuthenticated).
     const Status admitted =
         AdmitStream(res, call.principal ? call.principal->user_id : std::string());
@@ -631,7 +648,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   res.status = reply->status != 0 ? reply->status : route->success;
   if (!reply->written) {
     if (reply->body) {
-      SetBody(res, Dump(*reply->body), kJsonType);
+      res.SetBody(Dump(*reply->body), kJsonType);
     } else {
       res.body.clear();
     }
@@ -639,17 +656,31 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
   return finish();
 }
 
-// A streamed reply holds its worker until it ends, so it takes a stream slot
-// (released when cpp-httplib drops the response: the stream ended or the
-// client went away). With every slot taken the stream is refused before it
-// writes anything or starts any work: the handler only set up the provider.
-Status HttpServer::AdmitStream(httplib::Response& res, const std::string& user_id) {
+namespace {
+// Gives a stream slot back when the stream that holds it is destroyed: it
+// ended, the client went away, or the transport never ran it.
+class SlotHold {
+ public:
+  SlotHold(StreamSlots& slots, std::string user_id) : slots_(slots), user_id_(std::move(user_id)) {}
+  ~SlotHold() { slots_.Release(user_id_); }
+  SlotHold(const SlotHold&) = delete;
+  SlotHold& operator=(const SlotHold&) = delete;
+
+ private:
+  StreamSlots& slots_;
+  const std::string user_id_;
+};
+}  // namespace
+
+// A streamed reply holds its worker until it ends, so it takes a stream slot.
+// With every slot taken the stream is refused before it writes anything or
+// starts any work: the handler only described the stream.
+Status HttpServer::AdmitStream(http::Response& res, const std::string& user_id) {
   const StreamSlots::Outcome taken = stream_slots_.Take(user_id);
   if (taken != StreamSlots::Outcome::kTaken) {
-    res.content_provider_ = nullptr;
-    res.is_chunked_content_provider_ = false;
-    res.headers.erase("X-Accel-Buffering");  // the SSE headers do not apply
-    res.set_header("Retry-After", "1");
+    res.stream = nullptr;
+    res.headers.Erase("X-Accel-Buffering");  // the SSE headers do not apply
+    res.headers.Add("Retry-After", "1");
     if (taken == StreamSlots::Outcome::kServerFull) {
       return UnavailableError("too many streams are open", "too_many_streams");
     }
@@ -658,34 +689,24 @@ Status HttpServer::AdmitStream(httplib::Response& res, const std::string& user_i
             " streams open, the most one account may have at once; end one and retry",
         "too_many_user_streams");
   }
-  auto previous = std::move(res.content_provider_resource_releaser_);
-  auto released = std::make_shared<std::atomic<bool>>(false);
-  res.content_provider_resource_releaser_ = [this, previous, released, user_id](bool success) {
-    if (!released->exchange(true)) stream_slots_.Release(user_id);
-    if (previous) previous(success);
-  };
+  auto hold = std::make_shared<SlotHold>(stream_slots_, user_id);
+  res.stream = [fn = std::move(res.stream), hold](http::StreamWriter& w) { return fn(w); };
   // Tells the client not to reuse the connection, so that the worker is free
   // as soon as the stream ends instead of idling through the keep-alive.
-  res.set_header("Connection", "close");
+  res.headers.Add("Connection", "close");
   return Status();
 }
 
-// Responses cpp-httplib makes itself, before any route runs: a request line
-// or header it cannot parse (400), a body over the limit (413), a URI too
-// long (414). They get the same error JSON, request id and headers.
-void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& res,
-                                const std::string& why) {
-  if (!res.body.empty() || res.status < 400) return;  // our own response
-  std::string request_id = res.get_header_value("X-Request-ID");
-  if (request_id.empty()) {
-    request_id = RequestIdFor(req.get_header_value("X-Request-ID"));
-    res.set_header("X-Request-ID", request_id);
-  }
-  res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("X-Frame-Options", "DENY");
+void HttpServer::RenderTransportError(int status, const http::Request& req, http::Response& res,
+                                      const std::string& why) {
+  const std::string request_id = RequestIdFor(req.headers.Get("X-Request-ID"));
+  res.status = status;
+  res.headers.Add("X-Request-ID", request_id);
+  res.headers.Add("X-Content-Type-Options", "nosniff");
+  res.headers.Add("X-Frame-Options", "DENY");
   const char* code = "malformed_request";
   const char* message = "the request could not be read";
-  switch (res.status) {
+  switch (status) {
     case 413:
       code = "payload_too_large";
       message = "the request body is too large";
@@ -694,6 +715,18 @@ void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& 
       code = "uri_too_long";
       message = "the request URI is too long";
       break;
+    case 415:
+      code = "unsupported_media_type";
+      message = "the request's content coding is not supported";
+      break;
+    case 431:
+      code = "header_fields_too_large";
+      message = "the request's header fields are too large or too many";
+      break;
+    case 503:
+      code = "unavailable";
+      message = "the server is at its connection limit";
+      break;
     case 404:
       code = "not_found";
       message = "no such route";
@@ -701,15 +734,15 @@ void HttpServer::OnLibraryError(const httplib::Request& req, httplib::Response& 
     default:
       break;
   }
-  res.set_content(
-      Dump(ErrorEnvelope(code, why.empty() ? std::string_view(message) : std::string_view(why),
-                         request_id)),
-      "application/json");
-  metrics_->Observe(metrics_->unmatched_index(), res.status, 0);
+  res.SetBody(Dump(ErrorEnvelope(
+                  code, why.empty() ? std::string_view(message) : std::string_view(why),
+                  request_id)),
+              kJsonType);
+  metrics_->Observe(metrics_->unmatched_index(), status, 0);
   logger_.Info("request", {{"request_id", request_id},
                            {"method", req.method},
                            {"route", "unmatched"},
-                           {"status", res.status},
+                           {"status", status},
                            {"ip", req.remote_addr}});
 }
 
