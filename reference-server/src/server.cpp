@@ -17,25 +17,14 @@
 
 #include "assistant/http_status.hpp"
 #include "assistant/json_input.hpp"
-#include "connection_stream.hpp"
 #include "cookie_auth.hpp"
-#include "fast_request.hpp"
-#include "http/httplib_adapter.hpp"
+#include "http/transport.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 
 namespace assistant::server {
 namespace {
 
-// cpp-httplib settings, chosen on purpose (docs/server.md "Connection
-// handling"): the Debian 0.11 build closes a keep-alive connection after 5
-// requests and leaves Nagle on, which costs a TCP handshake every 5 requests
-// and a ~40 ms delayed-ACK stall per response.
-constexpr size_t kKeepAliveMaxRequests = 10000;
-constexpr time_t kKeepAliveTimeoutSeconds = 5;
-constexpr time_t kReadTimeoutSeconds = 10;
-constexpr time_t kWriteTimeoutSeconds = 10;
-constexpr int kListenBacklog = 1024;
 // Credentials longer than this are garbage by construction (our tokens are
 // well under 1 KiB); they are refused before any parsing.
 constexpr size_t kMaxCredentialBytes = 4096;
@@ -79,10 +68,6 @@ bool IsParam(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
 }
 
-// Set by the pre-routing handler when the request's connection must close
-// after its answer; read by the connection loop on the same thread.
-thread_local bool t_close_after_response = false;
-
 bool IsJsonContentType(const std::string& ct) {
   std::string base = ct.substr(0, ct.find(';'));
   while (!base.empty() && base.back() == ' ') base.pop_back();
@@ -91,102 +76,6 @@ bool IsJsonContentType(const std::string& ct) {
 }
 
 }  // namespace
-
-// httplib::Server with the one setting 0.11 has no setter for: the listen
-// backlog is compiled in as 5, too small for a burst of connections (they
-// would wait for SYN retransmits). listen() on a listening socket only
-// updates its backlog.
-//
-// It also serves each connection through a ConnectionStream instead of the
-// library's per-request stream: one recv per request and one sendmsg per
-// response instead of nine system calls (connection_stream.hpp). The loop
-// is the library's own (process_server_socket in 0.11): wait for the next
-// request while the server listens, at most keep_alive_max_count requests,
-// the last one answered with `Connection: close`.
-class HttpServer::Listener final : public httplib::Server, private FastPathHost {
- public:
-  explicit Listener(HttpServer& server) : server_(server) {}
-  void RaiseBacklog() { ::listen(svr_sock_, kListenBacklog); }
-
- private:
-  // Each request takes the fast path (fast_request.hpp) when it can, else
-  // the library's process_request with the request still in the buffer.
-  bool process_and_close_socket(socket_t sock) override {
-    bool ok = false;
-    {
-      ConnectionStream stream(sock, read_timeout_sec_, write_timeout_sec_);
-      const int idle_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-      // The library's Keep-Alive value (it builds it with a stringstream per
-      // response).
-      const std::string keep_alive = "timeout=" + std::to_string(keep_alive_timeout_sec_) +
-                                     ", max=" + std::to_string(keep_alive_max_count_);
-      std::string scratch;
-      static const std::function<void(httplib::Request&)> kNoSetup;
-      for (size_t left = keep_alive_max_count_;
-           left > 0 && stream.WaitForRequest(idle_ms, svr_sock_); --left) {
-        const bool close_connection = left == 1;
-        bool connection_closed = false;
-        const FastOutcome fast = ServeFast(stream, close_connection, payload_max_length_,
-                                           keep_alive, *this, scratch);
-        if (fast.served) {
-          ok = fast.ok;
-          connection_closed = fast.connection_closed;
-        } else {
-          ok = process_request(stream, close_connection, connection_closed, kNoSetup);
-          if (std::exchange(t_close_after_response, false)) connection_closed = true;
-        }
-        if (!stream.FinishResponse()) ok = false;
-        if (!ok || connection_closed) break;
-      }
-    }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
-    return ok;
-  }
-
-  bool HandleUnlessStream(const httplib::Request& req, httplib::Response& res) override {
-    http::Response out;
-    if (!server_.Serve(http::FromLibrary(req), out, /*may_stream=*/false)) return false;
-    http::ToLibrary(std::move(out), res);
-    return true;
-  }
-  void OnError(const httplib::Request& req, httplib::Response& res) override {
-    OnLibraryError(req, res);
-  }
-  void OnException(const httplib::Request& req, httplib::Response& res) override {
-    OnUncaught(req, res);
-  }
-  void OnServed() override { server_.metrics_->CountFastPath(); }
-
- public:
-  void Serve(const httplib::Request& req, httplib::Response& res) {
-    http::Response out;
-    server_.Handle(http::FromLibrary(req), out);
-    http::ToLibrary(std::move(out), res);
-  }
-  // Responses cpp-httplib makes itself, before any route runs: a request
-  // line or header it cannot parse (400), a body over the limit (413), a URI
-  // too long (414). `why`: a message of our own.
-  void OnLibraryError(const httplib::Request& req, httplib::Response& res,
-                      const std::string& why = std::string()) {
-    if (!res.body.empty() || res.status < 400) return;  // our own response
-    http::Response out;
-    server_.RenderTransportError(res.status, http::FromLibrary(req), out, why);
-    res.headers.erase("X-Request-ID");
-    http::ToLibrary(std::move(out), res);
-  }
-  void OnUncaught(const httplib::Request& req, httplib::Response& res) {
-    http::Response out;
-    server_.RenderUncaught(http::FromLibrary(req), out);
-    res.headers.clear();
-    res.body.clear();
-    http::ToLibrary(std::move(out), res);
-  }
-
- private:
-
-  HttpServer& server_;
-};
 
 std::string PresentedCredential(std::string_view auth, std::string_view cookies) {
   if (!auth.empty()) {
@@ -211,6 +100,7 @@ std::string PresentedCredential(std::string_view auth, std::string_view cookies)
   return "";
 }
 
+
 HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger,
                        const ProductMetrics* product)
     : core_(core),
@@ -219,8 +109,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       product_(product),
       auth_limiter_(config.rate_limit_auth),
       api_limiter_(config.rate_limit_api),
-      stream_slots_(config.max_streams, config.max_streams_per_user),
-      http_(std::make_unique<Listener>(*this)) {
+      stream_slots_(config.max_streams, config.max_streams_per_user) {
   routes_ = BuildRoutes(*this);
   std::vector<Metrics::RouteLabel> labels;
   for (auto& r : routes_) {
@@ -231,60 +120,25 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   metrics_ = std::make_unique<Metrics>(std::move(labels));
   openapi_ = Dump(BuildOpenApi(routes_));
 
-  Listener& s = *http_;
-  s.set_tcp_nodelay(true);
-  s.set_keep_alive_max_count(kKeepAliveMaxRequests);
-  s.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
-  s.set_read_timeout(kReadTimeoutSeconds, 0);
-  s.set_write_timeout(kWriteTimeoutSeconds, 0);
-  s.set_payload_max_length(config_.body_limit);
-  // Worker model (docs/server.md): a connection holds a worker while it is
-  // served, and a stream for its whole life, so streams get workers of their
-  // own on top of --threads and are admitted only up to --max-streams
-  // (AdmitStream); ordinary requests always keep --threads workers.
-  const size_t threads = static_cast<size_t>(config_.threads) +
-                         static_cast<size_t>(config_.max_streams);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-
-  auto handle = [&s](const httplib::Request& req, httplib::Response& res) { s.Serve(req, res); };
-  s.Get(".*", handle);
-  s.Post(".*", handle);
-  s.Put(".*", handle);
-  s.Patch(".*", handle);
-  s.Delete(".*", handle);
-  s.Options(".*", handle);
-  // Every request without a body is served here, before cpp-httplib's own
-  // routing, which would match each registered `.*` regex against the path
-  // only for Handle to match it again. Requests with a body go on so that
-  // the library reads it first, and reach Handle through the `.*` routes.
-  // cpp-httplib 0.11 answers 400 to a POST/PUT/PATCH that has neither
-  // Content-Length nor Transfer-Encoding (`curl -X POST` without data, a
-  // common way to call logout). RFC 9112 says such a request has an empty
-  // body, so it counts as bodiless here.
-  s.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-    const bool framed = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
-    const bool body_method = req.method == "POST" || req.method == "PUT" ||
-                             req.method == "PATCH" || req.method == "DELETE";
-    if (body_method && framed) return httplib::Server::HandlerResponse::Unhandled;
-    if (framed && !(req.get_header_value("Content-Length") == "0" &&
-                    !req.has_header("Transfer-Encoding"))) {
-      // cpp-httplib 0.11 never reads the body of a GET, HEAD or OPTIONS:
-      // its bytes would be parsed as the next request on the connection,
-      // one a proxy in front never sent (request smuggling). Refused, and
-      // the connection closes after the answer.
-      t_close_after_response = true;
-      res.status = 400;
-      res.set_header("Connection", "close");
-      s.OnLibraryError(req, res, "a " + req.method + " request must not carry a body");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    s.Serve(req, res);
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  s.set_error_handler(
-      [&s](const httplib::Request& req, httplib::Response& res) { s.OnLibraryError(req, res); });
-  s.set_exception_handler([&s](const httplib::Request& req, httplib::Response& res,
-                               std::exception_ptr) { s.OnUncaught(req, res); });
+  http::TransportOptions t;
+  t.host = config_.host;
+  t.port = config_.port;
+  t.body_limit = config_.body_limit;
+  // Worker model (docs/server.md): a request holds a worker while its
+  // handler runs, and a stream for its whole life, so streams get workers
+  // of their own on top of --threads and are admitted only up to
+  // --max-streams (AdmitStream); ordinary requests always keep --threads.
+  t.workers = config_.threads + config_.max_streams;
+  t.header_timeout = std::chrono::seconds(config_.header_timeout);
+  t.max_connections = config_.max_connections;
+  t.max_connections_per_ip = config_.max_connections_per_ip;
+  t.drain_timeout = std::chrono::seconds(config_.shutdown_timeout + 1);
+  http_ = std::make_unique<http::Transport>(
+      std::move(t), [this](const http::Request& req, http::Response& res) { Handle(req, res); },
+      [this](int status, const http::Request& req, http::Response& res, const std::string& why) {
+        if (status >= 500 && status != 503) return RenderUncaught(req, res);
+        RenderTransportError(status, req, res, why);
+      });
 }
 
 // Handle catches everything itself; this is the last line of defence.
@@ -302,35 +156,15 @@ std::string HttpServer::RenderMetrics() const {
 
 HttpServer::~HttpServer() = default;
 
-namespace {
-// Why the last bind failed: the library reports only false, but the failed
-// bind(2) or getaddrinfo left errno set.
-std::string BindError() {
-  if (errno == 0) return "the address cannot be resolved or used";
-  return std::strerror(errno);
-}
-}  // namespace
-
 Status HttpServer::Bind() {
-  if (config_.port == 0) {
-    errno = 0;
-    port_ = http_->bind_to_any_port(config_.host);
-    if (port_ <= 0) return UnavailableError("cannot bind " + config_.host + ": " + BindError());
-  } else {
-    errno = 0;
-    if (!http_->bind_to_port(config_.host, config_.port)) {
-      return UnavailableError("cannot bind " + config_.host + ":" + std::to_string(config_.port) +
-                              ": " + BindError());
-    }
-    port_ = config_.port;
-  }
-  http_->RaiseBacklog();
+  ASSISTANT_RETURN_IF_ERROR(http_->Bind());
+  port_ = http_->port();
   return Status();
 }
 
-void HttpServer::Run() { http_->listen_after_bind(); }
+void HttpServer::Run() { http_->Run(); }
 
-void HttpServer::Stop() { http_->stop(); }
+void HttpServer::Stop() { http_->Stop(); }
 
 const Route* HttpServer::Match(const std::string& method, const std::string& path,
                                std::vector<std::string>* params, size_t* index,
@@ -450,16 +284,14 @@ bool HttpServer::Cors(const http::Request& req, http::Response& res,
 }
 
 void HttpServer::Handle(const http::Request& req, http::Response& res) {
-  Serve(req, res, /*may_stream=*/true);
+  Serve(req, res);
 }
 
-bool HttpServer::Serve(const http::Request& req, http::Response& res, bool may_stream) {
+bool HttpServer::Serve(const http::Request& req, http::Response& res) {
   std::vector<std::string> params;
   size_t route_index = metrics_->unmatched_index();
   std::string allowed;
   const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
-  // The fast path cannot write a stream: it asks before anything is done.
-  if (!may_stream && route != nullptr && route->doc.sse) return false;
 
   const auto start = Clock::now();
   metrics_->AddInFlight(1);

@@ -27,6 +27,7 @@
 #include "config.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
+#include "http/transport.hpp"
 #include "logger.hpp"
 #include "metrics.hpp"
 #include "product_metrics.hpp"
@@ -84,12 +85,10 @@ struct RouteDoc {
   Json request;   // null: no body
   Json response;  // null: no body
   std::vector<std::string> query;  // query parameter names
-  // Can answer text/event-stream (a content provider). The fast path
-  // (fast_request.hpp) leaves such routes to cpp-httplib: keep it true on
-  // every route that can stream.
+  // Can answer text/event-stream (a streamed reply).
   bool sse = false;
   // Error statuses this route answers beyond those its kind implies (body,
-  // auth, path ids, query, rate limit, 414, 500), so /openapi.json lists
+  // auth, path ids, query, rate limit, 414, 431, 500), so /openapi.json lists
   // every status the server really sends; the description comes from the
   // status itself.
   std::vector<int> errors;
@@ -162,7 +161,7 @@ class HttpServer final {
   void RenderUncaught(const http::Request& req, http::Response& res);
 
  private:
-  class Listener;
+
   const Route* Match(const std::string& method, const std::string& path,
                      std::vector<std::string>* params, size_t* index,
                      std::string* allowed) const;
@@ -172,10 +171,8 @@ class HttpServer final {
   void ApplyRateHeaders(http::Response& res, const SlidingWindowLimiter::Decision& d) const;
   bool Cors(const http::Request& req, http::Response& res,
             const std::vector<std::string>& extra_origins) const;
-  // Handle's body. With `may_stream` false, a request whose route can
-  // answer with a stream is left alone (false, nothing done): the fast path
-  // cannot write one.
-  bool Serve(const http::Request& req, http::Response& res, bool may_stream);
+  // Handle's body; true when it answered (always).
+  bool Serve(const http::Request& req, http::Response& res);
   // Takes a stream slot of `user_id` for a streamed reply; otherwise the
   // reply is made empty, with Retry-After, and the refusal returned (503
   // when --max-streams are open, 429 when the user has
@@ -194,7 +191,7 @@ class HttpServer final {
   // Before the listener: streams it still serves give their slots back
   // while it shuts down, so the slots must outlive it.
   StreamSlots stream_slots_;
-  std::unique_ptr<Listener> http_;
+  std::unique_ptr<http::Transport> http_;
   int port_ = 0;
 };
 

@@ -1,7 +1,6 @@
 // One HTTP request as a handler sees it, whatever transport read it: the
 // framing is done, the target split into a path and decoded query
-// parameters, the body complete (or, on a route that streams its body,
-// left to `body_stream`).
+// parameters, the body complete (at most the body limit).
 //
 // Thread safety: a value type; a handler owns it for the request's life.
 #ifndef ASSISTANT_SERVER_HTTP_REQUEST_HPP_
@@ -12,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "http/body_reader.hpp"
 #include "http/headers.hpp"
 
 namespace assistant::server::http {
@@ -24,9 +22,6 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Headers headers;
   std::string body;
-  // Set when the transport left the body unread for the handler to stream
-  // (Route::stream_body); `body` is then empty. Null otherwise.
-  BodyReader* body_stream = nullptr;
   std::string remote_addr;
   int remote_port = 0;
 
