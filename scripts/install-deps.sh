@@ -8,6 +8,8 @@ PACKAGES=(
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libssl-dev
   libargon2-dev libcrypt-dev libcpp-httplib-dev doctest-dev zlib1g-dev
   libcjson-dev valgrind
+  # The server's transport (Boost.Beast/Asio 1.74) and its URL decoding.
+  libboost-dev liburiparser-dev
   # The PostgreSQL storage backend, and the server its tests start
   # (scripts/pg-test-server.sh).
   libpqxx-dev postgresql

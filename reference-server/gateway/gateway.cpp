@@ -7,6 +7,7 @@
 #include "cookie_auth.hpp"
 #include "forwarder.hpp"
 #include "header_policy.hpp"
+#include "http/httplib_adapter.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 #include "server.hpp"
@@ -259,7 +260,8 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
   const bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0;
   if (api && std::none_of(std::begin(kPublic), std::end(kPublic),
                           [&](const char* p) { return req.path == p; })) {
-    const std::string credential = server::PresentedCredential(req);
+    const std::string credential = server::PresentedCredential(req.get_header_value("Authorization"),
+                                                                 req.get_header_value("Cookie"));
     if (!credential.empty() && !tokens_->Check(credential).ok()) {
       res.set_header("WWW-Authenticate", "Bearer");
       return Fail(res, 401, "invalid_token", "invalid credential", request_id);
@@ -272,12 +274,13 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
 // identifies itself (gateway_apps.hpp).
 void Gateway::ServeApps(const httplib::Request& req, httplib::Response& res,
                         const std::string& request_id) {
-  const std::string credential = server::PresentedCredential(req);
+  const std::string credential = server::PresentedCredential(req.get_header_value("Authorization"),
+                                                               req.get_header_value("Cookie"));
   if (credential.empty()) {
     res.set_header("WWW-Authenticate", "Bearer");
     return Fail(res, 401, "unauthenticated", "a credential is required", request_id);
   }
-  if (server::LacksCsrfHeader(req)) {  // a cookie alone: what a cross-site form could forge
+  if (server::LacksCsrfHeader(server::http::HeadFromLibrary(req))) {  // a cookie alone: what a cross-site form could forge
     return Fail(res, 403, "csrf_check_failed", "send X-Requested-With", request_id);
   }
   Result<Principal> caller = tokens_->Identify(credential);
@@ -368,7 +371,9 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
       // Most answers to a GET are small and whole: read on this thread.
       auto whole = server::ExchangeWhole(upstream, out);
       if (whole.ok() && *whole) {
-        server::RelayWhole(std::move(**whole), ResponsePolicy(), res);
+        server::http::Response answer;
+        server::RelayWhole(std::move(**whole), ResponsePolicy(), answer);
+        server::http::ToLibrary(std::move(answer), res);
         return;
       }
       if (!whole.ok()) {
@@ -390,10 +395,12 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
                    {{"request_id", request_id}, {"method", req.method}});
       continue;
     }
-    res.status = (*call)->status();
-    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, res); !s.ok()) {
+    server::http::Response answer;
+    answer.status = (*call)->status();
+    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, answer); !s.ok()) {
       return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
     }
+    server::http::ToLibrary(std::move(answer), res);
     return;
   }
   if (last.code() == StatusCode::kDeadlineExceeded) {

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "app_forward.hpp"
+#include "http/httplib_adapter.hpp"
 #include "assistant/http_status.hpp"
 #include "assistant/identity_token.hpp"
 #include "render.hpp"
@@ -148,7 +149,9 @@ Status GatewayApps::Answer(const httplib::Request& req, httplib::Response& res,
     return SignIdentityToken(*ring, issuer_, me, a.id, a.scopes, now);
   };
   std::optional<server::AppCallOutcome> outcome;
-  const Status st = server::ForwardToApp(f, req, res, &outcome);
+  server::http::Response answer;
+  const Status st = server::ForwardToApp(f, server::http::FromLibrary(req), answer, &outcome);
+  if (st.ok()) server::http::ToLibrary(std::move(answer), res);
   if (outcome) {
     // The audit record: the backends never see this call, so the gateway's
     // log is where it is kept (the path without its query, which may carry

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "gateway.hpp"
+#include "http/httplib_adapter.hpp"
 #include "request_id.hpp"
 
 namespace assistant::gateway {
@@ -94,7 +95,9 @@ void Gateway::ForwardUpload(const httplib::Request& req, httplib::Response& res,
     logger_.Warn("backend failed; taken out", {{"request_id", request_id}, {"method", req.method}});
     return Fail(res, 502, "upstream_error", "the backend failed during the upload", request_id);
   }
-  server::RelayWhole(*std::move(answer), AnswerPolicy(), res);
+  server::http::Response relayed;
+  server::RelayWhole(*std::move(answer), AnswerPolicy(), relayed);
+  server::http::ToLibrary(std::move(relayed), res);
 }
 
 }  // namespace assistant::gateway

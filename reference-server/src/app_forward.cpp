@@ -70,7 +70,7 @@ bool HasDotSegment(std::string_view path) {
 
 }  // namespace
 
-Status ForwardToApp(const AppForward& f, const httplib::Request& req, httplib::Response& res,
+Status ForwardToApp(const AppForward& f, const http::Request& req, http::Response& res,
                     std::optional<AppCallOutcome>* outcome) {
   const App& app = *f.app;
   const Principal& me = *f.caller;
@@ -86,7 +86,8 @@ Status ForwardToApp(const AppForward& f, const httplib::Request& req, httplib::R
   OutboundRequest out;
   out.method = req.method;
   out.target = base + RawTail(req.target);
-  out.headers = EndToEndHeaders(req.headers, RequestPolicy());
+  out.headers = EndToEndHeaders(httplib::Headers(req.headers.begin(), req.headers.end()),
+                                RequestPolicy());
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", f.request_id);
   out.headers.emplace("X-Forwarded-For", f.forwarded_for);

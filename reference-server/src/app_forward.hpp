@@ -21,6 +21,8 @@
 #include "assistant/apps.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
 
 namespace assistant::server {
 
@@ -48,7 +50,7 @@ struct AppCallOutcome {
 // segment. Unavailable ("upstream_error") or DeadlineExceeded
 // ("upstream_timeout") when the app is down or silent. `outcome` is set
 // once the app was tried.
-Status ForwardToApp(const AppForward& f, const httplib::Request& req, httplib::Response& res,
+Status ForwardToApp(const AppForward& f, const http::Request& req, http::Response& res,
                     std::optional<AppCallOutcome>* outcome);
 
 }  // namespace assistant::server

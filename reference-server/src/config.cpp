@@ -154,6 +154,16 @@ const std::vector<Flag>& Flags() {
        "max(4, max-streams / 8)",
        "of those, open at once for one user (0 = the default); one more gets 429",
        INT_FLAG(max_streams_per_user, 0, 16384)},
+      {"max-connections", "ASSISTANT_MAX_CONNECTIONS", Kind::kInt, "4096",
+       "open connections at once; one more is answered 503 and closed",
+       INT_FLAG(max_connections, 1, 1000000)},
+      {"max-connections-per-ip", "ASSISTANT_MAX_CONNECTIONS_PER_IP", Kind::kInt, "1024",
+       "open connections at once from one client address; one more is answered 503 and closed",
+       INT_FLAG(max_connections_per_ip, 1, 1000000)},
+      {"header-timeout", "ASSISTANT_HEADER_TIMEOUT", Kind::kInt, "10",
+       "seconds a client has to send a request's whole header block; then the connection "
+       "closes",
+       INT_FLAG(header_timeout, 1, 3600)},
       {"metrics-token-file", "ASSISTANT_METRICS_TOKEN_FILE", Kind::kString, "(none: open)",
        "file holding a bearer token /metrics then requires (16+ characters)",
        [](ServerConfig& c, const std::string& v) {

@@ -37,6 +37,9 @@ struct ServerConfig {
   int threads = 128;      // workers for ordinary requests
   int max_streams = 512;  // open agent streams, each on a worker of its own
   int max_streams_per_user = 0;  // of them, one user's; 0 = max(4, max_streams / 8)
+  int max_connections = 4096;        // open at once; one more: 503 and close
+  int max_connections_per_ip = 1024; // from one client address
+  int header_timeout = 10;           // seconds for a request's whole header block
   std::string metrics_token_file;  // /metrics needs its token when set
   std::string metrics_token;       // read from it at start (main.cpp)
   int refresh_grace = 10;   // seconds

@@ -11,8 +11,8 @@ std::string RefreshCookie(const std::string& token, int64_t max_age_seconds, boo
 
 std::string ClearedRefreshCookie(bool secure) { return RefreshCookie("", 0, secure); }
 
-std::string CookieValue(const httplib::Request& req, std::string_view name) {
-  const std::string cookies = req.get_header_value("Cookie");
+std::string CookieValue(const http::Request& req, std::string_view name) {
+  const std::string cookies = req.headers.Get("Cookie");
   size_t pos = 0;
   while (pos < cookies.size()) {
     size_t end = cookies.find(';', pos);
@@ -27,9 +27,9 @@ std::string CookieValue(const httplib::Request& req, std::string_view name) {
   return "";
 }
 
-bool LacksCsrfHeader(const httplib::Request& req) {
+bool LacksCsrfHeader(const http::Request& req) {
   if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") return false;
-  return !req.has_header("Authorization") && !req.has_header("X-Requested-With");
+  return !req.headers.Has("Authorization") && !req.headers.Has("X-Requested-With");
 }
 
 }  // namespace assistant::server

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include <httplib.h>
+#include "http/request.hpp"
 
 namespace assistant::server {
 
@@ -26,12 +26,12 @@ std::string RefreshCookie(const std::string& token, int64_t max_age_seconds, boo
 std::string ClearedRefreshCookie(bool secure);
 
 // The value of cookie `name` in the request's Cookie header ("" if none).
-std::string CookieValue(const httplib::Request& req, std::string_view name);
+std::string CookieValue(const http::Request& req, std::string_view name);
 
 // True when the request changes state (not GET, HEAD or OPTIONS), has no
 // Authorization header (so a cookie is what authenticates it) and lacks
 // X-Requested-With: the request a cross-site form could forge.
-bool LacksCsrfHeader(const httplib::Request& req);
+bool LacksCsrfHeader(const http::Request& req);
 
 }  // namespace assistant::server
 

@@ -19,12 +19,6 @@ constexpr size_t kMaxBuffered = 256 * 1024;
 // sent with its length; anything else streams.
 constexpr size_t kWholeAnswerBytes = 64 * 1024;
 
-// SetBody's twin (server.hpp), kept here so the forwarder stands alone.
-void PutBody(httplib::Response& res, std::string body, const std::string& content_type) {
-  res.body = std::move(body);
-  res.headers.erase("Content-Type");
-  res.set_header("Content-Type", content_type);
-}
 
 template <typename Rep, typename Period>
 std::pair<time_t, time_t> SecondsAndMicros(std::chrono::duration<Rep, Period> d) {
@@ -229,8 +223,8 @@ bool UpstreamCall::Drain(Fn&& take) {
   }
 }
 
-bool UpstreamCall::Pump(httplib::DataSink& sink) {
-  return Drain([&sink](const std::string& chunk) { return sink.write(chunk.data(), chunk.size()); });
+bool UpstreamCall::Pump(http::StreamWriter& sink) {
+  return Drain([&sink](const std::string& chunk) { return sink.Write(chunk); });
 }
 
 bool UpstreamCall::ReadAll(std::string* body) {
@@ -259,13 +253,13 @@ std::string ContentTypeOf(const httplib::Headers& headers) {
   return it != headers.end() ? it->second : std::string();
 }
 
-void PutWhole(const httplib::Headers& headers, std::string body, httplib::Response& res) {
+void PutWhole(const httplib::Headers& headers, std::string body, http::Response& res) {
   std::string content_type = ContentTypeOf(headers);
   if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
   if (content_type.empty()) {
     res.body.clear();
   } else {
-    PutBody(res, std::move(body), content_type);
+    res.SetBody(std::move(body), content_type);
   }
 }
 
@@ -415,18 +409,18 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
   return answer;
 }
 
-void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, httplib::Response& res) {
+void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, http::Response& res) {
   res.status = answer.status;
   for (const auto& [name, value] : EndToEndHeaders(answer.headers, policy)) {
-    res.headers.emplace(name, value);
+    res.headers.Add(name, value);
   }
   PutWhole(answer.headers, std::move(answer.body), res);
 }
 
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
-                   const std::string& method, httplib::Response& res) {
+                   const std::string& method, http::Response& res) {
   for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
-    res.headers.emplace(name, value);
+    res.headers.Add(name, value);
   }
   if (ComesWhole(up->headers(), up->status(), method)) {
     std::string body;
@@ -439,15 +433,10 @@ Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
   std::string content_type = ContentTypeOf(up->headers());
   if (content_type.empty()) content_type = "application/octet-stream";
   // Each piece is sent as it is read: nothing in between may buffer it.
-  res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      content_type,
-      [up](size_t, httplib::DataSink& sink) {
-        if (!up->Pump(sink)) return false;
-        sink.done();
-        return true;
-      },
-      [up](bool) { up->Abort(); });
+  res.headers.Add("X-Accel-Buffering", "no");
+  // The stream holds the call: when the transport drops it, run or not,
+  // the call is stopped (~UpstreamCall).
+  res.SetStream(content_type, [up](http::StreamWriter& sink) { return up->Pump(sink); });
   return Status();
 }
 

@@ -24,6 +24,8 @@
 #include <httplib.h>
 
 #include "assistant/status.hpp"
+#include "http/response.hpp"
+#include "http/stream_writer.hpp"
 
 namespace assistant::server {
 
@@ -85,7 +87,7 @@ class UpstreamCall {
   // Writes the body to `sink` as it arrives. True when the whole body went
   // through; false when the client went away or the upstream failed or
   // stalled mid-body (the answer is then cut short).
-  bool Pump(httplib::DataSink& sink);
+  bool Pump(http::StreamWriter& sink);
   // The whole body, for an answer known to be small; false as Pump.
   bool ReadAll(std::string* body);
   // Stops the call (the client went away); safe to call more than once.
@@ -133,15 +135,15 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
                                    std::optional<size_t> length, const BodyReader& read_body);
 
 // Puts a whole answer into `res` as RelayAnswer would.
-void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, httplib::Response& res);
+void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, http::Response& res);
 
 // Puts `up`'s answer into `res`: the status's headers as `policy` lets them
 // through (it must drop Content-Length and Content-Type, which are set
 // here), then the body: whole when the upstream said it is at most 64 KiB
 // (and for HEAD, 204 and 304), else streamed as it is read through a
-// chunked content provider. Unavailable when a whole body is cut short.
+// stream. Unavailable when a whole body is cut short.
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
-                   const std::string& method, httplib::Response& res);
+                   const std::string& method, http::Response& res);
 
 }  // namespace assistant::server
 

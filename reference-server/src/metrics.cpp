@@ -50,13 +50,6 @@ std::string Metrics::Render() const {
                 "assistant_http_requests_in_flight %lld\n",
                 static_cast<long long>(in_flight_.load(std::memory_order_relaxed)));
   out += line;
-  std::snprintf(line, sizeof line,
-                "# HELP assistant_http_fast_path_requests_total Requests parsed and answered "
-                "without cpp-httplib's request parser.\n"
-                "# TYPE assistant_http_fast_path_requests_total counter\n"
-                "assistant_http_fast_path_requests_total %llu\n",
-                static_cast<unsigned long long>(fast_path_.load(std::memory_order_relaxed)));
-  out += line;
   return out;
 }
 

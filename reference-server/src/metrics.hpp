@@ -29,9 +29,6 @@ class Metrics final {
   size_t unmatched_index() const { return labels_.size() - 1; }
   void Observe(size_t route_index, int status, double seconds);
   void AddInFlight(int delta) { in_flight_.fetch_add(delta, std::memory_order_relaxed); }
-  // A request served by the fast path (fast_request.hpp) rather than by
-  // cpp-httplib's own parser and writer.
-  void CountFastPath() { fast_path_.fetch_add(1, std::memory_order_relaxed); }
   std::string Render() const;
 
  private:
@@ -42,7 +39,6 @@ class Metrics final {
   std::vector<RouteLabel> labels_;
   std::vector<std::unique_ptr<RouteStats>> stats_;
   std::atomic<int64_t> in_flight_{0};
-  std::atomic<uint64_t> fast_path_{0};
 };
 
 }  // namespace assistant::server

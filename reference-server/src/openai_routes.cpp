@@ -254,14 +254,14 @@ Reply StreamCompletion(HttpServer& s, Call& c, ChatCompletionInput input, int64_
   st->input = std::move(input);
   st->ctx = c.ctx;
   st->created = created;
-  c.res.set_header("Cache-Control", "no-cache");
-  c.res.set_header("X-Accel-Buffering", "no");
-  c.res.set_chunked_content_provider(
-      "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
+  c.res.headers.Add("Cache-Control", "no-cache");
+  c.res.headers.Add("X-Accel-Buffering", "no");
+  c.res.SetStream(
+      "text/event-stream", [&s, st](http::StreamWriter& sink) {
         bool gone = false;
         auto write = [&](const std::string& frame) {
           if (gone) return false;
-          gone = !sink.is_writable() || !sink.write(frame.data(), frame.size());
+          gone = !sink.Write(frame);
           return !gone;
         };
         std::string id;
@@ -318,9 +318,7 @@ Reply StreamCompletion(HttpServer& s, Call& c, ChatCompletionInput input, int64_
                                           err["message"].get<std::string>(), st->ctx.request_id,
                                           failure.field())));
         }
-        if (gone) return false;
-        sink.done();
-        return true;
+        return !gone;
       });
   return Reply{200, std::nullopt, true};
 }

@@ -370,6 +370,9 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
       }
     }
     responses["414"] = ErrorResponse("The request line is too long");
+    // The transport's refusal of an oversized header block (docs/server.md
+    // "Connections and limits"), whatever the route.
+    responses["431"] = ErrorResponse("The header fields are too large or too many");
     if (r.rate != RateClass::kNone) responses["429"] = ErrorResponse("Rate limited; see Retry-After");
     responses["500"] = ErrorResponse("Internal error (details only in the server log)");
     if (r.error_body != nullptr) {

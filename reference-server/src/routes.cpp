@@ -29,7 +29,7 @@ Result<Reply> Ok(Json body) { return Reply{0, std::move(body), false}; }
 // A body already serialised (the task fast path).
 Result<Reply> RawJson(Call& c, std::string body) {
   static const std::string kJsonType = "application/json";
-  SetBody(c.res, std::move(body), kJsonType);
+  c.res.SetBody(std::move(body), kJsonType);
   return Reply{0, std::nullopt, true};
 }
 Result<Reply> NoContent() { return Reply{0, std::nullopt, false}; }
@@ -62,21 +62,21 @@ RouteDoc Doc(const char* summary, const char* tag, Json request, Json response,
 
 // The access_token cookie (SPEC.md: HttpOnly, SameSite=Lax, Secure when
 // configured), living as long as the token.
-void SetAccessCookie(HttpServer& s, httplib::Response& res, const TokenPair& t) {
+void SetAccessCookie(HttpServer& s, http::Response& res, const TokenPair& t) {
   std::string c = "access_token=" + t.access_token + "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" +
                   std::to_string(t.expires_in);
   if (s.config().cookie_secure) c += "; Secure";
-  res.set_header("Set-Cookie", c);
-  res.set_header("Set-Cookie",
+  res.headers.Add("Set-Cookie", c);
+  res.headers.Add("Set-Cookie",
                  RefreshCookie(t.refresh_token, s.core().options().auth.refresh_token_ttl.count(),
                                s.config().cookie_secure));
 }
 
-void ClearAccessCookie(HttpServer& s, httplib::Response& res) {
+void ClearAccessCookie(HttpServer& s, http::Response& res) {
   std::string c = "access_token=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
   if (s.config().cookie_secure) c += "; Secure";
-  res.set_header("Set-Cookie", c);
-  res.set_header("Set-Cookie", ClearedRefreshCookie(s.config().cookie_secure));
+  res.headers.Add("Set-Cookie", c);
+  res.headers.Add("Set-Cookie", ClearedRefreshCookie(s.config().cookie_secure));
 }
 
 // ------------------------------------------------------------------ auth
@@ -458,7 +458,7 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
 // streamed token is one frame, so this runs thousands of times a second.
 class SseWriter {
  public:
-  explicit SseWriter(httplib::DataSink& sink) : sink_(sink) {}
+  explicit SseWriter(http::StreamWriter& sink) : sink_(sink) {}
 
   // False once the client is gone.
   bool Event(int64_t id, std::string_view type, const Json& data) {
@@ -486,17 +486,15 @@ class SseWriter {
   }
 
  private:
-  // No is_writable() first: the write itself waits for room and fails on a
-  // closed connection, and each check costs two poll() calls per frame.
-  bool Write() { return sink_.write(frame_.data(), frame_.size()); }
+  bool Write() { return sink_.Write(frame_); }
 
-  httplib::DataSink& sink_;
+  http::StreamWriter& sink_;
   std::string frame_;
 };
 
-void SetSseHeaders(httplib::Response& res) {
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
+void SetSseHeaders(http::Response& res) {
+  res.headers.Add("Cache-Control", "no-cache");
+  res.headers.Add("X-Accel-Buffering", "no");
 }
 
 struct StreamState {
@@ -515,8 +513,8 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
   st->request = std::move(request);
   st->ctx = c.ctx;
   SetSseHeaders(c.res);
-  c.res.set_chunked_content_provider(
-      "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
+  c.res.SetStream(
+      "text/event-stream", [&s, st](http::StreamWriter& sink) {
         SseWriter out(sink);
         bool gone = false;
         bool error_sent = false;
@@ -538,9 +536,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
           }
           gone = !out.Event(1, "error", ErrorEventData(reply.status()));
         }
-        if (gone) return false;
-        sink.done();
-        return true;
+        return !gone;
       });
   return Reply{0, std::nullopt, true};
 }
@@ -548,7 +544,7 @@ Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
 // Where a re-attaching client left off: the Last-Event-ID header, else
 // ?last_event_id=, else 0 (from the start).
 Result<int64_t> LastEventId(const Call& c) {
-  std::string text = c.req.get_header_value("Last-Event-ID");
+  std::string text = c.req.headers.Get("Last-Event-ID");
   if (text.empty()) text = c.Query("last_event_id");
   if (text.empty()) return int64_t{0};
   int64_t id = 0;
@@ -581,8 +577,8 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
   st->after = after;
   st->request_id = c.ctx.request_id;
   SetSseHeaders(c.res);
-  c.res.set_chunked_content_provider(
-      "text/event-stream", [&s, st](size_t, httplib::DataSink& sink) {
+  c.res.SetStream(
+      "text/event-stream", [&s, st](http::StreamWriter& sink) {
         SseWriter out(sink);
         bool gone = false;
         int64_t last_id = st->after;
@@ -606,9 +602,7 @@ Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
           }
           gone = !out.Event(last_id, "error", ErrorEventData(attached));
         }
-        if (gone) return false;
-        sink.done();
-        return true;
+        return !gone;
       });
   return Reply{0, std::nullopt, true};
 }
@@ -630,7 +624,7 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                      ASSISTANT_ASSIGN_OR_RETURN(auto stream, OptBool(c.body, "stream"));
                      const bool sse =
                          stream.value_or(false) ||
-                         c.req.get_header_value("Accept").find("text/event-stream") !=
+                         c.req.headers.Get("Accept").find("text/event-stream") !=
                              std::string::npos;
                      if (sse) return StreamAgentReply(s, c, std::move(in));
                      ASSISTANT_ASSIGN_OR_RETURN(auto reply, core.agent().Send(Me(c), in, c.ctx));
@@ -748,11 +742,11 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
   r.push_back(Make("GET", "/metrics", Access::kPublic, RateClass::kNone, BodyKind::kNone, 200,
                    metrics_doc, [&s](Call& c) -> Result<Reply> {
                      if (!MetricsAllowed(s.config().metrics_token,
-                                         c.req.get_header_value("Authorization"))) {
+                                         c.req.headers.Get("Authorization"))) {
                        return UnauthenticatedError(
                            "/metrics needs the token of --metrics-token-file", "invalid_token");
                      }
-                     c.res.set_content(s.RenderMetrics(), "text/plain; version=0.0.4");
+                     c.res.SetBody(s.RenderMetrics(), "text/plain; version=0.0.4");
                      return Reply{0, std::nullopt, true};
                    }));
   r.back().doc.errors = {401};
@@ -761,7 +755,7 @@ void OpsRoutes(HttpServer& s, std::vector<Route>& r) {
                    Doc("This API's OpenAPI 3.1 document", "operations", nullptr,
                        Json{{"type", "object"}}),
                    [&s](Call& c) -> Result<Reply> {
-                     c.res.set_content(s.openapi(), "application/json");
+                     c.res.SetBody(s.openapi(), "application/json");
                      return Reply{0, std::nullopt, true};
                    }));
 }

@@ -23,10 +23,11 @@
 #include <string_view>
 #include <vector>
 
-#include <httplib.h>
-
 #include "assistant/core.hpp"
 #include "config.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
+#include "http/transport.hpp"
 #include "logger.hpp"
 #include "metrics.hpp"
 #include "product_metrics.hpp"
@@ -41,20 +42,19 @@ enum class RateClass { kNone, kAuth, kApi };
 // (user data, agent state); kNone: the body is ignored.
 enum class BodyKind { kNone, kObject, kAny };
 
-// One request as a handler sees it.
+// One request as a handler sees it, in the server's own types (http/): no
+// handler depends on the transport that read the request.
 struct Call {
-  const httplib::Request& req;
-  httplib::Response& res;
+  const http::Request& req;
+  http::Response& res;
   std::vector<std::string> params;  // path parameters, in order
   Json body;                        // parsed body (null for kNone)
   std::optional<Principal> principal;
   std::string credential;  // as presented, for /api/auth/verify
   RequestContext ctx;
 
-  std::string Query(const char* name) const {
-    return req.has_param(name) ? req.get_param_value(name) : std::string();
-  }
-  bool HasQuery(const char* name) const { return req.has_param(name); }
+  const std::string& Query(const char* name) const { return req.Query(name); }
+  bool HasQuery(const char* name) const { return req.HasQuery(name); }
 };
 
 struct Reply {
@@ -85,12 +85,10 @@ struct RouteDoc {
   Json request;   // null: no body
   Json response;  // null: no body
   std::vector<std::string> query;  // query parameter names
-  // Can answer text/event-stream (a content provider). The fast path
-  // (fast_request.hpp) leaves such routes to cpp-httplib: keep it true on
-  // every route that can stream.
+  // Can answer text/event-stream (a streamed reply).
   bool sse = false;
   // Error statuses this route answers beyond those its kind implies (body,
-  // auth, path ids, query, rate limit, 414, 500), so /openapi.json lists
+  // auth, path ids, query, rate limit, 414, 431, 500), so /openapi.json lists
   // every status the server really sends; the description comes from the
   // status itself.
   std::vector<int> errors;
@@ -151,33 +149,35 @@ class HttpServer final {
   const std::string& openapi() const { return openapi_; }
 
   // The pipeline; public so that the tests' in-process use is possible.
-  void Handle(const httplib::Request& req, httplib::Response& res);
+  // A streamed reply is left in res.stream for the transport to run.
+  void Handle(const http::Request& req, http::Response& res);
+  // The answer to a request the transport refused before any route saw it
+  // (`status`: 400 malformed or badly framed, 413, 414, 431, 503 ...), in the
+  // same error JSON with a request id and the security headers. `why`
+  // replaces the status's generic message.
+  void RenderTransportError(int status, const http::Request& req, http::Response& res,
+                            const std::string& why = std::string());
+  // The last line of defence: an exception escaped the transport's call.
+  void RenderUncaught(const http::Request& req, http::Response& res);
 
  private:
-  class Listener;
+
   const Route* Match(const std::string& method, const std::string& path,
                      std::vector<std::string>* params, size_t* index,
                      std::string* allowed) const;
   const Route* DialectOf(const std::string& path) const;
-  void RenderError(httplib::Response& res, const Status& status, const std::string& request_id,
+  void RenderError(http::Response& res, const Status& status, const std::string& request_id,
                    const std::string& route, const Route* route_def = nullptr) const;
-  void ApplyRateHeaders(httplib::Response& res, const RateDecision& d) const;
-  bool Cors(const httplib::Request& req, httplib::Response& res,
+  void ApplyRateHeaders(http::Response& res, const RateDecision& d) const;
+  bool Cors(const http::Request& req, http::Response& res,
             const std::vector<std::string>& extra_origins) const;
-  // `why`: a message of our own instead of the status's generic one.
-  void OnLibraryError(const httplib::Request& req, httplib::Response& res,
-                      const std::string& why = std::string());
-  // The library's exception handler (Handle catches everything itself).
-  void OnUncaught(const httplib::Request& req, httplib::Response& res);
-  // Handle's body. With `may_stream` false, a request whose route can
-  // answer with a stream is left alone (false, nothing done): the fast path
-  // cannot write one.
-  bool Serve(const httplib::Request& req, httplib::Response& res, bool may_stream);
+  // Handle's body; true when it answered (always).
+  bool Serve(const http::Request& req, http::Response& res);
   // Takes a stream slot of `user_id` for a streamed reply; otherwise the
   // reply is made empty, with Retry-After, and the refusal returned (503
   // when --max-streams are open, 429 when the user has
   // --max-streams-per-user).
-  Status AdmitStream(httplib::Response& res, const std::string& user_id);
+  Status AdmitStream(http::Response& res, const std::string& user_id);
 
   Assistant& core_;
   const ServerConfig config_;
@@ -192,17 +192,17 @@ class HttpServer final {
   // Before the listener: streams it still serves give their slots back
   // while it shuts down, so the slots must outlive it.
   StreamSlots stream_slots_;
-  std::unique_ptr<Listener> http_;
+  std::unique_ptr<http::Transport> http_;
   int port_ = 0;
 };
 
-// Sets the response body (moved: cpp-httplib 0.11's set_content copies it)
-// and its Content-Type.
-void SetBody(httplib::Response& res, std::string body, const std::string& content_type);
-
-// Extracts the presented credential: `Authorization: Bearer X` first, else
-// the access_token cookie. Empty when none.
-std::string PresentedCredential(const httplib::Request& req);
+// Extracts the presented credential from a request's Authorization and
+// Cookie fields: `Authorization: Bearer X` first, else the access_token
+// cookie. Empty when none.
+std::string PresentedCredential(std::string_view authorization, std::string_view cookies);
+inline std::string PresentedCredential(const http::Request& req) {
+  return PresentedCredential(req.headers.Get("Authorization"), req.headers.Get("Cookie"));
+}
 
 }  // namespace assistant::server
 

@@ -13,18 +13,17 @@ Result<Reply> Serve(Call& c, const std::string& path) {
   auto& res = c.res;
   // Replaces the API's "default-src 'none'", which would block the page's
   // own script and style.
-  res.headers.erase("Content-Security-Policy");
-  res.set_header("Content-Security-Policy", web::kContentSecurityPolicy);
-  res.set_header("ETag", std::string(a->etag));
-  res.set_header("Cache-Control", std::string(a->cache_control));
-  res.set_header("Vary", "Accept-Encoding");
-  if (web::EtagMatches(c.req.get_header_value("If-None-Match"), a->etag)) {
+  res.headers.Set("Content-Security-Policy", web::kContentSecurityPolicy);
+  res.headers.Add("ETag", std::string(a->etag));
+  res.headers.Add("Cache-Control", std::string(a->cache_control));
+  res.headers.Add("Vary", "Accept-Encoding");
+  if (web::EtagMatches(c.req.headers.Get("If-None-Match"), a->etag)) {
     res.body.clear();
     return Reply{304, std::nullopt, true};
   }
-  const bool gzip = web::AcceptsGzip(c.req.get_header_value("Accept-Encoding"));
-  if (gzip) res.set_header("Content-Encoding", "gzip");
-  SetBody(res, std::string(gzip ? a->gzip_body : a->body), std::string(a->content_type));
+  const bool gzip = web::AcceptsGzip(c.req.headers.Get("Accept-Encoding"));
+  if (gzip) res.headers.Add("Content-Encoding", "gzip");
+  res.SetBody(std::string(gzip ? a->gzip_body : a->body), std::string(a->content_type));
   return Reply{200, std::nullopt, true};
 }
 

@@ -240,7 +240,9 @@ TEST_CASE("JWT attack cases are all 401") {
   // Wrong schemes and empty credentials.
   CHECK(s.Call("GET", "/api/tasks", std::nullopt, "", {{"Authorization", "Basic dXNlcjpwdw=="}}).status == 401);
   CHECK(s.Call("GET", "/api/tasks", std::nullopt, "", {{"Authorization", "Bearer "}}).status == 401);
-  CHECK(s.Call("GET", "/api/tasks", std::nullopt, "", {{"Authorization", "Bearer \x01\x02\x7f"}}).status == 401);
+  // Control bytes cannot be in a field value (RFC 9110 section 5.5): the
+  // transport refuses the request before authentication looks at it.
+  CHECK(s.Call("GET", "/api/tasks", std::nullopt, "", {{"Authorization", "Bearer \x01\x02\x7f"}}).status == 400);
   CHECK(s.Call("GET", "/api/tasks").status == 401);
   CHECK(s.Call("GET", "/api/tasks", std::nullopt, "", {{"Cookie", "access_token=junk"}}).status == 401);
 }

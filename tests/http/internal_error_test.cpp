@@ -54,13 +54,13 @@ TEST_CASE("a 500 leaks nothing and is logged with its request id") {
     ServerConfig config;
     HttpServer server(**core, config, logger);
 
-    httplib::Request req;
+    server::http::Request req;
     req.method = "GET";
-    req.path = "/api/tasks";
+    req.target = req.path = "/api/tasks";
     req.remote_addr = "127.0.0.1";
-    req.headers.emplace("Authorization", "Bearer " + reg->tokens.access_token);
-    req.headers.emplace("X-Request-ID", "req-500");
-    httplib::Response res;
+    req.headers.Add("Authorization", "Bearer " + reg->tokens.access_token);
+    req.headers.Add("X-Request-ID", "req-500");
+    server::http::Response res;
     server.Handle(req, res);
     CHECK(res.status == 500);
     const Json body = Json::parse(res.body);
@@ -69,11 +69,11 @@ TEST_CASE("a 500 leaks nothing and is logged with its request id") {
     CHECK(res.body.find("secret") == std::string::npos);
     CHECK(res.body.find("SQL") == std::string::npos);
 
-    httplib::Request ready;
+    server::http::Request ready;
     ready.method = "GET";
-    ready.path = "/readyz";
-    ready.headers.emplace("X-Request-ID", "req-503");
-    httplib::Response ready_res;
+    ready.target = ready.path = "/readyz";
+    ready.headers.Add("X-Request-ID", "req-503");
+    server::http::Response ready_res;
     server.Handle(ready, ready_res);
     CHECK(ready_res.status == 503);
     CHECK(ready_res.body.find("secret") == std::string::npos);

@@ -17,6 +17,7 @@
 
 #include "assistant/jwt.hpp"
 #include "harness.hpp"
+#include "crypto/base64url.hpp"
 
 using namespace http_test;
 

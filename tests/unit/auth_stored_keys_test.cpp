@@ -8,6 +8,7 @@
 #include "assistant/storage.hpp"
 #include "auth/stored_key_ring.hpp"
 #include "test_temp_dir.hpp"
+#include "crypto/base64url.hpp"
 
 using namespace assistant;
 

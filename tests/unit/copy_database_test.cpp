@@ -50,7 +50,7 @@ Fixture Fill(Storage& s) {
   MakeTask(s, f.bob.user.id, "bob's task", T(3));
   f.conversation = MakeConversation(s, f.ann.user.id, "Trip to Lisbon", T(2));
   AddMessage(s, f.ann.user.id, f.conversation.id, "pack the umbrella", T(3));
-  AddMessage(s, f.ann.user.id, f.conversation.id, "and the tickets", T(4), "assistant");
+  AddMessage(s, f.ann.user.id, f.conversation.id, "and the tickets", T(4), MessageRole::kAssistant);
   f.run = MakeStartedRun(s, f.ann.user.id, f.conversation.id, "owner-1");
   REQUIRE(s.AppendRunEvents({{f.ann.user.id,
                               f.run.id,
@@ -86,7 +86,7 @@ void CheckCopied(Storage& s, const Fixture& f) {
   auto tasks = s.ListTasks(f.ann.user.id, TaskQuery{});
   REQUIRE(tasks.ok());
   CHECK(tasks->size() == 2);
-  auto completed = s.ListTasks(f.ann.user.id, TaskQuery{TaskQuery::Status::kCompleted});
+  auto completed = s.ListTasks(f.ann.user.id, TaskQuery{TaskFilter::kCompleted});
   REQUIRE(completed.ok());
   REQUIRE(completed->size() == 1);
   CHECK((*completed)[0].title == "file taxes");

@@ -293,7 +293,7 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
       Message m;
       m.id = NewId();
       m.conversation_id = c.id;
-      m.role = "user";
+      m.role = MessageRole::kUser;
       m.content = text;
       REQUIRE(s->AppendMessage(c.user_id, m).ok());
       return m;

@@ -12,6 +12,7 @@
 #ifndef ASSISTANT_IDENTITY_TOKEN_HPP_
 #define ASSISTANT_IDENTITY_TOKEN_HPP_
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@
 #include "assistant/types.hpp"
 
 namespace assistant {
+
+// How long an identity token lives (its exp is iat + this).
+inline constexpr std::chrono::seconds kIdentityTokenTtl{60};
 
 // Unauthenticated for a principal without a user, InvalidArgument ("app_id")
 // for an app id that is not a safe name.

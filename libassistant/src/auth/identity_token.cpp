@@ -7,11 +7,6 @@
 #include "services/service_util.hpp"
 
 namespace assistant {
-namespace {
-
-constexpr int64_t kIdentityTokenTtlSeconds = 60;
-
-}  // namespace
 
 Result<std::string> SignIdentityToken(const KeyRing& ring, const std::string& issuer,
                                       const Principal& principal, const std::string& app_id,
@@ -34,7 +29,7 @@ Result<std::string> SignIdentityToken(const KeyRing& ring, const std::string& is
                  {"sub", principal.user_id},
                  {"aud", app_id},
                  {"iat", iat},
-                 {"exp", iat + kIdentityTokenTtlSeconds},
+                 {"exp", iat + kIdentityTokenTtl.count()},
                  {"jti", crypto::RandomToken(16)},
                  {"scope", scope}};
   return ring.Sign(claims);

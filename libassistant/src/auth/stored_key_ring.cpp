@@ -11,6 +11,7 @@
 #include "crypto/crypto_util.hpp"
 #include "crypto/key_material.hpp"
 #include "crypto/seal.hpp"
+#include "crypto/base64url.hpp"
 
 namespace assistant {
 namespace {

@@ -11,6 +11,7 @@
 
 #include "assistant/types.hpp"
 #include "storage/copy_target.hpp"
+#include "common/json_text.hpp"
 
 namespace assistant::storage {
 

@@ -1,0 +1,614 @@
+#include "http/transport.hpp"
+
+#include <sys/resource.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http/target.hpp"
+#include "http/worker_pool.hpp"
+
+namespace assistant::server::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using Parser = bhttp::request_parser<bhttp::string_body>;
+
+constexpr int kListenBacklog = 1024;
+constexpr size_t kReadChunk = 64 * 1024;
+
+// The descriptors a thousand connections need: the soft limit raised to the
+// hard one.
+void RaiseDescriptorLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+// What the raw header block shows that Beast's parser tolerates: a line
+// continued by obs-fold (a line starting with SP or HTAB) or a line ended
+// by a bare LF. Both are refused (RFC 9112 sections 2.2 and 5.2) because a
+// proxy in front may read them otherwise. Not a parser: the block was
+// framed by Beast; this only looks at its line ends.
+const char* LineEndProblem(std::string_view block) {
+  for (size_t i = 0; i < block.size(); ++i) {
+    if (block[i] != '\n') continue;
+    if (i == 0 || block[i - 1] != '\r') return "a header line ends with a bare LF";
+    if (i + 1 < block.size() && (block[i + 1] == ' ' || block[i + 1] == '\t')) {
+      return "a header line is folded (obs-fold)";
+    }
+  }
+  return nullptr;
+}
+
+bool IsBodylessMethod(bhttp::verb v) {
+  return v == bhttp::verb::get || v == bhttp::verb::head || v == bhttp::verb::options;
+}
+
+}  // namespace
+
+// The connection counts, shared with the sessions: a session may outlive
+// the transport's other parts while the event loop is torn down.
+struct ConnectionCounts {
+  std::mutex mu;
+  std::condition_variable cv;
+  int open = 0;
+  std::unordered_map<std::string, int> per_ip;
+
+  void Forget(const std::string& ip) {
+    std::lock_guard<std::mutex> lock(mu);
+    --open;
+    auto it = per_ip.find(ip);
+    if (it != per_ip.end() && --it->second <= 0) per_ip.erase(it);
+    cv.notify_all();
+  }
+};
+
+class Transport::Impl {
+ public:
+  Impl(TransportOptions options, Handler handler, Refusal refusal)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        refusal_(std::move(refusal)),
+        ioc_(options_.io_threads),
+        acceptor_(net::make_strand(ioc_)),
+        work_(net::make_work_guard(ioc_)),
+        pool_(static_cast<size_t>(options_.workers)) {}
+  ~Impl() { pool_.Shutdown(); }
+
+  Status Bind();
+  int port() const { return port_; }
+  void Run();
+  void Stop();
+
+  class Session;
+  const TransportOptions& options() const { return options_; }
+  WorkerPool& pool() { return pool_; }
+  const Handler& handler() const { return handler_; }
+  const Refusal& refusal() const { return refusal_; }
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+  const std::shared_ptr<ConnectionCounts>& counts() const { return counts_; }
+
+ private:
+  void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+
+  const TransportOptions options_;
+  const Handler handler_;
+  const Refusal refusal_;
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  WorkerPool pool_;
+  int port_ = 0;
+
+  std::atomic<bool> stopping_{false};
+  const std::shared_ptr<ConnectionCounts> counts_ = std::make_shared<ConnectionCounts>();
+  bool stop_requested_ = false;                 // under counts_->mu
+  std::list<std::weak_ptr<Session>> sessions_;  // under counts_->mu
+};
+
+// One connection: reads a request, hands it to a worker, writes the answer,
+// and reads the next (keep-alive and pipelining: the next request's bytes
+// may already be in the buffer). Every socket operation runs on the
+// connection's strand.
+class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Impl& owner, tcp::socket socket, std::string ip, int port)
+      : owner_(&owner),
+        counts_(owner.counts()),
+        stream_(std::move(socket)),
+        ip_(std::move(ip)),
+        port_(port) {}
+  ~Session() { counts_->Forget(ip_); }
+
+  void Start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Next(); }); }
+  // Over a connection cap: a 503, then close.
+  void StartRefused() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->Refuse(503, "too many connections; retry later");
+    });
+  }
+  // Stop(): an idle connection closes now; a busy one after its answer.
+  void CloseIfIdle() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waiting_) self->Close();
+    });
+  }
+
+ private:
+  class ChunkWriter;
+  const TransportOptions& opt() const { return owner_->options(); }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  // Starts reading the next request: from the buffer first.
+  void Next() {
+    if (owner_->stopping()) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(opt().header_limit));
+    parser_->body_limit(opt().body_limit);
+    waiting_ = true;
+    header_started_ = false;
+    stream_.expires_after(served_ == 0 ? opt().header_timeout : opt().idle_timeout);
+    Feed();
+  }
+
+  void ReadMore() {
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->OnRead(ec, n);
+                            });
+  }
+
+  void OnRead(beast::error_code ec, size_t n) {
+    if (ec) return Close();  // timeout, reset, or the client closed: nothing to answer
+    buffer_.commit(n);
+    Feed();
+  }
+
+  // Gives the parser what the buffer holds; reads more when it needs more.
+  void Feed() {
+    while (buffer_.size() > 0) {
+      if (waiting_) {
+        // The first bytes of a request: the header block has its own time.
+        waiting_ = false;
+        header_started_ = true;
+        if (served_ > 0) stream_.expires_after(opt().header_timeout);
+      }
+      const bool header_was_done = parser_->is_header_done();
+      beast::error_code ec;
+      const size_t used = parser_->put(buffer_.data(), ec);
+      if (!header_was_done && parser_->is_header_done()) {
+        const auto* p = static_cast<const char*>(buffer_.data().data());
+        if (const char* why = LineEndProblem(std::string_view(p, used))) {
+          return Refuse(400, why);
+        }
+        buffer_.consume(used);
+        if (!CheckHeader()) return;
+        if (!parser_->is_done()) stream_.expires_after(opt().body_timeout);
+      } else {
+        buffer_.consume(used);
+      }
+      if (ec == bhttp::error::need_more) break;
+      if (ec) return RefuseParse(ec);
+      if (parser_->is_done()) return Dispatch();
+      if (used == 0) break;
+    }
+    if (buffer_.size() >= opt().header_limit + kReadChunk) return Refuse(431, "");
+    ReadMore();
+  }
+
+  void RefuseParse(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit) return Refuse(431, "");
+    if (ec == bhttp::error::body_limit) return Refuse(413, "");
+    return Refuse(400, "the request is malformed (" + ec.message() + ")");
+  }
+
+  // The rules Beast leaves to its user, on the fields it parsed. False when
+  // the request was refused.
+  bool CheckHeader() {
+    const auto& req = parser_->get();
+    const auto& fields = req.base();
+    if (req.target().size() > opt().target_limit) {
+      Refuse(414, "");
+      return false;
+    }
+    size_t count = 0;
+    for (auto it = fields.begin(); it != fields.end(); ++it) ++count;
+    if (count > opt().max_header_fields) {
+      Refuse(431, "");
+      return false;
+    }
+    const size_t lengths = fields.count(bhttp::field::content_length);
+    const bool te = fields.count(bhttp::field::transfer_encoding) > 0;
+    if (lengths > 1) {
+      Refuse(400, "more than one Content-Length");
+      return false;
+    }
+    if (lengths == 1) {
+      // Beast takes a list of equal values ("2, 2"); RFC 9112 section 6.3
+      // allows only digits.
+      const auto value = fields[bhttp::field::content_length];
+      if (value.empty() || value.find_first_not_of("0123456789") != beast::string_view::npos) {
+        Refuse(400, "a malformed Content-Length");
+        return false;
+      }
+    }
+    if (lengths == 1 && te) {
+      Refuse(400, "Content-Length together with Transfer-Encoding");
+      return false;
+    }
+    if (te && !parser_->chunked()) {
+      Refuse(400, "a Transfer-Encoding whose last coding is not chunked");
+      return false;
+    }
+    if (te) {
+      // chunked is the one coding this server decodes: any other before it
+      // (gzip, an unknown one) is refused rather than passed on undecoded.
+      beast::string_view value = fields[bhttp::field::transfer_encoding];
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      if (fields.count(bhttp::field::transfer_encoding) > 1 || !beast::iequals(value, "chunked")) {
+        Refuse(400, "a Transfer-Encoding other than chunked alone");
+        return false;
+      }
+    }
+    if (IsBodylessMethod(req.method()) &&
+        (parser_->chunked() || parser_->content_length().value_or(0) > 0)) {
+      Refuse(400, "a " + std::string(req.method_string()) + " request must not carry a body");
+      return false;
+    }
+    // A compressed body could inflate past the body limit after it was
+    // read; none is taken (docs/server.md).
+    const auto coding = fields.find(bhttp::field::content_encoding);
+    if (coding != fields.end() && !beast::iequals(coding->value(), "identity")) {
+      Refuse(415, "send the body without Content-Encoding");
+      return false;
+    }
+    if (parser_->content_length() && *parser_->content_length() > opt().body_limit) {
+      Refuse(413, "");
+      return false;
+    }
+    const auto expect = fields.find(bhttp::field::expect);
+    if (expect != fields.end() && beast::iequals(expect->value(), "100-continue") &&
+        !parser_->is_done()) {
+      // The client waits for this before it sends the body.
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      beast::error_code ec;
+      net::write(stream_.socket(), net::buffer(kContinue), ec);
+      if (ec) {
+        Close();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // What was read of the request so far, for a refusal's log line and id.
+  Request Partial() const {
+    Request r;
+    r.remote_addr = ip_;
+    r.remote_port = port_;
+    if (parser_ && parser_->is_header_done()) {
+      const auto& req = parser_->get();
+      r.method = std::string(req.method_string());
+      r.target = std::string(req.target());
+      auto id = req.find("X-Request-ID");
+      if (id != req.end()) r.headers.Add("X-Request-ID", std::string(id->value()));
+    }
+    return r;
+  }
+
+  // Answers `status` and closes: after a framing error the rest of the
+  // bytes cannot be trusted to start a request.
+  void Refuse(int status, const std::string& why) {
+    Response res;
+    owner_->refusal()(status, Partial(), res, why);
+    keep_alive_ = false;
+    Write(std::move(res), /*head=*/false);
+  }
+
+  void Dispatch() {
+    Request req;
+    auto& msg = parser_->get();
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    if (!SplitTarget(req.target, &req.path, &req.query)) {
+      return Refuse(400, "the query string cannot be decoded");
+    }
+    for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+    req.body = std::move(msg.body());
+    req.remote_addr = ip_;
+    req.remote_port = port_;
+    keep_alive_ = msg.keep_alive() && !owner_->stopping();
+    const bool head = msg.method() == bhttp::verb::head;
+    parser_.reset();
+    stream_.expires_never();  // the handler may take long; each write has its own time
+    owner_->pool().Submit([self = shared_from_this(), req = std::move(req), head]() mutable {
+      Response res;
+      try {
+        self->owner_->handler()(req, res);
+      } catch (...) {
+        res = Response();
+        self->owner_->refusal()(500, req, res, "");
+      }
+      if (res.stream) return self->RunStream(std::move(res), head);
+      // Back to the strand: the socket is only touched there.
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res), head]() mutable { self->Write(std::move(res), head); });
+    });
+  }
+
+  // The fields of `res` on `msg`, with framing and Connection decided here.
+  template <typename Message>
+  void PutHeaders(Response& res, Message& msg) {
+    msg.version(11);
+    msg.result(static_cast<unsigned>(res.status));
+    for (const auto& [name, value] : res.headers) {
+      if (beast::iequals(name, "Connection")) {
+        if (beast::iequals(value, "close")) keep_alive_ = false;
+        continue;
+      }
+      if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")) {
+        continue;
+      }
+      msg.insert(name, value);
+    }
+    msg.keep_alive(keep_alive_);
+  }
+
+  void Write(Response res, bool head) {
+    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
+    PutHeaders(res, *msg);
+    const bool bodiless = res.status == 204 || res.status == 304 || res.status < 200;
+    if (bodiless) {
+      // No Content-Length either (RFC 9110 section 8.6).
+    } else if (head) {
+      msg->content_length(res.body.size());
+    } else {
+      msg->body() = std::move(res.body);
+      msg->content_length(msg->body().size());
+    }
+    stream_.expires_after(opt().write_timeout);
+    bhttp::async_write(stream_, *msg,
+                       [self = shared_from_this(), msg](beast::error_code ec, size_t) {
+                         self->OnWritten(ec);
+                       });
+  }
+
+  void OnWritten(beast::error_code ec) {
+    ++served_;
+    if (ec || !keep_alive_) return Close();
+    Next();
+  }
+
+  // Runs on the worker: the head goes out, then each chunk as the stream
+  // writes it; the connection closes after the stream.
+  void RunStream(Response res, bool head);
+
+  Impl* const owner_;  // outlives every worker job and every running event loop
+  const std::shared_ptr<ConnectionCounts> counts_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  const std::string ip_;
+  const int port_;
+  bool waiting_ = true;  // no byte of the next request yet
+  bool header_started_ = false;
+  bool keep_alive_ = true;
+  size_t served_ = 0;
+};
+
+// A stream's writes, each posted to the connection's strand and waited for:
+// one chunk in flight at most, so a client that reads slowly slows the
+// stream instead of filling memory; a write that takes longer than the
+// write timeout drops the client.
+class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
+ public:
+  explicit ChunkWriter(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+
+  bool Write(std::string_view data) override {
+    if (failed_) return false;
+    if (data.empty()) return true;
+    return Send([data](Session& s, auto done) {
+      net::async_write(s.stream_, bhttp::make_chunk(net::buffer(data.data(), data.size())),
+                       std::move(done));
+    });
+  }
+  bool Finish() {
+    if (failed_) return false;
+    return Send([](Session& s, auto done) {
+      net::async_write(s.stream_, bhttp::make_chunk_last(), std::move(done));
+    });
+  }
+  template <typename Start>
+  bool Send(Start start) {
+    struct Wait {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      bool ok = false;
+    };
+    auto w = std::make_shared<Wait>();
+    auto s = s_;
+    net::post(s->stream_.get_executor(), [s, w, start]() mutable {
+      s->stream_.expires_after(s->opt().write_timeout);
+      start(*s, [w](beast::error_code ec, size_t) {
+        std::lock_guard<std::mutex> lock(w->mu);
+        w->done = true;
+        w->ok = !ec;
+        w->cv.notify_all();
+      });
+    });
+    std::unique_lock<std::mutex> lock(w->mu);
+    // The write timeout closes the socket and completes the write; the
+    // extra second covers an event loop that stopped.
+    if (!w->cv.wait_for(lock, s->opt().write_timeout + std::chrono::seconds(1),
+                        [&] { return w->done; })) {
+      failed_ = true;  // `data` may still be referenced: keep the stream from returning early
+      w->cv.wait(lock, [&] { return w->done; });
+      return false;
+    }
+    failed_ = !w->ok;
+    return w->ok;
+  }
+
+ private:
+  std::shared_ptr<Session> s_;
+  bool failed_ = false;
+};
+
+void Transport::Impl::Session::RunStream(Response res, bool head) {
+  keep_alive_ = false;
+  auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>();
+  PutHeaders(res, *msg);
+  msg->chunked(!head);
+  ChunkWriter writer(shared_from_this());
+  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*msg);
+  const bool started = writer.Send([msg, sr](Session& s, auto done) {
+    bhttp::async_write_header(s.stream_, *sr, std::move(done));
+  });
+  if (started && !head && res.stream(writer)) writer.Finish();
+  res.stream = nullptr;  // what the stream holds (a stream slot) goes now
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
+    ++self->served_;
+    self->Close();
+  });
+}
+
+Status Transport::Impl::Bind() {
+  RaiseDescriptorLimit();
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                  tcp::resolver::passive, ec);
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  if (ec || results.empty()) {
+    return UnavailableError("cannot bind " + where + ": " +
+                            (ec ? ec.message() : std::string("the host has no address")));
+  }
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(kListenBacklog, ec);
+  if (ec) return UnavailableError("cannot bind " + where + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  return Status();
+}
+
+void Transport::Impl::Accept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         [this](beast::error_code ec, tcp::socket socket) {
+                           OnAccept(ec, std::move(socket));
+                         });
+}
+
+void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec) {
+    if (!acceptor_.is_open() || stopping()) return;
+    // Out of descriptors and the like: the listener goes on.
+    return Accept();
+  }
+  beast::error_code opt_ec;
+  socket.set_option(tcp::no_delay(true), opt_ec);
+  const auto remote = socket.remote_endpoint(opt_ec);
+  std::string ip = opt_ec ? std::string() : remote.address().to_string();
+  const int port = opt_ec ? 0 : remote.port();
+  bool over = false;
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard<std::mutex> lock(counts_->mu);
+    int& mine = counts_->per_ip[ip];
+    over = counts_->open >= options_.max_connections || mine >= options_.max_connections_per_ip;
+    ++counts_->open;
+    ++mine;
+    session = std::make_shared<Session>(*this, std::move(socket), ip, port);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      it = it->expired() ? sessions_.erase(it) : std::next(it);
+    }
+    sessions_.push_back(session);
+  }
+  if (over) {
+    session->StartRefused();
+  } else {
+    session->Start();
+  }
+  Accept();
+}
+
+void Transport::Impl::Run() {
+  Accept();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    threads.emplace_back([this] { ioc_.run(); });
+  }
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::unique_lock<std::mutex> lock(counts_->mu);
+    counts_->cv.wait(lock, [this] { return stop_requested_; });
+    for (auto& w : sessions_) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+  }
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  for (auto& s : live) s->CloseIfIdle();
+  live.clear();
+  {
+    // In-flight requests are answered; a stream that outlasts this bound is
+    // cut (its connection closes with the event loop).
+    std::unique_lock<std::mutex> lock(counts_->mu);
+    counts_->cv.wait_for(lock, options_.drain_timeout, [this] { return counts_->open == 0; });
+  }
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads) t.join();
+  pool_.Shutdown();
+}
+
+void Transport::Impl::Stop() {
+  stopping_ = true;
+  std::lock_guard<std::mutex> lock(counts_->mu);
+  stop_requested_ = true;
+  counts_->cv.notify_all();
+}
+
+Transport::Transport(TransportOptions options, Handler handler, Refusal refusal)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(refusal))) {}
+
+Transport::~Transport() = default;
+Status Transport::Bind() { return impl_->Bind(); }
+int Transport::port() const { return impl_->port(); }
+void Transport::Run() { impl_->Run(); }
+void Transport::Stop() { impl_->Stop(); }
+
+}  // namespace assistant::server::http

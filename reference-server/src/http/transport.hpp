@@ -1,0 +1,84 @@
+// The server's HTTP/1.1 transport, on Boost.Beast and Asio: a few I/O
+// threads accept connections and read requests (Beast's parser frames
+// them), complete requests run on a worker pool (handlers block), and the
+// answers are written back by the I/O threads. One parser and one writer
+// serve every request; docs/server.md "Connections and limits" lists what is
+// refused and why.
+//
+// Framing is strict (RFC 9112): what Beast accepts leniently is checked on
+// the fields it parsed, and every framing error is a 400 that closes the
+// connection. Limits apply while reading: header bytes and lines (431),
+// request-target length (414), the body limit for a Content-Length or a
+// chunked body (413, before the body is held), a compressed body (415).
+// Each phase has a timeout: the whole header block, the body, the idle time
+// between keep-alive requests, and each write (a client that stops reading
+// is dropped). Connections are capped per client address and in total
+// (503, then close).
+//
+// Thread safety: Bind, then Run on one thread; Stop from any thread.
+#ifndef ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
+#define ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "assistant/status.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
+
+namespace assistant::server::http {
+
+struct TransportOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port
+  int io_threads = 2;
+  int workers = 8;  // threads that run handlers (and streams, for their life)
+  size_t body_limit = 1 << 20;
+  size_t header_limit = 32 * 1024;  // the whole header block, request line included
+  size_t max_header_fields = 100;
+  size_t target_limit = 8192;
+  std::chrono::milliseconds header_timeout{10000};  // the whole header block
+  std::chrono::milliseconds body_timeout{30000};    // the whole body
+  std::chrono::milliseconds idle_timeout{5000};     // between keep-alive requests
+  std::chrono::milliseconds write_timeout{10000};   // each write
+  // After Stop, how long Run waits for the requests and streams in flight.
+  std::chrono::milliseconds drain_timeout{30000};
+  int max_connections = 4096;
+  int max_connections_per_ip = 1024;
+};
+
+class Transport {
+ public:
+  // Runs a complete request on a worker; a streamed reply's stream runs
+  // there too, after its headers went out.
+  using Handler = std::function<void(const Request& req, Response& res)>;
+  // Renders a refusal made before any handler ran (400, 413, 414, 415, 431,
+  // 503). `req` holds what was read of the request (maybe nothing).
+  using Refusal =
+      std::function<void(int status, const Request& req, Response& res, const std::string& why)>;
+
+  Transport(TransportOptions options, Handler handler, Refusal refusal);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Binds and listens (backlog 1024). Unavailable, with the system's
+  // reason, when it cannot.
+  Status Bind();
+  int port() const;
+  // Serves until Stop(); then stops accepting, closes idle connections and
+  // returns once the requests in flight were answered.
+  void Run();
+  // Safe from any thread, more than once.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace assistant::server::http
+
+#endif  // ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
