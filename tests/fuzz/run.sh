@@ -5,10 +5,11 @@
 # each for SECONDS more. New inputs go to WORK_DIR, never into the tree.
 # Exit 1 on any crash, leak or failed check; the input is in WORK_DIR.
 #
-#   run.sh <work dir> [seconds per target, default 3]
+#   run.sh <work dir> [seconds per target, default 3] [target ...; default all]
 set -euo pipefail
 WORK_DIR=${1:?usage: run.sh <work dir> [seconds]}
 SECONDS_EACH=${2:-3}
+shift $(( $# < 2 ? $# : 2 ))
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CXX=${FUZZ_CXX:-clang++}
@@ -33,8 +34,13 @@ declare -A SOURCES=(
   [fuzz_chat_stream]="$ROOT/libassistant/src/llm/stream_parsers.cpp $ROOT/libassistant/src/llm/sse_parser.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp"
   [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
+  # Boost.Beast's request parser is header-only (Debian's libboost-dev).
+  [fuzz_http_framing]=""
 )
-for target in fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt; do
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] ||
+  TARGETS=(fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt fuzz_http_framing)
+for target in "${TARGETS[@]}"; do
   bin="$WORK_DIR/$target"
   # shellcheck disable=SC2086
   if [ ! -x "$bin" ] || [ -n "$(find "$HERE/$target.cpp" ${SOURCES[$target]} "$ROOT/libassistant/include" \
