@@ -1,11 +1,13 @@
 // libFuzzer target: HTTP/1.1 request framing, the bytes a client sends the
 // server before any route runs. It drives Boost.Beast's request parser, the
-// transport's parser (issue 11, item 5), with the server's default header
-// limit and the smallest body limit --body-limit accepts, and refuses what
-// the transport must refuse beyond Beast's own checks (docs/server.md
-// "What the transport refuses"): obs-fold, a bare LF, a second or
-// non-decimal Content-Length, Transfer-Encoding with Content-Length or other
-// than `chunked`. A refusal ends the connection, as the server closes it.
+// transport's parser (issue 11, item 5), with the server's header limits
+// and the smallest body limit --body-limit accepts, and refuses what the
+// transport must refuse beyond Beast's own checks (docs/server.md "What the
+// transport refuses"): obs-fold, a bare LF, a second or non-decimal
+// Content-Length, Transfer-Encoding with Content-Length or other than
+// `chunked`, a request-target over its limit, too many fields, a
+// Content-Encoding, a body on GET, HEAD or OPTIONS, trailer fields. A
+// refusal ends the connection, as the server closes it.
 //
 // The input, after its first byte, is a connection's byte stream; it is fed
 // whole and again cut where the first byte says. Checked besides crashes,
@@ -21,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,8 +35,12 @@ namespace {
 namespace http = boost::beast::http;
 namespace net = boost::asio;
 
-constexpr size_t kHeaderLimit = 8 * 1024;  // the server's request header limit
-constexpr size_t kBodyLimit = 1024;        // --body-limit's smallest value
+// The server's limits (reference-server/src/http/transport.hpp), but the
+// body limit: --body-limit's smallest value, so that inputs reach it.
+constexpr size_t kHeaderLimit = 64 * 1024;  // the header block, request line included
+constexpr size_t kMaxFields = 100;
+constexpr size_t kTargetLimit = 8192;
+constexpr size_t kBodyLimit = 1024;
 
 struct Message {
   std::string method;
@@ -62,6 +69,10 @@ struct Verdict {
 
 using Parser = http::request_parser<http::string_body>;
 
+size_t FieldCount(const http::request<http::string_body>& req) {
+  return static_cast<size_t>(std::distance(req.begin(), req.end()));
+}
+
 // The checks the transport adds to Beast's on a complete header; `raw` is
 // the header's bytes as received. Empty when the header may stand.
 std::string StrictHeaderRefusal(const Parser& parser, std::string_view raw) {
@@ -70,6 +81,8 @@ std::string StrictHeaderRefusal(const Parser& parser, std::string_view raw) {
     if (i + 1 < raw.size() && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) return "obs_fold";
   }
   const auto& req = parser.get();
+  if (req.target().size() > kTargetLimit) return "target_too_long";
+  if (FieldCount(req) > kMaxFields) return "too_many_fields";
   if (req.count(http::field::content_length) > 1) return "content_length_repeated";
   const auto length = req.find(http::field::content_length);
   if (length != req.end()) {
@@ -92,6 +105,18 @@ std::string StrictHeaderRefusal(const Parser& parser, std::string_view raw) {
     if (codings.size() != 1 || !boost::beast::iequals(codings[0], "chunked")) {
       return "transfer_encoding_refused";
     }
+  }
+  // A body on GET, HEAD or OPTIONS would reach no handler (docs/server.md
+  // "The request path", step 5).
+  const auto method = req.method();
+  if ((method == http::verb::get || method == http::verb::head || method == http::verb::options) &&
+      (parser.chunked() || parser.content_length().value_or(0) > 0)) {
+    return "body_on_bodyless_method";
+  }
+  // A compressed body could inflate past the limit once read: none is taken.
+  const auto coding = req.find(http::field::content_encoding);
+  if (coding != req.end() && !boost::beast::iequals(coding->value(), "identity")) {
+    return "content_encoding_refused";
   }
   return "";
 }
@@ -121,6 +146,7 @@ Verdict Frame(const std::vector<std::string_view>& pieces) {
   auto parser = NewParser();
   std::string buffered;  // received, not yet consumed by the parser
   std::string header;    // the current message's header bytes consumed so far
+  size_t header_fields = 0;
   bool started = false;  // the current message has bytes
   for (const std::string_view piece : pieces) {
     buffered.append(piece);
@@ -144,8 +170,17 @@ Verdict Frame(const std::vector<std::string_view>& pieces) {
           v.refusal = refusal;
           return v;
         }
+        header_fields = FieldCount(parser->get());
       }
       if (parser->is_done()) {
+        // Beast merges a chunked body's trailer fields into the header,
+        // after every check above: a trailer could add Content-Length,
+        // Authorization or any number of fields. A request with trailer
+        // fields is refused (found by this target).
+        if (FieldCount(parser->get()) != header_fields) {
+          v.refusal = "trailer_fields";
+          return v;
+        }
         v.messages.push_back(ToMessage(parser->get()));
         if (!parser->get().keep_alive()) {
           v.refusal = "closed_after_message";
@@ -196,7 +231,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Verdict whole = Frame({all});
   if (whole != Frame({all.substr(0, cut), all.substr(cut)})) std::abort();
   for (const Message& m : whole.messages) {
-    if (m.body.size() > kBodyLimit || m.target.size() > kHeaderLimit) std::abort();
+    if (m.body.size() > kBodyLimit || m.target.size() > kTargetLimit || m.fields.size() > kMaxFields) {
+      std::abort();
+    }
     // Rebuild the request from what was accepted and frame Beast's writing of it.
     http::request<http::string_body> req;
     req.method_string(m.method);
