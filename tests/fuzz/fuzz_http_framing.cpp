@@ -37,7 +37,7 @@ namespace net = boost::asio;
 
 // The server's limits (reference-server/src/http/transport.hpp), but the
 // body limit: --body-limit's smallest value, so that inputs reach it.
-constexpr size_t kHeaderLimit = 64 * 1024;  // the header block, request line included
+constexpr size_t kHeaderLimit = 32 * 1024;  // the header block, request line included
 constexpr size_t kMaxFields = 100;
 constexpr size_t kTargetLimit = 8192;
 constexpr size_t kBodyLimit = 1024;
