@@ -19,8 +19,9 @@ PACKAGES=(
   # The example app behind the proxy (examples/identity_app) checks the
   # identity token's EdDSA signature with them; the http suite runs it.
   python3-jwt python3-cryptography
-  # The libFuzzer targets (tests/fuzz): clang and its fuzzer runtime.
-  clang libclang-rt-14-dev
+  # The libFuzzer targets (tests/fuzz): clang and its fuzzer runtime;
+  # fuzz_http_framing drives Boost.Beast's request parser (header-only).
+  clang libclang-rt-14-dev libboost-dev
 )
 # node and npm: the openai-node SDK test (tests/sdk) and the benchmarks' node
 # peers. A node from elsewhere (e.g. NodeSource) bundles npm and conflicts

@@ -5,10 +5,11 @@
 # each for SECONDS more. New inputs go to WORK_DIR, never into the tree.
 # Exit 1 on any crash, leak or failed check; the input is in WORK_DIR.
 #
-#   run.sh <work dir> [seconds per target, default 3]
+#   run.sh <work dir> [seconds per target, default 3] [target ...; default all]
 set -euo pipefail
 WORK_DIR=${1:?usage: run.sh <work dir> [seconds]}
 SECONDS_EACH=${2:-3}
+shift $(( $# < 2 ? $# : 2 ))
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CXX=${FUZZ_CXX:-clang++}
@@ -34,10 +35,16 @@ declare -A SOURCES=(
   [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/base64url.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
   [fuzz_apps]="$ROOT/libassistant/src/apps/app_registry.cpp $ROOT/libassistant/src/llm/base_url.cpp $ROOT/libassistant/src/auth/scopes.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
+  # Boost.Beast's request parser is header-only (Debian's libboost-dev).
+  [fuzz_http_framing]=""
 )
-TARGETS=(fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt fuzz_apps)
-# FUZZ_TARGETS="fuzz_apps ..." runs only those.
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-${TARGETS[*]}}"
+TARGETS=(fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt fuzz_apps fuzz_http_framing)
+# Targets named after the seconds, else in FUZZ_TARGETS="fuzz_apps ...", run alone.
+if [ $# -gt 0 ]; then
+  TARGETS=("$@")
+else
+  read -r -a TARGETS <<<"${FUZZ_TARGETS:-${TARGETS[*]}}"
+fi
 for target in "${TARGETS[@]}"; do
   bin="$WORK_DIR/$target"
   # shellcheck disable=SC2086
