@@ -217,7 +217,15 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       }
       if (ec == bhttp::error::need_more) break;
       if (ec) return RefuseParse(ec);
-      if (parser_->is_done()) return Dispatch();
+      if (parser_->is_done()) {
+        // Beast merges a chunked body's trailer fields into the header after
+        // CheckHeader saw it, so a trailer could add a field (Authorization,
+        // Content-Length) no check saw: a request with any is refused.
+        if (parser_->chunked() && FieldCount() != header_fields_) {
+          return Refuse(400, "trailer fields are not accepted");
+        }
+        return Dispatch();
+      }
       if (used == 0) break;
     }
     if (buffer_.size() >= opt().header_limit + kReadChunk) return Refuse(431, "");
@@ -230,6 +238,13 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     return Refuse(400, "the request is malformed (" + ec.message() + ")");
   }
 
+  size_t FieldCount() const {
+    const auto& fields = parser_->get().base();
+    size_t count = 0;
+    for (auto it = fields.begin(); it != fields.end(); ++it) ++count;
+    return count;
+  }
+
   // The rules Beast leaves to its user, on the fields it parsed. False when
   // the request was refused.
   bool CheckHeader() {
@@ -239,8 +254,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       Refuse(414, "");
       return false;
     }
-    size_t count = 0;
-    for (auto it = fields.begin(); it != fields.end(); ++it) ++count;
+    const size_t count = FieldCount();
+    header_fields_ = count;
     if (count > opt().max_header_fields) {
       Refuse(431, "");
       return false;
@@ -423,6 +438,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   bool header_started_ = false;
   bool keep_alive_ = true;
   size_t served_ = 0;
+  size_t header_fields_ = 0;  // the header's field count, before any trailer
 };
 
 // A stream's writes, each posted to the connection's strand and waited for:
