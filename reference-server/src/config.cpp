@@ -131,6 +131,13 @@ const std::vector<Flag>& Flags() {
       {"rate-limit-api", "ASSISTANT_RATE_LIMIT_API", Kind::kInt, "100",
        "requests per minute per principal elsewhere (0 = off)",
        INT_FLAG(rate_limit_api, 0, 100000000)},
+      {"rate-limit-store", "ASSISTANT_RATE_LIMIT_STORE", Kind::kString, "auto",
+       "auto | database | process: where rate limits count (auto: database on PostgreSQL, so "
+       "they hold across servers; process on SQLite, which saves a write per request)",
+       [](ServerConfig& c, const std::string& v) {
+         c.rate_limit_store = v;
+         return OneOf("rate-limit-store", v, {"auto", "database", "process"});
+       }},
       {"on-disconnect", "ASSISTANT_ON_DISCONNECT", Kind::kString, "continue",
        "continue | cancel: what a streamed agent turn does when its client goes away",
        [](ServerConfig& c, const std::string& v) {

@@ -32,6 +32,9 @@ struct ServerConfig {
   std::vector<std::string> cors_origins;
   int rate_limit_auth = 10;  // per client IP per minute; 0 = off
   int rate_limit_api = 100;  // per principal per minute; 0 = off
+  // Where the limits count: "database" (shared by every server on it),
+  // "process", or "auto" (database on PostgreSQL, process on SQLite).
+  std::string rate_limit_store = "auto";
   std::string on_disconnect = "continue";  // continue | cancel
   std::string log_format = "text";         // text | json
   int threads = 128;      // workers for ordinary requests

@@ -100,6 +100,17 @@ std::string PresentedCredential(std::string_view auth, std::string_view cookies)
   return "";
 }
 
+// --rate-limit-store: "auto" counts in the database only where several
+// servers can share it cheaply (PostgreSQL); on SQLite one process is the
+// usual deployment and a write per request would halve reads
+// (docs/performance.md).
+static RateLimitStore RateLimitStoreFor(const ServerConfig& c) {
+  if (c.rate_limit_store == "database") return RateLimitStore::kStorage;
+  if (c.rate_limit_store == "process") return RateLimitStore::kProcess;
+  const bool postgres = c.database_url.rfind("postgresql://", 0) == 0 ||
+                        c.database_url.rfind("postgres://", 0) == 0;
+  return postgres ? RateLimitStore::kStorage : RateLimitStore::kProcess;
+}
 
 HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger,
                        const ProductMetrics* product)
@@ -107,8 +118,10 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       config_(config),
       logger_(logger),
       product_(product),
-      auth_limiter_(core.storage(), core.clock(), config.rate_limit_auth),
-      api_limiter_(core.storage(), core.clock(), config.rate_limit_api),
+      auth_limiter_(core.storage(), core.clock(), config.rate_limit_auth, std::chrono::minutes(1),
+                    RateLimitStoreFor(config)),
+      api_limiter_(core.storage(), core.clock(), config.rate_limit_api, std::chrono::minutes(1),
+                   RateLimitStoreFor(config)),
       stream_slots_(config.max_streams, config.max_streams_per_user) {
   routes_ = BuildRoutes(*this);
   std::vector<Metrics::RouteLabel> labels;

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <random>
+#include <string>
 
 #include "assistant/rate_limits.hpp"
 #include "assistant/storage_wrapper.hpp"
@@ -73,6 +75,32 @@ TEST_CASE("storage that cannot count is an error, not a lifted limit") {
   Down down(std::shared_ptr<Storage>(std::move(storage)));
   RateLimiter limiter(down, clock, 10);
   CHECK(limiter.Hit("ip:1").status().reason() == "storage_unavailable");
+}
+
+
+TEST_CASE("counting in the process decides as counting in storage does (randomized)") {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    CAPTURE(seed);
+    std::mt19937 rng(seed);
+    FakeClock clock;
+    auto storage = MemoryStorage();
+    const int limit = 1 + static_cast<int>(rng() % 6);
+    const auto window = std::chrono::seconds(1 + rng() % 5);
+    RateLimiter stored(*storage, clock, limit, window, RateLimitStore::kStorage);
+    RateLimiter process(*storage, clock, limit, window, RateLimitStore::kProcess);
+    for (int i = 0; i < 400; ++i) {
+      const std::string key = "k" + std::to_string(rng() % 3);
+      auto a = stored.Hit(key);
+      auto b = process.Hit(key);
+      REQUIRE(a.ok());
+      REQUIRE(b.ok());
+      CHECK(a->allowed == b->allowed);
+      CHECK(a->remaining == b->remaining);
+      CHECK(a->reset_seconds == b->reset_seconds);
+      CHECK(a->retry_after_seconds == b->retry_after_seconds);
+      clock.Advance(std::chrono::milliseconds(rng() % 700));
+    }
+  }
 }
 
 }  // TEST_SUITE

@@ -7,8 +7,11 @@
 //
 // A window begins at a key's first counted hit and lasts `window`; hits past
 // the limit are refused and not counted, so a client that waits
-// `retry_after_seconds` gets in. Each counted or refused hit costs one
-// storage write (docs/performance.md has its price).
+// `retry_after_seconds` gets in. In RateLimitStore::kStorage each counted or
+// refused hit costs one storage write (docs/performance.md has its price);
+// RateLimitStore::kProcess counts the same way in this process's memory, for
+// a deployment with one instance on its database (the server's default on
+// SQLite), where the write buys nothing.
 //
 // Thread safety: Hit may be called from many threads at once.
 //
@@ -21,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "assistant/clock.hpp"
@@ -37,13 +41,19 @@ struct RateDecision {
   int retry_after_seconds = 0;  // when refused (Retry-After); at least 1
 };
 
+// Where the counters live: in storage, shared by every instance on it, or
+// in this process only.
+enum class RateLimitStore { kStorage, kProcess };
+
 class RateLimiter {
  public:
   // `limit` hits per `window` for each key; limit <= 0 turns it off (every
   // hit allowed, nothing written). `storage` and `clock` outlive it.
   // REQUIRES: window between 1 s and 1 h.
   RateLimiter(Storage& storage, Clock& clock, int limit,
-              std::chrono::milliseconds window = std::chrono::minutes(1));
+              std::chrono::milliseconds window = std::chrono::minutes(1),
+              RateLimitStore store = RateLimitStore::kStorage);
+  ~RateLimiter();
 
   bool enabled() const { return limit_ > 0; }
   int limit() const { return limit_; }
@@ -59,6 +69,8 @@ class RateLimiter {
   const int limit_;
   const std::chrono::milliseconds window_;
   std::atomic<uint64_t> hits_{0};
+  struct ProcessCounters;
+  std::unique_ptr<ProcessCounters> process_;  // set for kProcess
 };
 
 }  // namespace assistant
