@@ -52,6 +52,8 @@ struct GatewayConfig {
   int verify_cache_ms = 5000;         // how long a /api/auth/verify answer is reused
   std::string apps_path;              // the registry file; empty = no apps
   std::string identity_key_dir;       // the servers' identity key directory
+  std::string database_url;           // or their database (keys stored there)...
+  std::string jwt_secret_file;        // ...and their JWT secret, which seals them
   int apps_timeout = 30;              // seconds: an app's connect, and silence while reading
 };
 

@@ -8,6 +8,9 @@
 #include "http/httplib_adapter.hpp"
 #include "assistant/http_status.hpp"
 #include "assistant/identity_token.hpp"
+#include "assistant/settings.hpp"
+#include "assistant/storage.hpp"
+#include "auth/stored_key_ring.hpp"
 #include "render.hpp"
 
 namespace assistant::gateway {
@@ -29,6 +32,25 @@ Result<std::shared_ptr<const KeyRing>> LoadRing(const std::string& dir) {
   }
   auto ring = KeyRing::LoadOrCreateEd25519(dir);
   if (!ring.ok()) return InvalidArgumentError(ring.status().message(), "identity_keys");
+  return std::shared_ptr<const KeyRing>(std::move(*ring));
+}
+
+// The servers' identity key ring from their database, opened with their
+// JWT secret; it follows rotations by itself (auth/stored_key_ring.hpp).
+Result<std::shared_ptr<const KeyRing>> OpenStoredRing(const IdentityKeySource& keys) {
+  ASSISTANT_ASSIGN_OR_RETURN(std::string secret, ReadSecretFile(keys.jwt_secret_file));
+  auto storage = OpenStorage(keys.database_url);
+  if (!storage.ok()) {
+    return Status(storage.status().code(), storage.status().message(), storage.status().reason(),
+                  "database");
+  }
+  StoredKeyRingOptions o;
+  o.purpose = "identity";
+  o.seal_secret = std::move(secret);
+  o.token_lifetime = kIdentityTokenTtl;
+  auto ring = OpenStoredKeyRing(std::shared_ptr<Storage>(std::move(*storage)), *Clock::Default(),
+                                std::move(o));
+  if (!ring.ok()) return ring.status();
   return std::shared_ptr<const KeyRing>(std::move(*ring));
 }
 
@@ -56,25 +78,31 @@ std::optional<AppPath> ParseAppPath(const std::string& path) {
 
 }  // namespace
 
-GatewayApps::GatewayApps(std::string identity_key_dir, std::string issuer,
+GatewayApps::GatewayApps(IdentityKeySource keys, std::string issuer,
                          std::chrono::milliseconds timeout, server::Logger& logger,
                          std::string apps_path)
-    : key_dir_(std::move(identity_key_dir)),
+    : keys_(std::move(keys)),
       issuer_(std::move(issuer)),
       timeout_(timeout),
       logger_(logger),
       registry_(std::move(apps_path)) {}
 
 Result<std::unique_ptr<GatewayApps>> GatewayApps::Open(std::string apps_path,
-                                                       std::string identity_key_dir,
+                                                       IdentityKeySource keys,
                                                        std::string issuer,
                                                        std::chrono::milliseconds timeout,
                                                        server::Logger& logger) {
-  if (!apps_path.empty() && identity_key_dir.empty()) {
+  if (!apps_path.empty() && keys.dir.empty() && keys.database_url.empty()) {
     return InvalidArgumentError(
-        "--apps needs --identity-keys, the servers' identity key directory", "identity_keys");
+        "--apps needs --identity-keys (the servers' identity key directory) or --database "
+        "and --jwt-secret-file (their database, where the key is stored)",
+        "identity_keys");
   }
-  std::unique_ptr<GatewayApps> apps(new GatewayApps(std::move(identity_key_dir), std::move(issuer),
+  if (!keys.database_url.empty() && keys.jwt_secret_file.empty()) {
+    return InvalidArgumentError("--database needs --jwt-secret-file, the servers' JWT secret",
+                                "jwt_secret_file");
+  }
+  std::unique_ptr<GatewayApps> apps(new GatewayApps(std::move(keys), std::move(issuer),
                                                     timeout, logger, std::move(apps_path)));
   ASSISTANT_RETURN_IF_ERROR(apps->Reload());
   return apps;
@@ -82,7 +110,15 @@ Result<std::unique_ptr<GatewayApps>> GatewayApps::Open(std::string apps_path,
 
 Status GatewayApps::Reload() {
   if (registry_.path().empty()) return Status();
-  ASSISTANT_ASSIGN_OR_RETURN(std::shared_ptr<const KeyRing> ring, LoadRing(key_dir_));
+  std::shared_ptr<const KeyRing> ring;
+  if (!keys_.database_url.empty()) {
+    if (!stored_ring_) {
+      ASSISTANT_ASSIGN_OR_RETURN(stored_ring_, OpenStoredRing(keys_));
+    }
+    ring = stored_ring_;
+  } else {
+    ASSISTANT_ASSIGN_OR_RETURN(ring, LoadRing(keys_.dir));
+  }
   ASSISTANT_RETURN_IF_ERROR(registry_.Reload());
   std::lock_guard<std::mutex> lock(mu_);
   ring_ = std::move(ring);

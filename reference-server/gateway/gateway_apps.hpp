@@ -29,14 +29,24 @@
 
 namespace assistant::gateway {
 
+// Where the servers' identity key is: their key directory (key files), or
+// their database, where the key is sealed under the JWT secret
+// (docs/storage.md "Signing keys"; rotations are then followed).
+struct IdentityKeySource {
+  std::string dir;              // --identity-keys
+  std::string database_url;     // --database
+  std::string jwt_secret_file;  // --jwt-secret-file, with --database
+};
+
 class GatewayApps final {
  public:
   // `apps_path` empty: an empty registry, and no key is needed. Otherwise
-  // `identity_key_dir` must hold the servers' identity key (*.pem); it is
-  // never created here, since a key the servers do not publish would sign
+  // `keys` must name the servers' identity key: a directory that holds it
+  // (*.pem), or their database and JWT secret. A key is never created in a
+  // directory here, since a key the servers do not publish would sign
   // tokens no app can check. InvalidArgument naming the flag otherwise.
   static Result<std::unique_ptr<GatewayApps>> Open(std::string apps_path,
-                                                   std::string identity_key_dir,
+                                                   IdentityKeySource keys,
                                                    std::string issuer,
                                                    std::chrono::milliseconds timeout,
                                                    server::Logger& logger);
@@ -58,13 +68,14 @@ class GatewayApps final {
              const std::string& request_id, const std::string& forwarded_for);
 
  private:
-  GatewayApps(std::string identity_key_dir, std::string issuer, std::chrono::milliseconds timeout,
+  GatewayApps(IdentityKeySource keys, std::string issuer, std::chrono::milliseconds timeout,
               server::Logger& logger, std::string apps_path);
   Status Answer(const httplib::Request& req, httplib::Response& res, const Principal& caller,
                 const std::string& request_id, const std::string& forwarded_for);
   std::shared_ptr<const KeyRing> Ring() const;
 
-  const std::string key_dir_;
+  const IdentityKeySource keys_;
+  std::shared_ptr<const KeyRing> stored_ring_;  // with --database: reloads itself
   const std::string issuer_;
   const std::chrono::milliseconds timeout_;
   server::Logger& logger_;

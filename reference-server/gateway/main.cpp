@@ -31,7 +31,9 @@ const char* kUsage =
     "  --jwks-refresh MS      at most one JWKS fetch per MS (10000)\n"
     "  --verify-cache MS      how long a verify answer is reused (5000)\n"
     "  --apps FILE            the app registry (apps.json), re-read on SIGHUP\n"
-    "  --identity-keys DIR    the servers' identity key directory (needed with --apps)\n"
+    "  --identity-keys DIR    the servers' identity key directory (with --apps), or:\n"
+    "  --database URL         the servers' database, where their identity key is stored,\n"
+    "  --jwt-secret-file F    with their JWT secret, which seals it (with --apps)\n"
     "  --apps-timeout S       seconds to connect to an app and of its silence (30)\n";
 
 std::vector<std::string> SplitList(const std::string& s) {
@@ -112,6 +114,10 @@ int main(int argc, char** argv) {
       config.apps_path = value;
     } else if (flag == "--identity-keys") {
       config.identity_key_dir = value;
+    } else if (flag == "--database") {
+      config.database_url = value;
+    } else if (flag == "--jwt-secret-file") {
+      config.jwt_secret_file = value;
     } else if (flag == "--apps-timeout") {
       ok = ParseNumber(value, 1, 3600, &n) && ((config.apps_timeout = static_cast<int>(n)), true);
     } else {
@@ -130,7 +136,10 @@ int main(int argc, char** argv) {
 
   assistant::server::Logger logger(assistant::server::LogFormat::kText);
   auto apps = assistant::gateway::GatewayApps::Open(
-      config.apps_path, config.identity_key_dir, assistant::AuthOptions().issuer,
+      config.apps_path,
+      assistant::gateway::IdentityKeySource{config.identity_key_dir, config.database_url,
+                                            config.jwt_secret_file},
+      assistant::AuthOptions().issuer,
       std::chrono::seconds(config.apps_timeout), logger);
   if (!apps.ok()) {
     std::fprintf(stderr, "assistant-gateway: %s%s%s\n", apps.status().message().c_str(),

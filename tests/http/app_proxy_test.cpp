@@ -142,8 +142,8 @@ struct ProxySetup {
     if (via == Via::kGateway) {
       std::vector<std::string> g = {"--backend",
                                     "http://127.0.0.1:" + std::to_string(server->port()),
-                                    "--rate-limit", "0", "--identity-keys",
-                                    server->db_path() + ".identity-keys"};
+                                    "--rate-limit", "0", "--database", server->database(),
+                                    "--jwt-secret-file", server->db_path() + ".jwt-secret"};
       g.insert(g.end(), args.begin(), args.end());
       gateway = std::make_unique<GatewayProcess>(dir.path(), g);
     }

@@ -288,9 +288,11 @@ TEST_CASE("the gateway serves the registry itself and re-reads it on SIGHUP") {
   // The backend has no --apps: what the gateway answers is its own.
   ServerProcess a({}, dir.path());
   REQUIRE(a.started());
-  const std::string keys = a.db_path() + ".identity-keys";
+  // The servers keep their identity key in the database, sealed under the
+  // JWT secret: the gateway reads it there.
   GatewayProcess g(dir.path(), {"--backend", Origin(a), "--rate-limit", "0", "--apps", file,
-                                "--identity-keys", keys});
+                                "--database", a.database(), "--jwt-secret-file",
+                                a.db_path() + ".jwt-secret"});
   REQUIRE(g.port() > 0);
   User u = RegisterVia(g);
   REQUIRE(!u.access_token.empty());
@@ -357,8 +359,9 @@ TEST_CASE("the gateway refuses to start on a bad registry or without the identit
   }
   ServerProcess a({}, dir.path());
   REQUIRE(a.started());
-  GatewayProcess bad_file(dir.path(), {"--backend", Origin(a), "--apps", file, "--identity-keys",
-                                       a.db_path() + ".identity-keys"});
+  GatewayProcess bad_file(dir.path(), {"--backend", Origin(a), "--apps", file, "--database",
+                                       a.database(), "--jwt-secret-file",
+                                       a.db_path() + ".jwt-secret"});
   CHECK(bad_file.port() == 0);
   CHECK(bad_file.log().find("apps[1].upstream") != std::string::npos);
 }

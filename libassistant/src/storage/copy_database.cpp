@@ -28,7 +28,7 @@ const std::vector<std::string>& PlainCopiedTables() {
   static const std::vector<std::string> kTables = {
       "users",     "sessions",      "refresh_tokens", "api_keys",    "one_time_tokens",
       "tasks",     "conversations", "messages",       "agent_state", "memories",
-      "user_data", "audit_events",  "runs",
+      "user_data", "audit_events",  "runs",           "signing_keys",
   };
   return kTables;
 }

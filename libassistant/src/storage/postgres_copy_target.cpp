@@ -49,7 +49,9 @@ class PostgresCopyTarget final : public CopyTarget {
   }
 
   std::vector<std::string> OwnTables() const override {
-    return {"schema_version", kRunEventsTable};
+    // rate_limits: counters of the current minute, not data; a moved
+    // deployment starts its windows afresh.
+    return {"schema_version", kRunEventsTable, "rate_limits"};
   }
 
   std::vector<std::string> Columns(const std::string& table) override {

@@ -69,8 +69,9 @@ std::vector<std::string> SqliteCopyFile::Tables() {
 std::vector<std::string> SqliteCopyFile::OwnTables() const {
   // The search index (FTS5 tables and their shadow tables, the queues of
   // text waiting to be indexed) is rebuilt from the copied rows by the
-  // triggers; schema_version belongs to the migrations.
-  std::vector<std::string> out = {"schema_version", kSqliteRunEventChunks};
+  // triggers; schema_version belongs to the migrations; rate_limits holds
+  // counters of the current minute, not data.
+  std::vector<std::string> out = {"schema_version", kSqliteRunEventChunks, "rate_limits"};
   for (const char* fts : {"conversations_fts", "messages_fts"}) {
     out.push_back(fts);
     for (const char* shadow : {"_data", "_idx", "_content", "_docsize", "_config", "_pending"}) {
