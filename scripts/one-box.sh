@@ -50,7 +50,7 @@ done
   --jwks http://127.0.0.1:8001/.well-known/jwks.json &
 pids+=($!)
 build/bin/assistant-gateway --port 8000 --apps "$dir/apps.json" \
-  --identity-keys "$dir/assistant.db.identity-keys" \
+  --database "sqlite://$dir/assistant.db" --jwt-secret-file "$dir/assistant.db.jwt-secret" \
   --backend http://127.0.0.1:8001,http://127.0.0.1:8002 &
 pids+=($!)
 wait_ready http://127.0.0.1:8000/readyz

@@ -60,6 +60,13 @@ Fixture Fill(Storage& s) {
   REQUIRE(s.UpdateAgentState(f.ann.user.id, "", Increment, T(5)).ok());
   REQUIRE(s.AddMemory({NewId(), f.ann.user.id, "likes green tea", T(6)}).ok());
   REQUIRE(s.PutUserData({f.ann.user.id, "prefs", "units", Json{{"metric", true}}, T(7)}).ok());
+  SigningKey key;
+  key.kid = "kid-1";
+  key.purpose = "identity";
+  key.alg = "EdDSA";
+  key.sealed_key = "sealed-bytes";
+  key.created_at = T(8);
+  REQUIRE(s.AddSigningKey(key).ok());
   return f;
 }
 
@@ -68,7 +75,7 @@ const std::map<std::string, int64_t> kFilledCounts = {
     {"api_keys", 1},      {"one_time_tokens", 1}, {"tasks", 3},
     {"conversations", 1}, {"messages", 2},        {"agent_state", 1},
     {"memories", 1},      {"user_data", 1},       {"audit_events", 1},
-    {"runs", 1},          {"run_events", 3},
+    {"runs", 1},          {"run_events", 3},      {"signing_keys", 1},
 };
 
 // What a user relies on after the move, read through the target's storage.
@@ -82,6 +89,12 @@ void CheckCopied(Storage& s, const Fixture& f) {
       s.RotateRefreshToken("refresh-hash-1", Successor(f.session, "refresh-hash-2", T(10)), T(10));
   CHECK(rotated.ok());
   CHECK(s.GetApiKeyByHash("key-hash-1").ok());
+  auto keys = s.ListSigningKeys("identity");
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 1);
+  CHECK((*keys)[0].sealed_key == "sealed-bytes");
+  CHECK((*keys)[0].created_at == T(8));
+  CHECK_FALSE((*keys)[0].retired_at.has_value());
   CHECK(s.ConsumeOneTimeToken("ott-hash", "password_reset", T(10)).ok());
   auto tasks = s.ListTasks(f.ann.user.id, TaskQuery{});
   REQUIRE(tasks.ok());
