@@ -89,6 +89,13 @@ bool IsJsonContentType(const std::string& ct) {
   return base == "application/json" || base == "application/merge-patch+json";
 }
 
+// A stream refused before its first byte: the response becomes a plain one.
+void DropStream(httplib::Response& res) {
+  res.content_provider_ = nullptr;
+  res.is_chunked_content_provider_ = false;
+  res.headers.erase("X-Accel-Buffering");  // the SSE headers do not apply
+}
+
 }  // namespace
 
 // httplib::Server with the one setting 0.11 has no setter for: the listen
@@ -627,6 +634,12 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
     const Status admitted =
         AdmitStream(res, call.principal ? call.principal->user_id : std::string());
     if (!admitted.ok()) return fail(admitted);
+    if (reply->begin_stream) {
+      if (Status begun = reply->begin_stream(); !begun.ok()) {
+        DropStream(res);
+        return fail(begun);
+      }
+    }
   }
   res.status = reply->status != 0 ? reply->status : route->success;
   if (!reply->written) {
@@ -646,9 +659,7 @@ bool HttpServer::Serve(const httplib::Request& req, httplib::Response& res, bool
 Status HttpServer::AdmitStream(httplib::Response& res, const std::string& user_id) {
   const StreamSlots::Outcome taken = stream_slots_.Take(user_id);
   if (taken != StreamSlots::Outcome::kTaken) {
-    res.content_provider_ = nullptr;
-    res.is_chunked_content_provider_ = false;
-    res.headers.erase("X-Accel-Buffering");  // the SSE headers do not apply
+    DropStream(res);
     res.set_header("Retry-After", "1");
     if (taken == StreamSlots::Outcome::kServerFull) {
       return UnavailableError("too many streams are open", "too_many_streams");
