@@ -367,4 +367,28 @@ TEST_CASE("agent: dropping a handle cancels a turn that stores nothing, not a st
   CHECK(cancelled.load() == 1);
 }
 
+TEST_CASE("agent: a paced turn stops at the event its caller stopped at") {
+  auto provider = std::make_shared<ScriptedProvider>(ToolThenText);
+  Options o = FastOptions(nullptr);
+  o.agent.llm = provider;
+  CoreFixture g(o);
+  Principal bob = g.NewUser("bob@example.com");
+  StartOptions paced;
+  paced.paced = true;
+  auto run = g.core->agent().Start(bob, {"add buy milk"}, g.ctx, paced);
+  REQUIRE(run.ok());
+  std::vector<std::string> seen;
+  REQUIRE((*run)->Attach(0, [&](const RunEvent& e) {
+                 seen.push_back(e.type);
+                 (*run)->Cancel();
+                 return false;
+               }).ok());
+  Result<AgentReply> reply = (*run)->Wait();
+  REQUIRE(reply.ok());
+  CHECK(reply->message.status == "cancelled");
+  CHECK(seen == std::vector<std::string>{"message.start"});
+  CHECK(provider->requests().empty());  // stopped before the model was asked
+  CHECK(g.core->tasks().List(bob, {})->items.empty());
+}
+
 }  // TEST_SUITE

@@ -95,6 +95,12 @@ struct StartOptions {
   // written once at its end and consecutive deltas merge into fewer events
   // (AgentRun::Attach still works). Default: true.
   bool listen = true;
+  // True: the turn goes on after each event only once the sink of this
+  // handle's Attach took it, so a caller that stops at an event (and
+  // cancels) stops the turn right there, as a C callback or a Python loop
+  // expects. Pacing ends when that Attach returns or the handle is dropped.
+  // Other listeners do not hold the turn. Needs `listen`. Default: false.
+  bool paced = false;
   // Firing it cancels the turn like AgentRun::Cancel. Borrowed: it must stay
   // valid until the turn ended (Wait returned). Default: none.
   const CancellationToken* cancel = nullptr;
@@ -123,7 +129,8 @@ class AgentRun {
   // RunService::Attach does, keep-alives included, but from memory: it
   // works for a turn that stores nothing and after the run was pruned.
   // When the sink returns false, the turn is cancelled if it stores nothing
-  // or RunOptions::cancel_when_sink_gone is set; otherwise it goes on.
+  // or RunOptions::cancel_when_sink_gone is set, and Attach returns once it
+  // ended; otherwise it goes on.
   // InvalidArgument for a negative id or an empty sink.
   virtual Status Attach(int64_t after_event_id, const RunEventSink& sink) = 0;
   // Stops the turn: the upstream request is aborted, the partial reply is
@@ -150,7 +157,8 @@ class Agent {
                                                   const AgentRequest& request,
                                                   const RequestContext& ctx,
                                                   StartOptions options = {}) = 0;
-  // Start, then the events to `on_event` (on the calling thread) and Wait.
+  // Start (paced when given a sink), then the events to `on_event` (on the
+  // calling thread) and Wait.
   // When on_event returns false it hears no more; the turn goes on as
   // AgentRun::Attach says. The reply's status is completed, cancelled (the
   // token fired, or RunService::Cancel: partial text kept) or failed

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "agent/turn.hpp"
+#include "agent/turn_pace.hpp"
 #include "agent/turn_pool.hpp"
 #include "assistant/observer.hpp"
 #include "common/cursor.hpp"
@@ -48,10 +49,12 @@ struct Outcome {
 class AgentRunImpl final : public AgentRun {
  public:
   AgentRunImpl(RunRegistry& runs, std::shared_ptr<LiveRun> live, std::shared_ptr<Outcome> outcome,
-               std::string conversation_id, std::string message_id, bool store)
+               std::shared_ptr<TurnPace> pace, std::string conversation_id,
+               std::string message_id, bool store)
       : runs_(runs),
         live_(std::move(live)),
         outcome_(std::move(outcome)),
+        pace_(std::move(pace)),
         conversation_id_(std::move(conversation_id)),
         message_id_(std::move(message_id)),
         store_(store) {}
@@ -59,6 +62,7 @@ class AgentRunImpl final : public AgentRun {
   ~AgentRunImpl() override {
     // Nobody could read the rest of a turn that stores nothing.
     if (!store_) live_->Cancel();
+    if (pace_) pace_->Release();
   }
 
   const std::string& run_id() const override { return live_->id(); }
@@ -76,12 +80,26 @@ class AgentRunImpl final : public AgentRun {
   }
 
   Status Attach(int64_t after_event_id, const RunEventSink& sink) override {
-    bool gone = false;
+    bool cancelled = false;
+    // Events up to there count as taken: this caller skips them.
+    if (pace_) pace_->Took(after_event_id);
     Status s = runs_.AttachTo(*live_, after_event_id, [&](const RunEvent& e) {
-      gone = !sink(e);
+      const bool gone = !sink(e);
+      if (gone && (!store_ || runs_.options().cancel_when_sink_gone)) {
+        live_->Cancel();
+        cancelled = true;
+      }
+      // After the cancel: a paced turn must not go on past this event.
+      if (pace_) pace_->Took(e.id);
       return !gone;
     });
-    if (gone && (!store_ || runs_.options().cancel_when_sink_gone)) live_->Cancel();
+    if (pace_) pace_->Release();
+    if (cancelled) {
+      // Ended, upstream request closed, before the caller lets go of what
+      // it holds for the turn (a server's stream slot).
+      std::unique_lock<std::mutex> lock(outcome_->mu);
+      outcome_->cv.wait(lock, [&] { return outcome_->result.has_value(); });
+    }
     return s;
   }
 
@@ -91,6 +109,7 @@ class AgentRunImpl final : public AgentRun {
   RunRegistry& runs_;
   const std::shared_ptr<LiveRun> live_;
   const std::shared_ptr<Outcome> outcome_;
+  const std::shared_ptr<TurnPace> pace_;  // null unless StartOptions::paced
   const std::string conversation_id_;
   const std::string message_id_;
   const bool store_;
@@ -147,12 +166,14 @@ class AgentImpl final : public Agent {
       return ResourceExhaustedError("the agent has as many turns running as it may; retry later",
                                     "agent_busy");
     }
-    if (Status opened = turn->Open(options.listen, options.cancel); !opened.ok()) {
+    std::shared_ptr<TurnPace> pace;
+    if (options.paced && options.listen) pace = std::make_shared<TurnPace>();
+    if (Status opened = turn->Open(options.listen, options.cancel, pace); !opened.ok()) {
       pool_.Release();
       return opened;
     }
     auto outcome = std::make_shared<Outcome>();
-    auto handle = std::make_unique<AgentRunImpl>(*turn_deps_.runs, turn->run(), outcome,
+    auto handle = std::make_unique<AgentRunImpl>(*turn_deps_.runs, turn->run(), outcome, pace,
                                                  turn->conversation_id(), turn->message_id(),
                                                  turn->store());
     pool_.Run([turn = std::shared_ptr<Turn>(std::move(turn)), outcome] {
@@ -183,6 +204,9 @@ Result<AgentReply> Agent::Send(const Principal& p, const AgentRequest& request,
                                const CancellationToken* cancel) {
   StartOptions options;
   options.listen = static_cast<bool>(on_event);
+  // As when the sink ran on the turn's own thread: a sink that cancels at
+  // an event stops the turn there.
+  options.paced = options.listen;
   options.cancel = cancel;
   ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<AgentRun> run, Start(p, request, ctx, options));
   if (on_event) {

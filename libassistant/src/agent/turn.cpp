@@ -226,7 +226,9 @@ Status Turn::Prepare(const AgentRequest& request) {
   return Status();
 }
 
-Status Turn::Open(bool listen, const CancellationToken* external) {
+Status Turn::Open(bool listen, const CancellationToken* external,
+                  std::shared_ptr<TurnPace> pace) {
+  pace_ = std::move(pace);
   RunStart start;
   start.run.id = NewId();
   start.run.user_id = principal_.user_id;
@@ -245,19 +247,26 @@ Status Turn::Open(bool listen, const CancellationToken* external) {
                              d_.runs->Start(std::move(start), store_, listen, external));
   d_.observer->RunStarted();
   began_ = std::chrono::steady_clock::now();
-  Emit("message.start",
-       {{"conversation_id", conv_.id}, {"message_id", message_id_}, {"run_id", run_->id()}});
+  // Not paced here: Open runs before the caller could attach (Run waits).
+  d_.runs->Publish(*run_, "message.start",
+                   {{"conversation_id", conv_.id}, {"message_id", message_id_},
+                    {"run_id", run_->id()}});
   return Status();
+}
+
+void Turn::Publish(const char* type, Json data) {
+  const int64_t id = d_.runs->Publish(*run_, type, std::move(data));
+  if (pace_) pace_->WaitFor(id, *run_);
 }
 
 void Turn::Emit(const char* type, Json data) {
   PublishUnheardText();
-  d_.runs->Publish(*run_, type, std::move(data));
+  Publish(type, std::move(data));
 }
 
 void Turn::EmitDelta(std::string_view text) {
   if (listen_) {
-    d_.runs->Publish(*run_, "message.delta", {{"content", std::string(text)}});
+    Publish("message.delta", {{"content", std::string(text)}});
   } else {
     unheard_text_.append(text);
   }
@@ -265,7 +274,7 @@ void Turn::EmitDelta(std::string_view text) {
 
 void Turn::PublishUnheardText() {
   if (unheard_text_.empty()) return;
-  d_.runs->Publish(*run_, "message.delta", {{"content", std::move(unheard_text_)}});
+  Publish("message.delta", {{"content", std::move(unheard_text_)}});
   unheard_text_.clear();
 }
 
@@ -425,6 +434,7 @@ Result<AgentReply> Turn::Finish() {
 }
 
 Result<AgentReply> Turn::Run() {
+  if (pace_) pace_->WaitFor(1, *run_);  // message.start, published by Open
   BuildPrompt();
   for (int step = 0;; ++step) {
     std::optional<ChatResponse> response = CallModel();

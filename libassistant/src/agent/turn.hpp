@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "agent/run_registry.hpp"
+#include "agent/turn_pace.hpp"
 #include "assistant/agent.hpp"
 #include "assistant/llm.hpp"
 #include "assistant/observer.hpp"
@@ -59,8 +60,10 @@ class Turn {
   Status Prepare(const AgentRequest& request);
   // Step 2: registers the run (its start written now when `listen`, else
   // with its end) and publishes message.start. `external` (may be null)
-  // must stay valid until Finish returned.
-  Status Open(bool listen, const CancellationToken* external);
+  // must stay valid until Finish returned. With `pace`, each event waits
+  // to be taken (turn_pace.hpp) before the turn goes on.
+  Status Open(bool listen, const CancellationToken* external,
+              std::shared_ptr<TurnPace> pace = nullptr);
   // Step 3: the prompt (chat()).
   void BuildPrompt();
   // Step 4: one provider call. Nothing when the turn ends here (cancelled,
@@ -88,6 +91,8 @@ class Turn {
 
  private:
   void Emit(const char* type, Json data);
+  // Publishes one event and, when paced, waits until it was taken.
+  void Publish(const char* type, Json data);
   void EmitDelta(std::string_view text);
   void PublishUnheardText();
   bool OnDelta(std::string_view delta);
@@ -117,6 +122,7 @@ class Turn {
   // From Open on.
   std::shared_ptr<LiveRun> run_;
   bool listen_ = true;
+  std::shared_ptr<TurnPace> pace_;
   // Deltas of a turn nobody listens to, not published yet: they go out as
   // one event (the same text in far fewer events to keep and store).
   std::string unheard_text_;

@@ -60,16 +60,17 @@ Result<Json> AgentMessage(Assistant& core, const MethodCall& c, const MethodEven
   ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseAgentRequest(c));
   StartOptions options;
   options.listen = sink != nullptr;
+  // A callback that stops at an event stops the turn there.
+  options.paced = sink != nullptr;
   ASSISTANT_ASSIGN_OR_RETURN(auto run, core.agent().Start(Me(c), in, c.ctx, options));
   if (sink != nullptr) {
-    bool stopped = false;
     run->Attach(0, [&](const RunEvent& ev) {
          if (ev.type.empty()) return true;  // a keep-alive: nothing to deliver
-         stopped = !(*sink)(ev.type, ev.data);
-         return !stopped;
+         if ((*sink)(ev.type, ev.data)) return true;
+         run->Cancel();  // before the paced turn may go on
+         return false;
        })
         .IgnoreError();  // its own run, from memory: it cannot fail
-    if (stopped) run->Cancel();
   }
   ASSISTANT_ASSIGN_OR_RETURN(auto reply, run->Wait());
   return AgentReplyJson(std::move(reply));
