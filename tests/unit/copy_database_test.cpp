@@ -60,6 +60,10 @@ Fixture Fill(Storage& s) {
   REQUIRE(s.UpdateAgentState(f.ann.user.id, "", Increment, T(5)).ok());
   REQUIRE(s.AddMemory({NewId(), f.ann.user.id, "likes green tea", T(6)}).ok());
   REQUIRE(s.PutUserData({f.ann.user.id, "prefs", "units", Json{{"metric", true}}, T(7)}).ok());
+  // The second key retires the first; both still verify tokens.
+  REQUIRE(s.AddSigningKey({"kid-1", "access", "EdDSA", "sealed-1", T(8), std::nullopt}).ok());
+  REQUIRE(s.AddSigningKey({"kid-2", "access", "EdDSA", "sealed-2", T(9), std::nullopt}).ok());
+  REQUIRE(s.HitRateLimit("ip:192.0.2.1", 10, std::chrono::minutes(1), T(10)).ok());
   return f;
 }
 
@@ -68,7 +72,8 @@ const std::map<std::string, int64_t> kFilledCounts = {
     {"api_keys", 1},      {"one_time_tokens", 1}, {"tasks", 3},
     {"conversations", 1}, {"messages", 2},        {"agent_state", 1},
     {"memories", 1},      {"user_data", 1},       {"audit_events", 1},
-    {"runs", 1},          {"run_events", 3},
+    {"runs", 1},          {"signing_keys", 2},    {"rate_limits", 1},
+    {"run_events", 3},
 };
 
 // What a user relies on after the move, read through the target's storage.
@@ -120,6 +125,13 @@ void CheckCopied(Storage& s, const Fixture& f) {
   auto audit = s.ListAudit(f.ann.user.id, 10, std::nullopt);
   REQUIRE(audit.ok());
   CHECK(audit->size() == 1);
+  auto keys = s.ListSigningKeys("access");
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  CHECK((*keys)[0].sealed_key == "sealed-1");
+  CHECK((*keys)[0].retired_at == T(9));
+  CHECK((*keys)[1].kid == "kid-2");
+  CHECK(!(*keys)[1].retired_at);
 }
 
 void CheckReport(const CopyReport& report) {
@@ -168,11 +180,11 @@ TEST_CASE("copy: every table of the schema is one the copy knows") {
   // learns it, instead of being left behind.
   {
     SQLite::Database db(dir + "/fresh.db", SQLite::OPEN_READWRITE);
-    db.exec("CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, key TEXT NOT NULL)");
+    db.exec("CREATE TABLE reminders (id TEXT PRIMARY KEY, due INTEGER NOT NULL)");
   }
   auto added = CopyDatabase(dir + "/fresh.db", dir + "/other.db");
   CHECK(added.status().reason() == "unknown_table");
-  CHECK(added.status().message().find("signing_keys") != std::string::npos);
+  CHECK(added.status().message().find("reminders") != std::string::npos);
   // So does a column.
   MustOpen("sqlite://" + dir + "/col.db").reset();
   {

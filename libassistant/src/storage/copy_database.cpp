@@ -29,6 +29,9 @@ const std::vector<std::string>& PlainCopiedTables() {
       "users",     "sessions",      "refresh_tokens", "api_keys",    "one_time_tokens",
       "tasks",     "conversations", "messages",       "agent_state", "memories",
       "user_data", "audit_events",  "runs",
+      // Without the signing keys every token issued before the move would
+      // stop verifying; the rate-limit counters keep their windows.
+      "signing_keys", "rate_limits",
   };
   return kTables;
 }
