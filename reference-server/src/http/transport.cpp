@@ -245,6 +245,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       Refuse(431, "");
       return false;
     }
+    header_fields_ = count;
     const size_t lengths = fields.count(bhttp::field::content_length);
     const bool te = fields.count(bhttp::field::transfer_encoding) > 0;
     if (lengths > 1) {
@@ -342,7 +343,13 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     if (!SplitTarget(req.target, &req.path, &req.query)) {
       return Refuse(400, "the query string cannot be decoded");
     }
-    for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
+    // Beast adds a chunked body's trailer fields to the same fields, after
+    // the header's: only the header's count, so a trailer never acts as a
+    // header field (Authorization, Content-Type, ...).
+    size_t taken = 0;
+    for (auto it = msg.begin(); it != msg.end() && taken < header_fields_; ++it, ++taken) {
+      req.headers.Add(std::string(it->name_string()), std::string(it->value()));
+    }
     req.body = std::move(msg.body());
     req.remote_addr = ip_;
     req.remote_port = port_;
@@ -421,6 +428,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   const int port_;
   bool waiting_ = true;  // no byte of the next request yet
   bool header_started_ = false;
+  size_t header_fields_ = 0;  // fields in the current request's header (CheckHeader)
   bool keep_alive_ = true;
   size_t served_ = 0;
 };
