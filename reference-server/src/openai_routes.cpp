@@ -200,8 +200,8 @@ Json ModelJson(int64_t created) {
   return {{"id", kOpenAiModelId}, {"object", "model"}, {"created", created}, {"owned_by", kOwnedBy}};
 }
 
-// `/v1` needs scope agent (SPEC.md "Scopes"). Checked here, before the
-// agent would, so that a stream is refused with a real 403, not inside a 200.
+// `/v1/models` needs scope agent, as a turn does (Agent::Start checks a
+// turn's itself).
 Status RequireAgentScope(const Principal& p) {
   if (p.HasScope(kScope)) return Status();
   return PermissionDeniedError("this credential lacks scope agent, which /v1 needs");
@@ -234,45 +234,43 @@ Json CompletionJson(const AgentReply& reply, const std::string& model, int64_t c
 
 std::string DataFrame(const Json& data) { return "data: " + Dump(data) + "\n\n"; }
 
-struct CompletionStream {
-  Principal principal;
-  ChatCompletionInput input;
-  RequestContext ctx;
-  int64_t created = 0;
-};
-
 // The reply as chat.completion.chunk objects in SSE data lines (no event
 // names: the SDKs treat a named event as something else), then
-// `data: [DONE]`. Tool calls ran on the server and are not shown. A failure
-// after the headers went out is a final `data: {"error":{...}}` frame, which
-// the SDKs raise as an APIError. The turn runs inside the content provider,
-// on the connection's worker thread, as /api/agent/message's stream does;
-// when the client goes away the core goes on or cancels (--on-disconnect).
-Reply StreamCompletion(HttpServer& s, Call& c, ChatCompletionInput input, int64_t created) {
-  auto st = std::make_shared<CompletionStream>();
-  st->principal = *c.principal;
-  st->input = std::move(input);
-  st->ctx = c.ctx;
-  st->created = created;
+// `data: [DONE]`. Tool calls ran on the server and are not shown. The turn
+// runs on the agent's pool and this worker follows its events; a failure
+// after the headers went out is the run's own error, as a final
+// `data: {"error":{...}}` frame, which the SDKs raise as an APIError. When
+// the client goes away the core goes on or cancels (--on-disconnect; a turn
+// that stores nothing, /v1's default, is always cancelled).
+Reply StreamCompletion(HttpServer& s, Call& c, const ChatCompletionInput& input,
+                       int64_t created) {
+  // Set by begin_stream, before the provider first runs.
+  auto run = std::make_shared<std::unique_ptr<AgentRun>>();
+  const std::string model = input.model;
+  const std::string message_param = input.message_param;
+  const bool include_usage = input.include_usage;
+  const std::string request_id = c.ctx.request_id;
   c.res.headers.Add("Cache-Control", "no-cache");
   c.res.headers.Add("X-Accel-Buffering", "no");
   c.res.SetStream(
-      "text/event-stream", [&s, st](http::StreamWriter& sink) {
+      "text/event-stream",
+      [&s, run, model, message_param, include_usage, request_id, created](
+          http::StreamWriter& sink) {
+        const std::string id = "chatcmpl-" + (*run)->message_id();
         bool gone = false;
         auto write = [&](const std::string& frame) {
           if (gone) return false;
           gone = !sink.Write(frame);
           return !gone;
         };
-        std::string id;
         // OpenAI sends usage:null on every chunk but the last when usage was asked for.
         auto chunk = [&](Json choices) {
           Json j = {{"id", id},
                     {"object", "chat.completion.chunk"},
-                    {"created", st->created},
-                    {"model", st->input.model},
+                    {"created", created},
+                    {"model", model},
                     {"choices", std::move(choices)}};
-          if (st->input.include_usage) j["usage"] = nullptr;
+          if (include_usage) j["usage"] = nullptr;
           return j;
         };
         auto choice = [](Json delta, Json finish_reason) {
@@ -281,46 +279,54 @@ Reply StreamCompletion(HttpServer& s, Call& c, ChatCompletionInput input, int64_
                                {"logprobs", nullptr},
                                {"finish_reason", std::move(finish_reason)}}});
         };
-        auto reply = s.core().agent().Send(
-            st->principal, st->input.request, st->ctx,
-            [&](const AgentEvent& ev) {
-              if (ev.type == "message.start") {
-                id = "chatcmpl-" + ev.data.value("message_id", std::string());
-                return write(DataFrame(chunk(choice(
-                    {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr))));
-              }
-              if (ev.type == "message.delta") {
-                return write(DataFrame(
-                    chunk(choice({{"content", ev.data.value("content", std::string())}}, nullptr))));
-              }
-              // tool.call / tool.result ran here already; error and
-              // message.done are answered from Send's result below.
-              return !gone;
-            });
+        (*run)->Attach(0, [&](const RunEvent& ev) {
+               if (ev.type == "message.start") {
+                 return write(DataFrame(chunk(choice(
+                     {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr))));
+               }
+               if (ev.type == "message.delta") {
+                 return write(DataFrame(chunk(
+                     choice({{"content", ev.data.value("content", std::string())}}, nullptr))));
+               }
+               // Keep-alives, tool.call and tool.result (they ran here) show
+               // nothing; message.done and error end the stream below.
+               return true;
+             })
+            .IgnoreError();  // its own run, from memory: it cannot fail
+        if (gone) return false;
+        // The run's last event was delivered, so its reply (or the failure
+        // its error event carries) is ready.
+        Result<AgentReply> reply = (*run)->Wait();
         if (reply.ok()) {
           write(DataFrame(chunk(choice(Json::object(), "stop"))));
-          if (st->input.include_usage) {
+          if (include_usage) {
             Json last = chunk(Json::array());
             last["usage"] = UsageJson(reply->usage);
             write(DataFrame(last));
           }
           write("data: [DONE]\n\n");
         } else {
-          const Status failure = AsOpenAiParam(reply.status(), st->input.message_param);
+          const Status failure = AsOpenAiParam(reply.status(), message_param);
           const int http_status = OpenAiHttpStatusFor(failure);
           if (http_status >= 500) {
             s.logger().Error("chat completion stream failed",
-                             {{"request_id", st->ctx.request_id},
-                              {"cause", failure.ToString()}});
+                             {{"request_id", request_id}, {"cause", failure.ToString()}});
           }
           const Json err = ClientError(failure);
           write(DataFrame(OpenAiErrorBody(http_status, err["code"].get<std::string>(),
-                                          err["message"].get<std::string>(), st->ctx.request_id,
+                                          err["message"].get<std::string>(), request_id,
                                           failure.field())));
         }
         return !gone;
       });
-  return Reply{200, std::nullopt, true};
+  Reply reply{200, std::nullopt, true};
+  reply.begin_stream = [&s, &c, request = input.request, message_param, run]() -> Status {
+    auto started = s.core().agent().Start(*c.principal, request, c.ctx);
+    if (!started.ok()) return AsOpenAiParam(started.status(), message_param);
+    *run = std::move(*started);
+    return Status();
+  };
+  return reply;
 }
 
 Route Make(const char* method, const char* path, BodyKind body, RouteDoc doc, Handler handler) {
@@ -467,17 +473,17 @@ void OpenAiRoutes(HttpServer& s, std::vector<Route>& r) {
                        Ref("OpenAIChatCompletionRequest"), Ref("OpenAIChatCompletion"),
                        /*sse=*/true),
                    [&s](Call& c) -> Result<Reply> {
-                     ASSISTANT_RETURN_IF_ERROR(RequireAgentScope(*c.principal));
                      ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseChatCompletion(c.body));
                      ASSISTANT_RETURN_IF_ERROR(ModelExists(in.model));
                      const int64_t created = UnixNow();
-                     if (in.stream) {
-                       // Refusals are a real 4xx, not an error frame in a 200.
-                       ASSISTANT_RETURN_IF_ERROR(AsOpenAiParam(
-                           s.core().agent().Check(*c.principal, in.request), in.message_param));
-                       return StreamCompletion(s, c, std::move(in), created);
-                     }
-                     auto reply = s.core().agent().Send(*c.principal, in.request, c.ctx);
+                     // Refusals known before the turn are a real 4xx, not an
+                     // error frame in a 200 (a stream's: when it begins).
+                     if (in.stream) return StreamCompletion(s, c, in, created);
+                     StartOptions only_wait;
+                     only_wait.listen = false;
+                     auto run = s.core().agent().Start(*c.principal, in.request, c.ctx, only_wait);
+                     if (!run.ok()) return AsOpenAiParam(run.status(), in.message_param);
+                     auto reply = (*run)->Wait();
                      if (!reply.ok()) return AsOpenAiParam(reply.status(), in.message_param);
                      return Reply{200, CompletionJson(*reply, in.model, created), false};
                    }));

@@ -497,48 +497,34 @@ void SetSseHeaders(http::Response& res) {
   res.headers.Add("X-Accel-Buffering", "no");
 }
 
-struct StreamState {
-  Principal principal;
-  AgentRequest request;
-  RequestContext ctx;
-};
-
-// Streams the agent's events as they happen. The turn runs inside the
-// content provider, on the connection's worker thread. When the client goes
-// away the run goes on (or is cancelled: --on-disconnect, which the core
-// applies); its events stay available at /api/agent/runs/{id}/events.
-Reply StreamAgentReply(HttpServer& s, Call& c, AgentRequest request) {
-  auto st = std::make_shared<StreamState>();
-  st->principal = Me(c);
-  st->request = std::move(request);
-  st->ctx = c.ctx;
+// Streams the run's own events as they happen: the turn runs on the
+// agent's pool, this worker attaches to it. A refusal known before the turn
+// (scope, validation, someone else's conversation, agent_busy) was a plain
+// JSON error already; a failure later is the run's own `error` event. When
+// the client goes away the run goes on (or is cancelled: --on-disconnect,
+// which the core applies); its events stay at /api/agent/runs/{id}/events.
+Reply StreamAgentReply(HttpServer& s, Call& c, const AgentRequest& request) {
+  // Set by begin_stream, before the provider first runs.
+  auto run = std::make_shared<std::unique_ptr<AgentRun>>();
   SetSseHeaders(c.res);
-  c.res.SetStream(
-      "text/event-stream", [&s, st](http::StreamWriter& sink) {
-        SseWriter out(sink);
-        bool gone = false;
-        bool error_sent = false;
-        auto reply = s.core().agent().Send(
-            st->principal, st->request, st->ctx,
-            [&](const AgentEvent& ev) {
-              if (gone) return false;  // the core may call again; nothing to write to
-              if (ev.type == "error") error_sent = true;
-              gone = !out.Event(ev.id, ev.type, ev.data);
-              return !gone;
-            });
-        if (!reply.ok() && !error_sent && !gone) {
-          // A refusal before the turn started (bad conversation id, empty
-          // message, missing scope) still reaches the client as SSE; there
-          // is no run, so it is the stream's first and only event.
-          if (HttpStatusFor(reply.status()) >= 500) {
-            s.logger().Error("agent stream failed", {{"request_id", st->ctx.request_id},
-                                                     {"cause", reply.status().ToString()}});
-          }
-          gone = !out.Event(1, "error", ErrorEventData(reply.status()));
-        }
-        return !gone;
-      });
-  return Reply{0, std::nullopt, true};
+  c.res.SetStream("text/event-stream", [run](http::StreamWriter& sink) {
+    SseWriter out(sink);
+    bool gone = false;
+    (*run)->Attach(0, [&](const RunEvent& ev) {
+             // An empty type is a keep-alive: an SSE comment.
+             gone = ev.type.empty() ? !out.Comment("keep-alive")
+                                    : !out.Event(ev.id, ev.type, ev.data);
+             return !gone;
+           })
+        .IgnoreError();  // its own run, from memory: it cannot fail
+    return !gone;
+  });
+  Reply reply{0, std::nullopt, true};
+  reply.begin_stream = [&s, &c, request, run]() -> Status {
+    ASSISTANT_ASSIGN_OR_RETURN(*run, s.core().agent().Start(Me(c), request, c.ctx));
+    return Status();
+  };
+  return reply;
 }
 
 // Where a re-attaching client left off: the Last-Event-ID header, else
@@ -626,8 +612,12 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
                          stream.value_or(false) ||
                          c.req.headers.Get("Accept").find("text/event-stream") !=
                              std::string::npos;
-                     if (sse) return StreamAgentReply(s, c, std::move(in));
-                     ASSISTANT_ASSIGN_OR_RETURN(auto reply, core.agent().Send(Me(c), in, c.ctx));
+                     if (sse) return StreamAgentReply(s, c, in);
+                     StartOptions only_wait;
+                     only_wait.listen = false;
+                     ASSISTANT_ASSIGN_OR_RETURN(auto run,
+                                                core.agent().Start(Me(c), in, c.ctx, only_wait));
+                     ASSISTANT_ASSIGN_OR_RETURN(auto reply, run->Wait());
                      return Ok({{"conversation_id", reply.conversation_id},
                                 {"run_id", reply.run_id},
                                 {"message", MessageToJson(std::move(reply.message))},

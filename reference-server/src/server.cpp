@@ -75,6 +75,14 @@ bool IsJsonContentType(const std::string& ct) {
   return base == "application/json" || base == "application/merge-patch+json";
 }
 
+// A stream refused before its first byte: the response becomes a plain one.
+// Dropping the stream also gives back a slot it held (AdmitStream).
+void DropStream(http::Response& res) {
+  res.stream = nullptr;
+  res.headers.Erase("X-Accel-Buffering");  // the SSE headers do not apply
+  res.headers.Erase("Connection");         // a plain reply keeps the connection
+}
+
 }  // namespace
 
 std::string PresentedCredential(std::string_view auth, std::string_view cookies) {
@@ -490,6 +498,12 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     const Status admitted =
         AdmitStream(res, call.principal ? call.principal->user_id : std::string());
     if (!admitted.ok()) return fail(admitted);
+    if (reply->begin_stream) {
+      if (Status begun = reply->begin_stream(); !begun.ok()) {
+        DropStream(res);
+        return fail(begun);
+      }
+    }
   }
   res.status = reply->status != 0 ? reply->status : route->success;
   if (!reply->written) {
@@ -524,8 +538,7 @@ class SlotHold {
 Status HttpServer::AdmitStream(http::Response& res, const std::string& user_id) {
   const StreamSlots::Outcome taken = stream_slots_.Take(user_id);
   if (taken != StreamSlots::Outcome::kTaken) {
-    res.stream = nullptr;
-    res.headers.Erase("X-Accel-Buffering");  // the SSE headers do not apply
+    DropStream(res);
     res.headers.Add("Retry-After", "1");
     if (taken == StreamSlots::Outcome::kServerFull) {
       return UnavailableError("too many streams are open", "too_many_streams");

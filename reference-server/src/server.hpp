@@ -64,6 +64,10 @@ struct Reply {
   std::optional<Json> body;  // nullopt: no body (204)
   // The handler wrote the body itself (a stream, or text that is not JSON).
   bool written = false;
+  // For a stream: the work it follows (an agent turn), begun only once the
+  // stream has its slot, so a refused stream starts nothing. A failure is
+  // the response, a plain error like the handler's own.
+  std::function<Status()> begin_stream = {};
 };
 
 using Handler = std::function<Result<Reply>(Call&)>;

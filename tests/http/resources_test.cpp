@@ -330,15 +330,13 @@ TEST_CASE("agent: SSE framing of a streamed reply") {
     CHECK(saw_result);
     CHECK(text == events.back().data["message"]["content"].get<std::string>());
   }
-  // A refusal before the turn starts still arrives as an SSE error event.
+  // A refusal before the turn starts is a plain JSON error, not a stream.
   auto bad = s.Call("POST", "/api/agent/message",
                     Json{{"message", "hi"}, {"conversation_id", "missing"}, {"stream", true}},
                     u.access_token);
-  REQUIRE(bad.status == 200);
-  const auto events = ParseSse(bad.body);
-  REQUIRE_FALSE(events.empty());
-  CHECK(events.back().event == "error");
-  CHECK(events.back().data["error"]["code"] == "not_found");
+  CHECK(bad.status == 404);
+  CHECK(bad.Header("Content-Type").find("application/json") != std::string::npos);
+  CHECK(bad.json["error"]["code"] == "not_found");
 }
 
 TEST_CASE("another user's resources are 404 on every route") {

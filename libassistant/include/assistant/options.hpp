@@ -97,6 +97,12 @@ struct AgentOptions {
   // Rough token budget for history in the prompt (4 chars ~ 1 token).
   int history_token_budget = 4000;
   std::chrono::seconds llm_timeout{60};
+  // Turns running at once in this instance, each on a thread of the
+  // agent's pool (threads are made as needed, up to this many). Past it
+  // Agent::Start refuses with ResourceExhausted, reason "agent_busy": a
+  // turn holds a thread and an upstream request for its whole length, so
+  // queueing would only hide an overload. Default 1024.
+  int max_turns_in_flight = 1024;
   // Prepended to every prompt; memory and state are appended to it.
   std::string system_prompt =
       "You are a helpful assistant that manages the user's tasks.";
@@ -106,8 +112,10 @@ struct AgentOptions {
 struct RunOptions {
   // Finished runs stay replayable this long. Default: 3600 s.
   std::chrono::seconds retention{3600};
-  // When the Agent::Send event sink returns false (the streaming client went
-  // away): true cancels the run, false lets it finish and store its reply.
+  // When the sink given to AgentRun::Attach (or Agent::Send) returns false
+  // (the streaming client went away): true cancels the run, false lets it
+  // finish and store its reply. A turn that stores nothing is cancelled
+  // either way.
   // Default: false (continue).
   bool cancel_when_sink_gone = false;
   // How often pending events are written, all runs in one transaction.

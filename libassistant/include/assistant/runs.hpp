@@ -1,6 +1,6 @@
 // File: assistant/runs.hpp
 //
-// Runs: one agent turn (Agent::Send) in progress or recently finished. A
+// Runs: one agent turn (Agent::Start) in progress or recently finished. A
 // run's events (message.start, message.delta, tool.call, tool.result,
 // message.done or error) are numbered 1, 2, 3, ... and kept, so a client
 // that lost its connection re-attaches after the last id it saw and misses
@@ -12,7 +12,7 @@
 //   - Events reach storage asynchronously in batches (RunOptions::
 //     flush_interval); the run's final state, its remaining events and the
 //     stored assistant message are written in one transaction before
-//     Agent::Send returns.
+//     AgentRun::Wait returns.
 //   - Any process sharing the database can Get, Attach to and Cancel a run:
 //     Attach then polls storage (RunOptions::attach_poll), and Cancel stores
 //     a request that the owning process picks up within RunOptions::

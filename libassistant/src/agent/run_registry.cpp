@@ -76,6 +76,14 @@ class ReplyLoader {
   std::optional<Message> reply_;
 };
 
+Status CheckAttach(int64_t after_event_id, const RunEventSink& sink) {
+  if (after_event_id < 0) {
+    return InvalidArgumentError("last_event_id must be 0 or more", "last_event_id");
+  }
+  if (!sink) return InvalidArgumentError("an event sink is required", "sink");
+  return Status();
+}
+
 RunEvent KeepAlive(const std::string& run_id) {
   RunEvent e;
   e.run_id = run_id;
@@ -361,12 +369,14 @@ void RunRegistry::Heartbeat() {
 Status RunRegistry::Attach(const Principal& p, const std::string& run_id,
                            int64_t after_event_id, const RunEventSink& sink) {
   ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
-  if (after_event_id < 0) {
-    return InvalidArgumentError("last_event_id must be 0 or more", "last_event_id");
-  }
-  if (!sink) return InvalidArgumentError("an event sink is required", "sink");
+  ASSISTANT_RETURN_IF_ERROR(CheckAttach(after_event_id, sink));
   if (auto live = FindLive(p.user_id, run_id)) return AttachLive(*live, after_event_id, sink);
   return AttachStored(p.user_id, run_id, after_event_id, sink);
+}
+
+Status RunRegistry::AttachTo(LiveRun& run, int64_t after_event_id, const RunEventSink& sink) {
+  ASSISTANT_RETURN_IF_ERROR(CheckAttach(after_event_id, sink));
+  return AttachLive(run, after_event_id, sink);
 }
 
 Status RunRegistry::AttachLive(LiveRun& run, int64_t after_event_id, const RunEventSink& sink) {

@@ -92,6 +92,10 @@ class RunRegistry final : public RunService {
                   std::optional<Message>& reply, std::vector<AuditEvent> audit,
                   Status* failure);
 
+  // RunService::Attach for a run of this process held by its handle
+  // (AgentRun::Attach): served from memory, also after the run finished.
+  Status AttachTo(LiveRun& run, int64_t after_event_id, const RunEventSink& sink);
+
   // RunService
   Result<Run> Get(const Principal& p, const std::string& run_id) override;
   Status Attach(const Principal& p, const std::string& run_id, int64_t after_event_id,

@@ -59,21 +59,22 @@ Json AgentReplyJson(AgentReply reply) {
 // the upstream request is aborted and the partial reply stored as cancelled.
 Result<Json> AgentMessage(Assistant& core, const MethodCall& c, const MethodEventSink* sink) {
   ASSISTANT_ASSIGN_OR_RETURN(auto in, ParseAgentRequest(c));
-  if (sink == nullptr) {
-    ASSISTANT_ASSIGN_OR_RETURN(auto reply, core.agent().Send(Me(c), in, c.ctx));
-    return AgentReplyJson(std::move(reply));
+  StartOptions options;
+  options.listen = sink != nullptr;
+  // A callback that stops at an event stops the turn there.
+  options.paced = sink != nullptr;
+  ASSISTANT_ASSIGN_OR_RETURN(auto run, core.agent().Start(Me(c), in, c.ctx, options));
+  if (sink != nullptr) {
+    run->Attach(0, [&](const RunEvent& ev) {
+         if (ev.type.empty()) return true;  // a keep-alive: nothing to deliver
+         if ((*sink)(ev.type, ev.data)) return true;
+         run->Cancel();  // before the paced turn may go on
+         return false;
+       })
+        .IgnoreError();  // its own run, from memory: it cannot fail
   }
-  CancellationToken cancel;
-  auto reply = core.agent().Send(
-      Me(c), in, c.ctx,
-      [&](const AgentEvent& ev) {
-        if (cancel.cancelled()) return false;
-        if (!(*sink)(ev.type, ev.data)) cancel.Cancel();
-        return !cancel.cancelled();
-      },
-      &cancel);
-  if (!reply.ok()) return reply.status();
-  return AgentReplyJson(std::move(*reply));
+  ASSISTANT_ASSIGN_OR_RETURN(auto reply, run->Wait());
+  return AgentReplyJson(std::move(reply));
 }
 
 // agent.runs.events: a run's events after last_event_id, then live. A false

@@ -55,6 +55,8 @@ inline constexpr ErrorReason kReasons[] = {
     {"failed_precondition", StatusCode::kFailedPrecondition, 18, 0, nullptr},
     {"rate_limited", StatusCode::kResourceExhausted, 19, 0, nullptr},
     {"busy", StatusCode::kResourceExhausted, 20, 0, nullptr},
+    // Agent::Start with AgentOptions::max_turns_in_flight turns running.
+    {"agent_busy", StatusCode::kResourceExhausted, 20, 0, nullptr},
     {"too_large", StatusCode::kResourceExhausted, 21, 0, nullptr},
     {"payload_too_large", StatusCode::kResourceExhausted, 21, 413, nullptr},
     {"unavailable", StatusCode::kUnavailable, 22, 0, nullptr},
