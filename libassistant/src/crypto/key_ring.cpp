@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -384,11 +385,20 @@ Result<PkeyPtr> LoadPem(const std::string& path) {
   return key;
 }
 
-// A file name that sorts by creation time, so the newest key is the last.
-std::string NewKeyFileName() {
+// A file name that sorts by creation time, so the newest key is the last:
+// after `newest` (the path of the ring's newest key file; may be empty) even
+// when both are made within one millisecond, where the random part alone
+// would order them by chance.
+std::string NewKeyFileName(const std::string& newest) {
+  long long ms = static_cast<long long>(ToUnixMillis(std::chrono::system_clock::now()));
+  const std::string base = newest.substr(newest.find_last_of('/') + 1);
+  const std::string prefix = kKeyFilePrefix;
+  if (base.rfind(prefix, 0) == 0) {
+    const long long last = std::atoll(base.c_str() + prefix.size());
+    if (last >= ms) ms = last + 1;
+  }
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s%016lld-%s%s", kKeyFilePrefix,
-                static_cast<long long>(ToUnixMillis(std::chrono::system_clock::now())),
+  std::snprintf(buf, sizeof buf, "%s%016lld-%s%s", kKeyFilePrefix, ms,
                 crypto::Sha256Hex(crypto::RandomBytes(16)).substr(0, 8).c_str(), kKeyFileSuffix);
   return buf;
 }
@@ -507,7 +517,12 @@ class Ed25519Ring final : public KeyRing {
     ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, GenerateEd25519());
     std::string file;
     if (!dir_.empty()) {
-      file = dir_ + "/" + NewKeyFileName();
+      std::string newest;
+      {
+        std::shared_lock<std::shared_mutex> lock(mu_);
+        if (!keys_.empty()) newest = keys_.back().file;
+      }
+      file = dir_ + "/" + NewKeyFileName(newest);
       ASSISTANT_RETURN_IF_ERROR(SavePem(pkey.get(), file));
     }
     ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), file));
@@ -706,7 +721,7 @@ Result<std::unique_ptr<KeyRing>> KeyRing::LoadOrCreateEd25519(const std::string&
   }
   if (keys.empty()) {
     ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, GenerateEd25519());
-    std::string path = dir + "/" + NewKeyFileName();
+    std::string path = dir + "/" + NewKeyFileName(std::string());
     ASSISTANT_RETURN_IF_ERROR(SavePem(pkey.get(), path));
     ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), path));
     keys.push_back(std::move(key));
