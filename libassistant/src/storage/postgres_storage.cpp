@@ -29,8 +29,10 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -385,26 +387,37 @@ struct Connection {
 };
 
 // One transaction on one connection; statements go through Exec, prepared.
+// A read-only Tx (PostgresStorage::Query) runs its statements without
+// BEGIN/COMMIT and refuses any statement that is not a SELECT, so a write
+// can never slip into autocommit.
 class Tx final {
  public:
-  Tx(Connection& c, pqxx::work& w) : c_(c), w_(w) {}
+  Tx(Connection& c, pqxx::transaction_base& w, bool read_only = false)
+      : c_(c), w_(w), read_only_(read_only) {}
 
   template <typename... Args>
   pqxx::result Exec(const std::string& sql, Args&&... args) {
+    if (read_only_ && sql.compare(0, 7, "SELECT ") != 0) {
+      throw std::logic_error("a write in a read-only storage call: " + sql.substr(0, 40));
+    }
     const std::string name = StatementName(sql);
     if (c_.prepared.insert(name).second) c_.db.prepare(name, sql);
     return w_.exec_prepared(name, std::forward<Args>(args)...);
   }
 
   Connection& connection() { return c_; }
-  pqxx::work& work() { return w_; }
+  pqxx::transaction_base& work() { return w_; }
 
   // Unprepared: only for constant text with no parameters (migrations).
-  pqxx::result ExecConstant(const std::string& sql) { return w_.exec(sql); }
+  pqxx::result ExecConstant(const std::string& sql) {
+    if (read_only_) throw std::logic_error("unprepared statement in a read-only storage call");
+    return w_.exec(sql);
+  }
 
  private:
   Connection& c_;
-  pqxx::work& w_;
+  pqxx::transaction_base& w_;
+  const bool read_only_;
 };
 
 Status StorageUnavailable(const std::string& what) {
@@ -483,7 +496,7 @@ class PostgresStorage final : public Storage {
   }
 
   Status Ping() override {
-    return Transact([&](Tx& tx) -> Status {
+    return Query([&](Tx& tx) -> Status {
       const int v =
           tx.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0].as<int>();
       if (v != kPostgresSchemaVersion) {
@@ -513,7 +526,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<UserRecord> GetUserById(const std::string& id) override {
-    return Transact([&](Tx& tx) -> Result<UserRecord> {
+    return Query([&](Tx& tx) -> Result<UserRecord> {
       auto rows = tx.Exec(Sql({"SELECT ", kUserCols, " FROM users WHERE id = $1"}), id);
       if (rows.empty()) return NotFoundError("user not found");
       return ReadUser(rows[0]);
@@ -521,7 +534,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<UserRecord> GetUserByEmail(const std::string& email) override {
-    return Transact([&](Tx& tx) -> Result<UserRecord> {
+    return Query([&](Tx& tx) -> Result<UserRecord> {
       auto rows = tx.Exec(Sql({"SELECT ", kUserCols, " FROM users WHERE email_norm = $1"}),
                           AsciiLower(email));
       if (rows.empty()) return NotFoundError("user not found");
@@ -567,7 +580,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<Session> GetSession(const std::string& session_id) override {
-    return Transact([&](Tx& tx) -> Result<Session> {
+    return Query([&](Tx& tx) -> Result<Session> {
       auto rows =
           tx.Exec(Sql({"SELECT ", kSessionCols, " FROM sessions WHERE id = $1"}), session_id);
       if (rows.empty()) return NotFoundError("session not found");
@@ -576,7 +589,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<std::vector<Session>> ListSessions(const std::string& user_id, Timestamp now) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<Session>> {
+    return Query([&](Tx& tx) -> Result<std::vector<Session>> {
       auto rows = tx.Exec(Sql({"SELECT ", kSessionCols,
                                " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL "
                                "AND expires_at > $2 ORDER BY created_at DESC, id DESC"}),
@@ -652,7 +665,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<ApiKey> GetApiKeyByHash(const std::string& key_hash) override {
-    return Transact([&](Tx& tx) -> Result<ApiKey> {
+    return Query([&](Tx& tx) -> Result<ApiKey> {
       auto rows =
           tx.Exec(Sql({"SELECT ", kApiKeyCols, " FROM api_keys WHERE key_hash = $1"}), key_hash);
       if (rows.empty()) return NotFoundError("api key not found");
@@ -661,7 +674,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<std::vector<ApiKey>> ListApiKeys(const std::string& user_id) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<ApiKey>> {
+    return Query([&](Tx& tx) -> Result<std::vector<ApiKey>> {
       auto rows = tx.Exec(Sql({"SELECT ", kApiKeyCols,
                                " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL "
                                "ORDER BY created_at DESC, id DESC"}),
@@ -743,7 +756,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<Task> GetTask(const std::string& user_id, const std::string& id) override {
-    return Transact([&](Tx& tx) -> Result<Task> {
+    return Query([&](Tx& tx) -> Result<Task> {
       auto rows = tx.Exec(Sql({"SELECT ", kTaskCols, " FROM tasks WHERE id = $1 AND user_id = $2"}),
                           id, user_id);
       if (rows.empty()) return NotFoundError("task not found");
@@ -787,7 +800,7 @@ class PostgresStorage final : public Storage {
       after_ms = Ms(q.after->time);
       after_id = q.after->id;
     }
-    return Transact([&](Tx& tx) -> Result<std::vector<Task>> {
+    return Query([&](Tx& tx) -> Result<std::vector<Task>> {
       // ILIKE folds more than ASCII; lower() on both sides would too. SQLite's
       // LIKE folds ASCII only (docs/storage.md).
       auto rows = tx.Exec(
@@ -822,7 +835,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<Conversation> GetConversation(const std::string& user_id, const std::string& id) override {
-    return Transact([&](Tx& tx) -> Result<Conversation> {
+    return Query([&](Tx& tx) -> Result<Conversation> {
       auto rows = tx.Exec(
           Sql({"SELECT ", kConversationCols, " FROM conversations WHERE id = $1 AND user_id = $2"}),
           id, user_id);
@@ -862,7 +875,7 @@ class PostgresStorage final : public Storage {
       after_ms = Ms(q.after->time);
       after_id = q.after->id;
     }
-    return Transact([&](Tx& tx) -> Result<std::vector<Conversation>> {
+    return Query([&](Tx& tx) -> Result<std::vector<Conversation>> {
       auto rows = tx.Exec(
           Sql({"SELECT ", kConversationCols,
                " FROM conversations WHERE user_id = $1"
@@ -922,7 +935,7 @@ class PostgresStorage final : public Storage {
 
   Result<Message> GetMessage(const std::string& user_id, const std::string& conversation_id,
                              const std::string& message_id) override {
-    return Transact([&](Tx& tx) -> Result<Message> {
+    return Query([&](Tx& tx) -> Result<Message> {
       auto rows = tx.Exec(Sql({"SELECT ", kMessageCols,
                                " FROM messages WHERE id = $1 AND conversation_id = $2 "
                                "AND user_id = $3"}),
@@ -934,7 +947,7 @@ class PostgresStorage final : public Storage {
 
   Result<MessagePage> ListMessages(const std::string& user_id, const std::string& conversation_id,
                                    const std::string& before_id, int limit) override {
-    return Transact([&](Tx& tx) -> Result<MessagePage> {
+    return Query([&](Tx& tx) -> Result<MessagePage> {
       if (!OwnsConversation(tx, user_id, conversation_id)) {
         return NotFoundError("conversation not found");
       }
@@ -990,7 +1003,7 @@ class PostgresStorage final : public Storage {
   // ---- agent state
 
   Result<AgentState> GetAgentState(const std::string& user_id, const std::string& app_id) override {
-    return Transact([&](Tx& tx) -> Result<AgentState> {
+    return Query([&](Tx& tx) -> Result<AgentState> {
       auto rows = tx.Exec(
           "SELECT state, updated_at FROM agent_state WHERE user_id = $1 AND app_id = $2", user_id,
           app_id);
@@ -1045,7 +1058,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<std::vector<Memory>> ListMemories(const std::string& user_id, int limit) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<Memory>> {
+    return Query([&](Tx& tx) -> Result<std::vector<Memory>> {
       auto rows = tx.Exec(Sql({"SELECT ", kMemoryCols,
                                " FROM memories WHERE user_id = $1 "
                                "ORDER BY created_at DESC, id DESC LIMIT $2"}),
@@ -1081,7 +1094,7 @@ class PostgresStorage final : public Storage {
 
   Result<UserDataEntry> GetUserData(const std::string& user_id, const std::string& ns,
                                     const std::string& key) override {
-    return Transact([&](Tx& tx) -> Result<UserDataEntry> {
+    return Query([&](Tx& tx) -> Result<UserDataEntry> {
       auto rows = tx.Exec(Sql({"SELECT ", kUserDataCols,
                                " FROM user_data WHERE user_id = $1 AND ns = $2 AND key = $3"}),
                           user_id, ns, key);
@@ -1092,7 +1105,7 @@ class PostgresStorage final : public Storage {
 
   Result<std::vector<UserDataEntry>> ListUserData(const std::string& user_id,
                                                   const std::string& ns) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<UserDataEntry>> {
+    return Query([&](Tx& tx) -> Result<std::vector<UserDataEntry>> {
       // COLLATE "C": byte order, as SQLite's BINARY collation sorts keys.
       auto rows = tx.Exec(Sql({"SELECT ", kUserDataCols,
                                " FROM user_data WHERE user_id = $1 AND ns = $2 "
@@ -1133,7 +1146,7 @@ class PostgresStorage final : public Storage {
       after_ms = Ms(after->time);
       after_id = after->id;
     }
-    return Transact([&](Tx& tx) -> Result<std::vector<AuditEvent>> {
+    return Query([&](Tx& tx) -> Result<std::vector<AuditEvent>> {
       auto rows = tx.Exec(
           Sql({"SELECT ", kAuditCols,
                " FROM audit_events WHERE user_id = $1"
@@ -1205,7 +1218,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<::assistant::Run> GetRun(const std::string& user_id, const std::string& id) override {
-    return Transact([&](Tx& tx) -> Result<::assistant::Run> { return SelectRun(tx, user_id, id); });
+    return Query([&](Tx& tx) -> Result<::assistant::Run> { return SelectRun(tx, user_id, id); });
   }
 
   Status AppendRunEvents(const std::vector<RunEventBatch>& batches) override {
@@ -1223,7 +1236,7 @@ class PostgresStorage final : public Storage {
   Result<std::vector<RunEvent>> ListRunEvents(const std::string& user_id,
                                               const std::string& run_id, int64_t after_id,
                                               int limit) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<RunEvent>> {
+    return Query([&](Tx& tx) -> Result<std::vector<RunEvent>> {
       if (!OwnsRun(tx, user_id, run_id)) return NotFoundError("run not found");
       auto rows = tx.Exec(
           "SELECT seq, type, data FROM run_events WHERE run_id = $1 AND seq > $2 "
@@ -1269,7 +1282,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<std::vector<std::string>> ListCancelRequestedRuns(const std::string& owner) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<std::string>> {
+    return Query([&](Tx& tx) -> Result<std::vector<std::string>> {
       auto rows = tx.Exec(
           "SELECT id FROM runs WHERE owner = $1 AND cancel_requested AND status = 'running'",
           owner);
@@ -1332,7 +1345,7 @@ class PostgresStorage final : public Storage {
   }
 
   Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
-    return Transact([&](Tx& tx) -> Result<std::vector<SigningKey>> {
+    return Query([&](Tx& tx) -> Result<std::vector<SigningKey>> {
       auto rows = tx.Exec(Sql({"SELECT ", kSigningKeyCols,
                                " FROM signing_keys WHERE purpose = $1 ORDER BY created_at, kid"}),
                           purpose);
@@ -1527,7 +1540,7 @@ class PostgresStorage final : public Storage {
   struct OpenTx {
     const PostgresStorage* owner;
     Connection* c;
-    pqxx::work* w;
+    pqxx::transaction_base* w;
   };
   static inline thread_local OpenTx* open_tx_ = nullptr;
 
@@ -1539,7 +1552,7 @@ class PostgresStorage final : public Storage {
   template <typename Fn>
   auto TransactNested(OpenTx& open, Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
-    pqxx::work& w = *open.w;
+    pqxx::transaction_base& w = *open.w;
     w.exec0("SAVEPOINT nested_write");
     std::optional<R> out;
     try {
@@ -1556,7 +1569,24 @@ class PostgresStorage final : public Storage {
 
   template <typename Fn>
   auto Transact(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    return Run<pqxx::work>(std::forward<Fn>(fn));
+  }
+
+  // A read: `fn` runs only SELECTs, without BEGIN and COMMIT (one round trip
+  // instead of three for a single statement). At READ COMMITTED, which
+  // Transact uses, every statement takes its own snapshot either way, so a
+  // read sees the same rows as it would inside a transaction.
+  template <typename Fn>
+  auto Query(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    return Run<pqxx::nontransaction>(std::forward<Fn>(fn));
+  }
+
+  template <typename Work, typename Fn>
+  auto Run(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
+    constexpr bool kReadOnly = std::is_same_v<Work, pqxx::nontransaction>;
+    // Inside InTransaction a read, too, runs in the open transaction (and
+    // sees its writes).
     if (open_tx_ != nullptr && open_tx_->owner == this) return TransactNested(*open_tx_, fn);
     int conflicts = 0;
     bool reconnected = false;
@@ -1568,8 +1598,8 @@ class PostgresStorage final : public Storage {
       std::optional<R> out;
       bool again = false;
       try {
-        pqxx::work w(c->db);
-        Tx tx(*c, w);
+        Work w(c->db);
+        Tx tx(*c, w, kReadOnly);
         R r = fn(tx);
         if (r.ok()) w.commit();
         out.emplace(std::move(r));
