@@ -108,16 +108,11 @@ std::string PresentedCredential(std::string_view auth, std::string_view cookies)
   return "";
 }
 
-// --rate-limit-store: "auto" counts in the database only where several
-// servers can share it cheaply (PostgreSQL); on SQLite one process is the
-// usual deployment and a write per request would halve reads
-// (docs/performance.md).
+// --rate-limit-store: "auto" is the core's default for the database.
 static RateLimitStore RateLimitStoreFor(const ServerConfig& c) {
   if (c.rate_limit_store == "database") return RateLimitStore::kStorage;
   if (c.rate_limit_store == "process") return RateLimitStore::kProcess;
-  const bool postgres = c.database_url.rfind("postgresql://", 0) == 0 ||
-                        c.database_url.rfind("postgres://", 0) == 0;
-  return postgres ? RateLimitStore::kStorage : RateLimitStore::kProcess;
+  return DefaultRateLimitStore(c.database_url);
 }
 
 HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger,
