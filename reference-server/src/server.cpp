@@ -121,6 +121,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       config_(config),
       logger_(logger),
       product_(product),
+      trusted_proxies_(TrustedProxies::Parse(config.trusted_proxies).value_or(TrustedProxies())),
       auth_limiter_(core.storage(), core.clock(), config.rate_limit_auth, std::chrono::minutes(1),
                     RateLimitStoreFor(config)),
       api_limiter_(core.storage(), core.clock(), config.rate_limit_api, std::chrono::minutes(1),
@@ -310,6 +311,8 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
 
   const auto start = Clock::now();
   metrics_->AddInFlight(1);
+  // The client's address for limits, audit and logs (trusted_proxies.hpp).
+  const std::string client_ip = trusted_proxies_.ClientAddress(req.remote_addr, req.headers);
 
   static const std::pair<const char*, const char*> kSecurityHeaders[] = {
       {"X-Content-Type-Options", "nosniff"},
@@ -335,7 +338,7 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     metrics_->Observe(route_index, res.status, secs);
     metrics_->AddInFlight(-1);
     logger_.Access(request_id, req.method, route_label, res.status, secs * 1e3,
-                   req.remote_addr);
+                   client_ip);
     return true;
   };
   const Route* dialect = route ? route : DialectOf(req.path);
@@ -431,13 +434,13 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     }
   }
 
-  call.ctx.ip = req.remote_addr;
+  call.ctx.ip = client_ip;
   call.ctx.request_id = request_id;
   if (req.headers.Has("User-Agent")) call.ctx.user_agent = req.headers.Get("User-Agent");
 
   // 5. Rate limit per client IP on the auth routes.
   if (route->rate == RateClass::kAuth && auth_limiter_.enabled()) {
-    const auto d = auth_limiter_.Hit("ip:" + req.remote_addr);
+    const auto d = auth_limiter_.Hit("ip:" + client_ip);
     if (!d.ok()) return fail(d.status());
     ApplyRateHeaders(res, *d);
     if (!d->allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
@@ -597,7 +600,7 @@ void HttpServer::RenderTransportError(int status, const http::Request& req, http
                            {"method", req.method},
                            {"route", "unmatched"},
                            {"status", status},
-                           {"ip", req.remote_addr}});
+                           {"ip", trusted_proxies_.ClientAddress(req.remote_addr, req.headers)}});
 }
 
 }  // namespace assistant::server
