@@ -383,6 +383,8 @@ TEST_CASE("the gateway refuses a database that holds no identity key instead of 
     CHECK(g.exit_code() == 2);
     CHECK(g.log().find("holds no identity key") != std::string::npos);
   }
+  // Nor was an empty database left at the path.
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/never-served.db"));
   // Once a server on it made the key, the same gateway starts.
   ServerProcess a({"--database", db, "--jwt-secret-file", secret}, dir.path());
   REQUIRE(a.started());
