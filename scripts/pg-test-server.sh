@@ -66,6 +66,8 @@ export ASSISTANT_TEST_PG_LOG="$DIR/server.log"
 if (($# == 0)); then
   echo "ASSISTANT_TEST_PG_URL=$ASSISTANT_TEST_PG_URL"
   echo "(Ctrl-C stops and removes it)"
-  while sleep 3600; do :; done
+  # Short sleeps: a trap waits for the running command, so SIGTERM (from
+  # scripts/one-box.sh) stops the cluster within a second.
+  while sleep 1; do :; done
 fi
 "$@"

@@ -9,8 +9,6 @@
 #include "assistant/http_status.hpp"
 #include "assistant/identity_token.hpp"
 #include "assistant/settings.hpp"
-#include "assistant/storage.hpp"
-#include "auth/stored_key_ring.hpp"
 #include "render.hpp"
 
 namespace assistant::gateway {
@@ -36,22 +34,12 @@ Result<std::shared_ptr<const KeyRing>> LoadRing(const std::string& dir) {
 }
 
 // The servers' identity key ring from their database, opened with their
-// JWT secret; it follows rotations by itself (auth/stored_key_ring.hpp).
+// JWT secret; it follows rotations by itself.
 Result<std::shared_ptr<const KeyRing>> OpenStoredRing(const IdentityKeySource& keys) {
   ASSISTANT_ASSIGN_OR_RETURN(std::string secret, ReadSecretFile(keys.jwt_secret_file));
-  auto storage = OpenStorage(keys.database_url);
-  if (!storage.ok()) {
-    return Status(storage.status().code(), storage.status().message(), storage.status().reason(),
-                  "database");
-  }
-  StoredKeyRingOptions o;
-  o.purpose = "identity";
-  o.seal_secret = std::move(secret);
-  o.token_lifetime = kIdentityTokenTtl;
-  auto ring = OpenStoredKeyRing(std::shared_ptr<Storage>(std::move(*storage)), *Clock::Default(),
-                                std::move(o));
-  if (!ring.ok()) return ring.status();
-  return std::shared_ptr<const KeyRing>(std::move(*ring));
+  ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<KeyRing> ring,
+                             OpenIdentityKeyRing(keys.database_url, std::move(secret)));
+  return std::shared_ptr<const KeyRing>(std::move(ring));
 }
 
 // "/api/apps/{id}[/proxy/{rest}]" -> id (and rest); nullopt for another shape.

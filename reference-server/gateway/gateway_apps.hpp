@@ -42,9 +42,11 @@ class GatewayApps final {
  public:
   // `apps_path` empty: an empty registry, and no key is needed. Otherwise
   // `keys` must name the servers' identity key: a directory that holds it
-  // (*.pem), or their database and JWT secret. A key is never created in a
-  // directory here, since a key the servers do not publish would sign
-  // tokens no app can check. InvalidArgument naming the flag otherwise.
+  // (*.pem), or their database and JWT secret (assistant::
+  // OpenIdentityKeyRing, read-only). A key is never created here, in a
+  // directory or the database, since a key the servers do not publish would
+  // sign tokens no app can check: InvalidArgument naming the flag, or the
+  // core's FailedPrecondition "no_signing_key".
   static Result<std::unique_ptr<GatewayApps>> Open(std::string apps_path,
                                                    IdentityKeySource keys,
                                                    std::string issuer,

@@ -6,6 +6,7 @@
 
 #include "assistant/jwt.hpp"
 #include "assistant/settings.hpp"
+#include "trusted_proxies.hpp"
 
 namespace assistant::server {
 namespace {
@@ -126,6 +127,14 @@ const std::vector<Flag>& Flags() {
          c.cors_origins = SplitList(v);
          return Status();
        }},
+      {"trusted-proxies", "ASSISTANT_TRUSTED_PROXIES", Kind::kList, "(none)",
+       "comma-separated CIDRs (IPv4 or IPv6) of proxies whose X-Forwarded-For names the "
+       "client for rate limits, audit and logs; from any other peer the header is ignored",
+       [](ServerConfig& c, const std::string& v) {
+         c.trusted_proxies = SplitList(v);
+         const auto parsed = TrustedProxies::Parse(c.trusted_proxies);
+         return parsed.ok() ? Status() : parsed.status();
+       }},
       {"rate-limit-auth", "ASSISTANT_RATE_LIMIT_AUTH", Kind::kInt, "10",
        "auth requests per minute per client IP (0 = off)", INT_FLAG(rate_limit_auth, 0, 1000000)},
       {"rate-limit-api", "ASSISTANT_RATE_LIMIT_API", Kind::kInt, "100",
@@ -161,6 +170,10 @@ const std::vector<Flag>& Flags() {
        "max(4, max-streams / 8)",
        "of those, open at once for one user (0 = the default); one more gets 429",
        INT_FLAG(max_streams_per_user, 0, 16384)},
+      {"max-turns-in-flight", "ASSISTANT_MAX_TURNS_IN_FLIGHT", Kind::kInt, "1024",
+       "agent turns running at once across all users; one more is 429 agent_busy (a turn "
+       "holds a thread and an upstream request for its whole length)",
+       INT_FLAG(max_turns_in_flight, 1, 1000000)},
       {"max-connections", "ASSISTANT_MAX_CONNECTIONS", Kind::kInt, "4096",
        "open connections at once; one more is answered 503 and closed",
        INT_FLAG(max_connections, 1, 1000000)},
@@ -388,6 +401,7 @@ Result<Options> BuildCoreOptions(const ServerConfig& c) {
   o.agent.model = c.llm_model;
   o.agent.api_key = c.llm_api_key;
   o.agent.llm_timeout = std::chrono::seconds(c.llm_timeout);
+  o.agent.max_turns_in_flight = c.max_turns_in_flight;
   o.runs.retention = std::chrono::seconds(c.run_retention);
   o.runs.cancel_when_sink_gone = c.on_disconnect == "cancel";
   o.outbox_path = c.outbox;

@@ -30,6 +30,8 @@ struct ServerConfig {
   std::string apps;         // registry file (apps.json)
   int apps_timeout = 30;    // seconds: app proxy connect and read timeout
   std::vector<std::string> cors_origins;
+  // Peers (CIDRs) whose X-Forwarded-For names the client (trusted_proxies.hpp).
+  std::vector<std::string> trusted_proxies;
   int rate_limit_auth = 10;  // per client IP per minute; 0 = off
   int rate_limit_api = 100;  // per principal per minute; 0 = off
   // Where the limits count: "database" (shared by every server on it),
@@ -40,6 +42,7 @@ struct ServerConfig {
   int threads = 128;      // workers for ordinary requests
   int max_streams = 512;  // open agent streams, each on a worker of its own
   int max_streams_per_user = 0;  // of them, one user's; 0 = max(4, max_streams / 8)
+  int max_turns_in_flight = 1024;    // AgentOptions::max_turns_in_flight
   int max_connections = 4096;        // open at once; one more: 503 and close
   int max_connections_per_ip = 1024; // from one client address
   int header_timeout = 10;           // seconds for a request's whole header block

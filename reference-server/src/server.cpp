@@ -108,16 +108,11 @@ std::string PresentedCredential(std::string_view auth, std::string_view cookies)
   return "";
 }
 
-// --rate-limit-store: "auto" counts in the database only where several
-// servers can share it cheaply (PostgreSQL); on SQLite one process is the
-// usual deployment and a write per request would halve reads
-// (docs/performance.md).
+// --rate-limit-store: "auto" is the core's default for the database.
 static RateLimitStore RateLimitStoreFor(const ServerConfig& c) {
   if (c.rate_limit_store == "database") return RateLimitStore::kStorage;
   if (c.rate_limit_store == "process") return RateLimitStore::kProcess;
-  const bool postgres = c.database_url.rfind("postgresql://", 0) == 0 ||
-                        c.database_url.rfind("postgres://", 0) == 0;
-  return postgres ? RateLimitStore::kStorage : RateLimitStore::kProcess;
+  return DefaultRateLimitStore(c.database_url);
 }
 
 HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logger,
@@ -126,6 +121,7 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
       config_(config),
       logger_(logger),
       product_(product),
+      trusted_proxies_(TrustedProxies::Parse(config.trusted_proxies).value_or(TrustedProxies())),
       auth_limiter_(core.storage(), core.clock(), config.rate_limit_auth, std::chrono::minutes(1),
                     RateLimitStoreFor(config)),
       api_limiter_(core.storage(), core.clock(), config.rate_limit_api, std::chrono::minutes(1),
@@ -315,6 +311,8 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
 
   const auto start = Clock::now();
   metrics_->AddInFlight(1);
+  // The client's address for limits, audit and logs (trusted_proxies.hpp).
+  const std::string client_ip = trusted_proxies_.ClientAddress(req.remote_addr, req.headers);
 
   static const std::pair<const char*, const char*> kSecurityHeaders[] = {
       {"X-Content-Type-Options", "nosniff"},
@@ -340,7 +338,7 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     metrics_->Observe(route_index, res.status, secs);
     metrics_->AddInFlight(-1);
     logger_.Access(request_id, req.method, route_label, res.status, secs * 1e3,
-                   req.remote_addr);
+                   client_ip);
     return true;
   };
   const Route* dialect = route ? route : DialectOf(req.path);
@@ -436,13 +434,13 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     }
   }
 
-  call.ctx.ip = req.remote_addr;
+  call.ctx.ip = client_ip;
   call.ctx.request_id = request_id;
   if (req.headers.Has("User-Agent")) call.ctx.user_agent = req.headers.Get("User-Agent");
 
   // 5. Rate limit per client IP on the auth routes.
   if (route->rate == RateClass::kAuth && auth_limiter_.enabled()) {
-    const auto d = auth_limiter_.Hit("ip:" + req.remote_addr);
+    const auto d = auth_limiter_.Hit("ip:" + client_ip);
     if (!d.ok()) return fail(d.status());
     ApplyRateHeaders(res, *d);
     if (!d->allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
@@ -602,7 +600,7 @@ void HttpServer::RenderTransportError(int status, const http::Request& req, http
                            {"method", req.method},
                            {"route", "unmatched"},
                            {"status", status},
-                           {"ip", req.remote_addr}});
+                           {"ip", trusted_proxies_.ClientAddress(req.remote_addr, req.headers)}});
 }
 
 }  // namespace assistant::server

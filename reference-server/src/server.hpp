@@ -33,6 +33,7 @@
 #include "product_metrics.hpp"
 #include "assistant/rate_limits.hpp"
 #include "stream_slots.hpp"
+#include "trusted_proxies.hpp"
 
 namespace assistant::server {
 
@@ -190,6 +191,8 @@ class HttpServer final {
   std::string openapi_;
   std::unique_ptr<Metrics> metrics_;
   const ProductMetrics* const product_;
+  // Parsed once here; ParseConfig already refused a bad entry.
+  const TrustedProxies trusted_proxies_;
   // Counted in the database, so they hold across servers (docs/server.md).
   RateLimiter auth_limiter_;
   RateLimiter api_limiter_;

@@ -36,7 +36,10 @@ GatewayProcess::GatewayProcess(const std::string& dir, std::vector<std::string> 
       port_ = std::stoi(m[1]);
     } else {
       int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) pid_ = -1;  // refused to start
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {  // refused to start
+        pid_ = -1;
+        exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   }

@@ -23,6 +23,8 @@ class GatewayProcess {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
+  // The exit code of a gateway that refused to start; -1 while it runs.
+  int exit_code() const { return exit_code_; }
   std::string log() const;  // everything it wrote so far
 
   Response Call(const std::string& method, const std::string& path,
@@ -39,6 +41,7 @@ class GatewayProcess {
   std::string log_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int exit_code_ = -1;
 };
 
 }  // namespace http_test

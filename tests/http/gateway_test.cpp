@@ -366,6 +366,34 @@ TEST_CASE("the gateway refuses to start on a bad registry or without the identit
   CHECK(bad_file.log().find("apps[1].upstream") != std::string::npos);
 }
 
+TEST_CASE("the gateway refuses a database that holds no identity key instead of making one") {
+  TempDir dir;
+  const std::string file = dir.path() + "/apps.json";
+  std::ofstream(file) << R"({"apps":[{"id":"ok","name":"A","upstream":"http://127.0.0.1:1",
+    "scopes":[],"allowed_origins":[]}]})";
+  const std::string secret = dir.path() + "/jwt-secret";
+  std::ofstream(secret) << "a-secret-no-server-has-used-yet-0123456789";
+  // No server ever ran on this database: a key the gateway made would sign
+  // tokens that no server's JWKS publishes.
+  const std::string db = "sqlite://" + dir.path() + "/never-served.db";
+  {
+    GatewayProcess g(dir.path(), {"--backend", "http://127.0.0.1:1", "--apps", file,
+                                  "--database", db, "--jwt-secret-file", secret});
+    CHECK(g.port() == 0);
+    CHECK(g.exit_code() == 2);
+    CHECK(g.log().find("holds no identity key") != std::string::npos);
+  }
+  // Nor was an empty database left at the path.
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/never-served.db"));
+  // Once a server on it made the key, the same gateway starts.
+  ServerProcess a({"--database", db, "--jwt-secret-file", secret}, dir.path());
+  REQUIRE(a.started());
+  a.Terminate();
+  GatewayProcess after(dir.path(), {"--backend", "http://127.0.0.1:1", "--apps", file,
+                                    "--database", db, "--jwt-secret-file", secret});
+  CHECK(after.port() > 0);
+}
+
 TEST_CASE("a large upload passes to the backend as it is read; the body limit holds") {
   using Clock = std::chrono::steady_clock;
   // A backend in this process: ready, and an upload route that notes when

@@ -773,3 +773,38 @@ TEST_CASE("providers: /v1 sampling parameters reach each provider under its own 
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("providers: --max-turns-in-flight refuses one turn more with 429 agent_busy") {
+  FakeUpstream fake("openai");
+  Reply slow;
+  slow.body = Recorded(StreamFile("openai", "text_utf8"));
+  slow.delay_before_headers = std::chrono::seconds(2);
+  fake.Enqueue(slow);
+  fake.EnqueueStream(Recorded(StreamFile("openai", "text_utf8")));
+  auto s = StartServer(fake, "openai", {"--max-turns-in-flight", "1"});
+  REQUIRE(s->started());
+  const User a = Register(*s, "Ann");
+  const User b = Register(*s, "Bob");
+
+  Response first;
+  std::thread holder([&] { first = SendMessage(*s, a, "Hello", /*stream=*/false); });
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+  while (fake.request_count() < 1 && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // The one slot is held by Ann's turn: another user's turn is refused
+  // before anything is stored or sent upstream.
+  Response busy = SendMessage(*s, b, "Hello", /*stream=*/true);
+  holder.join();
+  CHECK(busy.status == 429);
+  CHECK(busy.ErrorCode() == "agent_busy");
+  CHECK(first.status == 200);
+  CHECK(fake.request_count() == 1);
+  // The slot is free again once the turn ended.
+  CHECK(SendMessage(*s, b, "Hello", /*stream=*/false).status == 200);
+
+  TempDir dir;
+  const RunResult zero = RunServerToExit({"--max-turns-in-flight", "0"}, dir.path());
+  CHECK(zero.exit_code == 2);
+  CHECK(zero.output.find("max-turns-in-flight") != std::string::npos);
+}

@@ -27,6 +27,7 @@
 #include "request_id.hpp"
 #include "server.hpp"
 #include "stream_slots.hpp"
+#include "trusted_proxies.hpp"
 
 using namespace assistant;
 using namespace assistant::server;
@@ -168,7 +169,8 @@ TEST_CASE("config: --help lists every flag with its variable") {
        {"--host", "--port", "--database", "--jwt-alg", "--jwt-secret-file", "--jwt-key-dir",
         "--llm-provider", "--llm-base-url", "--llm-model", "--apps", "--cors-origins",
         "--rate-limit-auth", "--rate-limit-api", "--on-disconnect", "--log-format", "--threads",
-        "--refresh-grace", "--llm-timeout", "--run-retention", "--production", "--state-dir"}) {
+        "--refresh-grace", "--llm-timeout", "--run-retention", "--production", "--state-dir",
+        "--trusted-proxies", "--max-turns-in-flight"}) {
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
   }
   for (const char* env : {"ASSISTANT_HOST", "ASSISTANT_DATABASE_URL", "ASSISTANT_LLM_API_KEY",
@@ -507,6 +509,42 @@ TEST_CASE("stream slots: a user's share, the server's total, and the count of op
   slots.Release("a");
   CHECK(slots.open() == 4);
   CHECK(slots.Take("a") == StreamSlots::Outcome::kTaken);
+}
+
+TEST_CASE("trusted proxies: CIDR matching over IPv4 and IPv6, and the client in a chain") {
+  auto t = TrustedProxies::Parse({"10.1.0.0/16", "2001:db8:aa00::/40", "192.0.2.7"});
+  REQUIRE(t.ok());
+  CHECK(t->Contains("10.1.255.3"));
+  CHECK_FALSE(t->Contains("10.2.0.1"));
+  CHECK(t->Contains("::ffff:10.1.0.9"));  // an IPv4 peer on a dual-stack socket
+  CHECK(t->Contains("2001:db8:aa12::1"));
+  CHECK_FALSE(t->Contains("2001:db8:ab00::1"));
+  CHECK(t->Contains("192.0.2.7"));
+  CHECK_FALSE(t->Contains("192.0.2.8"));
+  CHECK_FALSE(t->Contains("not an address"));
+
+  http::Headers h;
+  h.Add("X-Forwarded-For", "203.0.113.1, 198.51.100.9");
+  h.Add("x-forwarded-for", "10.1.0.2");
+  // Fields are one list; trusted hops from the right are skipped.
+  CHECK(t->ClientAddress("192.0.2.7", h) == "198.51.100.9");
+  CHECK(t->ClientAddress("203.0.113.50", h) == "203.0.113.50");  // untrusted peer
+  http::Headers forged;
+  forged.Add("X-Forwarded-For", "1.2.3.4, garbage, 198.51.100.9");
+  CHECK(t->ClientAddress("10.1.0.1", forged) == "198.51.100.9");
+  forged.Set("X-Forwarded-For", "1.2.3.4, garbage");
+  CHECK(t->ClientAddress("10.1.0.1", forged) == "10.1.0.1");
+  http::Headers none;
+  CHECK(t->ClientAddress("10.1.0.1", none) == "10.1.0.1");
+  CHECK(TrustedProxies().ClientAddress("10.1.0.1", h) == "10.1.0.1");
+
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.0/-1", "1.2.3", "::/129", "", "a/8"}) {
+    auto r = TrustedProxies::Parse({bad});
+    CHECK_MESSAGE(!r.ok(), bad);
+    if (!r.ok()) {
+      CHECK(r.status().message().find(std::string("\"") + bad + "\"") != std::string::npos);
+    }
+  }
 }
 
 }  // TEST_SUITE

@@ -2,9 +2,11 @@
 // one storage stand for two servers on one database.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
+#include "assistant/identity_token.hpp"
 #include "assistant/storage.hpp"
 #include "auth/stored_key_ring.hpp"
 #include "test_temp_dir.hpp"
@@ -170,6 +172,42 @@ TEST_CASE("a retired key verifies until its tokens have expired, then it is dele
   // The signing key is never retired by age, and cannot be retired by hand.
   const std::string kid = KidOf(*ring->Sign(Claims(clock)));
   CHECK(ring->Retire(kid).code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("OpenIdentityKeyRing reads the servers' identity key and never makes one") {
+  const std::string dir = MakeTestTempDir("identity-ring");
+  const std::string url = "sqlite://" + dir + "/a.db";
+  const std::string secret = "the servers' jwt secret";
+  // No file: refused, and none is made.
+  auto missing = OpenIdentityKeyRing(url, secret);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().reason() == "no_signing_key");
+  CHECK_FALSE(std::filesystem::exists(dir + "/a.db"));
+  {
+    // A database without an identity key: refused, still without one.
+    auto storage = OpenStorage(url);
+    REQUIRE(storage.ok());
+    auto none = OpenIdentityKeyRing(url, secret);
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.status().reason() == "no_signing_key");
+    CHECK((*storage)->ListSigningKeys("identity")->empty());
+  }
+  // A server's ring makes the key; the read-only ring signs with it.
+  FakeClock clock;
+  auto storage = OpenStorage(url);
+  REQUIRE(storage.ok());
+  StoredKeyRingOptions o;
+  o.purpose = "identity";
+  o.seal_secret = secret;
+  auto server = OpenStoredKeyRing(std::shared_ptr<Storage>(std::move(*storage)), clock, o);
+  REQUIRE(server.ok());
+  auto ring = OpenIdentityKeyRing(url, secret);
+  REQUIRE(ring.ok());
+  CHECK((*ring)->Jwks() == (*server)->Jwks());
+  CHECK((*ring)->Rotate().code() == StatusCode::kFailedPrecondition);
+  // Another secret opens none of it.
+  CHECK(OpenIdentityKeyRing(url, "another secret").status().reason() == "no_signing_key");
+  std::filesystem::remove_all(dir);
 }
 
 }  // TEST_SUITE

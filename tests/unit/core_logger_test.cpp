@@ -1,11 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "assistant/storage_wrapper.hpp"
 #include "core_fixture.hpp"
+#include "test_temp_dir.hpp"
 
 using namespace assistant;
 using assistant::testing::CoreFixture;
@@ -45,6 +47,54 @@ class NoAudit final : public StorageWrapper {
 }  // namespace
 
 TEST_SUITE("core logger") {
+  TEST_CASE("signing keys made fresh for a database with users are warned of, once each") {
+    const std::string dir = MakeTestTempDir("fresh-keys");
+    auto open = [&](const std::string& secret) {
+      auto logger = std::make_shared<RecordingLogger>();
+      Options o = FastOptions(std::make_shared<FakeClock>());
+      o.database_url = "sqlite://" + dir + "/a.db";
+      o.auth.jwt_algorithm = JwtAlgorithm::kEdDSA;
+      o.auth.jwt_secret = secret;
+      o.logger = logger;
+      auto core = Assistant::Open(o);
+      REQUIRE(core.ok());
+      return std::make_pair(std::move(*core), logger);
+    };
+    auto warnings = [](RecordingLogger& l) {
+      std::vector<Line> out;
+      for (auto& line : l.lines()) {
+        if (line.level == LogLevel::kWarning) out.push_back(line);
+      }
+      return out;
+    };
+    {
+      // An empty database: fresh keys lose nobody's tokens.
+      auto [core, logger] = open("first-secret-first-secret-first-secret");
+      CHECK(warnings(*logger).empty());
+      REQUIRE(core->auth().Register({"ann@example.com", "correct horse battery", "Ann"}, {}).ok());
+    }
+    {
+      // The same secret opens the stored keys: nothing is made, no warning.
+      auto [core, logger] = open("first-secret-first-secret-first-secret");
+      CHECK(warnings(*logger).empty());
+    }
+    // Another secret cannot open them (a restore without its secret file):
+    // both keys are made again, and the tokens they signed are lost.
+    auto [core, logger] = open("other-secret-other-secret-other-secret");
+    const auto lines = warnings(*logger);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].message.find("a new EdDSA signing key was generated for a database that "
+                                "already has users") == 0);
+    CHECK(lines[1].message.find("a new identity key was generated") == 0);
+    for (const auto& l : lines) {
+      REQUIRE(l.fields.size() == 1);
+      CHECK(l.fields[0].key == "users");
+      CHECK(l.fields[0].value == "1");
+      CHECK(l.message.find("PRIVATE") == std::string::npos);
+    }
+    std::filesystem::remove_all(dir);
+  }
+
   TEST_CASE("the core's lines go to the embedder's logger, with fields and no secrets") {
     auto logger = std::make_shared<RecordingLogger>();
     Options o = FastOptions(std::make_shared<FakeClock>());

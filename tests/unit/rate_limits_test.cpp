@@ -23,6 +23,16 @@ std::unique_ptr<Storage> MemoryStorage() {
 
 TEST_SUITE("rate_limits") {
 
+TEST_CASE("by default limits count in the database on PostgreSQL and in the process on SQLite") {
+  CHECK(DefaultRateLimitStore("sqlite://assistant.db") == RateLimitStore::kProcess);
+  CHECK(DefaultRateLimitStore("sqlite::memory:") == RateLimitStore::kProcess);
+  CHECK(DefaultRateLimitStore("mysql://nope") == RateLimitStore::kProcess);
+#if ASSISTANT_WITH_POSTGRES
+  CHECK(DefaultRateLimitStore("postgresql://u@127.0.0.1:5432/db") == RateLimitStore::kStorage);
+  CHECK(DefaultRateLimitStore("postgres://u@127.0.0.1/db") == RateLimitStore::kStorage);
+#endif
+}
+
 TEST_CASE("the limit is shared by every limiter on the storage; refusals say when to retry") {
   FakeClock clock;
   auto storage = MemoryStorage();

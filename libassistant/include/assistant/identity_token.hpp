@@ -8,11 +8,13 @@
 // AuthService::IssueIdentityToken; assistant-gateway signs it with the same
 // key (docs/gateway.md), so an app checks both the same way.
 //
-// Thread safety: a pure function; KeyRing::Sign is safe concurrently.
+// Thread safety: SignIdentityToken is a pure function; KeyRing::Sign is
+// safe concurrently, also on the ring OpenIdentityKeyRing returns.
 #ifndef ASSISTANT_IDENTITY_TOKEN_HPP_
 #define ASSISTANT_IDENTITY_TOKEN_HPP_
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,17 @@ inline constexpr std::chrono::seconds kIdentityTokenTtl{60};
 Result<std::string> SignIdentityToken(const KeyRing& ring, const std::string& issuer,
                                       const Principal& principal, const std::string& app_id,
                                       const std::vector<std::string>& app_scopes, Timestamp now);
+
+// The identity key of the servers on `database_url`, stored there sealed
+// under their JWT secret (docs/storage.md "Signing keys"), opened read-only
+// for a process that signs identity tokens for them (assistant-gateway):
+// it follows their rotations by itself and never makes, deletes or rotates
+// a key. FailedPrecondition, reason "no_signing_key", when the database
+// holds no identity key this secret opens: a key of its own would sign
+// tokens no app can check against the servers' JWKS. Storage errors as
+// OpenStorage reports them, with field "database".
+Result<std::unique_ptr<KeyRing>> OpenIdentityKeyRing(const std::string& database_url,
+                                                     std::string jwt_secret);
 
 }  // namespace assistant
 

@@ -45,6 +45,13 @@ struct RateDecision {
 // in this process only.
 enum class RateLimitStore { kStorage, kProcess };
 
+// The store for a deployment on `database_url` when none was chosen:
+// kStorage on PostgreSQL, which several servers share; kProcess on SQLite,
+// where one process is the usual deployment and a write per request would
+// halve its reads (docs/performance.md). kProcess for a URL
+// ParseDatabaseUrl refuses (opening the storage reports that).
+RateLimitStore DefaultRateLimitStore(const std::string& database_url);
+
 class RateLimiter {
  public:
   // `limit` hits per `window` for each key; limit <= 0 turns it off (every

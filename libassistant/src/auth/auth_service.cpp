@@ -891,6 +891,9 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
     so.import_dir = import_dir;
     so.reload_interval = o.signing_key_reload;
     so.token_lifetime = lifetime;
+    if (deps.on_new_signing_key) {
+      so.on_new_key = [report = deps.on_new_signing_key, purpose] { report(purpose); };
+    }
     return OpenStoredKeyRing(deps.storage, *deps.clock, std::move(so));
   };
   std::unique_ptr<KeyRing> access;

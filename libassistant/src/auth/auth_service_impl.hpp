@@ -2,6 +2,7 @@
 #ifndef ASSISTANT_SRC_AUTH_AUTH_SERVICE_IMPL_HPP_
 #define ASSISTANT_SRC_AUTH_AUTH_SERVICE_IMPL_HPP_
 
+#include <functional>
 #include <memory>
 
 #include "assistant/auth.hpp"
@@ -19,6 +20,9 @@ struct AuthDeps {
   std::shared_ptr<Mailer> mailer;    // required
   AuditLog* audit = nullptr;         // required; outlives the service
   AuthOptions options;
+  // Called with "access" or "identity" when a signing key stored in the
+  // database was made fresh at open (assistant_core.cpp warns of it).
+  std::function<void(const std::string& purpose)> on_new_signing_key;
 };
 
 // The auth service as the core wires it: AuthService plus the hook other

@@ -51,11 +51,18 @@ class StoredKeyRing final : public KeyRing {
         return Status();
       }
     }
+    if (options_.read_only) {
+      return FailedPreconditionError("the database holds no " + options_.purpose +
+                                         " key that this JWT secret opens: start a server on "
+                                         "it first, with the same secret",
+                                     "no_signing_key");
+    }
     // None, or none this secret opens (an instance whose development secret
     // lived in memory only): this instance starts keys of its own.
     ASSISTANT_ASSIGN_OR_RETURN(std::vector<std::string> pems,
                                crypto::ReadEd25519Dir(options_.import_dir));
-    if (pems.empty()) {
+    const bool fresh = pems.empty();
+    if (fresh) {
       ASSISTANT_ASSIGN_OR_RETURN(std::string pem, crypto::NewEd25519Pem());
       pems.push_back(std::move(pem));
     }
@@ -68,6 +75,7 @@ class StoredKeyRing final : public KeyRing {
       OPENSSL_cleanse(pems[i].data(), pems[i].size());
       if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
     }
+    if (fresh && options_.on_new_key) options_.on_new_key();
     return Status();
   }
 
@@ -96,6 +104,7 @@ class StoredKeyRing final : public KeyRing {
   Json Jwks() const override { return Current()->Jwks(); }
 
   Status Rotate() override {
+    ASSISTANT_RETURN_IF_ERROR(RefuseReadOnly());
     ASSISTANT_ASSIGN_OR_RETURN(std::vector<SigningKey> stored,
                                storage_->ListSigningKeys(options_.purpose));
     // Newer than every stored key even when this server's clock is behind
@@ -112,6 +121,7 @@ class StoredKeyRing final : public KeyRing {
   }
 
   Status Retire(const std::string& kid) override {
+    ASSISTANT_RETURN_IF_ERROR(RefuseReadOnly());
     ASSISTANT_ASSIGN_OR_RETURN(std::vector<SigningKey> stored,
                                storage_->ListSigningKeys(options_.purpose));
     if (!stored.empty() && stored.back().kid == kid) {
@@ -123,6 +133,12 @@ class StoredKeyRing final : public KeyRing {
   }
 
  private:
+  Status RefuseReadOnly() const {
+    if (!options_.read_only) return Status();
+    return FailedPreconditionError("this key ring is read-only: rotate on a server",
+                                   "signing_key");
+  }
+
   // How long a key verifies after it stopped signing.
   std::chrono::milliseconds Keep() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_lifetime) +
@@ -169,6 +185,7 @@ class StoredKeyRing final : public KeyRing {
       ring_ = std::shared_ptr<const KeyRing>(std::move(ring).value());
     }
     // Best effort: a key past use no longer verifies here either way.
+    if (options_.read_only) return Status();
     storage_->DeleteSigningKeysRetiredBefore(options_.purpose, cutoff).status().IgnoreError();
     return Status();
   }

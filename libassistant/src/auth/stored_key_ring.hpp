@@ -22,6 +22,7 @@
 #define ASSISTANT_SRC_AUTH_STORED_KEY_RING_HPP_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,14 @@ struct StoredKeyRingOptions {
   std::string import_dir;   // a key directory to import from; may be empty
   std::chrono::milliseconds reload_interval{10000};
   std::chrono::seconds token_lifetime{900};  // the longest a signed token lives
+  // For a process that signs with the servers' key and owns none of it
+  // (assistant-gateway): no key is made or imported (FailedPrecondition,
+  // reason "no_signing_key", when storage holds none this secret opens),
+  // none is deleted, and Rotate and Retire are refused.
+  bool read_only = false;
+  // Called once, during the open, when a first key was made fresh (not
+  // imported): tokens signed before, by a lost key, fail from now on.
+  std::function<void()> on_new_key;
 };
 
 // Opens the ring: imports or makes a first key when storage holds none that

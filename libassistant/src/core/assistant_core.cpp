@@ -95,15 +95,16 @@ Result<std::unique_ptr<Assistant>> Assistant::Open(const Options& options,
 
 namespace {
 
-// A database that already has users meeting a secret made just now is a
-// restore that left the secret file behind (or a second server with a
-// secret of its own): every token issued before is refused from here on.
-void WarnOfLostTokens(const Options& options, Logger& logger) {
-  auto users = storage::CountRowsAt(options.database_url, "users");
+// A database that already has users meeting a secret or a signing key made
+// just now is a restore that left the secret file behind (or a second server
+// with a secret of its own): tokens issued before are refused from here on.
+// `what` names what was made; the key itself is never logged.
+void WarnOfLostTokens(const std::string& database_url, Logger& logger, const std::string& what) {
+  auto users = storage::CountRowsAt(database_url, "users");
   if (!users.ok() || *users == 0) return;
   logger.Log(LogLevel::kWarning,
-             "a new JWT secret was generated for a database that already has users: every "
-             "access token issued before is now refused. If this database was restored or "
+             "a new " + what + " was generated for a database that already has users: every "
+             "token it signed before is now refused. If this database was restored or "
              "copied, stop and restore its secret file too (docs/operations.md)",
              {{"users", std::to_string(*users)}});
 }
@@ -135,7 +136,9 @@ Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<
                               : std::shared_ptr<Mailer>(NewOutboxMailer(options.outbox_path));
   a->logger_ = options.logger ? options.logger : NewNullLogger();
   for (const std::string& note : resolved.notes) a->logger_->Log(LogLevel::kInfo, note, {});
-  if (resolved.secret_created && files_beside_database) WarnOfLostTokens(options, *a->logger_);
+  if (resolved.secret_created && files_beside_database) {
+    WarnOfLostTokens(options.database_url, *a->logger_, "JWT secret");
+  }
   a->audit_ = std::make_unique<AuditLog>(*a->storage_, *a->clock_, a->logger_.get());
 
   AuthDeps auth_deps;
@@ -144,6 +147,15 @@ Result<std::unique_ptr<Assistant>> OpenOn(const Options& given, std::shared_ptr<
   auth_deps.mailer = a->mailer_;
   auth_deps.audit = a->audit_.get();
   auth_deps.options = options.auth;
+  // A new secret already warned: the keys sealed under the old one are lost
+  // with it, so one line says it all.
+  if (files_beside_database && !resolved.secret_created) {
+    Logger* logger = a->logger_.get();
+    auth_deps.on_new_signing_key = [url = options.database_url, logger](const std::string& purpose) {
+      WarnOfLostTokens(url, *logger,
+                       purpose == "identity" ? "identity key" : "EdDSA signing key");
+    };
+  }
   ASSISTANT_ASSIGN_OR_RETURN(a->auth_, NewAuthService(std::move(auth_deps)));
 
   AuthServiceInternal* auth = a->auth_.get();

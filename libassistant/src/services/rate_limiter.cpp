@@ -86,4 +86,10 @@ Result<RateDecision> RateLimiter::Hit(const std::string& key) {
   return d;
 }
 
+RateLimitStore DefaultRateLimitStore(const std::string& database_url) {
+  const auto url = ParseDatabaseUrl(database_url);
+  const bool shared = url.ok() && url->backend == DatabaseUrl::Backend::kPostgres;
+  return shared ? RateLimitStore::kStorage : RateLimitStore::kProcess;
+}
+
 }  // namespace assistant
