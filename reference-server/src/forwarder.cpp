@@ -332,7 +332,7 @@ bool NextPiece(Pipe& p, std::string* piece) {
 }  // namespace
 
 Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundRequest& head,
-                                   std::optional<size_t> length, const BodyReader& read_body) {
+                                   std::optional<size_t> length, http::BodyReader& body) {
   std::shared_ptr<httplib::Client> client = Connect(upstream);
   if (!client) return Unusable();
 
@@ -379,15 +379,19 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
     pipe->cv.notify_all();
   });
 
-  const bool read = read_body([&pipe](const char* data, size_t n) {
+  bool read = false;
+  for (std::string piece; body.Read(&piece);) {
+    if (piece.empty()) {
+      read = true;
+      break;
+    }
     std::unique_lock<std::mutex> lock(pipe->mu);
     pipe->cv.wait(lock, [&pipe] { return pipe->buffered < kMaxBuffered || pipe->sender_done; });
-    if (pipe->sender_done) return false;  // nobody left to send it to
-    pipe->chunks.emplace_back(data, n);
-    pipe->buffered += n;
+    if (pipe->sender_done) break;  // nobody left to send it to
+    pipe->buffered += piece.size();
+    pipe->chunks.push_back(std::move(piece));
     pipe->cv.notify_all();
-    return true;
-  });
+  }
   std::unique_lock<std::mutex> lock(pipe->mu);
   if (read) {
     pipe->closed = true;
