@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "header_policy.hpp"
-#include "worker_pool.hpp"
+#include "http/worker_pool.hpp"
 
 namespace assistant::server {
 namespace {
@@ -148,8 +148,9 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstre
 
   std::shared_ptr<UpstreamCall> call(new UpstreamCall(shared));
   Shared* st = shared.get();
-  // On a kept thread (worker_pool.hpp); `shared` lives as long as the job.
-  WorkerPool::Process().Run([shared, request = std::move(request)]() mutable {
+  // On a thread of the pool running this handler (http/worker_pool.hpp);
+  // `shared` lives as long as the job.
+  http::WorkerPool::Current().Run([shared, request = std::move(request)]() mutable {
     Shared* st = shared.get();
     httplib::Request req;
     req.method = std::move(request.method);
@@ -345,7 +346,7 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
   }
   auto pipe = std::make_shared<Pipe>();
   const auto started = Clock::now();
-  WorkerPool::Process().Run([pipe, client, headers, content_type, length,
+  http::WorkerPool::Current().Run([pipe, client, headers, content_type, length,
                              method = head.method, target = head.target]() {
     httplib::Result r(nullptr, httplib::Error::Unknown);
     if (length) {
