@@ -2,31 +2,11 @@
 // read whole by the transport and forwarded like any request; a large or
 // chunked one is passed to the backend as the transport reads it
 // (ExchangeUpload, forwarder.hpp), the body limit counted while reading.
-#include <optional>
-
 #include "gateway.hpp"
 
 namespace assistant::gateway {
-namespace {
 
-// A body up to this size is read whole: it may be retried on another
-// backend, and its answer may stream.
-constexpr size_t kWholeBody = 64 * 1024;
-
-// The declared Content-Length (digits only: the transport refused any
-// other); nullopt for a chunked body.
-std::optional<size_t> DeclaredLength(const server::http::Request& req) {
-  if (!req.headers.Has("Content-Length")) return std::nullopt;
-  return static_cast<size_t>(std::stoull(req.headers.Get("Content-Length")));
-}
-
-}  // namespace
-
-bool Gateway::StreamsBody(const Request& head) {
-  if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH") return false;
-  const auto length = DeclaredLength(head);
-  return !length || *length > kWholeBody;
-}
+bool Gateway::StreamsBody(const Request& head) { return server::IsLargeUpload(head); }
 
 void Gateway::ForwardUpload(const Request& req, Response& res, const std::string& request_id,
                             const server::OutboundRequest& out) {
@@ -34,7 +14,7 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
   Backend* b = Order().front();
   const server::Upstream upstream = UpstreamOf(*b);
   server::http::BodyReader& body = *req.body_reader;
-  auto answer = server::ExchangeUpload(upstream, out, DeclaredLength(req), body);
+  auto answer = server::ExchangeUpload(upstream, out, server::DeclaredLength(req), body);
   if (!answer.ok()) {
     switch (body.error()) {
       case server::http::BodyReader::Error::kTooLarge:

@@ -71,9 +71,7 @@ Status ForwardUpload(const Upstream& upstream, const OutboundRequest& out,
                      const http::Request& req, http::Response& res,
                      std::optional<AppCallOutcome>* outcome) {
   http::BodyReader& body = *req.body_reader;
-  std::optional<size_t> length;  // digits only: the transport refused any other
-  if (req.headers.Has("Content-Length")) length = std::stoull(req.headers.Get("Content-Length"));
-  auto answer = ExchangeUpload(upstream, out, length, body);
+  auto answer = ExchangeUpload(upstream, out, DeclaredLength(req), body);
   switch (body.error()) {
     case http::BodyReader::Error::kTooLarge:
       return ResourceExhaustedError("the request body is too large", "payload_too_large");
@@ -96,7 +94,7 @@ Status ForwardUpload(const Upstream& upstream, const OutboundRequest& out,
 }  // namespace
 
 bool StreamsToApp(const http::Request& head) {
-  if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH") return false;
+  if (!IsLargeUpload(head)) return false;
   // /api/apps/{id}/proxy/...
   static const std::string kPrefix = "/api/apps/";
   if (head.path.compare(0, kPrefix.size(), kPrefix) != 0) return false;

@@ -45,8 +45,9 @@ struct AppCallOutcome {
 };
 
 // Whether a request to the app proxy has its body passed on as it is read
-// (TransportOptions::stream_body): a POST, PUT or PATCH there. Its answer
-// is then read whole before it is relayed (forwarder.hpp ExchangeUpload).
+// (TransportOptions::stream_body): a large upload there (IsLargeUpload,
+// forwarder.hpp). Its answer is then read whole before it is relayed
+// (ExchangeUpload); a smaller body is read whole and its answer streams.
 bool StreamsToApp(const http::Request& head);
 
 // Forwards `req` to f.app and puts the app's answer into `res` (status

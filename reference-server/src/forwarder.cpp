@@ -414,6 +414,17 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
   return answer;
 }
 
+bool IsLargeUpload(const http::Request& head) {
+  if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH") return false;
+  const auto length = DeclaredLength(head);
+  return !length || *length > kWholeAnswerBytes;
+}
+
+std::optional<size_t> DeclaredLength(const http::Request& head) {
+  if (!head.headers.Has("Content-Length")) return std::nullopt;
+  return static_cast<size_t>(std::stoull(head.headers.Get("Content-Length")));
+}
+
 void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, http::Response& res) {
   res.status = answer.status;
   for (const auto& [name, value] : EndToEndHeaders(answer.headers, policy)) {

@@ -25,6 +25,7 @@
 
 #include "assistant/status.hpp"
 #include "http/body_reader.hpp"
+#include "http/request.hpp"
 #include "http/response.hpp"
 #include "http/stream_writer.hpp"
 
@@ -122,6 +123,15 @@ struct WholeAnswer {
 // is safe to repeat). Errors as UpstreamCall::Start.
 Result<std::optional<WholeAnswer>> ExchangeWhole(const Upstream& upstream,
                                                  const OutboundRequest& request);
+// Whether a request's body is better passed on as it is read (an upload)
+// than read whole, decided on its head (TransportOptions::stream_body): a
+// POST, PUT or PATCH whose body is chunked or over 64 KiB. A smaller body
+// is read whole, so that its request can be retried and its answer stream.
+bool IsLargeUpload(const http::Request& head);
+// A request's declared Content-Length; nullopt for a chunked body (the
+// transport refused a malformed length before any handler ran).
+std::optional<size_t> DeclaredLength(const http::Request& head);
+
 // A POST, PUT or PATCH whose body is passed on as `body` reads it (a
 // streamed request's, http/body_reader.hpp), on a kept thread, through a
 // bounded buffer (an upload is never held whole);

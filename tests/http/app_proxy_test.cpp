@@ -355,6 +355,26 @@ TEST_CASE("an SSE answer arrives event by event; a large answer streams whole") 
     // Written 400 ms apart: a buffered answer would arrive all at once.
     CHECK(arrivals.back() - arrivals.front() >= std::chrono::milliseconds(600));
 
+    // The same for a POST with a small body (read whole, not as an upload):
+    // its answer streams too.
+    httplib::Request post;
+    post.method = "POST";
+    post.path = "/api/apps/echo/proxy/events?n=3&gap_ms=400";
+    post.headers = {{"Authorization", "Bearer " + p.user.access_token},
+                    {"Content-Type", "application/json"}};
+    post.body = R"({"q":1})";
+    std::vector<Clock::duration> post_arrivals;
+    const auto post_start = Clock::now();
+    post.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+      post_arrivals.push_back(Clock::now() - post_start);
+      return true;
+    };
+    auto posted = cli.send(post);
+    REQUIRE(posted);
+    CHECK(posted->status == 200);
+    REQUIRE(post_arrivals.size() >= 2);
+    CHECK(post_arrivals.back() - post_arrivals.front() >= std::chrono::milliseconds(600));
+
     auto big = p.Call("GET", "/api/apps/echo/proxy/bytes?n=300000", std::nullopt,
                       p.user.access_token);
     CHECK(big.status == 200);
