@@ -7,7 +7,6 @@
 #include "cookie_auth.hpp"
 #include "forwarder.hpp"
 #include "header_policy.hpp"
-#include "http/httplib_adapter.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 #include "server.hpp"
@@ -28,12 +27,10 @@ const std::pair<std::string, std::string> kSecurityHeaders[] = {
 // To a backend: everything end to end but framing (re-done; Expect was
 // answered here), Host (the backend's), the request id and forwarding
 // headers (set here), and Accept-Encoding (identity: answers are relayed as
-// they come). cpp-httplib files the peer's addresses as REMOTE_ and LOCAL_
-// pseudo-headers.
+// they come).
 const HeaderPolicy& RequestPolicy() {
   static const HeaderPolicy p{{"Host", "Content-Length", "Expect", "Accept-Encoding", "X-Request-ID",
-                               "X-Forwarded-For", "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR",
-                               "LOCAL_PORT"},
+                               "X-Forwarded-For"},
                               {}};
   return p;
 }
@@ -55,11 +52,12 @@ bool Idempotent(const std::string& method) {
 // RFC 7239 §5.2's older sibling: the client's chain as it came, then the
 // address this hop saw. Whoever reads it trusts only the entries its own
 // proxies appended (docs/gateway.md).
-std::string ForwardedFor(const httplib::Request& req) {
+std::string ForwardedFor(const server::http::Request& req) {
   std::string chain;
-  for (auto [it, end] = req.headers.equal_range("X-Forwarded-For"); it != end; ++it) {
+  for (const auto& [name, value] : req.headers) {
+    if (!server::http::CaseInsensitiveEqual(name, "X-Forwarded-For")) continue;
     if (!chain.empty()) chain += ", ";
-    chain += it->second;
+    chain += value;
   }
   if (!chain.empty()) chain += ", ";
   return chain + req.remote_addr;
@@ -86,22 +84,19 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
       },
       std::chrono::milliseconds(config_.jwks_refresh_ms),
       std::chrono::milliseconds(config_.verify_cache_ms));
-  http_.set_tcp_nodelay(true);
-  http_.set_payload_max_length(config_.body_limit);
-  http_.set_read_timeout(10, 0);
-  http_.set_write_timeout(10, 0);
-  const size_t threads = static_cast<size_t>(config_.threads);
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
-  // Methods with a body read it themselves (upload.cpp).
-  auto with_body = [this](const httplib::Request& req, httplib::Response& res,
-                          const httplib::ContentReader& reader) { HandleBody(req, res, reader); };
-  http_.Get(".*", handle);
-  http_.Post(".*", with_body);
-  http_.Put(".*", with_body);
-  http_.Patch(".*", with_body);
-  http_.Delete(".*", with_body);
-  http_.Options(".*", handle);
+  server::http::TransportOptions t;
+  t.host = config_.host;
+  t.port = config_.port;
+  t.workers = config_.threads;
+  t.body_limit = config_.body_limit;
+  // A large upload may take as long as a backend may stay silent.
+  t.body_timeout = std::max(t.body_timeout, std::chrono::milliseconds(config_.timeout * 1000LL));
+  t.stream_body = &Gateway::StreamsBody;
+  http_ = std::make_unique<server::http::Transport>(
+      std::move(t), [this](const Request& req, Response& res) { Handle(req, res); },
+      [this](int status, const Request& req, Response& res, const std::string& why) {
+        Refuse(status, req, res, why);
+      });
 }
 
 Gateway::~Gateway() {
@@ -110,12 +105,12 @@ Gateway::~Gateway() {
 }
 
 bool Gateway::Bind() {
-  if (config_.port == 0) {
-    port_ = http_.bind_to_any_port(config_.host);
-    return port_ > 0;
+  if (Status st = http_->Bind(); !st.ok()) {
+    logger_.Error("cannot listen", {{"cause", st.message()}});
+    return false;
   }
-  port_ = config_.port;
-  return http_.bind_to_port(config_.host, config_.port);
+  port_ = http_->port();
+  return true;
 }
 
 void Gateway::Run() {
@@ -129,7 +124,13 @@ void Gateway::Run() {
                    [this] { return stopping_; });
     }
   });
-  http_.listen_after_bind();
+  http_->Run();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  health_.join();
 }
 
 void Gateway::Stop() {
@@ -138,7 +139,7 @@ void Gateway::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  http_.stop();
+  http_->Stop();
 }
 
 // A backend is up while its /readyz answers 200 (its storage is reachable).
@@ -170,10 +171,10 @@ std::vector<Gateway::Backend*> Gateway::Order() {
   return up.empty() ? all : up;
 }
 
-void Gateway::Fail(httplib::Response& res, int status, const char* code, const char* message,
+void Gateway::Fail(Response& res, int status, const char* code, std::string_view message,
                    const std::string& request_id) {
   res.status = status;
-  res.set_content(server::Dump(server::ErrorEnvelope(code, message, request_id)), "application/json");
+  res.SetBody(server::Dump(server::ErrorEnvelope(code, message, request_id)), "application/json");
 }
 
 const server::HeaderPolicy& Gateway::AnswerPolicy() { return ResponsePolicy(); }
@@ -188,36 +189,46 @@ server::Upstream Gateway::UpstreamOf(Backend& b) {
   return upstream;
 }
 
-std::string Gateway::EdgeHeaders(const httplib::Request& req, httplib::Response& res) {
-  std::string request_id = server::RequestIdFor(req.get_header_value("X-Request-ID"));
-  res.set_header("X-Request-ID", request_id);
-  for (const auto& [name, value] : kSecurityHeaders) res.set_header(name, value);
+std::string Gateway::EdgeHeaders(const Request& req, Response& res) {
+  std::string request_id = server::RequestIdFor(req.headers.Get("X-Request-ID"));
+  res.headers.Set("X-Request-ID", request_id);
+  for (const auto& [name, value] : kSecurityHeaders) res.headers.Set(name, value);
   return request_id;
 }
 
-void Gateway::Refuse(const httplib::Request& req, httplib::Response& res, int status,
-                     const char* code, const char* message) {
-  Fail(res, status, code, message, EdgeHeaders(req, res));
+void Gateway::Refuse(int status, const Request& req, Response& res, const std::string& why) {
+  const char* code = "malformed_request";
+  const char* message = "the request could not be read";
+  switch (status) {
+    case 413: code = "payload_too_large"; message = "the request body is too large"; break;
+    case 414: code = "uri_too_long"; message = "the request URI is too long"; break;
+    case 415: code = "unsupported_media_type"; message = "the request's content coding is not supported"; break;
+    case 431: code = "header_fields_too_large"; message = "the request's header fields are too large"; break;
+    case 503: code = "unavailable"; message = "the gateway is at its connection limit"; break;
+    case 500: code = "internal"; message = "internal error"; break;
+    default: break;
+  }
+  Fail(res, status, code, why.empty() || status == 500 ? std::string_view(message) : why,
+       EdgeHeaders(req, res));
 }
 
-void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
-                     const httplib::ContentReader* body) {
+void Gateway::Handle(const Request& req, Response& res) {
   const std::string request_id = EdgeHeaders(req, res);
 
   // CORS at the edge: the allow-list is the gateway's.
   // An app's allowed_origins add to the list on its own proxy routes.
-  const std::string origin = req.get_header_value("Origin");
+  const std::string origin = req.headers.Get("Origin");
   auto listed = [&origin](const std::vector<std::string>& list) {
     return std::find(list.begin(), list.end(), origin) != list.end();
   };
   const bool origin_ok = origin.empty() || listed(config_.cors_origins) ||
                          (GatewayApps::Owns(req.path) && listed(apps_->ExtraOrigins(req.path)));
   if (!origin.empty()) {
-    res.set_header("Vary", "Origin");
+    res.headers.Set("Vary", "Origin");
     if (origin_ok) {
-      res.set_header("Access-Control-Allow-Origin", origin);
-      res.set_header("Access-Control-Allow-Credentials", "true");
-      res.set_header("Access-Control-Expose-Headers",
+      res.headers.Set("Access-Control-Allow-Origin", origin);
+      res.headers.Set("Access-Control-Allow-Credentials", "true");
+      res.headers.Set("Access-Control-Expose-Headers",
                      "X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
                      "Retry-After");
     }
@@ -226,28 +237,22 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
     if (!origin_ok) {
       return Fail(res, 403, "cors_origin_not_allowed", "origin not allowed", request_id);
     }
-    res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-    res.set_header("Access-Control-Allow-Headers",
+    res.headers.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    res.headers.Set("Access-Control-Allow-Headers",
                    "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
-    res.set_header("Access-Control-Max-Age", "600");
+    res.headers.Set("Access-Control-Max-Age", "600");
     res.status = 204;
     return;
   }
   if (Own(req, res)) return;
-  // cpp-httplib 0.11 parses a multipart/form-data body into parts and keeps
-  // no raw bytes of it: forwarded, it would arrive empty. Refused instead.
-  if (req.is_multipart_form_data()) {
-    return Fail(res, 415, "unsupported_media_type",
-                "multipart/form-data bodies are not forwarded by the gateway", request_id);
-  }
 
   if (limiter_.enabled()) {
     const auto d = limiter_.Hit("ip:" + req.remote_addr);
-    res.set_header("RateLimit-Limit", std::to_string(d.limit));
-    res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
-    res.set_header("RateLimit-Reset", std::to_string(d.reset_seconds));
+    res.headers.Set("RateLimit-Limit", std::to_string(d.limit));
+    res.headers.Set("RateLimit-Remaining", std::to_string(d.remaining));
+    res.headers.Set("RateLimit-Reset", std::to_string(d.reset_seconds));
     if (!d.allowed) {
-      res.set_header("Retry-After", std::to_string(d.retry_after_seconds));
+      res.headers.Set("Retry-After", std::to_string(d.retry_after_seconds));
       return Fail(res, 429, "rate_limited", "too many requests", request_id);
     }
   }
@@ -260,37 +265,36 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
   const bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0;
   if (api && std::none_of(std::begin(kPublic), std::end(kPublic),
                           [&](const char* p) { return req.path == p; })) {
-    const std::string credential = server::PresentedCredential(req.get_header_value("Authorization"),
-                                                                 req.get_header_value("Cookie"));
+    const std::string credential = server::PresentedCredential(req.headers.Get("Authorization"),
+                                                                 req.headers.Get("Cookie"));
     if (!credential.empty() && !tokens_->Check(credential).ok()) {
-      res.set_header("WWW-Authenticate", "Bearer");
+      res.headers.Set("WWW-Authenticate", "Bearer");
       return Fail(res, 401, "invalid_token", "invalid credential", request_id);
     }
   }
-  Forward(req, res, request_id, body);
+  Forward(req, res, request_id);
 }
 
 // The registry and the app proxy, served here for a caller the gateway
 // identifies itself (gateway_apps.hpp).
-void Gateway::ServeApps(const httplib::Request& req, httplib::Response& res,
-                        const std::string& request_id) {
-  const std::string credential = server::PresentedCredential(req.get_header_value("Authorization"),
-                                                               req.get_header_value("Cookie"));
+void Gateway::ServeApps(const Request& req, Response& res, const std::string& request_id) {
+  const std::string credential = server::PresentedCredential(req.headers.Get("Authorization"),
+                                                               req.headers.Get("Cookie"));
   if (credential.empty()) {
-    res.set_header("WWW-Authenticate", "Bearer");
+    res.headers.Set("WWW-Authenticate", "Bearer");
     return Fail(res, 401, "unauthenticated", "a credential is required", request_id);
   }
-  if (server::LacksCsrfHeader(server::http::HeadFromLibrary(req))) {  // a cookie alone: what a cross-site form could forge
+  if (server::LacksCsrfHeader(req)) {  // a cookie alone: what a cross-site form could forge
     return Fail(res, 403, "csrf_check_failed", "send X-Requested-With", request_id);
   }
   Result<Principal> caller = tokens_->Identify(credential);
   if (!caller.ok()) {
     if (caller.status().code() == StatusCode::kUnauthenticated) {
-      res.set_header("WWW-Authenticate", "Bearer");
+      res.headers.Set("WWW-Authenticate", "Bearer");
     }
     res.status = HttpStatusFor(caller.status());
-    res.set_content(server::Dump(server::ErrorEnvelope(caller.status(), request_id)),
-                    "application/json");
+    res.SetBody(server::Dump(server::ErrorEnvelope(caller.status(), request_id)),
+                "application/json");
     return;
   }
   apps_->Serve(req, res, *caller, request_id, ForwardedFor(req));
@@ -299,17 +303,17 @@ void Gateway::ServeApps(const httplib::Request& req, httplib::Response& res,
 Status Gateway::ReloadApps() { return apps_->Reload(); }
 
 // The gateway's own routes.
-bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
+bool Gateway::Own(const Request& req, Response& res) {
   if (req.method != "GET") return false;
   if (req.path == "/healthz") {
-    res.set_content(R"({"status":"ok"})", "application/json");
+    res.SetBody(R"({"status":"ok"})", "application/json");
     return true;
   }
   if (req.path == "/readyz") {
     const bool any = std::any_of(backends_.begin(), backends_.end(),
                                  [](const auto& b) { return b->up.load(); });
     res.status = any ? 200 : 503;
-    res.set_content(any ? R"({"status":"ready"})"
+    res.SetBody(any ? R"({"status":"ready"})"
                         : R"({"error":{"code":"not_ready","message":"no backend is up"}})",
                     "application/json");
     return true;
@@ -333,28 +337,28 @@ bool Gateway::Own(const httplib::Request& req, httplib::Response& res) {
       << "assistant_gateway_jwks_fetches_total " << tokens_->jwks_fetches() << "\n"
       << "# TYPE assistant_gateway_rejected_tokens_total counter\n"
       << "assistant_gateway_rejected_tokens_total " << tokens_->rejected() << "\n";
-    res.set_content(m.str(), "text/plain; version=0.0.4");
+    res.SetBody(m.str(), "text/plain; version=0.0.4");
     return true;
   }
   return false;
 }
 
-void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
-                      const std::string& request_id, const httplib::ContentReader* body) {
+void Gateway::Forward(const Request& req, Response& res, const std::string& request_id) {
   server::OutboundRequest out;
   out.method = req.method;
   out.target = req.target;
-  out.headers = server::EndToEndHeaders(req.headers, RequestPolicy());
+  out.headers = server::EndToEndHeaders(httplib::Headers(req.headers.begin(), req.headers.end()),
+                                        RequestPolicy());
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", request_id);
   out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
-  if (body) return ForwardUpload(req, res, request_id, out, *body);
+  if (req.body_reader) return ForwardUpload(req, res, request_id, out);
   out.body = req.body;
 
   // A GET whose answer will stream is sent once, on the streaming path: a
   // run's events (a stream slot at the backend), or what asks for SSE.
-  const bool streams = req.has_header("Last-Event-ID") ||
-                       req.get_header_value("Accept").find("text/event-stream") !=
+  const bool streams = req.headers.Has("Last-Event-ID") ||
+                       req.headers.Get("Accept").find("text/event-stream") !=
                            std::string::npos ||
                        (req.path.size() >= 7 && req.path.compare(req.path.size() - 7, 7, "/events") == 0);
   const bool safe = (req.method == "GET" || req.method == "HEAD") && !streams;
@@ -371,9 +375,7 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
       // Most answers to a GET are small and whole: read on this thread.
       auto whole = server::ExchangeWhole(upstream, out);
       if (whole.ok() && *whole) {
-        server::http::Response answer;
-        server::RelayWhole(std::move(**whole), ResponsePolicy(), answer);
-        server::http::ToLibrary(std::move(answer), res);
+        server::RelayWhole(std::move(**whole), ResponsePolicy(), res);
         return;
       }
       if (!whole.ok()) {
@@ -395,12 +397,14 @@ void Gateway::Forward(const httplib::Request& req, httplib::Response& res,
                    {{"request_id", request_id}, {"method", req.method}});
       continue;
     }
-    server::http::Response answer;
+    // Built on a copy of the edge's headers: a relay cut short leaves none
+    // of the backend's on the 502.
+    Response answer = res;
     answer.status = (*call)->status();
     if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, answer); !s.ok()) {
       return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
     }
-    server::http::ToLibrary(std::move(answer), res);
+    res = std::move(answer);
     return;
   }
   if (last.code() == StatusCode::kDeadlineExceeded) {

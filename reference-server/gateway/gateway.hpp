@@ -7,7 +7,8 @@
 // edge: X-Request-ID (the client's when sane, else new; forwarded), CORS,
 // security headers, the body limit and a per-IP rate limit, and the
 // presented credential is checked (token_check.hpp) before forwarding; a
-// large request body is passed on as it is read (upload.cpp). Stateless: any
+// large request body is passed on as it is read (upload.cpp). It serves
+// through the server's transport (http/transport.hpp). Stateless: any
 // number can run side by side. Its own routes: /healthz, /readyz (at least
 // one backend up), /metrics, and the app registry and proxy
 // (gateway_apps.hpp).
@@ -23,14 +24,16 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 #include "forwarder.hpp"
 #include "gateway_apps.hpp"
 #include "header_policy.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
+#include "http/transport.hpp"
 #include "logger.hpp"
 #include "rate_limiter.hpp"
 #include "token_check.hpp"
@@ -81,31 +84,28 @@ class Gateway final {
     std::atomic<uint64_t> requests{0};
   };
 
-  // `body`: a body still to be read, passed on as it is (an upload);
-  // without it the body is req.body.
-  void Handle(const httplib::Request& req, httplib::Response& res,
-              const httplib::ContentReader* body = nullptr);
-  // POST, PUT, PATCH, DELETE: reads a small body whole, else streams it
-  // (upload.cpp).
-  void HandleBody(const httplib::Request& req, httplib::Response& res,
-                  const httplib::ContentReader& reader);
-  void ForwardUpload(const httplib::Request& req, httplib::Response& res,
-                     const std::string& request_id, const server::OutboundRequest& out,
-                     const httplib::ContentReader& body);
+  using Request = server::http::Request;
+  using Response = server::http::Response;
+
+  // A request whose body streams has req.body_reader (StreamsBody).
+  void Handle(const Request& req, Response& res);
+  // Whether a request's body is read as it arrives rather than whole
+  // (upload.cpp); decided on its head.
+  static bool StreamsBody(const Request& head);
+  // Passes req.body_reader's body to one backend as it is read.
+  void ForwardUpload(const Request& req, Response& res, const std::string& request_id,
+                     const server::OutboundRequest& out);
   // Sets the request id and security headers every answer carries; the id.
-  static std::string EdgeHeaders(const httplib::Request& req, httplib::Response& res);
-  // An error answer before Handle ran.
-  void Refuse(const httplib::Request& req, httplib::Response& res, int status, const char* code,
-              const char* message);
+  static std::string EdgeHeaders(const Request& req, Response& res);
+  // The transport's refusal (400, 413, 414, 431, 503...) before Handle ran.
+  void Refuse(int status, const Request& req, Response& res, const std::string& why);
   static const server::HeaderPolicy& AnswerPolicy();
   // How to reach `b`, counting the request.
   server::Upstream UpstreamOf(Backend& b);
-  bool Own(const httplib::Request& req, httplib::Response& res);
-  void ServeApps(const httplib::Request& req, httplib::Response& res,
-                 const std::string& request_id);
-  void Forward(const httplib::Request& req, httplib::Response& res, const std::string& request_id,
-               const httplib::ContentReader* body);
-  void Fail(httplib::Response& res, int status, const char* code, const char* message,
+  bool Own(const Request& req, Response& res);
+  void ServeApps(const Request& req, Response& res, const std::string& request_id);
+  void Forward(const Request& req, Response& res, const std::string& request_id);
+  void Fail(Response& res, int status, const char* code, std::string_view message,
             const std::string& request_id);
   // The backends that are up, in round-robin order; every backend when none is.
   std::vector<Backend*> Order();
@@ -119,7 +119,7 @@ class Gateway final {
   std::atomic<uint64_t> retries_{0};
   server::SlidingWindowLimiter limiter_;
   std::unique_ptr<TokenCheck> tokens_;
-  httplib::Server http_;
+  std::unique_ptr<server::http::Transport> http_;
   int port_ = 0;
 
   std::mutex mu_;

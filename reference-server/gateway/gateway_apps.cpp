@@ -5,7 +5,6 @@
 #include <system_error>
 
 #include "app_forward.hpp"
-#include "http/httplib_adapter.hpp"
 #include "assistant/http_status.hpp"
 #include "assistant/identity_token.hpp"
 #include "assistant/settings.hpp"
@@ -129,16 +128,16 @@ std::vector<std::string> GatewayApps::ExtraOrigins(const std::string& path) cons
   return app.ok() ? app->allowed_origins : std::vector<std::string>();
 }
 
-void GatewayApps::Serve(const httplib::Request& req, httplib::Response& res,
+void GatewayApps::Serve(const server::http::Request& req, server::http::Response& res,
                         const Principal& caller, const std::string& request_id,
                         const std::string& forwarded_for) {
   if (Status st = Answer(req, res, caller, request_id, forwarded_for); !st.ok()) {
     res.status = HttpStatusFor(st);
-    res.set_content(server::Dump(server::ErrorEnvelope(st, request_id)), "application/json");
+    res.SetBody(server::Dump(server::ErrorEnvelope(st, request_id)), "application/json");
   }
 }
 
-Status GatewayApps::Answer(const httplib::Request& req, httplib::Response& res,
+Status GatewayApps::Answer(const server::http::Request& req, server::http::Response& res,
                            const Principal& caller, const std::string& request_id,
                            const std::string& forwarded_for) {
   const bool get = req.method == "GET" || req.method == "HEAD";
@@ -147,14 +146,14 @@ Status GatewayApps::Answer(const httplib::Request& req, httplib::Response& res,
     if (!get) return NotFoundError("no such route");
     Json out = Json::array();
     for (const auto& app : registry_.List()) out.push_back(AppToJson(app));
-    res.set_content(Json{{"apps", std::move(out)}}.dump(), "application/json");
+    res.SetBody(Json{{"apps", std::move(out)}}.dump(), "application/json");
     return Status();
   }
   if (!p) return NotFoundError("no such route");
   ASSISTANT_ASSIGN_OR_RETURN(App app, registry_.Get(p->id));
   if (!p->proxy) {
     if (!get) return NotFoundError("no such route");
-    res.set_content(Json{{"app", AppToJson(app)}}.dump(), "application/json");
+    res.SetBody(Json{{"app", AppToJson(app)}}.dump(), "application/json");
     return Status();
   }
 
@@ -173,9 +172,9 @@ Status GatewayApps::Answer(const httplib::Request& req, httplib::Response& res,
     return SignIdentityToken(*ring, issuer_, me, a.id, a.scopes, now);
   };
   std::optional<server::AppCallOutcome> outcome;
-  server::http::Response answer;
-  const Status st = server::ForwardToApp(f, server::http::FromLibrary(req), answer, &outcome);
-  if (st.ok()) server::http::ToLibrary(std::move(answer), res);
+  server::http::Response answer = res;  // the edge's headers, kept on an error
+  const Status st = server::ForwardToApp(f, req, answer, &outcome);
+  if (st.ok()) res = std::move(answer);
   if (outcome) {
     // The audit record: the backends never see this call, so the gateway's
     // log is where it is kept (the path without its query, which may carry

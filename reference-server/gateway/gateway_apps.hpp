@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-#include <httplib.h>
-
 #include "assistant/apps.hpp"
 #include "assistant/jwt.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
+#include "http/request.hpp"
+#include "http/response.hpp"
 #include "logger.hpp"
 
 namespace assistant::gateway {
@@ -66,14 +66,16 @@ class GatewayApps final {
   // Answers an owned path for an authenticated `caller` (an error in the
   // server's envelope). `forwarded_for` is the X-Forwarded-For the app
   // receives.
-  void Serve(const httplib::Request& req, httplib::Response& res, const Principal& caller,
-             const std::string& request_id, const std::string& forwarded_for);
+  void Serve(const server::http::Request& req, server::http::Response& res,
+             const Principal& caller, const std::string& request_id,
+             const std::string& forwarded_for);
 
  private:
   GatewayApps(IdentityKeySource keys, std::string issuer, std::chrono::milliseconds timeout,
               server::Logger& logger, std::string apps_path);
-  Status Answer(const httplib::Request& req, httplib::Response& res, const Principal& caller,
-                const std::string& request_id, const std::string& forwarded_for);
+  Status Answer(const server::http::Request& req, server::http::Response& res,
+                const Principal& caller, const std::string& request_id,
+                const std::string& forwarded_for);
   std::shared_ptr<const KeyRing> Ring() const;
 
   const IdentityKeySource keys_;

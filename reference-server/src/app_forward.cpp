@@ -13,12 +13,9 @@ namespace {
 // here, framing the client re-does (Expect was answered before), and the
 // caller's Host and Accept-Encoding (the upstream's own host; identity, so
 // that the body can be re-framed and compressed here as for any answer).
-// cpp-httplib files the peer's addresses as REMOTE_ and LOCAL_
-// pseudo-headers.
 const HeaderPolicy& RequestPolicy() {
   static const HeaderPolicy p{{"Authorization", "Cookie", "Host", "Content-Length", "Expect",
-                               "Accept-Encoding", "X-Request-ID", "X-Forwarded-For",
-                               "REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"},
+                               "Accept-Encoding", "X-Request-ID", "X-Forwarded-For"},
                               {"X-Assistant-"}};
   return p;
 }
@@ -68,7 +65,42 @@ bool HasDotSegment(std::string_view path) {
   return false;
 }
 
+// A body the transport streams (StreamsToApp), passed on as it is read; the
+// app's answer comes whole (ExchangeUpload).
+Status ForwardUpload(const Upstream& upstream, const OutboundRequest& out,
+                     const http::Request& req, http::Response& res,
+                     std::optional<AppCallOutcome>* outcome) {
+  http::BodyReader& body = *req.body_reader;
+  auto answer = ExchangeUpload(upstream, out, DeclaredLength(req), body);
+  switch (body.error()) {
+    case http::BodyReader::Error::kTooLarge:
+      return ResourceExhaustedError("the request body is too large", "payload_too_large");
+    case http::BodyReader::Error::kMalformed:
+    case http::BodyReader::Error::kGone:
+      return MalformedError("the request body could not be read");
+    case http::BodyReader::Error::kNone:
+      break;
+  }
+  if (!answer.ok()) {
+    *outcome = AppCallOutcome{
+        answer.status().code() == StatusCode::kDeadlineExceeded ? 504 : 502, false};
+    return answer.status();
+  }
+  *outcome = AppCallOutcome{answer->status, true};
+  RelayWhole(*std::move(answer), ResponsePolicy(), res);
+  return Status();
+}
+
 }  // namespace
+
+bool StreamsToApp(const http::Request& head) {
+  if (!IsLargeUpload(head)) return false;
+  // /api/apps/{id}/proxy/...
+  static const std::string kPrefix = "/api/apps/";
+  if (head.path.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  const size_t slash = head.path.find('/', kPrefix.size());
+  return slash != std::string::npos && head.path.compare(slash, 7, "/proxy/") == 0;
+}
 
 Status ForwardToApp(const AppForward& f, const http::Request& req, http::Response& res,
                     std::optional<AppCallOutcome>* outcome) {
@@ -94,12 +126,13 @@ Status ForwardToApp(const AppForward& f, const http::Request& req, http::Respons
   out.headers.emplace("X-Assistant-User-Id", me.user_id);
   out.headers.emplace("X-Assistant-App-Id", app.id);
   out.headers.emplace("X-Assistant-Identity", std::move(identity));
-  out.body = req.body;
 
   Upstream upstream;
   upstream.origin = std::move(origin);
   upstream.connect_timeout = f.timeout;
   upstream.read_timeout = f.timeout;
+  if (req.body_reader) return ForwardUpload(upstream, out, req, res, outcome);
+  out.body = req.body;
   auto call = UpstreamCall::Start(upstream, std::move(out));
   if (!call.ok()) {
     *outcome = AppCallOutcome{

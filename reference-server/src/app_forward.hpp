@@ -44,12 +44,20 @@ struct AppCallOutcome {
   bool ok = false;
 };
 
+// Whether a request to the app proxy has its body passed on as it is read
+// (TransportOptions::stream_body): a large upload there (IsLargeUpload,
+// forwarder.hpp). Its answer is then read whole before it is relayed
+// (ExchangeUpload); a smaller body is read whole and its answer streams.
+bool StreamsToApp(const http::Request& head);
+
 // Forwards `req` to f.app and puts the app's answer into `res` (status
 // included). Refusals before anything is forwarded: PermissionDenied
 // ("insufficient_scope") without the `apps` scope, Malformed for a . or ..
 // segment. Unavailable ("upstream_error") or DeadlineExceeded
-// ("upstream_timeout") when the app is down or silent. `outcome` is set
-// once the app was tried.
+// ("upstream_timeout") when the app is down or silent. A streamed body
+// (req.body_reader) that could not be read is ResourceExhausted
+// ("payload_too_large") over the body limit, else Malformed. `outcome` is
+// set once the app was tried.
 Status ForwardToApp(const AppForward& f, const http::Request& req, http::Response& res,
                     std::optional<AppCallOutcome>* outcome);
 

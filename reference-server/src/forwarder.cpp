@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "header_policy.hpp"
-#include "worker_pool.hpp"
+#include "http/worker_pool.hpp"
 
 namespace assistant::server {
 namespace {
@@ -148,8 +148,9 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstre
 
   std::shared_ptr<UpstreamCall> call(new UpstreamCall(shared));
   Shared* st = shared.get();
-  // On a kept thread (worker_pool.hpp); `shared` lives as long as the job.
-  WorkerPool::Process().Run([shared, request = std::move(request)]() mutable {
+  // On a thread of the pool running this handler (http/worker_pool.hpp);
+  // `shared` lives as long as the job.
+  http::WorkerPool::Current().Run([shared, request = std::move(request)]() mutable {
     Shared* st = shared.get();
     httplib::Request req;
     req.method = std::move(request.method);
@@ -332,7 +333,7 @@ bool NextPiece(Pipe& p, std::string* piece) {
 }  // namespace
 
 Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundRequest& head,
-                                   std::optional<size_t> length, const BodyReader& read_body) {
+                                   std::optional<size_t> length, http::BodyReader& body) {
   std::shared_ptr<httplib::Client> client = Connect(upstream);
   if (!client) return Unusable();
 
@@ -345,7 +346,7 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
   }
   auto pipe = std::make_shared<Pipe>();
   const auto started = Clock::now();
-  WorkerPool::Process().Run([pipe, client, headers, content_type, length,
+  http::WorkerPool::Current().Run([pipe, client, headers, content_type, length,
                              method = head.method, target = head.target]() {
     httplib::Result r(nullptr, httplib::Error::Unknown);
     if (length) {
@@ -379,15 +380,19 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
     pipe->cv.notify_all();
   });
 
-  const bool read = read_body([&pipe](const char* data, size_t n) {
+  bool read = false;
+  for (std::string piece; body.Read(&piece);) {
+    if (piece.empty()) {
+      read = true;
+      break;
+    }
     std::unique_lock<std::mutex> lock(pipe->mu);
     pipe->cv.wait(lock, [&pipe] { return pipe->buffered < kMaxBuffered || pipe->sender_done; });
-    if (pipe->sender_done) return false;  // nobody left to send it to
-    pipe->chunks.emplace_back(data, n);
-    pipe->buffered += n;
+    if (pipe->sender_done) break;  // nobody left to send it to
+    pipe->buffered += piece.size();
+    pipe->chunks.push_back(std::move(piece));
     pipe->cv.notify_all();
-    return true;
-  });
+  }
   std::unique_lock<std::mutex> lock(pipe->mu);
   if (read) {
     pipe->closed = true;
@@ -407,6 +412,17 @@ Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundReque
   answer.headers = std::move(pipe->response->headers);
   answer.body = std::move(pipe->response->body);
   return answer;
+}
+
+bool IsLargeUpload(const http::Request& head) {
+  if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH") return false;
+  const auto length = DeclaredLength(head);
+  return !length || *length > kWholeAnswerBytes;
+}
+
+std::optional<size_t> DeclaredLength(const http::Request& head) {
+  if (!head.headers.Has("Content-Length")) return std::nullopt;
+  return static_cast<size_t>(std::stoull(head.headers.Get("Content-Length")));
 }
 
 void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, http::Response& res) {

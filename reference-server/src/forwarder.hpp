@@ -24,6 +24,8 @@
 #include <httplib.h>
 
 #include "assistant/status.hpp"
+#include "http/body_reader.hpp"
+#include "http/request.hpp"
 #include "http/response.hpp"
 #include "http/stream_writer.hpp"
 
@@ -121,18 +123,24 @@ struct WholeAnswer {
 // is safe to repeat). Errors as UpstreamCall::Start.
 Result<std::optional<WholeAnswer>> ExchangeWhole(const Upstream& upstream,
                                                  const OutboundRequest& request);
-// Pushes a request body's pieces, as they are read, to `piece` (false from
-// it: stop reading); false when the body could not be read whole.
-using BodyReader = std::function<bool(const std::function<bool(const char*, size_t)>& piece)>;
+// Whether a request's body is better passed on as it is read (an upload)
+// than read whole, decided on its head (TransportOptions::stream_body): a
+// POST, PUT or PATCH whose body is chunked or over 64 KiB. A smaller body
+// is read whole, so that its request can be retried and its answer stream.
+bool IsLargeUpload(const http::Request& head);
+// A request's declared Content-Length; nullopt for a chunked body (the
+// transport refused a malformed length before any handler ran).
+std::optional<size_t> DeclaredLength(const http::Request& head);
 
-// A POST, PUT or PATCH whose body is passed on as `read_body` reads it, on
-// a kept thread, through a bounded buffer (an upload is never held whole);
+// A POST, PUT or PATCH whose body is passed on as `body` reads it (a
+// streamed request's, http/body_reader.hpp), on a kept thread, through a
+// bounded buffer (an upload is never held whole);
 // the answer is read whole, since cpp-httplib 0.11's client cannot stream
 // both at once. `length` is the body's declared length, or nullopt
 // (chunked). Errors as UpstreamCall::Start; also Unavailable when the body
-// could not be read (the caller knows why).
+// could not be read (body.error() says why).
 Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundRequest& head,
-                                   std::optional<size_t> length, const BodyReader& read_body);
+                                   std::optional<size_t> length, http::BodyReader& body);
 
 // Puts a whole answer into `res` as RelayAnswer would.
 void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, http::Response& res);

@@ -18,6 +18,7 @@
 #include "assistant/http_status.hpp"
 #include "assistant/json_input.hpp"
 #include "cookie_auth.hpp"
+#include "app_forward.hpp"
 #include "http/transport.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
@@ -150,6 +151,8 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   t.max_connections = config_.max_connections;
   t.max_connections_per_ip = config_.max_connections_per_ip;
   t.drain_timeout = std::chrono::seconds(config_.shutdown_timeout + 1);
+  // An upload through the app proxy is passed on as it is read, not held.
+  t.stream_body = &StreamsToApp;
   http_ = std::make_unique<http::Transport>(
       std::move(t), [this](const http::Request& req, http::Response& res) { Handle(req, res); },
       [this](int status, const http::Request& req, http::Response& res, const std::string& why) {

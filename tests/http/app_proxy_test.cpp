@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "counting_upstream.hpp"
 #include "gateway_process.hpp"
 #include "harness.hpp"
 
@@ -109,7 +110,7 @@ class LocalUpstream {
   int port_ = 0;
 };
 
-std::string AppsJson(int echo_port, int local_port, int down_port) {
+std::string AppsJson(int echo_port, int local_port, int down_port, int count_port) {
   std::ostringstream o;
   o << R"({"apps":[)"
     << R"({"id":"echo","name":"Echo","upstream":"http://127.0.0.1:)" << echo_port
@@ -117,6 +118,8 @@ std::string AppsJson(int echo_port, int local_port, int down_port) {
     << R"({"id":"local","name":"Local","upstream":"http://127.0.0.1:)" << local_port
     << R"(","scopes":[],"allowed_origins":[]},)"
     << R"({"id":"down","name":"Down","upstream":"http://127.0.0.1:)" << down_port
+    << R"(","scopes":[],"allowed_origins":[]},)"
+    << R"({"id":"count","name":"Count","upstream":"http://127.0.0.1:)" << count_port
     << R"(","scopes":[],"allowed_origins":[]}]})";
   return o.str();
 }
@@ -134,7 +137,7 @@ struct ProxySetup {
                       std::vector<std::string> extra = {})
       : local(delay), echo_port(FreePort()) {
     const std::string file = dir.path() + "/apps.json";
-    std::ofstream(file) << AppsJson(echo_port, local.port(), FreePort());
+    std::ofstream(file) << AppsJson(echo_port, local.port(), FreePort(), count.port());
     std::vector<std::string> args = {"--apps", file};
     args.insert(args.end(), extra.begin(), extra.end());
     server = std::make_unique<ServerProcess>(args);
@@ -167,6 +170,7 @@ struct ProxySetup {
   }
   TempDir dir;
   LocalUpstream local;
+  CountingUpstream count;
   int echo_port;
   std::unique_ptr<ServerProcess> server;
   std::unique_ptr<GatewayProcess> gateway;
@@ -351,6 +355,26 @@ TEST_CASE("an SSE answer arrives event by event; a large answer streams whole") 
     // Written 400 ms apart: a buffered answer would arrive all at once.
     CHECK(arrivals.back() - arrivals.front() >= std::chrono::milliseconds(600));
 
+    // The same for a POST with a small body (read whole, not as an upload):
+    // its answer streams too.
+    httplib::Request post;
+    post.method = "POST";
+    post.path = "/api/apps/echo/proxy/events?n=3&gap_ms=400";
+    post.headers = {{"Authorization", "Bearer " + p.user.access_token},
+                    {"Content-Type", "application/json"}};
+    post.body = R"({"q":1})";
+    std::vector<Clock::duration> post_arrivals;
+    const auto post_start = Clock::now();
+    post.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+      post_arrivals.push_back(Clock::now() - post_start);
+      return true;
+    };
+    auto posted = cli.send(post);
+    REQUIRE(posted);
+    CHECK(posted->status == 200);
+    REQUIRE(post_arrivals.size() >= 2);
+    CHECK(post_arrivals.back() - post_arrivals.front() >= std::chrono::milliseconds(600));
+
     auto big = p.Call("GET", "/api/apps/echo/proxy/bytes?n=300000", std::nullopt,
                       p.user.access_token);
     CHECK(big.status == 200);
@@ -436,6 +460,77 @@ TEST_CASE("an app's allowed origins open its proxy, and nothing else, to the bro
     auto tasks = p.Call("GET", "/api/tasks", std::nullopt, p.user.access_token,
                         {{"Origin", "https://echo.example"}});
     CHECK(tasks.Header("Access-Control-Allow-Origin").empty());
+  }
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("http.app_proxy") {
+
+TEST_CASE("an upload through the proxy passes as it is read: intact, limited, freed when cut") {
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via, {}, {"--body-limit", std::to_string(8 << 20)});
+    REQUIRE(p.ready());
+    const httplib::Headers auth = {{"Authorization", "Bearer " + p.user.access_token}};
+
+    // 6 MiB with a length, more than the transport and forwarder buffer:
+    // it reaches the app byte for byte.
+    std::string big(6 << 20, 'a');
+    for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
+    auto r = p.Raw("PUT", "/api/apps/count/proxy/upload", big, "application/octet-stream", auth);
+    REQUIRE(r.status == 200);
+    CHECK(r.json["bytes"] == big.size());
+    CHECK(r.json["fnv"] == std::to_string(Fnv1a(big)));
+    CHECK(r.json["complete"] == true);
+
+    // A multipart body is an ordinary body: it arrives as sent.
+    const std::string multipart =
+        "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n" + std::string(100 << 10, 'm') +
+        "\r\n--b--\r\n";
+    auto m = p.Raw("POST", "/api/apps/count/proxy/upload", multipart,
+                   "multipart/form-data; boundary=b", auth);
+    REQUIRE(m.status == 200);
+    CHECK(m.json["bytes"] == multipart.size());
+    CHECK(m.json["fnv"] == std::to_string(Fnv1a(multipart)));
+    CHECK(m.json["content_type"] == "multipart/form-data; boundary=b");
+
+    // Over the body limit, chunked: 413 while reading, and the app never
+    // gets the whole body.
+    httplib::Client cli("127.0.0.1", p.port());
+    cli.set_read_timeout(30, 0);
+    const std::string chunk(1 << 20, 'v');
+    auto over = cli.Post("/api/apps/count/proxy/upload", auth,
+                         [&](size_t offset, httplib::DataSink& sink) {
+                           if (offset < (12u << 20)) return sink.write(chunk.data(), chunk.size());
+                           sink.done();
+                           return true;
+                         },
+                         "application/octet-stream");
+    if (over) CHECK(over->status == 413);  // else it closed before the client read the answer
+    CHECK(p.count.bodies_ended == 2);
+
+    // A client that vanishes mid-body: the app's read ends too.
+    const int failed_before = p.count.bodies_failed;
+    {
+      PartialUpload cut(p.port(),
+                        "POST /api/apps/count/proxy/upload HTTP/1.1\r\nHost: t\r\n"
+                        "Authorization: Bearer " + p.user.access_token +
+                            "\r\nContent-Length: 4000000\r\n\r\n",
+                        300 << 10);
+      REQUIRE(cut.sent());
+      for (int i = 0; i < 200 && p.count.reading == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      CHECK(p.count.reading == 1);
+    }
+    for (int i = 0; i < 500 && p.count.reading > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(p.count.reading == 0);
+    CHECK(p.count.bodies_failed > failed_before);
+    CHECK(p.Call("GET", "/api/apps", std::nullopt, p.user.access_token).status == 200);
   }
 }
 

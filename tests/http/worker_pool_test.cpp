@@ -1,6 +1,8 @@
-// In-process tests of the forwarder's kept threads (worker_pool.hpp): a
-// job that blocks (a stream) never holds up another, and threads are
-// reused rather than started per job.
+// In-process tests of the worker pool (http/worker_pool.hpp) that the
+// transport's handlers and the forwarder's exchanges share: a job that
+// blocks (a stream) never holds up a Run job, threads are reused rather
+// than started per job, Submit holds to its bound, and a handler's Run job
+// lands on the handler's own pool.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,10 +11,11 @@
 #include <mutex>
 #include <algorithm>
 #include <thread>
+#include <vector>
 
-#include "worker_pool.hpp"
+#include "http/worker_pool.hpp"
 
-using assistant::server::WorkerPool;
+using assistant::server::http::WorkerPool;
 using namespace std::chrono_literals;
 
 namespace {
@@ -41,7 +44,7 @@ class Latch {
 TEST_SUITE("server.unit") {
 
 TEST_CASE("worker pool: a blocked job does not hold up the next one") {
-  WorkerPool pool(10s, 8);
+  WorkerPool pool(8, 10s);
   Latch release(1), second_ran(1), first_done(1);
   pool.Run([&] {
     release.Wait(5s);  // a stream: blocks until told
@@ -54,7 +57,7 @@ TEST_CASE("worker pool: a blocked job does not hold up the next one") {
 }
 
 TEST_CASE("worker pool: one job after another reuses the same thread") {
-  WorkerPool pool(10s, 8);
+  WorkerPool pool(8, 10s);
   // Jobs run so far on the thread a job runs on: 1 each time on fresh
   // threads (an id alone could repeat, as the C library recycles them).
   static thread_local int jobs_on_this_thread = 0;
@@ -72,6 +75,59 @@ TEST_CASE("worker pool: one job after another reuses the same thread") {
     std::this_thread::sleep_for(5ms);
   }
   CHECK(most >= 10);
+}
+
+TEST_CASE("worker pool: at most `threads` submitted jobs run at once; the rest run after") {
+  WorkerPool pool(2, 10s);
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0, most = 0;
+  bool open = false;
+  std::vector<int> order;
+  Latch all(5);
+  for (int i = 0; i < 5; ++i) {
+    pool.Submit([&, i] {
+      std::unique_lock<std::mutex> lock(mu);
+      most = std::max(most, ++running);
+      order.push_back(i);
+      cv.wait_for(lock, 5s, [&] { return open; });
+      --running;
+      all.CountDown();
+    });
+  }
+  std::this_thread::sleep_for(100ms);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    CHECK(running == 2);
+    open = true;
+  }
+  cv.notify_all();
+  REQUIRE(all.Wait(5s));
+  CHECK(most == 2);
+  // The first two started at once; the others waited for them.
+  REQUIRE(order.size() == 5);
+  CHECK(std::min(order[0], order[1]) == 0);
+  CHECK(std::max(order[0], order[1]) == 1);
+}
+
+TEST_CASE("worker pool: a full pool still runs a handler's Run job, on the same pool") {
+  WorkerPool pool(1, 10s);
+  Latch done(1);
+  WorkerPool* seen = nullptr;
+  pool.Submit([&] {
+    // The only submitted slot is taken by this job: the exchange it waits
+    // for must not queue behind it.
+    Latch inner(1);
+    WorkerPool::Current().Run([&] {
+      seen = &WorkerPool::Current();
+      inner.CountDown();
+    });
+    CHECK(inner.Wait(2s));
+    done.CountDown();
+  });
+  REQUIRE(done.Wait(3s));
+  CHECK(seen == &pool);
+  CHECK(&WorkerPool::Current() != &pool);  // off its threads: the process pool
 }
 
 }  // TEST_SUITE

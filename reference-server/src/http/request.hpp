@@ -1,6 +1,8 @@
 // One HTTP request as a handler sees it, whatever transport read it: the
 // framing is done, the target split into a path and decoded query
-// parameters, the body complete (at most the body limit).
+// parameters, the body complete (at most the body limit), or, for a
+// request the transport streams (TransportOptions::stream_body), to be read
+// from body_reader.
 //
 // Thread safety: a value type; a handler owns it for the request's life.
 #ifndef ASSISTANT_SERVER_HTTP_REQUEST_HPP_
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/body_reader.hpp"
 #include "http/headers.hpp"
 
 namespace assistant::server::http {
@@ -22,6 +25,10 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Headers headers;
   std::string body;
+  // Set, and `body` empty, when the body streams: valid while the handler
+  // runs. What the handler leaves unread closes the connection after the
+  // answer.
+  BodyReader* body_reader = nullptr;
   std::string remote_addr;
   int remote_port = 0;
 

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/body_reader.hpp"
 #include "http/target.hpp"
 #include "http/worker_pool.hpp"
 
@@ -32,6 +33,9 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using Parser = bhttp::request_parser<bhttp::string_body>;
+// A streamed body's parser: the same parser, converted after the head, that
+// puts each piece into a buffer of the reader's.
+using BodyParser = bhttp::request_parser<bhttp::buffer_body>;
 
 constexpr int kListenBacklog = 1024;
 constexpr size_t kReadChunk = 64 * 1024;
@@ -159,6 +163,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
 
  private:
   class ChunkWriter;
+  class SessionBodyReader;
   const TransportOptions& opt() const { return owner_->options(); }
 
   void Close() {
@@ -211,7 +216,10 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
         }
         buffer_.consume(used);
         if (!CheckHeader()) return;
-        if (!parser_->is_done()) stream_.expires_after(opt().body_timeout);
+        if (!parser_->is_done()) {
+          stream_.expires_after(opt().body_timeout);
+          if (opt().stream_body) return DispatchIfStreamed();
+        }
       } else {
         buffer_.consume(used);
       }
@@ -349,35 +357,101 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     Write(std::move(res), /*head=*/false);
   }
 
+  // The handlers' view of the parsed head; false (refused) when the query
+  // cannot be decoded.
+  bool MakeHead(Request* req) {
+    const auto& msg = parser_->get();
+    req->method = std::string(msg.method_string());
+    req->target = std::string(msg.target());
+    if (!SplitTarget(req->target, &req->path, &req->query)) {
+      Refuse(400, "the query string cannot be decoded");
+      return false;
+    }
+    for (const auto& f : msg) req->headers.Add(std::string(f.name_string()), std::string(f.value()));
+    req->remote_addr = ip_;
+    req->remote_port = port_;
+    return true;
+  }
+
   void Dispatch() {
     Request req;
+    if (!MakeHead(&req)) return;
     auto& msg = parser_->get();
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    if (!SplitTarget(req.target, &req.path, &req.query)) {
-      return Refuse(400, "the query string cannot be decoded");
-    }
-    for (const auto& f : msg) req.headers.Add(std::string(f.name_string()), std::string(f.value()));
     req.body = std::move(msg.body());
-    req.remote_addr = ip_;
-    req.remote_port = port_;
     keep_alive_ = msg.keep_alive() && !owner_->stopping();
     const bool head = msg.method() == bhttp::verb::head;
     parser_.reset();
     stream_.expires_never();  // the handler may take long; each write has its own time
-    owner_->pool().Submit([self = shared_from_this(), req = std::move(req), head]() mutable {
-      Response res;
-      try {
-        self->owner_->handler()(req, res);
-      } catch (...) {
-        res = Response();
-        self->owner_->refusal()(500, req, res, "");
+    Submit(std::move(req), head);
+  }
+
+  // The head was read and a body follows: when stream_body takes it, the
+  // handler runs now and pulls the body (BodyPull); else reading goes on.
+  void DispatchIfStreamed() {
+    Request req;
+    if (!MakeHead(&req)) return;
+    if (!opt().stream_body(req)) return Feed();
+    keep_alive_ = parser_->get().keep_alive() && !owner_->stopping();
+    body_parser_.emplace(std::move(*parser_));
+    body_parser_->eager(true);
+    parser_.reset();
+    body_done_ = false;
+    // The body timeout set when the head was read goes on for the body;
+    // each write of the answer has its own.
+    Submit(std::move(req), /*head=*/false);
+  }
+
+  // Runs the handler on a worker, with a body reader for a streamed body.
+  void Submit(Request req, bool head);
+
+  // On the strand: the next piece of a streamed body into `into`, then
+  // done(error, ended). Reads from the socket only when the buffer holds
+  // no more of the body.
+  void BodyPull(std::string* into, std::function<void(BodyReader::Error, bool)> done) {
+    into->clear();
+    while (buffer_.size() > 0 && !body_parser_->is_done()) {
+      into->resize(kReadChunk);
+      auto& body = body_parser_->get().body();
+      body.data = into->data();
+      body.size = into->size();
+      body.more = true;
+      beast::error_code ec;
+      const size_t used = body_parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      into->resize(into->size() - body.size);
+      if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) ec = {};
+      if (ec) {
+        return done(ec == bhttp::error::body_limit ? BodyReader::Error::kTooLarge
+                                                   : BodyReader::Error::kMalformed,
+                    false);
       }
-      if (res.stream) return self->RunStream(std::move(res), head);
-      // Back to the strand: the socket is only touched there.
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res), head]() mutable { self->Write(std::move(res), head); });
-    });
+      if (!into->empty()) break;
+      if (used == 0) break;
+    }
+    if (body_parser_->is_done()) {
+      // As in Feed: a trailer could add a field no check saw.
+      if (body_parser_->chunked() && TrailerAdded()) {
+        return done(BodyReader::Error::kMalformed, false);
+      }
+      body_done_ = true;
+      return done(BodyReader::Error::kNone, into->empty());
+    }
+    if (!into->empty()) return done(BodyReader::Error::kNone, false);
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = shared_from_this(), into, done = std::move(done)](beast::error_code ec,
+                                                                   size_t n) mutable {
+          if (ec) return done(BodyReader::Error::kGone, false);
+          self->buffer_.commit(n);
+          self->BodyPull(into, std::move(done));
+        });
+  }
+
+  bool TrailerAdded() const {
+    const auto& fields = body_parser_->get().base();
+    size_t count = 0;
+    for (auto it = fields.begin(); it != fields.end(); ++it) ++count;
+    return count != header_fields_;
   }
 
   // The fields of `res` on `msg`, with framing and Connection decided here.
@@ -419,7 +493,11 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnWritten(beast::error_code ec) {
     ++served_;
-    if (ec || !keep_alive_) return Close();
+    // A streamed body the handler left unread: what follows on the
+    // connection is not the start of a request.
+    const bool unread = body_parser_ && !body_done_;
+    body_parser_.reset();
+    if (ec || !keep_alive_ || unread) return Close();
     Next();
   }
 
@@ -432,6 +510,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
+  std::optional<BodyParser> body_parser_;  // a streamed body's, while its handler runs
+  bool body_done_ = false;
   const std::string ip_;
   const int port_;
   bool waiting_ = true;  // no byte of the next request yet
@@ -499,6 +579,79 @@ class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
   std::shared_ptr<Session> s_;
   bool failed_ = false;
 };
+
+// A streamed body's reads, each posted to the connection's strand and
+// waited for, as the chunk writes are: one piece in flight at most.
+class Transport::Impl::Session::SessionBodyReader final : public BodyReader {
+ public:
+  explicit SessionBodyReader(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+
+  bool Read(std::string* piece) override {
+    piece->clear();
+    if (error_ != Error::kNone) return false;
+    if (ended_) return true;
+    struct Wait {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      Error error = Error::kNone;
+      bool ended = false;
+      std::string piece;
+    };
+    auto w = std::make_shared<Wait>();
+    auto s = s_;
+    net::post(s->stream_.get_executor(), [s, w] {
+      s->BodyPull(&w->piece, [w](Error e, bool ended) {
+        std::lock_guard<std::mutex> lock(w->mu);
+        w->done = true;
+        w->error = e;
+        w->ended = ended;
+        w->cv.notify_all();
+      });
+    });
+    std::unique_lock<std::mutex> lock(w->mu);
+    // The body timeout closes a stalled read; the extra second covers an
+    // event loop that stopped.
+    if (!w->cv.wait_for(lock, s->opt().body_timeout + std::chrono::seconds(1),
+                        [&] { return w->done; })) {
+      error_ = Error::kGone;  // the pull still owns w->piece, which w keeps alive
+      return false;
+    }
+    error_ = w->error;
+    ended_ = w->ended;
+    piece->swap(w->piece);
+    return error_ == Error::kNone;
+  }
+  Error error() const override { return error_; }
+
+ private:
+  std::shared_ptr<Session> s_;
+  Error error_ = Error::kNone;
+  bool ended_ = false;
+};
+
+void Transport::Impl::Session::Submit(Request req, bool head) {
+  owner_->pool().Submit([self = shared_from_this(), req = std::move(req), head]() mutable {
+    Response res;
+    std::optional<SessionBodyReader> reader;
+    if (self->body_parser_) {
+      reader.emplace(self);
+      req.body_reader = &*reader;
+    }
+    try {
+      self->owner_->handler()(req, res);
+    } catch (...) {
+      res = Response();
+      self->owner_->refusal()(500, req, res, "");
+    }
+    req.body_reader = nullptr;
+    reader.reset();
+    if (res.stream) return self->RunStream(std::move(res), head);
+    // Back to the strand: the socket is only touched there.
+    net::post(self->stream_.get_executor(),
+              [self, res = std::move(res), head]() mutable { self->Write(std::move(res), head); });
+  });
+}
 
 void Transport::Impl::Session::RunStream(Response res, bool head) {
   keep_alive_ = false;

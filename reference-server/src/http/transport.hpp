@@ -13,7 +13,9 @@
 // Each phase has a timeout: the whole header block, the body, the idle time
 // between keep-alive requests, and each write (a client that stops reading
 // is dropped). Connections are capped per client address and in total
-// (503, then close).
+// (503, then close). A request whose head `stream_body` accepts goes to its
+// handler as soon as the head is read, and the handler pulls the body
+// (body_reader.hpp) under the same limit and timeout.
 //
 // Thread safety: Bind, then Run on one thread; Stop from any thread.
 #ifndef ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
@@ -47,6 +49,10 @@ struct TransportOptions {
   std::chrono::milliseconds drain_timeout{30000};
   int max_connections = 4096;
   int max_connections_per_ip = 1024;
+  // Decides on a request's head (no body yet) whether its handler reads the
+  // body as it arrives (Request::body_reader) rather than whole. Runs on an
+  // I/O thread: it must be quick and must not block. Unset: never.
+  std::function<bool(const Request& head)> stream_body;
 };
 
 class Transport {
