@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/framing.hpp"
 #include "http/target.hpp"
 #include "http/worker_pool.hpp"
 
@@ -44,26 +45,6 @@ void RaiseDescriptorLimit() {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
-}
-
-// What the raw header block shows that Beast's parser tolerates: a line
-// continued by obs-fold (a line starting with SP or HTAB) or a line ended
-// by a bare LF. Both are refused (RFC 9112 sections 2.2 and 5.2) because a
-// proxy in front may read them otherwise. Not a parser: the block was
-// framed by Beast; this only looks at its line ends.
-const char* LineEndProblem(std::string_view block) {
-  for (size_t i = 0; i < block.size(); ++i) {
-    if (block[i] != '\n') continue;
-    if (i == 0 || block[i - 1] != '\r') return "a header line ends with a bare LF";
-    if (i + 1 < block.size() && (block[i + 1] == ' ' || block[i + 1] == '\t')) {
-      return "a header line is folded (obs-fold)";
-    }
-  }
-  return nullptr;
-}
-
-bool IsBodylessMethod(bhttp::verb v) {
-  return v == bhttp::verb::get || v == bhttp::verb::head || v == bhttp::verb::options;
 }
 
 }  // namespace
@@ -206,8 +187,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       const size_t used = parser_->put(buffer_.data(), ec);
       if (!header_was_done && parser_->is_header_done()) {
         const auto* p = static_cast<const char*>(buffer_.data().data());
-        if (const char* why = LineEndProblem(std::string_view(p, used))) {
-          return Refuse(400, why);
+        if (auto refused = CheckLineEnds(std::string_view(p, used))) {
+          return Refuse(refused.status, refused.why);
         }
         buffer_.consume(used);
         if (!CheckHeader()) return;
@@ -218,11 +199,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       if (ec == bhttp::error::need_more) break;
       if (ec) return RefuseParse(ec);
       if (parser_->is_done()) {
-        // Beast merges a chunked body's trailer fields into the header after
-        // CheckHeader saw it, so a trailer could add a field (Authorization,
-        // Content-Length) no check saw: a request with any is refused.
-        if (parser_->chunked() && FieldCount() != header_fields_) {
-          return Refuse(400, "trailer fields are not accepted");
+        if (auto refused = CheckTrailer(*parser_, parser_->get().base(), header_fields_)) {
+          return Refuse(refused.status, refused.why);
         }
         return Dispatch();
       }
@@ -238,76 +216,15 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     return Refuse(400, "the request is malformed (" + ec.message() + ")");
   }
 
-  size_t FieldCount() const {
-    const auto& fields = parser_->get().base();
-    size_t count = 0;
-    for (auto it = fields.begin(); it != fields.end(); ++it) ++count;
-    return count;
-  }
-
-  // The rules Beast leaves to its user, on the fields it parsed. False when
-  // the request was refused.
+  // The rules Beast leaves to its user (http/framing.hpp), and the interim
+  // 100 Continue. False when the request was refused.
   bool CheckHeader() {
     const auto& req = parser_->get();
     const auto& fields = req.base();
-    if (req.target().size() > opt().target_limit) {
-      Refuse(414, "");
-      return false;
-    }
-    const size_t count = FieldCount();
-    header_fields_ = count;
-    if (count > opt().max_header_fields) {
-      Refuse(431, "");
-      return false;
-    }
-    const size_t lengths = fields.count(bhttp::field::content_length);
-    const bool te = fields.count(bhttp::field::transfer_encoding) > 0;
-    if (lengths > 1) {
-      Refuse(400, "more than one Content-Length");
-      return false;
-    }
-    if (lengths == 1) {
-      // Beast takes a list of equal values ("2, 2"); RFC 9112 section 6.3
-      // allows only digits.
-      const auto value = fields[bhttp::field::content_length];
-      if (value.empty() || value.find_first_not_of("0123456789") != beast::string_view::npos) {
-        Refuse(400, "a malformed Content-Length");
-        return false;
-      }
-    }
-    if (lengths == 1 && te) {
-      Refuse(400, "Content-Length together with Transfer-Encoding");
-      return false;
-    }
-    if (te && !parser_->chunked()) {
-      Refuse(400, "a Transfer-Encoding whose last coding is not chunked");
-      return false;
-    }
-    if (te) {
-      // chunked is the one coding this server decodes: any other before it
-      // (gzip, an unknown one) is refused rather than passed on undecoded.
-      beast::string_view value = fields[bhttp::field::transfer_encoding];
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-      if (fields.count(bhttp::field::transfer_encoding) > 1 || !beast::iequals(value, "chunked")) {
-        Refuse(400, "a Transfer-Encoding other than chunked alone");
-        return false;
-      }
-    }
-    if (IsBodylessMethod(req.method()) &&
-        (parser_->chunked() || parser_->content_length().value_or(0) > 0)) {
-      Refuse(400, "a " + std::string(req.method_string()) + " request must not carry a body");
-      return false;
-    }
-    // A compressed body could inflate past the body limit after it was
-    // read; none is taken (docs/server.md).
-    const auto coding = fields.find(bhttp::field::content_encoding);
-    if (coding != fields.end() && !beast::iequals(coding->value(), "identity")) {
-      Refuse(415, "send the body without Content-Encoding");
-      return false;
-    }
-    if (parser_->content_length() && *parser_->content_length() > opt().body_limit) {
-      Refuse(413, "");
+    header_fields_ = FieldCount(fields);
+    const FramingLimits limits{opt().max_header_fields, opt().target_limit, opt().body_limit};
+    if (auto refused = http::CheckHeader(*parser_, fields, limits)) {
+      Refuse(refused.status, refused.why);
       return false;
     }
     const auto expect = fields.find(bhttp::field::expect);
