@@ -1,6 +1,9 @@
 #include "http/transport.hpp"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -358,76 +361,168 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   size_t header_fields_ = 0;  // the header's field count, before any trailer
 };
 
-// A stream's writes, each posted to the connection's strand and waited for:
-// one chunk in flight at most, so a client that reads slowly slows the
-// stream instead of filling memory; a write that takes longer than the
-// write timeout drops the client.
+// A stream's chunks, written without a hop to the I/O thread when the
+// socket takes them: with nothing queued or in flight the worker sends the
+// framed chunk itself (a non-blocking send, so it never waits on the
+// client). What the socket does not take is queued, and the connection's
+// strand writes the queue under the write timeout, taking every chunk
+// queued meanwhile into its next write. The queue is bounded: a worker whose
+// chunk would not fit waits for room, so a client that reads slowly slows
+// its stream instead of filling memory, and one that stops reading fails
+// the write in flight after the write timeout and ends the stream.
 class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
  public:
-  explicit ChunkWriter(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+  // Per connection: a few hundred deltas; 500 streams hold 32 MiB at most.
+  static constexpr size_t kQueueLimit = 64 * 1024;
+
+  explicit ChunkWriter(std::shared_ptr<Session> s) : s_(std::move(s)), q_(std::make_shared<Queue>()) {}
 
   bool Write(std::string_view data) override {
-    if (failed_) return false;
     if (data.empty()) return true;
-    return Send([data](Session& s, auto done) {
-      net::async_write(s.stream_, bhttp::make_chunk(net::buffer(data.data(), data.size())),
-                       std::move(done));
-    });
-  }
-  bool Finish() {
-    if (failed_) return false;
-    return Send([](Session& s, auto done) {
-      net::async_write(s.stream_, bhttp::make_chunk_last(), std::move(done));
-    });
-  }
-  template <typename Start>
-  bool Send(Start start) {
-    struct Wait {
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-      bool ok = false;
-    };
-    auto w = std::make_shared<Wait>();
-    auto s = s_;
-    net::post(s->stream_.get_executor(), [s, w, start]() mutable {
-      s->stream_.expires_after(s->opt().write_timeout);
-      start(*s, [w](beast::error_code ec, size_t) {
-        std::lock_guard<std::mutex> lock(w->mu);
-        w->done = true;
-        w->ok = !ec;
-        w->cv.notify_all();
-      });
-    });
-    std::unique_lock<std::mutex> lock(w->mu);
-    // The write timeout closes the socket and completes the write; the
-    // extra second covers an event loop that stopped.
-    if (!w->cv.wait_for(lock, s->opt().write_timeout + std::chrono::seconds(1),
-                        [&] { return w->done; })) {
-      failed_ = true;  // `data` may still be referenced: keep the stream from returning early
-      w->cv.wait(lock, [&] { return w->done; });
-      return false;
+    frame_.clear();
+    for (const auto b : beast::buffers_range_ref(bhttp::make_chunk(net::buffer(data.data(), data.size())))) {
+      frame_.append(static_cast<const char*>(b.data()), b.size());
     }
-    failed_ = !w->ok;
-    return w->ok;
+    return Send(frame_);
+  }
+  // The head, Beast's serialization of `msg`'s header.
+  bool Head(bhttp::response<bhttp::empty_body>& msg) {
+    bhttp::response_serializer<bhttp::empty_body> sr(msg);
+    sr.split(true);
+    frame_.clear();
+    beast::error_code ec;
+    while (!sr.is_header_done() && !ec) {
+      sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+        size_t n = 0;
+        for (const auto b : beast::buffers_range_ref(buffers)) {
+          frame_.append(static_cast<const char*>(b.data()), b.size());
+          n += b.size();
+        }
+        sr.consume(n);
+      });
+    }
+    return !ec && Send(frame_);
+  }
+  // The last chunk; Drain then sees it out.
+  bool Finish() {
+    frame_.clear();
+    for (const auto b : beast::buffers_range_ref(bhttp::make_chunk_last())) {
+      frame_.append(static_cast<const char*>(b.data()), b.size());
+    }
+    return Send(frame_);
+  }
+  // Waits until everything queued was written (or the write failed), so
+  // that closing the connection cuts nothing.
+  bool Drain() {
+    std::unique_lock<std::mutex> lock(q_->mu);
+    return WaitFor(lock, [this] { return !q_->in_flight; });
   }
 
  private:
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string queued;   // framed bytes not yet handed to a write
+    std::string writing;  // the strand's write in flight
+    bool in_flight = false;
+    bool failed = false;
+    size_t completions = 0;  // writes finished, for the waits' progress
+  };
+
+  bool Send(std::string_view bytes) {
+    std::unique_lock<std::mutex> lock(q_->mu);
+    if (q_->failed) return false;
+    if (!q_->in_flight) {
+      // Nothing ahead of these bytes: the socket may take them now.
+      const ssize_t n = ::send(s_->stream_.socket().native_handle(), bytes.data(), bytes.size(),
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        q_->failed = true;
+        return false;
+      }
+      if (n > 0) bytes.remove_prefix(static_cast<size_t>(n));
+      if (bytes.empty()) return true;
+      q_->queued.assign(bytes.data(), bytes.size());
+      StartWrite();
+      return true;
+    }
+    if (!WaitFor(lock, [&] { return q_->queued.size() + bytes.size() <= kQueueLimit || q_->queued.empty(); })) {
+      return false;
+    }
+    if (!q_->in_flight) {
+      q_->queued.assign(bytes.data(), bytes.size());
+      StartWrite();
+    } else {
+      q_->queued.append(bytes.data(), bytes.size());
+    }
+    return true;
+  }
+
+  // Waits for `ready` (or a failure). A wait in which no write finished for
+  // longer than the write timeout (plus a second for an event loop that
+  // stopped) counts as a failure; the write timeout itself closes the socket
+  // and completes the write.
+  template <typename Ready>
+  bool WaitFor(std::unique_lock<std::mutex>& lock, Ready ready) {
+    const auto bound = s_->opt().write_timeout + std::chrono::seconds(1);
+    while (!q_->failed && !ready()) {
+      const size_t seen = q_->completions;
+      if (!q_->cv.wait_for(lock, bound, [&] { return q_->failed || ready() || q_->completions != seen; })) {
+        q_->failed = true;
+      }
+    }
+    return !q_->failed;
+  }
+
+  // Under q_->mu, with bytes queued and no write in flight.
+  void StartWrite() {
+    q_->in_flight = true;
+    net::post(s_->stream_.get_executor(), [s = s_, q = q_] {
+      {
+        std::lock_guard<std::mutex> lock(q->mu);
+        q->writing.swap(q->queued);
+        q->queued.clear();
+      }
+      WriteQueued(s, q);
+    });
+  }
+  // On the strand: writes q->writing, then what was queued meanwhile.
+  static void WriteQueued(const std::shared_ptr<Session>& s, const std::shared_ptr<Queue>& q) {
+    s->stream_.expires_after(s->opt().write_timeout);
+    net::async_write(s->stream_, net::buffer(q->writing), [s, q](beast::error_code ec, size_t) {
+      bool more = false;
+      {
+        std::lock_guard<std::mutex> lock(q->mu);
+        ++q->completions;
+        more = !ec && !q->queued.empty();
+        if (more) {
+          q->writing.swap(q->queued);
+          q->queued.clear();
+        } else {
+          q->failed = q->failed || ec;
+          q->in_flight = false;
+        }
+        q->cv.notify_all();
+      }
+      if (more) WriteQueued(s, q);
+    });
+  }
+
   std::shared_ptr<Session> s_;
-  bool failed_ = false;
+  std::shared_ptr<Queue> q_;
+  std::string frame_;  // reused: one allocation per stream, not per chunk
 };
 
 void Transport::Impl::Session::RunStream(Response res, bool head) {
   keep_alive_ = false;
-  auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>();
-  PutHeaders(res, *msg);
-  msg->chunked(!head);
+  bhttp::response<bhttp::empty_body> msg;
+  PutHeaders(res, msg);
+  msg.chunked(!head);
   ChunkWriter writer(shared_from_this());
-  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*msg);
-  const bool started = writer.Send([msg, sr](Session& s, auto done) {
-    bhttp::async_write_header(s.stream_, *sr, std::move(done));
-  });
-  if (started && !head && res.stream(writer)) writer.Finish();
+  if (writer.Head(msg)) {
+    if (!head && res.stream(writer)) writer.Finish();
+    writer.Drain();
+  }
   res.stream = nullptr;  // what the stream holds (a stream slot) goes now
   net::post(stream_.get_executor(), [self = shared_from_this()] {
     ++self->served_;
