@@ -88,7 +88,8 @@ Message ToMessage(const http::request<http::string_body>& req) {
   m.method = std::string(req.method_string());
   m.target = std::string(req.target());
   m.version = req.version();
-  for (const auto& f : req) m.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : req)
+    m.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
   m.body = req.body();
   return m;
 }
@@ -190,7 +191,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Verdict whole = Frame({all});
   if (whole != Frame({all.substr(0, cut), all.substr(cut)})) std::abort();
   for (const Message& m : whole.messages) {
-    if (m.body.size() > kBodyLimit || m.target.size() > kTargetLimit || m.fields.size() > kMaxFields) {
+    if (m.body.size() > kBodyLimit || m.target.size() > kTargetLimit ||
+        m.fields.size() > kMaxFields) {
       std::abort();
     }
     // Rebuild the request from what was accepted and frame Beast's writing of it.

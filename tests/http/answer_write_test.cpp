@@ -5,14 +5,13 @@
 // must read exactly the bytes Beast's own serializer makes of each answer,
 // in request order, with keep-alive and pipelining, however it paces itself.
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/beast/http.hpp>
-#include <doctest/doctest.h>
-
 #include <algorithm>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <random>
 #include <sstream>
@@ -72,7 +71,8 @@ std::string Expected(const Planned& p, bool keep_alive) {
 }  // namespace
 
 TEST_SUITE("http.transport") {
-  TEST_CASE("answers arrive as Beast serializes them, in order, pipelined, to a slow random reader") {
+  TEST_CASE(
+      "answers arrive as Beast serializes them, in order, pipelined, to a slow random reader") {
     const unsigned seed = std::random_device{}();
     MESSAGE("seed " << seed);
     http::TransportOptions options;

@@ -5,17 +5,16 @@
 // of the chunks, in order, however the reader paces itself; and a client
 // that stops reading must end its stream within the write timeout.
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
-#include <doctest/doctest.h>
-
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <future>
 #include <random>
@@ -68,7 +67,8 @@ int ConnectSmall(int port) {
 }
 
 void SendAll(int fd, const std::string& bytes) {
-  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(bytes.size()));
 }
 
 // The chunks a stream of `seed` writes: random sizes (1 byte to past the
@@ -125,7 +125,8 @@ TEST_SUITE("http.transport") {
           const ssize_t r = ::recv(fd, buf.data(), 1 + pace() % buf.size(), 0);
           if (r <= 0) break;  // the server closes after the stream
           got.append(buf.data(), static_cast<size_t>(r));
-          if (pace() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(pace() % 3000));
+          if (pace() % 4 == 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(pace() % 3000));
         }
         ::close(fd);
         return got;

@@ -59,7 +59,8 @@ FramingRefusal CheckHeader(const bhttp::basic_parser<true>& parser,
     // chunked is the one coding this server decodes: any other before it
     // (gzip, an unknown one) is refused rather than passed on undecoded.
     beast::string_view value = head[bhttp::field::transfer_encoding];
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (encodings > 1 || !beast::iequals(value, "chunked")) {
       return Refused(400, "a Transfer-Encoding other than chunked alone");
@@ -67,7 +68,8 @@ FramingRefusal CheckHeader(const bhttp::basic_parser<true>& parser,
   }
   if (IsBodylessMethod(head.method()) &&
       (parser.chunked() || parser.content_length().value_or(0) > 0)) {
-    return Refused(400, "a " + std::string(head.method_string()) + " request must not carry a body");
+    return Refused(400,
+                   "a " + std::string(head.method_string()) + " request must not carry a body");
   }
   // A compressed body could inflate past the body limit after it was read;
   // none is taken (docs/server.md).

@@ -9,7 +9,6 @@
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/message.hpp>
-
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -47,8 +46,7 @@ FramingRefusal CheckHeader(const boost::beast::http::basic_parser<true>& parser,
 // the header after CheckHeader saw it, so a trailer could add a field no
 // check saw. `header_fields` is the count CheckHeader saw (FieldCount then).
 FramingRefusal CheckTrailer(const boost::beast::http::basic_parser<true>& parser,
-                            const boost::beast::http::request_header<>& head,
-                            size_t header_fields);
+                            const boost::beast::http::request_header<>& head, size_t header_fields);
 
 size_t FieldCount(const boost::beast::http::request_header<>& head);
 

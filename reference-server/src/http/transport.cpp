@@ -388,9 +388,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     auto rest = std::make_shared<std::string>(bytes.substr(sent));
     net::post(stream_.get_executor(), [self = shared_from_this(), rest] {
       self->stream_.expires_after(self->opt().write_timeout);
-      net::async_write(self->stream_, net::buffer(*rest), [self, rest](beast::error_code ec, size_t) {
-        self->OnWritten(ec);
-      });
+      net::async_write(self->stream_, net::buffer(*rest),
+                       [self, rest](beast::error_code ec, size_t) { self->OnWritten(ec); });
     });
   }
 
@@ -433,12 +432,14 @@ class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
   // Per connection: a few hundred deltas; 500 streams hold 32 MiB at most.
   static constexpr size_t kQueueLimit = 64 * 1024;
 
-  explicit ChunkWriter(std::shared_ptr<Session> s) : s_(std::move(s)), q_(std::make_shared<Queue>()) {}
+  explicit ChunkWriter(std::shared_ptr<Session> s)
+      : s_(std::move(s)), q_(std::make_shared<Queue>()) {}
 
   bool Write(std::string_view data) override {
     if (data.empty()) return true;
     frame_.clear();
-    for (const auto b : beast::buffers_range_ref(bhttp::make_chunk(net::buffer(data.data(), data.size())))) {
+    for (const auto b :
+         beast::buffers_range_ref(bhttp::make_chunk(net::buffer(data.data(), data.size())))) {
       frame_.append(static_cast<const char*>(b.data()), b.size());
     }
     return Send(frame_);
@@ -491,7 +492,9 @@ class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
       StartWrite();
       return true;
     }
-    if (!WaitFor(lock, [&] { return q_->queued.size() + bytes.size() <= kQueueLimit || q_->queued.empty(); })) {
+    if (!WaitFor(lock, [&] {
+          return q_->queued.size() + bytes.size() <= kQueueLimit || q_->queued.empty();
+        })) {
       return false;
     }
     if (!q_->in_flight) {
@@ -512,7 +515,8 @@ class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
     const auto bound = s_->opt().write_timeout + std::chrono::seconds(1);
     while (!q_->failed && !ready()) {
       const size_t seen = q_->completions;
-      if (!q_->cv.wait_for(lock, bound, [&] { return q_->failed || ready() || q_->completions != seen; })) {
+      if (!q_->cv.wait_for(lock, bound,
+                           [&] { return q_->failed || ready() || q_->completions != seen; })) {
         q_->failed = true;
       }
     }
