@@ -10,6 +10,8 @@
 
 #include <httplib.h>
 
+#include "fixed_body.hpp"
+
 int main(int argc, char** argv) {
   int port = std::getenv("PORT") ? std::atoi(std::getenv("PORT")) : 8080;
   size_t threads = 128;
@@ -17,14 +19,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--threads") == 0) threads = std::strtoul(argv[++i], nullptr, 10);
   }
-  std::string body = "{\"tasks\":[";
-  for (int i = 1; i <= 20; ++i) {
-    if (i > 1) body += ',';
-    body += "{\"id\":\"" + std::to_string(i) + "\",\"title\":\"seed task " + std::to_string(i) +
-            "\",\"completed\":false,\"created_at\":\"2025-01-01T00:00:00.000Z\","
-            "\"updated_at\":\"2025-01-01T00:00:00.000Z\"}";
-  }
-  body += "],\"next_cursor\":null}";
+  const std::string body = FixedTasksBody();
 
   httplib::Server svr;
   svr.set_tcp_nodelay(true);

@@ -1,13 +1,12 @@
 // libFuzzer target: HTTP/1.1 request framing, the bytes a client sends the
 // server before any route runs. It drives Boost.Beast's request parser, the
 // transport's parser (issue 11, item 5), with the server's header limits
-// and the smallest body limit --body-limit accepts, and refuses what the
-// transport must refuse beyond Beast's own checks (docs/server.md "What the
-// transport refuses"): obs-fold, a bare LF, a second or non-decimal
-// Content-Length, Transfer-Encoding with Content-Length or other than
-// `chunked`, a request-target over its limit, too many fields, a
-// Content-Encoding, a body on GET, HEAD or OPTIONS, trailer fields. A
-// refusal ends the connection, as the server closes it.
+// and the smallest body limit --body-limit accepts, and the transport's own
+// checks beyond Beast's (reference-server/src/http/framing.hpp: obs-fold, a
+// bare LF, a second or non-decimal Content-Length, Transfer-Encoding with
+// Content-Length or other than `chunked`, a request-target over its limit,
+// too many fields, a Content-Encoding, a body on GET, HEAD or OPTIONS,
+// trailer fields). A refusal ends the connection, as the server closes it.
 //
 // The input, after its first byte, is a connection's byte stream; it is fed
 // whole and again cut where the first byte says. Checked besides crashes,
@@ -29,6 +28,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "http/framing.hpp"
 
 namespace {
 
@@ -69,54 +70,15 @@ struct Verdict {
 
 using Parser = http::request_parser<http::string_body>;
 
-size_t FieldCount(const http::request<http::string_body>& req) {
-  return static_cast<size_t>(std::distance(req.begin(), req.end()));
-}
+namespace framing = assistant::server::http;
 
-// The checks the transport adds to Beast's on a complete header; `raw` is
-// the header's bytes as received. Empty when the header may stand.
+// The transport's checks on a complete header; `raw` is the header's bytes
+// as received. Empty when the header may stand.
 std::string StrictHeaderRefusal(const Parser& parser, std::string_view raw) {
-  for (size_t i = raw.find('\n'); i != std::string_view::npos; i = raw.find('\n', i + 1)) {
-    if (i == 0 || raw[i - 1] != '\r') return "bare_lf";
-    if (i + 1 < raw.size() && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) return "obs_fold";
-  }
-  const auto& req = parser.get();
-  if (req.target().size() > kTargetLimit) return "target_too_long";
-  if (FieldCount(req) > kMaxFields) return "too_many_fields";
-  if (req.count(http::field::content_length) > 1) return "content_length_repeated";
-  const auto length = req.find(http::field::content_length);
-  if (length != req.end()) {
-    const auto v = length->value();
-    if (v.empty()) return "content_length_malformed";
-    for (char c : v) {
-      if (c < '0' || c > '9') return "content_length_malformed";
-    }
-  }
-  if (req.count(http::field::transfer_encoding) > 0) {
-    if (length != req.end()) return "content_length_with_transfer_encoding";
-    // Only `chunked` alone: any other coding is one the server does not
-    // decode (400/501), and a last coding other than chunked leaves the
-    // body without an end.
-    std::vector<std::string> codings;
-    for (const auto& f : req) {
-      if (f.name() != http::field::transfer_encoding) continue;
-      for (const auto& coding : http::token_list{f.value()}) codings.emplace_back(coding);
-    }
-    if (codings.size() != 1 || !boost::beast::iequals(codings[0], "chunked")) {
-      return "transfer_encoding_refused";
-    }
-  }
-  // A body on GET, HEAD or OPTIONS would reach no handler (docs/server.md
-  // "The request path", step 5).
-  const auto method = req.method();
-  if ((method == http::verb::get || method == http::verb::head || method == http::verb::options) &&
-      (parser.chunked() || parser.content_length().value_or(0) > 0)) {
-    return "body_on_bodyless_method";
-  }
-  // A compressed body could inflate past the limit once read: none is taken.
-  const auto coding = req.find(http::field::content_encoding);
-  if (coding != req.end() && !boost::beast::iequals(coding->value(), "identity")) {
-    return "content_encoding_refused";
+  if (auto refused = framing::CheckLineEnds(raw)) return refused.why;
+  const framing::FramingLimits limits{kMaxFields, kTargetLimit, kBodyLimit};
+  if (auto refused = framing::CheckHeader(parser, parser.get().base(), limits)) {
+    return std::to_string(refused.status) + " " + refused.why;
   }
   return "";
 }
@@ -126,7 +88,8 @@ Message ToMessage(const http::request<http::string_body>& req) {
   m.method = std::string(req.method_string());
   m.target = std::string(req.target());
   m.version = req.version();
-  for (const auto& f : req) m.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  for (const auto& f : req)
+    m.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
   m.body = req.body();
   return m;
 }
@@ -170,15 +133,12 @@ Verdict Frame(const std::vector<std::string_view>& pieces) {
           v.refusal = refusal;
           return v;
         }
-        header_fields = FieldCount(parser->get());
+        header_fields = framing::FieldCount(parser->get().base());
       }
       if (parser->is_done()) {
-        // Beast merges a chunked body's trailer fields into the header,
-        // after every check above: a trailer could add Content-Length,
-        // Authorization or any number of fields. A request with trailer
-        // fields is refused (found by this target).
-        if (FieldCount(parser->get()) != header_fields) {
-          v.refusal = "trailer_fields";
+        // Trailer fields are refused (found by this target).
+        if (auto refused = framing::CheckTrailer(*parser, parser->get().base(), header_fields)) {
+          v.refusal = refused.why;
           return v;
         }
         v.messages.push_back(ToMessage(parser->get()));
@@ -231,7 +191,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Verdict whole = Frame({all});
   if (whole != Frame({all.substr(0, cut), all.substr(cut)})) std::abort();
   for (const Message& m : whole.messages) {
-    if (m.body.size() > kBodyLimit || m.target.size() > kTargetLimit || m.fields.size() > kMaxFields) {
+    if (m.body.size() > kBodyLimit || m.target.size() > kTargetLimit ||
+        m.fields.size() > kMaxFields) {
       std::abort();
     }
     // Rebuild the request from what was accepted and frame Beast's writing of it.

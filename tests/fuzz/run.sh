@@ -19,7 +19,7 @@ if ! command -v "$CXX" >/dev/null; then
 fi
 mkdir -p "$WORK_DIR"
 FLAGS=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -I"$ROOT/libassistant/include" -I"$ROOT/libassistant/src" -I"$WORK_DIR/include")
+       -I"$ROOT/libassistant/include" -I"$ROOT/libassistant/src" -I"$ROOT/reference-server/src" -I"$WORK_DIR/include")
 # The generated version header the public headers may include.
 mkdir -p "$WORK_DIR/include/assistant"
 [ -f "$WORK_DIR/include/assistant/version.hpp" ] ||
@@ -35,8 +35,9 @@ declare -A SOURCES=(
   [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/base64url.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
   [fuzz_apps]="$ROOT/libassistant/src/apps/app_registry.cpp $ROOT/libassistant/src/llm/base_url.cpp $ROOT/libassistant/src/auth/scopes.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
-  # Boost.Beast's request parser is header-only (Debian's libboost-dev).
-  [fuzz_http_framing]=""
+  # Boost.Beast's request parser is header-only (Debian's libboost-dev);
+  # the transport's own checks are its framing.cpp.
+  [fuzz_http_framing]="$ROOT/reference-server/src/http/framing.cpp"
 )
 TARGETS=(fuzz_sse fuzz_chat_stream fuzz_cursor fuzz_json_input fuzz_merge_patch fuzz_jwt fuzz_apps fuzz_http_framing)
 # Targets named after the seconds, else in FUZZ_TARGETS="fuzz_apps ...", run alone.
@@ -49,7 +50,8 @@ for target in "${TARGETS[@]}"; do
   bin="$WORK_DIR/$target"
   # shellcheck disable=SC2086
   if [ ! -x "$bin" ] || [ -n "$(find "$HERE/$target.cpp" ${SOURCES[$target]} "$ROOT/libassistant/include" \
-        "$ROOT/libassistant/src/common" -newer "$bin" -print -quit)" ]; then
+        "$ROOT/libassistant/src/common" \
+        "$ROOT/reference-server/src/http/framing.hpp" -newer "$bin" -print -quit)" ]; then
     # shellcheck disable=SC2086
     "$CXX" "${FLAGS[@]}" -o "$bin" "$HERE/$target.cpp" ${SOURCES[$target]} "${COMMON[@]}" -lcrypto
   fi

@@ -1,6 +1,10 @@
 #include "http/transport.hpp"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "http/body_reader.hpp"
+#include "http/framing.hpp"
 #include "http/target.hpp"
 #include "http/worker_pool.hpp"
 
@@ -50,24 +55,24 @@ void RaiseDescriptorLimit() {
   }
 }
 
-// What the raw header block shows that Beast's parser tolerates: a line
-// continued by obs-fold (a line starting with SP or HTAB) or a line ended
-// by a bare LF. Both are refused (RFC 9112 sections 2.2 and 5.2) because a
-// proxy in front may read them otherwise. Not a parser: the block was
-// framed by Beast; this only looks at its line ends.
-const char* LineEndProblem(std::string_view block) {
-  for (size_t i = 0; i < block.size(); ++i) {
-    if (block[i] != '\n') continue;
-    if (i == 0 || block[i - 1] != '\r') return "a header line ends with a bare LF";
-    if (i + 1 < block.size() && (block[i + 1] == ' ' || block[i + 1] == '\t')) {
-      return "a header line is folded (obs-fold)";
-    }
+// The bytes of `msg`'s header (status line and fields) as Beast's
+// serializer writes them; false when it could not.
+template <typename Message>
+bool HeaderBytes(Message& msg, std::string* out) {
+  bhttp::serializer<false, typename Message::body_type, typename Message::fields_type> sr(msg);
+  sr.split(true);
+  beast::error_code ec;
+  while (!sr.is_header_done() && !ec) {
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        out->append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      sr.consume(n);
+    });
   }
-  return nullptr;
-}
-
-bool IsBodylessMethod(bhttp::verb v) {
-  return v == bhttp::verb::get || v == bhttp::verb::head || v == bhttp::verb::options;
+  return !ec;
 }
 
 }  // namespace
@@ -157,6 +162,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   // Stop(): an idle connection closes now; a busy one after its answer.
   void CloseIfIdle() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
+      std::lock_guard<std::mutex> lock(self->worker_mu_);
       if (self->waiting_) self->Close();
     });
   }
@@ -211,8 +217,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       const size_t used = parser_->put(buffer_.data(), ec);
       if (!header_was_done && parser_->is_header_done()) {
         const auto* p = static_cast<const char*>(buffer_.data().data());
-        if (const char* why = LineEndProblem(std::string_view(p, used))) {
-          return Refuse(400, why);
+        if (auto refused = CheckLineEnds(std::string_view(p, used))) {
+          return Refuse(refused.status, refused.why);
         }
         buffer_.consume(used);
         if (!CheckHeader()) return;
@@ -226,11 +232,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       if (ec == bhttp::error::need_more) break;
       if (ec) return RefuseParse(ec);
       if (parser_->is_done()) {
-        // Beast merges a chunked body's trailer fields into the header after
-        // CheckHeader saw it, so a trailer could add a field (Authorization,
-        // Content-Length) no check saw: a request with any is refused.
-        if (parser_->chunked() && FieldCount() != header_fields_) {
-          return Refuse(400, "trailer fields are not accepted");
+        if (auto refused = CheckTrailer(*parser_, parser_->get().base(), header_fields_)) {
+          return Refuse(refused.status, refused.why);
         }
         return Dispatch();
       }
@@ -246,76 +249,15 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     return Refuse(400, "the request is malformed (" + ec.message() + ")");
   }
 
-  size_t FieldCount() const {
-    const auto& fields = parser_->get().base();
-    size_t count = 0;
-    for (auto it = fields.begin(); it != fields.end(); ++it) ++count;
-    return count;
-  }
-
-  // The rules Beast leaves to its user, on the fields it parsed. False when
-  // the request was refused.
+  // The rules Beast leaves to its user (http/framing.hpp), and the interim
+  // 100 Continue. False when the request was refused.
   bool CheckHeader() {
     const auto& req = parser_->get();
     const auto& fields = req.base();
-    if (req.target().size() > opt().target_limit) {
-      Refuse(414, "");
-      return false;
-    }
-    const size_t count = FieldCount();
-    header_fields_ = count;
-    if (count > opt().max_header_fields) {
-      Refuse(431, "");
-      return false;
-    }
-    const size_t lengths = fields.count(bhttp::field::content_length);
-    const bool te = fields.count(bhttp::field::transfer_encoding) > 0;
-    if (lengths > 1) {
-      Refuse(400, "more than one Content-Length");
-      return false;
-    }
-    if (lengths == 1) {
-      // Beast takes a list of equal values ("2, 2"); RFC 9112 section 6.3
-      // allows only digits.
-      const auto value = fields[bhttp::field::content_length];
-      if (value.empty() || value.find_first_not_of("0123456789") != beast::string_view::npos) {
-        Refuse(400, "a malformed Content-Length");
-        return false;
-      }
-    }
-    if (lengths == 1 && te) {
-      Refuse(400, "Content-Length together with Transfer-Encoding");
-      return false;
-    }
-    if (te && !parser_->chunked()) {
-      Refuse(400, "a Transfer-Encoding whose last coding is not chunked");
-      return false;
-    }
-    if (te) {
-      // chunked is the one coding this server decodes: any other before it
-      // (gzip, an unknown one) is refused rather than passed on undecoded.
-      beast::string_view value = fields[bhttp::field::transfer_encoding];
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-      if (fields.count(bhttp::field::transfer_encoding) > 1 || !beast::iequals(value, "chunked")) {
-        Refuse(400, "a Transfer-Encoding other than chunked alone");
-        return false;
-      }
-    }
-    if (IsBodylessMethod(req.method()) &&
-        (parser_->chunked() || parser_->content_length().value_or(0) > 0)) {
-      Refuse(400, "a " + std::string(req.method_string()) + " request must not carry a body");
-      return false;
-    }
-    // A compressed body could inflate past the body limit after it was
-    // read; none is taken (docs/server.md).
-    const auto coding = fields.find(bhttp::field::content_encoding);
-    if (coding != fields.end() && !beast::iequals(coding->value(), "identity")) {
-      Refuse(415, "send the body without Content-Encoding");
-      return false;
-    }
-    if (parser_->content_length() && *parser_->content_length() > opt().body_limit) {
-      Refuse(413, "");
+    header_fields_ = FieldCount(fields);
+    const FramingLimits limits{opt().max_header_fields, opt().target_limit, opt().body_limit};
+    if (auto refused = http::CheckHeader(*parser_, fields, limits)) {
+      Refuse(refused.status, refused.why);
       return false;
     }
     const auto expect = fields.find(bhttp::field::expect);
@@ -472,7 +414,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     msg.keep_alive(keep_alive_);
   }
 
-  void Write(Response res, bool head) {
+  std::shared_ptr<bhttp::response<bhttp::string_body>> Message(Response& res, bool head) {
     auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
     PutHeaders(res, *msg);
     const bool bodiless = res.status == 204 || res.status == 304 || res.status < 200;
@@ -484,11 +426,47 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       msg->body() = std::move(res.body);
       msg->content_length(msg->body().size());
     }
+    return msg;
+  }
+
+  // On the strand.
+  void Write(Response res, bool head) {
+    auto msg = Message(res, head);
     stream_.expires_after(opt().write_timeout);
     bhttp::async_write(stream_, *msg,
                        [self = shared_from_this(), msg](beast::error_code ec, size_t) {
                          self->OnWritten(ec);
                        });
+  }
+
+  // On the worker that ran the handler: the answer goes to the socket from
+  // here when the socket takes it whole, and the next request's read starts
+  // here, saving the hand-off to an I/O thread (a wake-up and two context
+  // switches per request). While a handler runs its connection has no
+  // operation pending, so nothing else touches the socket; worker_mu_ keeps
+  // Stop's CloseIfIdle out. What the socket does not take is written by the
+  // strand under the write timeout, as Write does.
+  void Answer(Response res, bool head) {
+    auto msg = Message(res, head);
+    std::lock_guard<std::mutex> lock(worker_mu_);
+    std::string bytes;
+    if (!HeaderBytes(*msg, &bytes)) return Close();
+    const std::string& body = msg->body();
+    iovec iov[2] = {{bytes.data(), bytes.size()}, {const_cast<char*>(body.data()), body.size()}};
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = body.empty() ? 1 : 2;
+    const ssize_t n = ::sendmsg(stream_.socket().native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Close();
+    const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+    if (sent == bytes.size() + body.size()) return OnWritten({});
+    bytes.append(body);
+    auto rest = std::make_shared<std::string>(bytes.substr(sent));
+    net::post(stream_.get_executor(), [self = shared_from_this(), rest] {
+      self->stream_.expires_after(self->opt().write_timeout);
+      net::async_write(self->stream_, net::buffer(*rest),
+                       [self, rest](beast::error_code ec, size_t) { self->OnWritten(ec); });
+    });
   }
 
   void OnWritten(beast::error_code ec) {
@@ -519,65 +497,151 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   size_t served_ = 0;
   size_t header_fields_ = 0;  // the header's field count, before any trailer
+  std::mutex worker_mu_;      // held by a worker that answers and reads on (Answer)
 };
 
-// A stream's writes, each posted to the connection's strand and waited for:
-// one chunk in flight at most, so a client that reads slowly slows the
-// stream instead of filling memory; a write that takes longer than the
-// write timeout drops the client.
+// A stream's chunks, written without a hop to the I/O thread when the
+// socket takes them: with nothing queued or in flight the worker sends the
+// framed chunk itself (a non-blocking send, so it never waits on the
+// client). What the socket does not take is queued, and the connection's
+// strand writes the queue under the write timeout, taking every chunk
+// queued meanwhile into its next write. The queue is bounded: a worker whose
+// chunk would not fit waits for room, so a client that reads slowly slows
+// its stream instead of filling memory, and one that stops reading fails
+// the write in flight after the write timeout and ends the stream.
 class Transport::Impl::Session::ChunkWriter final : public StreamWriter {
  public:
-  explicit ChunkWriter(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+  // Per connection: a few hundred deltas; 500 streams hold 32 MiB at most.
+  static constexpr size_t kQueueLimit = 64 * 1024;
+
+  explicit ChunkWriter(std::shared_ptr<Session> s)
+      : s_(std::move(s)), q_(std::make_shared<Queue>()) {}
 
   bool Write(std::string_view data) override {
-    if (failed_) return false;
     if (data.empty()) return true;
-    return Send([data](Session& s, auto done) {
-      net::async_write(s.stream_, bhttp::make_chunk(net::buffer(data.data(), data.size())),
-                       std::move(done));
-    });
-  }
-  bool Finish() {
-    if (failed_) return false;
-    return Send([](Session& s, auto done) {
-      net::async_write(s.stream_, bhttp::make_chunk_last(), std::move(done));
-    });
-  }
-  template <typename Start>
-  bool Send(Start start) {
-    struct Wait {
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-      bool ok = false;
-    };
-    auto w = std::make_shared<Wait>();
-    auto s = s_;
-    net::post(s->stream_.get_executor(), [s, w, start]() mutable {
-      s->stream_.expires_after(s->opt().write_timeout);
-      start(*s, [w](beast::error_code ec, size_t) {
-        std::lock_guard<std::mutex> lock(w->mu);
-        w->done = true;
-        w->ok = !ec;
-        w->cv.notify_all();
-      });
-    });
-    std::unique_lock<std::mutex> lock(w->mu);
-    // The write timeout closes the socket and completes the write; the
-    // extra second covers an event loop that stopped.
-    if (!w->cv.wait_for(lock, s->opt().write_timeout + std::chrono::seconds(1),
-                        [&] { return w->done; })) {
-      failed_ = true;  // `data` may still be referenced: keep the stream from returning early
-      w->cv.wait(lock, [&] { return w->done; });
-      return false;
+    frame_.clear();
+    for (const auto b :
+         beast::buffers_range_ref(bhttp::make_chunk(net::buffer(data.data(), data.size())))) {
+      frame_.append(static_cast<const char*>(b.data()), b.size());
     }
-    failed_ = !w->ok;
-    return w->ok;
+    return Send(frame_);
+  }
+  // The head, Beast's serialization of `msg`'s header.
+  bool Head(bhttp::response<bhttp::empty_body>& msg) {
+    frame_.clear();
+    return HeaderBytes(msg, &frame_) && Send(frame_);
+  }
+  // The last chunk; Drain then sees it out.
+  bool Finish() {
+    frame_.clear();
+    for (const auto b : beast::buffers_range_ref(bhttp::make_chunk_last())) {
+      frame_.append(static_cast<const char*>(b.data()), b.size());
+    }
+    return Send(frame_);
+  }
+  // Waits until everything queued was written (or the write failed), so
+  // that closing the connection cuts nothing.
+  bool Drain() {
+    std::unique_lock<std::mutex> lock(q_->mu);
+    return WaitFor(lock, [this] { return !q_->in_flight; });
   }
 
  private:
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string queued;   // framed bytes not yet handed to a write
+    std::string writing;  // the strand's write in flight
+    bool in_flight = false;
+    bool failed = false;
+    size_t completions = 0;  // writes finished, for the waits' progress
+  };
+
+  bool Send(std::string_view bytes) {
+    std::unique_lock<std::mutex> lock(q_->mu);
+    if (q_->failed) return false;
+    if (!q_->in_flight) {
+      // Nothing ahead of these bytes: the socket may take them now.
+      const ssize_t n = ::send(s_->stream_.socket().native_handle(), bytes.data(), bytes.size(),
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        q_->failed = true;
+        return false;
+      }
+      if (n > 0) bytes.remove_prefix(static_cast<size_t>(n));
+      if (bytes.empty()) return true;
+      q_->queued.assign(bytes.data(), bytes.size());
+      StartWrite();
+      return true;
+    }
+    if (!WaitFor(lock, [&] {
+          return q_->queued.size() + bytes.size() <= kQueueLimit || q_->queued.empty();
+        })) {
+      return false;
+    }
+    if (!q_->in_flight) {
+      q_->queued.assign(bytes.data(), bytes.size());
+      StartWrite();
+    } else {
+      q_->queued.append(bytes.data(), bytes.size());
+    }
+    return true;
+  }
+
+  // Waits for `ready` (or a failure). A wait in which no write finished for
+  // longer than the write timeout (plus a second for an event loop that
+  // stopped) counts as a failure; the write timeout itself closes the socket
+  // and completes the write.
+  template <typename Ready>
+  bool WaitFor(std::unique_lock<std::mutex>& lock, Ready ready) {
+    const auto bound = s_->opt().write_timeout + std::chrono::seconds(1);
+    while (!q_->failed && !ready()) {
+      const size_t seen = q_->completions;
+      if (!q_->cv.wait_for(lock, bound,
+                           [&] { return q_->failed || ready() || q_->completions != seen; })) {
+        q_->failed = true;
+      }
+    }
+    return !q_->failed;
+  }
+
+  // Under q_->mu, with bytes queued and no write in flight.
+  void StartWrite() {
+    q_->in_flight = true;
+    net::post(s_->stream_.get_executor(), [s = s_, q = q_] {
+      {
+        std::lock_guard<std::mutex> lock(q->mu);
+        q->writing.swap(q->queued);
+        q->queued.clear();
+      }
+      WriteQueued(s, q);
+    });
+  }
+  // On the strand: writes q->writing, then what was queued meanwhile.
+  static void WriteQueued(const std::shared_ptr<Session>& s, const std::shared_ptr<Queue>& q) {
+    s->stream_.expires_after(s->opt().write_timeout);
+    net::async_write(s->stream_, net::buffer(q->writing), [s, q](beast::error_code ec, size_t) {
+      bool more = false;
+      {
+        std::lock_guard<std::mutex> lock(q->mu);
+        ++q->completions;
+        more = !ec && !q->queued.empty();
+        if (more) {
+          q->writing.swap(q->queued);
+          q->queued.clear();
+        } else {
+          q->failed = q->failed || ec;
+          q->in_flight = false;
+        }
+        q->cv.notify_all();
+      }
+      if (more) WriteQueued(s, q);
+    });
+  }
+
   std::shared_ptr<Session> s_;
-  bool failed_ = false;
+  std::shared_ptr<Queue> q_;
+  std::string frame_;  // reused: one allocation per stream, not per chunk
 };
 
 // A streamed body's reads, each posted to the connection's strand and
@@ -644,10 +708,14 @@ void Transport::Impl::Session::Submit(Request req, bool head) {
       res = Response();
       self->owner_->refusal()(500, req, res, "");
     }
+    const bool streamed_body = reader.has_value();
     req.body_reader = nullptr;
     reader.reset();
     if (res.stream) return self->RunStream(std::move(res), head);
-    // Back to the strand: the socket is only touched there.
+    // Most answers go out from this worker (Answer). After a streamed body a
+    // read the handler gave up on may still be pending on the strand, so
+    // that answer is written there, where the socket is only touched.
+    if (!streamed_body) return self->Answer(std::move(res), head);
     net::post(self->stream_.get_executor(),
               [self, res = std::move(res), head]() mutable { self->Write(std::move(res), head); });
   });
@@ -655,15 +723,14 @@ void Transport::Impl::Session::Submit(Request req, bool head) {
 
 void Transport::Impl::Session::RunStream(Response res, bool head) {
   keep_alive_ = false;
-  auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>();
-  PutHeaders(res, *msg);
-  msg->chunked(!head);
+  bhttp::response<bhttp::empty_body> msg;
+  PutHeaders(res, msg);
+  msg.chunked(!head);
   ChunkWriter writer(shared_from_this());
-  auto sr = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*msg);
-  const bool started = writer.Send([msg, sr](Session& s, auto done) {
-    bhttp::async_write_header(s.stream_, *sr, std::move(done));
-  });
-  if (started && !head && res.stream(writer)) writer.Finish();
+  if (writer.Head(msg)) {
+    if (!head && res.stream(writer)) writer.Finish();
+    writer.Drain();
+  }
   res.stream = nullptr;  // what the stream holds (a stream slot) goes now
   net::post(stream_.get_executor(), [self = shared_from_this()] {
     ++self->served_;
