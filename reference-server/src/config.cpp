@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
@@ -27,7 +29,10 @@ Result<int> ParseInt(const std::string& flag, const std::string& v, int lo, int 
   int out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size() || out < lo || out > hi) {
-    return InvalidArgumentError("--" + flag + " wants an integer from " +
+    // INT_FLAG passes the config field's name: the flag spells it with '-'.
+    std::string spelled = flag;
+    std::replace(spelled.begin(), spelled.end(), '_', '-');
+    return InvalidArgumentError("--" + spelled + " wants an integer from " +
                                     std::to_string(lo) + " to " + std::to_string(hi),
                                 flag);
   }
