@@ -780,7 +780,12 @@ class PostgresStorage final : public Storage {
     std::optional<bool> completed;
     if (q.status != TaskFilter::kAll) completed = q.status == TaskFilter::kCompleted;
     std::optional<std::string> pattern;
-    if (!q.title_contains.empty()) pattern = "%" + EscapeLike(q.title_contains) + "%";
+    if (!q.title_contains.empty()) {
+      // Appended, not `"%" + text`: GCC 12 warns falsely (-Wrestrict) on that.
+      pattern.emplace(1, '%');
+      *pattern += EscapeLike(q.title_contains);
+      *pattern += '%';
+    }
     std::optional<int64_t> after_ms;
     std::optional<std::string> after_id;
     if (q.after) {
