@@ -71,7 +71,7 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
     : config_(std::move(config)),
       logger_(logger),
       apps_(std::move(apps)),
-      limiter_(config_.rate_limit) {
+      limiter_(*Clock::Default(), config_.rate_limit) {
   for (const auto& origin : config_.backends) {
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
@@ -242,7 +242,8 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res,
   }
 
   if (limiter_.enabled()) {
-    const auto d = limiter_.Hit("ip:" + req.remote_addr);
+    // Counting in the process cannot fail (no storage is asked).
+    const RateDecision d = limiter_.Hit("ip:" + req.remote_addr).value();
     res.set_header("RateLimit-Limit", std::to_string(d.limit));
     res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
     res.set_header("RateLimit-Reset", std::to_string(d.reset_seconds));

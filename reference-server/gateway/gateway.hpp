@@ -28,11 +28,12 @@
 
 #include <httplib.h>
 
+#include "assistant/rate_limits.hpp"
+
 #include "forwarder.hpp"
 #include "gateway_apps.hpp"
 #include "header_policy.hpp"
 #include "logger.hpp"
-#include "rate_limiter.hpp"
 #include "token_check.hpp"
 
 namespace assistant::gateway {
@@ -117,7 +118,7 @@ class Gateway final {
   std::vector<std::unique_ptr<Backend>> backends_;
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> retries_{0};
-  server::SlidingWindowLimiter limiter_;
+  RateLimiter limiter_;  // per client IP, counted in this process
   std::unique_ptr<TokenCheck> tokens_;
   httplib::Server http_;
   int port_ = 0;
