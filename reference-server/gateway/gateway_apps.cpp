@@ -45,7 +45,7 @@ Result<std::shared_ptr<const KeyRing>> OpenStoredRing(const IdentityKeySource& k
                   "database");
   }
   StoredKeyRingOptions o;
-  o.purpose = "identity";
+  o.purpose = KeyPurpose::kIdentity;
   o.seal_secret = std::move(secret);
   o.token_lifetime = kIdentityTokenTtl;
   auto ring = OpenStoredKeyRing(std::shared_ptr<Storage>(std::move(*storage)), *Clock::Default(),

@@ -154,7 +154,7 @@ TEST_CASE("rules agent: add, list, complete, with events in order and both messa
   REQUIRE(audit.ok());
   REQUIRE_FALSE(audit->items.empty());
   CHECK(audit->items[0].type == "tool.called");
-  CHECK(audit->items[0].outcome == "ok");
+  CHECK(audit->items[0].outcome == AuditOutcome::kOk);
   CHECK(audit->items[0].details == Json{{"tool", "add_task"}});
   CHECK(audit->items[0].request_id == "req-1");
 
@@ -208,7 +208,7 @@ TEST_CASE("a key with agent but without tasks:write gets a tool error, never a w
   REQUIRE(audit.ok());
   REQUIRE_FALSE(audit->items.empty());
   CHECK(audit->items[0].type == "tool.called");
-  CHECK(audit->items[0].outcome == "failed");
+  CHECK(audit->items[0].outcome == AuditOutcome::kFailed);
 }
 
 TEST_CASE("agent scope, message validation, foreign conversations") {
