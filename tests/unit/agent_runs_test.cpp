@@ -47,7 +47,7 @@ class HeldProvider final : public LlmProvider {
   Result<ChatResponse> Chat(const ChatRequest& request, const DeltaSink& sink,
                             const CancellationToken& cancel) override {
     ChatResponse r;
-    if (request.messages.back().role == "tool") return r;  // after the tool: done
+    if (request.messages.back().role == MessageRole::kTool) return r;  // after the tool: done
     sink("partial");
     while (!release.load()) {
       if (cancel.cancelled()) return CancelledError("cancelled");
