@@ -106,7 +106,7 @@ inline Session MakeSession(Storage& s, const std::string& user_id, const std::st
   audit.id = NewId();
   audit.user_id = user_id;
   audit.type = "auth.login";
-  audit.outcome = "ok";
+  audit.outcome = AuditOutcome::kOk;
   audit.details = {{"session_id", session.id}};
   audit.created_at = created;
   REQUIRE(s.CreateSession(session, token, audit).ok());
@@ -413,25 +413,25 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
   SUBCASE("one-time tokens: single use, purpose bound, expire") {
     UserRecord a = MakeUser(s, "a@example.com");
-    OneTimeToken t{"ott1", a.user.id, "password_reset", T(0), T(1000)};
+    OneTimeToken t{"ott1", a.user.id, TokenPurpose::kPasswordReset, T(0), T(1000)};
     REQUIRE(s.CreateOneTimeToken(t).ok());
     CHECK(IsAlreadyExists(s.CreateOneTimeToken(t)));
 
     // Wrong purpose: NotFound, and the token survives.
-    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott1", "email_verification", T(10)).status()));
-    auto got = s.ConsumeOneTimeToken("ott1", "password_reset", T(10));
+    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott1", TokenPurpose::kEmailVerification, T(10)).status()));
+    auto got = s.ConsumeOneTimeToken("ott1", TokenPurpose::kPasswordReset, T(10));
     REQUIRE(got.ok());
     CHECK(got->user_id == a.user.id);
-    CHECK(got->purpose == "password_reset");
+    CHECK(got->purpose == TokenPurpose::kPasswordReset);
     CHECK(got->expires_at == T(1000));
-    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott1", "password_reset", T(11)).status()));
+    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott1", TokenPurpose::kPasswordReset, T(11)).status()));
 
-    OneTimeToken old{"ott2", a.user.id, "email_verification", T(0), T(1000)};
+    OneTimeToken old{"ott2", a.user.id, TokenPurpose::kEmailVerification, T(0), T(1000)};
     REQUIRE(s.CreateOneTimeToken(old).ok());
-    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott2", "email_verification", T(1000)).status()));
+    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott2", TokenPurpose::kEmailVerification, T(1000)).status()));
     // The expired token was removed: even an earlier clock cannot use it now.
-    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott2", "email_verification", T(5)).status()));
-    CHECK(IsNotFound(s.ConsumeOneTimeToken("never", "password_reset", T(5)).status()));
+    CHECK(IsNotFound(s.ConsumeOneTimeToken("ott2", TokenPurpose::kEmailVerification, T(5)).status()));
+    CHECK(IsNotFound(s.ConsumeOneTimeToken("never", TokenPurpose::kPasswordReset, T(5)).status()));
   }
 
   SUBCASE("tasks: create, read back, update, delete") {
@@ -1047,7 +1047,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       e.id = NewId();
       e.user_id = a.user.id;
       e.type = "auth.login";
-      e.outcome = i % 4 ? "ok" : "failed";
+      e.outcome = i % 4 ? AuditOutcome::kOk : AuditOutcome::kFailed;
       e.ip = "198.51.100.7";
       if (i % 2) e.user_agent = "curl/8";
       e.request_id = "req-" + std::to_string(i);
@@ -1102,7 +1102,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       e.id = NewId();
       e.user_id = a.user.id;
       e.type = type;
-      e.outcome = "ok";
+      e.outcome = AuditOutcome::kOk;
       e.created_at = T(500);
       return e;
     };
@@ -1200,7 +1200,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
           e.id = NewId();
           e.user_id = a.user.id;
           e.type = "apikey.created";
-          e.outcome = "ok";
+          e.outcome = AuditOutcome::kOk;
           e.details = {{"api_key_id", key.id}};
           e.created_at = T(i);
           // Every other one fails after its writes, and must leave nothing.
@@ -1247,7 +1247,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     e.id = NewId();
     e.user_id = A;
     e.type = "auth.login";
-    e.outcome = "ok";
+    e.outcome = AuditOutcome::kOk;
     e.created_at = T(0);
     REQUIRE(s.AppendAudit(e).ok());
 
@@ -1306,13 +1306,13 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       e.id = NewId();
       e.user_id = u;
       e.type = "user.registered";
-      e.outcome = "ok";
+      e.outcome = AuditOutcome::kOk;
       e.created_at = T(0);
       REQUIRE(s.AppendAudit(e).ok());
     }
     Session sess = MakeSession(s, a.user.id, "a-refresh", T(0), T(100000));
     MakeApiKey(s, a.user.id, "a-key-hash", T(0));
-    REQUIRE(s.CreateOneTimeToken({"a-ott", a.user.id, "password_reset", T(0), T(100000)}).ok());
+    REQUIRE(s.CreateOneTimeToken({"a-ott", a.user.id, TokenPurpose::kPasswordReset, T(0), T(100000)}).ok());
 
     REQUIRE(s.DeleteUser(a.user.id).ok());
     const std::string& A = a.user.id;
@@ -1329,7 +1329,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.ListAudit(A, 50, std::nullopt)->empty());
     CHECK(IsNotFound(s.GetSession(sess.id).status()));
     CHECK(IsNotFound(s.GetApiKeyByHash("a-key-hash").status()));
-    CHECK(IsNotFound(s.ConsumeOneTimeToken("a-ott", "password_reset", T(1)).status()));
+    CHECK(IsNotFound(s.ConsumeOneTimeToken("a-ott", TokenPurpose::kPasswordReset, T(1)).status()));
     CHECK(IsNotFound(s.RotateRefreshToken("a-refresh", Successor(sess, "n", T(1)), T(1)).status()));
     // The email is free again.
     MakeUser(s, "A@example.com");
@@ -1754,7 +1754,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
   }
 
   SUBCASE("signing keys: the newest signs, older ones retire, pruning by retirement") {
-    auto key = [](const std::string& kid, const std::string& purpose, int64_t at) {
+    auto key = [](const std::string& kid, KeyPurpose purpose, int64_t at) {
       SigningKey k;
       k.kid = kid;
       k.purpose = purpose;
@@ -1763,17 +1763,17 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       k.created_at = T(at);
       return k;
     };
-    CHECK(s.ListSigningKeys("access")->empty());
-    REQUIRE(s.AddSigningKey(key("k1", "access", 0)).ok());
-    REQUIRE(s.AddSigningKey(key("i1", "identity", 5)).ok());
+    CHECK(s.ListSigningKeys(KeyPurpose::kAccess)->empty());
+    REQUIRE(s.AddSigningKey(key("k1", KeyPurpose::kAccess, 0)).ok());
+    REQUIRE(s.AddSigningKey(key("i1", KeyPurpose::kIdentity, 5)).ok());
     // The same kid again changes nothing: a repeated import is harmless.
-    SigningKey again = key("k1", "access", 50);
+    SigningKey again = key("k1", KeyPurpose::kAccess, 50);
     again.sealed_key = "other";
     CHECK(s.AddSigningKey(again).code() == StatusCode::kAlreadyExists);
-    auto one = s.ListSigningKeys("access").value();
+    auto one = s.ListSigningKeys(KeyPurpose::kAccess).value();
     REQUIRE(one.size() == 1);
     CHECK(one[0].kid == "k1");
-    CHECK(one[0].purpose == "access");
+    CHECK(one[0].purpose == KeyPurpose::kAccess);
     CHECK(one[0].alg == "EdDSA");
     CHECK(one[0].sealed_key == "sealed-k1");
     CHECK(one[0].created_at == T(0));
@@ -1781,34 +1781,34 @@ inline void RunStorageConformance(const StorageFactory& factory) {
 
     // A rotation retires the older key at the new key's creation, and only
     // keys of the same purpose.
-    REQUIRE(s.AddSigningKey(key("k2", "access", 10)).ok());
-    auto two = s.ListSigningKeys("access").value();
+    REQUIRE(s.AddSigningKey(key("k2", KeyPurpose::kAccess, 10)).ok());
+    auto two = s.ListSigningKeys(KeyPurpose::kAccess).value();
     REQUIRE(two.size() == 2);
     CHECK(two[0].kid == "k1");
     CHECK(two[0].retired_at == T(10));
     CHECK(two[1].kid == "k2");
     CHECK(!two[1].retired_at);
-    REQUIRE(s.ListSigningKeys("identity")->size() == 1);
-    CHECK(!s.ListSigningKeys("identity").value()[0].retired_at);
+    REQUIRE(s.ListSigningKeys(KeyPurpose::kIdentity)->size() == 1);
+    CHECK(!s.ListSigningKeys(KeyPurpose::kIdentity).value()[0].retired_at);
     // A retired key keeps its first retirement time through later rotations.
-    REQUIRE(s.AddSigningKey(key("k3", "access", 20)).ok());
-    auto three = s.ListSigningKeys("access").value();
+    REQUIRE(s.AddSigningKey(key("k3", KeyPurpose::kAccess, 20)).ok());
+    auto three = s.ListSigningKeys(KeyPurpose::kAccess).value();
     REQUIRE(three.size() == 3);
     CHECK(three[0].retired_at == T(10));
     CHECK(three[1].retired_at == T(20));
 
-    CHECK(s.DeleteSigningKeysRetiredBefore("access", T(10)).value() == 0);
-    CHECK(s.DeleteSigningKeysRetiredBefore("identity", T(11)).value() == 0);
-    CHECK(s.DeleteSigningKeysRetiredBefore("access", T(11)).value() == 1);
-    CHECK(s.ListSigningKeys("access")->size() == 2);
-    CHECK(s.DeleteSigningKey("access", "k2").ok());
-    CHECK(IsNotFound(s.DeleteSigningKey("access", "k2")));
-    CHECK(IsNotFound(s.DeleteSigningKey("identity", "k3")));
-    auto left = s.ListSigningKeys("access").value();
+    CHECK(s.DeleteSigningKeysRetiredBefore(KeyPurpose::kAccess, T(10)).value() == 0);
+    CHECK(s.DeleteSigningKeysRetiredBefore(KeyPurpose::kIdentity, T(11)).value() == 0);
+    CHECK(s.DeleteSigningKeysRetiredBefore(KeyPurpose::kAccess, T(11)).value() == 1);
+    CHECK(s.ListSigningKeys(KeyPurpose::kAccess)->size() == 2);
+    CHECK(s.DeleteSigningKey(KeyPurpose::kAccess, "k2").ok());
+    CHECK(IsNotFound(s.DeleteSigningKey(KeyPurpose::kAccess, "k2")));
+    CHECK(IsNotFound(s.DeleteSigningKey(KeyPurpose::kIdentity, "k3")));
+    auto left = s.ListSigningKeys(KeyPurpose::kAccess).value();
     REQUIRE(left.size() == 1);
     CHECK(left[0].kid == "k3");
     // The signing key is never pruned, however old.
-    CHECK(s.DeleteSigningKeysRetiredBefore("access", T(1000000)).value() == 0);
+    CHECK(s.DeleteSigningKeysRetiredBefore(KeyPurpose::kAccess, T(1000000)).value() == 0);
   }
 }
 

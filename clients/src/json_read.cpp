@@ -144,7 +144,7 @@ Result<RunInfo> ReadRun(const Json& j) {
   r.id = f.Str("id");
   r.conversation_id = f.OptStr("conversation_id").value_or("");
   r.message_id = f.Str("message_id");
-  r.status = f.Str("status");
+  r.status = f.Enum("status", &ParseRunStatus, RunStatus::kFailed);
   r.created_at = f.Time("created_at");
   r.finished_at = f.OptTime("finished_at");
   return Done(f, std::move(r));

@@ -24,7 +24,7 @@ class ScriptedModel final : public assistant::LlmProvider {
       const assistant::CancellationToken& cancel) override {
     assistant::ChatResponse out;
     const assistant::ChatMessage& last = request.messages.back();
-    if (last.role != "tool") {
+    if (last.role != assistant::MessageRole::kTool) {
       out.tool_calls.push_back({"call_1", "roll_die", {{"sides", 6}}});
       out.finish_reason = "tool_calls";
       return out;

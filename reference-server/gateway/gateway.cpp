@@ -69,7 +69,7 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
     : config_(std::move(config)),
       logger_(logger),
       apps_(std::move(apps)),
-      limiter_(config_.rate_limit) {
+      limiter_(*Clock::Default(), config_.rate_limit) {
   for (const auto& origin : config_.backends) {
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
@@ -247,7 +247,8 @@ void Gateway::Handle(const Request& req, Response& res) {
   if (Own(req, res)) return;
 
   if (limiter_.enabled()) {
-    const auto d = limiter_.Hit("ip:" + req.remote_addr);
+    // Counting in the process cannot fail (no storage is asked).
+    const RateDecision d = limiter_.Hit("ip:" + req.remote_addr).value();
     res.headers.Set("RateLimit-Limit", std::to_string(d.limit));
     res.headers.Set("RateLimit-Remaining", std::to_string(d.remaining));
     res.headers.Set("RateLimit-Reset", std::to_string(d.reset_seconds));

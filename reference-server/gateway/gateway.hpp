@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "assistant/rate_limits.hpp"
 #include "forwarder.hpp"
 #include "gateway_apps.hpp"
 #include "header_policy.hpp"
@@ -35,7 +36,6 @@
 #include "http/response.hpp"
 #include "http/transport.hpp"
 #include "logger.hpp"
-#include "rate_limiter.hpp"
 #include "token_check.hpp"
 
 namespace assistant::gateway {
@@ -117,7 +117,7 @@ class Gateway final {
   std::vector<std::unique_ptr<Backend>> backends_;
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> retries_{0};
-  server::SlidingWindowLimiter limiter_;
+  RateLimiter limiter_;  // per client IP, counted in this process
   std::unique_ptr<TokenCheck> tokens_;
   std::unique_ptr<server::http::Transport> http_;
   int port_ = 0;

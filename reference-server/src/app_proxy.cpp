@@ -14,7 +14,7 @@ void Audit(HttpServer& s, const Call& c, const std::string& app_id, const std::s
   e.id = NewId();
   e.user_id = c.principal->user_id;
   e.type = "app.proxied";
-  e.outcome = outcome.ok ? "ok" : "failed";
+  e.outcome = outcome.ok ? AuditOutcome::kOk : AuditOutcome::kFailed;
   e.ip = c.ctx.ip;
   e.user_agent = c.ctx.user_agent;
   e.request_id = c.ctx.request_id;

@@ -378,18 +378,19 @@ Result<ChatCompletionInput> ParseChatCompletion(const Json& body) {
     if (!role) return Invalid(p + ".role", "is required", "missing_field");
     ChatMessage out;
     // OpenAI's newer name for system instructions.
-    out.role = *role == "developer" ? "system" : *role;
-    if (out.role != "system" && out.role != "user" && out.role != "assistant" &&
-        out.role != "tool") {
+    Result<MessageRole> parsed =
+        *role == "developer" ? Result<MessageRole>(MessageRole::kSystem) : ParseMessageRole(*role);
+    if (!parsed.ok()) {
       return Invalid(p + ".role", "must be system, developer, user, assistant or tool");
     }
+    out.role = *parsed;
     // An assistant message that only asks for tools has null content.
     ASSISTANT_ASSIGN_OR_RETURN(out.content,
-                               ContentText(m, p + ".content", out.role == "assistant"));
-    if (out.role == "assistant") {
+                               ContentText(m, p + ".content", out.role == MessageRole::kAssistant));
+    if (out.role == MessageRole::kAssistant) {
       ASSISTANT_ASSIGN_OR_RETURN(out.tool_calls, ToolCalls(m, p + ".tool_calls"));
     }
-    if (out.role == "tool") {
+    if (out.role == MessageRole::kTool) {
       ASSISTANT_ASSIGN_OR_RETURN(auto call_id, MemberString(m, "tool_call_id", p + ".tool_call_id"));
       if (!call_id || call_id->empty()) {
         return Invalid(p + ".tool_call_id", "is required", "missing_field");
@@ -409,7 +410,7 @@ Result<ChatCompletionInput> ParseChatCompletion(const Json& body) {
     chat.push_back(std::move(out));
   }
   const size_t last = chat.size() - 1;
-  if (chat[last].role != "user") {
+  if (chat[last].role != MessageRole::kUser) {
     return Invalid(Param("messages", last) + ".role",
                    "must be user: the last message is the one the agent answers");
   }

@@ -544,53 +544,46 @@ Result<int64_t> LastEventId(const Call& c) {
   return id;
 }
 
-struct AttachState {
-  Principal principal;
-  std::string run_id;
-  int64_t after = 0;
-  std::string request_id;
-};
-
 // Replays a run's events after the client's last id, then follows it live
-// until its last event (SPEC.md "Runs").
+// until its last event (SPEC.md "Runs"). The core's Open refuses a run that
+// is missing or not the caller's before the stream begins: a plain 404.
 Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
   ASSISTANT_ASSIGN_OR_RETURN(int64_t after, LastEventId(c));
-  // Checked before the stream starts, so a missing run is a plain 404.
-  ASSISTANT_RETURN_IF_ERROR(s.core().runs().Get(Me(c), c.params[0]).status());
-  auto st = std::make_shared<AttachState>();
-  st->principal = Me(c);
-  st->run_id = c.params[0];
-  st->after = after;
-  st->request_id = c.ctx.request_id;
+  // Set by begin_stream, once the stream has its slot.
+  auto follower = std::make_shared<std::unique_ptr<RunFollower>>();
   SetSseHeaders(c.res);
-  c.res.SetStream(
-      "text/event-stream", [&s, st](http::StreamWriter& sink) {
-        SseWriter out(sink);
-        bool gone = false;
-        int64_t last_id = st->after;
-        Status attached = s.core().runs().Attach(
-            st->principal, st->run_id, st->after, [&](const RunEvent& ev) {
-              // An empty type is a keep-alive: an SSE comment.
-              if (ev.type.empty()) {
-                gone = !out.Comment("keep-alive");
-              } else {
-                gone = !out.Event(ev.id, ev.type, ev.data);
-                last_id = ev.id;
-              }
-              return !gone;
-            });
-        if (!attached.ok() && !gone) {
-          // The run was pruned or storage failed after the stream began. The
-          // frame repeats the last id, so a client resuming stays in place.
-          if (HttpStatusFor(attached) >= 500) {
-            s.logger().Error("run attach failed", {{"request_id", st->request_id},
-                                                   {"cause", attached.ToString()}});
-          }
-          gone = !out.Event(last_id, "error", ErrorEventData(attached));
-        }
-        return !gone;
-      });
-  return Reply{0, std::nullopt, true};
+  c.res.SetStream("text/event-stream", [&s, follower, after,
+                                        request_id = c.ctx.request_id](http::StreamWriter& sink) {
+    SseWriter out(sink);
+    bool gone = false;
+    int64_t last_id = after;
+    Status followed = (*follower)->Follow([&](const RunEvent& ev) {
+      // An empty type is a keep-alive: an SSE comment.
+      if (ev.type.empty()) {
+        gone = !out.Comment("keep-alive");
+      } else {
+        gone = !out.Event(ev.id, ev.type, ev.data);
+        last_id = ev.id;
+      }
+      return !gone;
+    });
+    if (!followed.ok() && !gone) {
+      // The run was pruned or storage failed after the stream began. The
+      // frame repeats the last id, so a client resuming stays in place.
+      if (HttpStatusFor(followed) >= 500) {
+        s.logger().Error("run attach failed",
+                         {{"request_id", request_id}, {"cause", followed.ToString()}});
+      }
+      gone = !out.Event(last_id, "error", ErrorEventData(followed));
+    }
+    return !gone;
+  });
+  Reply reply{0, std::nullopt, true};
+  reply.begin_stream = [&s, &c, follower, after]() -> Status {
+    ASSISTANT_ASSIGN_OR_RETURN(*follower, s.core().runs().Open(Me(c), c.params[0], after));
+    return Status();
+  };
+  return reply;
 }
 
 void AgentRoutes(HttpServer& s, std::vector<Route>& r) {

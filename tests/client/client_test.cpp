@@ -335,14 +335,14 @@ TEST_SUITE("clients") {
                               [](const StreamEvent& e) { return e.type != "message.delta"; });
     REQUIRE(reply.ok());
     CHECK(reply->message.status == assistant::MessageStatus::kCancelled);
-    std::string status;
-    for (int i = 0; i < 50 && status != "cancelled"; ++i) {
+    assistant::RunStatus status = assistant::RunStatus::kRunning;
+    for (int i = 0; i < 50 && status != assistant::RunStatus::kCancelled; ++i) {
       auto run = agent.Run(reply->run_id);
       REQUIRE(run.ok());
       status = run->status;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    CHECK(status == "cancelled");
+    CHECK(status == assistant::RunStatus::kCancelled);
   }
 
   TEST_CASE("a server that is down or silent is a clear error, not a hang") {

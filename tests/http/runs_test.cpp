@@ -411,7 +411,8 @@ TEST_CASE("runs http: other users' runs are 404; runs need scope agent") {
            {"GET", "/api/agent/runs/" + id},
            {"GET", "/api/agent/runs/" + id + "/events"},
            {"POST", "/api/agent/runs/" + id + "/cancel"},
-           {"GET", "/api/agent/runs/no-such-run"}}) {
+           {"GET", "/api/agent/runs/no-such-run"},
+           {"GET", "/api/agent/runs/no-such-run/events"}}) {
     Response r = s.Call(method, path, std::nullopt, bob.access_token);
     CHECK(r.status == 404);
     CHECK(r.ErrorCode() == "not_found");

@@ -222,6 +222,16 @@ TEST_SUITE("http.streams") {
                                     Json{{"message", "again"}, {"stream", true}}, u.access_token);
     CHECK(refused.status == 503);
     CHECK(refused.Header("Retry-After") == "1");
+    // Re-attaching is a stream too: refused the same way, before anything.
+    const std::string& said = first.received();
+    const size_t at = said.find("\"run_id\":\"");
+    REQUIRE(at != std::string::npos);
+    const std::string run_id = said.substr(at + 10, said.find('"', at + 10) - (at + 10));
+    const Response attach = s.Call("GET", "/api/agent/runs/" + run_id + "/events", std::nullopt,
+                                   u.access_token);
+    CHECK(attach.status == 503);
+    CHECK(attach.Header("Retry-After") == "1");
+    CHECK(attach.body.find("event:") == std::string::npos);
     // Not a stream: served while the one stream slot is taken.
     CHECK(s.Call("GET", "/api/tasks", std::nullopt, u.access_token).status == 200);
 

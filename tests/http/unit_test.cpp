@@ -22,7 +22,6 @@
 #include "logger.hpp"
 #include "metrics.hpp"
 #include "product_metrics.hpp"
-#include "rate_limiter.hpp"
 #include "render.hpp"
 #include "request_id.hpp"
 #include "server.hpp"
@@ -34,41 +33,6 @@ using namespace assistant::server;
 using std::chrono::seconds;
 
 TEST_SUITE("server.unit") {
-
-TEST_CASE("sliding window: the 11th request in a minute is refused, then a slot frees") {
-  SlidingWindowLimiter limiter(10);
-  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-  for (int i = 0; i < 10; ++i) {
-    auto d = limiter.Hit("ip:1", t0 + seconds(i));
-    CHECK(d.allowed);
-    CHECK(d.remaining == 9 - i);
-    CHECK(d.limit == 10);
-  }
-  auto refused = limiter.Hit("ip:1", t0 + seconds(30));
-  CHECK_FALSE(refused.allowed);
-  CHECK(refused.remaining == 0);
-  // The first request (t0) leaves the window at t0+60: 30 s from now.
-  CHECK(refused.retry_after_seconds == 30);
-  // Another key is independent.
-  CHECK(limiter.Hit("ip:2", t0 + seconds(30)).allowed);
-  // Sliding, not fixed: at t0+60 exactly one slot (t0's) is free again.
-  CHECK(limiter.Hit("ip:1", t0 + seconds(60)).allowed);
-  CHECK_FALSE(limiter.Hit("ip:1", t0 + seconds(60)).allowed);
-  CHECK(limiter.Hit("ip:1", t0 + seconds(61)).allowed);
-}
-
-TEST_CASE("sliding window: refused requests do not extend the wait; 0 disables") {
-  SlidingWindowLimiter limiter(2);
-  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-  CHECK(limiter.Hit("k", t0).allowed);
-  CHECK(limiter.Hit("k", t0).allowed);
-  for (int i = 1; i < 50; ++i) CHECK_FALSE(limiter.Hit("k", t0 + seconds(i)).allowed);
-  CHECK(limiter.Hit("k", t0 + seconds(60)).allowed);
-
-  SlidingWindowLimiter off(0);
-  CHECK_FALSE(off.enabled());
-  for (int i = 0; i < 1000; ++i) CHECK(off.Hit("k", t0).allowed);
-}
 
 TEST_CASE("request ids: sane client ids kept, anything else replaced") {
   CHECK(IsSaneRequestId("abc-123_X.y:z"));

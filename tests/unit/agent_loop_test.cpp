@@ -154,7 +154,7 @@ TEST_CASE("rules agent: add, list, complete, with events in order and both messa
   REQUIRE(audit.ok());
   REQUIRE_FALSE(audit->items.empty());
   CHECK(audit->items[0].type == "tool.called");
-  CHECK(audit->items[0].outcome == "ok");
+  CHECK(audit->items[0].outcome == AuditOutcome::kOk);
   CHECK(audit->items[0].details == Json{{"tool", "add_task"}});
   CHECK(audit->items[0].request_id == "req-1");
 
@@ -208,7 +208,7 @@ TEST_CASE("a key with agent but without tasks:write gets a tool error, never a w
   REQUIRE(audit.ok());
   REQUIRE_FALSE(audit->items.empty());
   CHECK(audit->items[0].type == "tool.called");
-  CHECK(audit->items[0].outcome == "failed");
+  CHECK(audit->items[0].outcome == AuditOutcome::kFailed);
 }
 
 TEST_CASE("agent scope, message validation, foreign conversations") {
@@ -365,7 +365,7 @@ TEST_CASE("the prompt: system prompt, memory, state, replayed tool calls, bad ar
   REQUIRE(reqs.size() == 2);
   const ChatRequest& r0 = reqs[0];
   REQUIRE(r0.messages.size() == 2);
-  CHECK(r0.messages[0].role == "system");
+  CHECK(r0.messages[0].role == MessageRole::kSystem);
   CHECK(r0.messages[0].content.find("helpful assistant") != std::string::npos);
   CHECK(r0.messages[0].content.find("Prefers metric units") != std::string::npos);
   CHECK(r0.messages[0].content.find("\"mode\":\"brief\"") != std::string::npos);
@@ -373,9 +373,9 @@ TEST_CASE("the prompt: system prompt, memory, state, replayed tool calls, bad ar
   // The second step sees the calls and their results.
   const ChatRequest& r1 = reqs[1];
   REQUIRE(r1.messages.size() == 6);
-  CHECK(r1.messages[2].role == "assistant");
+  CHECK(r1.messages[2].role == MessageRole::kAssistant);
   CHECK(r1.messages[2].tool_calls.size() == 3);
-  CHECK(r1.messages[3].role == "tool");
+  CHECK(r1.messages[3].role == MessageRole::kTool);
   CHECK(r1.messages[3].tool_call_id == "c1");
   CHECK(r1.messages[3].name == "add_task");
 
@@ -385,7 +385,7 @@ TEST_CASE("the prompt: system prompt, memory, state, replayed tool calls, bad ar
   reqs = sa.provider->requests();
   const ChatRequest& r2 = reqs[2];
   std::vector<std::string> roles;
-  for (const auto& m : r2.messages) roles.push_back(m.role);
+  for (const auto& m : r2.messages) roles.push_back(MessageRoleName(m.role));
   CHECK(roles == std::vector<std::string>{"system", "user", "assistant", "tool", "tool", "tool",
                                           "assistant", "user"});
   CHECK(r2.messages[2].tool_calls[0].id == "c1");
@@ -416,7 +416,7 @@ TEST_CASE("history is trimmed from the oldest to the token budget") {
   // Third turn: history has a, r, b, r (4 x 10 tokens); 30 keeps the newest three.
   const auto& msgs = reqs[2].messages;
   REQUIRE(msgs.size() == 5);
-  CHECK(msgs[0].role == "system");
+  CHECK(msgs[0].role == MessageRole::kSystem);
   CHECK(msgs[1].content == std::string(40, 'r'));
   CHECK(msgs[2].content == std::string(40, 'b'));
   CHECK(msgs[3].content == std::string(40, 'r'));
@@ -442,11 +442,11 @@ TEST_CASE("a turn with caller history and store=false writes nothing but still r
   AgentRequest req{"add it"};
   req.store = false;
   req.history = std::vector<ChatMessage>{
-      {"system", "answer in French", {}, "", ""},
-      {"user", std::string(200, 'x'), {}, "", ""},  // older than the budget allows
-      {"assistant", "", {ToolCall{"old", "list_tasks", Json::object()}}, "", ""},
-      {"tool", "[]", {}, "old", "list_tasks"},
-      {"user", std::string(40, 'u'), {}, "", ""}};
+      {MessageRole::kSystem, "answer in French", {}, "", ""},
+      {MessageRole::kUser, std::string(200, 'x'), {}, "", ""},  // older than the budget allows
+      {MessageRole::kAssistant, "", {ToolCall{"old", "list_tasks", Json::object()}}, "", ""},
+      {MessageRole::kTool, "[]", {}, "old", "list_tasks"},
+      {MessageRole::kUser, std::string(40, 'u'), {}, "", ""}};
   auto reply = sa.agent->Send(ann, req, f.ctx);
   REQUIRE(reply.ok());
   CHECK(reply->conversation_id.empty());
@@ -457,12 +457,12 @@ TEST_CASE("a turn with caller history and store=false writes nothing but still r
   REQUIRE(reqs.size() == 2);
   const auto& msgs = reqs[0].messages;
   REQUIRE(msgs.size() == 5);
-  CHECK(msgs[0].role == "system");
+  CHECK(msgs[0].role == MessageRole::kSystem);
   CHECK(msgs[0].content.find("answer in French") != std::string::npos);
   // The tool call and its answer stay together; the oldest user turn is cut.
-  CHECK(msgs[1].role == "assistant");
+  CHECK(msgs[1].role == MessageRole::kAssistant);
   CHECK(msgs[1].tool_calls.size() == 1);
-  CHECK(msgs[2].role == "tool");
+  CHECK(msgs[2].role == MessageRole::kTool);
   CHECK(msgs[3].content == std::string(40, 'u'));
   CHECK(msgs[4].content == "add it");
 
@@ -482,7 +482,8 @@ TEST_CASE("a turn with caller history and store=false writes nothing but still r
   CHECK(refused.status().field() == "conversation_id");
 
   AgentRequest bad_role{"hi"};
-  bad_role.history = std::vector<ChatMessage>{{"wizard", "x", {}, "", ""}};
+  // No such role (an embedder's cast): refused like any bad history.
+  bad_role.history = std::vector<ChatMessage>{{static_cast<MessageRole>(42), "x", {}, "", ""}};
   CHECK(sa.agent->Send(ann, bad_role, f.ctx).status().field() == "messages");
 }
 

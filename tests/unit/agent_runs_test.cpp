@@ -47,7 +47,7 @@ class HeldProvider final : public LlmProvider {
   Result<ChatResponse> Chat(const ChatRequest& request, const DeltaSink& sink,
                             const CancellationToken& cancel) override {
     ChatResponse r;
-    if (request.messages.back().role == "tool") return r;  // after the tool: done
+    if (request.messages.back().role == MessageRole::kTool) return r;  // after the tool: done
     sink("partial");
     while (!release.load()) {
       if (cancel.cancelled()) return CancelledError("cancelled");
@@ -179,10 +179,26 @@ TEST_CASE("runs: other users' runs are not found; runs need scope agent") {
   CHECK(IsNotFound(
       f.core->runs().Attach(bob, reply->run_id, 0, [](const RunEvent&) { return true; })));
   CHECK(IsNotFound(f.core->runs().Get(ann, NewId()).status()));
+  // Open refuses up front what Attach would, before anything is delivered.
+  CHECK(IsNotFound(f.core->runs().Open(bob, reply->run_id, 0).status()));
+  CHECK(IsNotFound(f.core->runs().Open(ann, NewId(), 0).status()));
+  CHECK(IsInvalidArgument(f.core->runs().Open(ann, reply->run_id, -1).status()));
+  auto mine = f.core->runs().Open(ann, reply->run_id, 1);
+  REQUIRE(mine.ok());
+  std::vector<RunEvent> followed;
+  REQUIRE((*mine)->Follow([&](const RunEvent& e) {
+    followed.push_back(e);
+    return true;
+  }).ok());
+  REQUIRE_FALSE(followed.empty());
+  CHECK(followed.front().id == 2);
+  CHECK(followed.back().type == "message.done");
   Principal tasks_only = CoreFixture::WithScopes(ann, {"tasks:read"});
   CHECK(f.core->runs().Get(tasks_only, reply->run_id).status().code() ==
         StatusCode::kPermissionDenied);
   CHECK(f.core->runs().Cancel(tasks_only, reply->run_id).status().code() ==
+        StatusCode::kPermissionDenied);
+  CHECK(f.core->runs().Open(tasks_only, reply->run_id, 0).status().code() ==
         StatusCode::kPermissionDenied);
 }
 

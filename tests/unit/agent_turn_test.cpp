@@ -99,8 +99,8 @@ void TakeToolStep(Turn& turn) {
   CHECK(turn.RunTools(*first, 0));
 }
 
-ChatMessage Chat(std::string role, std::string content) {
-  return ChatMessage{std::move(role), std::move(content), {}, "", ""};
+ChatMessage Chat(MessageRole role, std::string content) {
+  return ChatMessage{role, std::move(content), {}, "", ""};
 }
 
 // Waits up to 5 s for `done`.
@@ -126,17 +126,17 @@ TEST_CASE("turn: the prompt keeps the newest history that fits the budget") {
   TurnRig rig(f, nullptr, o);
   AgentRequest req;
   req.message = "now";
-  req.history = std::vector<ChatMessage>{Chat("user", std::string(20, 'a')),
-                                         Chat("assistant", std::string(20, 'b')),
-                                         Chat("user", std::string(20, 'c'))};
+  req.history = std::vector<ChatMessage>{Chat(MessageRole::kUser, std::string(20, 'a')),
+                                         Chat(MessageRole::kAssistant, std::string(20, 'b')),
+                                         Chat(MessageRole::kUser, std::string(20, 'c'))};
   auto turn = rig.Prepared(ann, req);
   turn->BuildPrompt();
   const std::vector<ChatMessage>& m = turn->chat().messages;
   REQUIRE(m.size() == 4);
-  CHECK(m[0].role == "system");
+  CHECK(m[0].role == MessageRole::kSystem);
   CHECK(m[1].content == std::string(20, 'b'));
   CHECK(m[2].content == std::string(20, 'c'));
-  CHECK(m[3].role == "user");
+  CHECK(m[3].role == MessageRole::kUser);
   CHECK(m[3].content == "now");
 }
 
@@ -146,21 +146,21 @@ TEST_CASE("turn: a tool answer stays with its call when history is trimmed") {
   AgentOptions o;
   o.history_token_budget = 5;
   TurnRig rig(f, nullptr, o);
-  ChatMessage asked = Chat("assistant", "");
+  ChatMessage asked = Chat(MessageRole::kAssistant, "");
   asked.tool_calls.push_back({"c1", "x", Json::object()});  // 5 characters: 2 tokens
-  ChatMessage answer = Chat("tool", std::string(8, 'r'));     // 11 characters: 3 tokens
+  ChatMessage answer = Chat(MessageRole::kTool, std::string(8, 'r'));     // 11 characters: 3 tokens
   answer.tool_call_id = "c1";
   answer.name = "x";
   AgentRequest req;
   req.message = "now";
-  req.history = std::vector<ChatMessage>{Chat("user", std::string(8, 'q')), asked, answer};
+  req.history = std::vector<ChatMessage>{Chat(MessageRole::kUser, std::string(8, 'q')), asked, answer};
   auto turn = rig.Prepared(ann, req);
   turn->BuildPrompt();
   const std::vector<ChatMessage>& m = turn->chat().messages;
   REQUIRE(m.size() == 4);
-  CHECK(m[1].role == "assistant");
+  CHECK(m[1].role == MessageRole::kAssistant);
   REQUIRE(m[1].tool_calls.size() == 1);
-  CHECK(m[2].role == "tool");
+  CHECK(m[2].role == MessageRole::kTool);
   CHECK(m[2].tool_call_id == "c1");
   CHECK(m[3].content == "now");
 }
@@ -179,9 +179,9 @@ TEST_CASE("turn: tool results are fed back to the model") {
   REQUIRE(asked.size() == 2);
   const std::vector<ChatMessage>& m = asked[1].messages;
   REQUIRE(m.size() >= 2);
-  CHECK(m[m.size() - 2].role == "assistant");
+  CHECK(m[m.size() - 2].role == MessageRole::kAssistant);
   REQUIRE(m[m.size() - 2].tool_calls.size() == 1);
-  CHECK(m.back().role == "tool");
+  CHECK(m.back().role == MessageRole::kTool);
   CHECK(m.back().content.find("buy milk") != std::string::npos);
 
   Result<AgentReply> reply = turn->Finish();

@@ -166,7 +166,7 @@ TEST_CASE("reuse after the grace window revokes the family at once") {
                        "invalid_token");
   bool found = false;
   for (const AuditEvent& e : f.Audit(ann.user.id)) {
-    if (e.type == "auth.refresh" && e.outcome == "failed") {
+    if (e.type == "auth.refresh" && e.outcome == AuditOutcome::kFailed) {
       found = true;
       CHECK(e.details["reason"] == "reuse");
       CHECK(e.request_id == "req-reuse");
@@ -428,11 +428,11 @@ TEST_CASE("the audit trail records auth events without secrets") {
   std::vector<AuditEvent> events = f.Audit(ann.user.id);
   std::set<std::string> types;
   for (const AuditEvent& e : events) {
-    types.insert(e.type + "/" + e.outcome);
+    types.insert(e.type + "/" + AuditOutcomeName(e.outcome));
     CHECK(e.ip == "203.0.113.7");
     CHECK(e.user_agent == std::optional<std::string>("test-agent/1.0"));
     CHECK(e.details.is_object());
-    std::string all = e.details.dump() + e.type + e.outcome + e.request_id + e.ip;
+    std::string all = e.details.dump() + e.type + AuditOutcomeName(e.outcome) + e.request_id + e.ip;
     for (const std::string& secret :
          {password, std::string("my wrong secret"), std::string("the new password"),
           ann.tokens.refresh_token, ann.tokens.access_token, refreshed->tokens.refresh_token,

@@ -29,7 +29,7 @@ std::unique_ptr<KeyRing> Open(std::shared_ptr<Storage> storage, Clock& clock,
                               const std::string& secret = "a shared jwt secret",
                               const std::string& import_dir = "") {
   StoredKeyRingOptions o;
-  o.purpose = "access";
+  o.purpose = KeyPurpose::kAccess;
   o.seal_secret = secret;
   o.import_dir = import_dir;
   o.reload_interval = kReload;
@@ -110,7 +110,7 @@ TEST_CASE("stored private keys are sealed with the JWT secret; another secret do
   FakeClock clock;
   auto storage = MemoryStorage();
   auto a = Open(storage, clock);
-  auto keys = storage->ListSigningKeys("access");
+  auto keys = storage->ListSigningKeys(KeyPurpose::kAccess);
   REQUIRE(keys.ok());
   REQUIRE(keys->size() == 1);
   const std::string& sealed = (*keys)[0].sealed_key;
@@ -128,7 +128,7 @@ TEST_CASE("stored private keys are sealed with the JWT secret; another secret do
   clock.Advance(std::chrono::seconds(2));
   CHECK(other->Verify(mine, At(clock)).status().message() == "unknown key id");
   CHECK(a->Verify(theirs, At(clock)).status().message() == "unknown key id");
-  CHECK(storage->ListSigningKeys("access")->size() == 2);
+  CHECK(storage->ListSigningKeys(KeyPurpose::kAccess)->size() == 2);
 }
 
 TEST_CASE("keys of a key directory are imported once, so tokens they signed stay valid") {
@@ -143,11 +143,11 @@ TEST_CASE("keys of a key directory are imported once, so tokens they signed stay
   auto ring = Open(storage, clock, "a shared jwt secret", dir);
   CHECK(ring->Verify(old_token, At(clock)).ok());
   CHECK(KidOf(*ring->Sign(Claims(clock))) == KidOf(old_token));
-  CHECK(storage->ListSigningKeys("access")->size() == 2);
+  CHECK(storage->ListSigningKeys(KeyPurpose::kAccess)->size() == 2);
   // Later rotations in the directory are not read: the database holds the keys.
   REQUIRE((*files)->Rotate().ok());
   auto again = Open(storage, clock, "a shared jwt secret", dir);
-  CHECK(storage->ListSigningKeys("access")->size() == 2);
+  CHECK(storage->ListSigningKeys(KeyPurpose::kAccess)->size() == 2);
   CHECK(KidOf(*again->Sign(Claims(clock))) == KidOf(old_token));
 }
 
@@ -163,12 +163,12 @@ TEST_CASE("a retired key verifies until its tokens have expired, then it is dele
   JwtVerifyOptions unexpired = At(clock);
   unexpired.leeway = std::chrono::hours(1);  // judge the key, not the token's exp
   CHECK(ring->Verify(old_token, unexpired).ok());
-  CHECK(storage->ListSigningKeys("access")->size() == 2);
+  CHECK(storage->ListSigningKeys(KeyPurpose::kAccess)->size() == 2);
   clock.Advance(std::chrono::minutes(1) + std::chrono::seconds(1));
   unexpired = At(clock);
   unexpired.leeway = std::chrono::hours(1);
   CHECK_FALSE(ring->Verify(old_token, unexpired).ok());
-  CHECK(storage->ListSigningKeys("access")->size() == 1);
+  CHECK(storage->ListSigningKeys(KeyPurpose::kAccess)->size() == 1);
   // The signing key is never retired by age, and cannot be retired by hand.
   const std::string kid = KidOf(*ring->Sign(Claims(clock)));
   CHECK(ring->Retire(kid).code() == StatusCode::kFailedPrecondition);
@@ -190,14 +190,14 @@ TEST_CASE("OpenIdentityKeyRing reads the servers' identity key and never makes o
     auto none = OpenIdentityKeyRing(url, secret);
     REQUIRE_FALSE(none.ok());
     CHECK(none.status().reason() == "no_signing_key");
-    CHECK((*storage)->ListSigningKeys("identity")->empty());
+    CHECK((*storage)->ListSigningKeys(KeyPurpose::kIdentity)->empty());
   }
   // A server's ring makes the key; the read-only ring signs with it.
   FakeClock clock;
   auto storage = OpenStorage(url);
   REQUIRE(storage.ok());
   StoredKeyRingOptions o;
-  o.purpose = "identity";
+  o.purpose = KeyPurpose::kIdentity;
   o.seal_secret = secret;
   auto server = OpenStoredKeyRing(std::shared_ptr<Storage>(std::move(*storage)), clock, o);
   REQUIRE(server.ok());

@@ -92,7 +92,7 @@ struct AuthFixture {
   int CountAudit(const std::string& user_id, const std::string& type, const std::string& outcome) {
     int n = 0;
     for (const AuditEvent& e : Audit(user_id)) {
-      if (e.type == type && e.outcome == outcome) ++n;
+      if (e.type == type && AuditOutcomeName(e.outcome) == outcome) ++n;
     }
     return n;
   }

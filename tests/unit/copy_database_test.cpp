@@ -44,7 +44,7 @@ Fixture Fill(Storage& s) {
   f.session = MakeSession(s, f.ann.user.id, "refresh-hash-1", T(0), T(86400000));
   MakeApiKey(s, f.ann.user.id, "key-hash-1", T(1));
   REQUIRE(
-      s.CreateOneTimeToken({"ott-hash", f.ann.user.id, "password_reset", T(0), T(86400000)}).ok());
+      s.CreateOneTimeToken({"ott-hash", f.ann.user.id, TokenPurpose::kPasswordReset, T(0), T(86400000)}).ok());
   MakeTask(s, f.ann.user.id, "buy milk", T(1));
   MakeTask(s, f.ann.user.id, "file taxes", T(2), true);
   MakeTask(s, f.bob.user.id, "bob's task", T(3));
@@ -62,7 +62,7 @@ Fixture Fill(Storage& s) {
   REQUIRE(s.PutUserData({f.ann.user.id, "prefs", "units", Json{{"metric", true}}, T(7)}).ok());
   SigningKey key;
   key.kid = "kid-1";
-  key.purpose = "identity";
+  key.purpose = KeyPurpose::kIdentity;
   key.alg = "EdDSA";
   key.sealed_key = "sealed-bytes";
   key.created_at = T(8);
@@ -89,13 +89,13 @@ void CheckCopied(Storage& s, const Fixture& f) {
       s.RotateRefreshToken("refresh-hash-1", Successor(f.session, "refresh-hash-2", T(10)), T(10));
   CHECK(rotated.ok());
   CHECK(s.GetApiKeyByHash("key-hash-1").ok());
-  auto keys = s.ListSigningKeys("identity");
+  auto keys = s.ListSigningKeys(KeyPurpose::kIdentity);
   REQUIRE(keys.ok());
   REQUIRE(keys->size() == 1);
   CHECK((*keys)[0].sealed_key == "sealed-bytes");
   CHECK((*keys)[0].created_at == T(8));
   CHECK_FALSE((*keys)[0].retired_at.has_value());
-  CHECK(s.ConsumeOneTimeToken("ott-hash", "password_reset", T(10)).ok());
+  CHECK(s.ConsumeOneTimeToken("ott-hash", TokenPurpose::kPasswordReset, T(10)).ok());
   auto tasks = s.ListTasks(f.ann.user.id, TaskQuery{});
   REQUIRE(tasks.ok());
   CHECK(tasks->size() == 2);

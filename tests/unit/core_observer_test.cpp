@@ -27,7 +27,7 @@ class OneToolProvider final : public LlmProvider {
                             const CancellationToken&) override {
     ChatResponse r;
     bool tool_answered = false;
-    for (const ChatMessage& m : request.messages) tool_answered |= m.role == "tool";
+    for (const ChatMessage& m : request.messages) tool_answered |= m.role == MessageRole::kTool;
     if (!tool_answered) {
       r.tool_calls.push_back({"call-1", "add_task", Json{{"title", "buy oat milk"}}});
       r.finish_reason = "tool_calls";

@@ -67,7 +67,7 @@ std::unique_ptr<LlmProvider> Make(const std::string& protocol, const FakeUpstrea
 
 ChatRequest Hello() {
   ChatRequest r;
-  r.messages.push_back({"user", "Say hello", {}, "", ""});
+  r.messages.push_back({MessageRole::kUser, "Say hello", {}, "", ""});
   return r;
 }
 

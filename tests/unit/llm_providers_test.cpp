@@ -42,8 +42,8 @@ std::unique_ptr<LlmProvider> Make(const std::string& protocol, const ProviderCon
 
 ChatRequest Request() {
   ChatRequest r;
-  r.messages.push_back({"system", "You manage tasks.", {}, "", ""});
-  r.messages.push_back({"user", "Add milk to my list", {}, "", ""});
+  r.messages.push_back({MessageRole::kSystem, "You manage tasks.", {}, "", ""});
+  r.messages.push_back({MessageRole::kUser, "Add milk to my list", {}, "", ""});
   ToolSpec add;
   add.name = "add_task";
   add.description = "Add a task";

@@ -13,13 +13,13 @@ namespace {
 // turn asking for a tool (with some text), the tool's result, a final answer.
 ChatRequest SampleConversation() {
   ChatRequest r;
-  r.messages.push_back({"system", "You manage tasks.", {}, "", ""});
-  r.messages.push_back({"user", "Add milk", {}, "", ""});
-  ChatMessage ask{"assistant", "Adding it.", {}, "", ""};
+  r.messages.push_back({MessageRole::kSystem, "You manage tasks.", {}, "", ""});
+  r.messages.push_back({MessageRole::kUser, "Add milk", {}, "", ""});
+  ChatMessage ask{MessageRole::kAssistant, "Adding it.", {}, "", ""};
   ask.tool_calls.push_back({"call_1", "add_task", Json{{"title", "milk"}}});
   r.messages.push_back(ask);
-  r.messages.push_back({"tool", R"({"task":{"id":"t1","title":"milk"}})", {}, "call_1", "add_task"});
-  r.messages.push_back({"assistant", "Done.", {}, "", ""});
+  r.messages.push_back({MessageRole::kTool, R"({"task":{"id":"t1","title":"milk"}})", {}, "call_1", "add_task"});
+  r.messages.push_back({MessageRole::kAssistant, "Done.", {}, "", ""});
   ToolSpec add;
   add.name = "add_task";
   add.description = "Add a task";
@@ -149,7 +149,7 @@ TEST_CASE("llm request: bad requests are InvalidArgument naming the field") {
   CHECK(r.status().field() == "model");
 
   ChatRequest bad_role = SampleConversation();
-  bad_role.messages[1].role = "narrator";
+  bad_role.messages[1].role = static_cast<MessageRole>(42);  // no such role
   r = BuildOllamaRequest(bad_role, "m");
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().field() == "role");

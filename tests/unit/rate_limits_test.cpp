@@ -1,5 +1,6 @@
-// assistant::RateLimiter over storage: two limiters on one storage stand for
-// two servers on one database.
+// assistant::RateLimiter over storage (two limiters on one storage stand for
+// two servers on one database) and in the process only (a gateway's per-IP
+// limit, with no storage at all).
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -111,6 +112,45 @@ TEST_CASE("counting in the process decides as counting in storage does (randomiz
       clock.Advance(std::chrono::milliseconds(rng() % 700));
     }
   }
+}
+
+TEST_CASE("in the process with no storage: the 11th hit in a minute is refused until the window ends") {
+  FakeClock clock;
+  RateLimiter limiter(clock, 10);
+  CHECK(limiter.enabled());
+  for (int i = 0; i < 10; ++i) {
+    auto d = limiter.Hit("ip:1");
+    REQUIRE(d.ok());
+    CHECK(d->allowed);
+    CHECK(d->remaining == 9 - i);
+    CHECK(d->limit == 10);
+    clock.Advance(std::chrono::seconds(1));
+  }
+  clock.Advance(std::chrono::seconds(20));  // 30 s after the first hit
+  auto refused = limiter.Hit("ip:1");
+  REQUIRE(refused.ok());
+  CHECK_FALSE(refused->allowed);
+  CHECK(refused->remaining == 0);
+  CHECK(refused->retry_after_seconds == 30);
+  // Another key is counted apart.
+  CHECK(limiter.Hit("ip:2")->allowed);
+  // Refused hits do not extend the wait: each second until the window
+  // ends is refused, and the first hit after it is let in.
+  for (int i = 1; i < 30; ++i) {
+    clock.Advance(std::chrono::seconds(1));
+    CHECK_FALSE(limiter.Hit("ip:1")->allowed);
+  }
+  clock.Advance(std::chrono::seconds(1));
+  auto again = limiter.Hit("ip:1");
+  CHECK(again->allowed);
+  CHECK(again->remaining == 9);
+}
+
+TEST_CASE("in the process with no storage: a limit of 0 lets every hit in") {
+  FakeClock clock;
+  RateLimiter off(clock, 0);
+  CHECK_FALSE(off.enabled());
+  for (int i = 0; i < 1000; ++i) CHECK(off.Hit("k")->allowed);
 }
 
 }  // TEST_SUITE

@@ -69,6 +69,25 @@ TEST_CASE("message status: each status keeps its stored name and nothing else pa
                                 {"", "running", "Completed", "ok"});
 }
 
+TEST_CASE("audit outcome: each outcome keeps its stored name and nothing else parses") {
+  CheckClosedSet<AuditOutcome>({{AuditOutcome::kOk, "ok"}, {AuditOutcome::kFailed, "failed"}},
+                               &AuditOutcomeName, &ParseAuditOutcome, "outcome",
+                               {"", "OK", "success", "fail", "ok "});
+}
+
+TEST_CASE("token purpose: each purpose keeps its stored name and nothing else parses") {
+  CheckClosedSet<TokenPurpose>({{TokenPurpose::kPasswordReset, "password_reset"},
+                                {TokenPurpose::kEmailVerification, "email_verification"}},
+                               &TokenPurposeName, &ParseTokenPurpose, "purpose",
+                               {"", "reset", "Password_Reset", "email-verification"});
+}
+
+TEST_CASE("key purpose: each purpose keeps its stored name and nothing else parses") {
+  CheckClosedSet<KeyPurpose>({{KeyPurpose::kAccess, "access"}, {KeyPurpose::kIdentity, "identity"}},
+                             &KeyPurposeName, &ParseKeyPurpose, "purpose",
+                             {"", "Access", "refresh", "identity "});
+}
+
 TEST_CASE("task filter: each filter keeps its name, and an empty one means all") {
   CheckClosedSet<TaskFilter>({{TaskFilter::kAll, "all"},
                               {TaskFilter::kPending, "pending"},

@@ -43,7 +43,7 @@ Turn Ask(LlmProvider& p, std::vector<ChatMessage> messages) {
   return t;
 }
 
-ChatMessage UserMsg(const std::string& text) { return {"user", text, {}, "", ""}; }
+ChatMessage UserMsg(const std::string& text) { return {MessageRole::kUser, text, {}, "", ""}; }
 
 }  // namespace
 
@@ -158,7 +158,7 @@ TEST_CASE("greeting, help and unknown input answer with text, no tool") {
 TEST_CASE("the provider asks for the tool, then phrases the result") {
   auto p = NewRulesProvider();
   CHECK(p->name() == "rules");
-  Turn first = Ask(*p, {{"system", "sys", {}, "", ""}, UserMsg("add buy milk to my list")});
+  Turn first = Ask(*p, {{MessageRole::kSystem, "sys", {}, "", ""}, UserMsg("add buy milk to my list")});
   CHECK(first.deltas.empty());
   CHECK(first.response.content.empty());
   CHECK(first.response.finish_reason == "tool_calls");
@@ -169,10 +169,10 @@ TEST_CASE("the provider asks for the tool, then phrases the result") {
   CHECK_FALSE(call.id.empty());
   CHECK(first.response.usage.prompt_tokens > 0);
 
-  Turn second = Ask(*p, {{"system", "sys", {}, "", ""},
+  Turn second = Ask(*p, {{MessageRole::kSystem, "sys", {}, "", ""},
                          UserMsg("add buy milk to my list"),
-                         {"assistant", "", {call}, "", ""},
-                         {"tool", R"({"task":{"id":"t1","title":"buy milk","completed":false}})",
+                         {MessageRole::kAssistant, "", {call}, "", ""},
+                         {MessageRole::kTool, R"({"task":{"id":"t1","title":"buy milk","completed":false}})",
                           {}, call.id, "add_task"}});
   CHECK(second.response.tool_calls.empty());
   CHECK(second.response.content == "Added \u201Cbuy milk\u201D to your list.");
@@ -187,17 +187,17 @@ TEST_CASE("the provider asks for the tool, then phrases the result") {
 TEST_CASE("list results become a numbered list or 'You have no tasks.'") {
   auto p = NewRulesProvider();
   ToolCall call{"c1", "list_tasks", {{"status", "all"}}};
-  Turn empty = Ask(*p, {UserMsg("what's on my list?"), {"assistant", "", {call}, "", ""},
-                        {"tool", R"({"tasks":[]})", {}, "c1", "list_tasks"}});
+  Turn empty = Ask(*p, {UserMsg("what's on my list?"), {MessageRole::kAssistant, "", {call}, "", ""},
+                        {MessageRole::kTool, R"({"tasks":[]})", {}, "c1", "list_tasks"}});
   CHECK(empty.response.content == "You have no tasks.");
-  Turn two = Ask(*p, {UserMsg("what's on my list?"), {"assistant", "", {call}, "", ""},
-                      {"tool",
+  Turn two = Ask(*p, {UserMsg("what's on my list?"), {MessageRole::kAssistant, "", {call}, "", ""},
+                      {MessageRole::kTool,
                        R"({"tasks":[{"title":"buy milk","completed":false},{"title":"call mom","completed":true}]})",
                        {}, "c1", "list_tasks"}});
   CHECK(two.response.content == "Here are your tasks:\n1. buy milk\n2. call mom (done)");
   ToolCall pending{"c2", "list_tasks", {{"status", "pending"}}};
-  Turn none = Ask(*p, {UserMsg("pending tasks"), {"assistant", "", {pending}, "", ""},
-                       {"tool", R"({"tasks":[]})", {}, "c2", "list_tasks"}});
+  Turn none = Ask(*p, {UserMsg("pending tasks"), {MessageRole::kAssistant, "", {pending}, "", ""},
+                       {MessageRole::kTool, R"({"tasks":[]})", {}, "c2", "list_tasks"}});
   CHECK(none.response.content == "You have no pending tasks.");
 }
 
@@ -206,11 +206,11 @@ TEST_CASE("a result handed over with the tool message reads as the same result i
   ToolCall call{"c1", "list_tasks", {{"status", "all"}}};
   const Json result = {{"tasks", {{{"title", "buy milk"}, {"completed", false}},
                                   {{"title", "call mom"}, {"completed", true}}}}};
-  ChatMessage as_text{"tool", result.dump(), {}, "c1", "list_tasks"};
+  ChatMessage as_text{MessageRole::kTool, result.dump(), {}, "c1", "list_tasks"};
   ChatMessage handed = as_text;
   handed.tool_result = std::make_shared<const Json>(result);
-  Turn from_text = Ask(*p, {UserMsg("list tasks"), {"assistant", "", {call}, "", ""}, as_text});
-  Turn from_value = Ask(*p, {UserMsg("list tasks"), {"assistant", "", {call}, "", ""}, handed});
+  Turn from_text = Ask(*p, {UserMsg("list tasks"), {MessageRole::kAssistant, "", {call}, "", ""}, as_text});
+  Turn from_value = Ask(*p, {UserMsg("list tasks"), {MessageRole::kAssistant, "", {call}, "", ""}, handed});
   CHECK(from_text.response.content == "Here are your tasks:\n1. buy milk\n2. call mom (done)");
   CHECK(from_value.response.content == from_text.response.content);
   CHECK(from_value.deltas == from_text.deltas);
@@ -220,13 +220,13 @@ TEST_CASE("a result handed over with the tool message reads as the same result i
 TEST_CASE("tool errors are explained, not hidden") {
   auto p = NewRulesProvider();
   ToolCall call{"c1", "complete_task", {{"task", "walk dog"}}};
-  Turn t = Ask(*p, {UserMsg("mark walk dog as done"), {"assistant", "", {call}, "", ""},
-                    {"tool", R"({"error":{"code":"not_found","message":"no task matches"}})", {},
+  Turn t = Ask(*p, {UserMsg("mark walk dog as done"), {MessageRole::kAssistant, "", {call}, "", ""},
+                    {MessageRole::kTool, R"({"error":{"code":"not_found","message":"no task matches"}})", {},
                      "c1", "complete_task"}});
   CHECK(t.response.content == "I couldn't find a task matching \u201Cwalk dog\u201D.");
   ToolCall add{"c2", "add_task", {{"title", "x"}}};
-  Turn denied = Ask(*p, {UserMsg("add x"), {"assistant", "", {add}, "", ""},
-                         {"tool",
+  Turn denied = Ask(*p, {UserMsg("add x"), {MessageRole::kAssistant, "", {add}, "", ""},
+                         {MessageRole::kTool,
                           R"({"error":{"code":"insufficient_scope","message":"this credential lacks the scope tasks:write"}})",
                           {}, "c2", "add_task"}});
   CHECK(denied.response.content.find("not allowed") != std::string::npos);

@@ -30,7 +30,7 @@ struct ToolCall {
 };
 
 struct ChatMessage {
-  std::string role;  // system | user | assistant | tool
+  MessageRole role = MessageRole::kUser;  // as text: MessageRoleName
   std::string content;
   std::vector<ToolCall> tool_calls;  // assistant messages asking for tools
   std::string tool_call_id;          // tool messages: which call this answers

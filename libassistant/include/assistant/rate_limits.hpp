@@ -11,7 +11,8 @@
 // refused hit costs one storage write (docs/performance.md has its price);
 // RateLimitStore::kProcess counts the same way in this process's memory, for
 // a deployment with one instance on its database (the server's default on
-// SQLite), where the write buys nothing.
+// SQLite), where the write buys nothing, or for a tier with no database (a
+// gateway's per-IP limit).
 //
 // Thread safety: Hit may be called from many threads at once.
 //
@@ -60,6 +61,9 @@ class RateLimiter {
   RateLimiter(Storage& storage, Clock& clock, int limit,
               std::chrono::milliseconds window = std::chrono::minutes(1),
               RateLimitStore store = RateLimitStore::kStorage);
+  // Counts in this process only (RateLimitStore::kProcess), with no
+  // storage. `clock` outlives it. REQUIRES as above.
+  RateLimiter(Clock& clock, int limit, std::chrono::milliseconds window = std::chrono::minutes(1));
   ~RateLimiter();
 
   bool enabled() const { return limit_ > 0; }
@@ -71,7 +75,7 @@ class RateLimiter {
   Result<RateDecision> Hit(const std::string& key);
 
  private:
-  Storage& storage_;
+  Storage* const storage_;  // null when counting in the process only
   Clock& clock_;
   const int limit_;
   const std::chrono::milliseconds window_;

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,6 +114,20 @@ Json RunToJson(const Run& run);
 // RunOptions::keep_alive of silence so a caller can notice a gone client.
 using RunEventSink = std::function<bool(const RunEvent&)>;
 
+// A run found for its caller by RunService::Open, to follow.
+//
+// Thread safety: one thread at a time; it may outlive the request that
+// opened it, not the RunService.
+class RunFollower {
+ public:
+  virtual ~RunFollower() = default;
+  // Delivers the run's events after Open's after_event_id, then follows it
+  // as RunService::Attach does, blocking meanwhile. Fails only for what
+  // happens after Open (the run pruned, storage failing); InvalidArgument
+  // for an empty sink. Call it once.
+  virtual Status Follow(const RunEventSink& sink) = 0;
+};
+
 class RunService {
  public:
   virtual ~RunService() = default;
@@ -129,6 +144,15 @@ class RunService {
   // InvalidArgument (field "last_event_id") for a negative id.
   virtual Status Attach(const Principal& p, const std::string& run_id,
                         int64_t after_event_id, const RunEventSink& sink) = 0;
+
+  // Attach in two steps, for a caller that must answer a refusal before it
+  // delivers anything (an HTTP route, before its status line): every
+  // failure Attach knows up front (scope, NotFound, the id) is returned
+  // here; the follower then delivers as Attach does. Attach is Open, then
+  // Follow.
+  virtual Result<std::unique_ptr<RunFollower>> Open(const Principal& p,
+                                                    const std::string& run_id,
+                                                    int64_t after_event_id) = 0;
 
   // Asks the run to stop. In this process the upstream request is aborted
   // at once; a run of another process stops within RunOptions::cancel_poll

@@ -131,7 +131,7 @@ class Storage {
   // Atomically removes and returns the token. NotFound when missing, of
   // another purpose, or expired at `now` (an expired token is removed too).
   virtual Result<OneTimeToken> ConsumeOneTimeToken(const std::string& token_hash,
-                                                   const std::string& purpose,
+                                                   TokenPurpose purpose,
                                                    Timestamp now) = 0;
 
   // ---- tasks: ordered by (created_at, id) ascending
@@ -279,11 +279,11 @@ class Storage {
   // AlreadyExists when (purpose, kid) is stored; nothing changes then.
   virtual Status AddSigningKey(const SigningKey& key) = 0;
   // The keys of `purpose`, oldest first by (created_at, kid).
-  virtual Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) = 0;
+  virtual Result<std::vector<SigningKey>> ListSigningKeys(KeyPurpose purpose) = 0;
   // Forgets a key: tokens it signed stop verifying. NotFound when missing.
-  virtual Status DeleteSigningKey(const std::string& purpose, const std::string& kid) = 0;
+  virtual Status DeleteSigningKey(KeyPurpose purpose, const std::string& kid) = 0;
   // Deletes keys of `purpose` retired before `cutoff`. Returns how many.
-  virtual Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+  virtual Result<int> DeleteSigningKeysRetiredBefore(KeyPurpose purpose,
                                                      Timestamp cutoff) = 0;
 
   // ---- rate limits (docs/storage.md "Rate limits"): one count for every

@@ -90,7 +90,7 @@ class StorageWrapper : public Storage {
     return target_->CreateOneTimeToken(token);
   }
   Result<OneTimeToken> ConsumeOneTimeToken(const std::string& token_hash,
-                                           const std::string& purpose, Timestamp now) override {
+                                           TokenPurpose purpose, Timestamp now) override {
     return target_->ConsumeOneTimeToken(token_hash, purpose, now);
   }
   Status CreateTask(const Task& task) override { return target_->CreateTask(task); }
@@ -212,13 +212,13 @@ class StorageWrapper : public Storage {
     return target_->DeleteRunsFinishedBefore(cutoff);
   }
   Status AddSigningKey(const SigningKey& key) override { return target_->AddSigningKey(key); }
-  Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
+  Result<std::vector<SigningKey>> ListSigningKeys(KeyPurpose purpose) override {
     return target_->ListSigningKeys(purpose);
   }
-  Status DeleteSigningKey(const std::string& purpose, const std::string& kid) override {
+  Status DeleteSigningKey(KeyPurpose purpose, const std::string& kid) override {
     return target_->DeleteSigningKey(purpose, kid);
   }
-  Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+  Result<int> DeleteSigningKeysRetiredBefore(KeyPurpose purpose,
                                              Timestamp cutoff) override {
     return target_->DeleteSigningKeysRetiredBefore(purpose, cutoff);
   }

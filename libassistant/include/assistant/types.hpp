@@ -100,11 +100,19 @@ struct ApiKey {
   std::optional<Timestamp> revoked_at;
 };
 
+// What a one-time token is for. Storage keeps TokenPurposeName's text; do
+// not change the names.
+enum class TokenPurpose { kPasswordReset, kEmailVerification };
+// "password_reset", "email_verification".
+const char* TokenPurposeName(TokenPurpose purpose);
+// Exact names. InvalidArgument (field "purpose") for any other.
+Result<TokenPurpose> ParseTokenPurpose(std::string_view name);
+
 // Password-reset and email-verification tokens: single use, short-lived.
 struct OneTimeToken {
   std::string token_hash;
   std::string user_id;
-  std::string purpose;  // "password_reset" | "email_verification"
+  TokenPurpose purpose = TokenPurpose::kPasswordReset;
   Timestamp created_at{};
   Timestamp expires_at{};
 };
@@ -186,11 +194,19 @@ struct UserDataEntry {
   Timestamp updated_at{};
 };
 
+// How an audited action ended. Storage keeps AuditOutcomeName's text and
+// the JSON shows it; do not change the names.
+enum class AuditOutcome { kOk, kFailed };
+// "ok", "failed".
+const char* AuditOutcomeName(AuditOutcome outcome);
+// Exact names. InvalidArgument (field "outcome") for any other.
+Result<AuditOutcome> ParseAuditOutcome(std::string_view name);
+
 struct AuditEvent {
   std::string id;
   std::string user_id;  // may be empty for events with no known account
   std::string type;     // user.registered, auth.login, ...
-  std::string outcome;  // ok | failed
+  AuditOutcome outcome = AuditOutcome::kOk;
   std::string ip;
   std::optional<std::string> user_agent;
   std::string request_id;
@@ -198,12 +214,20 @@ struct AuditEvent {
   Timestamp created_at{};
 };
 
+// Which tokens a signing key signs. Storage keeps KeyPurposeName's text; do
+// not change the names.
+enum class KeyPurpose { kAccess, kIdentity };
+// "access", "identity".
+const char* KeyPurposeName(KeyPurpose purpose);
+// Exact names. InvalidArgument (field "purpose") for any other.
+Result<KeyPurpose> ParseKeyPurpose(std::string_view name);
+
 // A token signing key shared by every server on one database
 // (docs/storage.md "Signing keys"). The newest key of a purpose signs; older
 // ones only verify, until the tokens they signed have expired.
 struct SigningKey {
   std::string kid;
-  std::string purpose;  // "access" or "identity"
+  KeyPurpose purpose = KeyPurpose::kAccess;
   std::string alg;      // "EdDSA"
   // The private key sealed by its owner, as text (the core: base64url of
   // AES-256-GCM under a key derived from the JWT secret); storage keeps it

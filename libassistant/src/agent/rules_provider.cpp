@@ -352,7 +352,7 @@ class RulesProvider final : public LlmProvider {
 
     int last_user = -1;
     for (int i = static_cast<int>(request.messages.size()) - 1; i >= 0; --i) {
-      if (request.messages[i].role == "user") {
+      if (request.messages[i].role == MessageRole::kUser) {
         last_user = i;
         break;
       }
@@ -401,7 +401,7 @@ class RulesProvider final : public LlmProvider {
 
   static bool HasToolResults(const ChatRequest& request, int last_user) {
     for (size_t i = last_user + 1; i < request.messages.size(); ++i) {
-      if (request.messages[i].role == "tool") return true;
+      if (request.messages[i].role == MessageRole::kTool) return true;
     }
     return false;
   }
@@ -410,7 +410,7 @@ class RulesProvider final : public LlmProvider {
     std::vector<std::string> lines;
     for (size_t i = last_user + 1; i < request.messages.size(); ++i) {
       const ChatMessage& m = request.messages[i];
-      if (m.role != "tool") continue;
+      if (m.role != MessageRole::kTool) continue;
       std::string tool = m.name;
       Json args = Json::object();
       // The call this result answers gives the arguments (e.g. the status filter).

@@ -76,10 +76,14 @@ class ReplyLoader {
   std::optional<Message> reply_;
 };
 
-Status CheckAttach(int64_t after_event_id, const RunEventSink& sink) {
+Status CheckAfter(int64_t after_event_id) {
   if (after_event_id < 0) {
     return InvalidArgumentError("last_event_id must be 0 or more", "last_event_id");
   }
+  return Status();
+}
+
+Status CheckSink(const RunEventSink& sink) {
   if (!sink) return InvalidArgumentError("an event sink is required", "sink");
   return Status();
 }
@@ -368,14 +372,55 @@ void RunRegistry::Heartbeat() {
 
 Status RunRegistry::Attach(const Principal& p, const std::string& run_id,
                            int64_t after_event_id, const RunEventSink& sink) {
+  ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<RunFollower> follower,
+                             Open(p, run_id, after_event_id));
+  return follower->Follow(sink);
+}
+
+// A run of this process is followed from memory through the handle it was
+// found by (also once it finished); any other through storage.
+class RunRegistry::Follower final : public RunFollower {
+ public:
+  Follower(RunRegistry& registry, std::shared_ptr<LiveRun> live, std::string user_id,
+           std::string run_id, int64_t after_event_id)
+      : registry_(registry),
+        live_(std::move(live)),
+        user_id_(std::move(user_id)),
+        run_id_(std::move(run_id)),
+        after_(after_event_id) {}
+
+  Status Follow(const RunEventSink& sink) override {
+    ASSISTANT_RETURN_IF_ERROR(CheckSink(sink));
+    if (live_) return registry_.AttachLive(*live_, after_, sink);
+    return registry_.AttachStored(user_id_, run_id_, after_, sink);
+  }
+
+ private:
+  RunRegistry& registry_;
+  const std::shared_ptr<LiveRun> live_;
+  const std::string user_id_;
+  const std::string run_id_;
+  const int64_t after_;
+};
+
+Result<std::unique_ptr<RunFollower>> RunRegistry::Open(const Principal& p,
+                                                       const std::string& run_id,
+                                                       int64_t after_event_id) {
   ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kScope));
-  ASSISTANT_RETURN_IF_ERROR(CheckAttach(after_event_id, sink));
-  if (auto live = FindLive(p.user_id, run_id)) return AttachLive(*live, after_event_id, sink);
-  return AttachStored(p.user_id, run_id, after_event_id, sink);
+  ASSISTANT_RETURN_IF_ERROR(CheckAfter(after_event_id));
+  std::shared_ptr<LiveRun> live = FindLive(p.user_id, run_id);
+  if (!live) {
+    // Found now, so that a missing run fails before anything is delivered.
+    Result<Run> stored = ReadStored(p.user_id, run_id);
+    if (!stored.ok()) return NotFoundIfUnsupported(stored.status());
+  }
+  return std::unique_ptr<RunFollower>(
+      std::make_unique<Follower>(*this, std::move(live), p.user_id, run_id, after_event_id));
 }
 
 Status RunRegistry::AttachTo(LiveRun& run, int64_t after_event_id, const RunEventSink& sink) {
-  ASSISTANT_RETURN_IF_ERROR(CheckAttach(after_event_id, sink));
+  ASSISTANT_RETURN_IF_ERROR(CheckAfter(after_event_id));
+  ASSISTANT_RETURN_IF_ERROR(CheckSink(sink));
   return AttachLive(run, after_event_id, sink);
 }
 

@@ -100,12 +100,15 @@ class RunRegistry final : public RunService {
   Result<Run> Get(const Principal& p, const std::string& run_id) override;
   Status Attach(const Principal& p, const std::string& run_id, int64_t after_event_id,
                 const RunEventSink& sink) override;
+  Result<std::unique_ptr<RunFollower>> Open(const Principal& p, const std::string& run_id,
+                                            int64_t after_event_id) override;
   Result<Run> Cancel(const Principal& p, const std::string& run_id) override;
   Result<int> Prune() override;
 
   const RunOptions& options() const { return options_; }
 
  private:
+  class Follower;
   std::shared_ptr<LiveRun> FindLive(const std::string& user_id, const std::string& run_id);
   Status AttachLive(LiveRun& run, int64_t after_event_id, const RunEventSink& sink);
   // GetRun, failing first a running run whose process stopped heartbeating.

@@ -94,12 +94,12 @@ std::string TitleFrom(const std::string& message) {
 std::vector<ChatMessage> Replay(const Message& m) {
   std::vector<ChatMessage> out;
   if (m.role == MessageRole::kUser || m.role == MessageRole::kSystem) {
-    out.push_back({MessageRoleName(m.role), m.content, {}, "", ""});
+    out.push_back({m.role, m.content, {}, "", ""});
     return out;
   }
   if (m.role != MessageRole::kAssistant) return out;
   if (m.tool_calls && m.tool_calls->is_array() && !m.tool_calls->empty()) {
-    ChatMessage calls{"assistant", "", {}, "", ""};
+    ChatMessage calls{MessageRole::kAssistant, "", {}, "", ""};
     std::vector<ChatMessage> results;
     for (const Json& c : *m.tool_calls) {
       if (!c.is_object()) continue;
@@ -112,13 +112,13 @@ std::vector<ChatMessage> Replay(const Message& m) {
       Json result = c.contains("result")
                         ? c["result"]
                         : Json{{"error", {{"code", "cancelled"}, {"message", "not run"}}}};
-      results.push_back({"tool", DumpJson(result), {}, call.id, call.name});
+      results.push_back({MessageRole::kTool, DumpJson(result), {}, call.id, call.name});
       calls.tool_calls.push_back(std::move(call));
     }
     out.push_back(std::move(calls));
     for (ChatMessage& r : results) out.push_back(std::move(r));
   }
-  if (!m.content.empty()) out.push_back({"assistant", m.content, {}, "", ""});
+  if (!m.content.empty()) out.push_back({MessageRole::kAssistant, m.content, {}, "", ""});
   return out;
 }
 
@@ -127,7 +127,7 @@ Result<std::vector<ChatMessage>> CleanHistory(const std::vector<ChatMessage>& in
   std::vector<ChatMessage> out;
   out.reserve(in.size());
   for (const ChatMessage& m : in) {
-    if (m.role != "system" && m.role != "user" && m.role != "assistant" && m.role != "tool") {
+    if (*MessageRoleName(m.role) == '\0') {  // a value outside the enum
       return InvalidArgumentError("message role must be system, user, assistant or tool",
                                   "messages");
     }
@@ -157,7 +157,7 @@ std::vector<ChatMessage> KeepNewest(std::vector<std::vector<ChatMessage>> groups
   for (size_t i = first; i < groups.size(); ++i) {
     for (ChatMessage& m : groups[i]) out.push_back(std::move(m));
   }
-  while (!out.empty() && out.front().role == "tool") out.erase(out.begin());
+  while (!out.empty() && out.front().role == MessageRole::kTool) out.erase(out.begin());
   return out;
 }
 
@@ -288,14 +288,14 @@ void Turn::BuildPrompt() {
     std::string system = system_;
     // The caller's system messages extend the agent's own prompt.
     for (const ChatMessage& m : caller_history_) {
-      if (m.role == "system") system += "\n\n" + m.content;
+      if (m.role == MessageRole::kSystem) system += "\n\n" + m.content;
     }
-    chat_.messages.push_back({"system", std::move(system), {}, "", ""});
+    chat_.messages.push_back({MessageRole::kSystem, std::move(system), {}, "", ""});
     std::vector<ChatMessage> history =
         caller_gave_history_ ? TrimChat(caller_history_) : TrimmedHistory();
     for (ChatMessage& m : history) chat_.messages.push_back(std::move(m));
   }
-  chat_.messages.push_back({"user", content_, {}, "", ""});
+  chat_.messages.push_back({MessageRole::kUser, content_, {}, "", ""});
 }
 
 bool Turn::OnDelta(std::string_view delta) {
@@ -355,7 +355,7 @@ bool Turn::RunTools(ChatResponse& response, int step) {
     OnDelta("(I stopped after " + std::to_string(max_steps) + " tool steps.)");
     return false;
   }
-  ChatMessage asked{"assistant", step_text_, {}, "", ""};
+  ChatMessage asked{MessageRole::kAssistant, step_text_, {}, "", ""};
   asked.tool_plan = response.tool_plan;
   for (ToolCall& call : response.tool_calls) {
     if (call.id.empty()) call.id = "call_" + NewId();
@@ -370,7 +370,7 @@ bool Turn::RunTools(ChatResponse& response, int step) {
     d_.observer->ToolCall({call.name, ran.ok()});
     const Json& result = *results_.emplace_back(std::make_shared<Json>(
         ran.ok() ? std::move(*ran) : api::ErrorEventData(ran.status())));
-    ChatMessage answer{"tool", DumpJson(result), {}, call.id, call.name};
+    ChatMessage answer{MessageRole::kTool, DumpJson(result), {}, call.id, call.name};
     answer.tool_result = results_.back();
     chat_.messages.push_back(std::move(answer));
     Emit("tool.result", refer_to_reply_
@@ -480,8 +480,8 @@ Result<std::vector<Message>> Turn::LoadHistory() {
 std::vector<ChatMessage> Turn::TrimChat(std::vector<ChatMessage> history) const {
   std::vector<std::vector<ChatMessage>> groups;
   for (ChatMessage& m : history) {
-    if (m.role == "system") continue;
-    if (m.role == "tool" && !groups.empty()) {
+    if (m.role == MessageRole::kSystem) continue;
+    if (m.role == MessageRole::kTool && !groups.empty()) {
       groups.back().push_back(std::move(m));
     } else {
       groups.push_back({std::move(m)});

@@ -136,7 +136,7 @@ Json MemoryJson(const Memory& m) {
 Json AuditJson(const AuditEvent& e) {
   return {{"id", e.id},
           {"type", e.type},
-          {"outcome", e.outcome},
+          {"outcome", AuditOutcomeName(e.outcome)},
           {"ip", e.ip},
           {"user_agent", e.user_agent ? Json(*e.user_agent) : Json(nullptr)},
           {"request_id", e.request_id},

@@ -47,8 +47,6 @@ constexpr auto kTouchInterval = std::chrono::minutes(1);
 constexpr int64_t kMaxApiKeyLifetimeSeconds = 10LL * 366 * 24 * 3600;
 constexpr size_t kMaxCacheEntries = 100000;
 constexpr char kDerivationFile[] = "refresh-derivation.key";
-constexpr char kPurposeReset[] = "password_reset";
-constexpr char kPurposeVerify[] = "email_verification";
 
 Status InvalidToken(std::string message = "invalid or expired credential") {
   return UnauthenticatedError(std::move(message), "invalid_token");
@@ -444,7 +442,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
     Result<UserRecord> rec = storage_->GetUserByEmail(norm);
     if (IsNotFound(rec.status())) return Status();
     ASSISTANT_RETURN_IF_ERROR(rec.status());
-    Status s = IssueMailToken(rec->user, token, token_hash, kPurposeReset,
+    Status s = IssueMailToken(rec->user, token, token_hash, TokenPurpose::kPasswordReset,
                               options_.password_reset_ttl);
     if (!s.ok()) {
       // Reporting the failure would reveal that the account exists.
@@ -466,7 +464,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
     std::string user_id;
     Status s = storage_->InTransaction([&]() -> Status {
       Result<OneTimeToken> ott =
-          storage_->ConsumeOneTimeToken(crypto::Sha256Hex(token), kPurposeReset, now);
+          storage_->ConsumeOneTimeToken(crypto::Sha256Hex(token), TokenPurpose::kPasswordReset, now);
       if (IsNotFound(ott.status())) return InvalidToken("invalid or expired reset token");
       ASSISTANT_RETURN_IF_ERROR(ott.status());
       Result<UserRecord> rec = storage_->GetUserById(ott->user_id);
@@ -492,7 +490,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
       return FailedPreconditionError("the email address is already verified", "already_verified");
     }
     std::string token = crypto::RandomToken(kSecretBytes);
-    return IssueMailToken(rec->user, token, crypto::Sha256Hex(token), kPurposeVerify,
+    return IssueMailToken(rec->user, token, crypto::Sha256Hex(token), TokenPurpose::kEmailVerification,
                           options_.email_verification_ttl);
   }
 
@@ -500,7 +498,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
     if (token.empty() || token.size() > kMaxOpaqueTokenBytes) return InvalidToken();
     Timestamp now = Now();
     Result<OneTimeToken> ott =
-        storage_->ConsumeOneTimeToken(crypto::Sha256Hex(token), kPurposeVerify, now);
+        storage_->ConsumeOneTimeToken(crypto::Sha256Hex(token), TokenPurpose::kEmailVerification, now);
     if (IsNotFound(ott.status())) return InvalidToken("invalid or expired verification token");
     ASSISTANT_RETURN_IF_ERROR(ott.status());
     Result<UserRecord> rec = storage_->GetUserById(ott->user_id);
@@ -631,7 +629,7 @@ class AuthServiceImpl final : public AuthServiceInternal {
   }
 
   Status IssueMailToken(const User& user, const std::string& token, const std::string& token_hash,
-                        const char* purpose, std::chrono::seconds ttl) {
+                        TokenPurpose purpose, std::chrono::seconds ttl) {
     Timestamp now = Now();
     OneTimeToken ott;
     ott.token_hash = token_hash;
@@ -642,10 +640,10 @@ class AuthServiceImpl final : public AuthServiceInternal {
     ASSISTANT_RETURN_IF_ERROR(storage_->CreateOneTimeToken(ott));
     MailMessage m;
     m.to = user.email;
-    m.kind = purpose;
+    m.kind = TokenPurposeName(purpose);
     m.token = token;
     const int64_t minutes = std::max<int64_t>(1, ttl.count() / 60);
-    if (ott.purpose == kPurposeReset) {
+    if (ott.purpose == TokenPurpose::kPasswordReset) {
       m.subject = "Reset your password";
       m.body = "Someone asked to reset the password of this account. If it was you, use this "
                "token to choose a new password:\n\n" + token +
@@ -883,7 +881,7 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
   // every instance on it; without one (an embedder's bare AuthService),
   // in the key directories or in memory as before.
   const bool keys_stored = !o.jwt_secret.empty();
-  auto stored_ring = [&](const char* purpose, const std::string& import_dir,
+  auto stored_ring = [&](KeyPurpose purpose, const std::string& import_dir,
                          std::chrono::seconds lifetime) {
     StoredKeyRingOptions so;
     so.purpose = purpose;
@@ -892,7 +890,7 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
     so.reload_interval = o.signing_key_reload;
     so.token_lifetime = lifetime;
     if (deps.on_new_signing_key) {
-      so.on_new_key = [report = deps.on_new_signing_key, purpose] { report(purpose); };
+      so.on_new_key = [report = deps.on_new_signing_key, purpose] { report(KeyPurposeName(purpose)); };
     }
     return OpenStoredKeyRing(deps.storage, *deps.clock, std::move(so));
   };
@@ -903,7 +901,7 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
     }
     ASSISTANT_ASSIGN_OR_RETURN(access, KeyRing::Hs256(o.jwt_secret));
   } else if (keys_stored) {
-    ASSISTANT_ASSIGN_OR_RETURN(access, stored_ring("access", o.jwt_key_dir, o.access_token_ttl));
+    ASSISTANT_ASSIGN_OR_RETURN(access, stored_ring(KeyPurpose::kAccess, o.jwt_key_dir, o.access_token_ttl));
   } else if (!o.jwt_key_dir.empty()) {
     ASSISTANT_ASSIGN_OR_RETURN(access, KeyRing::LoadOrCreateEd25519(o.jwt_key_dir));
   } else {
@@ -912,7 +910,7 @@ Result<std::unique_ptr<AuthServiceInternal>> NewAuthService(AuthDeps deps) {
   std::unique_ptr<KeyRing> identity;
   if (keys_stored) {
     Result<std::unique_ptr<KeyRing>> r =
-        stored_ring("identity", o.identity_key_dir, kIdentityTokenTtl);
+        stored_ring(KeyPurpose::kIdentity, o.identity_key_dir, kIdentityTokenTtl);
     if (!r.ok()) {
       return Status(r.status().code(), r.status().message(), r.status().reason(),
                     "identity_key_dir");

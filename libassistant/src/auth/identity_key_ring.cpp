@@ -28,7 +28,7 @@ Result<std::unique_ptr<KeyRing>> OpenIdentityKeyRing(const std::string& database
                   "database");
   }
   StoredKeyRingOptions o;
-  o.purpose = "identity";
+  o.purpose = KeyPurpose::kIdentity;
   o.seal_secret = std::move(jwt_secret);
   o.token_lifetime = kIdentityTokenTtl;
   o.read_only = true;

@@ -24,8 +24,12 @@ constexpr auto kClockMargin = std::chrono::minutes(1);
 
 // The row a sealed key belongs to: a sealed key moved to another row, or to
 // another purpose, does not open.
-std::string SealContext(const std::string& purpose, const std::string& kid) {
-  return "libassistant signing key v1\n" + purpose + "\n" + kid;
+std::string SealContext(KeyPurpose purpose, const std::string& kid) {
+  std::string context = "libassistant signing key v1\n";
+  context += KeyPurposeName(purpose);
+  context += '\n';
+  context += kid;
+  return context;
 }
 
 class StoredKeyRing final : public KeyRing {
@@ -52,7 +56,7 @@ class StoredKeyRing final : public KeyRing {
       }
     }
     if (options_.read_only) {
-      return FailedPreconditionError("the database holds no " + options_.purpose +
+      return FailedPreconditionError(std::string("the database holds no ") + KeyPurposeName(options_.purpose) +
                                          " key that this JWT secret opens: start a server on "
                                          "it first, with the same secret",
                                      "no_signing_key");
@@ -220,8 +224,8 @@ class StoredKeyRing final : public KeyRing {
 
 Result<std::unique_ptr<KeyRing>> OpenStoredKeyRing(std::shared_ptr<Storage> storage, Clock& clock,
                                                    StoredKeyRingOptions options) {
-  if (!storage || options.seal_secret.empty() || options.purpose.empty()) {
-    return InvalidArgumentError("a stored key ring needs storage, a purpose and the JWT secret",
+  if (!storage || options.seal_secret.empty()) {
+    return InvalidArgumentError("a stored key ring needs storage and the JWT secret",
                                 "jwt_secret");
   }
   auto ring = std::make_unique<StoredKeyRing>(std::move(storage), clock, std::move(options));

@@ -33,7 +33,7 @@
 namespace assistant {
 
 struct StoredKeyRingOptions {
-  std::string purpose;      // "access" or "identity"; rings of each are apart
+  KeyPurpose purpose = KeyPurpose::kAccess;  // rings of each purpose are apart
   std::string seal_secret;  // the JWT secret; required
   std::string import_dir;   // a key directory to import from; may be empty
   std::chrono::milliseconds reload_interval{10000};

@@ -39,6 +39,16 @@ static_assert(std::size(kMessageStatusNames) == static_cast<size_t>(MessageStatu
 constexpr const char* kTaskFilterNames[] = {"all", "pending", "completed"};
 static_assert(std::size(kTaskFilterNames) == static_cast<size_t>(TaskFilter::kCompleted) + 1);
 
+constexpr const char* kAuditOutcomeNames[] = {"ok", "failed"};
+static_assert(std::size(kAuditOutcomeNames) == static_cast<size_t>(AuditOutcome::kFailed) + 1);
+
+constexpr const char* kTokenPurposeNames[] = {"password_reset", "email_verification"};
+static_assert(std::size(kTokenPurposeNames) ==
+              static_cast<size_t>(TokenPurpose::kEmailVerification) + 1);
+
+constexpr const char* kKeyPurposeNames[] = {"access", "identity"};
+static_assert(std::size(kKeyPurposeNames) == static_cast<size_t>(KeyPurpose::kIdentity) + 1);
+
 }  // namespace
 
 const char* RunStatusName(RunStatus status) { return NameIn(kRunStatusNames, status); }
@@ -71,6 +81,27 @@ Result<TaskFilter> ParseTaskFilter(std::string_view name) {
   if (name.empty()) return TaskFilter::kAll;
   return ParseIn<TaskFilter>(kTaskFilterNames, name, "status must be all, pending or completed",
                              "status");
+}
+
+const char* AuditOutcomeName(AuditOutcome outcome) { return NameIn(kAuditOutcomeNames, outcome); }
+
+Result<AuditOutcome> ParseAuditOutcome(std::string_view name) {
+  return ParseIn<AuditOutcome>(kAuditOutcomeNames, name, "outcome must be ok or failed",
+                               "outcome");
+}
+
+const char* TokenPurposeName(TokenPurpose purpose) { return NameIn(kTokenPurposeNames, purpose); }
+
+Result<TokenPurpose> ParseTokenPurpose(std::string_view name) {
+  return ParseIn<TokenPurpose>(kTokenPurposeNames, name,
+                               "purpose must be password_reset or email_verification", "purpose");
+}
+
+const char* KeyPurposeName(KeyPurpose purpose) { return NameIn(kKeyPurposeNames, purpose); }
+
+Result<KeyPurpose> ParseKeyPurpose(std::string_view name) {
+  return ParseIn<KeyPurpose>(kKeyPurposeNames, name, "purpose must be access or identity",
+                             "purpose");
 }
 
 }  // namespace assistant

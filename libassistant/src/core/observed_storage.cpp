@@ -63,7 +63,7 @@ class ObservedStorage final : public StorageWrapper {
   Status CreateOneTimeToken(const OneTimeToken& token) override {
     return Timed("CreateOneTimeToken", [&] { return target()->CreateOneTimeToken(token); });
   }
-  Result<OneTimeToken> ConsumeOneTimeToken(const std::string& hash, const std::string& purpose,
+  Result<OneTimeToken> ConsumeOneTimeToken(const std::string& hash, TokenPurpose purpose,
                                            Timestamp now) override {
     return Timed("ConsumeOneTimeToken",
                  [&] { return target()->ConsumeOneTimeToken(hash, purpose, now); });

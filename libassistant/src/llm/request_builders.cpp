@@ -17,11 +17,10 @@ Status Validate(const ChatRequest& request, const std::string& default_model) {
     return InvalidArgumentError("no model configured for the LLM provider", "model");
   }
   for (const ChatMessage& m : request.messages) {
-    if (m.role != "system" && m.role != "user" && m.role != "assistant" &&
-        m.role != "tool") {
-      return InvalidArgumentError("unknown message role \"" + m.role + "\"", "role");
+    if (*MessageRoleName(m.role) == '\0') {  // a value outside the enum
+      return InvalidArgumentError("unknown message role", "role");
     }
-    if (m.role == "tool" && m.tool_call_id.empty()) {
+    if (m.role == MessageRole::kTool && m.tool_call_id.empty()) {
       return InvalidArgumentError("a tool message must name the call it answers",
                                   "tool_call_id");
     }
@@ -121,8 +120,8 @@ Result<Json> BuildOpenAiRequest(const ChatRequest& request,
   ASSISTANT_RETURN_IF_ERROR(Validate(request, default_model));
   Json messages = Json::array();
   for (const ChatMessage& m : request.messages) {
-    Json msg = {{"role", m.role}};
-    if (m.role == "assistant" && !m.tool_calls.empty()) {
+    Json msg = {{"role", MessageRoleName(m.role)}};
+    if (m.role == MessageRole::kAssistant && !m.tool_calls.empty()) {
       // content may be null next to tool calls.
       msg["content"] = m.content.empty() ? Json(nullptr) : Json(m.content);
       Json calls = Json::array();
@@ -135,7 +134,7 @@ Result<Json> BuildOpenAiRequest(const ChatRequest& request,
     } else {
       msg["content"] = m.content;
     }
-    if (m.role == "tool") msg["tool_call_id"] = m.tool_call_id;
+    if (m.role == MessageRole::kTool) msg["tool_call_id"] = m.tool_call_id;
     messages.push_back(std::move(msg));
   }
   Json body = {{"model", ModelOf(request, default_model)},
@@ -152,8 +151,8 @@ Result<Json> BuildOllamaRequest(const ChatRequest& request,
   ASSISTANT_RETURN_IF_ERROR(Validate(request, default_model));
   Json messages = Json::array();
   for (const ChatMessage& m : request.messages) {
-    Json msg = {{"role", m.role}, {"content", m.content}};
-    if (m.role == "assistant" && !m.tool_calls.empty()) {
+    Json msg = {{"role", MessageRoleName(m.role)}, {"content", m.content}};
+    if (m.role == MessageRole::kAssistant && !m.tool_calls.empty()) {
       Json calls = Json::array();
       for (const ToolCall& c : m.tool_calls) {
         calls.push_back(
@@ -161,7 +160,7 @@ Result<Json> BuildOllamaRequest(const ChatRequest& request,
       }
       msg["tool_calls"] = std::move(calls);
     }
-    if (m.role == "tool" && !m.name.empty()) msg["tool_name"] = m.name;
+    if (m.role == MessageRole::kTool && !m.name.empty()) msg["tool_name"] = m.name;
     messages.push_back(std::move(msg));
   }
   Json body = {{"model", ModelOf(request, default_model)},
@@ -177,8 +176,8 @@ Result<Json> BuildCohereRequest(const ChatRequest& request,
   ASSISTANT_RETURN_IF_ERROR(Validate(request, default_model));
   Json messages = Json::array();
   for (const ChatMessage& m : request.messages) {
-    Json msg = {{"role", m.role}};
-    if (m.role == "assistant" && !m.tool_calls.empty()) {
+    Json msg = {{"role", MessageRoleName(m.role)}};
+    if (m.role == MessageRole::kAssistant && !m.tool_calls.empty()) {
       // Cohere's docs send the plan back with its calls; text that came
       // without a plan stands in for it.
       const std::string& plan = m.tool_plan.empty() ? m.content : m.tool_plan;
@@ -191,7 +190,7 @@ Result<Json> BuildCohereRequest(const ChatRequest& request,
                          {"function", {{"name", c.name}, {"arguments", ArgumentsText(c)}}}});
       }
       msg["tool_calls"] = std::move(calls);
-    } else if (m.role == "tool") {
+    } else if (m.role == MessageRole::kTool) {
       msg["tool_call_id"] = m.tool_call_id;
       msg["content"] = Json::array({CohereToolContent(m)});
     } else {

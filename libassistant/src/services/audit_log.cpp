@@ -24,7 +24,7 @@ AuditEvent AuditLog::Make(const std::string& user_id, const std::string& type, b
   e.id = NewId();
   e.user_id = user_id;
   e.type = type;
-  e.outcome = ok ? "ok" : "failed";
+  e.outcome = ok ? AuditOutcome::kOk : AuditOutcome::kFailed;
   e.ip = ctx.ip;
   e.user_agent = ctx.user_agent;
   e.request_id = ctx.request_id;

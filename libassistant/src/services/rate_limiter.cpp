@@ -17,6 +17,11 @@ int CeilSeconds(std::chrono::milliseconds d) {
   return static_cast<int>((d.count() + 999) / 1000);
 }
 
+// Windows longer than kPruneAge would be pruned while still open.
+std::chrono::milliseconds ClampWindow(std::chrono::milliseconds window) {
+  return std::clamp<std::chrono::milliseconds>(window, std::chrono::seconds(1), kPruneAge);
+}
+
 }  // namespace
 
 // RateLimitStore::kProcess: what Storage::HitRateLimit does to its table,
@@ -51,12 +56,19 @@ struct RateLimiter::ProcessCounters {
 
 RateLimiter::RateLimiter(Storage& storage, Clock& clock, int limit,
                          std::chrono::milliseconds window, RateLimitStore store)
-    : storage_(storage),
+    : storage_(&storage),
       clock_(clock),
       limit_(limit),
-      window_(std::clamp<std::chrono::milliseconds>(window, std::chrono::seconds(1), kPruneAge)),
+      window_(ClampWindow(window)),
       process_(store == RateLimitStore::kProcess ? std::make_unique<ProcessCounters>()
                                                  : nullptr) {}
+
+RateLimiter::RateLimiter(Clock& clock, int limit, std::chrono::milliseconds window)
+    : storage_(nullptr),
+      clock_(clock),
+      limit_(limit),
+      window_(ClampWindow(window)),
+      process_(std::make_unique<ProcessCounters>()) {}
 
 RateLimiter::~RateLimiter() = default;
 
@@ -69,14 +81,14 @@ Result<RateDecision> RateLimiter::Hit(const std::string& key) {
     if (process_) {
       process_->DeleteBefore(now - kPruneAge);
     } else {
-      storage_.DeleteRateLimitsBefore(now - kPruneAge).status().IgnoreError();  // tidying only
+      storage_->DeleteRateLimitsBefore(now - kPruneAge).status().IgnoreError();  // tidying only
     }
   }
   RateWindow w;
   if (process_) {
     w = process_->Hit(key, limit_, window_, now);
   } else {
-    ASSISTANT_ASSIGN_OR_RETURN(w, storage_.HitRateLimit(key, limit_, window_, now));
+    ASSISTANT_ASSIGN_OR_RETURN(w, storage_->HitRateLimit(key, limit_, window_, now));
   }
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(w.window_start + window_ - now);
   d.allowed = w.counted;

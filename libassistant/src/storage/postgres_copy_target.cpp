@@ -76,7 +76,8 @@ class PostgresCopyTarget final : public CopyTarget {
               const std::vector<Row>& rows) override {
     std::string head = "INSERT INTO " + Work().quote_name(table) + " (";
     for (size_t i = 0; i < columns.size(); ++i) {
-      head += (i == 0 ? "" : ",") + work_->quote_name(columns[i]);
+      if (i != 0) head += ',';
+      head += work_->quote_name(columns[i]);
     }
     head += ")";
     // Identity values are copied as they are (message order follows seq).

@@ -714,13 +714,14 @@ class PostgresStorage final : public Storage {
       tx.Exec(
           "INSERT INTO one_time_tokens(token_hash, user_id, purpose, created_at, expires_at) "
           "VALUES ($1,$2,$3,$4,$5)",
-          t.token_hash, t.user_id, t.purpose, Ms(t.created_at), Ms(t.expires_at));
+          t.token_hash, t.user_id, std::string(TokenPurposeName(t.purpose)), Ms(t.created_at),
+          Ms(t.expires_at));
       return Status();
     });
   }
 
   Result<OneTimeToken> ConsumeOneTimeToken(const std::string& token_hash,
-                                           const std::string& purpose, Timestamp now) override {
+                                           TokenPurpose purpose, Timestamp now) override {
     // nullopt = not usable; the transaction still commits so an expired
     // token's removal sticks. DELETE ... RETURNING takes the row exactly
     // once however many servers present it.
@@ -728,12 +729,12 @@ class PostgresStorage final : public Storage {
       auto rows = tx.Exec(
           "DELETE FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2 "
           "RETURNING token_hash, user_id, purpose, created_at, expires_at",
-          token_hash, purpose);
+          token_hash, std::string(TokenPurposeName(purpose)));
       if (rows.empty()) return std::optional<OneTimeToken>();
       OneTimeToken t;
       t.token_hash = TextCol(rows[0][0]);
       t.user_id = TextCol(rows[0][1]);
-      t.purpose = TextCol(rows[0][2]);
+      t.purpose = purpose;  // the row matched it
       t.created_at = TimeCol(rows[0][3]);
       t.expires_at = TimeCol(rows[0][4]);
       if (t.expires_at <= now) return std::optional<OneTimeToken>();
@@ -793,7 +794,12 @@ class PostgresStorage final : public Storage {
     std::optional<bool> completed;
     if (q.status != TaskFilter::kAll) completed = q.status == TaskFilter::kCompleted;
     std::optional<std::string> pattern;
-    if (!q.title_contains.empty()) pattern = "%" + EscapeLike(q.title_contains) + "%";
+    if (!q.title_contains.empty()) {
+      // Appended, not `"%" + text`: GCC 12 warns falsely (-Wrestrict) on that.
+      pattern.emplace(1, '%');
+      *pattern += EscapeLike(q.title_contains);
+      *pattern += '%';
+    }
     std::optional<int64_t> after_ms;
     std::optional<std::string> after_id;
     if (q.after) {
@@ -1335,29 +1341,30 @@ class PostgresStorage final : public Storage {
     return Transact([&](Tx& tx) -> Status {
       tx.Exec(Sql({"INSERT INTO signing_keys(", kSigningKeyCols,
                    ") VALUES ($1,$2,$3,$4,$5,NULL)"}),
-              k.kid, k.purpose, k.alg, k.sealed_key, Ms(k.created_at));
+              k.kid, std::string(KeyPurposeName(k.purpose)), k.alg, k.sealed_key, Ms(k.created_at));
       tx.Exec(
           "UPDATE signing_keys SET retired_at = $1 "
           "WHERE purpose = $2 AND kid <> $3 AND retired_at IS NULL",
-          Ms(k.created_at), k.purpose, k.kid);
+          Ms(k.created_at), std::string(KeyPurposeName(k.purpose)), k.kid);
       return Status();
     });
   }
 
-  Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
+  Result<std::vector<SigningKey>> ListSigningKeys(KeyPurpose purpose) override {
     return Query([&](Tx& tx) -> Result<std::vector<SigningKey>> {
       auto rows = tx.Exec(Sql({"SELECT ", kSigningKeyCols,
                                " FROM signing_keys WHERE purpose = $1 ORDER BY created_at, kid"}),
-                          purpose);
+                          std::string(KeyPurposeName(purpose)));
       std::vector<SigningKey> out;
       for (const auto& r : rows) out.push_back(rows::ReadSigningKey(PgRow{r}));
       return out;
     });
   }
 
-  Status DeleteSigningKey(const std::string& purpose, const std::string& kid) override {
+  Status DeleteSigningKey(KeyPurpose purpose, const std::string& kid) override {
     return Transact([&](Tx& tx) -> Status {
-      if (tx.Exec("DELETE FROM signing_keys WHERE purpose = $1 AND kid = $2", purpose, kid)
+      if (tx.Exec("DELETE FROM signing_keys WHERE purpose = $1 AND kid = $2",
+                  std::string(KeyPurposeName(purpose)), kid)
               .affected_rows() == 0) {
         return NotFoundError("no signing key with that kid");
       }
@@ -1365,13 +1372,13 @@ class PostgresStorage final : public Storage {
     });
   }
 
-  Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+  Result<int> DeleteSigningKeysRetiredBefore(KeyPurpose purpose,
                                              Timestamp cutoff) override {
     return Transact([&](Tx& tx) -> Result<int> {
       return static_cast<int>(
           tx.Exec("DELETE FROM signing_keys WHERE purpose = $1 AND retired_at IS NOT NULL "
                   "AND retired_at < $2",
-                  purpose, Ms(cutoff))
+                  std::string(KeyPurposeName(purpose)), Ms(cutoff))
               .affected_rows());
     });
   }
@@ -1435,7 +1442,7 @@ class PostgresStorage final : public Storage {
 
   static void InsertAudit(Tx& tx, const AuditEvent& a) {
     tx.Exec(Sql({"INSERT INTO audit_events(", kAuditCols, ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"}),
-            a.id, NullIfEmpty(a.user_id), a.type, a.outcome, a.ip, a.user_agent, a.request_id,
+            a.id, NullIfEmpty(a.user_id), a.type, std::string(AuditOutcomeName(a.outcome)), a.ip, a.user_agent, a.request_id,
             DumpJson(a.details), Ms(a.created_at));
   }
 

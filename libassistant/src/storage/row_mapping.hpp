@@ -187,7 +187,7 @@ AuditEvent ReadAudit(const Row& r) {
   a.id = r.Text(0);
   a.user_id = r.OptText(1).value_or("");
   a.type = r.Text(2);
-  a.outcome = r.Text(3);
+  a.outcome = ParseAuditOutcome(r.Text(3)).value_or(AuditOutcome::kFailed);
   a.ip = r.Text(4);
   a.user_agent = r.OptText(5);
   a.request_id = r.Text(6);
@@ -223,7 +223,7 @@ template <typename Row>
 SigningKey ReadSigningKey(const Row& r) {
   SigningKey k;
   k.kid = r.Text(0);
-  k.purpose = r.Text(1);
+  k.purpose = ParseKeyPurpose(r.Text(1)).value_or(KeyPurpose::kAccess);  // listed by purpose
   k.alg = r.Text(2);
   k.sealed_key = r.Text(3);
   k.created_at = Time(r, 4);

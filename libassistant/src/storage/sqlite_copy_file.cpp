@@ -23,7 +23,10 @@ std::string Quote(const std::string& name) {
 
 std::string ColumnList(const std::vector<std::string>& columns) {
   std::string out;
-  for (const std::string& c : columns) out += (out.empty() ? "" : ",") + Quote(c);
+  for (const std::string& c : columns) {
+    if (!out.empty()) out += ',';
+    out += Quote(c);
+  }
   return out;
 }
 

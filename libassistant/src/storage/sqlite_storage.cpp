@@ -1018,7 +1018,7 @@ class SqliteStorage final : public Storage {
           "VALUES (?,?,?,?,?)");
       st->bind(1, t.token_hash);
       st->bind(2, t.user_id);
-      st->bind(3, t.purpose);
+      st->bind(3, TokenPurposeName(t.purpose));
       st->bind(4, Ms(t.created_at));
       st->bind(5, Ms(t.expires_at));
       st->exec();
@@ -1027,7 +1027,7 @@ class SqliteStorage final : public Storage {
   }
 
   Result<OneTimeToken> ConsumeOneTimeToken(const std::string& token_hash,
-                                           const std::string& purpose, Timestamp now) override {
+                                           TokenPurpose purpose, Timestamp now) override {
     // nullopt = not usable; the transaction still commits so an expired
     // token's removal sticks.
     auto r = Write([&](Connection& c) -> Result<std::optional<OneTimeToken>> {
@@ -1040,7 +1040,10 @@ class SqliteStorage final : public Storage {
         if (!st->executeStep()) return std::optional<OneTimeToken>();
         t.token_hash = TextCol(*st, 0);
         t.user_id = TextCol(*st, 1);
-        t.purpose = TextCol(*st, 2);
+        // A name no version issues is not usable for any purpose.
+        Result<TokenPurpose> stored = ParseTokenPurpose(TextCol(*st, 2));
+        if (!stored.ok()) return std::optional<OneTimeToken>();
+        t.purpose = *stored;
         t.created_at = TimeCol(*st, 3);
         t.expires_at = TimeCol(*st, 4);
       }
@@ -1779,7 +1782,7 @@ class SqliteStorage final : public Storage {
       Stmt ins = c.Prepare(Sql({"INSERT INTO signing_keys(", kSigningKeyCols,
                                 ") VALUES (?,?,?,?,?,NULL)"}));
       ins->bind(1, k.kid);
-      ins->bind(2, k.purpose);
+      ins->bind(2, KeyPurposeName(k.purpose));
       ins->bind(3, k.alg);
       ins->bind(4, k.sealed_key);
       ins->bind(5, Ms(k.created_at));
@@ -1788,41 +1791,41 @@ class SqliteStorage final : public Storage {
           "UPDATE signing_keys SET retired_at = ? "
           "WHERE purpose = ? AND kid <> ? AND retired_at IS NULL");
       retire->bind(1, Ms(k.created_at));
-      retire->bind(2, k.purpose);
+      retire->bind(2, KeyPurposeName(k.purpose));
       retire->bind(3, k.kid);
       retire->exec();
       return Status();
     });
   }
 
-  Result<std::vector<SigningKey>> ListSigningKeys(const std::string& purpose) override {
+  Result<std::vector<SigningKey>> ListSigningKeys(KeyPurpose purpose) override {
     return Read([&](Connection& c) -> Result<std::vector<SigningKey>> {
       Stmt st = c.Prepare(Sql({"SELECT ", kSigningKeyCols,
                                " FROM signing_keys WHERE purpose = ? ORDER BY created_at, kid"}));
-      st->bind(1, purpose);
+      st->bind(1, KeyPurposeName(purpose));
       std::vector<SigningKey> out;
       while (st->executeStep()) out.push_back(rows::ReadSigningKey(SqliteRow{*st}));
       return out;
     });
   }
 
-  Status DeleteSigningKey(const std::string& purpose, const std::string& kid) override {
+  Status DeleteSigningKey(KeyPurpose purpose, const std::string& kid) override {
     return Write([&](Connection& c) -> Status {
       Stmt st = c.Prepare("DELETE FROM signing_keys WHERE purpose = ? AND kid = ?");
-      st->bind(1, purpose);
+      st->bind(1, KeyPurposeName(purpose));
       st->bind(2, kid);
       if (st->exec() == 0) return NotFoundError("no signing key with that kid");
       return Status();
     });
   }
 
-  Result<int> DeleteSigningKeysRetiredBefore(const std::string& purpose,
+  Result<int> DeleteSigningKeysRetiredBefore(KeyPurpose purpose,
                                              Timestamp cutoff) override {
     return Write([&](Connection& c) -> Result<int> {
       Stmt st = c.Prepare(
           "DELETE FROM signing_keys WHERE purpose = ? AND retired_at IS NOT NULL "
           "AND retired_at < ?");
-      st->bind(1, purpose);
+      st->bind(1, KeyPurposeName(purpose));
       st->bind(2, Ms(cutoff));
       return st->exec();
     });
@@ -1979,7 +1982,7 @@ class SqliteStorage final : public Storage {
       st->bind(2, a.user_id);
     }
     st->bind(3, a.type);
-    st->bind(4, a.outcome);
+    st->bind(4, AuditOutcomeName(a.outcome));
     st->bind(5, a.ip);
     BindOptText(*st, 6, a.user_agent);
     st->bind(7, a.request_id);

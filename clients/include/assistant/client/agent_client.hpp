@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "assistant/client/auth_client.hpp"
+#include "assistant/runs.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
 
@@ -57,7 +58,7 @@ struct RunInfo {
   std::string id;
   std::string conversation_id;
   std::string message_id;
-  std::string status;  // running | completed | cancelled | failed
+  RunStatus status = RunStatus::kRunning;
   Timestamp created_at{};
   std::optional<Timestamp> finished_at;
 };
