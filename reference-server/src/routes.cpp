@@ -631,6 +631,8 @@ void AgentRoutes(HttpServer& s, std::vector<Route>& r) {
   r.push_back(Make("GET", "/api/agent/runs/{id}/events", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kNone, 200, events_doc,
                    [&s](Call& c) -> Result<Reply> { return StreamRunEvents(s, c); }));
+  // 503 (with Retry-After) while the caller's or the server's stream slots are taken.
+  r.back().doc.errors = {404, 503};
   r.push_back(Make("POST", "/api/agent/runs/{id}/cancel", Access::kAuthenticated,
                    RateClass::kApi, BodyKind::kNone, 202,
                    Doc("Stop a run; its partial reply is stored, marked cancelled", "agent",
