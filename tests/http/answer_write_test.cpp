@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "http/transport.hpp"
+#include "loopback_socket.hpp"
+#include "test_seed.hpp"
 
 namespace {
 
@@ -73,7 +75,7 @@ std::string Expected(const Planned& p, bool keep_alive) {
 TEST_SUITE("http.transport") {
   TEST_CASE(
       "answers arrive as Beast serializes them, in order, pipelined, to a slow random reader") {
-    const unsigned seed = std::random_device{}();
+    const unsigned seed = TestSeed();
     MESSAGE("seed " << seed);
     http::TransportOptions options;
     options.workers = 4;
@@ -104,14 +106,7 @@ TEST_SUITE("http.transport") {
       expected += Expected(p, !last);
       answered_by.push_back(expected.size());
     }
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int small = 4096;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(transport.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const int fd = ConnectWithFixedReceiveBuffer(transport.port());
     // Half the requests pipelined in one write, the rest one by one as
     // answers come, so both the buffered and the read path start requests.
     size_t cut = 0;

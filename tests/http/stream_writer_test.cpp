@@ -12,10 +12,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <future>
 #include <random>
 #include <string>
@@ -23,6 +26,8 @@
 #include <vector>
 
 #include "http/transport.hpp"
+#include "loopback_socket.hpp"
+#include "test_seed.hpp"
 
 namespace {
 
@@ -52,20 +57,6 @@ class Running {
   std::thread thread_;
 };
 
-// Connects with a small receive buffer, so that a slow reader pushes back
-// on the server soon.
-int ConnectSmall(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  const int small = 4096;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  return fd;
-}
-
 void SendAll(int fd, const std::string& bytes) {
   REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(bytes.size()));
@@ -85,45 +76,93 @@ std::vector<std::string> ChunksFor(unsigned seed) {
   return chunks;
 }
 
+// The most a TCP send buffer grows to here (net.ipv4.tcp_wmem's maximum).
+size_t MaxSendBuffer() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  size_t min = 0, def = 0, max = 0;
+  if (in >> min >> def >> max) return max;
+  return 4 << 20;  // Linux's default
+}
+
 }  // namespace
 
 TEST_SUITE("http.transport") {
   TEST_CASE("a stream's chunks arrive as Beast frames them, in order, to slow random readers") {
-    const unsigned seed = std::random_device{}();
+    const unsigned seed = TestSeed();
     MESSAGE("seed " << seed);
     http::TransportOptions options;
     options.workers = 4;
     options.drain_timeout = milliseconds(2000);
+    constexpr int kStreams = 4;
     std::atomic<int> completed{0};
+    // Per stream, for its reader's first pause: since when its worker has
+    // been inside Write (0: not in Write), and whether the stream ended.
+    std::vector<std::atomic<int64_t>> in_write_since(kStreams);
+    std::vector<std::atomic<bool>> ended(kStreams);
+    for (int n = 0; n < kStreams; ++n) {
+      in_write_since[n] = 0;
+      ended[n] = false;
+    }
     Running server(options, [&](const http::Request& req, http::Response& res) {
-      const unsigned stream_seed = seed + static_cast<unsigned>(std::stoul(req.Query("n")));
-      res.SetStream("application/octet-stream", [&, stream_seed](http::StreamWriter& w) {
+      const int n = std::stoi(req.Query("n"));
+      const unsigned stream_seed = seed + static_cast<unsigned>(n);
+      res.SetStream("application/octet-stream", [&, n, stream_seed](http::StreamWriter& w) {
         std::mt19937 pace(stream_seed * 7);
         for (const auto& chunk : ChunksFor(stream_seed)) {
-          if (!w.Write(chunk)) return false;
+          in_write_since[n] = Clock::now().time_since_epoch().count();
+          const bool written = w.Write(chunk);
+          in_write_since[n] = 0;
+          if (!written) {
+            ended[n] = true;
+            return false;
+          }
           // Sometimes a pause: the queue drains and the next chunk goes
           // straight to the socket; else chunks pile up behind a write.
           if (pace() % 8 == 0) std::this_thread::sleep_for(milliseconds(pace() % 3));
         }
         ++completed;
+        ended[n] = true;
         return true;
       });
     });
 
-    constexpr int kStreams = 4;
+    // How each read ended, for a failure's report; whether its reader saw
+    // its worker wait for room (the path under test).
+    std::vector<std::string> endings(kStreams);
+    std::vector<bool> saw_wait(kStreams, false);
     std::vector<std::future<std::string>> reads;
     for (int n = 0; n < kStreams; ++n) {
       reads.push_back(std::async(std::launch::async, [&, n] {
-        const int fd = ConnectSmall(server.port());
+        const int fd = ConnectWithFixedReceiveBuffer(server.port());
         SendAll(fd, "GET /s?n=" + std::to_string(n) + " HTTP/1.1\r\nHost: t\r\n\r\n");
         std::mt19937 pace(seed + 1000 + static_cast<unsigned>(n));
         std::string got;
         std::vector<char> buf(1 << 16);
-        // First the socket buffers fill and chunks queue behind a write.
-        std::this_thread::sleep_for(milliseconds(300));
+        // First the socket buffers fill and chunks queue behind a write,
+        // until the worker has waited for room a while (or the stream
+        // ended, when it fits in the buffers).
+        const auto pause_end = Clock::now() + std::chrono::seconds(5);
+        while (!ended[n] && Clock::now() < pause_end) {
+          const int64_t since = in_write_since[n];
+          if (since != 0 && Clock::now().time_since_epoch().count() - since >=
+                                std::chrono::duration_cast<Clock::duration>(milliseconds(100))
+                                    .count()) {
+            saw_wait[n] = true;
+            break;
+          }
+          std::this_thread::sleep_for(milliseconds(2));
+        }
+        const auto start = Clock::now();
         for (;;) {
           const ssize_t r = ::recv(fd, buf.data(), 1 + pace() % buf.size(), 0);
-          if (r <= 0) break;  // the server closes after the stream
+          if (r <= 0) {  // the server closes after the stream
+            const int err = r < 0 ? errno : 0;
+            endings[n] = "recv " + std::to_string(r) + " errno " + std::to_string(err) + " after " +
+                         std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - start)
+                                            .count()) +
+                         " ms of reading";
+            break;
+          }
           got.append(buf.data(), static_cast<size_t>(r));
           if (pace() % 4 == 0)
             std::this_thread::sleep_for(std::chrono::microseconds(pace() % 3000));
@@ -146,12 +185,16 @@ TEST_SUITE("http.transport") {
       }
       expected += boost::beast::buffers_to_string(boost::beast::http::make_chunk_last());
       const std::string body = got.substr(head_end + 4);
-      INFO("stream " << n << ": " << body.size() << " bytes of " << expected.size());
+      INFO("stream " << n << ": " << body.size() << " bytes of " << expected.size() << "; "
+                     << endings[n]);
       CHECK(body.size() == expected.size());
       const auto diff = std::mismatch(body.begin(), body.end(), expected.begin(), expected.end());
       INFO("first difference at byte " << (diff.first - body.begin()));
       const bool same = body == expected;  // not printed: megabytes
       CHECK(same);
+      // A stream larger than both socket buffers can hold must have made
+      // its worker wait for the reader.
+      if (expected.size() > MaxSendBuffer() + 2 * 256 * 1024) CHECK(saw_wait[n]);
     }
     CHECK(completed == kStreams);
   }
@@ -171,7 +214,7 @@ TEST_SUITE("http.transport") {
         return ok;
       });
     });
-    const int fd = ConnectSmall(server.port());
+    const int fd = ConnectWithFixedReceiveBuffer(server.port());
     SendAll(fd, "GET /s HTTP/1.1\r\nHost: t\r\n\r\n");
     const auto start = Clock::now();
     auto when = ended.get_future();
