@@ -81,6 +81,18 @@ void Admin(const std::string& url, const std::string& sql) {
   n.exec(sql);
 }
 
+// A user with a fixed creation time and the given email.
+UserRecord SomeUser(const std::string& email) {
+  UserRecord r;
+  r.user.id = NewId();
+  r.user.email = email;
+  r.user.name = "U";
+  r.user.preferences = Json::object();
+  r.user.created_at = r.user.updated_at = FromUnixMillis(1767225600000);
+  r.password_hash = "h";
+  return r;
+}
+
 std::unique_ptr<Storage> MustOpen(const std::string& url, const StorageOptions& options = {}) {
   auto s = OpenStorage(url, options);
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
@@ -232,13 +244,7 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     StorageOptions options;
     options.pool_connections = 3;
     auto s = MustOpen(fresh, options);
-    UserRecord r;
-    r.user.id = NewId();
-    r.user.email = "kill@example.com";
-    r.user.name = "K";
-    r.user.preferences = Json::object();
-    r.user.created_at = r.user.updated_at = FromUnixMillis(1767225600000);
-    r.password_hash = "h";
+    const UserRecord r = SomeUser("kill@example.com");
     REQUIRE(s->CreateUser(r).ok());
     // As a database restart does to every open connection.
     const std::string db = fresh.substr(fresh.rfind('/') + 1);
@@ -248,6 +254,36 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     REQUIRE_MESSAGE(back.ok(), back.status().ToString());
     CHECK(back->user.email == "kill@example.com");
     CHECK(s->Ping().ok());
+  }
+
+  SUBCASE("more calls at once than connections: every call is served, on at most that many") {
+    // Callers wait for a connection and each one returned wakes one of them;
+    // a wake-up lost here would leave a caller waiting for ever.
+    const std::string fresh = dbs.Fresh();
+    StorageOptions options;
+    options.pool_connections = 2;
+    auto s = MustOpen(fresh, options);
+    const UserRecord r = SomeUser("pool@example.com");
+    REQUIRE(s->CreateUser(r).ok());
+    constexpr int kThreads = 12;
+    constexpr int kCalls = 40;
+    std::vector<int> served(kThreads, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kCalls; ++i) {
+          auto u = s->GetUserById(r.user.id);
+          if (u.ok() && u->user.email == "pool@example.com") ++served[t];
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) CHECK(served[t] == kCalls);
+    const std::string db = fresh.substr(fresh.rfind('/') + 1);
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    CHECK(n.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = " + n.quote(db))[0][0]
+              .as<int>() <= 2);
   }
 
   SUBCASE("a deleted word is in no row of any table, search vectors included") {

@@ -1528,6 +1528,7 @@ class PostgresStorage final : public Storage {
   // Returns a connection to the pool, or drops it (and every idle one: they
   // went down with it) when it broke.
   void Release(std::unique_ptr<Connection> c, bool healthy) {
+    bool dropped = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (healthy && c->db.is_open()) {
@@ -1536,9 +1537,17 @@ class PostgresStorage final : public Storage {
         open_ -= 1 + static_cast<int>(idle_.size());
         idle_.clear();
         c.reset();
+        dropped = true;
       }
     }
-    cv_.notify_all();
+    // One connection back serves one waiter: waking them all (when more
+    // calls than connections run) cost a futile wake-up and a lock fight per
+    // waiter on every query. After a drop, every waiter may open its own.
+    if (dropped) {
+      cv_.notify_all();
+    } else {
+      cv_.notify_one();
+    }
   }
 
   // Runs `fn` in one transaction on a pooled connection: committed when it
