@@ -8,8 +8,11 @@
 // they did not run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -284,6 +287,43 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     pqxx::nontransaction n(c);
     CHECK(n.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = " + n.quote(db))[0][0]
               .as<int>() <= 2);
+  }
+
+  SUBCASE("a rate-limit hit is one statement, without BEGIN and COMMIT") {
+    // Every limited request pays for this call: a transaction around its one
+    // upsert would be three round trips instead of one. What PostgreSQL saw
+    // is read from its log (scripts/pg-test-server.sh names it).
+    const char* log_path = std::getenv("ASSISTANT_TEST_PG_LOG");
+    if (log_path == nullptr || *log_path == '\0') {
+      MESSAGE("ASSISTANT_TEST_PG_LOG unset: the statement count is not checked");
+      return;
+    }
+    const std::string fresh = dbs.Fresh();
+    const std::string db = fresh.substr(fresh.rfind('/') + 1);
+    // Only this database's connections log their statements.
+    Admin(url, "ALTER DATABASE " + db + " SET log_statement = 'all'");
+    auto s = MustOpen(fresh);
+    const std::uintmax_t before = std::filesystem::file_size(log_path);
+    const std::string key = "ip:autocommit-" + NewId();
+    const Timestamp now = FromUnixMillis(1767225600000);
+    for (int i = 0; i < 3; ++i) {
+      auto w = s->HitRateLimit(key, 2, std::chrono::minutes(1), now);
+      REQUIRE_MESSAGE(w.ok(), w.status().ToString());
+      CHECK(w->counted == (i < 2));  // the third finds the window full
+      CHECK(w->hits == std::min(i + 1, 2));
+    }
+    std::ifstream in(log_path);
+    in.seekg(static_cast<std::streamoff>(before));
+    int upserts = 0, transactions = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("INSERT INTO rate_limits") != std::string::npos) ++upserts;
+      if (line.find("statement: BEGIN") != std::string::npos ||
+          line.find("statement: COMMIT") != std::string::npos) {
+        ++transactions;
+      }
+    }
+    CHECK(upserts == 3);
+    CHECK(transactions == 0);
   }
 
   SUBCASE("a deleted word is in no row of any table, search vectors included") {
