@@ -15,6 +15,9 @@
 #   bench/http/cpu.sh [bare|get|post|agent|conversation]...      default: bare get
 #   BIN_DIR=build/bin CONNS=16 DURATION=5 PORT=18290 bench/http/cpu.sh bare get
 # Prints: scenario, req/s, p99 ms, non-2xx, server CPU us per request, cores used.
+# PG_URL=postgresql://... (scripts/pg-test-server.sh's ASSISTANT_TEST_PG_URL): the server
+# runs on a fresh database there instead of SQLite, and the PostgreSQL processes' CPU per
+# request is printed too (pg_us_per_req; every postgres process on the machine counts).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,15 +31,21 @@ for t in curl jq wrk; do command -v "$t" >/dev/null || { echo "cpu.sh: $t not fo
 
 server_pid=
 work=
+pg_db=
+PSQL=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -1 || true)
 stop() {
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   server_pid=
   [[ -n $work ]] && rm -rf "$work"
   work=
+  if [[ -n $pg_db ]]; then "$PSQL" -q -X "$PG_URL" -c "DROP DATABASE IF EXISTS $pg_db" >/dev/null; fi
+  pg_db=
 }
 trap stop EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Every postgres process's CPU ticks (the backends serving us among them).
+pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {s += $14 + $15} END {print s + 0}'; }
 
 measure() {
   local mode=$1 base="http://127.0.0.1:$PORT" path=/api/tasks
@@ -44,8 +53,14 @@ measure() {
   if [[ $mode == bare ]]; then
     "$BIN_DIR/bare-httplib-server" --port "$PORT" >/dev/null 2>&1 &
   else
-    "$BIN_DIR/assistant-server" --port "$PORT" --database "sqlite://$work/bench.db" \
-      --rate-limit-api 0 --rate-limit-auth 0 >"$work/server.log" 2>&1 &
+    local database="sqlite://$work/bench.db"
+    if [[ -n ${PG_URL:-} ]]; then
+      pg_db="cpu_bench_$$"
+      "$PSQL" -q -X "$PG_URL" -c "CREATE DATABASE $pg_db" >/dev/null
+      database="${PG_URL%/*}/$pg_db"
+    fi
+    "$BIN_DIR/assistant-server" --port "$PORT" --database "$database" \
+      --rate-limit-api 0 --rate-limit-auth 0 --state-dir "$work/state" >"$work/server.log" 2>&1 &
   fi
   server_pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
@@ -75,24 +90,26 @@ measure() {
     esac
   fi
   wrk -t2 -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
-  local t0 t1 out
-  t0=$(cpu_ticks "$server_pid")
+  local t0 t1 p0 p1 out
+  t0=$(cpu_ticks "$server_pid"); p0=$(pg_ticks)
   out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
-  t1=$(cpu_ticks "$server_pid")
+  t1=$(cpu_ticks "$server_pid"); p1=$(pg_ticks)
   [[ -n $out ]] || { echo "cpu.sh: wrk gave no result for $mode" >&2; stop; return; }
-  python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" <<'PY'
+  python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" "$p0" "$p1" "${pg_db:+pg}" <<'PY'
 import sys
-mode, line, t0, t1, hz, dur = sys.argv[1:]
+mode, line, t0, t1, hz, dur, p0, p1, pg = sys.argv[1:]
 v = dict(kv.split("=", 1) for kv in line.split()[1:])
 secs = (float(t1) - float(t0)) / float(hz)
+n = int(v['requests'])
+pg_part = f" pg_us_per_req={(float(p1) - float(p0)) / float(hz) * 1e6 / n:6.1f}" if pg else ""
 print(f"{mode:12} req/s={float(v['rps']):9.0f} p99_ms={float(v['p99_ms']):8.2f} "
-      f"non2xx={v['non2xx']} cpu_us_per_req={secs * 1e6 / int(v['requests']):6.1f} "
-      f"cores={secs / float(dur):.2f}")
+      f"non2xx={v['non2xx']} cpu_us_per_req={secs * 1e6 / n:6.1f} "
+      f"cores={secs / float(dur):.2f}{pg_part}")
 PY
   stop
 }
 
 modes=("$@")
 [[ ${#modes[@]} -gt 0 ]] || modes=(bare get)
-echo "# cpu.sh conns=$CONNS duration=${DURATION}s bin=$BIN_DIR"
+echo "# cpu.sh conns=$CONNS duration=${DURATION}s bin=$BIN_DIR${PG_URL:+ database=postgresql}"
 for m in "${modes[@]}"; do measure "$m"; done

@@ -8,8 +8,11 @@
 // they did not run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -79,6 +82,18 @@ void Admin(const std::string& url, const std::string& sql) {
   pqxx::connection c(url);
   pqxx::nontransaction n(c);
   n.exec(sql);
+}
+
+// A user with a fixed creation time and the given email.
+UserRecord SomeUser(const std::string& email) {
+  UserRecord r;
+  r.user.id = NewId();
+  r.user.email = email;
+  r.user.name = "U";
+  r.user.preferences = Json::object();
+  r.user.created_at = r.user.updated_at = FromUnixMillis(1767225600000);
+  r.password_hash = "h";
+  return r;
 }
 
 std::unique_ptr<Storage> MustOpen(const std::string& url, const StorageOptions& options = {}) {
@@ -232,13 +247,7 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     StorageOptions options;
     options.pool_connections = 3;
     auto s = MustOpen(fresh, options);
-    UserRecord r;
-    r.user.id = NewId();
-    r.user.email = "kill@example.com";
-    r.user.name = "K";
-    r.user.preferences = Json::object();
-    r.user.created_at = r.user.updated_at = FromUnixMillis(1767225600000);
-    r.password_hash = "h";
+    const UserRecord r = SomeUser("kill@example.com");
     REQUIRE(s->CreateUser(r).ok());
     // As a database restart does to every open connection.
     const std::string db = fresh.substr(fresh.rfind('/') + 1);
@@ -248,6 +257,73 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     REQUIRE_MESSAGE(back.ok(), back.status().ToString());
     CHECK(back->user.email == "kill@example.com");
     CHECK(s->Ping().ok());
+  }
+
+  SUBCASE("more calls at once than connections: every call is served, on at most that many") {
+    // Callers wait for a connection and each one returned wakes one of them;
+    // a wake-up lost here would leave a caller waiting for ever.
+    const std::string fresh = dbs.Fresh();
+    StorageOptions options;
+    options.pool_connections = 2;
+    auto s = MustOpen(fresh, options);
+    const UserRecord r = SomeUser("pool@example.com");
+    REQUIRE(s->CreateUser(r).ok());
+    constexpr int kThreads = 12;
+    constexpr int kCalls = 40;
+    std::vector<int> served(kThreads, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kCalls; ++i) {
+          auto u = s->GetUserById(r.user.id);
+          if (u.ok() && u->user.email == "pool@example.com") ++served[t];
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) CHECK(served[t] == kCalls);
+    const std::string db = fresh.substr(fresh.rfind('/') + 1);
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    CHECK(n.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = " + n.quote(db))[0][0]
+              .as<int>() <= 2);
+  }
+
+  SUBCASE("a rate-limit hit is one statement, without BEGIN and COMMIT") {
+    // Every limited request pays for this call: a transaction around its one
+    // upsert would be three round trips instead of one. What PostgreSQL saw
+    // is read from its log (scripts/pg-test-server.sh names it).
+    const char* log_path = std::getenv("ASSISTANT_TEST_PG_LOG");
+    if (log_path == nullptr || *log_path == '\0') {
+      MESSAGE("ASSISTANT_TEST_PG_LOG unset: the statement count is not checked");
+      return;
+    }
+    const std::string fresh = dbs.Fresh();
+    const std::string db = fresh.substr(fresh.rfind('/') + 1);
+    // Only this database's connections log their statements.
+    Admin(url, "ALTER DATABASE " + db + " SET log_statement = 'all'");
+    auto s = MustOpen(fresh);
+    const std::uintmax_t before = std::filesystem::file_size(log_path);
+    const std::string key = "ip:autocommit-" + NewId();
+    const Timestamp now = FromUnixMillis(1767225600000);
+    for (int i = 0; i < 3; ++i) {
+      auto w = s->HitRateLimit(key, 2, std::chrono::minutes(1), now);
+      REQUIRE_MESSAGE(w.ok(), w.status().ToString());
+      CHECK(w->counted == (i < 2));  // the third finds the window full
+      CHECK(w->hits == std::min(i + 1, 2));
+    }
+    std::ifstream in(log_path);
+    in.seekg(static_cast<std::streamoff>(before));
+    int upserts = 0, transactions = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("INSERT INTO rate_limits") != std::string::npos) ++upserts;
+      if (line.find("statement: BEGIN") != std::string::npos ||
+          line.find("statement: COMMIT") != std::string::npos) {
+        ++transactions;
+      }
+    }
+    CHECK(upserts == 3);
+    CHECK(transactions == 0);
   }
 
   SUBCASE("a deleted word is in no row of any table, search vectors included") {

@@ -1312,7 +1312,11 @@ class PostgresStorage final : public Storage {
 
   Result<RateWindow> HitRateLimit(const std::string& key, int limit,
                                   std::chrono::milliseconds window, Timestamp now) override {
-    return Transact([&](Tx& tx) -> Result<RateWindow> {
+    // One upsert, atomic on its own, so no transaction around it; a full
+    // window's SELECT after it took its own snapshot at READ COMMITTED in a
+    // transaction too. Run again after a lost connection, a hit may count
+    // twice: the limit then refuses early, never lets more through.
+    return Autocommit([&](Tx& tx) -> Result<RateWindow> {
       // The row lock orders servers hitting the same key.
       static const std::string kHit = HitRateLimitSql('$');
       auto counted = tx.Exec(kHit, key, Ms(now), Ms(now - window), limit);
@@ -1528,6 +1532,7 @@ class PostgresStorage final : public Storage {
   // Returns a connection to the pool, or drops it (and every idle one: they
   // went down with it) when it broke.
   void Release(std::unique_ptr<Connection> c, bool healthy) {
+    bool dropped = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (healthy && c->db.is_open()) {
@@ -1536,9 +1541,17 @@ class PostgresStorage final : public Storage {
         open_ -= 1 + static_cast<int>(idle_.size());
         idle_.clear();
         c.reset();
+        dropped = true;
       }
     }
-    cv_.notify_all();
+    // One connection back serves one waiter: waking them all (when more
+    // calls than connections run) cost a futile wake-up and a lock fight per
+    // waiter on every query. After a drop, every waiter may open its own.
+    if (dropped) {
+      cv_.notify_all();
+    } else {
+      cv_.notify_one();
+    }
   }
 
   // Runs `fn` in one transaction on a pooled connection: committed when it
@@ -1576,7 +1589,7 @@ class PostgresStorage final : public Storage {
 
   template <typename Fn>
   auto Transact(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
-    return Run<pqxx::work>(std::forward<Fn>(fn));
+    return Run<pqxx::work, false>(std::forward<Fn>(fn));
   }
 
   // A read: `fn` runs only SELECTs, without BEGIN and COMMIT (one round trip
@@ -1585,13 +1598,23 @@ class PostgresStorage final : public Storage {
   // read sees the same rows as it would inside a transaction.
   template <typename Fn>
   auto Query(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
-    return Run<pqxx::nontransaction>(std::forward<Fn>(fn));
+    return Run<pqxx::nontransaction, true>(std::forward<Fn>(fn));
   }
 
-  template <typename Work, typename Fn>
+  // A write of one statement (and reads after it) without BEGIN and COMMIT:
+  // the statement commits on its own, one round trip instead of three. Only
+  // for calls that need no transaction around their statements and can
+  // bear being run again: after a lost connection Run repeats the call once,
+  // and the first run's statement may have committed.
+  template <typename Fn>
+  auto Autocommit(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    return Run<pqxx::nontransaction, false>(std::forward<Fn>(fn));
+  }
+
+  // kReadOnly: only SELECTs may run (Tx refuses anything else).
+  template <typename Work, bool kReadOnly, typename Fn>
   auto Run(Fn&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
-    constexpr bool kReadOnly = std::is_same_v<Work, pqxx::nontransaction>;
     // Inside InTransaction a read, too, runs in the open transaction (and
     // sees its writes).
     if (open_tx_ != nullptr && open_tx_->owner == this) return TransactNested(*open_tx_, fn);
