@@ -471,9 +471,10 @@ TEST_CASE("sqlite: the WAL is checkpointed into the database file while writes g
   CHECK(fs::file_size(main_file) >= want);
   // The WAL was reused from its start after checkpoints rather than
   // growing with every write: these writes append ~19,000 frames (~80 MB);
-  // reused, the largest seen was 14 MB, depending on how far the writer ran
-  // ahead of the checkpoints.
-  CHECK(fs::file_size(dir.path() / "c.db-wal") < 10000u * 4120u);
+  // reused, the largest seen on a quiet machine was 14 MB. How far the
+  // writer runs ahead of the checkpoints depends on the machine's load, so
+  // the bound only asks that the WAL was reused at all.
+  CHECK(fs::file_size(dir.path() / "c.db-wal") < 15000u * 4120u);
   auto tasks = s->ListTasks(user_id, TaskQuery{});
   REQUIRE(tasks.ok());
   CHECK(tasks->size() > 0);
