@@ -29,12 +29,13 @@ Result<int> ParseInt(const std::string& flag, const std::string& v, int lo, int 
   int out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (ec != std::errc() || p != v.data() + v.size() || out < lo || out > hi) {
-    // INT_FLAG passes the config field's name: the flag spells it with '-'.
+    // INT_FLAG passes the config field's name: the flag (in the message and
+    // as the error's field, as every other flag's error) spells it with '-'.
     std::string spelled = flag;
     std::replace(spelled.begin(), spelled.end(), '_', '-');
     return InvalidArgumentError("--" + spelled + " wants an integer from " +
                                     std::to_string(lo) + " to " + std::to_string(hi),
-                                flag);
+                                spelled);
   }
   return out;
 }
@@ -175,6 +176,11 @@ const std::vector<Flag>& Flags() {
        "max(4, max-streams / 8)",
        "of those, open at once for one user (0 = the default); one more gets 429",
        INT_FLAG(max_streams_per_user, 0, 16384)},
+      {"db-pool", "ASSISTANT_DB_POOL", Kind::kInt, "8",
+       "PostgreSQL: most database connections this server opens; a request finding all "
+       "busy waits for one (several servers: keep the sum under the database's "
+       "max_connections)",
+       INT_FLAG(db_pool, 1, 256)},
       {"max-turns-in-flight", "ASSISTANT_MAX_TURNS_IN_FLIGHT", Kind::kInt, "1024",
        "agent turns running at once across all users; one more is 429 agent_busy (a turn "
        "holds a thread and an upstream request for its whole length)",
@@ -407,6 +413,7 @@ Result<Options> BuildCoreOptions(const ServerConfig& c) {
   o.agent.api_key = c.llm_api_key;
   o.agent.llm_timeout = std::chrono::seconds(c.llm_timeout);
   o.agent.max_turns_in_flight = c.max_turns_in_flight;
+  o.storage.pool_connections = c.db_pool;
   o.runs.retention = std::chrono::seconds(c.run_retention);
   o.runs.cancel_when_sink_gone = c.on_disconnect == "cancel";
   o.outbox_path = c.outbox;

@@ -43,6 +43,7 @@ struct ServerConfig {
   int max_streams = 512;  // open agent streams, each on a worker of its own
   int max_streams_per_user = 0;  // of them, one user's; 0 = max(4, max_streams / 8)
   int max_turns_in_flight = 1024;    // AgentOptions::max_turns_in_flight
+  int db_pool = 8;                   // StorageOptions::pool_connections (PostgreSQL)
   int max_connections = 4096;        // open at once; one more: 503 and close
   int max_connections_per_ip = 1024; // from one client address
   int header_timeout = 10;           // seconds for a request's whole header block

@@ -127,6 +127,19 @@ TEST_CASE("config: --copy-database takes FROM and TO") {
   CHECK(HelpText().find("--copy-database FROM TO") != std::string::npos);
 }
 
+TEST_CASE("config: --db-pool sizes the PostgreSQL pool the core opens") {
+  auto c = ParseConfig({"--db-pool", "16"}, FakeEnv({}));
+  REQUIRE(c.ok());
+  auto options = BuildCoreOptions(*c);
+  REQUIRE(options.ok());
+  CHECK(options->storage.pool_connections == 16);
+  CHECK(BuildCoreOptions(*ParseConfig({}, FakeEnv({})))->storage.pool_connections == 8);
+  auto zero = ParseConfig({"--db-pool", "0"}, FakeEnv({}));
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.status().field() == "db-pool");
+  CHECK_FALSE(ParseConfig({}, FakeEnv({{"ASSISTANT_DB_POOL", "257"}})).ok());
+}
+
 TEST_CASE("config: --help lists every flag with its variable") {
   const std::string help = HelpText();
   for (const char* flag :
@@ -134,7 +147,7 @@ TEST_CASE("config: --help lists every flag with its variable") {
         "--llm-provider", "--llm-base-url", "--llm-model", "--apps", "--cors-origins",
         "--rate-limit-auth", "--rate-limit-api", "--on-disconnect", "--log-format", "--threads",
         "--refresh-grace", "--llm-timeout", "--run-retention", "--production", "--state-dir",
-        "--trusted-proxies", "--max-turns-in-flight"}) {
+        "--trusted-proxies", "--max-turns-in-flight", "--db-pool"}) {
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
   }
   for (const char* env : {"ASSISTANT_HOST", "ASSISTANT_DATABASE_URL", "ASSISTANT_LLM_API_KEY",
