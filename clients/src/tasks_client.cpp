@@ -11,7 +11,7 @@ std::string TaskPath(const std::string& id) { return "/api/tasks/" + internal::E
 }  // namespace
 
 Result<TaskPage> TasksClient::List(const TaskQuery& query) {
-  std::string path = "/api/tasks?status=" + internal::Escape(query.status) +
+  std::string path = "/api/tasks?status=" + std::string(TaskFilterName(query.status)) +
                      "&limit=" + std::to_string(query.limit);
   if (!query.q.empty()) path += "&q=" + internal::Escape(query.q);
   if (!query.cursor.empty()) path += "&cursor=" + internal::Escape(query.cursor);

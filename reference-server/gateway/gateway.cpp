@@ -49,20 +49,6 @@ bool Idempotent(const std::string& method) {
          method == "OPTIONS";
 }
 
-// RFC 7239 §5.2's older sibling: the client's chain as it came, then the
-// address this hop saw. Whoever reads it trusts only the entries its own
-// proxies appended (docs/gateway.md).
-std::string ForwardedFor(const server::http::Request& req) {
-  std::string chain;
-  for (const auto& [name, value] : req.headers) {
-    if (!server::http::CaseInsensitiveEqual(name, "X-Forwarded-For")) continue;
-    if (!chain.empty()) chain += ", ";
-    chain += value;
-  }
-  if (!chain.empty()) chain += ", ";
-  return chain + req.remote_addr;
-}
-
 }  // namespace
 
 Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server::Logger& logger)
@@ -177,6 +163,21 @@ void Gateway::Fail(Response& res, int status, const char* code, std::string_view
   res.SetBody(server::Dump(server::ErrorEnvelope(code, message, request_id)), "application/json");
 }
 
+// RFC 7239 §5.2's older sibling: the chain as it came, then the address
+// this hop saw. A chain from a peer that is not a trusted proxy is the
+// client's own word, so it is dropped rather than passed on as if vouched for.
+std::string Gateway::ForwardedFor(const Request& req) const {
+  if (!config_.trusted_proxies.Contains(req.remote_addr)) return req.remote_addr;
+  std::string chain;
+  for (const auto& [name, value] : req.headers) {
+    if (!server::http::CaseInsensitiveEqual(name, "X-Forwarded-For")) continue;
+    if (!chain.empty()) chain += ", ";
+    chain += value;
+  }
+  if (!chain.empty()) chain += ", ";
+  return chain + req.remote_addr;
+}
+
 const server::HeaderPolicy& Gateway::AnswerPolicy() { return ResponsePolicy(); }
 
 server::Upstream Gateway::UpstreamOf(Backend& b) {
@@ -246,9 +247,11 @@ void Gateway::Handle(const Request& req, Response& res) {
   }
   if (Own(req, res)) return;
 
+  // The client's address for the limit and the logs (trusted_proxies.hpp).
+  const std::string client_ip = config_.trusted_proxies.ClientAddress(req.remote_addr, req.headers);
   if (limiter_.enabled()) {
     // Counting in the process cannot fail (no storage is asked).
-    const RateDecision d = limiter_.Hit("ip:" + req.remote_addr).value();
+    const RateDecision d = limiter_.Hit("ip:" + client_ip).value();
     res.headers.Set("RateLimit-Limit", std::to_string(d.limit));
     res.headers.Set("RateLimit-Remaining", std::to_string(d.remaining));
     res.headers.Set("RateLimit-Reset", std::to_string(d.reset_seconds));
@@ -257,7 +260,7 @@ void Gateway::Handle(const Request& req, Response& res) {
       return Fail(res, 429, "rate_limited", "too many requests", request_id);
     }
   }
-  if (GatewayApps::Owns(req.path)) return ServeApps(req, res, request_id);
+  if (GatewayApps::Owns(req.path)) return ServeApps(req, res, request_id, client_ip);
   // The routes that take no credential are the backend's to answer, even
   // with a stale one presented (a login with an old cookie).
   static const char* kPublic[] = {"/api/auth/register", "/api/auth/login",
@@ -273,12 +276,13 @@ void Gateway::Handle(const Request& req, Response& res) {
       return Fail(res, 401, "invalid_token", "invalid credential", request_id);
     }
   }
-  Forward(req, res, request_id);
+  Forward(req, res, request_id, client_ip);
 }
 
 // The registry and the app proxy, served here for a caller the gateway
 // identifies itself (gateway_apps.hpp).
-void Gateway::ServeApps(const Request& req, Response& res, const std::string& request_id) {
+void Gateway::ServeApps(const Request& req, Response& res, const std::string& request_id,
+                        const std::string& client_ip) {
   const std::string credential = server::PresentedCredential(req.headers.Get("Authorization"),
                                                                req.headers.Get("Cookie"));
   if (credential.empty()) {
@@ -298,7 +302,7 @@ void Gateway::ServeApps(const Request& req, Response& res, const std::string& re
                 "application/json");
     return;
   }
-  apps_->Serve(req, res, *caller, request_id, ForwardedFor(req));
+  apps_->Serve(req, res, *caller, request_id, client_ip, ForwardedFor(req));
 }
 
 Status Gateway::ReloadApps() { return apps_->Reload(); }
@@ -344,7 +348,8 @@ bool Gateway::Own(const Request& req, Response& res) {
   return false;
 }
 
-void Gateway::Forward(const Request& req, Response& res, const std::string& request_id) {
+void Gateway::Forward(const Request& req, Response& res, const std::string& request_id,
+                      const std::string& client_ip) {
   server::OutboundRequest out;
   out.method = req.method;
   out.target = req.target;
@@ -353,7 +358,7 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
   out.headers.emplace("Accept-Encoding", "identity");
   out.headers.emplace("X-Request-ID", request_id);
   out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
-  if (req.body_reader) return ForwardUpload(req, res, request_id, out);
+  if (req.body_reader) return ForwardUpload(req, res, request_id, client_ip, out);
   out.body = req.body;
 
   // A GET whose answer will stream is sent once, on the streaming path: a
@@ -384,7 +389,7 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
         if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
         b->up = false;
         logger_.Warn("backend failed; taken out",
-                     {{"request_id", request_id}, {"method", req.method}});
+                     {{"request_id", request_id}, {"method", req.method}, {"ip", client_ip}});
         continue;
       }
       // A stream: asked again below, relayed as it is read.
@@ -395,7 +400,7 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
       if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
       b->up = false;  // out until its health check passes again
       logger_.Warn("backend failed; taken out",
-                   {{"request_id", request_id}, {"method", req.method}});
+                   {{"request_id", request_id}, {"method", req.method}, {"ip", client_ip}});
       continue;
     }
     // Built on a copy of the edge's headers: a relay cut short leaves none

@@ -37,6 +37,7 @@
 #include "http/transport.hpp"
 #include "logger.hpp"
 #include "token_check.hpp"
+#include "trusted_proxies.hpp"
 
 namespace assistant::gateway {
 
@@ -46,6 +47,9 @@ struct GatewayConfig {
   int port = 8080;                    // 0: any free port
   std::vector<std::string> cors_origins;
   int rate_limit = 600;               // requests per minute per client IP; 0 = off
+  // Whose X-Forwarded-For names the client (the server's rule, one copy):
+  // the rate limit's key, the log lines and the chain sent on.
+  server::TrustedProxies trusted_proxies;
   size_t body_limit = 1024 * 1024;
   int timeout = 60;                   // seconds: connect, and silence while reading
   int health_interval_ms = 1000;
@@ -94,7 +98,7 @@ class Gateway final {
   static bool StreamsBody(const Request& head);
   // Passes req.body_reader's body to one backend as it is read.
   void ForwardUpload(const Request& req, Response& res, const std::string& request_id,
-                     const server::OutboundRequest& out);
+                     const std::string& client_ip, const server::OutboundRequest& out);
   // Sets the request id and security headers every answer carries; the id.
   static std::string EdgeHeaders(const Request& req, Response& res);
   // The transport's refusal (400, 413, 414, 431, 503...) before Handle ran.
@@ -103,8 +107,13 @@ class Gateway final {
   // How to reach `b`, counting the request.
   server::Upstream UpstreamOf(Backend& b);
   bool Own(const Request& req, Response& res);
-  void ServeApps(const Request& req, Response& res, const std::string& request_id);
-  void Forward(const Request& req, Response& res, const std::string& request_id);
+  // The X-Forwarded-For to send on: the client's chain only from a trusted
+  // peer, then the peer.
+  std::string ForwardedFor(const Request& req) const;
+  void ServeApps(const Request& req, Response& res, const std::string& request_id,
+                 const std::string& client_ip);
+  void Forward(const Request& req, Response& res, const std::string& request_id,
+               const std::string& client_ip);
   void Fail(Response& res, int status, const char* code, std::string_view message,
             const std::string& request_id);
   // The backends that are up, in round-robin order; every backend when none is.

@@ -130,8 +130,8 @@ std::vector<std::string> GatewayApps::ExtraOrigins(const std::string& path) cons
 
 void GatewayApps::Serve(const server::http::Request& req, server::http::Response& res,
                         const Principal& caller, const std::string& request_id,
-                        const std::string& forwarded_for) {
-  if (Status st = Answer(req, res, caller, request_id, forwarded_for); !st.ok()) {
+                        const std::string& client_ip, const std::string& forwarded_for) {
+  if (Status st = Answer(req, res, caller, request_id, client_ip, forwarded_for); !st.ok()) {
     res.status = HttpStatusFor(st);
     res.SetBody(server::Dump(server::ErrorEnvelope(st, request_id)), "application/json");
   }
@@ -139,7 +139,7 @@ void GatewayApps::Serve(const server::http::Request& req, server::http::Response
 
 Status GatewayApps::Answer(const server::http::Request& req, server::http::Response& res,
                            const Principal& caller, const std::string& request_id,
-                           const std::string& forwarded_for) {
+                           const std::string& client_ip, const std::string& forwarded_for) {
   const bool get = req.method == "GET" || req.method == "HEAD";
   auto p = ParseAppPath(req.path);
   if (req.path == kPrefix) {
@@ -181,6 +181,7 @@ Status GatewayApps::Answer(const server::http::Request& req, server::http::Respo
     // an app's own secrets).
     logger_.Info("app.proxied", {{"request_id", request_id},
                                  {"user_id", caller.user_id},
+                                 {"ip", client_ip},
                                  {"app", app.id},
                                  {"method", req.method},
                                  {"path", "/" + p->rest},

@@ -64,18 +64,18 @@ class GatewayApps final {
   std::vector<std::string> ExtraOrigins(const std::string& path) const;
 
   // Answers an owned path for an authenticated `caller` (an error in the
-  // server's envelope). `forwarded_for` is the X-Forwarded-For the app
-  // receives.
+  // server's envelope). `client_ip` is the caller's address for the audit
+  // line; `forwarded_for` is the X-Forwarded-For the app receives.
   void Serve(const server::http::Request& req, server::http::Response& res,
              const Principal& caller, const std::string& request_id,
-             const std::string& forwarded_for);
+             const std::string& client_ip, const std::string& forwarded_for);
 
  private:
   GatewayApps(IdentityKeySource keys, std::string issuer, std::chrono::milliseconds timeout,
               server::Logger& logger, std::string apps_path);
   Status Answer(const server::http::Request& req, server::http::Response& res,
                 const Principal& caller, const std::string& request_id,
-                const std::string& forwarded_for);
+                const std::string& client_ip, const std::string& forwarded_for);
   std::shared_ptr<const KeyRing> Ring() const;
 
   const IdentityKeySource keys_;

@@ -12,6 +12,7 @@
 #include "assistant/options.hpp"
 #include "gateway.hpp"
 #include "logger.hpp"
+#include "trusted_proxies.hpp"
 
 namespace {
 
@@ -22,6 +23,7 @@ const char* kUsage =
     "  --port N               listen port, 0 = any free port (8080)\n"
     "  --cors-origins LIST    comma-separated exact origins allowed from a browser\n"
     "  --rate-limit N         requests per minute per client IP, 0 = off (600)\n"
+    "  --trusted-proxies LIST comma-separated CIDRs whose X-Forwarded-For names the client\n"
     "  --body-limit BYTES     largest request body (1048576)\n"
     "  --timeout S            seconds to connect and of silence while reading (60)\n"
     "  --health-interval MS   milliseconds between backend health checks (1000)\n"
@@ -91,6 +93,13 @@ int main(int argc, char** argv) {
       config.cors_origins = SplitList(value);
     } else if (flag == "--rate-limit") {
       ok = ParseNumber(value, 0, 1000000, &n) && ((config.rate_limit = static_cast<int>(n)), true);
+    } else if (flag == "--trusted-proxies") {
+      auto parsed = assistant::server::TrustedProxies::Parse(SplitList(value));
+      if (!parsed.ok()) {
+        std::fprintf(stderr, "assistant-gateway: %s\n", parsed.status().message().c_str());
+        return 2;
+      }
+      config.trusted_proxies = *std::move(parsed);
     } else if (flag == "--body-limit") {
       ok = ParseNumber(value, 1, 1L << 30, &n) && ((config.body_limit = static_cast<size_t>(n)), true);
     } else if (flag == "--timeout") {

@@ -9,7 +9,7 @@ namespace assistant::gateway {
 bool Gateway::StreamsBody(const Request& head) { return server::IsLargeUpload(head); }
 
 void Gateway::ForwardUpload(const Request& req, Response& res, const std::string& request_id,
-                            const server::OutboundRequest& out) {
+                            const std::string& client_ip, const server::OutboundRequest& out) {
   // The body can be read once: one backend, no retry.
   Backend* b = Order().front();
   const server::Upstream upstream = UpstreamOf(*b);
@@ -30,7 +30,7 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
       return Fail(res, 504, "upstream_timeout", "the backend did not answer in time", request_id);
     }
     b->up = false;  // out until its health check passes again
-    logger_.Warn("backend failed; taken out", {{"request_id", request_id}, {"method", req.method}});
+    logger_.Warn("backend failed; taken out", {{"request_id", request_id}, {"method", req.method}, {"ip", client_ip}});
     return Fail(res, 502, "upstream_error", "the backend failed during the upload", request_id);
   }
   server::RelayWhole(*std::move(answer), AnswerPolicy(), res);

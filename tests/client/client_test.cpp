@@ -27,6 +27,7 @@
 
 using namespace assistant::client;
 using assistant::StatusCode;
+using assistant::TaskFilter;
 using http_test::ServerProcess;
 
 namespace {
@@ -167,8 +168,12 @@ TEST_SUITE("clients") {
     done.completed = true;
     CHECK(tasks.Update(milk->id, done)->completed);
     TaskQuery completed;
-    completed.status = "completed";
+    completed.status = TaskFilter::kCompleted;
     CHECK(tasks.List(completed)->tasks.size() == 1);
+    TaskQuery pending;
+    pending.status = TaskFilter::kPending;
+    CHECK(tasks.List(pending)->tasks.empty());
+    CHECK(tasks.List()->tasks.size() == 1);
     CHECK(tasks.ClearCompleted().value() == 1);
     auto gone = tasks.Get(milk->id);
     REQUIRE_FALSE(gone.ok());

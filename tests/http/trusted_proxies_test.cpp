@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include <httplib.h>
 
@@ -26,19 +27,35 @@ int LoginAs(const ServerProcess& s, const std::string& forwarded_for) {
       .status;
 }
 
-// A login to the gateway over a connection from loopback address `source`
-// (127.0.0.0/8 is all loopback on Linux), so the gateway sees a client of
-// that address.
-int LoginFrom(const std::string& source, int port) {
-  httplib::Client c("127.0.0.1", port);
+// Connections of `c` come from loopback address `source` (127.0.0.0/8 is
+// all loopback on Linux), so the gateway sees a client of that address.
+void BindSource(httplib::Client& c, const std::string& source) {
   c.set_socket_options([source](int sock) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     inet_pton(AF_INET, source.c_str(), &a.sin_addr);
     bind(sock, reinterpret_cast<sockaddr*>(&a), sizeof a);
   });
+}
+
+// A login to the gateway from `source`.
+int LoginFrom(const std::string& source, int port) {
+  httplib::Client c("127.0.0.1", port);
+  BindSource(c, source);
   auto r = c.Post("/api/auth/login", kBadLogin.dump(), "application/json");
   return r ? r->status : 0;
+}
+
+// A GET of the gateway's /echo from `source` with the X-Forwarded-For
+// `forwarded_for` (none when empty): the status (0 when none came) and body.
+std::pair<int, std::string> EchoFrom(const std::string& source, int port,
+                                     const std::string& forwarded_for) {
+  httplib::Client c("127.0.0.1", port);
+  BindSource(c, source);
+  httplib::Headers headers;
+  if (!forwarded_for.empty()) headers.emplace("X-Forwarded-For", forwarded_for);
+  auto r = c.Get("/echo", headers);
+  return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
 }
 
 // The server's log once it holds `text` (lines are written in batches,
@@ -112,6 +129,54 @@ TEST_CASE("trusted proxies: through the gateway two clients have separate limits
   CHECK(LoginFrom("127.0.0.3", g.port()) == 401);
   CHECK(LoginFrom("127.0.0.3", g.port()) == 401);
   CHECK(LoginFrom("127.0.0.3", g.port()) == 429);
+}
+
+TEST_CASE("trusted proxies at the gateway: a spoofed X-Forwarded-For moves the rate limit bucket only from a trusted peer") {
+  // A backend that answers with the X-Forwarded-For it received.
+  httplib::Server backend;
+  backend.Get("/readyz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  backend.Get("/echo", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(req.get_header_value("X-Forwarded-For"), "text/plain");
+  });
+  const int port = backend.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serving([&] { backend.listen_after_bind(); });
+  TempDir dir;
+  {
+    GatewayProcess g(dir.path(), {"--backend", "http://127.0.0.1:" + std::to_string(port),
+                                  "--rate-limit", "2", "--token-check", "off",
+                                  "--trusted-proxies", "127.0.0.2/32"});
+    REQUIRE(g.port() > 0);
+
+    using Answer = std::pair<int, std::string>;
+    // Untrusted peer 127.0.0.3: its chain is dropped, not passed on, and
+    // every "client" it names shares the peer's bucket.
+    CHECK(EchoFrom("127.0.0.3", g.port(), "198.51.100.1") == Answer{200, "127.0.0.3"});
+    CHECK(EchoFrom("127.0.0.3", g.port(), "198.51.100.2").first == 200);
+    CHECK(EchoFrom("127.0.0.3", g.port(), "198.51.100.3").first == 429);
+
+    // Trusted peer 127.0.0.2: the forwarded client is the bucket, and the
+    // chain goes on with the peer appended.
+    for (int i = 0; i < 2; ++i) {
+      CHECK(EchoFrom("127.0.0.2", g.port(), "203.0.113.9, 198.51.100.1") ==
+            Answer{200, "203.0.113.9, 198.51.100.1, 127.0.0.2"});
+    }
+    CHECK(EchoFrom("127.0.0.2", g.port(), "198.51.100.1").first == 429);
+    // Another forwarded client has a window of its own, as does the proxy.
+    CHECK(EchoFrom("127.0.0.2", g.port(), "198.51.100.2").first == 200);
+    CHECK(EchoFrom("127.0.0.2", g.port(), "") == Answer{200, "127.0.0.2"});
+  }
+  {
+    GatewayProcess bad(dir.path(), {"--backend", "http://127.0.0.1:" + std::to_string(port),
+                                    "--trusted-proxies", "127.0.0.1,10.0.0.0/33"});
+    CHECK(bad.port() == 0);
+    CHECK(bad.exit_code() == 2);
+    CHECK(bad.log().find("\"10.0.0.0/33\"") != std::string::npos);
+  }
+  backend.stop();
+  serving.join();
 }
 
 TEST_CASE("trusted proxies: a bad CIDR is a start-up error naming it") {

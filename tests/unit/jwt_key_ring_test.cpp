@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "assistant/clock.hpp"
 #include "assistant/jwt.hpp"
 #include "crypto/base64url.hpp"
 #include "crypto/crypto_util.hpp"
@@ -443,14 +444,33 @@ TEST_CASE("a ring from a JWKS verifies the publisher's tokens and nothing else")
 
 TEST_CASE("keys rotated within one millisecond still load newest last") {
   const std::string dir = MakeTempDir() + "/fast";
-  auto ring = KeyRing::LoadOrCreateEd25519(dir);
+  // The ring's clock stands still: every key is made in the same
+  // millisecond, and then the clock goes back a second.
+  FakeClock clock;
+  auto ring = KeyRing::LoadOrCreateEd25519(dir, clock);
   REQUIRE(ring.ok());
-  // Back to back: several keys share a millisecond on any machine.
   for (int i = 0; i < 30; ++i) REQUIRE((*ring)->Rotate().ok());
+  clock.Advance(std::chrono::milliseconds(-1000));
+  REQUIRE((*ring)->Rotate().ok());
   const std::string signed_now = *(*ring)->Sign(Claims());
-  auto reloaded = KeyRing::LoadOrCreateEd25519(dir);
+  auto reloaded = KeyRing::LoadOrCreateEd25519(dir, clock);
   REQUIRE(reloaded.ok());
   const std::string signed_after = *(*reloaded)->Sign(Claims());
   CHECK(Json::parse(*Base64UrlDecode(SplitParts(signed_after).header))["kid"] ==
         Json::parse(*Base64UrlDecode(SplitParts(signed_now).header))["kid"]);
+}
+
+TEST_CASE("a ring checks expiry against its clock when the options give no time") {
+  FakeClock clock;
+  auto ring = KeyRing::EphemeralEd25519(clock);
+  REQUIRE(ring.ok());
+  const int64_t now_s = ToUnixMillis(clock.Now()) / 1000;
+  const std::string token = *(*ring)->Sign(Json{{"sub", "u"}, {"exp", now_s + 60}});
+  CHECK((*ring)->Verify(token, JwtVerifyOptions{}).ok());
+  clock.Advance(std::chrono::seconds(61));
+  CHECK((*ring)->Verify(token, JwtVerifyOptions{}).status().reason() == "token_expired");
+  auto hs = KeyRing::Hs256("a secret", clock);
+  REQUIRE(hs.ok());
+  const std::string hs_token = *(*hs)->Sign(Json{{"sub", "u"}, {"exp", now_s + 60}});
+  CHECK((*hs)->Verify(hs_token, JwtVerifyOptions{}).status().reason() == "token_expired");
 }

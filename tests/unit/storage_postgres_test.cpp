@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "assistant/identity_token.hpp"
 #include "assistant/storage.hpp"
 #include "storage_conformance.hpp"
 
@@ -224,6 +225,39 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().code() == StatusCode::kFailedPrecondition);
     CHECK(s.status().reason() == "schema_too_new");
+  }
+
+  SUBCASE("an open without migrating never changes the schema; the identity ring opens that way") {
+    StorageOptions no_migrate;
+    no_migrate.migrate = false;
+    const std::string empty = dbs.Empty();
+    auto none = OpenStorage(empty, no_migrate);
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.status().reason() == "schema_outdated");
+    CHECK(none.status().message().find("version 0 ") != std::string::npos);
+    CHECK(none.status().message().find("(" + std::to_string(storage::kPostgresSchemaVersion) +
+                                       ")") != std::string::npos);
+    auto ring = OpenIdentityKeyRing(empty, "the servers' secret");
+    REQUIRE_FALSE(ring.ok());
+    CHECK(ring.status().reason() == "schema_outdated");
+    CHECK(ring.status().field() == "database");
+    {
+      pqxx::connection c(empty);
+      pqxx::nontransaction n(c);
+      CHECK(n.exec("SELECT to_regclass('schema_version') IS NULL")[0][0].as<bool>());
+    }
+
+    const std::string fresh = dbs.Fresh();
+    auto current = OpenStorage(fresh, no_migrate);
+    REQUIRE_MESSAGE(current.ok(), current.status().ToString());
+    CHECK((*current)->Ping().ok());
+    Admin(fresh, "INSERT INTO schema_version(version, applied_at) VALUES (" +
+                     std::to_string(storage::kPostgresSchemaVersion + 1) + ", 0)");
+    ring = OpenIdentityKeyRing(fresh, "the servers' secret");
+    REQUIRE_FALSE(ring.ok());
+    CHECK(ring.status().reason() == "schema_too_new");
+    CHECK(ring.status().message().find(std::to_string(storage::kPostgresSchemaVersion + 1)) !=
+          std::string::npos);
   }
 
   SUBCASE("a database that cannot be reached fails fast with storage_unavailable") {

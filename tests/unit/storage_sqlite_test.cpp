@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "assistant/identity_token.hpp"
 #include "assistant/storage.hpp"
 #include "assistant/storage_wrapper.hpp"
 #include "storage/sqlite_storage.hpp"
@@ -250,6 +251,54 @@ TEST_CASE("sqlite: a version-1 database is upgraded with its data and search int
   CHECK(s->SearchConversations("u2", {"title"}, 10, 0)->size() == 1);
   REQUIRE(s->DeleteConversation("u1", "c1").ok());
   CHECK(s->SearchConversations("u1", {"capybara"}, 10, 0)->empty());
+}
+
+TEST_CASE("sqlite: an open without migrating never changes the schema; the identity ring opens that way") {
+  TempDir dir;
+  const int known = storage::kSqliteSchemaVersion;
+  const fs::path file = dir.path() / "old.db";
+  {
+    SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    MigrateTo(db, known - 1);
+  }
+  auto max_version = [&] {
+    SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT MAX(version) FROM schema_version").getInt();
+  };
+  StorageOptions no_migrate;
+  no_migrate.migrate = false;
+  // Older than this build: refused, naming both versions, and left as it was.
+  auto old = OpenStorage(dir.Url("old.db"), no_migrate);
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(old.status().reason() == "schema_outdated");
+  CHECK(old.status().message().find("version " + std::to_string(known - 1)) != std::string::npos);
+  CHECK(old.status().message().find("(" + std::to_string(known) + ")") != std::string::npos);
+  auto ring = OpenIdentityKeyRing(dir.Url("old.db"), "the servers' secret");
+  REQUIRE_FALSE(ring.ok());
+  CHECK(ring.status().reason() == "schema_outdated");
+  CHECK(ring.status().field() == "database");
+  CHECK(max_version() == known - 1);
+
+  // Newer than this build: refused the same way.
+  {
+    SQLite::Database db(file.string(), SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO schema_version VALUES (" + std::to_string(known) + ", 0), (" +
+            std::to_string(known + 1) + ", 0)");
+  }
+  ring = OpenIdentityKeyRing(dir.Url("old.db"), "the servers' secret");
+  REQUIRE_FALSE(ring.ok());
+  CHECK(ring.status().reason() == "schema_too_new");
+  CHECK(ring.status().message().find(std::to_string(known + 1)) != std::string::npos);
+  CHECK(max_version() == known + 1);
+
+  // This build's schema opens; a missing file is not made.
+  { MustOpen(dir.Url("current.db")); }
+  auto current = OpenStorage(dir.Url("current.db"), no_migrate);
+  REQUIRE_MESSAGE(current.ok(), current.status().ToString());
+  CHECK((*current)->Ping().ok());
+  CHECK_FALSE(OpenStorage(dir.Url("none.db"), no_migrate).ok());
+  CHECK_FALSE(fs::exists(dir.path() / "none.db"));
 }
 
 TEST_CASE("sqlite: a version-4 database keeps its run events when they move into chunks") {

@@ -39,8 +39,11 @@ Result<std::string> SignIdentityToken(const KeyRing& ring, const std::string& is
 // it follows their rotations by itself and never makes, deletes or rotates
 // a key. FailedPrecondition, reason "no_signing_key", when the database
 // holds no identity key this secret opens: a key of its own would sign
-// tokens no app can check against the servers' JWKS. Storage errors as
-// OpenStorage reports them, with field "database".
+// tokens no app can check against the servers' JWKS. The database is
+// opened without migrating (StorageOptions::migrate): a schema version other
+// than this build's is FailedPrecondition "schema_outdated" or
+// "schema_too_new" naming both. Storage errors as OpenStorage reports them,
+// with field "database".
 Result<std::unique_ptr<KeyRing>> OpenIdentityKeyRing(const std::string& database_url,
                                                      std::string jwt_secret);
 

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "assistant/clock.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
 
@@ -35,28 +36,34 @@ Result<JwtAlgorithm> ParseJwtAlgorithm(std::string_view name);
 struct JwtVerifyOptions {
   std::string issuer;    // required `iss`; empty = not checked
   std::string audience;  // required in `aud` (string or array); empty = not checked
-  Timestamp now{};       // the time to check exp/nbf against
+  Timestamp now{};       // the time to check exp/nbf against; unset: the ring's clock
   std::chrono::seconds leeway{0};
 };
 
+// Every ring reads the time from the `clock` it is made with (the system
+// clock by default; it must outlive the ring): Verify's `now` when unset,
+// and the creation time that orders a directory's key files.
 class KeyRing {
  public:
   virtual ~KeyRing() = default;
 
   // An HS256 ring. `secret` must be at least 1 byte (the caller enforces
   // stronger minimums in production). The kid is derived from the secret.
-  static Result<std::unique_ptr<KeyRing>> Hs256(std::string secret);
+  static Result<std::unique_ptr<KeyRing>> Hs256(std::string secret,
+                                                Clock& clock = *Clock::Default());
   // An EdDSA ring from `dir`: every `*.pem` private key there verifies, the
   // newest signs. Creates the directory (0700) and a first key (0600) when
   // empty.
-  static Result<std::unique_ptr<KeyRing>> LoadOrCreateEd25519(const std::string& dir);
+  static Result<std::unique_ptr<KeyRing>> LoadOrCreateEd25519(const std::string& dir,
+                                                              Clock& clock = *Clock::Default());
   // An EdDSA ring held only in memory with one fresh key.
-  static Result<std::unique_ptr<KeyRing>> EphemeralEd25519();
+  static Result<std::unique_ptr<KeyRing>> EphemeralEd25519(Clock& clock = *Clock::Default());
   // A verify-only EdDSA ring from a JWKS document ({"keys":[...]}, as
   // Jwks() makes): its Ed25519 keys verify, keeping their `kid`; other key
   // types are skipped. Sign, Rotate and Retire fail with FailedPrecondition.
   // InvalidArgument ("jwks") when the document is malformed.
-  static Result<std::unique_ptr<KeyRing>> FromJwks(const Json& jwks);
+  static Result<std::unique_ptr<KeyRing>> FromJwks(const Json& jwks,
+                                                   Clock& clock = *Clock::Default());
 
   virtual JwtAlgorithm algorithm() const = 0;
   // Signs `claims` with the current key; the header carries alg, typ, kid.

@@ -57,6 +57,12 @@ struct StorageOptions {
   // PostgreSQL: most connections the pool opens; each call holds one for
   // its transaction, and a call finding all busy waits. 1..256. Default: 8.
   int pool_connections = 8;
+  // Whether opening applies pending migrations. false: the schema is never
+  // changed (nor a SQLite file created); a database whose schema version is
+  // not exactly this build's is FailedPrecondition naming both versions,
+  // reason "schema_outdated" or "schema_too_new". For a process that only
+  // reads what servers of the same build own. Default: true.
+  bool migrate = true;
 };
 
 struct TaskQuery {

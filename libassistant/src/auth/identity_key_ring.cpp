@@ -22,7 +22,12 @@ Result<std::unique_ptr<KeyRing>> OpenIdentityKeyRing(const std::string& database
                                    "its path): start a server on it first, with the same secret",
                                    "no_signing_key");
   }
-  auto storage = OpenStorage(database_url);
+  // The servers own the schema: opened without migrating, so a gateway of
+  // another build is refused (naming both versions) rather than changing it.
+  StorageOptions options;
+  options.migrate = false;
+  options.read_connections = 1;
+  auto storage = OpenStorage(database_url, options);
   if (!storage.ok()) {
     return Status(storage.status().code(), storage.status().message(), storage.status().reason(),
                   "database");

@@ -114,14 +114,15 @@ Result<std::string> DecodeSignature(std::string_view signature_b64) {
   return std::move(*sig);
 }
 
-Result<Json> CheckClaims(std::string_view payload_b64, const JwtVerifyOptions& options) {
+Result<Json> CheckClaims(std::string_view payload_b64, const JwtVerifyOptions& options,
+                         Clock& clock) {
   auto payload = Base64UrlDecode(payload_b64);
   if (!payload) return InvalidToken("malformed token payload");
   auto claims = ParseObject(*payload);
   if (!claims) return InvalidToken("malformed token payload");
   // A default-constructed `now` means "the current time" rather than 1970,
   // which would let every expired token through.
-  Timestamp now_tp = options.now == Timestamp{} ? std::chrono::system_clock::now() : options.now;
+  Timestamp now_tp = options.now == Timestamp{} ? clock.Now() : options.now;
   const double now = static_cast<double>(ToUnixMillis(now_tp)) / 1000.0;
   const double leeway = static_cast<double>(options.leeway.count());
   auto exp = claims->find("exp");
@@ -215,7 +216,8 @@ class PreparedHmac {
 
 class Hs256Ring final : public KeyRing {
  public:
-  explicit Hs256Ring(std::string secret) : secret_(std::move(secret)), hmac_(secret_) {
+  Hs256Ring(std::string secret, Clock& clock)
+      : secret_(std::move(secret)), hmac_(secret_), clock_(&clock) {
     // The kid names the key without revealing it: a prefix of its hash.
     kid_ = crypto::Sha256Hex(crypto::HmacSha256("libassistant jwt kid", secret_)).substr(0, 16);
     header_b64_ = EncodeJson(Json{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", kid_}});
@@ -249,7 +251,7 @@ class Hs256Ring final : public KeyRing {
     if (!crypto::ConstantTimeEquals(Mac(t.signing_input), signature)) {
       return InvalidToken("bad token signature");
     }
-    return CheckClaims(t.payload_b64, options);
+    return CheckClaims(t.payload_b64, options, *clock_);
   }
 
   Json Jwks() const override { return Json{{"keys", Json::array()}}; }
@@ -268,6 +270,7 @@ class Hs256Ring final : public KeyRing {
 
   std::string secret_;
   PreparedHmac hmac_;
+  Clock* const clock_;
   std::string kid_;
   std::string header_b64_;
 };
@@ -389,8 +392,8 @@ Result<PkeyPtr> LoadPem(const std::string& path) {
 // after `newest` (the path of the ring's newest key file; may be empty) even
 // when both are made within one millisecond, where the random part alone
 // would order them by chance.
-std::string NewKeyFileName(const std::string& newest) {
-  long long ms = static_cast<long long>(ToUnixMillis(std::chrono::system_clock::now()));
+std::string NewKeyFileName(const std::string& newest, Clock& clock) {
+  long long ms = static_cast<long long>(ToUnixMillis(clock.Now()));
   const std::string base = newest.substr(newest.find_last_of('/') + 1);
   const std::string prefix = kKeyFilePrefix;
   if (base.rfind(prefix, 0) == 0) {
@@ -450,8 +453,8 @@ Result<std::vector<std::string>> ListPemFiles(const std::string& dir) {
 class Ed25519Ring final : public KeyRing {
  public:
   // `keys` ordered oldest first; the last signs.
-  Ed25519Ring(std::string dir, std::vector<EdKey> keys, bool verify_only = false)
-      : dir_(std::move(dir)), verify_only_(verify_only), keys_(std::move(keys)) {
+  Ed25519Ring(std::string dir, std::vector<EdKey> keys, Clock& clock, bool verify_only = false)
+      : dir_(std::move(dir)), verify_only_(verify_only), clock_(&clock), keys_(std::move(keys)) {
     RebuildJwks();
   }
 
@@ -504,7 +507,7 @@ class Ed25519Ring final : public KeyRing {
                          t.signing_input.size()) != 1) {
       return InvalidToken("bad token signature");
     }
-    return CheckClaims(t.payload_b64, options);
+    return CheckClaims(t.payload_b64, options, *clock_);
   }
 
   Json Jwks() const override {
@@ -522,7 +525,7 @@ class Ed25519Ring final : public KeyRing {
         std::shared_lock<std::shared_mutex> lock(mu_);
         if (!keys_.empty()) newest = keys_.back().file;
       }
-      file = dir_ + "/" + NewKeyFileName(newest);
+      file = dir_ + "/" + NewKeyFileName(newest, *clock_);
       ASSISTANT_RETURN_IF_ERROR(SavePem(pkey.get(), file));
     }
     ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), file));
@@ -580,6 +583,7 @@ class Ed25519Ring final : public KeyRing {
 
   const std::string dir_;
   const bool verify_only_;
+  Clock* const clock_;
   mutable std::shared_mutex mu_;
   std::vector<EdKey> keys_;  // oldest first; back() signs
   Json jwks_;
@@ -618,20 +622,20 @@ Result<JwtAlgorithm> ParseJwtAlgorithm(std::string_view name) {
   return InvalidArgumentError("unknown JWT algorithm (HS256 or EdDSA)", "jwt_alg");
 }
 
-Result<std::unique_ptr<KeyRing>> KeyRing::Hs256(std::string secret) {
+Result<std::unique_ptr<KeyRing>> KeyRing::Hs256(std::string secret, Clock& clock) {
   if (secret.empty()) return InvalidArgumentError("the HS256 secret is empty", "jwt_secret");
-  return std::unique_ptr<KeyRing>(new Hs256Ring(std::move(secret)));
+  return std::unique_ptr<KeyRing>(new Hs256Ring(std::move(secret), clock));
 }
 
-Result<std::unique_ptr<KeyRing>> KeyRing::EphemeralEd25519() {
+Result<std::unique_ptr<KeyRing>> KeyRing::EphemeralEd25519(Clock& clock) {
   ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, GenerateEd25519());
   ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), ""));
   std::vector<EdKey> keys;
   keys.push_back(std::move(key));
-  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys)));
+  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys), clock));
 }
 
-Result<std::unique_ptr<KeyRing>> KeyRing::FromJwks(const Json& jwks) {
+Result<std::unique_ptr<KeyRing>> KeyRing::FromJwks(const Json& jwks, Clock& clock) {
   auto list = jwks.is_object() ? jwks.find("keys") : jwks.end();
   if (!jwks.is_object() || list == jwks.end() || !list->is_array()) {
     return InvalidArgumentError("a JWKS is an object with a keys array", "jwks");
@@ -656,7 +660,7 @@ Result<std::unique_ptr<KeyRing>> KeyRing::FromJwks(const Json& jwks) {
   }
   // Verify looks a token's key up by kid, so a ring of no keys is valid:
   // it verifies nothing.
-  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys), /*verify_only=*/true));
+  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys), clock, /*verify_only=*/true));
 }
 
 namespace crypto {
@@ -691,12 +695,14 @@ Result<std::unique_ptr<KeyRing>> Ed25519RingFromPems(const std::vector<std::stri
     ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), ""));
     keys.push_back(std::move(key));
   }
-  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys)));
+  // Its callers give Verify their own clock's `now`; no file is named here.
+  return std::unique_ptr<KeyRing>(new Ed25519Ring("", std::move(keys), *Clock::Default()));
 }
 
 }  // namespace crypto
 
-Result<std::unique_ptr<KeyRing>> KeyRing::LoadOrCreateEd25519(const std::string& dir_in) {
+Result<std::unique_ptr<KeyRing>> KeyRing::LoadOrCreateEd25519(const std::string& dir_in,
+                                                              Clock& clock) {
   if (dir_in.empty()) return InvalidArgumentError("the key directory is empty", "jwt_key_dir");
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -721,12 +727,12 @@ Result<std::unique_ptr<KeyRing>> KeyRing::LoadOrCreateEd25519(const std::string&
   }
   if (keys.empty()) {
     ASSISTANT_ASSIGN_OR_RETURN(PkeyPtr pkey, GenerateEd25519());
-    std::string path = dir + "/" + NewKeyFileName(std::string());
+    std::string path = dir + "/" + NewKeyFileName(std::string(), clock);
     ASSISTANT_RETURN_IF_ERROR(SavePem(pkey.get(), path));
     ASSISTANT_ASSIGN_OR_RETURN(EdKey key, MakeEdKey(std::move(pkey), path));
     keys.push_back(std::move(key));
   }
-  return std::unique_ptr<KeyRing>(new Ed25519Ring(dir, std::move(keys)));
+  return std::unique_ptr<KeyRing>(new Ed25519Ring(dir, std::move(keys), clock));
 }
 
 }  // namespace assistant

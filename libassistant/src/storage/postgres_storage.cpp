@@ -40,6 +40,7 @@
 
 #include "storage/rate_limit_sql.hpp"
 #include "storage/row_mapping.hpp"
+#include "storage/schema_check.hpp"
 #include "storage/search_terms.hpp"
 
 namespace assistant::storage {
@@ -492,6 +493,18 @@ class PostgresStorage final : public Storage {
                 Ms(std::chrono::system_clock::now()));
       }
       return Status();
+    });
+  }
+
+  // For an open without migrating: the schema is exactly this build's.
+  Status CheckSchema() {
+    return Query([&](Tx& tx) -> Status {
+      const bool any =
+          !tx.Exec("SELECT to_regclass('schema_version') IS NULL")[0][0].as<bool>();
+      const int found =
+          any ? tx.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0].as<int>()
+              : 0;
+      return CheckSchemaVersion(found, kPostgresSchemaVersion);
     });
   }
 
@@ -1695,7 +1708,7 @@ class PostgresStorage final : public Storage {
 Result<std::unique_ptr<Storage>> OpenPostgresStorage(const std::string& url,
                                                      const StorageOptions& options) {
   auto storage = std::make_unique<PostgresStorage>(url, options);
-  ASSISTANT_RETURN_IF_ERROR(storage->Migrate());
+  ASSISTANT_RETURN_IF_ERROR(options.migrate ? storage->Migrate() : storage->CheckSchema());
   return std::unique_ptr<Storage>(std::move(storage));
 }
 

@@ -62,6 +62,7 @@
 
 #include "storage/rate_limit_sql.hpp"
 #include "storage/row_mapping.hpp"
+#include "storage/schema_check.hpp"
 #include "storage/search_terms.hpp"
 #include "storage/wal_checkpointer.hpp"
 
@@ -2399,12 +2400,25 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
       std::min<int64_t>(options.busy_timeout.count(), std::numeric_limits<int>::max()));
   auto opened = Guard([&]() -> Result<std::unique_ptr<Storage>> {
     const std::string file = in_memory ? ":memory:" : path;
-    if (!in_memory) CreatePrivately(path);
+    if (!in_memory && options.migrate) CreatePrivately(path);
     // Every connection is used by one thread at a time (the writer behind
     // its mutex, readers checked out of the pool), so SQLite's own
     // per-call connection mutex is pure cost: open in multi-thread mode.
     auto writer = std::make_unique<Connection>(
-        file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX, busy_ms);
+        file,
+        SQLite::OPEN_READWRITE | (options.migrate ? SQLite::OPEN_CREATE : 0) |
+            SQLITE_OPEN_NOMUTEX,
+        busy_ms);
+    if (!options.migrate) {
+      // Checked before any pragma, so a database this build does not know
+      // is left exactly as it was.
+      const int found =
+          writer->db.tableExists("schema_version")
+              ? writer->db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+                    .getInt()
+              : 0;
+      ASSISTANT_RETURN_IF_ERROR(CheckSchemaVersion(found, kSqliteSchemaVersion));
+    }
     // Search needs FTS5; say so plainly instead of failing in a migration.
     if (!sqlite3_compileoption_used("ENABLE_FTS5")) {
       bool loaded = false;
@@ -2430,7 +2444,7 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
     }
     std::vector<std::unique_ptr<Connection>> readers;
     auto storage = std::make_unique<SqliteStorage>(std::move(writer), std::move(readers));
-    ASSISTANT_RETURN_IF_ERROR(storage->Migrate());
+    if (options.migrate) ASSISTANT_RETURN_IF_ERROR(storage->Migrate());
     if (!in_memory) {
       // Readers open after the migration so they see the schema at once.
       std::vector<std::unique_ptr<Connection>> pool;

@@ -31,7 +31,8 @@ struct TaskChanges {
 };
 
 struct TaskQuery {
-  std::string status = "all";  // all | pending | completed
+  // Sent as TaskFilterName's text (assistant/types.hpp), as the server reads it.
+  TaskFilter status = TaskFilter::kAll;
   std::string q;
   int limit = 50;
   std::string cursor;
