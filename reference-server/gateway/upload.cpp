@@ -1,7 +1,7 @@
 // Request bodies at the gateway (docs/gateway.md "Uploads"): a small one is
 // read whole by the transport and forwarded like any request; a large or
 // chunked one is passed to the backend as the transport reads it
-// (ExchangeUpload, forwarder.hpp), the body limit counted while reading.
+// (UpstreamCall::StartUpload, forwarder.hpp), and its answer relayed as any, the body limit counted while reading.
 #include "gateway.hpp"
 
 namespace assistant::gateway {
@@ -14,7 +14,7 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
   Backend* b = Order().front();
   const server::Upstream upstream = UpstreamOf(*b);
   server::http::BodyReader& body = *req.body_reader;
-  auto answer = server::ExchangeUpload(upstream, out, server::DeclaredLength(req), body);
+  auto answer = server::UpstreamCall::StartUpload(upstream, out, server::DeclaredLength(req), body);
   if (!answer.ok()) {
     switch (body.error()) {
       case server::http::BodyReader::Error::kTooLarge:
@@ -33,7 +33,13 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
     logger_.Warn("backend failed; taken out", {{"request_id", request_id}, {"method", req.method}});
     return Fail(res, 502, "upstream_error", "the backend failed during the upload", request_id);
   }
-  server::RelayWhole(*std::move(answer), AnswerPolicy(), res);
+  Response relayed = res;  // a relay cut short leaves none of the backend's headers
+  relayed.status = (*answer)->status();
+  if (Status s = server::RelayAnswer(*std::move(answer), AnswerPolicy(), req.method, relayed);
+      !s.ok()) {
+    return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
+  }
+  res = std::move(relayed);
 }
 
 }  // namespace assistant::gateway

@@ -1,0 +1,107 @@
+// One HTTP/1.1 connection to an upstream (plain TCP), driven synchronously
+// by the thread that holds it, for Boost.Beast's http::read and http::write:
+// it is their SyncReadStream and SyncWriteStream. Every wait is bounded:
+// the socket is non-blocking and each read or write that would block polls
+// for at most the I/O timeout, so a silent upstream fails the exchange with
+// asio::error::timed_out instead of holding a worker.
+//
+// Thread safety: one thread drives a connection at a time; Cut alone may be
+// called from any other thread (it ends a wait in progress).
+#ifndef ASSISTANT_SERVER_UPSTREAM_CONNECTION_HPP_
+#define ASSISTANT_SERVER_UPSTREAM_CONNECTION_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace assistant::server {
+
+class UpstreamConnection {
+ public:
+  using executor_type = boost::asio::io_context::executor_type;
+
+  // Connects to host:port within `timeout` (every address the name resolves
+  // to is tried in turn). Null with `*ec` set when none answered:
+  // asio::error::timed_out when the time ran out.
+  static std::unique_ptr<UpstreamConnection> Open(const std::string& host,
+                                                  const std::string& port,
+                                                  std::chrono::milliseconds timeout,
+                                                  boost::system::error_code* ec);
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  // How long one read or write may wait for the upstream.
+  void set_io_timeout(std::chrono::milliseconds t) { io_timeout_ = t; }
+  // Ends the connection from another thread: a wait in progress fails at
+  // once, and so does every later read or write.
+  void Cut();
+  bool cut() const { return cut_.load(std::memory_order_relaxed); }
+  // Whether a kept connection still looks usable: not closed by the
+  // upstream while it was idle (nothing to read, no end of stream).
+  bool LooksAlive();
+
+  // Bytes read past the last parsed message: kept with the connection.
+  boost::beast::flat_buffer& buffer() { return buffer_; }
+
+  // The stream concepts Beast's synchronous algorithms take.
+  executor_type get_executor() { return io_.get_executor(); }
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    return Transfer(true, boost::asio::buffer_sequence_begin(buffers),
+                    boost::asio::buffer_sequence_end(buffers), ec);
+  }
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    return Transfer(false, boost::asio::buffer_sequence_begin(buffers),
+                    boost::asio::buffer_sequence_end(buffers), ec);
+  }
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  UpstreamConnection();
+  // Reads into (or writes from) the first non-empty buffer of the range:
+  // one piece at a time is all the concepts ask for.
+  template <typename It>
+  size_t Transfer(bool read, It first, It last, boost::system::error_code& ec) {
+    for (; first != last; ++first) {
+      const boost::asio::const_buffer b{boost::asio::buffer(*first)};
+      if (b.size() == 0) continue;
+      return TransferOne(read, const_cast<void*>(b.data()), b.size(), ec);
+    }
+    ec = {};
+    return 0;
+  }
+  size_t TransferOne(bool read, void* data, size_t size, boost::system::error_code& ec);
+  // Waits until the socket is readable (or writable) for at most `timeout`.
+  bool Wait(bool read, std::chrono::milliseconds timeout, boost::system::error_code& ec);
+
+  boost::asio::io_context io_;  // the socket's, never run
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+  std::chrono::milliseconds io_timeout_{30000};
+  std::atomic<bool> cut_{false};
+};
+
+}  // namespace assistant::server
+
+#endif  // ASSISTANT_SERVER_UPSTREAM_CONNECTION_HPP_
