@@ -377,14 +377,11 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
                    {{"request_id", request_id}, {"method", req.method}});
       continue;
     }
-    // Built on a copy of the edge's headers: a relay cut short leaves none
-    // of the backend's on the 502.
-    Response answer = res;
-    answer.status = (*call)->status();
-    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, answer); !s.ok()) {
+    // A relay cut short leaves none of the backend's headers on the 502.
+    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, res); !s.ok()) {
       return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
     }
-    res = std::move(answer);
+    res.status = (*call)->status();
     return;
   }
   if (last.code() == StatusCode::kDeadlineExceeded) {

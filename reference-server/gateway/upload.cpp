@@ -33,13 +33,13 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
     logger_.Warn("backend failed; taken out", {{"request_id", request_id}, {"method", req.method}});
     return Fail(res, 502, "upstream_error", "the backend failed during the upload", request_id);
   }
-  Response relayed = res;  // a relay cut short leaves none of the backend's headers
-  relayed.status = (*answer)->status();
-  if (Status s = server::RelayAnswer(*std::move(answer), AnswerPolicy(), req.method, relayed);
+  const int status = (*answer)->status();
+  // A relay cut short leaves none of the backend's headers on the 502.
+  if (Status s = server::RelayAnswer(*std::move(answer), AnswerPolicy(), req.method, res);
       !s.ok()) {
     return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
   }
-  res = std::move(relayed);
+  res.status = status;
 }
 
 }  // namespace assistant::gateway

@@ -1,8 +1,8 @@
 #include "forwarder.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
-#include <vector>
 
 #include <boost/asio/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -62,7 +62,10 @@ struct UpstreamCall::Exchange {
   std::unique_ptr<UpstreamConnection> connection;
   bool reused = false;
   bhttp::response_parser<bhttp::buffer_body> parser;
-  std::vector<char> piece;  // reused for every read of the body
+  // Reused for every read of the body; no larger than the body when its
+  // length is known.
+  std::unique_ptr<char[]> piece;
+  size_t piece_size = 0;
   bool failed = false;
 
   Exchange() {
@@ -95,9 +98,13 @@ struct UpstreamCall::Exchange {
   bool Next(size_t* n) {
     *n = 0;
     while (!parser.is_done()) {
-      piece.resize(kPieceBytes);
-      parser.get().body().data = piece.data();
-      parser.get().body().size = piece.size();
+      if (!piece) {
+        const auto length = parser.content_length();
+        piece_size = length && *length < kPieceBytes ? std::max<size_t>(*length, 1) : kPieceBytes;
+        piece.reset(new char[piece_size]);  // not zeroed: only read bytes are used
+      }
+      parser.get().body().data = piece.get();
+      parser.get().body().size = piece_size;
       error_code ec;
       bhttp::read_some(*connection, connection->buffer(), parser, ec);
       if (ec == bhttp::error::need_buffer) ec = {};
@@ -105,7 +112,7 @@ struct UpstreamCall::Exchange {
         failed = true;
         return false;
       }
-      *n = piece.size() - parser.get().body().size;
+      *n = piece_size - parser.get().body().size;
       if (*n > 0) return true;
     }
     return true;
@@ -214,7 +221,7 @@ bool UpstreamCall::Drain(Fn&& take) {
     size_t n = 0;
     if (!ex.Next(&n)) return false;
     if (n == 0) return true;
-    if (!take(std::string_view(ex.piece.data(), n))) {
+    if (!take(std::string_view(ex.piece.get(), n))) {
       ex.failed = true;  // the rest of the body is still on the connection
       Abort();
       return false;
@@ -261,15 +268,19 @@ std::optional<size_t> DeclaredLength(const http::Request& head) {
 
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
                    const std::string& method, http::Response& res) {
-  for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
-    res.headers.Add(name, value);
-  }
+  const auto put_headers = [&] {
+    for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
+      res.headers.Add(name, value);
+    }
+  };
   std::string content_type = up->headers().Get("Content-Type");
   if (ComesWhole(up->headers(), up->status(), method)) {
+    // The body first: an answer cut short leaves `res` as it was.
     std::string body;
     if (!up->ReadAll(&body)) {
       return UnavailableError("the upstream's answer was cut short", "upstream_error");
     }
+    put_headers();
     if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
     if (content_type.empty()) {
       res.body.clear();
@@ -278,6 +289,7 @@ Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
     }
     return Status();
   }
+  put_headers();
   if (content_type.empty()) content_type = "application/octet-stream";
   // Each piece is sent as it is read: nothing in between may buffer it.
   res.headers.Add("X-Accel-Buffering", "no");

@@ -112,7 +112,8 @@ std::optional<size_t> DeclaredLength(const http::Request& head);
 // through (it must drop Content-Length and Content-Type, which are set
 // here), then the body: whole when the upstream said it is at most 64 KiB
 // (and for HEAD, 204 and 304), else streamed as it is read. Unavailable
-// when a whole body is cut short; a streamed one cut short ends the
+// when a whole body is cut short, `res` then untouched; a streamed one cut
+// short ends the
 // client's connection without a proper end (http::Response::stream).
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
                    const std::string& method, http::Response& res);

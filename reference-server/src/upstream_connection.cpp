@@ -101,18 +101,4 @@ bool UpstreamConnection::Wait(bool read, std::chrono::milliseconds timeout,
   }
 }
 
-size_t UpstreamConnection::TransferOne(bool read, void* data, size_t size,
-                                       boost::system::error_code& ec) {
-  for (;;) {
-    if (cut()) {
-      ec = asio::error::operation_aborted;
-      return 0;
-    }
-    const size_t n = read ? socket_.read_some(asio::buffer(data, size), ec)
-                          : socket_.write_some(asio::buffer(static_cast<const void*>(data), size), ec);
-    if (ec != asio::error::would_block && ec != asio::error::try_again) return n;
-    if (!Wait(read, io_timeout_, ec)) return 0;
-  }
-}
-
 }  // namespace assistant::server

@@ -16,6 +16,7 @@
 #include <string>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -54,8 +55,7 @@ class UpstreamConnection {
   executor_type get_executor() { return io_.get_executor(); }
   template <typename MutableBuffers>
   size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
-    return Transfer(true, boost::asio::buffer_sequence_begin(buffers),
-                    boost::asio::buffer_sequence_end(buffers), ec);
+    return Transfer(true, [&] { return socket_.read_some(buffers, ec); }, ec);
   }
   template <typename MutableBuffers>
   size_t read_some(const MutableBuffers& buffers) {
@@ -64,10 +64,12 @@ class UpstreamConnection {
     if (ec) throw boost::system::system_error(ec);
     return n;
   }
+  // The whole sequence goes in one call (sendmsg with every piece): a
+  // message's head is many small buffers, and a send each would be a
+  // packet each.
   template <typename ConstBuffers>
   size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
-    return Transfer(false, boost::asio::buffer_sequence_begin(buffers),
-                    boost::asio::buffer_sequence_end(buffers), ec);
+    return Transfer(false, [&] { return socket_.write_some(buffers, ec); }, ec);
   }
   template <typename ConstBuffers>
   size_t write_some(const ConstBuffers& buffers) {
@@ -79,19 +81,20 @@ class UpstreamConnection {
 
  private:
   UpstreamConnection();
-  // Reads into (or writes from) the first non-empty buffer of the range:
-  // one piece at a time is all the concepts ask for.
-  template <typename It>
-  size_t Transfer(bool read, It first, It last, boost::system::error_code& ec) {
-    for (; first != last; ++first) {
-      const boost::asio::const_buffer b{boost::asio::buffer(*first)};
-      if (b.size() == 0) continue;
-      return TransferOne(read, const_cast<void*>(b.data()), b.size(), ec);
+  // Runs `io` (a read or a write on the non-blocking socket) until it
+  // moves bytes, fails, or the upstream has been silent past the timeout.
+  template <typename Io>
+  size_t Transfer(bool read, Io&& io, boost::system::error_code& ec) {
+    for (;;) {
+      if (cut()) {
+        ec = boost::asio::error::operation_aborted;
+        return 0;
+      }
+      const size_t n = io();
+      if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) return n;
+      if (!Wait(read, io_timeout_, ec)) return 0;
     }
-    ec = {};
-    return 0;
   }
-  size_t TransferOne(bool read, void* data, size_t size, boost::system::error_code& ec);
   // Waits until the socket is readable (or writable) for at most `timeout`.
   bool Wait(bool read, std::chrono::milliseconds timeout, boost::system::error_code& ec);
 
