@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
 
 namespace assistant::server {
 namespace {

@@ -17,7 +17,6 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/system/error_code.hpp>
@@ -26,7 +25,7 @@ namespace assistant::server {
 
 class UpstreamConnection {
  public:
-  using executor_type = boost::asio::io_context::executor_type;
+  using executor_type = boost::asio::ip::tcp::socket::executor_type;
 
   // Connects to host:port within `timeout` (every address the name resolves
   // to is tried in turn). Null with `*ec` set when none answered:
@@ -52,7 +51,7 @@ class UpstreamConnection {
   boost::beast::flat_buffer& buffer() { return buffer_; }
 
   // The stream concepts Beast's synchronous algorithms take.
-  executor_type get_executor() { return io_.get_executor(); }
+  executor_type get_executor() { return socket_.get_executor(); }
   template <typename MutableBuffers>
   size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
     return Transfer(true, [&] { return socket_.read_some(buffers, ec); }, ec);
@@ -98,7 +97,6 @@ class UpstreamConnection {
   // Waits until the socket is readable (or writable) for at most `timeout`.
   bool Wait(bool read, std::chrono::milliseconds timeout, boost::system::error_code& ec);
 
-  boost::asio::io_context io_;  // the socket's, never run
   boost::asio::ip::tcp::socket socket_;
   boost::beast::flat_buffer buffer_;
   std::chrono::milliseconds io_timeout_{30000};
