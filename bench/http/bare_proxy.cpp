@@ -15,9 +15,8 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
-#include <string>
-
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <httplib.h>

@@ -8,8 +8,9 @@
 # 0.7x nginx). What bounds the gateway is shown by two ceilings in the same run: a bare
 # cpp-httplib server (bare-httplib-server) and nginx, each answering a fixed 20-task
 # body; and bare-beast-proxy, the gateway's forwarding model (its transport, a worker
-# per request, the pooled cpp-httplib exchange) with none of its edge work, and beside
-# it bare-beast-proxy --client beast, the same with a synchronous Boost.Beast client.
+# per request, a pooled exchange with the backend) with none of its edge work, run
+# twice: --client httplib (cpp-httplib's client, the bare-proxy row) and --client
+# beast (the forwarder's synchronous Boost.Beast client, the bare-beast row).
 #
 # Builds nothing: expects assistant-server and assistant-gateway in BIN_DIR (default
 # build/bin, Release). Needs wrk, nginx, curl and jq (scripts/install-deps.sh bench).
