@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -33,6 +34,12 @@ Status Unusable() {
 
 // What an exchange that got no answer is: silent past a timeout, or down.
 Status NoAnswer(const error_code& ec) {
+  if (UpstreamConnection::IsUnverified(ec)) {
+    return UnavailableError("the upstream's TLS certificate did not verify", "upstream_error");
+  }
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    return UnavailableError("the TLS handshake with the upstream failed", "upstream_error");
+  }
   if (ec == boost::asio::error::timed_out) {
     return DeadlineExceededError("the upstream did not answer in time", "upstream_timeout");
   }

@@ -1,4 +1,5 @@
-// One HTTP/1.1 connection to an upstream (plain TCP), driven synchronously
+// One HTTP/1.1 connection to an upstream (plain TCP, or TLS over it for
+// https), driven synchronously
 // by the thread that holds it, for Boost.Beast's http::read and http::write:
 // it is their SyncReadStream and SyncWriteStream. Every wait is bounded:
 // the socket is non-blocking and each read or write that would block polls
@@ -18,50 +19,38 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace assistant::server {
 
-class UpstreamConnection {
+// The TCP socket under a connection: non-blocking, every wait poll-bounded.
+// It is the layer TLS reads and writes through, or Beast itself for http://.
+class PolledSocket {
  public:
   using executor_type = boost::asio::ip::tcp::socket::executor_type;
+  // asio::ssl::stream asks its next layer for the lowest one.
+  using lowest_layer_type = PolledSocket;
 
+  PolledSocket();
   // Connects to host:port within `timeout` (every address the name resolves
-  // to is tried in turn). Null with `*ec` set when none answered:
+  // to is tried in turn). False with `ec` set when none answered:
   // asio::error::timed_out when the time ran out.
-  static std::unique_ptr<UpstreamConnection> Open(const std::string& host,
-                                                  const std::string& port,
-                                                  std::chrono::milliseconds timeout,
-                                                  boost::system::error_code* ec);
-  UpstreamConnection(const UpstreamConnection&) = delete;
-  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+  bool Connect(const std::string& host, const std::string& port,
+               std::chrono::milliseconds timeout, boost::system::error_code& ec);
 
-  // How long one read or write may wait for the upstream.
   void set_io_timeout(std::chrono::milliseconds t) { io_timeout_ = t; }
-  // Ends the connection from another thread: a wait in progress fails at
-  // once, and so does every later read or write.
   void Cut();
   bool cut() const { return cut_.load(std::memory_order_relaxed); }
-  // Whether a kept connection still looks usable: not closed by the
-  // upstream while it was idle (nothing to read, no end of stream).
-  bool LooksAlive();
+  // Nothing to read and no end of stream.
+  bool Idle();
 
-  // Bytes read past the last parsed message: kept with the connection.
-  boost::beast::flat_buffer& buffer() { return buffer_; }
-
-  // The stream concepts Beast's synchronous algorithms take.
   executor_type get_executor() { return socket_.get_executor(); }
+  PolledSocket& lowest_layer() { return *this; }
   template <typename MutableBuffers>
   size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
     return Transfer(true, [&] { return socket_.read_some(buffers, ec); }, ec);
-  }
-  template <typename MutableBuffers>
-  size_t read_some(const MutableBuffers& buffers) {
-    boost::system::error_code ec;
-    const size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
   }
   // The whole sequence goes in one call (sendmsg with every piece): a
   // message's head is many small buffers, and a send each would be a
@@ -70,16 +59,8 @@ class UpstreamConnection {
   size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
     return Transfer(false, [&] { return socket_.write_some(buffers, ec); }, ec);
   }
-  template <typename ConstBuffers>
-  size_t write_some(const ConstBuffers& buffers) {
-    boost::system::error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
 
  private:
-  UpstreamConnection();
   // Runs `io` (a read or a write on the non-blocking socket) until it
   // moves bytes, fails, or the upstream has been silent past the timeout.
   template <typename Io>
@@ -98,9 +79,76 @@ class UpstreamConnection {
   bool Wait(bool read, std::chrono::milliseconds timeout, boost::system::error_code& ec);
 
   boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
   std::chrono::milliseconds io_timeout_{30000};
   std::atomic<bool> cut_{false};
+};
+
+class UpstreamConnection {
+ public:
+  using executor_type = PolledSocket::executor_type;
+
+  // Connects to host:port within `timeout`; with `tls`, the TLS handshake
+  // (certificate verified against the system's CAs and `host`) is within it
+  // too. Null with `*ec` set when none answered or the handshake failed:
+  // asio::error::timed_out when the time ran out, an error of
+  // asio::error::get_ssl_category() when TLS failed (IsUnverified tells a
+  // certificate that did not verify).
+  static std::unique_ptr<UpstreamConnection> Open(const std::string& host,
+                                                  const std::string& port, bool tls,
+                                                  std::chrono::milliseconds timeout,
+                                                  boost::system::error_code* ec);
+  // Whether `ec` from Open means the upstream's certificate did not verify.
+  static bool IsUnverified(const boost::system::error_code& ec);
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+  ~UpstreamConnection();
+
+  // How long one read or write may wait for the upstream.
+  void set_io_timeout(std::chrono::milliseconds t) { socket_.set_io_timeout(t); }
+  // Ends the connection from another thread: a wait in progress fails at
+  // once, and so does every later read or write.
+  void Cut() { socket_.Cut(); }
+  bool cut() const { return socket_.cut(); }
+  // Whether a kept connection still looks usable: not closed by the
+  // upstream while it was idle (nothing to read, no end of stream).
+  bool LooksAlive() { return !cut() && buffer_.size() == 0 && socket_.Idle(); }
+
+  // Bytes read past the last parsed message: kept with the connection.
+  boost::beast::flat_buffer& buffer() { return buffer_; }
+
+  // The stream concepts Beast's synchronous algorithms take: through TLS
+  // when the upstream is https, else straight on the socket.
+  executor_type get_executor() { return socket_.get_executor(); }
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    return tls_ ? tls_->read_some(buffers, ec) : socket_.read_some(buffers, ec);
+  }
+  template <typename MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    return tls_ ? tls_->write_some(buffers, ec) : socket_.write_some(buffers, ec);
+  }
+  template <typename ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    boost::system::error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  UpstreamConnection() = default;
+
+  PolledSocket socket_;
+  // Declared after the socket it reads through, so destroyed before it.
+  std::unique_ptr<boost::asio::ssl::stream<PolledSocket&>> tls_;
+  boost::beast::flat_buffer buffer_;
 };
 
 }  // namespace assistant::server

@@ -5,12 +5,15 @@
 namespace assistant::server {
 namespace {
 
-// "http://host:port" -> host, port; false for anything else. The registry
-// and the gateway's flags checked the URL's form; this only splits it.
-bool SplitOrigin(const std::string& origin, std::string* host, std::string* port) {
-  const std::string scheme = "http://";
-  if (origin.compare(0, scheme.size(), scheme) != 0) return false;
-  std::string rest = origin.substr(scheme.size());
+// "http://host:port" -> host, port (https:// sets `*tls`); false for
+// anything else. The registry and the gateway's flags checked the URL's
+// form; this only splits it.
+bool SplitOrigin(const std::string& origin, std::string* host, std::string* port, bool* tls) {
+  const std::string http = "http://";
+  const std::string https = "https://";
+  *tls = origin.compare(0, https.size(), https) == 0;
+  if (!*tls && origin.compare(0, http.size(), http) != 0) return false;
+  std::string rest = origin.substr(*tls ? https.size() : http.size());
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.find_first_of("/?#@") != std::string::npos) return false;
   size_t colon = rest.rfind(':');
@@ -22,7 +25,7 @@ bool SplitOrigin(const std::string& origin, std::string* host, std::string* port
   } else {
     *host = rest.substr(0, colon);
   }
-  *port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  *port = colon == std::string::npos ? (*tls ? "443" : "80") : rest.substr(colon + 1);
   return !host->empty() && !port->empty() &&
          port->find_first_not_of("0123456789") == std::string::npos;
 }
@@ -32,7 +35,7 @@ bool SplitOrigin(const std::string& origin, std::string* host, std::string* port
 UpstreamPool::UpstreamPool(std::string origin, std::chrono::milliseconds max_age,
                                size_t max_idle)
     : origin_(std::move(origin)), max_age_(max_age), max_idle_(max_idle) {
-  if (!SplitOrigin(origin_, &host_, &port_)) host_.clear();
+  if (!SplitOrigin(origin_, &host_, &port_, &tls_)) host_.clear();
   authority_ = origin_.substr(origin_.find("://") == std::string::npos ? 0 : origin_.find("://") + 3);
   if (!authority_.empty() && authority_.back() == '/') authority_.pop_back();
 }
@@ -59,7 +62,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::Take(std::chrono::milliseconds
     *ec = boost::asio::error::invalid_argument;
     return nullptr;
   }
-  return UpstreamConnection::Open(host_, port_, connect_timeout, ec);
+  return UpstreamConnection::Open(host_, port_, tls_, connect_timeout, ec);
 }
 
 void UpstreamPool::Give(std::unique_ptr<UpstreamConnection> connection) {

@@ -20,7 +20,9 @@ namespace assistant::server {
 
 class UpstreamPool {
  public:
-  // `origin` is http://host[:port] (an IPv6 host in brackets).
+  // `origin` is http://host[:port] or https://host[:port] (an IPv6 host in
+  // brackets); one pool per origin, so kept connections are per scheme,
+  // host and port.
   explicit UpstreamPool(std::string origin,
                           std::chrono::milliseconds max_age = std::chrono::seconds(2),
                           size_t max_idle = 64);
@@ -34,7 +36,7 @@ class UpstreamPool {
   const std::string& origin() const { return origin_; }
   // host[:port] as a Host header names the origin.
   const std::string& authority() const { return authority_; }
-  // False when the origin is not http://host[:port].
+  // False when the origin is not http(s)://host[:port].
   bool usable() const { return !host_.empty(); }
 
  private:
@@ -45,6 +47,7 @@ class UpstreamPool {
   const std::string origin_;
   std::string host_;
   std::string port_;
+  bool tls_ = false;
   std::string authority_;
   const std::chrono::milliseconds max_age_;
   const size_t max_idle_;
