@@ -373,8 +373,11 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
       last = call.status();
       if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
       b->up = false;  // out until its health check passes again
-      logger_.Warn("backend failed; taken out",
-                   {{"request_id", request_id}, {"method", req.method}});
+      // The cause tells a backend that is down from one whose certificate
+      // does not verify.
+      logger_.Warn("backend failed; taken out", {{"request_id", request_id},
+                                                  {"method", req.method},
+                                                  {"cause", last.message()}});
       continue;
     }
     // A relay cut short leaves none of the backend's headers on the 502.

@@ -1,4 +1,5 @@
-// Black-box: the app proxy in front of an https:// app. The app is a TLS
+// Black-box: the app proxy in front of an https:// app, and assistant-gateway
+// in front of an https:// backend. The app is a TLS
 // server in this process with a self-signed certificate made for the test;
 // the server trusts it only when SSL_CERT_FILE names it, as OpenSSL does.
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "gateway_process.hpp"
 #include "harness.hpp"
 
 using namespace http_test;
@@ -70,7 +72,10 @@ class TlsUpstream {
     for (auto& t : serving_) t.join();
   }
   int port() const { return port_; }
+  // Requests answered, and connections that carried one, other than the
+  // gateway's health checks (/readyz, each on a connection of its own).
   std::atomic<int> answered{0};
+  std::atomic<int> connections{0};
 
  private:
   void Accept() {
@@ -90,17 +95,23 @@ class TlsUpstream {
     boost::system::error_code ec;
     tls.handshake(asio::ssl::stream_base::server, ec);  // fails when the client distrusts it
     boost::beast::flat_buffer buffer;
+    bool counted = false;
     while (!ec) {
       bhttp::request<bhttp::string_body> req;
       bhttp::read(tls, buffer, req, ec);
       if (ec) break;
+      const bool health = req.target() == "/readyz";
+      if (!health && !counted) {
+        counted = true;
+        ++connections;
+      }
       bhttp::response<bhttp::string_body> res(bhttp::status::ok, req.version());
       res.set(bhttp::field::content_type, "text/plain");
       res.body() = "tls:" + std::string(req.target());
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
+      if (!health) ++answered;  // before the write, so a caller that has the answer sees it
       bhttp::write(tls, res, ec);
-      ++answered;
       if (!res.keep_alive()) break;
     }
   }
@@ -116,7 +127,54 @@ class TlsUpstream {
   std::vector<std::thread> serving_;
 };
 
+// A gateway started with SSL_CERT_FILE=`cert_file`: it inherits this
+// process's environment, which is set for the start alone.
+std::unique_ptr<GatewayProcess> GatewayTrusting(const std::string& dir,
+                                                const std::vector<std::string>& args,
+                                                const std::string& cert_file) {
+  setenv("SSL_CERT_FILE", cert_file.c_str(), 1);
+  auto g = std::make_unique<GatewayProcess>(dir, args);
+  unsetenv("SSL_CERT_FILE");
+  return g;
+}
+
 }  // namespace
+
+TEST_SUITE("http.gateway") {
+
+TEST_CASE("an https backend is verified and its kept TLS connection reused") {
+  TempDir dir;
+  REQUIRE(MakeCertificate(dir.path()));
+  TlsUpstream backend(dir.path());
+  const std::vector<std::string> args = {
+      "--backend", "https://127.0.0.1:" + std::to_string(backend.port()), "--rate-limit", "0",
+      "--token-check", "off"};
+
+  SUBCASE("trusted through SSL_CERT_FILE: answers, two calls on one connection") {
+    auto g = GatewayTrusting(dir.path(), args, dir.path() + "/cert.pem");
+    REQUIRE(g->port() > 0);
+    auto first = g->Raw("GET", "/one", "", "");
+    auto second = g->Raw("GET", "/two", "", "");
+    CHECK(first.status == 200);
+    CHECK(first.body == "tls:/one");
+    CHECK(second.status == 200);
+    CHECK(second.body == "tls:/two");
+    CHECK(backend.answered == 2);
+    CHECK(backend.connections == 1);
+  }
+  SUBCASE("not trusted: 502 upstream_error, the cause logged, the backend never asked") {
+    auto g = GatewayTrusting(dir.path(), args, dir.path() + "/missing.pem");
+    REQUIRE(g->port() > 0);
+    auto r = g->Raw("GET", "/one", "", "");
+    CHECK(r.status == 502);
+    CHECK(r.ErrorCode() == "upstream_error");
+    INFO(g->log());
+    CHECK(g->log().find("did not verify") != std::string::npos);
+    CHECK(backend.answered == 0);
+  }
+}
+
+}  // TEST_SUITE
 
 TEST_SUITE("http.app_proxy") {
 
