@@ -14,6 +14,8 @@ PACKAGES=(
   # (scripts/pg-test-server.sh).
   libpqxx-dev postgresql
   curl
+  # The https upstream test makes its self-signed certificate with it.
+  openssl
   # The http suite's responses are checked against /openapi.json with it.
   python3-jsonschema
   # The example app behind the proxy (examples/identity_app) checks the

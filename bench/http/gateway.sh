@@ -8,7 +8,9 @@
 # 0.7x nginx). What bounds the gateway is shown by two ceilings in the same run: a bare
 # cpp-httplib server (bare-httplib-server) and nginx, each answering a fixed 20-task
 # body; and bare-beast-proxy, the gateway's forwarding model (its transport, a worker
-# per request, the pooled cpp-httplib exchange) with none of its edge work.
+# per request, a pooled exchange with the backend) with none of its edge work, run
+# twice: --client httplib (cpp-httplib's client, the bare-proxy row) and --client
+# beast (the forwarder's synchronous Boost.Beast client, the bare-beast row).
 #
 # Builds nothing: expects assistant-server and assistant-gateway in BIN_DIR (default
 # build/bin, Release). Needs wrk, nginx, curl and jq (scripts/install-deps.sh bench).
@@ -29,6 +31,7 @@ NGINX_PORT=${NGINX_PORT:-18802}
 NGINX_FIXED_PORT=${NGINX_FIXED_PORT:-18803}
 BARE_PORT=${BARE_PORT:-18804}
 BARE_PROXY_PORT=${BARE_PROXY_PORT:-18805}
+BARE_BEAST_PORT=${BARE_BEAST_PORT:-18806}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench-XXXXXX")
 
 for t in wrk nginx curl jq; do
@@ -68,7 +71,10 @@ wait_ready "http://127.0.0.1:$GATEWAY_PORT/readyz"
   >"$OUT/bare.log" 2>&1 &
 pids+=($!)
 "$BIN_DIR/bare-beast-proxy" --port "$BARE_PROXY_PORT" --backend "http://127.0.0.1:$SERVER_PORT" \
-  --threads "$GATEWAY_THREADS" >"$OUT/bare-proxy.log" 2>&1 &
+  --threads "$GATEWAY_THREADS" --client httplib >"$OUT/bare-proxy.log" 2>&1 &
+pids+=($!)
+"$BIN_DIR/bare-beast-proxy" --port "$BARE_BEAST_PORT" --backend "http://127.0.0.1:$SERVER_PORT" \
+  --threads "$GATEWAY_THREADS" --client beast >"$OUT/bare-beast.log" 2>&1 &
 pids+=($!)
 
 # nginx as the usual reverse proxy: one worker per core, keep-alive to the server;
@@ -113,6 +119,7 @@ pids+=($!)
 wait_ready "http://127.0.0.1:$NGINX_PORT/readyz"
 wait_ready "http://127.0.0.1:$NGINX_FIXED_PORT/api/tasks"
 wait_ready "http://127.0.0.1:$BARE_PROXY_PORT/readyz"
+wait_ready "http://127.0.0.1:$BARE_BEAST_PORT/readyz"
 
 # One user with 20 tasks, registered on the server itself (not timed).
 token=$(curl -fs -X POST "http://127.0.0.1:$SERVER_PORT/api/auth/register" \
@@ -129,7 +136,7 @@ RESULTS=$OUT/results.tsv
 for conns in $CONNS_LIST; do
   for round in $(seq "$ROUNDS"); do
     for target in server:$SERVER_PORT gateway:$GATEWAY_PORT nginx:$NGINX_PORT \
-        bare-proxy:$BARE_PROXY_PORT bare-httplib:$BARE_PORT nginx-fixed:$NGINX_FIXED_PORT; do
+        bare-proxy:$BARE_PROXY_PORT bare-beast:$BARE_BEAST_PORT bare-httplib:$BARE_PORT nginx-fixed:$NGINX_FIXED_PORT; do
       name=${target%%:*} port=${target##*:}
       threads=$((conns < 2 ? 1 : 2))
       wrk -t"$threads" -c"$conns" -d"$DURATION" --latency \
@@ -160,7 +167,7 @@ for line in open(sys.argv[1]):
 print("conns target        p50(us)  p99(us)   req/s   errors   (median of rounds)")
 for conns in sorted({c for c, _ in runs}):
     med = {}
-    for name in ("server", "gateway", "nginx", "bare-proxy", "bare-httplib", "nginx-fixed"):
+    for name in ("server", "gateway", "nginx", "bare-proxy", "bare-beast", "bare-httplib", "nginx-fixed"):
         r = runs[(conns, name)]
         med[name] = [st.median(x[i] for x in r) for i in range(3)] + [sum(x[3] for x in r)]
         p50, p99, rps, err = med[name]
@@ -170,8 +177,10 @@ for conns in sorted({c for c, _ in runs}):
           f"gateway/nginx req/s {med['gateway'][2] / med['nginx'][2]:.2f}x, "
           f"gateway/server {med['gateway'][2] / med['server'][2]:.2f}x, "
           f"nginx/server {med['nginx'][2] / med['server'][2]:.2f}x; "
-          f"bare proxy: adds {med['bare-proxy'][0] - med['server'][0]:.0f} us, "
+          f"bare proxy (httplib client): adds {med['bare-proxy'][0] - med['server'][0]:.0f} us, "
           f"{med['bare-proxy'][2] / med['nginx'][2]:.2f}x nginx; "
+          f"bare proxy (beast client): adds {med['bare-beast'][0] - med['server'][0]:.0f} us, "
+          f"{med['bare-beast'][2] / med['nginx'][2]:.2f}x nginx; "
           f"ceilings: bare cpp-httplib/nginx {med['bare-httplib'][2] / med['nginx-fixed'][2]:.2f}x")
 PY
 echo "raw wrk output: $OUT" >&2

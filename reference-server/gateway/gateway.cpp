@@ -59,7 +59,7 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
   for (const auto& origin : config_.backends) {
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
-    backends_.back()->pool = std::make_shared<server::ConnectionPool>(origin);
+    backends_.back()->pool = std::make_shared<server::UpstreamPool>(origin);
   }
   tokens_ = std::make_unique<TokenCheck>(
       config_.token_check,
@@ -132,11 +132,15 @@ void Gateway::Stop() {
 void Gateway::CheckHealth() {
   for (size_t i = 0; i < backends_.size(); ++i) {
     Backend& b = *backends_[i];
-    httplib::Client cli(b.origin);
-    cli.set_connection_timeout(1, 0);
-    cli.set_read_timeout(2, 0);
-    auto r = cli.Get("/readyz");
-    const bool up = r && r->status == 200;
+    // A connection of its own (no pool): the check sees whether a new one
+    // can be made.
+    server::Upstream upstream;
+    upstream.origin = b.origin;
+    upstream.connect_timeout = std::chrono::seconds(1);
+    upstream.read_timeout = std::chrono::seconds(2);
+    auto r = server::UpstreamCall::Start(upstream, {"GET", "/readyz", {}, {}});
+    std::string body;
+    const bool up = r.ok() && (*r)->status() == 200 && (*r)->ReadAll(&body);
     if (b.up.exchange(up) != up) {
       logger_.Info(up ? "backend up" : "backend down", {{"backend", static_cast<int64_t>(i)}});
     }
@@ -353,21 +357,13 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
   server::OutboundRequest out;
   out.method = req.method;
   out.target = req.target;
-  out.headers = server::EndToEndHeaders(httplib::Headers(req.headers.begin(), req.headers.end()),
-                                        RequestPolicy());
-  out.headers.emplace("Accept-Encoding", "identity");
-  out.headers.emplace("X-Request-ID", request_id);
-  out.headers.emplace("X-Forwarded-For", ForwardedFor(req));
+  out.headers = server::EndToEndHeaders(req.headers, RequestPolicy());
+  out.headers.Add("Accept-Encoding", "identity");
+  out.headers.Add("X-Request-ID", request_id);
+  out.headers.Add("X-Forwarded-For", ForwardedFor(req));
   if (req.body_reader) return ForwardUpload(req, res, request_id, client_ip, out);
   out.body = req.body;
 
-  // A GET whose answer will stream is sent once, on the streaming path: a
-  // run's events (a stream slot at the backend), or what asks for SSE.
-  const bool streams = req.headers.Has("Last-Event-ID") ||
-                       req.headers.Get("Accept").find("text/event-stream") !=
-                           std::string::npos ||
-                       (req.path.size() >= 7 && req.path.compare(req.path.size() - 7, 7, "/events") == 0);
-  const bool safe = (req.method == "GET" || req.method == "HEAD") && !streams;
   Status last = UnavailableError("no backend", "upstream_error");
   bool first = true;
   for (Backend* b : Order()) {
@@ -377,40 +373,24 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
     }
     first = false;
     const server::Upstream upstream = UpstreamOf(*b);
-    if (safe) {
-      // Most answers to a GET are small and whole: read on this thread.
-      auto whole = server::ExchangeWhole(upstream, out);
-      if (whole.ok() && *whole) {
-        server::RelayWhole(std::move(**whole), ResponsePolicy(), res);
-        return;
-      }
-      if (!whole.ok()) {
-        last = whole.status();
-        if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
-        b->up = false;
-        logger_.Warn("backend failed; taken out",
-                     {{"request_id", request_id}, {"method", req.method}, {"ip", client_ip}});
-        continue;
-      }
-      // A stream: asked again below, relayed as it is read.
-    }
     auto call = server::UpstreamCall::Start(upstream, out);
     if (!call.ok()) {
       last = call.status();
       if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
       b->up = false;  // out until its health check passes again
-      logger_.Warn("backend failed; taken out",
-                   {{"request_id", request_id}, {"method", req.method}, {"ip", client_ip}});
+      // The cause tells a backend that is down from one whose certificate
+      // does not verify.
+      logger_.Warn("backend failed; taken out", {{"request_id", request_id},
+                                                  {"method", req.method},
+                                                  {"ip", client_ip},
+                                                  {"cause", last.message()}});
       continue;
     }
-    // Built on a copy of the edge's headers: a relay cut short leaves none
-    // of the backend's on the 502.
-    Response answer = res;
-    answer.status = (*call)->status();
-    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, answer); !s.ok()) {
+    // A relay cut short leaves none of the backend's headers on the 502.
+    if (Status s = server::RelayAnswer(*call, ResponsePolicy(), req.method, res); !s.ok()) {
       return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
     }
-    res = std::move(answer);
+    res.status = (*call)->status();
     return;
   }
   if (last.code() == StatusCode::kDeadlineExceeded) {

@@ -83,7 +83,7 @@ class Gateway final {
  private:
   struct Backend {
     std::string origin;
-    std::shared_ptr<server::ConnectionPool> pool;
+    std::shared_ptr<server::UpstreamPool> pool;
     std::atomic<bool> up{true};
     std::atomic<uint64_t> requests{0};
   };

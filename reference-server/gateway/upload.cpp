@@ -1,7 +1,7 @@
 // Request bodies at the gateway (docs/gateway.md "Uploads"): a small one is
 // read whole by the transport and forwarded like any request; a large or
 // chunked one is passed to the backend as the transport reads it
-// (ExchangeUpload, forwarder.hpp), the body limit counted while reading.
+// (UpstreamCall::StartUpload, forwarder.hpp), and its answer relayed as any, the body limit counted while reading.
 #include "gateway.hpp"
 
 namespace assistant::gateway {
@@ -14,7 +14,7 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
   Backend* b = Order().front();
   const server::Upstream upstream = UpstreamOf(*b);
   server::http::BodyReader& body = *req.body_reader;
-  auto answer = server::ExchangeUpload(upstream, out, server::DeclaredLength(req), body);
+  auto answer = server::UpstreamCall::StartUpload(upstream, out, server::DeclaredLength(req), body);
   if (!answer.ok()) {
     switch (body.error()) {
       case server::http::BodyReader::Error::kTooLarge:
@@ -30,10 +30,19 @@ void Gateway::ForwardUpload(const Request& req, Response& res, const std::string
       return Fail(res, 504, "upstream_timeout", "the backend did not answer in time", request_id);
     }
     b->up = false;  // out until its health check passes again
-    logger_.Warn("backend failed; taken out", {{"request_id", request_id}, {"method", req.method}, {"ip", client_ip}});
+    logger_.Warn("backend failed; taken out", {{"request_id", request_id},
+                                                {"method", req.method},
+                                                {"ip", client_ip},
+                                                {"cause", answer.status().message()}});
     return Fail(res, 502, "upstream_error", "the backend failed during the upload", request_id);
   }
-  server::RelayWhole(*std::move(answer), AnswerPolicy(), res);
+  const int status = (*answer)->status();
+  // A relay cut short leaves none of the backend's headers on the 502.
+  if (Status s = server::RelayAnswer(*std::move(answer), AnswerPolicy(), req.method, res);
+      !s.ok()) {
+    return Fail(res, 502, "upstream_error", "the backend's answer was cut short", request_id);
+  }
+  res.status = status;
 }
 
 }  // namespace assistant::gateway

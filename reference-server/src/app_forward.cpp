@@ -66,12 +66,12 @@ bool HasDotSegment(std::string_view path) {
 }
 
 // A body the transport streams (StreamsToApp), passed on as it is read; the
-// app's answer comes whole (ExchangeUpload).
+// app's answer is relayed as any other.
 Status ForwardUpload(const Upstream& upstream, const OutboundRequest& out,
                      const http::Request& req, http::Response& res,
                      std::optional<AppCallOutcome>* outcome) {
   http::BodyReader& body = *req.body_reader;
-  auto answer = ExchangeUpload(upstream, out, DeclaredLength(req), body);
+  auto answer = UpstreamCall::StartUpload(upstream, out, DeclaredLength(req), body);
   switch (body.error()) {
     case http::BodyReader::Error::kTooLarge:
       return ResourceExhaustedError("the request body is too large", "payload_too_large");
@@ -86,9 +86,9 @@ Status ForwardUpload(const Upstream& upstream, const OutboundRequest& out,
         answer.status().code() == StatusCode::kDeadlineExceeded ? 504 : 502, false};
     return answer.status();
   }
-  *outcome = AppCallOutcome{answer->status, true};
-  RelayWhole(*std::move(answer), ResponsePolicy(), res);
-  return Status();
+  *outcome = AppCallOutcome{(*answer)->status(), true};
+  res.status = (*answer)->status();
+  return RelayAnswer(*std::move(answer), ResponsePolicy(), req.method, res);
 }
 
 }  // namespace
@@ -118,14 +118,13 @@ Status ForwardToApp(const AppForward& f, const http::Request& req, http::Respons
   OutboundRequest out;
   out.method = req.method;
   out.target = base + RawTail(req.target);
-  out.headers = EndToEndHeaders(httplib::Headers(req.headers.begin(), req.headers.end()),
-                                RequestPolicy());
-  out.headers.emplace("Accept-Encoding", "identity");
-  out.headers.emplace("X-Request-ID", f.request_id);
-  out.headers.emplace("X-Forwarded-For", f.forwarded_for);
-  out.headers.emplace("X-Assistant-User-Id", me.user_id);
-  out.headers.emplace("X-Assistant-App-Id", app.id);
-  out.headers.emplace("X-Assistant-Identity", std::move(identity));
+  out.headers = EndToEndHeaders(req.headers, RequestPolicy());
+  out.headers.Add("Accept-Encoding", "identity");
+  out.headers.Add("X-Request-ID", f.request_id);
+  out.headers.Add("X-Forwarded-For", f.forwarded_for);
+  out.headers.Add("X-Assistant-User-Id", me.user_id);
+  out.headers.Add("X-Assistant-App-Id", app.id);
+  out.headers.Add("X-Assistant-Identity", std::move(identity));
 
   Upstream upstream;
   upstream.origin = std::move(origin);

@@ -16,8 +16,6 @@
 #include <optional>
 #include <string>
 
-#include <httplib.h>
-
 #include "assistant/apps.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
@@ -46,8 +44,8 @@ struct AppCallOutcome {
 
 // Whether a request to the app proxy has its body passed on as it is read
 // (TransportOptions::stream_body): a large upload there (IsLargeUpload,
-// forwarder.hpp). Its answer is then read whole before it is relayed
-// (ExchangeUpload); a smaller body is read whole and its answer streams.
+// forwarder.hpp); a smaller body is read whole. Either way the answer
+// streams back when it is large.
 bool StreamsToApp(const http::Request& head);
 
 // Forwards `req` to f.app and puts the app's answer into `res` (status

@@ -1,223 +1,235 @@
 #include "forwarder.hpp"
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
+#include <algorithm>
+#include <limits>
 #include <utility>
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
 #include "header_policy.hpp"
-#include "http/worker_pool.hpp"
 
 namespace assistant::server {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
 
-// Body bytes read ahead of the client: past this, the upstream read waits.
-constexpr size_t kMaxBuffered = 256 * 1024;
 // An answer at most this large (by its Content-Length) is read whole and
 // sent with its length; anything else streams.
 constexpr size_t kWholeAnswerBytes = 64 * 1024;
-
-
-template <typename Rep, typename Period>
-std::pair<time_t, time_t> SecondsAndMicros(std::chrono::duration<Rep, Period> d) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-  return {static_cast<time_t>(us / 1000000), static_cast<time_t>(us % 1000000)};
-}
-
-// A connection to `upstream` (a pooled one when there is a pool), set up
-// for forwarding; null when the address is not usable.
-std::unique_ptr<httplib::Client> Connect(const Upstream& upstream) {
-  std::unique_ptr<httplib::Client> client =
-      upstream.pool ? upstream.pool->Take() : std::make_unique<httplib::Client>(upstream.origin);
-  if (!client->is_valid()) return nullptr;
-  const auto [cs, cus] = SecondsAndMicros(upstream.connect_timeout);
-  const auto [rs, rus] = SecondsAndMicros(upstream.read_timeout);
-  client->set_connection_timeout(cs, cus);
-  client->set_read_timeout(rs, rus);
-  client->set_write_timeout(rs, rus);
-  // The body passes as the upstream encoded it; its Content-Encoding goes
-  // back with it.
-  client->set_decompress(false);
-  // A request's head and body are separate writes: without this, Nagle's
-  // algorithm holds the second until the first is acknowledged.
-  client->set_tcp_nodelay(true);
-  return client;
-}
+// The most body bytes read from the upstream in one piece.
+constexpr size_t kPieceBytes = 64 * 1024;
 
 Status Unusable() {
   return UnavailableError("the upstream's address is not usable", "upstream_error");
 }
 
 // What an exchange that got no answer is: silent past a timeout, or down.
-Status NoAnswer(httplib::Error error, Clock::time_point last_progress,
-                std::chrono::milliseconds read_timeout) {
-  const bool timed_out = error == httplib::Error::ConnectionTimeout ||
-                         (error == httplib::Error::Read &&
-                          Clock::now() - last_progress >=
-                              read_timeout - std::chrono::milliseconds(50));
-  if (timed_out) {
+Status NoAnswer(const error_code& ec) {
+  if (UpstreamConnection::IsUnverified(ec)) {
+    return UnavailableError("the upstream's TLS certificate did not verify", "upstream_error");
+  }
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    return UnavailableError("the TLS handshake with the upstream failed", "upstream_error");
+  }
+  if (ec == boost::asio::error::timed_out) {
     return DeadlineExceededError("the upstream did not answer in time", "upstream_timeout");
   }
   return UnavailableError("the upstream could not be reached or failed", "upstream_error");
 }
 
+// Whether a request may be sent twice (RFC 9110 section 9.2.2).
+bool Idempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE";
+}
+
+template <typename Body>
+void PutHead(const UpstreamPool& pool, const OutboundRequest& request,
+             bhttp::request<Body>& out) {
+  out.version(11);
+  out.method_string(request.method);
+  out.target(request.target);
+  for (const auto& [name, value] : request.headers) out.insert(name, value);
+  if (!request.headers.Has("Host")) out.set(bhttp::field::host, pool.authority());
+}
+
 }  // namespace
 
-struct UpstreamCall::Shared {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool headers_ready = false;
-  bool finished = false;  // the worker's send() returned
+struct UpstreamCall::Exchange {
+  std::shared_ptr<UpstreamPool> pool;
+  std::unique_ptr<UpstreamConnection> connection;
+  bool reused = false;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  // Reused for every read of the body; no larger than the body when its
+  // length is known.
+  std::unique_ptr<char[]> piece;
+  size_t piece_size = 0;
   bool failed = false;
-  bool aborted = false;
-  bool stopped = false;  // the connection was cut mid-exchange
-  int status = 0;
-  httplib::Headers headers;
-  std::deque<std::string> chunks;
-  size_t buffered = 0;
-  httplib::Error error = httplib::Error::Success;
-  Clock::time_point last_progress = Clock::now();
-  std::unique_ptr<httplib::Client> client;
-  std::shared_ptr<ConnectionPool> pool;
+
+  Exchange() {
+    parser.header_limit(64 * 1024);
+    parser.body_limit((std::numeric_limits<std::uint64_t>::max)());
+  }
+
+  // An exchange on a connection from `pool`; null with `*ec` set when
+  // none could be had.
+  static std::unique_ptr<Exchange> Open(const Upstream& upstream,
+                                        std::shared_ptr<UpstreamPool> pool, error_code* ec) {
+    auto ex = std::make_unique<Exchange>();
+    ex->connection = pool->Take(upstream.connect_timeout, &ex->reused, ec);
+    if (!ex->connection) return nullptr;
+    ex->connection->set_io_timeout(upstream.read_timeout);
+    ex->pool = std::move(pool);
+    return ex;
+  }
+
+  // Reads the answer's head; false with `*ec` set when none came.
+  bool ReadHead(const std::string& method, error_code* ec) {
+    // A HEAD's answer has a length but no body.
+    if (method == "HEAD") parser.skip(true);
+    bhttp::read_header(*connection, connection->buffer(), parser, *ec);
+    return !*ec;
+  }
+
+  // The next bytes of the body in `*n` (0 when it ended); false when the
+  // upstream failed, closed or stalled before the end.
+  bool Next(size_t* n) {
+    *n = 0;
+    while (!parser.is_done()) {
+      if (!piece) {
+        const auto length = parser.content_length();
+        piece_size = length && *length < kPieceBytes ? std::max<size_t>(*length, 1) : kPieceBytes;
+        piece.reset(new char[piece_size]);  // not zeroed: only read bytes are used
+      }
+      parser.get().body().data = piece.get();
+      parser.get().body().size = piece_size;
+      error_code ec;
+      bhttp::read_some(*connection, connection->buffer(), parser, ec);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        failed = true;
+        return false;
+      }
+      *n = piece_size - parser.get().body().size;
+      if (*n > 0) return true;
+    }
+    return true;
+  }
 };
 
-ConnectionPool::ConnectionPool(std::string origin, std::chrono::milliseconds max_idle)
-    : origin_(std::move(origin)), max_idle_(max_idle) {}
-
-std::unique_ptr<httplib::Client> ConnectionPool::Take() {
-  const auto now = Clock::now();
-  std::unique_ptr<httplib::Client> stale;  // closed outside the lock
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    while (!idle_.empty()) {
-      Idle last = std::move(idle_.back());
-      idle_.pop_back();
-      if (now - last.since <= max_idle_) return std::move(last.client);
-      stale = std::move(last.client);
-    }
-  }
-  auto client = std::make_unique<httplib::Client>(origin_);
-  client->set_keep_alive(true);
-  return client;
-}
-
-void ConnectionPool::Give(std::unique_ptr<httplib::Client> client) {
-  std::lock_guard<std::mutex> lock(mu_);
-  idle_.push_back({std::move(client), Clock::now()});
-}
-
-UpstreamCall::UpstreamCall(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+UpstreamCall::UpstreamCall(std::unique_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
 
 UpstreamCall::~UpstreamCall() {
-  Abort();
-  Shared& st = *shared_;
-  {
-    std::unique_lock<std::mutex> lock(st.mu);
-    st.cv.wait(lock, [&st] { return st.finished; });
-  }
+  Exchange& ex = *exchange_;
   // Only a connection whose exchange ended cleanly can carry the next one.
-  if (st.pool && st.finished && !st.failed && st.chunks.empty() && !st.stopped) {
-    st.pool->Give(std::move(st.client));
+  if (ex.connection && !ex.failed && ex.parser.is_done() && ex.parser.get().keep_alive()) {
+    ex.pool->Give(std::move(ex.connection));
   }
 }
 
 void UpstreamCall::Abort() {
-  {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    if (shared_->aborted || shared_->finished) {
-      shared_->aborted = true;
-      return;
-    }
-    shared_->aborted = true;
-    shared_->stopped = true;
-  }
-  shared_->cv.notify_all();
-  // Unblocks a read waiting on a silent upstream (the client allows stop()
-  // from another thread).
-  shared_->client->stop();
+  if (exchange_->connection) exchange_->connection->Cut();
 }
+
+Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Answered(std::unique_ptr<Exchange> ex) {
+  std::shared_ptr<UpstreamCall> call(new UpstreamCall(std::move(ex)));
+  const auto& head = call->exchange_->parser.get();
+  call->status_ = head.result_int();
+  for (const auto& field : head) {
+    call->headers_.Add(std::string(field.name_string()), std::string(field.value()));
+  }
+  return call;
+}
+
+namespace {
+
+// The pool a call takes its connection from: the upstream's, or one that
+// keeps nothing.
+std::shared_ptr<UpstreamPool> PoolOf(const Upstream& upstream) {
+  if (upstream.pool) return upstream.pool;
+  return std::make_shared<UpstreamPool>(upstream.origin, std::chrono::milliseconds(0), 0);
+}
+
+}  // namespace
 
 Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstream,
                                                           OutboundRequest request) {
-  auto shared = std::make_shared<Shared>();
-  shared->pool = upstream.pool;
-  shared->client = Connect(upstream);
-  if (!shared->client) return Unusable();
+  auto pool = PoolOf(upstream);
+  if (!pool->usable()) return Unusable();
+  bhttp::request<bhttp::string_body> out;
+  PutHead(*pool, request, out);
+  out.body() = std::move(request.body);
+  out.prepare_payload();
 
-  std::shared_ptr<UpstreamCall> call(new UpstreamCall(shared));
-  Shared* st = shared.get();
-  // On a thread of the pool running this handler (http/worker_pool.hpp);
-  // `shared` lives as long as the job.
-  http::WorkerPool::Current().Run([shared, request = std::move(request)]() mutable {
-    Shared* st = shared.get();
-    httplib::Request req;
-    req.method = std::move(request.method);
-    req.path = std::move(request.target);
-    req.headers = std::move(request.headers);
-    req.body = std::move(request.body);
-    req.response_handler = [st](const httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->status = res.status;
-      st->headers = res.headers;
-      st->headers_ready = true;
-      st->last_progress = Clock::now();
-      st->cv.notify_all();
-      return !st->aborted;
-    };
-    req.content_receiver = [st](const char* data, size_t n, uint64_t, uint64_t) {
-      std::unique_lock<std::mutex> lock(st->mu);
-      st->cv.wait(lock, [st] { return st->aborted || st->buffered < kMaxBuffered; });
-      if (st->aborted) return false;
-      st->chunks.emplace_back(data, n);
-      st->buffered += n;
-      st->last_progress = Clock::now();
-      st->cv.notify_all();
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    const bool ok = st->client->send(req, res, error);
-    std::lock_guard<std::mutex> lock(st->mu);
-    if (ok && !st->headers_ready) {
-      // cpp-httplib 0.11 skips the response handler on a HEAD: the
-      // answer's head is only in `res`.
-      st->status = res.status;
-      st->headers = res.headers;
-      st->headers_ready = true;
-    }
-    st->finished = true;
-    st->failed = !ok;
-    st->error = error;
-    st->cv.notify_all();
-  });
-
-  std::unique_lock<std::mutex> lock(shared->mu);
-  shared->cv.wait(lock, [st] { return st->headers_ready || st->finished; });
-  if (!shared->headers_ready) {
-    return NoAnswer(shared->error, shared->last_progress, upstream.read_timeout);
+  for (int attempt = 0;; ++attempt) {
+    error_code ec;
+    auto ex = Exchange::Open(upstream, pool, &ec);
+    if (!ex) return NoAnswer(ec);
+    bhttp::request_serializer<bhttp::string_body> sr(out);
+    bhttp::write(*ex->connection, sr, ec);
+    if (!ec && ex->ReadHead(request.method, &ec)) return Answered(std::move(ex));
+    // A kept connection the upstream closed meanwhile fails before any
+    // answer: the request never reached it, so it may go again.
+    const bool stale = ex->reused && !ex->parser.got_some() &&
+                       ec != boost::asio::error::timed_out;
+    if (!stale || attempt > 0 || !Idempotent(request.method)) return NoAnswer(ec);
   }
-  call->status_ = shared->status;
-  call->headers_ = shared->headers;
-  return call;
+}
+
+Result<std::shared_ptr<UpstreamCall>> UpstreamCall::StartUpload(const Upstream& upstream,
+                                                                const OutboundRequest& head,
+                                                                std::optional<size_t> length,
+                                                                http::BodyReader& body) {
+  auto pool = PoolOf(upstream);
+  if (!pool->usable()) return Unusable();
+  bhttp::request<bhttp::buffer_body> out;
+  PutHead(*pool, head, out);
+  if (length) {
+    out.content_length(*length);
+  } else {
+    out.chunked(true);
+  }
+
+  error_code ec;
+  auto ex = Exchange::Open(upstream, pool, &ec);
+  if (!ex) return NoAnswer(ec);
+  bhttp::request_serializer<bhttp::buffer_body> sr(out);
+  bhttp::write_header(*ex->connection, sr, ec);
+  // One piece at a time: read from the client, written to the upstream.
+  std::string piece;
+  while (!ec) {
+    if (!body.Read(&piece)) {
+      return UnavailableError("the request body could not be read", "body_unread");
+    }
+    out.body().data = piece.empty() ? nullptr : piece.data();
+    out.body().size = piece.size();
+    out.body().more = !piece.empty();
+    bhttp::write(*ex->connection, sr, ec);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (piece.empty()) break;
+  }
+  if (!ec && ex->ReadHead(head.method, &ec)) return Answered(std::move(ex));
+  return NoAnswer(ec);
 }
 
 template <typename Fn>
 bool UpstreamCall::Drain(Fn&& take) {
-  Shared& st = *shared_;
+  Exchange& ex = *exchange_;
   for (;;) {
-    std::string chunk;
-    {
-      std::unique_lock<std::mutex> lock(st.mu);
-      st.cv.wait(lock, [&] { return !st.chunks.empty() || st.finished || st.aborted; });
-      if (st.chunks.empty()) return st.finished && !st.failed && !st.aborted;
-      chunk = std::move(st.chunks.front());
-      st.chunks.pop_front();
-      st.buffered -= chunk.size();
-    }
-    st.cv.notify_all();  // room again for the upstream read
-    if (!take(chunk)) {
+    size_t n = 0;
+    if (!ex.Next(&n)) return false;
+    if (n == 0) return true;
+    if (!take(std::string_view(ex.piece.get(), n))) {
+      ex.failed = true;  // the rest of the body is still on the connection
       Abort();
       return false;
     }
@@ -225,12 +237,12 @@ bool UpstreamCall::Drain(Fn&& take) {
 }
 
 bool UpstreamCall::Pump(http::StreamWriter& sink) {
-  return Drain([&sink](const std::string& chunk) { return sink.Write(chunk); });
+  return Drain([&sink](std::string_view piece) { return sink.Write(piece); });
 }
 
 bool UpstreamCall::ReadAll(std::string* body) {
-  return Drain([body](const std::string& chunk) {
-    body->append(chunk);
+  return Drain([body](std::string_view piece) {
+    body->append(piece);
     return true;
   });
 }
@@ -239,180 +251,16 @@ namespace {
 
 // Whether an answer with these headers comes whole: a Content-Length of at
 // most kWholeAnswerBytes, or no body at all.
-bool ComesWhole(const httplib::Headers& headers, int status, const std::string& method) {
+bool ComesWhole(const http::Headers& headers, int status, const std::string& method) {
   if (method == "HEAD" || status == 204 || status == 304) return true;
-  const auto length_it = headers.find("Content-Length");
-  if (length_it == headers.end()) return false;
-  const std::string& length = length_it->second;
+  if (!headers.Has("Content-Length")) return false;
+  const std::string& length = headers.Get("Content-Length");
   return !length.empty() && length.size() <= 6 &&
          length.find_first_not_of("0123456789") == std::string::npos &&
          std::stoul(length) <= kWholeAnswerBytes;
 }
 
-std::string ContentTypeOf(const httplib::Headers& headers) {
-  const auto it = headers.find("Content-Type");
-  return it != headers.end() ? it->second : std::string();
-}
-
-void PutWhole(const httplib::Headers& headers, std::string body, http::Response& res) {
-  std::string content_type = ContentTypeOf(headers);
-  if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
-  if (content_type.empty()) {
-    res.body.clear();
-  } else {
-    res.SetBody(std::move(body), content_type);
-  }
-}
-
 }  // namespace
-
-Result<std::optional<WholeAnswer>> ExchangeWhole(const Upstream& upstream,
-                                                 const OutboundRequest& request) {
-  std::unique_ptr<httplib::Client> client = Connect(upstream);
-  if (!client) return Unusable();
-
-  httplib::Request req;
-  req.method = request.method;
-  req.path = request.target;
-  req.headers = request.headers;
-  req.body = request.body;
-  bool streams = false;
-  WholeAnswer answer;
-  req.response_handler = [&](const httplib::Response& res) {
-    streams = !ComesWhole(res.headers, res.status, request.method);
-    return !streams;  // a stream is dropped here and forwarded by UpstreamCall
-  };
-  req.content_receiver = [&answer](const char* data, size_t n, uint64_t, uint64_t) {
-    answer.body.append(data, n);
-    return true;
-  };
-  httplib::Response res;
-  httplib::Error error = httplib::Error::Success;
-  const auto started = Clock::now();
-  const bool ok = client->send(req, res, error);
-  if (streams) return std::optional<WholeAnswer>();
-  if (!ok) return NoAnswer(error, started, upstream.read_timeout);
-  if (upstream.pool) upstream.pool->Give(std::move(client));
-  answer.status = res.status;
-  answer.headers = std::move(res.headers);
-  return std::optional<WholeAnswer>(std::move(answer));
-}
-
-namespace {
-
-// An upload's pieces between the thread reading them and the one sending.
-struct Pipe {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::string> chunks;
-  size_t buffered = 0;
-  bool closed = false;         // every piece is in
-  bool reader_failed = false;  // the body could not be read
-  bool sender_done = false;    // the exchange ended (the answer is below)
-  httplib::Error error = httplib::Error::Success;
-  std::unique_ptr<httplib::Response> response;
-};
-
-// The next piece for the sending thread: false when there is none to
-// come, `*piece` empty when the body ended.
-bool NextPiece(Pipe& p, std::string* piece) {
-  std::unique_lock<std::mutex> lock(p.mu);
-  p.cv.wait(lock, [&p] { return !p.chunks.empty() || p.closed || p.reader_failed; });
-  if (p.reader_failed) return false;
-  piece->clear();
-  if (!p.chunks.empty()) {
-    *piece = std::move(p.chunks.front());
-    p.chunks.pop_front();
-    p.buffered -= piece->size();
-  }
-  lock.unlock();
-  p.cv.notify_all();  // room again for the reader
-  return true;
-}
-
-}  // namespace
-
-Result<WholeAnswer> ExchangeUpload(const Upstream& upstream, const OutboundRequest& head,
-                                   std::optional<size_t> length, http::BodyReader& body) {
-  std::shared_ptr<httplib::Client> client = Connect(upstream);
-  if (!client) return Unusable();
-
-  // The content type goes as the client methods take it, once.
-  httplib::Headers headers = head.headers;
-  std::string content_type = "application/octet-stream";
-  if (auto it = headers.find("Content-Type"); it != headers.end()) {
-    content_type = it->second;
-    headers.erase(it);
-  }
-  auto pipe = std::make_shared<Pipe>();
-  const auto started = Clock::now();
-  http::WorkerPool::Current().Run([pipe, client, headers, content_type, length,
-                             method = head.method, target = head.target]() {
-    httplib::Result r(nullptr, httplib::Error::Unknown);
-    if (length) {
-      httplib::ContentProvider provider = [pipe](size_t, size_t, httplib::DataSink& sink) {
-        std::string piece;
-        // A body shorter than it said it was fails the exchange.
-        if (!NextPiece(*pipe, &piece) || piece.empty()) return false;
-        return sink.write(piece.data(), piece.size());
-      };
-      if (method == "POST") r = client->Post(target, headers, *length, provider, content_type);
-      if (method == "PUT") r = client->Put(target, headers, *length, provider, content_type);
-      if (method == "PATCH") r = client->Patch(target, headers, *length, provider, content_type);
-    } else {
-      httplib::ContentProviderWithoutLength provider = [pipe](size_t, httplib::DataSink& sink) {
-        std::string piece;
-        if (!NextPiece(*pipe, &piece)) return false;
-        if (piece.empty()) {
-          sink.done();
-          return true;
-        }
-        return sink.write(piece.data(), piece.size());
-      };
-      if (method == "POST") r = client->Post(target, headers, provider, content_type);
-      if (method == "PUT") r = client->Put(target, headers, provider, content_type);
-      if (method == "PATCH") r = client->Patch(target, headers, provider, content_type);
-    }
-    std::lock_guard<std::mutex> lock(pipe->mu);
-    pipe->error = r.error();
-    if (r) pipe->response = std::make_unique<httplib::Response>(std::move(*r));
-    pipe->sender_done = true;
-    pipe->cv.notify_all();
-  });
-
-  bool read = false;
-  for (std::string piece; body.Read(&piece);) {
-    if (piece.empty()) {
-      read = true;
-      break;
-    }
-    std::unique_lock<std::mutex> lock(pipe->mu);
-    pipe->cv.wait(lock, [&pipe] { return pipe->buffered < kMaxBuffered || pipe->sender_done; });
-    if (pipe->sender_done) break;  // nobody left to send it to
-    pipe->buffered += piece.size();
-    pipe->chunks.push_back(std::move(piece));
-    pipe->cv.notify_all();
-  }
-  std::unique_lock<std::mutex> lock(pipe->mu);
-  if (read) {
-    pipe->closed = true;
-  } else if (!pipe->sender_done) {
-    pipe->reader_failed = true;
-  }
-  pipe->cv.notify_all();
-  pipe->cv.wait(lock, [&pipe] { return pipe->sender_done; });
-  if (pipe->reader_failed) {
-    return UnavailableError("the request body could not be read", "body_unread");
-  }
-  if (!pipe->response || !read) return NoAnswer(pipe->error, started, upstream.read_timeout);
-  // The connection is not pooled again: the sending thread may still hold
-  // it, and uploads are few.
-  WholeAnswer answer;
-  answer.status = pipe->response->status;
-  answer.headers = std::move(pipe->response->headers);
-  answer.body = std::move(pipe->response->body);
-  return answer;
-}
 
 bool IsLargeUpload(const http::Request& head) {
   if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH") return false;
@@ -425,28 +273,30 @@ std::optional<size_t> DeclaredLength(const http::Request& head) {
   return static_cast<size_t>(std::stoull(head.headers.Get("Content-Length")));
 }
 
-void RelayWhole(WholeAnswer answer, const HeaderPolicy& policy, http::Response& res) {
-  res.status = answer.status;
-  for (const auto& [name, value] : EndToEndHeaders(answer.headers, policy)) {
-    res.headers.Add(name, value);
-  }
-  PutWhole(answer.headers, std::move(answer.body), res);
-}
-
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
                    const std::string& method, http::Response& res) {
-  for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
-    res.headers.Add(name, value);
-  }
+  const auto put_headers = [&] {
+    for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
+      res.headers.Add(name, value);
+    }
+  };
+  std::string content_type = up->headers().Get("Content-Type");
   if (ComesWhole(up->headers(), up->status(), method)) {
+    // The body first: an answer cut short leaves `res` as it was.
     std::string body;
     if (!up->ReadAll(&body)) {
       return UnavailableError("the upstream's answer was cut short", "upstream_error");
     }
-    PutWhole(up->headers(), std::move(body), res);
+    put_headers();
+    if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
+    if (content_type.empty()) {
+      res.body.clear();
+    } else {
+      res.SetBody(std::move(body), std::move(content_type));
+    }
     return Status();
   }
-  std::string content_type = ContentTypeOf(up->headers());
+  put_headers();
   if (content_type.empty()) content_type = "application/octet-stream";
   // Each piece is sent as it is read: nothing in between may buffer it.
   res.headers.Add("X-Accel-Buffering", "no");

@@ -30,11 +30,12 @@ bool HeaderNameIs(std::string_view name, std::string_view other) {
                     [](char a, char b) { return Lower(a) == Lower(b); });
 }
 
-httplib::Headers EndToEndHeaders(const httplib::Headers& in, const HeaderPolicy& policy) {
+http::Headers EndToEndHeaders(const http::Headers& in, const HeaderPolicy& policy) {
   // The names a Connection header lists are hop-by-hop too.
   std::vector<std::string> named;
-  for (auto [it, end] = in.equal_range("Connection"); it != end; ++it) {
-    std::string_view rest = it->second;
+  for (const auto& [field, list] : in) {
+    if (!HeaderNameIs(field, "Connection")) continue;
+    std::string_view rest = list;
     while (!rest.empty()) {
       const size_t comma = rest.find(',');
       const std::string_view token = Trim(rest.substr(0, comma));
@@ -46,7 +47,7 @@ httplib::Headers EndToEndHeaders(const httplib::Headers& in, const HeaderPolicy&
     return std::any_of(std::begin(list), std::end(list),
                        [&](const auto& x) { return HeaderNameIs(name, x); });
   };
-  httplib::Headers out;
+  http::Headers out;
   for (const auto& [name, value] : in) {
     if (any_is(kHopByHop, name) || StartsWithNoCase(name, "Proxy-") || any_is(named, name) ||
         any_is(policy.drop, name)) {
@@ -56,7 +57,7 @@ httplib::Headers EndToEndHeaders(const httplib::Headers& in, const HeaderPolicy&
                     [&](const std::string& p) { return StartsWithNoCase(name, p); })) {
       continue;
     }
-    out.emplace(name, value);
+    out.Add(name, value);
   }
   return out;
 }

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include <httplib.h>
+#include "http/headers.hpp"
 
 namespace assistant::server {
 
@@ -27,7 +27,7 @@ struct HeaderPolicy {
 
 // `in` without the hop-by-hop headers (those `in`'s own Connection header
 // names included) and without what `policy` drops, in the original order.
-httplib::Headers EndToEndHeaders(const httplib::Headers& in, const HeaderPolicy& policy);
+http::Headers EndToEndHeaders(const http::Headers& in, const HeaderPolicy& policy);
 
 }  // namespace assistant::server
 
