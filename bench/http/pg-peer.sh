@@ -3,7 +3,8 @@
 # a fresh database per run on $PG_URL's server, then one server on $PORT (N=1), or
 # N servers on the ports after $PORT behind assistant-gateway on $PORT (N>1, round
 # robin, --token-check off: the servers check tokens). Stays in the foreground until
-# TERM, then stops what it started. Env: PORT, HOST (run-peers.sh), PG_URL, BIN_DIR.
+# TERM, then stops what it started. Env: PORT, HOST (run-peers.sh), PG_URL, BIN_DIR;
+# PG_SERVER_ARGS, more flags for each server (e.g. "--db-pool 16").
 set -euo pipefail
 n=${1:-1}
 : "${PG_URL:?PG_URL is the PostgreSQL server (scripts/pg-test-server.sh sets ASSISTANT_TEST_PG_URL)}"
@@ -13,6 +14,8 @@ db="bench_${PORT}_$$"
 url="${PG_URL%/*}/$db"
 server=("$BIN_DIR/assistant-server" --host "$HOST" --database "$url" --rate-limit-api 0
         --rate-limit-auth 0 --state-dir "${TMPDIR:-/tmp}/$db")
+read -r -a more <<<"${PG_SERVER_ARGS:-}"
+server+=("${more[@]}")
 pids=()
 stop() {
   kill "${pids[@]}" 2>/dev/null || true
