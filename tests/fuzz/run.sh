@@ -33,7 +33,7 @@ declare -A SOURCES=(
   [fuzz_json_input]="$ROOT/libassistant/src/common/json_input.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_chat_stream]="$ROOT/libassistant/src/llm/stream_parsers.cpp $ROOT/libassistant/src/llm/sse_parser.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
   [fuzz_merge_patch]="$ROOT/libassistant/src/services/merge_patch.cpp $ROOT/libassistant/src/common/json_text.cpp"
-  [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/crypto/base64url.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
+  [fuzz_jwt]="$ROOT/libassistant/src/crypto/key_ring.cpp $ROOT/libassistant/src/common/clock.cpp $ROOT/libassistant/src/crypto/base64url.cpp $ROOT/libassistant/src/crypto/crypto_util.cpp $ROOT/libassistant/src/common/json_text.cpp $ROOT/libassistant/src/common/text.cpp"
   [fuzz_apps]="$ROOT/libassistant/src/apps/app_registry.cpp $ROOT/libassistant/src/llm/base_url.cpp $ROOT/libassistant/src/auth/scopes.cpp $ROOT/libassistant/src/common/text.cpp $ROOT/libassistant/src/common/json_text.cpp"
   # Boost.Beast's request parser is header-only (Debian's libboost-dev);
   # the transport's own checks are its framing.cpp.
