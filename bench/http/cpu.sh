@@ -18,6 +18,9 @@
 # PG_URL=postgresql://... (scripts/pg-test-server.sh's ASSISTANT_TEST_PG_URL): the server
 # runs on a fresh database there instead of SQLite, and the PostgreSQL processes' CPU per
 # request is printed too (pg_us_per_req; every postgres process on the machine counts).
+# SERVER_ARGS: more flags for assistant-server (e.g. "--db-pool 16").
+# Also printed: the server's context switches per request (all its threads), the thread
+# wake-ups that the CPU figure is mostly made of on PostgreSQL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,6 +47,8 @@ stop() {
 trap stop EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Context switches, voluntary and not, summed over the process's threads.
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 # Every postgres process's CPU ticks (the backends serving us among them).
 pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {s += $14 + $15} END {print s + 0}'; }
 
@@ -60,7 +65,7 @@ measure() {
       database="${PG_URL%/*}/$pg_db"
     fi
     "$BIN_DIR/assistant-server" --port "$PORT" --database "$database" \
-      --rate-limit-api 0 --rate-limit-auth 0 --state-dir "$work/state" >"$work/server.log" 2>&1 &
+      --rate-limit-api 0 --rate-limit-auth 0 --state-dir "$work/state" ${SERVER_ARGS:-} >"$work/server.log" 2>&1 &
   fi
   server_pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
@@ -90,21 +95,21 @@ measure() {
     esac
   fi
   wrk -t2 -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
-  local t0 t1 p0 p1 out
-  t0=$(cpu_ticks "$server_pid"); p0=$(pg_ticks)
+  local t0 t1 p0 p1 c0 c1 out
+  t0=$(cpu_ticks "$server_pid"); p0=$(pg_ticks); c0=$(ctx_switches "$server_pid")
   out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
-  t1=$(cpu_ticks "$server_pid"); p1=$(pg_ticks)
+  t1=$(cpu_ticks "$server_pid"); p1=$(pg_ticks); c1=$(ctx_switches "$server_pid")
   [[ -n $out ]] || { echo "cpu.sh: wrk gave no result for $mode" >&2; stop; return; }
-  python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" "$p0" "$p1" "${pg_db:+pg}" <<'PY'
+  python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" "$p0" "$p1" "${pg_db:+pg}" "$c0" "$c1" <<'PY'
 import sys
-mode, line, t0, t1, hz, dur, p0, p1, pg = sys.argv[1:]
+mode, line, t0, t1, hz, dur, p0, p1, pg, c0, c1 = sys.argv[1:]
 v = dict(kv.split("=", 1) for kv in line.split()[1:])
 secs = (float(t1) - float(t0)) / float(hz)
 n = int(v['requests'])
 pg_part = f" pg_us_per_req={(float(p1) - float(p0)) / float(hz) * 1e6 / n:6.1f}" if pg else ""
 print(f"{mode:12} req/s={float(v['rps']):9.0f} p99_ms={float(v['p99_ms']):8.2f} "
       f"non2xx={v['non2xx']} cpu_us_per_req={secs * 1e6 / n:6.1f} "
-      f"cores={secs / float(dur):.2f}{pg_part}")
+      f"cores={secs / float(dur):.2f} ctx_per_req={(int(c1) - int(c0)) / n:4.2f}{pg_part}")
 PY
   stop
 }
