@@ -5,8 +5,8 @@
 //     demand. Every call checks one out for one transaction (READ COMMITTED)
 //     and returns it; PostgreSQL runs writers concurrently, so there is no
 //     writer mutex or group commit as on SQLite.
-//   - Statements are prepared once per connection, named by their SQL text,
-//     and always run with bound parameters.
+//   - Statements are prepared once per connection, on first use there, and
+//     always run with bound parameters.
 //   - Read-modify-write calls lock what they read (SELECT ... FOR UPDATE, or
 //     a transaction-scoped advisory lock where the row may not exist yet), so
 //     they are atomic against every other server on the same database.
@@ -34,7 +34,6 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -364,27 +363,15 @@ std::optional<std::string> NullIfEmpty(const std::string& s) {
   return s;
 }
 
-// The name a statement is prepared under on every connection: one per SQL
-// text, for the life of the process.
-std::string StatementName(const std::string& sql) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::string> names;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = names.find(sql);
-  if (it == names.end()) {
-    std::string name = "s";
-    name += std::to_string(names.size());
-    it = names.emplace(sql, std::move(name)).first;
-  }
-  return it->second;
-}
-
 // ---------------------------------------------------------------- connections
 
 struct Connection {
   explicit Connection(const std::string& url) : db(url) {}
   pqxx::connection db;
-  std::unordered_set<std::string> prepared;  // statement names prepared here
+  // SQL text -> the name it is prepared under here. A connection serves one
+  // call at a time, so this needs no lock (a process-wide map did: one mutex
+  // taken by every statement of every call, contended under load).
+  std::unordered_map<std::string, std::string> statements;
 };
 
 // One transaction on one connection; statements go through Exec, prepared.
@@ -401,9 +388,13 @@ class Tx final {
     if (read_only_ && sql.compare(0, 7, "SELECT ") != 0) {
       throw std::logic_error("a write in a read-only storage call: " + sql.substr(0, 40));
     }
-    const std::string name = StatementName(sql);
-    if (c_.prepared.insert(name).second) c_.db.prepare(name, sql);
-    return w_.exec_prepared(name, std::forward<Args>(args)...);
+    auto it = c_.statements.find(sql);
+    if (it == c_.statements.end()) {
+      std::string name = "s" + std::to_string(c_.statements.size());
+      c_.db.prepare(name, sql);  // recorded only once it is prepared
+      it = c_.statements.emplace(sql, std::move(name)).first;
+    }
+    return w_.exec_prepared(it->second, std::forward<Args>(args)...);
   }
 
   Connection& connection() { return c_; }
