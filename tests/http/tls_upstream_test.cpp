@@ -174,6 +174,35 @@ TEST_CASE("an https backend is verified and its kept TLS connection reused") {
   }
 }
 
+
+TEST_CASE("the token check asks an https backend on the connection requests are forwarded on") {
+  TempDir dir;
+  REQUIRE(MakeCertificate(dir.path()));
+  TlsUpstream backend(dir.path());
+  const std::vector<std::string> args = {
+      "--backend", "https://127.0.0.1:" + std::to_string(backend.port()), "--rate-limit", "0",
+      "--token-check", "verify"};
+
+  SUBCASE("trusted: the verify call and the request share one kept connection") {
+    auto g = GatewayTrusting(dir.path(), args, dir.path() + "/cert.pem");
+    REQUIRE(g->port() > 0);
+    // The verify answer is not JSON: no verdict, so the backend decides.
+    auto r = g->Raw("GET", "/api/tasks", "", "", {{"Authorization", "Bearer ak_test"}});
+    CHECK(r.status == 200);
+    CHECK(r.body == "tls:/api/tasks");
+    CHECK(backend.answered == 2);  // /api/auth/verify, then the request
+    CHECK(backend.connections == 1);
+  }
+  SUBCASE("not trusted: neither the check nor the request reaches it") {
+    auto g = GatewayTrusting(dir.path(), args, dir.path() + "/missing.pem");
+    REQUIRE(g->port() > 0);
+    auto r = g->Raw("GET", "/api/tasks", "", "", {{"Authorization", "Bearer ak_test"}});
+    CHECK(r.status == 502);
+    CHECK(r.ErrorCode() == "upstream_error");
+    CHECK(backend.answered == 0);
+  }
+}
+
 }  // TEST_SUITE
 
 TEST_SUITE("http.app_proxy") {
