@@ -225,9 +225,8 @@ TEST_CASE("an https app answers through the proxy when its certificate verifies,
   TempDir dir;
   REQUIRE(MakeCertificate(dir.path()));
   TlsUpstream upstream(dir.path());
-  const std::string apps = dir.path() + "/apps.json";
-  std::ofstream(apps) << R"({"apps":[{"id":"secure","name":"Secure","upstream":"https://127.0.0.1:)"
-                      << upstream.port() << R"(/base","scopes":[],"allowed_origins":[]}]})";
+  const std::string apps = WriteOneAppRegistry(
+      dir.path(), "secure", "https://127.0.0.1:" + std::to_string(upstream.port()) + "/base");
 
   SUBCASE("trusted through SSL_CERT_FILE: 200 with the app's body") {
     ServerProcess server({"--apps", apps}, "", true,
