@@ -183,8 +183,9 @@ int main(int argc, char** argv) {
     int sig = 0;
     while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
       // Requests in flight keep the registry they started with (Reload
-      // swaps the whole set); a bad file keeps the old one.
-      const assistant::Status reloaded = (*core)->apps().Reload();
+      // swaps the whole set); a bad file keeps the old one. Kept
+      // connections to apps gone or moved are closed.
+      const assistant::Status reloaded = server.ReloadApps();
       if (reloaded.ok()) {
         logger.Info("app registry reloaded",
                     {{"apps", static_cast<int64_t>((*core)->apps().List().size())}});

@@ -64,9 +64,10 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
   tokens_ = std::make_unique<TokenCheck>(
       config_.token_check,
       [this] {
-        std::vector<std::string> origins;
-        for (Backend* b : Order()) origins.push_back(b->origin);
-        return origins;
+        // Asked as requests are forwarded, but not counted as requests.
+        std::vector<server::Upstream> upstreams;
+        for (Backend* b : Order()) upstreams.push_back(UpstreamTo(*b));
+        return upstreams;
       },
       std::chrono::milliseconds(config_.jwks_refresh_ms),
       std::chrono::milliseconds(config_.verify_cache_ms));
@@ -184,14 +185,18 @@ std::string Gateway::ForwardedFor(const Request& req) const {
 
 const server::HeaderPolicy& Gateway::AnswerPolicy() { return ResponsePolicy(); }
 
-server::Upstream Gateway::UpstreamOf(Backend& b) {
+server::Upstream Gateway::UpstreamTo(const Backend& b) const {
   server::Upstream upstream;
   upstream.origin = b.origin;
   upstream.pool = b.pool;
   upstream.connect_timeout = std::chrono::seconds(std::min(config_.timeout, 5));
   upstream.read_timeout = std::chrono::seconds(config_.timeout);
-  b.requests.fetch_add(1, std::memory_order_relaxed);
   return upstream;
+}
+
+server::Upstream Gateway::UpstreamOf(Backend& b) {
+  b.requests.fetch_add(1, std::memory_order_relaxed);
+  return UpstreamTo(b);
 }
 
 std::string Gateway::EdgeHeaders(const Request& req, Response& res) {

@@ -104,7 +104,9 @@ class Gateway final {
   // The transport's refusal (400, 413, 414, 431, 503...) before Handle ran.
   void Refuse(int status, const Request& req, Response& res, const std::string& why);
   static const server::HeaderPolicy& AnswerPolicy();
-  // How to reach `b`, counting the request.
+  // How to reach `b`: its kept connections and the --timeout.
+  server::Upstream UpstreamTo(const Backend& b) const;
+  // The same, counting a forwarded request.
   server::Upstream UpstreamOf(Backend& b);
   bool Own(const Request& req, Response& res);
   // The X-Forwarded-For to send on: the client's chain only from a trusted

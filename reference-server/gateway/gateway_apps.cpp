@@ -107,6 +107,7 @@ Status GatewayApps::Reload() {
     ASSISTANT_ASSIGN_OR_RETURN(ring, LoadRing(keys_.dir));
   }
   ASSISTANT_RETURN_IF_ERROR(registry_.Reload());
+  pools_.Keep(registry_.List());
   std::lock_guard<std::mutex> lock(mu_);
   ring_ = std::move(ring);
   return Status();
@@ -164,6 +165,7 @@ Status GatewayApps::Answer(const server::http::Request& req, server::http::Respo
   f.request_id = request_id;
   f.forwarded_for = forwarded_for;
   f.timeout = timeout_;
+  f.pools = &pools_;
   f.sign_identity = [this](const Principal& me, const App& a) -> Result<std::string> {
     auto ring = Ring();
     if (!ring) return UnavailableError("no identity key is loaded", "upstream_error");

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "app_pools.hpp"
 #include "assistant/apps.hpp"
 #include "assistant/jwt.hpp"
 #include "assistant/status.hpp"
@@ -53,8 +54,9 @@ class GatewayApps final {
                                                    std::chrono::milliseconds timeout,
                                                    server::Logger& logger);
 
-  // Reads the registry file and the key directory again; on an error the
-  // old ones stay.
+  // Reads the registry file and the key directory again, and retires the
+  // kept connections of apps that are gone or moved; on an error the old
+  // ones stay.
   Status Reload();
 
   // True for /api/apps and everything under it: served here.
@@ -84,6 +86,7 @@ class GatewayApps final {
   const std::chrono::milliseconds timeout_;
   server::Logger& logger_;
   AppRegistry registry_;
+  server::AppPools pools_;  // the proxy's kept connections to the apps
   mutable std::mutex mu_;
   std::shared_ptr<const KeyRing> ring_;
 };

@@ -1,12 +1,33 @@
 #include "token_check.hpp"
 
-#include <httplib.h>
+#include <optional>
+#include <utility>
 
 namespace assistant::gateway {
 namespace {
 
 // A cache this large is a flood of distinct credentials: start over.
 constexpr size_t kMaxCached = 10000;
+// A JWKS or verify answer longer than this is not one: the backend is
+// treated as one that failed.
+constexpr size_t kMaxAnswerBytes = 256 * 1024;
+
+struct Answer {
+  int status = 0;
+  std::string body;
+};
+
+// GET `target` from `backend`; nullopt when it could not be reached, failed,
+// was silent past its timeouts or answered more than kMaxAnswerBytes.
+std::optional<Answer> Get(const server::Upstream& backend, const std::string& target,
+                          server::http::Headers headers = {}) {
+  auto call = server::UpstreamCall::Start(backend, {"GET", target, std::move(headers), {}});
+  if (!call.ok()) return std::nullopt;
+  Answer a;
+  a.status = (*call)->status();
+  if (!(*call)->ReadAll(&a.body, kMaxAnswerBytes)) return std::nullopt;
+  return a;
+}
 
 Status Refused() {
   return UnauthenticatedError("invalid credential", "invalid_token");
@@ -40,7 +61,7 @@ Principal FromClaims(const Json& claims) {
 
 }  // namespace
 
-TokenCheck::TokenCheck(Mode mode, std::function<std::vector<std::string>()> backends,
+TokenCheck::TokenCheck(Mode mode, std::function<std::vector<server::Upstream>()> backends,
                        std::chrono::milliseconds refresh_interval,
                        std::chrono::milliseconds cache_ttl)
     : mode_(mode),
@@ -80,11 +101,8 @@ bool TokenCheck::MaybeRefresh() {
     last_fetch_ = now;
   }
   jwks_fetches_.fetch_add(1, std::memory_order_relaxed);
-  for (const std::string& origin : backends_()) {
-    httplib::Client cli(origin);
-    cli.set_connection_timeout(1, 0);
-    cli.set_read_timeout(2, 0);
-    auto r = cli.Get("/.well-known/jwks.json");
+  for (const server::Upstream& backend : backends_()) {
+    auto r = Get(backend, "/.well-known/jwks.json");
     if (!r || r->status != 200) continue;
     const Json jwks = Json::parse(r->body, nullptr, false);
     auto ring = KeyRing::FromJwks(jwks);
@@ -125,11 +143,10 @@ Result<Principal> TokenCheck::IdentifyWithBackend(const std::string& credential)
       return it->second.principal;
     }
   }
-  for (const std::string& origin : backends_()) {
-    httplib::Client cli(origin);
-    cli.set_connection_timeout(1, 0);
-    cli.set_read_timeout(5, 0);
-    auto r = cli.Get("/api/auth/verify", {{"Authorization", "Bearer " + credential}});
+  for (const server::Upstream& backend : backends_()) {
+    server::http::Headers headers;
+    headers.Add("Authorization", "Bearer " + credential);
+    auto r = Get(backend, "/api/auth/verify", std::move(headers));
     if (!r || (r->status != 200 && r->status != 401)) continue;
     Verdict v{r->status == 200, Principal(), now + cache_ttl_};
     if (v.valid) {

@@ -7,9 +7,11 @@
 // the backends' GET /api/auth/verify, its answer cached for `cache_ttl`.
 // Identify also gives the caller's user id and scopes, for the routes the
 // gateway serves itself (gateway_apps.hpp).
-// What it cannot see: a revoked session's tokens keep passing the local
-// check until they expire; the backend that serves the request still
-// refuses them.
+// Both ask the backends over the forwarder's client (forwarder.hpp): the
+// backends' kept connections, timeouts and https verification. What it
+// cannot see: a revoked session's tokens keep passing the local check
+// until they expire; the backend that serves the request still refuses
+// them.
 //
 // Thread safety: Check may run on many threads at once.
 #ifndef ASSISTANT_GATEWAY_TOKEN_CHECK_HPP_
@@ -27,6 +29,7 @@
 #include "assistant/jwt.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
+#include "forwarder.hpp"
 
 namespace assistant::gateway {
 
@@ -35,8 +38,9 @@ class TokenCheck {
   enum class Mode { kOff, kJwks, kVerify };
   using Clock = std::chrono::steady_clock;
 
-  // `backends` gives the backend origins to ask, best first.
-  TokenCheck(Mode mode, std::function<std::vector<std::string>()> backends,
+  // `backends` gives the backends to ask, best first, as the gateway
+  // forwards to them (pool and timeouts).
+  TokenCheck(Mode mode, std::function<std::vector<server::Upstream>()> backends,
              std::chrono::milliseconds refresh_interval, std::chrono::milliseconds cache_ttl);
 
   // OK, or Unauthenticated ("invalid_token") for a credential the backends
@@ -60,7 +64,7 @@ class TokenCheck {
   bool MaybeRefresh();
 
   const Mode mode_;
-  const std::function<std::vector<std::string>()> backends_;
+  const std::function<std::vector<server::Upstream>()> backends_;
   const std::chrono::milliseconds refresh_interval_;
   const std::chrono::milliseconds cache_ttl_;
 

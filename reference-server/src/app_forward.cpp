@@ -3,6 +3,7 @@
 #include <string_view>
 #include <utility>
 
+#include "app_pools.hpp"
 #include "forwarder.hpp"
 #include "header_policy.hpp"
 
@@ -29,17 +30,6 @@ const HeaderPolicy& ResponsePolicy() {
                                "Content-Security-Policy", "Vary", "Retry-After"},
                               {"Access-Control-", "RateLimit-"}};
   return p;
-}
-
-// "http://host:9000/base" -> {"http://host:9000", "/base"}. The registry
-// checked the URL's form when it loaded it.
-std::pair<std::string, std::string> SplitUpstream(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (slash == std::string::npos) return {url, ""};
-  std::string base = url.substr(slash);
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return {url.substr(0, slash), base};
 }
 
 // The request target after /api/apps/{id}/proxy, as the client sent it
@@ -114,7 +104,7 @@ Status ForwardToApp(const AppForward& f, const http::Request& req, http::Respons
   }
   ASSISTANT_ASSIGN_OR_RETURN(std::string identity, f.sign_identity(me, app));
 
-  auto [origin, base] = SplitUpstream(app.upstream);
+  auto [origin, base] = SplitAppUpstream(app.upstream);
   OutboundRequest out;
   out.method = req.method;
   out.target = base + RawTail(req.target);
@@ -128,6 +118,7 @@ Status ForwardToApp(const AppForward& f, const http::Request& req, http::Respons
 
   Upstream upstream;
   upstream.origin = std::move(origin);
+  if (f.pools) upstream.pool = f.pools->For(app);
   upstream.connect_timeout = f.timeout;
   upstream.read_timeout = f.timeout;
   if (req.body_reader) return ForwardUpload(upstream, out, req, res, outcome);

@@ -5,9 +5,11 @@
 // X-Assistant-App-Id and the signed X-Assistant-Identity token, and streams
 // the answer back (forwarder.hpp). The app never receives the caller's
 // Authorization, cookies or own copies of X-Assistant-*. Who signs the
-// identity token and where the call is audited is the caller's.
+// identity token, where the call is audited and which connections to the
+// app are kept (app_pools.hpp) is the caller's.
 //
-// Thread safety: a call per request; shares nothing.
+// Thread safety: a call per request; shares only f.pools, which is
+// thread-safe.
 #ifndef ASSISTANT_SERVER_APP_FORWARD_HPP_
 #define ASSISTANT_SERVER_APP_FORWARD_HPP_
 
@@ -24,6 +26,8 @@
 
 namespace assistant::server {
 
+class AppPools;
+
 struct AppForward {
   const App* app = nullptr;
   const Principal* caller = nullptr;
@@ -31,6 +35,9 @@ struct AppForward {
   std::string request_id;
   std::string forwarded_for;     // X-Forwarded-For as the app receives it
   std::chrono::milliseconds timeout{30000};  // to connect, and of silence while reading
+  // The kept connections to the registry's apps; null: a new connection
+  // per call.
+  AppPools* pools = nullptr;
   // Signs X-Assistant-Identity for (caller, app).
   std::function<Result<std::string>(const Principal&, const App&)> sign_identity;
 };

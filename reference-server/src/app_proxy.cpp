@@ -40,6 +40,7 @@ Result<Reply> ProxyToApp(HttpServer& s, Call& c) {
   f.request_id = c.ctx.request_id;
   f.forwarded_for = c.req.remote_addr;
   f.timeout = std::chrono::seconds(s.config().apps_timeout);
+  f.pools = &s.app_pools();
   f.sign_identity = [&s](const Principal& me, const App& a) {
     return s.core().auth().IssueIdentityToken(me, a.id, a.scopes);
   };

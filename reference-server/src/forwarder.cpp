@@ -240,8 +240,9 @@ bool UpstreamCall::Pump(http::StreamWriter& sink) {
   return Drain([&sink](std::string_view piece) { return sink.Write(piece); });
 }
 
-bool UpstreamCall::ReadAll(std::string* body) {
-  return Drain([body](std::string_view piece) {
+bool UpstreamCall::ReadAll(std::string* body, size_t limit) {
+  return Drain([body, limit](std::string_view piece) {
+    if (piece.size() > limit - std::min(limit, body->size())) return false;
     body->append(piece);
     return true;
   });

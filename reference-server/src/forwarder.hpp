@@ -9,7 +9,8 @@
 // connection (upstream_pool.hpp): Start runs on the calling thread, and the
 // body is read by whichever thread pumps it, so a slow client slows the
 // upstream read instead of filling memory. Every wait is bounded by the
-// upstream's timeouts. Upstreams are plain http:// (no TLS).
+// upstream's timeouts. Upstreams are http:// or https:// (verified,
+// upstream_connection.hpp).
 //
 // Thread safety: one UpstreamCall belongs to one request; Pump may run on
 // another thread than Start (not at the same time), and Abort from any
@@ -18,6 +19,7 @@
 #define ASSISTANT_SERVER_FORWARDER_HPP_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,8 +82,9 @@ class UpstreamCall {
   // through; false when the client went away or the upstream failed,
   // closed or stalled mid-body (the answer is then cut short).
   bool Pump(http::StreamWriter& sink);
-  // The whole body, for an answer known to be small; false as Pump.
-  bool ReadAll(std::string* body);
+  // The whole body, for an answer known to be small; false as Pump, and
+  // when it is longer than `limit` bytes (the rest is then not read).
+  bool ReadAll(std::string* body, size_t limit = SIZE_MAX);
   // Stops the call (the client went away); safe to call more than once.
   void Abort();
 

@@ -186,6 +186,12 @@ void HttpServer::Run() { http_->Run(); }
 
 void HttpServer::Stop() { http_->Stop(); }
 
+Status HttpServer::ReloadApps() {
+  ASSISTANT_RETURN_IF_ERROR(core_.apps().Reload());
+  app_pools_.Keep(core_.apps().List());
+  return Status();
+}
+
 const Route* HttpServer::Match(const std::string& method, const std::string& path,
                                std::vector<std::string>* params, size_t* index,
                                std::string* allowed) const {

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app_pools.hpp"
 #include "assistant/core.hpp"
 #include "config.hpp"
 #include "http/request.hpp"
@@ -145,6 +146,12 @@ class HttpServer final {
   void Stop();
 
   Assistant& core() { return core_; }
+  // The app proxy's kept connections to the registry's apps.
+  AppPools& app_pools() { return app_pools_; }
+  // Re-reads the core's app registry (SIGHUP) and retires the kept
+  // connections of apps that are gone or moved; on an error the old
+  // registry and connections stay. Safe from any thread.
+  Status ReloadApps();
   const ServerConfig& config() const { return config_; }
   Logger& logger() { return logger_; }
   Metrics& metrics() { return *metrics_; }
@@ -199,6 +206,7 @@ class HttpServer final {
   // Before the listener: streams it still serves give their slots back
   // while it shuts down, so the slots must outlive it.
   StreamSlots stream_slots_;
+  AppPools app_pools_;
   std::unique_ptr<http::Transport> http_;
   int port_ = 0;
 };

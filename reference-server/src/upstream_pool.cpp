@@ -68,8 +68,15 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::Take(std::chrono::milliseconds
 void UpstreamPool::Give(std::unique_ptr<UpstreamConnection> connection) {
   if (!connection || connection->cut()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() >= max_idle_) return;
+  if (closed_ || idle_.size() >= max_idle_) return;
   idle_.push_back({std::move(connection), std::chrono::steady_clock::now()});
+}
+
+void UpstreamPool::Close() {
+  std::vector<Idle> idle;  // closed outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  idle.swap(idle_);
 }
 
 }  // namespace assistant::server

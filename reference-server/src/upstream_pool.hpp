@@ -33,6 +33,9 @@ class UpstreamPool {
                                            bool* reused, boost::system::error_code* ec);
   // Back after a complete exchange whose answer left it open.
   void Give(std::unique_ptr<UpstreamConnection> connection);
+  // The upstream is no longer used: closes the idle connections now, and
+  // each one given back later.
+  void Close();
   const std::string& origin() const { return origin_; }
   // host[:port] as a Host header names the origin.
   const std::string& authority() const { return authority_; }
@@ -53,6 +56,7 @@ class UpstreamPool {
   const size_t max_idle_;
   std::mutex mu_;
   std::vector<Idle> idle_;
+  bool closed_ = false;
 };
 
 }  // namespace assistant::server

@@ -17,6 +17,8 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -85,12 +87,17 @@ class IdentityApp {
   bool ready_ = false;
 };
 
-// An upstream in this process: counts requests, answers after `delay`.
+// An upstream in this process: counts requests and the connections they
+// came on (by the client's port), answers after `delay`.
 class LocalUpstream {
  public:
   explicit LocalUpstream(std::chrono::milliseconds delay = {}) {
-    server_.Get(".*", [this, delay](const httplib::Request&, httplib::Response& res) {
+    server_.Get(".*", [this, delay](const httplib::Request& req, httplib::Response& res) {
       ++hits;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ports_.insert(req.remote_port);
+      }
       std::this_thread::sleep_for(delay);
       res.set_content("{}", "application/json");
     });
@@ -103,8 +110,14 @@ class LocalUpstream {
   }
   int port() const { return port_; }
   std::atomic<int> hits{0};
+  size_t connections() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ports_.size();
+  }
 
  private:
+  mutable std::mutex mu_;
+  std::set<int> ports_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
@@ -297,6 +310,21 @@ TEST_CASE("401 before anything is forwarded; an API key needs the apps scope") {
     auto empty = p.Call("GET", "/api/apps/echo/proxy/k", std::nullopt, bare);
     REQUIRE(empty.status == 200);
     CHECK(empty.json["claims"]["scope"] == "");
+  }
+}
+
+TEST_CASE("sequential calls to an app share one kept connection") {
+  for (const Via via : kVias) {
+    INFO(ViaName(via));
+    ProxySetup p(via);
+    REQUIRE(p.ready());
+    for (int i = 0; i < 4; ++i) {
+      auto r = p.Call("GET", "/api/apps/local/proxy/n?i=" + std::to_string(i), std::nullopt,
+                      p.user.access_token);
+      CHECK(r.status == 200);
+    }
+    CHECK(p.local.hits == 4);
+    CHECK(p.local.connections() == 1);
   }
 }
 

@@ -280,6 +280,41 @@ TEST_CASE("EdDSA tokens are checked at the edge against the JWKS, across a key r
   CHECK(g.Call("GET", "/api/tasks", std::nullopt, u.access_token).status == 200);  // old key verifies
 }
 
+TEST_CASE("a backend answering garbage to the token check: the edge lets the backend decide") {
+  // A backend in this process whose every answer, JWKS and verify
+  // included, is not what the gateway asked for.
+  httplib::Server backend;
+  std::atomic<int> jwks{0}, verify{0}, forwarded{0};
+  backend.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/.well-known/jwks.json") ++jwks;
+    else if (req.path == "/api/auth/verify") ++verify;
+    else if (req.path != "/readyz") ++forwarded;
+    res.set_content("<html>not what you asked for</html>", "text/html");
+  });
+  const int port = backend.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { backend.listen_after_bind(); });
+  {
+    TempDir dir;
+    GatewayProcess g(dir.path(), {"--backend", "http://127.0.0.1:" + std::to_string(port),
+                                  "--rate-limit", "0", "--token-check", "jwks"});
+    REQUIRE(g.port() > 0);
+    const std::string jwt = assistant::Base64UrlEncode(R"({"alg":"EdDSA","kid":"k"})") + "." +
+                            assistant::Base64UrlEncode(R"({"sub":"x","exp":9999999999})") +
+                            ".AAAA";
+    // No JWKS could be read, and no verdict: neither is a refusal.
+    auto local = g.Call("GET", "/api/tasks", std::nullopt, jwt);
+    CHECK(local.status == 200);
+    CHECK(local.body.find("not what you asked for") != std::string::npos);
+    CHECK(jwks >= 1);
+    auto key = g.Call("GET", "/api/tasks", std::nullopt, "ak_garbage");  // an API key: verify
+    CHECK(key.status == 200);
+    CHECK(verify == 1);
+    CHECK(forwarded == 2);
+  }
+  backend.stop();
+  serving.join();
+}
+
 TEST_CASE("the gateway serves the registry itself and re-reads it on SIGHUP") {
   TempDir dir;
   const std::string file = dir.path() + "/apps.json";

@@ -284,6 +284,15 @@ RunResult RunServerToExit(const std::vector<std::string>& args, const std::strin
   return r;
 }
 
+std::string WriteOneAppRegistry(const std::string& dir, const std::string& id,
+                                const std::string& upstream) {
+  const std::string path = dir + "/apps.json";
+  const Json app = {{"id", id}, {"name", id}, {"upstream", upstream},
+                    {"scopes", Json::array()}, {"allowed_origins", Json::array()}};
+  std::ofstream(path, std::ios::trunc) << Json{{"apps", Json::array({app})}}.dump();
+  return path;
+}
+
 User Register(const ServerProcess& s, const std::string& name) {
   static std::atomic<int> counter{0};
   User u;

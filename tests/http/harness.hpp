@@ -112,6 +112,11 @@ struct RunResult {
 RunResult RunServerToExit(const std::vector<std::string>& args, const std::string& dir,
                           int timeout_seconds = 20);
 
+// Writes `dir`/apps.json, a registry of one app `id` (named as its id, no
+// scopes, no allowed origins) at `upstream`; its path, for --apps.
+std::string WriteOneAppRegistry(const std::string& dir, const std::string& id,
+                                const std::string& upstream);
+
 // A registered user with its tokens.
 struct User {
   std::string email;

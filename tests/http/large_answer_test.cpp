@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -151,10 +150,9 @@ TEST_CASE("a 64 MiB answer streams through the app proxy in flat memory; one cut
   BigUpstream upstream;
   REQUIRE(upstream.port() > 0);
   TempDir dir;
-  const std::string file = dir.path() + "/apps.json";
-  std::ofstream(file) << R"({"apps":[{"id":"big","name":"Big","upstream":"http://127.0.0.1:)"
-                      << upstream.port() << R"(","scopes":[],"allowed_origins":[]}]})";
-  ServerProcess server({"--apps", file});
+  ServerProcess server({"--apps", WriteOneAppRegistry(dir.path(), "big",
+                                                      "http://127.0.0.1:" +
+                                                          std::to_string(upstream.port()))});
   REQUIRE(server.started());
   const User user = Register(server);
   CheckPassesThrough(server.pid(), server.port(), "/api/apps/big/proxy/files",

@@ -2,13 +2,16 @@
 // in front of an https:// backend. The app is a TLS
 // server in this process with a self-signed certificate made for the test;
 // the server trusts it only when SSL_CERT_FILE names it, as OpenSSL does.
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -76,6 +79,7 @@ class TlsUpstream {
   // gateway's health checks (/readyz, each on a connection of its own).
   std::atomic<int> answered{0};
   std::atomic<int> connections{0};
+  std::atomic<int> closed{0};  // of those connections, ended by the client
 
  private:
   void Accept() {
@@ -114,6 +118,7 @@ class TlsUpstream {
       bhttp::write(tls, res, ec);
       if (!res.keep_alive()) break;
     }
+    if (counted && !stopping_) ++closed;
   }
 
   asio::io_context io_;
@@ -126,6 +131,15 @@ class TlsUpstream {
   std::vector<int> open_;
   std::vector<std::thread> serving_;
 };
+
+// Polls `done` for up to 5 s.
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 250; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 
 // A gateway started with SSL_CERT_FILE=`cert_file`: it inherits this
 // process's environment, which is set for the start alone.
@@ -174,6 +188,35 @@ TEST_CASE("an https backend is verified and its kept TLS connection reused") {
   }
 }
 
+
+TEST_CASE("the token check asks an https backend on the connection requests are forwarded on") {
+  TempDir dir;
+  REQUIRE(MakeCertificate(dir.path()));
+  TlsUpstream backend(dir.path());
+  const std::vector<std::string> args = {
+      "--backend", "https://127.0.0.1:" + std::to_string(backend.port()), "--rate-limit", "0",
+      "--token-check", "verify"};
+
+  SUBCASE("trusted: the verify call and the request share one kept connection") {
+    auto g = GatewayTrusting(dir.path(), args, dir.path() + "/cert.pem");
+    REQUIRE(g->port() > 0);
+    // The verify answer is not JSON: no verdict, so the backend decides.
+    auto r = g->Raw("GET", "/api/tasks", "", "", {{"Authorization", "Bearer ak_test"}});
+    CHECK(r.status == 200);
+    CHECK(r.body == "tls:/api/tasks");
+    CHECK(backend.answered == 2);  // /api/auth/verify, then the request
+    CHECK(backend.connections == 1);
+  }
+  SUBCASE("not trusted: neither the check nor the request reaches it") {
+    auto g = GatewayTrusting(dir.path(), args, dir.path() + "/missing.pem");
+    REQUIRE(g->port() > 0);
+    auto r = g->Raw("GET", "/api/tasks", "", "", {{"Authorization", "Bearer ak_test"}});
+    CHECK(r.status == 502);
+    CHECK(r.ErrorCode() == "upstream_error");
+    CHECK(backend.answered == 0);
+  }
+}
+
 }  // TEST_SUITE
 
 TEST_SUITE("http.app_proxy") {
@@ -182,9 +225,8 @@ TEST_CASE("an https app answers through the proxy when its certificate verifies,
   TempDir dir;
   REQUIRE(MakeCertificate(dir.path()));
   TlsUpstream upstream(dir.path());
-  const std::string apps = dir.path() + "/apps.json";
-  std::ofstream(apps) << R"({"apps":[{"id":"secure","name":"Secure","upstream":"https://127.0.0.1:)"
-                      << upstream.port() << R"(/base","scopes":[],"allowed_origins":[]}]})";
+  const std::string apps = WriteOneAppRegistry(
+      dir.path(), "secure", "https://127.0.0.1:" + std::to_string(upstream.port()) + "/base");
 
   SUBCASE("trusted through SSL_CERT_FILE: 200 with the app's body") {
     ServerProcess server({"--apps", apps}, "", true,
@@ -208,6 +250,66 @@ TEST_CASE("an https app answers through the proxy when its certificate verifies,
     INFO(server.log());
     CHECK(server.log().find("did not verify") != std::string::npos);
     CHECK(upstream.answered == 0);
+  }
+}
+
+TEST_CASE("an app's kept connection is reused, moved on SIGHUP, and closed when it is removed") {
+  for (const bool via_gateway : {false, true}) {
+    INFO((via_gateway ? "gateway" : "server"));
+    TempDir dir;
+    REQUIRE(MakeCertificate(dir.path()));
+    TlsUpstream first(dir.path()), second(dir.path());
+    const std::string apps = dir.path() + "/apps.json";
+    auto point_at = [&](const TlsUpstream* up, const std::string& base) {
+      std::ofstream out(apps, std::ios::trunc);
+      out << R"({"apps":[)";
+      if (up) {
+        out << R"({"id":"secure","name":"Secure","upstream":"https://127.0.0.1:)" << up->port()
+            << base << R"(","scopes":[],"allowed_origins":[]})";
+      }
+      out << "]}";
+    };
+    point_at(&first, "/one");
+    const std::string cert = dir.path() + "/cert.pem";
+    ServerProcess server({"--apps", apps}, "", true, {{"SSL_CERT_FILE", cert}});
+    REQUIRE(server.started());
+    std::unique_ptr<GatewayProcess> gateway;
+    if (via_gateway) {
+      gateway = GatewayTrusting(
+          dir.path(),
+          {"--backend", "http://127.0.0.1:" + std::to_string(server.port()), "--rate-limit", "0",
+           "--apps", apps, "--database", server.database(), "--jwt-secret-file",
+           server.db_path() + ".jwt-secret"},
+          cert);
+      REQUIRE(gateway->port() > 0);
+    }
+    const pid_t reloads = via_gateway ? gateway->pid() : server.pid();
+    const User user = Register(server);
+    auto call = [&] {
+      return via_gateway ? gateway->Call("GET", "/api/apps/secure/proxy/x", std::nullopt,
+                                         user.access_token)
+                         : server.Call("GET", "/api/apps/secure/proxy/x", std::nullopt,
+                                       user.access_token);
+    };
+
+    for (int i = 0; i < 3; ++i) CHECK(call().body == "tls:/one/x");
+    CHECK(first.answered == 3);
+    CHECK(first.connections == 1);
+
+    // The entry's upstream changes: calls go to the new one, and the kept
+    // connection to the old one is closed.
+    point_at(&second, "/two");
+    REQUIRE(kill(reloads, SIGHUP) == 0);
+    CHECK(Eventually([&] { return call().body == "tls:/two/x"; }));
+    CHECK(Eventually([&] { return first.closed == 1; }));
+    CHECK(second.connections == 1);
+
+    // The app is removed: its kept connection is closed.
+    point_at(nullptr, "");
+    REQUIRE(kill(reloads, SIGHUP) == 0);
+    CHECK(Eventually([&] { return call().status == 404; }));
+    CHECK(Eventually([&] { return second.closed == 1; }));
+    CHECK(second.connections == 1);
   }
 }
 

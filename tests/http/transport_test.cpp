@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "loopback_socket.hpp"
 
 using namespace http_test;
 using Clock = std::chrono::steady_clock;
@@ -76,15 +77,6 @@ int Connect(int port, const std::string& source = "") {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
-}
-
-// The status code of the status line `bytes` starts with, 0 when there is none.
-int StatusOf(const std::string& bytes) {
-  if (bytes.size() < 12 || bytes.compare(0, 7, "HTTP/1.") != 0 || bytes[8] != ' ') return 0;
-  for (int i = 9; i < 12; ++i) {
-    if (bytes[i] < '0' || bytes[i] > '9') return 0;
-  }
-  return std::stoi(bytes.substr(9, 3));
 }
 
 // The length of the answer `bytes` starts with, 0 while it is incomplete:
