@@ -112,9 +112,10 @@ class Session : public std::enable_shared_from_this<Session> {
     Exchange();
   }
 
-  // Sends request_ on a pooled connection, or a new one.
-  void Exchange() {
-    reused_ = !loop_.idle.empty();
+  // Sends request_ on a pooled connection, or on a new one when none is idle
+  // or `fresh` (a retry: the other idle ones may be as stale as the first).
+  void Exchange(bool fresh = false) {
+    reused_ = !fresh && !loop_.idle.empty();
     if (reused_) {
       conn_ = std::move(loop_.idle.back());
       loop_.idle.pop_back();
@@ -182,7 +183,7 @@ class Session : public std::enable_shared_from_this<Session> {
         Idempotent(request_.method())) {
       retried_ = true;
       answer_parser_.reset();
-      return Exchange();
+      return Exchange(/*fresh=*/true);
     }
     Reply(Error(ec == beast::error::timeout ? http::status::gateway_timeout
                                             : http::status::bad_gateway,
