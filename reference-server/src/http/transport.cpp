@@ -44,6 +44,16 @@ using BodyParser = bhttp::request_parser<bhttp::buffer_body>;
 
 constexpr int kListenBacklog = 1024;
 constexpr size_t kReadChunk = 64 * 1024;
+// An answer sent while the client may still be sending its request (a
+// refusal, or a handler that left a streamed body unread) ends the
+// connection with a lingering close (RFC 9112 section 9.6): our side is
+// shut, and what the client still sends is read and dropped, until it
+// closes, for at most this long and this many bytes. Closing at once with
+// bytes unread would make the kernel reset the connection, and a client
+// still sending would lose the answer. The connection keeps its slot
+// (the caps count it) until then.
+constexpr auto kLingerTime = std::chrono::seconds(3);
+constexpr size_t kLingerBytes = 32 * 1024 * 1024;
 
 // The descriptors a thousand connections need: the soft limit raised to the
 // hard one.
@@ -153,17 +163,19 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   ~Session() { counts_->Forget(ip_); }
 
   void Start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Next(); }); }
-  // Over a connection cap: a 503, then close.
+  // Over a connection cap: a 503, then close, without lingering: a flood
+  // over the cap must not hold descriptors for the linger time.
   void StartRefused() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->Refuse(503, "too many connections; retry later");
+      self->Refuse(503, "too many connections; retry later", /*linger=*/false);
     });
   }
-  // Stop(): an idle connection closes now; a busy one after its answer.
+  // Stop(): an idle connection closes now, and one that lingers (its
+  // answer is out); a busy one after its answer.
   void CloseIfIdle() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       std::lock_guard<std::mutex> lock(self->worker_mu_);
-      if (self->waiting_) self->Close();
+      if (self->waiting_ || self->lingering_) self->Close();
     });
   }
 
@@ -176,6 +188,29 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
+  }
+
+  // On the strand, after the answer went out and no read is pending: see
+  // kLingerTime.
+  void LingeringClose() {
+    if (owner_->stopping()) return Close();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    lingering_ = true;
+    buffer_.consume(buffer_.size());
+    stream_.expires_after(kLingerTime);  // one bound for all the reads below
+    Discard(0);
+  }
+  void Discard(size_t discarded) {
+    if (discarded >= kLingerBytes) return Close();
+    // Each read overwrites the last: nothing is kept.
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this(), discarded](beast::error_code ec, size_t n) {
+                              // The client closed, reset, or the time is up.
+                              if (ec) return self->Close();
+                              self->Discard(discarded + n);
+                            });
   }
 
   // Starts reading the next request: from the buffer first.
@@ -291,11 +326,14 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   // Answers `status` and closes: after a framing error the rest of the
-  // bytes cannot be trusted to start a request.
-  void Refuse(int status, const std::string& why) {
+  // bytes cannot be trusted to start a request. The client may still be
+  // sending them (a body over the limit): a lingering close, unless not
+  // to `linger`.
+  void Refuse(int status, const std::string& why, bool linger = true) {
     Response res;
     owner_->refusal()(status, Partial(), res, why);
     keep_alive_ = false;
+    linger_ = linger;
     Write(std::move(res), /*head=*/false);
   }
 
@@ -379,10 +417,12 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
       return done(BodyReader::Error::kNone, into->empty());
     }
     if (!into->empty()) return done(BodyReader::Error::kNone, false);
+    pulling_ = true;
     stream_.async_read_some(
         buffer_.prepare(kReadChunk),
         [self = shared_from_this(), into, done = std::move(done)](beast::error_code ec,
                                                                    size_t n) mutable {
+          self->pulling_ = false;
           if (ec) return done(BodyReader::Error::kGone, false);
           self->buffer_.commit(n);
           self->BodyPull(into, std::move(done));
@@ -471,13 +511,24 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnWritten(beast::error_code ec) {
     ++served_;
-    // A streamed body the handler left unread: what follows on the
-    // connection is not the start of a request.
-    const bool unread = body_parser_ && !body_done_;
+    if (ec) return Close();
+    EndOrNext();
+  }
+
+  // After an answer: the next request, or the connection's end. A
+  // streamed body the handler left unread (Unread) is still being sent
+  // and what follows it is not the start of a request: it lingers.
+  void EndOrNext() {
+    const bool unread = Unread();
     body_parser_.reset();
-    if (ec || !keep_alive_ || unread) return Close();
+    // A pull the handler gave up on still pending (its client stalled past
+    // the body timeout): only a close ends that read.
+    if (pulling_) return Close();
+    if (unread || linger_) return LingeringClose();
+    if (!keep_alive_) return Close();
     Next();
   }
+  bool Unread() const { return body_parser_ && !body_done_; }
 
   // Runs on the worker: the head goes out, then each chunk as the stream
   // writes it; the connection closes after the stream.
@@ -495,6 +546,9 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
   bool waiting_ = true;  // no byte of the next request yet
   bool header_started_ = false;
   bool keep_alive_ = true;
+  bool linger_ = false;     // a refusal made while the request was being read
+  bool lingering_ = false;  // LingeringClose has begun
+  bool pulling_ = false;    // a streamed body's read is pending (BodyPull)
   size_t served_ = 0;
   size_t header_fields_ = 0;  // the header's field count, before any trailer
   std::mutex worker_mu_;      // held by a worker that answers and reads on (Answer)
@@ -716,8 +770,12 @@ void Transport::Impl::Session::Submit(Request req, bool head) {
     // read the handler gave up on may still be pending on the strand, so
     // that answer is written there, where the socket is only touched.
     if (!streamed_body) return self->Answer(std::move(res), head);
-    net::post(self->stream_.get_executor(),
-              [self, res = std::move(res), head]() mutable { self->Write(std::move(res), head); });
+    net::post(self->stream_.get_executor(), [self, res = std::move(res), head]() mutable {
+      // A body left unread ends the connection (EndOrNext): the answer
+      // says so.
+      if (self->Unread()) self->keep_alive_ = false;
+      self->Write(std::move(res), head);
+    });
   });
 }
 
@@ -734,7 +792,7 @@ void Transport::Impl::Session::RunStream(Response res, bool head) {
   res.stream = nullptr;  // what the stream holds (a stream slot) goes now
   net::post(stream_.get_executor(), [self = shared_from_this()] {
     ++self->served_;
-    self->Close();
+    self->EndOrNext();  // keep_alive_ is false: a close, lingering if the body is unread
   });
 }
 

@@ -15,7 +15,10 @@
 // is dropped). Connections are capped per client address and in total
 // (503, then close). A request whose head `stream_body` accepts goes to its
 // handler as soon as the head is read, and the handler pulls the body
-// (body_reader.hpp) under the same limit and timeout.
+// (body_reader.hpp) under the same limit and timeout. An answer sent while
+// the request is still arriving (a refusal, a streamed body left unread)
+// ends the connection with a lingering close, bounded in time and bytes,
+// so the client reads the answer instead of a reset (RFC 9112 section 9.6).
 //
 // Thread safety: Bind, then Run on one thread; Stop from any thread.
 #ifndef ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
