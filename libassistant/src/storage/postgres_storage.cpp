@@ -234,6 +234,14 @@ CREATE TABLE rate_limits (
 );
 CREATE INDEX rate_limits_window ON rate_limits(window_start);
 )sql",
+    // 4: a run's reference to its conversation is checked at COMMIT, when
+    // the turn already holds the conversation's row lock (docs/storage.md
+    // "The agent turn"). Checked at its INSERT, before the lock, the KEY
+    // SHARE lock it takes on a row that other turns are updating made a
+    // MultiXact each time. The cascade on delete is not deferred.
+    R"sql(
+ALTER TABLE runs ALTER CONSTRAINT runs_conversation_id_fkey DEFERRABLE INITIALLY DEFERRED;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kPostgresSchemaVersion,
