@@ -17,7 +17,7 @@
 # Prints: scenario, req/s, p99 ms, non-2xx, server CPU us per request, cores used.
 # PG_URL=postgresql://... (scripts/pg-test-server.sh's ASSISTANT_TEST_PG_URL): the server
 # runs on a fresh database there instead of SQLite, and the PostgreSQL processes' CPU per
-# request is printed too (pg_us_per_req; every postgres process on the machine counts).
+# request is printed too (pg_us_per_req: the processes of that PostgreSQL, see pg_ticks).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,8 +44,23 @@ stop() {
 trap stop EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# Every postgres process's CPU ticks (the backends serving us among them).
-pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {s += $14 + $15} END {print s + 0}'; }
+# CPU ticks of the PostgreSQL at PG_URL: its postmaster, the processes it runs
+# now (the server's pooled backends among them) and those it has reaped
+# (cutime + cstime), so other clusters on a shared machine do not count. Every
+# postgres process on the machine when the data directory cannot be read (a
+# role that may not read data_directory).
+pg_ticks() {
+  local dir pm
+  dir=$("$PSQL" -qAtX "$PG_URL" -c 'SHOW data_directory' 2>/dev/null || true)
+  pm=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true)
+  if [[ -n $pm && -r /proc/$pm/stat ]]; then
+    { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+      for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+    } | awk '{s += $1} END {print s + 0}'
+    return
+  fi
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {s += $14 + $15} END {print s + 0}'
+}
 
 measure() {
   local mode=$1 base="http://127.0.0.1:$PORT" path=/api/tasks
