@@ -24,6 +24,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN_DIR=$(cd "${BIN_DIR:-$ROOT/build/bin}" && pwd)
 LUA=${LUA:-$ROOT/../shared/bench/wrk-req.lua}
 CONNS=${CONNS:-16}
+THREADS=$((CONNS < 2 ? CONNS : 2))  # wrk refuses more threads than connections
 DURATION=${DURATION:-5}
 PORT=${PORT:-18290}
 [[ -f $LUA ]] || { echo "cpu.sh: $LUA not found" >&2; exit 2; }
@@ -104,10 +105,10 @@ measure() {
       *) echo "cpu.sh: unknown scenario $mode" >&2; exit 2 ;;
     esac
   fi
-  wrk -t2 -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
+  wrk -t"$THREADS" -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
   local t0 t1 p0 p1 out
   t0=$(cpu_ticks "$server_pid"); p0=$(pg_ticks)
-  out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
   t1=$(cpu_ticks "$server_pid"); p1=$(pg_ticks)
   [[ -n $out ]] || { echo "cpu.sh: wrk gave no result for $mode" >&2; stop; return; }
   python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" "$p0" "$p1" "${pg_db:+pg}" <<'PY'
