@@ -1628,6 +1628,187 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     CHECK(s.ListRunEvents(a.user.id, r.id, 0, 10)->empty());
   }
 
+  SUBCASE("runs: concurrent turns in one conversation keep seq in commit order and lose nothing") {
+    // A reader polling for new messages by seq must never miss one: every
+    // read of the conversation is a prefix of every later read, however the
+    // writers' transactions interleave.
+    UserRecord a = MakeUser(s, "a@example.com");
+    Conversation c = MakeConversation(s, a.user.id, "busy", T(0));
+    constexpr int kWriters = 6;
+    constexpr int kTurns = 15;
+    std::atomic<int> failures{0};
+    std::atomic<int> writers_left{kWriters};
+    auto content = [](int w, int i, const char* part) {
+      return "w" + std::to_string(w) + "-" + std::to_string(i) + "-" + part;
+    };
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kWriters; ++w) {
+      threads.emplace_back([&, w] {
+        for (int i = 0; i < kTurns; ++i) {
+          Message q;
+          q.id = NewId();
+          q.conversation_id = c.id;
+          q.role = MessageRole::kUser;
+          q.created_at = T(1 + i);
+          if (i % 3 == 2) {  // a plain append between turns
+            q.content = content(w, i, "note");
+            if (!s.AppendMessage(a.user.id, q).ok()) failures++;
+            continue;
+          }
+          q.content = content(w, i, "q");
+          RunStart start;
+          start.run.id = NewId();
+          start.run.user_id = a.user.id;
+          start.run.conversation_id = c.id;
+          start.run.message_id = NewId();
+          start.run.created_at = T(1 + i);
+          start.run.owner = "p";
+          start.user_message = q;
+          Message reply = q;
+          reply.id = start.run.message_id;
+          reply.role = MessageRole::kAssistant;
+          reply.content = content(w, i, "a");
+          Run done = start.run;
+          done.status = RunStatus::kCompleted;
+          done.finished_at = T(1 + i);
+          AuditEvent e;
+          e.id = NewId();
+          e.user_id = a.user.id;
+          e.type = "tool.called";
+          e.outcome = AuditOutcome::kOk;
+          e.details = {{"run_id", done.id}};
+          e.created_at = T(1 + i);
+          if (!s.FinishRun({done, {RunEvent{done.id, 1, "message.done", {}}}, reply, start, {e}})
+                   .ok()) {
+            failures++;
+          }
+        }
+        writers_left--;
+      });
+    }
+    int reads = 0;
+    int not_prefix = 0;
+    std::vector<std::string> seen;
+    auto read_all = [&] {
+      Result<MessagePage> page = s.ListMessages(a.user.id, c.id, "", 100000);
+      REQUIRE(page.ok());
+      std::vector<std::string> now;
+      for (const Message& m : page->messages) now.push_back(m.content);
+      if (now.size() < seen.size() || !std::equal(seen.begin(), seen.end(), now.begin())) {
+        not_prefix++;
+      }
+      seen = std::move(now);
+      reads++;
+    };
+    while (writers_left > 0) read_all();
+    for (auto& t : threads) t.join();
+    read_all();
+    CHECK(failures == 0);
+    CHECK(not_prefix == 0);
+    MESSAGE(reads << " reads while writing");
+    // Everything arrived: each writer's messages, in the writer's order.
+    constexpr int kPerWriter = kTurns / 3 * 5;  // two turns (2 messages each) and a note per 3
+    REQUIRE(seen.size() == static_cast<size_t>(kWriters * kPerWriter));
+    for (int w = 0; w < kWriters; ++w) {
+      std::vector<std::string> expected;
+      for (int i = 0; i < kTurns; ++i) {
+        if (i % 3 == 2) {
+          expected.push_back(content(w, i, "note"));
+        } else {
+          expected.push_back(content(w, i, "q"));
+          expected.push_back(content(w, i, "a"));
+        }
+      }
+      std::vector<std::string> mine;
+      const std::string prefix = "w" + std::to_string(w) + "-";
+      for (const std::string& text : seen) {
+        if (text.compare(0, prefix.size(), prefix) == 0) mine.push_back(text);
+      }
+      CHECK(mine == expected);
+    }
+    auto audit = s.ListAudit(a.user.id, 1000, std::nullopt);
+    REQUIRE(audit.ok());
+    CHECK(audit->size() == static_cast<size_t>(kWriters * (kTurns - kTurns / 3)));
+  }
+
+  SUBCASE("runs: a turn in a missing or another user's conversation fails and writes nothing") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    UserRecord b = MakeUser(s, "b@example.com");
+    Conversation bs = MakeConversation(s, b.user.id, "b's", T(0));
+    Message original = AddMessage(s, b.user.id, bs.id, "b's own", T(0));
+    Conversation as = MakeConversation(s, a.user.id, "a's", T(0));
+    // A whole turn of a's (start and finish in one write), with or without
+    // its messages: then only the run's own check guards the conversation.
+    auto turn = [&](const std::string& conversation_id, bool with_messages) {
+      RunFinish f;
+      RunStart start;
+      start.run.id = NewId();
+      start.run.user_id = a.user.id;
+      start.run.conversation_id = conversation_id;
+      start.run.message_id = NewId();
+      start.run.created_at = T(7);
+      start.run.owner = "p";
+      Message q;
+      q.id = NewId();
+      q.conversation_id = conversation_id;
+      q.role = MessageRole::kUser;
+      q.content = "smuggled";
+      q.created_at = T(7);
+      Message reply = q;
+      reply.id = start.run.message_id;
+      reply.role = MessageRole::kAssistant;
+      if (with_messages) {
+        start.user_message = q;
+        f.reply = reply;
+      }
+      f.run = start.run;
+      f.run.status = RunStatus::kCompleted;
+      f.run.finished_at = T(7);
+      f.start = start;
+      f.events = {RunEvent{f.run.id, 1, "message.done", {}}};
+      AuditEvent e;
+      e.id = NewId();
+      e.user_id = a.user.id;
+      e.type = "tool.called";
+      e.outcome = AuditOutcome::kOk;
+      e.details = Json::object();
+      e.created_at = T(7);
+      f.audit = {e};
+      return f;
+    };
+    for (const std::string& conversation_id : {bs.id, NewId()}) {
+      for (bool with_messages : {true, false}) {
+        CAPTURE(with_messages);
+        RunFinish f = turn(conversation_id, with_messages);
+        CHECK(IsNotFound(s.FinishRun(f)));
+        CHECK(IsNotFound(s.GetRun(a.user.id, f.run.id).status()));
+        CHECK(IsNotFound(s.GetRun(b.user.id, f.run.id).status()));
+        CHECK(IsNotFound(s.StartRun(*f.start)));
+        CHECK(IsNotFound(s.GetRun(a.user.id, f.run.id).status()));
+      }
+      // The run in a's own conversation, the messages elsewhere: the run,
+      // its events and the audit written before the messages are undone.
+      RunFinish split = turn(as.id, true);
+      split.reply->conversation_id = conversation_id;
+      CHECK(IsNotFound(s.FinishRun(split)));
+      CHECK(IsNotFound(s.GetRun(a.user.id, split.run.id).status()));
+      split.start->user_message->conversation_id = conversation_id;
+      split.reply->conversation_id = as.id;
+      CHECK(IsNotFound(s.FinishRun(split)));
+      CHECK(IsNotFound(s.GetRun(a.user.id, split.run.id).status()));
+      CHECK(IsNotFound(s.StartRun(*split.start)));
+      CHECK(IsNotFound(s.GetRun(a.user.id, split.run.id).status()));
+    }
+    CHECK(s.ListMessages(a.user.id, as.id, "", 100)->messages.empty());
+    CHECK(s.GetConversation(a.user.id, as.id)->updated_at == T(0));
+    CHECK(s.ListAudit(a.user.id, 100, std::nullopt)->empty());
+    Result<MessagePage> left = s.ListMessages(b.user.id, bs.id, "", 100);
+    REQUIRE(left.ok());
+    REQUIRE(left->messages.size() == 1);
+    CHECK(left->messages[0].id == original.id);
+    CHECK(s.GetConversation(b.user.id, bs.id)->updated_at == T(0));
+  }
+
   SUBCASE("runs: heartbeats, and failing a run whose process died") {
     UserRecord a = MakeUser(s, "a@example.com");
     UserRecord b = MakeUser(s, "b@example.com");

@@ -17,7 +17,7 @@
 # Prints: scenario, req/s, p99 ms, non-2xx, server CPU us per request, cores used.
 # PG_URL=postgresql://... (scripts/pg-test-server.sh's ASSISTANT_TEST_PG_URL): the server
 # runs on a fresh database there instead of SQLite, and the PostgreSQL processes' CPU per
-# request is printed too (pg_us_per_req; every postgres process on the machine counts).
+# request is printed too (pg_us_per_req: the processes of that PostgreSQL, see pg_ticks).
 # SERVER_ARGS: more flags for assistant-server (e.g. "--db-pool 16").
 # Also printed: the server's context switches per request (all its threads), the thread
 # wake-ups that the CPU figure is mostly made of on PostgreSQL.
@@ -27,6 +27,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN_DIR=$(cd "${BIN_DIR:-$ROOT/build/bin}" && pwd)
 LUA=${LUA:-$ROOT/../shared/bench/wrk-req.lua}
 CONNS=${CONNS:-16}
+THREADS=$((CONNS < 2 ? CONNS : 2))  # wrk refuses more threads than connections
 DURATION=${DURATION:-5}
 PORT=${PORT:-18290}
 [[ -f $LUA ]] || { echo "cpu.sh: $LUA not found" >&2; exit 2; }
@@ -49,8 +50,23 @@ trap stop EXIT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Context switches, voluntary and not, summed over the process's threads.
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
-# Every postgres process's CPU ticks (the backends serving us among them).
-pg_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {s += $14 + $15} END {print s + 0}'; }
+# CPU ticks of the PostgreSQL at PG_URL: its postmaster, the processes it runs
+# now (the server's pooled backends among them) and those it has reaped
+# (cutime + cstime), so other clusters on a shared machine do not count. Every
+# postgres process on the machine when the data directory cannot be read (a
+# role that may not read data_directory).
+pg_ticks() {
+  local dir pm
+  dir=$("$PSQL" -qAtX "$PG_URL" -c 'SHOW data_directory' 2>/dev/null || true)
+  pm=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true)
+  if [[ -n $pm && -r /proc/$pm/stat ]]; then
+    { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+      for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+    } | awk '{s += $1} END {print s + 0}'
+    return
+  fi
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {s += $14 + $15} END {print s + 0}'
+}
 
 measure() {
   local mode=$1 base="http://127.0.0.1:$PORT" path=/api/tasks
@@ -94,10 +110,10 @@ measure() {
       *) echo "cpu.sh: unknown scenario $mode" >&2; exit 2 ;;
     esac
   fi
-  wrk -t2 -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
+  wrk -t"$THREADS" -c"$CONNS" -d1s -s "$LUA" "$base$path" >/dev/null 2>&1 || true  # warm-up
   local t0 t1 p0 p1 c0 c1 out
   t0=$(cpu_ticks "$server_pid"); p0=$(pg_ticks); c0=$(ctx_switches "$server_pid")
-  out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$LUA" "$base$path" 2>&1 | grep '^WRKRESULT' || true)
   t1=$(cpu_ticks "$server_pid"); p1=$(pg_ticks); c1=$(ctx_switches "$server_pid")
   [[ -n $out ]] || { echo "cpu.sh: wrk gave no result for $mode" >&2; stop; return; }
   python3 - "$mode" "$out" "$t0" "$t1" "$(getconf CLK_TCK)" "$DURATION" "$p0" "$p1" "${pg_db:+pg}" "$c0" "$c1" <<'PY'

@@ -233,6 +233,14 @@ CREATE TABLE rate_limits (
 );
 CREATE INDEX rate_limits_window ON rate_limits(window_start);
 )sql",
+    // 4: a run's reference to its conversation is checked at COMMIT, when
+    // the turn already holds the conversation's row lock (docs/storage.md
+    // "The agent turn"). Checked at its INSERT, before the lock, the KEY
+    // SHARE lock it takes on a row that other turns are updating made a
+    // MultiXact each time. The cascade on delete is not deferred.
+    R"sql(
+ALTER TABLE runs ALTER CONSTRAINT runs_conversation_id_fkey DEFERRABLE INITIALLY DEFERRED;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kPostgresSchemaVersion,
@@ -927,7 +935,9 @@ class PostgresStorage final : public Storage {
   }
 
   Status AppendMessage(const std::string& user_id, const Message& m) override {
-    return Transact([&](Tx& tx) -> Status { return AppendMessageIn(tx, user_id, m); });
+    // One statement: atomic alone, but a lost connection must not run it
+    // twice (a second message), so it stays in a transaction.
+    return Transact([&](Tx& tx) -> Status { return AppendMessagesIn(tx, user_id, {&m}); });
   }
 
   Status UpdateMessage(const std::string& user_id, const Message& m) override {
@@ -1261,12 +1271,16 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  // The writes that need no conversation lock (the run, its events, the
+  // audit) go first; the messages, which take the lock, go last, so the lock
+  // is held for one statement and COMMIT (docs/storage.md).
   Status FinishRun(const RunFinish& finish) override {
     return Transact([&](Tx& tx) -> Status {
       const ::assistant::Run& run = finish.run;
+      std::vector<const Message*> messages;
       if (finish.start) {
         // Started and finished in one write: the row goes in as it ends.
-        ASSISTANT_RETURN_IF_ERROR(StartRunIn(tx, *finish.start, &run));
+        ASSISTANT_RETURN_IF_ERROR(StartRunIn(tx, *finish.start, &run, &messages));
       } else if (tx.Exec("UPDATE runs SET status = $1, finished_at = $2 "
                          "WHERE id = $3 AND user_id = $4",
                          std::string(RunStatusName(run.status)), OptMs(run.finished_at), run.id,
@@ -1275,9 +1289,9 @@ class PostgresStorage final : public Storage {
         return NotFoundError("run not found");
       }
       InsertRunEvents(tx, run.id, finish.events);
-      if (finish.reply) ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(tx, run.user_id, *finish.reply));
       for (const AuditEvent& a : finish.audit) InsertAudit(tx, a);
-      return Status();
+      if (finish.reply) messages.push_back(&*finish.reply);
+      return AppendMessagesIn(tx, run.user_id, messages);
     });
   }
 
@@ -1454,15 +1468,52 @@ class PostgresStorage final : public Storage {
             DumpJson(a.details), Ms(a.created_at));
   }
 
-  // The conversation's row lock (its UPDATE) also orders concurrent appends
-  // to one conversation, so seq follows commit order within it.
-  static Status AppendMessageIn(Tx& tx, const std::string& user_id, const Message& m) {
-    if (tx.Exec("UPDATE conversations SET updated_at = $1 WHERE id = $2 AND user_id = $3",
-                Ms(m.created_at), m.conversation_id, user_id)
-            .affected_rows() == 0) {
-      return NotFoundError("conversation not found");
+  // Appends `messages` in order, each run of messages of one conversation in
+  // one statement: the conversation's UPDATE (matched by id and user, setting
+  // updated_at to the last message's time) takes its row lock before the
+  // INSERT draws the messages' seq, and the lock is held to COMMIT, so
+  // concurrent appends to one conversation get seq in commit order and a
+  // reader paging by seq never skips one. Callers write this last in their
+  // transaction, so the lock is held for this statement and COMMIT only.
+  // No conversation of the user's: nothing inserted, NotFound.
+  static Status AppendMessagesIn(Tx& tx, const std::string& user_id,
+                                 const std::vector<const Message*>& messages) {
+    for (size_t begin = 0; begin < messages.size();) {
+      const std::string& conversation_id = messages[begin]->conversation_id;
+      size_t end = begin;
+      Json rows = Json::array();
+      for (; end < messages.size() && messages[end]->conversation_id == conversation_id; ++end) {
+        const Message& m = *messages[end];
+        Json row = {{"id", m.id},
+                    {"role", std::string(MessageRoleName(m.role))},
+                    {"content", m.content},
+                    {"tool_calls", nullptr},
+                    {"tool_call_id", nullptr},
+                    {"status", std::string(MessageStatusName(m.status))},
+                    {"created_at", Ms(m.created_at)}};
+        if (auto calls = ToolCallsText(m)) row["tool_calls"] = *calls;
+        if (m.tool_call_id) row["tool_call_id"] = *m.tool_call_id;
+        rows.push_back(std::move(row));
+      }
+      // The rows travel as one JSON array, unpacked by the server; ORDER BY
+      // its ordinality keeps the caller's order in seq.
+      const size_t inserted =
+          tx.Exec("WITH c AS (UPDATE conversations SET updated_at = $3"
+                  "           WHERE id = $1 AND user_id = $2 RETURNING id)"
+                  " INSERT INTO messages(id, conversation_id, user_id, role, content, tool_calls,"
+                  "                      tool_call_id, status, created_at)"
+                  " SELECT m.id, c.id, $2, m.role, m.content, m.tool_calls, m.tool_call_id,"
+                  "        m.status, m.created_at"
+                  " FROM c, ROWS FROM (json_to_recordset($4::json) AS (id text, role text,"
+                  "        content text, tool_calls text, tool_call_id text, status text,"
+                  "        created_at bigint)) WITH ORDINALITY"
+                  "   AS m(id, role, content, tool_calls, tool_call_id, status, created_at, ord)"
+                  " ORDER BY m.ord",
+                  conversation_id, user_id, Ms(messages[end - 1]->created_at), DumpJson(rows))
+              .affected_rows();
+      if (inserted == 0) return NotFoundError("conversation not found");
+      begin = end;
     }
-    InsertMessage(tx, user_id, m.conversation_id, m.id, m);
     return Status();
   }
 
@@ -1476,25 +1527,32 @@ class PostgresStorage final : public Storage {
   }
 
   // `as_finished`: the run's row as it ended, for a start written with its
-  // finish.
+  // finish. `deferred`: where the user's message goes for the caller to
+  // append last; without it, it is appended here, after the run.
   static Status StartRunIn(Tx& tx, const RunStart& start,
-                           const ::assistant::Run* as_finished = nullptr) {
+                           const ::assistant::Run* as_finished = nullptr,
+                           std::vector<const Message*>* deferred = nullptr) {
     const ::assistant::Run& r = as_finished ? *as_finished : start.run;
     if (start.new_conversation) InsertConversation(tx, *start.new_conversation);
-    bool owner_checked = false;
-    if (start.user_message) {
-      ASSISTANT_RETURN_IF_ERROR(AppendMessageIn(tx, r.user_id, *start.user_message));
-      // Its UPDATE of the conversation, matched by id and user, proved it.
-      owner_checked = start.user_message->conversation_id == r.conversation_id;
-    }
-    if (!owner_checked && !OwnsConversation(tx, r.user_id, r.conversation_id)) {
+    // The ownership check rides on the insert; it takes no lock on the
+    // conversation (its foreign key takes a KEY SHARE lock, which the
+    // appends' UPDATEs do not wait for).
+    if (tx.Exec(Sql({"INSERT INTO runs(", kRunCols,
+                     ") SELECT $1, $2, $3, $4, $5, $6::bigint, $7::bigint, $8::boolean, $9,"
+                     " $10::bigint WHERE EXISTS (SELECT 1 FROM conversations"
+                     " WHERE id = $3 AND user_id = $2)"}),
+                r.id, r.user_id, r.conversation_id, r.message_id,
+                std::string(RunStatusName(r.status)), Ms(r.created_at), OptMs(r.finished_at),
+                r.cancel_requested, r.owner, OptMs(r.heartbeat_at))
+            .affected_rows() == 0) {
       return NotFoundError("conversation not found");
     }
-    tx.Exec(Sql({"INSERT INTO runs(", kRunCols, ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"}),
-            r.id, r.user_id, r.conversation_id, r.message_id, std::string(RunStatusName(r.status)),
-            Ms(r.created_at),
-            OptMs(r.finished_at), r.cancel_requested, r.owner, OptMs(r.heartbeat_at));
-    return Status();
+    if (!start.user_message) return Status();
+    if (deferred != nullptr) {
+      deferred->push_back(&*start.user_message);
+      return Status();
+    }
+    return AppendMessagesIn(tx, r.user_id, {&*start.user_message});
   }
 
   // ---- the pool

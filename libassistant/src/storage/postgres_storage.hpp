@@ -15,7 +15,7 @@ namespace assistant::storage {
 
 // The schema version this build writes; a database recording a higher one is
 // refused with FailedPrecondition "schema_too_new", as on SQLite.
-inline constexpr int kPostgresSchemaVersion = 3;
+inline constexpr int kPostgresSchemaVersion = 4;
 
 // Connects to `url` (a libpq connection URI; the password may come from it,
 // PGPASSWORD or a password file, as libpq reads them), applies pending
