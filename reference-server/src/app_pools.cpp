@@ -15,6 +15,12 @@ std::shared_ptr<UpstreamPool> AppPools::For(const App& app) {
   std::shared_ptr<UpstreamPool> pool, retired;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (kept_) {
+      auto listed = listed_.find(app.id);
+      if (listed == listed_.end() || listed->second != app.upstream) {
+        return std::make_shared<UpstreamPool>(SplitAppUpstream(app.upstream).first);
+      }
+    }
     Entry& e = pools_[app.id];
     if (!e.pool || e.upstream != app.upstream) {
       retired = std::move(e.pool);
@@ -31,6 +37,9 @@ void AppPools::Keep(const std::vector<App>& apps) {
   std::vector<std::shared_ptr<UpstreamPool>> retired;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    kept_ = true;
+    listed_.clear();
+    for (const App& app : apps) listed_[app.id] = app.upstream;
     for (auto it = pools_.begin(); it != pools_.end();) {
       bool kept = false;
       for (const App& app : apps) {

@@ -29,7 +29,9 @@ class AppPools {
  public:
   // The pool for `app`'s upstream: the one kept for its id, or a new one
   // when there is none or the entry's upstream changed (the old one is
-  // then retired). Never null.
+  // then retired). Never null. An `app` the last Keep did not list as it is
+  // (a call that read the registry just before a reload) gets a pool of its
+  // own that nothing keeps, so no pool outlives its registry entry.
   std::shared_ptr<UpstreamPool> For(const App& app);
   // Retires the pools of apps not in `apps` (the registry as just loaded)
   // or whose upstream differs there.
@@ -42,6 +44,8 @@ class AppPools {
   };
   std::mutex mu_;
   std::unordered_map<std::string, Entry> pools_;  // by app id
+  bool kept_ = false;                              // Keep has run
+  std::unordered_map<std::string, std::string> listed_;  // id -> upstream, by the last Keep
 };
 
 }  // namespace assistant::server
