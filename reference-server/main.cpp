@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
   }
   cv.notify_all();
   // The core checkpoints once a minute while open and once more here, so
-  // deleted text leaves the database files (SPEC.md "Deleted text").
+  // deleted text leaves the database files (docs/storage.md "Deletes are hard").
   core->reset();  // closes storage
   logger.Info("stopped");
   logger.Flush();

@@ -59,7 +59,7 @@ void AppRoutes(HttpServer& s, std::vector<Route>& r) {
     r.push_back(Make(method, "/api/apps/{id}/proxy/{path}", 200, std::move(doc),
                      [&s](Call& c) { return ProxyToApp(s, c); }));
     r.back().rest = true;
-    // SPEC: an app's allowed_origins add to --cors-origins on its proxy only.
+    // An app's allowed_origins add to --cors-origins on its proxy only (docs/apps.md).
     r.back().extra_origins = [&core](const std::vector<std::string>& params) {
       auto app = core.apps().Get(params[0]);
       return app.ok() ? app->allowed_origins : std::vector<std::string>();

@@ -367,8 +367,8 @@ std::string HelpText() {
   std::string out =
       "Usage: assistant-server [flags]\n"
       "\n"
-      "The libassistant reference backend: the HTTP API of SPEC.md over the core\n"
-      "library. Every flag also reads an environment variable; the flag wins.\n"
+      "The libassistant reference backend: the HTTP API of docs/http-api.md over\n"
+      "the core library. Every flag also reads an environment variable; the flag wins.\n"
       "\n";
   for (const auto& f : Flags()) {
     std::string left = std::string("  --") + f.name;

@@ -1,6 +1,6 @@
-// assistant-server's configuration: SPEC.md "Configuration" flags, each with
-// an ASSISTANT_* environment variable (the flag wins), plus a few
-// operational extras documented in docs/server.md. One table drives parsing,
+// assistant-server's configuration: the flags of docs/server.md
+// "Configuration", each with an ASSISTANT_* environment variable (the flag
+// wins). One table drives parsing,
 // --help and the docs, so they cannot disagree.
 #ifndef ASSISTANT_SERVER_CONFIG_HPP_
 #define ASSISTANT_SERVER_CONFIG_HPP_

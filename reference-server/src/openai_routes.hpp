@@ -1,5 +1,5 @@
-// The OpenAI-compatible routes of assistant-server (SPEC.md
-// "OpenAI-compatible"; docs/server.md "OpenAI-compatible endpoint"):
+// The OpenAI-compatible routes of assistant-server (docs/server.md
+// "OpenAI-compatible endpoint"):
 //
 //   GET  /v1/models              {object:"list", data:[{id, object, created, owned_by}]}
 //   GET  /v1/models/{model}      one model, or 404 model_not_found

@@ -400,7 +400,7 @@ Json BuildOpenApi(const std::vector<Route>& routes) {
           {"info",
            {{"title", "assistant-server"},
             {"version", kServerVersion},
-            {"description", "The libassistant reference backend (SPEC.md \"HTTP API\")."}}},
+            {"description", "The libassistant reference backend; described in docs/http-api.md."}}},
           {"paths", std::move(paths)},
           {"components",
            {{"schemas", Schemas()},

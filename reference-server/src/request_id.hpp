@@ -1,5 +1,5 @@
 // Request ids: a client's sane X-Request-ID is kept, anything else replaced
-// (SPEC.md "Request ids": 1-128 characters of [A-Za-z0-9._:-]).
+// (docs/http-api.md "Conventions": 1-128 characters of [A-Za-z0-9._:-]).
 #ifndef ASSISTANT_SERVER_REQUEST_ID_HPP_
 #define ASSISTANT_SERVER_REQUEST_ID_HPP_
 

@@ -1,5 +1,5 @@
-// The route table of assistant-server: every route of SPEC.md "HTTP API"
-// this version serves, each with its handler and what /openapi.json says
+// The route table of assistant-server: every route this version serves
+// (docs/http-api.md is generated from it), each with its handler and what /openapi.json says
 // about it. Handlers parse, call the core, and render; nothing else.
 #include <charconv>
 #include <climits>
@@ -60,8 +60,8 @@ RouteDoc Doc(const char* summary, const char* tag, Json request, Json response,
   return d;
 }
 
-// The access_token cookie (SPEC.md: HttpOnly, SameSite=Lax, Secure when
-// configured), living as long as the token.
+// The access_token cookie (docs/server.md "Web app": HttpOnly, SameSite=Lax,
+// Secure when configured), living as long as the token.
 void SetAccessCookie(HttpServer& s, http::Response& res, const TokenPair& t) {
   std::string c = "access_token=" + t.access_token + "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" +
                   std::to_string(t.expires_in);
@@ -451,7 +451,7 @@ void ConversationRoutes(HttpServer& s, std::vector<Route>& r) {
 
 // ------------------------------------------------------------------ agent
 
-// Writes one stream's SSE frames (SPEC.md "SSE": name in event:, JSON
+// Writes one stream's SSE frames (docs/server.md "Streaming": name in event:, JSON
 // payload in data:, and the run's event number in id:, which a client sends
 // back as Last-Event-ID when it re-attaches). A frame is rendered straight
 // into a buffer kept for the whole stream and goes out in one write: a
@@ -545,7 +545,7 @@ Result<int64_t> LastEventId(const Call& c) {
 }
 
 // Replays a run's events after the client's last id, then follows it live
-// until its last event (SPEC.md "Runs"). The core's Open refuses a run that
+// until its last event (docs/server.md "Runs"). The core's Open refuses a run that
 // is missing or not the caller's before the stream begins: a plain 404.
 Result<Reply> StreamRunEvents(HttpServer& s, Call& c) {
   ASSISTANT_ASSIGN_OR_RETURN(int64_t after, LastEventId(c));

@@ -81,7 +81,7 @@ TEST_CASE("a request for no route logs the method and path it refused") {
   CHECK(log.find("/api/no-such-thing/42") != std::string::npos);
 }
 
-TEST_CASE("openapi.json describes every SPEC route served") {
+TEST_CASE("openapi.json describes every documented route served") {
   ServerProcess s;
   REQUIRE(s.started());
   auto doc = s.Call("GET", "/openapi.json");

@@ -98,7 +98,7 @@ std::vector<SseEvent> ParseSse(const std::string& body) {
   return out;
 }
 
-// SPEC order: message.start first, one terminal event (message.done or
+// The documented order (docs/server.md "Streaming"): message.start first, one terminal event (message.done or
 // error) last, ids 1, 2, 3, ... on every event.
 void CheckEnvelope(std::vector<SseEvent> events, const std::string& terminal) {
   REQUIRE(events.size() >= 2);
@@ -277,7 +277,7 @@ TEST_CASE("providers: a plain reply is the recorded text, and the request is the
   }
 }
 
-TEST_CASE("providers: a streamed reply is SSE in SPEC order whose deltas make the recorded text") {
+TEST_CASE("providers: a streamed reply is SSE in the documented order whose deltas make the recorded text") {
   for (const std::string& protocol : kProtocols) {
     CAPTURE(protocol);
     FakeUpstream fake(protocol);

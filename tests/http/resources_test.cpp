@@ -231,7 +231,8 @@ TEST_CASE("user: profile, data store, audit, account deletion") {
   CHECK(registered);
 
   CHECK(s.Call("DELETE", "/api/user/me", std::nullopt, t).status == 204);
-  // SPEC.md: revocation is immediate, account deletion included.
+  // Revocation is immediate, account deletion included (docs/http-api.md
+  // "Conventions").
   CHECK(s.Call("GET", "/api/user/me", std::nullopt, t).status == 401);
   CHECK(s.Call("POST", "/api/auth/login", Json{{"email", u.email}, {"password", u.password}}).status == 401);
 }

@@ -1,5 +1,5 @@
-// Black-box: agent runs through the real assistant-server binary (SPEC.md
-// "Agent", "Details: Runs"). A streamed turn's SSE ids are the run's event
+// Black-box: agent runs through the real assistant-server binary
+// (docs/server.md "Runs"). A streamed turn's SSE ids are the run's event
 // numbers; a client that drops mid-stream re-attaches with Last-Event-ID and
 // gets exactly the rest; cancel answers 202, attached clients get the
 // cancelled message.done, and the upstream request is closed within a

@@ -57,7 +57,7 @@ EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   };
 }
 
-TEST_CASE("config: defaults follow SPEC.md") {
+TEST_CASE("config: defaults are those docs/server.md states") {
   auto c = ParseConfig({}, FakeEnv({}));
   REQUIRE(c.ok());
   CHECK(c->host == "127.0.0.1");

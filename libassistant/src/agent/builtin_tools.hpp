@@ -1,5 +1,6 @@
-// The built-in task tools (SPEC.md "LLM providers"): add_task, list_tasks,
-// complete_task, uncomplete_task, delete_task, update_task, clear_completed.
+// The built-in task tools (docs/http-api.md "The agent's built-in tools"):
+// add_task, list_tasks, complete_task, uncomplete_task, delete_task,
+// update_task, clear_completed.
 // They act through TaskService with the calling principal, so its scopes
 // apply: a key without tasks:write gets a tool error, never a silent write.
 #ifndef ASSISTANT_SRC_AGENT_BUILTIN_TOOLS_HPP_

@@ -1,5 +1,5 @@
-// Moves deleted text out of the database files on a schedule (SPEC.md
-// "Deleted text" guarantee), for every embedding alike: Assistant::Open
+// Moves deleted text out of the database files on a schedule (the guarantee
+// of docs/storage.md "Deletes are hard"), for every embedding alike: Assistant::Open
 // starts one, and the instance's destruction stops it and runs a last
 // checkpoint.
 //

@@ -1,5 +1,5 @@
-// The audit log writer shared by auth, users and the agent (SPEC.md "Audit
-// event"). Record never fails the operation being audited: a storage error
+// The audit log writer shared by auth, users and the agent (the AuditEvent
+// of docs/http-api.md; docs/architecture.md "What an embedder plugs in"). Record never fails the operation being audited: a storage error
 // goes to the logger without the details and is otherwise ignored. An
 // action whose row must exist with it writes the row in the action's
 // transaction instead (Make, then Storage::InTransaction with AppendAudit,
