@@ -167,6 +167,47 @@ void WaitFor(const std::function<bool()>& done, milliseconds limit = millisecond
   REQUIRE(done());
 }
 
+// A streamed turn on its own thread against a Held reply: when the
+// constructor returns, the run has started and sent two deltas.
+class TurnInFlight {
+ public:
+  TurnInFlight(const ServerProcess& s, const std::string& token) {
+    client_ = std::thread([this, &s, token] {
+      Stream got = PostMessage(s, token, "say hi", [this](const Event& e) {
+        if (e.type == "message.start") {
+          std::lock_guard<std::mutex> lock(mu_);
+          run_id_ = e.data["run_id"];
+        }
+        if (e.type == "message.delta") ++deltas_;
+        return true;
+      });
+      std::lock_guard<std::mutex> lock(mu_);
+      streamed_ = std::move(got);
+    });
+    WaitFor([this] { return deltas_.load() >= 2; });
+  }
+  ~TurnInFlight() {
+    if (client_.joinable()) client_.join();
+  }
+
+  std::string run_id() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return run_id_;
+  }
+  // Waits for the stream's end; what the client received.
+  const Stream& Finish() {
+    if (client_.joinable()) client_.join();
+    return streamed_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string run_id_;
+  std::atomic<int> deltas_{0};
+  Stream streamed_;
+  std::thread client_;
+};
+
 }  // namespace
 
 TEST_CASE("runs http: SSE ids are the run's event numbers; status and replay after an id") {
@@ -278,26 +319,8 @@ TEST_CASE("runs http: cancel answers 202, listeners get the cancelled message, u
   REQUIRE(s.started());
   User u = Register(s);
 
-  std::mutex mu;
-  std::string run_id;
-  std::atomic<int> deltas{0};
-  Stream streamed;
-  std::thread client([&] {
-    streamed = PostMessage(s, u.access_token, "say hi", [&](const Event& e) {
-      if (e.type == "message.start") {
-        std::lock_guard<std::mutex> lock(mu);
-        run_id = e.data["run_id"];
-      }
-      if (e.type == "message.delta") ++deltas;
-      return true;
-    });
-  });
-  WaitFor([&] { return deltas.load() >= 2; });
-  std::string id;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    id = run_id;
-  }
+  TurnInFlight turn(s, u.access_token);
+  const std::string id = turn.run_id();
   Stream attached;
   std::thread listener([&] {
     attached = OpenStream(s, "GET", "/api/agent/runs/" + id + "/events", u.access_token, "",
@@ -314,10 +337,10 @@ TEST_CASE("runs http: cancel answers 202, listeners get the cancelled message, u
   CHECK(accepted.json["run"]["id"] == id);
   REQUIRE(fake.WaitForClientClose(milliseconds(1000)));
   CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
-  client.join();
+  const Stream& streamed = turn.Finish();
   listener.join();
 
-  for (const Stream* r : {&streamed, &attached}) {
+  for (const Stream* r : {&streamed, static_cast<const Stream*>(&attached)}) {
     REQUIRE(r->status == 200);
     REQUIRE_FALSE(r->events.empty());
     CHECK(r->events.back().type == "message.done");
@@ -346,26 +369,8 @@ TEST_CASE("runs http: a second server on the same database re-attaches and cance
   REQUIRE(b.started());
   User u = Register(a);
 
-  std::mutex mu;
-  std::string run_id;
-  std::atomic<int> deltas{0};
-  Stream streamed;
-  std::thread client([&] {
-    streamed = PostMessage(a, u.access_token, "say hi", [&](const Event& e) {
-      if (e.type == "message.start") {
-        std::lock_guard<std::mutex> lock(mu);
-        run_id = e.data["run_id"];
-      }
-      if (e.type == "message.delta") ++deltas;
-      return true;
-    });
-  });
-  WaitFor([&] { return deltas.load() >= 2; });
-  std::string id;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    id = run_id;
-  }
+  TurnInFlight turn(a, u.access_token);
+  const std::string id = turn.run_id();
   Response there = b.Call("GET", "/api/agent/runs/" + id, std::nullopt, u.access_token);
   REQUIRE(there.status == 200);
   CHECK(there.json["run"]["status"] == "running");
@@ -381,7 +386,7 @@ TEST_CASE("runs http: a second server on the same database re-attaches and cance
   CHECK(accepted.status == 202);
   REQUIRE(fake.WaitForClientClose(milliseconds(1000)));
   CHECK(fake.client_closed_at() - cancelled_at < milliseconds(1000));
-  client.join();
+  const Stream& streamed = turn.Finish();
   listener.join();
 
   REQUIRE(attached.status == 200);
