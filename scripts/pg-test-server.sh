@@ -60,6 +60,8 @@ rm -f "$DIR/pwfile"
 PGPASSWORD=$PASSWORD "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 "postgresql://assistant@127.0.0.1:$PORT/postgres" \
   -c "CREATE DATABASE assistant_test" >/dev/null
 export ASSISTANT_TEST_PG_URL="postgresql://assistant:$PASSWORD@127.0.0.1:$PORT/assistant_test"
+# The same server on its Unix socket (a URL's host may be this directory).
+export ASSISTANT_TEST_PG_SOCKET_DIR="$DIR/sock"
 # The server's own log, for tests that report what PostgreSQL saw.
 export ASSISTANT_TEST_PG_LOG="$DIR/server.log"
 

@@ -7,6 +7,7 @@
 #   FastAPI / Express peers the same three scenarios (PEERS)
 #   assistant-pg, -pg-2x    with PG_URL set: the same on PostgreSQL, one server and two behind
 #                           assistant-gateway (pg-peer.sh); ratios to Express and to SQLite
+#   assistant-pg-unix       with PG_SOCKET_DIR set too: one server on PostgreSQL's Unix socket
 #   nginx                   GET /api/tasks returning a fixed 20-task body
 #   bare-httplib-server     cpp-httplib with assistant-server's connection settings, the same
 #                           fixed body (the ceiling for any cpp-httplib server here)
@@ -47,6 +48,13 @@ if [[ -n ${PG_URL:-} ]]; then
   EXTRA+=$'\n'"assistant-pg=$ROOT/bench/http/pg-peer.sh 1"
   EXTRA+=$'\n'"assistant-pg-2x=$ROOT/bench/http/pg-peer.sh 2"
   PEERS_BASE+=" assistant-pg assistant-pg-2x"
+  # PG_SOCKET_DIR (ASSISTANT_TEST_PG_SOCKET_DIR inside pg-test-server.sh): one
+  # server on PostgreSQL's Unix socket too, the one-box form (docs/storage.md).
+  if [[ -n ${PG_SOCKET_DIR:-} ]]; then
+    export PG_SOCKET_DIR
+    EXTRA+=$'\n'"assistant-pg-unix=$ROOT/bench/http/pg-peer.sh 1 unix"
+    PEERS_BASE+=" assistant-pg-unix"
+  fi
 fi
 
 BARE_PORT=${BARE_PORT:-18190}

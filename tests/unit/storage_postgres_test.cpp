@@ -187,6 +187,55 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
     CHECK((*with_env)->Ping().ok());
   }
 
+  SUBCASE("a Unix socket directory as the host connects over the socket, in both URL forms") {
+    // The one-box form docs/storage.md recommends: no TCP stack between the
+    // server and the database. scripts/pg-test-server.sh listens there too.
+    const char* dir = std::getenv("ASSISTANT_TEST_PG_SOCKET_DIR");
+    if (dir == nullptr || *dir == '\0') {
+      const char* ci = std::getenv("CI");
+      if (ci != nullptr && std::string(ci) == "true") {
+        FAIL("ASSISTANT_TEST_PG_SOCKET_DIR is not set (scripts/pg-test-server.sh sets it)");
+      }
+      MESSAGE("NOT RUN: ASSISTANT_TEST_PG_SOCKET_DIR is not set");
+      return;
+    }
+    const std::string fresh = dbs.Fresh();
+    // postgresql://user:password@host:port/db -> the parts around host.
+    const size_t authority = fresh.find("://") + 3;
+    const size_t at = fresh.find('@', authority);
+    const size_t colon = fresh.find(':', at);
+    const size_t slash = fresh.find('/', at);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(colon < slash);
+    const std::string user_info = fresh.substr(authority, at - authority);
+    const std::string port = fresh.substr(colon + 1, slash - colon - 1);
+    const std::string db = fresh.substr(slash + 1);
+    std::string encoded;  // the directory as a URI host: '/' percent-encoded
+    for (const char c : std::string(dir)) encoded += c == '/' ? std::string("%2F") : std::string(1, c);
+    // Each form names its connections, so the check below finds only its own.
+    const std::string forms[] = {
+        "postgresql://" + user_info + "@" + encoded + ":" + port + "/" + db +
+            "?application_name=socket_host",
+        "postgresql://" + user_info + "@:" + port + "/" + db + "?host=" + dir +
+            "&application_name=socket_param",
+    };
+    for (const std::string& form : forms) {
+      const std::string name = form.substr(form.find("application_name=") + 17);
+      CAPTURE(name);
+      auto s = MustOpen(form);
+      REQUIRE(s->Ping().ok());  // its pooled connection stays open, idle
+      // A client on a Unix socket has no client address; one on TCP has.
+      pqxx::connection c(fresh);
+      pqxx::nontransaction n(c);
+      const pqxx::row r = n.exec_params1(
+          "SELECT count(*) FILTER (WHERE client_addr IS NULL), count(*) FROM pg_stat_activity"
+          " WHERE datname = $1 AND application_name = $2",
+          db, name);
+      CHECK(r[1].as<int>() >= 1);
+      CHECK(r[0].as<int>() == r[1].as<int>());
+    }
+  }
+
   SUBCASE("a wrong password is Unavailable and never echoed") {
     const std::string fresh = dbs.Fresh();
     const std::string wrong = "wrong-Pa55word-xyz";

@@ -821,12 +821,19 @@ class PostgresStorage final : public Storage {
     return Query([&](Tx& tx) -> Result<std::vector<Task>> {
       // ILIKE folds more than ASCII; lower() on both sides would too. SQLite's
       // LIKE folds ASCII only (docs/storage.md).
+      // The keyset cursor is a row comparison, which the one generic plan can
+      // make an index condition on tasks_user (user_id, created_at, id): rows
+      // come in order, so no sort and no reading of earlier pages. (The form
+      // "$4 IS NULL OR created_at > $4 OR ..." could not: that plan read every
+      // task of the user, then sorted.) A first page compares with the
+      // smallest key there is; ids are never empty, so it passes every row.
       auto rows = tx.Exec(
           Sql({"SELECT ", kTaskCols,
                " FROM tasks WHERE user_id = $1"
                " AND ($2::boolean IS NULL OR completed = $2)"
                " AND ($3::text IS NULL OR title ILIKE $3 ESCAPE '\\')"
-               " AND ($4::bigint IS NULL OR created_at > $4 OR (created_at = $4 AND id > $5))"
+               " AND (created_at, id) >"
+               " (COALESCE($4::bigint, '-9223372036854775808'::bigint), COALESCE($5::text, ''))"
                " ORDER BY created_at, id LIMIT $6"}),
           user_id, completed, pattern, after_ms, after_id, std::max(q.limit, 0));
       std::vector<Task> out;
