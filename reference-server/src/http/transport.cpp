@@ -65,6 +65,11 @@ void RaiseDescriptorLimit() {
   }
 }
 
+// Whether this thread runs a worker job (a handler, a stream): there a
+// request read on after the answer is offered to `on_io` only after a hop
+// to the I/O thread, as the hook's contract says.
+thread_local bool t_on_worker = false;
+
 // The bytes of `msg`'s header (status line and fields) as Beast's
 // serializer writes them; false when it could not.
 template <typename Message>
@@ -128,6 +133,7 @@ class Transport::Impl {
   const Refusal& refusal() const { return refusal_; }
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   const std::shared_ptr<ConnectionCounts>& counts() const { return counts_; }
+  net::any_io_executor io_executor() { return ioc_.get_executor(); }
 
  private:
   void Accept();
@@ -362,7 +368,47 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     const bool head = msg.method() == bhttp::verb::head;
     parser_.reset();
     stream_.expires_never();  // the handler may take long; each write has its own time
+    if (opt().on_io) return Offer(std::move(req), head);
     Submit(std::move(req), head);
+  }
+
+  // Offers a complete request to on_io on the connection's strand; what it
+  // declines goes to a worker.
+  void Offer(Request req, bool head) {
+    if (t_on_worker) {
+      // Read on by the worker that wrote the last answer (Answer).
+      net::post(stream_.get_executor(), [self = shared_from_this(), req = std::move(req),
+                                         head]() mutable { self->Offer(std::move(req), head); });
+      return;
+    }
+    // Always posted, never run inline: the hook may answer before it
+    // returns, and the answer's write must not nest in this call.
+    TransportOptions::Completion done = [self = shared_from_this(), head](Response res) {
+      net::post(self->stream_.get_executor(), [self, head, res = std::move(res)]() mutable {
+        self->Complete(std::move(res), head);
+      });
+    };
+    bool taken = false;
+    try {
+      taken = opt().on_io(req, owner_->io_executor(), std::move(done));
+    } catch (...) {
+      // Against the contract; the client still gets an answer.
+      Response res;
+      owner_->refusal()(500, req, res, "");
+      return Complete(std::move(res), head);
+    }
+    if (!taken) Submit(std::move(req), head);
+  }
+
+  // On the strand: the answer to a request on_io took.
+  void Complete(Response res, bool head) {
+    if (res.stream) {
+      owner_->pool().Submit([self = shared_from_this(), res = std::move(res), head]() mutable {
+        self->RunStream(std::move(res), head);
+      });
+      return;
+    }
+    Answer(std::move(res), head);
   }
 
   // The head was read and a body follows: when stream_body takes it, the
@@ -479,7 +525,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
                        });
   }
 
-  // On the worker that ran the handler: the answer goes to the socket from
+  // On the worker that ran the handler (or on the strand, for an answer
+  // on_io completed): the answer goes to the socket from
   // here when the socket takes it whole, and the next request's read starts
   // here, saving the hand-off to an I/O thread (a wake-up and two context
   // switches per request). While a handler runs its connection has no
@@ -750,6 +797,10 @@ class Transport::Impl::Session::SessionBodyReader final : public BodyReader {
 
 void Transport::Impl::Session::Submit(Request req, bool head) {
   owner_->pool().Submit([self = shared_from_this(), req = std::move(req), head]() mutable {
+    t_on_worker = true;
+    struct Off {
+      ~Off() { t_on_worker = false; }
+    } off;
     Response res;
     std::optional<SessionBodyReader> reader;
     if (self->body_parser_) {
