@@ -78,9 +78,15 @@ std::unique_ptr<Connection> TakeIdle(const std::string& origin) {
   return nullptr;
 }
 
-// Beast's stream timeout reads as the synchronous socket's.
+// A timeout reads as the synchronous socket's. Beast's stream reports its
+// expiry as error::timeout, or (through http::async_read_header, Boost
+// 1.74) as the cancellation it is made of; nothing else cancels an
+// exchange's operations while it waits for the answer.
 error_code AsSocketError(error_code ec) {
-  return ec == beast::error::timeout ? error_code(net::error::timed_out) : ec;
+  if (ec == beast::error::timeout || ec == net::error::operation_aborted) {
+    return net::error::timed_out;
+  }
+  return ec;
 }
 
 class Exchange : public std::enable_shared_from_this<Exchange> {
@@ -258,7 +264,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // fails before an answer, so the request never reached it and may go
   // again on a new one (UpstreamCall::Start's rule).
   void Failed(error_code ec) {
-    const bool stale = reused_ && !parser_->got_some() && ec != beast::error::timeout;
+    ec = AsSocketError(ec);
+    const bool stale = reused_ && !parser_->got_some() && ec != net::error::timed_out;
     conn_.reset();
     if (stale && !retried_ && IsIdempotent(method_)) {
       retried_ = true;
@@ -266,7 +273,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     }
     AsyncAnswer none;
     none.outcome = AsyncAnswer::Outcome::kNoAnswer;
-    none.failure = NoAnswerStatus(AsSocketError(ec));
+    none.failure = NoAnswerStatus(ec);
     Finish(std::move(none));
   }
 

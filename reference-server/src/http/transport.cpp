@@ -115,9 +115,8 @@ class Transport::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         refusal_(std::move(refusal)),
-        ioc_(options_.io_threads),
-        acceptor_(net::make_strand(ioc_)),
-        work_(net::make_work_guard(ioc_)),
+        loops_(MakeLoops(options_.io_threads)),
+        acceptor_(net::make_strand(loops_.front()->ioc)),
         pool_(static_cast<size_t>(options_.workers)) {}
   ~Impl() { pool_.Shutdown(); }
 
@@ -133,18 +132,29 @@ class Transport::Impl {
   const Refusal& refusal() const { return refusal_; }
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
   const std::shared_ptr<ConnectionCounts>& counts() const { return counts_; }
-  net::any_io_executor io_executor() { return ioc_.get_executor(); }
 
  private:
   void Accept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, tcp::socket socket, net::io_context& loop);
 
   const TransportOptions options_;
   const Handler handler_;
   const Refusal refusal_;
-  net::io_context ioc_;
+  // One event loop per I/O thread (nginx's model): a connection, and what
+  // on_io starts for it, stay on one thread, so that thread's state (the
+  // gateway's kept backend connections) needs no lock.
+  struct Loop {
+    net::io_context ioc{1};
+    net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
+  };
+  static std::vector<std::unique_ptr<Loop>> MakeLoops(int n) {
+    std::vector<std::unique_ptr<Loop>> loops;
+    for (int i = 0; i < std::max(1, n); ++i) loops.push_back(std::make_unique<Loop>());
+    return loops;
+  }
+  std::vector<std::unique_ptr<Loop>> loops_;
+  size_t next_loop_ = 0;  // on the acceptor's strand
   tcp::acceptor acceptor_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
   WorkerPool pool_;
   int port_ = 0;
 
@@ -160,9 +170,10 @@ class Transport::Impl {
 // connection's strand.
 class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Impl& owner, tcp::socket socket, std::string ip, int port)
+  Session(Impl& owner, tcp::socket socket, net::io_context& loop, std::string ip, int port)
       : owner_(&owner),
         counts_(owner.counts()),
+        loop_(loop.get_executor()),
         stream_(std::move(socket)),
         ip_(std::move(ip)),
         port_(port) {}
@@ -390,7 +401,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     };
     bool taken = false;
     try {
-      taken = opt().on_io(req, owner_->io_executor(), std::move(done));
+      taken = opt().on_io(req, loop_, std::move(done));
     } catch (...) {
       // Against the contract; the client still gets an answer.
       Response res;
@@ -583,6 +594,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
 
   Impl* const owner_;  // outlives every worker job and every running event loop
   const std::shared_ptr<ConnectionCounts> counts_;
+  const net::any_io_executor loop_;  // the event loop (one thread) the connection is on
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
@@ -850,7 +862,7 @@ void Transport::Impl::Session::RunStream(Response res, bool head) {
 Status Transport::Impl::Bind() {
   RaiseDescriptorLimit();
   beast::error_code ec;
-  tcp::resolver resolver(ioc_);
+  tcp::resolver resolver(loops_.front()->ioc);
   auto results = resolver.resolve(options_.host, std::to_string(options_.port),
                                   tcp::resolver::passive, ec);
   const std::string where = options_.host + ":" + std::to_string(options_.port);
@@ -869,13 +881,16 @@ Status Transport::Impl::Bind() {
 }
 
 void Transport::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         [this](beast::error_code ec, tcp::socket socket) {
-                           OnAccept(ec, std::move(socket));
+  // Each new connection on the next loop in turn: wrk's few connections
+  // spread evenly.
+  net::io_context& loop = loops_[next_loop_++ % loops_.size()]->ioc;
+  acceptor_.async_accept(net::make_strand(loop),
+                         [this, &loop](beast::error_code ec, tcp::socket socket) {
+                           OnAccept(ec, std::move(socket), loop);
                          });
 }
 
-void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket, net::io_context& loop) {
   if (ec) {
     if (!acceptor_.is_open() || stopping()) return;
     // Out of descriptors and the like: the listener goes on.
@@ -894,7 +909,7 @@ void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     over = counts_->open >= options_.max_connections || mine >= options_.max_connections_per_ip;
     ++counts_->open;
     ++mine;
-    session = std::make_shared<Session>(*this, std::move(socket), ip, port);
+    session = std::make_shared<Session>(*this, std::move(socket), loop, ip, port);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       it = it->expired() ? sessions_.erase(it) : std::next(it);
     }
@@ -911,8 +926,8 @@ void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 void Transport::Impl::Run() {
   Accept();
   std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads.emplace_back([this] { ioc_.run(); });
+  for (auto& loop : loops_) {
+    threads.emplace_back([&ioc = loop->ioc] { ioc.run(); });
   }
   std::vector<std::shared_ptr<Session>> live;
   {
@@ -934,8 +949,10 @@ void Transport::Impl::Run() {
     std::unique_lock<std::mutex> lock(counts_->mu);
     counts_->cv.wait_for(lock, options_.drain_timeout, [this] { return counts_->open == 0; });
   }
-  work_.reset();
-  ioc_.stop();
+  for (auto& loop : loops_) {
+    loop->work.reset();
+    loop->ioc.stop();
+  }
   for (auto& t : threads) t.join();
   pool_.Shutdown();
 }

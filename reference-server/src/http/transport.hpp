@@ -1,6 +1,6 @@
 // The server's HTTP/1.1 transport, on Boost.Beast and Asio: a few I/O
-// threads accept connections and read requests (Beast's parser frames
-// them), complete requests run on a worker pool (handlers block), and the
+// threads, an event loop each (a connection stays on one), accept
+// connections and read requests (Beast's parser frames them), complete requests run on a worker pool (handlers block), and the
 // answers are written back by the I/O threads. One parser and one writer
 // serve every request; docs/server.md "Connections and limits" lists what is
 // refused and why.
@@ -73,7 +73,9 @@ struct TransportOptions {
   // Returns false to decline, leaving `req` as it was: the request then
   // goes to the handler on a worker. Returns true to take it: it then owns
   // `req` (it may move from it) and must call `done` once. `io` is the
-  // transport's event loop, for the asynchronous work that answers it.
+  // event loop of the connection, which one thread runs (the caller's),
+  // for the asynchronous work that answers it: what runs there runs on
+  // this thread, so per-thread state needs no lock.
   // Runs on an I/O thread that serves every connection: nothing in it may
   // block (no blocking socket, no lock held for long, no disk) and it must
   // not throw. Keep-alive, pipelining, the timeouts, Stop's drain and the
