@@ -115,7 +115,7 @@ class Transport::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         refusal_(std::move(refusal)),
-        loops_(MakeLoops(options_.io_threads)),
+        loops_(MakeLoops(options_)),
         acceptor_(net::make_strand(loops_.front()->ioc)),
         pool_(static_cast<size_t>(options_.workers)) {}
   ~Impl() { pool_.Shutdown(); }
@@ -140,16 +140,25 @@ class Transport::Impl {
   const TransportOptions options_;
   const Handler handler_;
   const Refusal refusal_;
-  // One event loop per I/O thread (nginx's model): a connection, and what
-  // on_io starts for it, stay on one thread, so that thread's state (the
-  // gateway's kept backend connections) needs no lock.
+  // With on_io, one event loop per I/O thread (nginx's model): a
+  // connection, and what on_io starts for it, stay on one thread, so that
+  // thread's state (the gateway's kept backend connections) needs no lock.
+  // Without it, as before: one loop that every I/O thread runs, so any
+  // idle thread serves any connection.
   struct Loop {
-    net::io_context ioc{1};
+    explicit Loop(int threads) : ioc(threads), threads(threads) {}
+    net::io_context ioc;
+    const int threads;
     net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
   };
-  static std::vector<std::unique_ptr<Loop>> MakeLoops(int n) {
+  static std::vector<std::unique_ptr<Loop>> MakeLoops(const TransportOptions& o) {
+    const int n = std::max(1, o.io_threads);
     std::vector<std::unique_ptr<Loop>> loops;
-    for (int i = 0; i < std::max(1, n); ++i) loops.push_back(std::make_unique<Loop>());
+    if (!o.on_io) {
+      loops.push_back(std::make_unique<Loop>(n));
+      return loops;
+    }
+    for (int i = 0; i < n; ++i) loops.push_back(std::make_unique<Loop>(1));
     return loops;
   }
   std::vector<std::unique_ptr<Loop>> loops_;
@@ -881,8 +890,8 @@ Status Transport::Impl::Bind() {
 }
 
 void Transport::Impl::Accept() {
-  // Each new connection on the next loop in turn: wrk's few connections
-  // spread evenly.
+  // Each new connection on the next loop in turn (with on_io): a few busy
+  // connections spread evenly.
   net::io_context& loop = loops_[next_loop_++ % loops_.size()]->ioc;
   acceptor_.async_accept(net::make_strand(loop),
                          [this, &loop](beast::error_code ec, tcp::socket socket) {
@@ -927,7 +936,9 @@ void Transport::Impl::Run() {
   Accept();
   std::vector<std::thread> threads;
   for (auto& loop : loops_) {
-    threads.emplace_back([&ioc = loop->ioc] { ioc.run(); });
+    for (int i = 0; i < loop->threads; ++i) {
+      threads.emplace_back([&ioc = loop->ioc] { ioc.run(); });
+    }
   }
   std::vector<std::shared_ptr<Session>> live;
   {

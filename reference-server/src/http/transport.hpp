@@ -1,6 +1,6 @@
 // The server's HTTP/1.1 transport, on Boost.Beast and Asio: a few I/O
-// threads, an event loop each (a connection stays on one), accept
-// connections and read requests (Beast's parser frames them), complete requests run on a worker pool (handlers block), and the
+// threads accept connections and read requests (Beast's parser frames
+// them), complete requests run on a worker pool (handlers block), and the
 // answers are written back by the I/O threads. One parser and one writer
 // serve every request; docs/server.md "Connections and limits" lists what is
 // refused and why.
@@ -23,6 +23,9 @@
 // A program whose work is itself asynchronous (assistant-gateway's forward)
 // may take complete requests on the I/O thread instead (`on_io`): no worker
 // and no hand-off for them; the ones it declines go to the workers as usual.
+// With `on_io` each I/O thread runs an event loop of its own and a
+// connection stays on one; without it every I/O thread serves every
+// connection from one loop.
 //
 // Thread safety: Bind, then Run on one thread; Stop from any thread.
 #ifndef ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
