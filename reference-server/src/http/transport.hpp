@@ -79,7 +79,7 @@ struct TransportOptions {
   // event loop of the connection, which one thread runs (the caller's),
   // for the asynchronous work that answers it: what runs there runs on
   // this thread, so per-thread state needs no lock.
-  // Runs on an I/O thread that serves every connection: nothing in it may
+  // Runs on an I/O thread that serves many connections: nothing in it may
   // block (no blocking socket, no lock held for long, no disk) and it must
   // not throw. Keep-alive, pipelining, the timeouts, Stop's drain and the
   // lingering close are as for a handler's answer. Unset: every request
