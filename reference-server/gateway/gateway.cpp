@@ -1,6 +1,7 @@
 #include "gateway.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "assistant/http_status.hpp"
@@ -43,11 +44,11 @@ const HeaderPolicy& ResponsePolicy() {
   return p;
 }
 
-// RFC 9110 §9.2.2: what may be sent twice with the effect of once.
-bool Idempotent(const std::string& method) {
-  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
-         method == "OPTIONS";
-}
+// How long the token check waits on a backend (its JWKS, its
+// /api/auth/verify), whatever --timeout says: a stalled backend must not
+// hold every request with a credential for a minute. The request then
+// goes on and the backend decides.
+constexpr int kTokenCheckSeconds = 5;
 
 }  // namespace
 
@@ -60,13 +61,20 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
     backends_.push_back(std::make_unique<Backend>());
     backends_.back()->origin = origin;
     backends_.back()->pool = std::make_shared<server::UpstreamPool>(origin);
+    all_plain_ = all_plain_ && !backends_.back()->pool->tls();
   }
   tokens_ = std::make_unique<TokenCheck>(
       config_.token_check,
       [this] {
-        // Asked as requests are forwarded, but not counted as requests.
+        // Asked as requests are forwarded, but not counted as requests,
+        // and within the token check's own bound.
         std::vector<server::Upstream> upstreams;
-        for (Backend* b : Order()) upstreams.push_back(UpstreamTo(*b));
+        for (Backend* b : Order()) {
+          upstreams.push_back(UpstreamTo(*b));
+          auto& u = upstreams.back();
+          u.connect_timeout = std::min(u.connect_timeout, std::chrono::milliseconds(kTokenCheckSeconds * 1000));
+          u.read_timeout = std::min(u.read_timeout, std::chrono::milliseconds(kTokenCheckSeconds * 1000));
+        }
         return upstreams;
       },
       std::chrono::milliseconds(config_.jwks_refresh_ms),
@@ -79,6 +87,12 @@ Gateway::Gateway(GatewayConfig config, std::unique_ptr<GatewayApps> apps, server
   // A large upload may take as long as a backend may stay silent.
   t.body_timeout = std::max(t.body_timeout, std::chrono::milliseconds(config_.timeout * 1000LL));
   t.stream_body = &Gateway::StreamsBody;
+  if (!config_.forward_on_workers) {
+    t.on_io = [this](Request& req, const boost::asio::any_io_executor& io,
+                     server::http::TransportOptions::Completion done) {
+      return TakeOnIo(req, io, std::move(done));
+    };
+  }
   http_ = std::make_unique<server::http::Transport>(
       std::move(t), [this](const Request& req, Response& res) { Handle(req, res); },
       [this](int status, const Request& req, Response& res, const std::string& why) {
@@ -222,8 +236,9 @@ void Gateway::Refuse(int status, const Request& req, Response& res, const std::s
        EdgeHeaders(req, res));
 }
 
-void Gateway::Handle(const Request& req, Response& res) {
-  const std::string request_id = EdgeHeaders(req, res);
+bool Gateway::Edge(const Request& req, Response& res, std::string* request_id,
+                   std::string* client_ip) {
+  *request_id = EdgeHeaders(req, res);
 
   // CORS at the edge: the allow-list is the gateway's.
   // An app's allowed_origins add to the list on its own proxy routes.
@@ -245,47 +260,93 @@ void Gateway::Handle(const Request& req, Response& res) {
   }
   if (req.method == "OPTIONS" && !origin.empty()) {
     if (!origin_ok) {
-      return Fail(res, 403, "cors_origin_not_allowed", "origin not allowed", request_id);
+      Fail(res, 403, "cors_origin_not_allowed", "origin not allowed", *request_id);
+      return false;
     }
     res.headers.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
     res.headers.Set("Access-Control-Allow-Headers",
                    "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
     res.headers.Set("Access-Control-Max-Age", "600");
     res.status = 204;
-    return;
+    return false;
   }
-  if (Own(req, res)) return;
+  if (Own(req, res)) return false;
 
   // The client's address for the limit and the logs (trusted_proxies.hpp).
-  const std::string client_ip = config_.trusted_proxies.ClientAddress(req.remote_addr, req.headers);
+  *client_ip = config_.trusted_proxies.ClientAddress(req.remote_addr, req.headers);
   if (limiter_.enabled()) {
     // Counting in the process cannot fail (no storage is asked).
-    const RateDecision d = limiter_.Hit("ip:" + client_ip).value();
+    const RateDecision d = limiter_.Hit("ip:" + *client_ip).value();
     res.headers.Set("RateLimit-Limit", std::to_string(d.limit));
     res.headers.Set("RateLimit-Remaining", std::to_string(d.remaining));
     res.headers.Set("RateLimit-Reset", std::to_string(d.reset_seconds));
     if (!d.allowed) {
       res.headers.Set("Retry-After", std::to_string(d.retry_after_seconds));
-      return Fail(res, 429, "rate_limited", "too many requests", request_id);
+      Fail(res, 429, "rate_limited", "too many requests", *request_id);
+      return false;
     }
   }
-  if (GatewayApps::Owns(req.path)) return ServeApps(req, res, request_id, client_ip);
+  return true;
+}
+
+std::string Gateway::CredentialToCheck(const Request& req) {
   // The routes that take no credential are the backend's to answer, even
   // with a stale one presented (a login with an old cookie).
   static const char* kPublic[] = {"/api/auth/register", "/api/auth/login",
                                   "/api/auth/refresh", "/api/auth/forgot-password",
                                   "/api/auth/reset-password", "/api/auth/verify-email"};
   const bool api = req.path.rfind("/api/", 0) == 0 || req.path.rfind("/v1/", 0) == 0;
-  if (api && std::none_of(std::begin(kPublic), std::end(kPublic),
+  if (!api || std::any_of(std::begin(kPublic), std::end(kPublic),
                           [&](const char* p) { return req.path == p; })) {
-    const std::string credential = server::PresentedCredential(req.headers.Get("Authorization"),
-                                                                 req.headers.Get("Cookie"));
-    if (!credential.empty() && !tokens_->Check(credential).ok()) {
-      res.headers.Set("WWW-Authenticate", "Bearer");
-      return Fail(res, 401, "invalid_token", "invalid credential", request_id);
-    }
+    return {};
+  }
+  return server::PresentedCredential(req.headers.Get("Authorization"), req.headers.Get("Cookie"));
+}
+
+void Gateway::RefuseCredential(Response& res, const std::string& request_id) {
+  res.headers.Set("WWW-Authenticate", "Bearer");
+  Fail(res, 401, "invalid_token", "invalid credential", request_id);
+}
+
+void Gateway::Handle(const Request& req, Response& res) {
+  std::string request_id, client_ip;
+  if (!Edge(req, res, &request_id, &client_ip)) return;
+  if (GatewayApps::Owns(req.path)) return ServeApps(req, res, request_id, client_ip);
+  const std::string credential = CredentialToCheck(req);
+  if (!credential.empty() && !tokens_->Check(credential).ok()) {
+    return RefuseCredential(res, request_id);
   }
   Forward(req, res, request_id, client_ip);
+}
+
+bool Gateway::TakeOnIo(Request& req, const boost::asio::any_io_executor& io,
+                       server::http::TransportOptions::Completion done) {
+  // Decided on the request alone, before the edge counts it: what is not
+  // a plain forward, or whose check would have to ask a backend, runs on
+  // a worker as a whole.
+  if (!all_plain_ || IsOwn(req) || GatewayApps::Owns(req.path) ||
+      (req.method == "OPTIONS" && req.headers.Has("Origin"))) {
+    return false;
+  }
+  std::optional<Status> verdict = Status();
+  if (const std::string credential = CredentialToCheck(req); !credential.empty()) {
+    verdict = tokens_->CheckCached(credential);
+    if (!verdict) return false;
+  }
+  Response res;
+  std::string request_id, client_ip;
+  if (!Edge(req, res, &request_id, &client_ip)) {
+    done(std::move(res));
+    return true;
+  }
+  if (!verdict->ok()) {
+    RefuseCredential(res, request_id);
+    done(std::move(res));
+    return true;
+  }
+  ForwardAsync(std::move(req), std::move(res), std::move(request_id), std::move(client_ip), io,
+               std::move(done));
+  return true;
 }
 
 // The registry and the app proxy, served here for a caller the gateway
@@ -316,9 +377,14 @@ void Gateway::ServeApps(const Request& req, Response& res, const std::string& re
 
 Status Gateway::ReloadApps() { return apps_->Reload(); }
 
+bool Gateway::IsOwn(const Request& req) {
+  return req.method == "GET" &&
+         (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics");
+}
+
 // The gateway's own routes.
 bool Gateway::Own(const Request& req, Response& res) {
-  if (req.method != "GET") return false;
+  if (!IsOwn(req)) return false;
   if (req.path == "/healthz") {
     res.SetBody(R"({"status":"ok"})", "application/json");
     return true;
@@ -357,8 +423,7 @@ bool Gateway::Own(const Request& req, Response& res) {
   return false;
 }
 
-void Gateway::Forward(const Request& req, Response& res, const std::string& request_id,
-                      const std::string& client_ip) {
+server::OutboundRequest Gateway::Outbound(const Request& req, const std::string& request_id) const {
   server::OutboundRequest out;
   out.method = req.method;
   out.target = req.target;
@@ -366,6 +431,32 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
   out.headers.Add("Accept-Encoding", "identity");
   out.headers.Add("X-Request-ID", request_id);
   out.headers.Add("X-Forwarded-For", ForwardedFor(req));
+  return out;
+}
+
+bool Gateway::BackendFailed(Backend& b, const Status& failure, const Request& req,
+                            const std::string& request_id, const std::string& client_ip) {
+  if (failure.code() == StatusCode::kDeadlineExceeded) return false;  // slow is not dead
+  b.up = false;  // out until its health check passes again
+  // The cause tells a backend that is down from one whose certificate
+  // does not verify.
+  logger_.Warn("backend failed; taken out", {{"request_id", request_id},
+                                              {"method", req.method},
+                                              {"ip", client_ip},
+                                              {"cause", failure.message()}});
+  return true;
+}
+
+void Gateway::NoBackendAnswered(Response& res, const Status& last, const std::string& request_id) {
+  if (last.code() == StatusCode::kDeadlineExceeded) {
+    return Fail(res, 504, "upstream_timeout", "the backend did not answer in time", request_id);
+  }
+  Fail(res, 502, "upstream_error", "no backend could answer", request_id);
+}
+
+void Gateway::Forward(const Request& req, Response& res, const std::string& request_id,
+                      const std::string& client_ip) {
+  server::OutboundRequest out = Outbound(req, request_id);
   if (req.body_reader) return ForwardUpload(req, res, request_id, client_ip, out);
   out.body = req.body;
 
@@ -373,7 +464,7 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
   bool first = true;
   for (Backend* b : Order()) {
     if (!first) {
-      if (!Idempotent(req.method)) break;  // it may have been done once already
+      if (!server::IsIdempotent(req.method)) break;  // it may have been done once already
       retries_.fetch_add(1, std::memory_order_relaxed);
     }
     first = false;
@@ -381,14 +472,7 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
     auto call = server::UpstreamCall::Start(upstream, out);
     if (!call.ok()) {
       last = call.status();
-      if (last.code() == StatusCode::kDeadlineExceeded) break;  // slow is not dead
-      b->up = false;  // out until its health check passes again
-      // The cause tells a backend that is down from one whose certificate
-      // does not verify.
-      logger_.Warn("backend failed; taken out", {{"request_id", request_id},
-                                                  {"method", req.method},
-                                                  {"ip", client_ip},
-                                                  {"cause", last.message()}});
+      if (!BackendFailed(*b, last, req, request_id, client_ip)) break;
       continue;
     }
     // A relay cut short leaves none of the backend's headers on the 502.
@@ -398,10 +482,7 @@ void Gateway::Forward(const Request& req, Response& res, const std::string& requ
     res.status = (*call)->status();
     return;
   }
-  if (last.code() == StatusCode::kDeadlineExceeded) {
-    return Fail(res, 504, "upstream_timeout", "the backend did not answer in time", request_id);
-  }
-  Fail(res, 502, "upstream_error", "no backend could answer", request_id);
+  NoBackendAnswered(res, last, request_id);
 }
 
 }  // namespace assistant::gateway

@@ -13,8 +13,20 @@
 // one backend up), /metrics, and the app registry and proxy
 // (gateway_apps.hpp).
 //
-// Thread safety: Handle runs on many worker threads; the backend list is
-// fixed at construction and each backend's state is atomic.
+// Two request models, one behaviour (docs/gateway.md "Request model"): a
+// request it forwards whose credential needs no I/O to check is taken on
+// the transport's I/O thread (TakeOnIo) and exchanged with the backend
+// asynchronously there (forward_async.cpp, upstream_async.hpp), its
+// answer's stream, if any, relayed on a worker; every other request (its
+// own routes, the apps, uploads, a token check that must ask a backend,
+// https backends) runs on a worker (Handle), with a synchronous client.
+// Both build what is sent (Outbound) and judge failures (BackendFailed,
+// NoBackendAnswered) in one place. --forward-on-workers sends every request
+// to the workers.
+//
+// Thread safety: Handle runs on many worker threads and TakeOnIo on the I/O
+// threads; the backend list is fixed at construction and each backend's
+// state is atomic.
 #ifndef ASSISTANT_GATEWAY_GATEWAY_HPP_
 #define ASSISTANT_GATEWAY_GATEWAY_HPP_
 
@@ -27,6 +39,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include "assistant/rate_limits.hpp"
 #include "forwarder.hpp"
@@ -62,6 +76,7 @@ struct GatewayConfig {
   std::string database_url;           // or their database (keys stored there)...
   std::string jwt_secret_file;        // ...and their JWT secret, which seals them
   int apps_timeout = 30;              // seconds: an app's connect, and silence while reading
+  bool forward_on_workers = false;    // every request on a worker (diagnostic, fallback)
 };
 
 class Gateway final {
@@ -93,6 +108,33 @@ class Gateway final {
 
   // A request whose body streams has req.body_reader (StreamsBody).
   void Handle(const Request& req, Response& res);
+  // The transport's on_io: takes a request to forward when its credential
+  // needs no I/O to check, and forwards it asynchronously; declines the
+  // rest (Handle then runs). Never blocks.
+  bool TakeOnIo(Request& req, const boost::asio::any_io_executor& io,
+                server::http::TransportOptions::Completion done);
+  // The edge's work common to both models: request id, security headers,
+  // CORS and preflights, own routes, the rate limit. False when that
+  // answered the request.
+  bool Edge(const Request& req, Response& res, std::string* request_id, std::string* client_ip);
+  // The credential a request on /api/* or /v1/* must have checked at the
+  // edge (empty: none presented, or a route that takes none).
+  static std::string CredentialToCheck(const Request& req);
+  // The answer to a credential the edge refuses.
+  void RefuseCredential(Response& res, const std::string& request_id);
+  // What is sent on for `req`: method, target, end-to-end headers, request
+  // id, X-Forwarded-For (not the body).
+  server::OutboundRequest Outbound(const Request& req, const std::string& request_id) const;
+  struct AsyncForward;  // forward_async.cpp
+  void ForwardAsync(Request req, Response res, std::string request_id, std::string client_ip,
+                    const boost::asio::any_io_executor& io,
+                    server::http::TransportOptions::Completion done);
+  // After a backend gave no answer: false when that ends the request (a
+  // timeout: slow is not dead); else the backend is taken out, logged.
+  bool BackendFailed(Backend& b, const Status& failure, const Request& req,
+                     const std::string& request_id, const std::string& client_ip);
+  // The answer once no backend answered; `last` the last failure.
+  void NoBackendAnswered(Response& res, const Status& last, const std::string& request_id);
   // Whether a request's body is read as it arrives rather than whole
   // (upload.cpp); decided on its head.
   static bool StreamsBody(const Request& head);
@@ -109,6 +151,7 @@ class Gateway final {
   // The same, counting a forwarded request.
   server::Upstream UpstreamOf(Backend& b);
   bool Own(const Request& req, Response& res);
+  static bool IsOwn(const Request& req);
   // The X-Forwarded-For to send on: the client's chain only from a trusted
   // peer, then the peer.
   std::string ForwardedFor(const Request& req) const;
@@ -130,6 +173,7 @@ class Gateway final {
   std::atomic<uint64_t> retries_{0};
   RateLimiter limiter_;  // per client IP, counted in this process
   std::unique_ptr<TokenCheck> tokens_;
+  bool all_plain_ = true;  // no https backend: the asynchronous client can reach them all
   std::unique_ptr<server::http::Transport> http_;
   int port_ = 0;
 

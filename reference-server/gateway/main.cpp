@@ -36,7 +36,9 @@ const char* kUsage =
     "  --identity-keys DIR    the servers' identity key directory (with --apps), or:\n"
     "  --database URL         the servers' database, where their identity key is stored,\n"
     "  --jwt-secret-file F    with their JWT secret, which seals it (with --apps)\n"
-    "  --apps-timeout S       seconds to connect to an app and of its silence (30)\n";
+    "  --apps-timeout S       seconds to connect to an app and of its silence (30)\n"
+    "  --forward-on-workers   forward every request from a worker thread, none on the\n"
+    "                         I/O threads (a diagnostic, and a fallback)\n";
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -75,6 +77,10 @@ int main(int argc, char** argv) {
     if (flag == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    }
+    if (flag == "--forward-on-workers") {  // takes no value
+      config.forward_on_workers = true;
+      continue;
     }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "assistant-gateway: %s needs a value\n%s", flag.c_str(), kUsage);

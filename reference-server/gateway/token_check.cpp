@@ -76,6 +76,28 @@ Status TokenCheck::Check(const std::string& credential) {
   return who.status();
 }
 
+std::optional<Status> TokenCheck::CheckCached(const std::string& credential) {
+  if (mode_ == Mode::kOff) return Status();
+  if (mode_ == Mode::kJwks && LooksLikeJwt(credential)) {
+    // A token the ring does not verify may need a fetch (a new kid).
+    auto ring = Ring();
+    if (ring && ring->Verify(credential, JwtVerifyOptions()).ok()) return Status();
+    return std::nullopt;
+  }
+  auto verdict = CachedVerdict(credential);
+  if (!verdict) return std::nullopt;
+  if (!verdict->ok()) rejected_.fetch_add(1, std::memory_order_relaxed);
+  return verdict->status();
+}
+
+std::optional<Result<Principal>> TokenCheck::CachedVerdict(const std::string& credential) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(credential);
+  if (it == cache_.end() || it->second.until <= Clock::now()) return std::nullopt;
+  if (!it->second.valid) return Result<Principal>(Refused());
+  return Result<Principal>(it->second.principal);
+}
+
 Result<Principal> TokenCheck::Identify(const std::string& credential) {
   Result<Principal> who = mode_ == Mode::kJwks && LooksLikeJwt(credential)
                               ? IdentifyLocally(credential)
@@ -134,15 +156,8 @@ Result<Principal> TokenCheck::IdentifyLocally(const std::string& token) {
 }
 
 Result<Principal> TokenCheck::IdentifyWithBackend(const std::string& credential) {
+  if (auto verdict = CachedVerdict(credential)) return *std::move(verdict);
   const auto now = Clock::now();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(credential);
-    if (it != cache_.end() && it->second.until > now) {
-      if (!it->second.valid) return Refused();
-      return it->second.principal;
-    }
-  }
   for (const server::Upstream& backend : backends_()) {
     server::http::Headers headers;
     headers.Add("Authorization", "Bearer " + credential);

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +48,11 @@ class TokenCheck {
   // refuse. When no backend can be asked the answer is OK: the backend that
   // serves the request decides.
   Status Check(const std::string& credential);
+  // Check's answer when it needs no backend: a token the cached JWKS
+  // verifies, a cached verify verdict, or --token-check off. nullopt when
+  // only Check (which may ask a backend) can tell. Never blocks: for the
+  // gateway's I/O threads.
+  std::optional<Status> CheckCached(const std::string& credential);
   // Who the credential names (user id and scopes, from the token's claims
   // or the verify answer's), for what the gateway serves itself; in every
   // mode, kOff included. Unauthenticated as Check; Unavailable when neither
@@ -59,6 +65,8 @@ class TokenCheck {
  private:
   Result<Principal> IdentifyLocally(const std::string& token);
   Result<Principal> IdentifyWithBackend(const std::string& credential);
+  // A verify answer still fresh in the cache, as Identify returns it.
+  std::optional<Result<Principal>> CachedVerdict(const std::string& credential);
   std::shared_ptr<const KeyRing> Ring();
   // Fetches the JWKS unless it was fetched within refresh_interval.
   bool MaybeRefresh();

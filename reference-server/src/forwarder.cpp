@@ -32,8 +32,24 @@ Status Unusable() {
   return UnavailableError("the upstream's address is not usable", "upstream_error");
 }
 
+}  // namespace
+
+bool IsIdempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE";
+}
+
+void PutRequestHead(const std::string& authority, const OutboundRequest& request,
+                    bhttp::request_header<>& out) {
+  out.version(11);
+  out.method_string(request.method);
+  out.target(request.target);
+  for (const auto& [name, value] : request.headers) out.insert(name, value);
+  if (!request.headers.Has("Host")) out.set(bhttp::field::host, authority);
+}
+
 // What an exchange that got no answer is: silent past a timeout, or down.
-Status NoAnswer(const error_code& ec) {
+Status NoAnswerStatus(const error_code& ec) {
   if (UpstreamConnection::IsUnverified(ec)) {
     return UnavailableError("the upstream's TLS certificate did not verify", "upstream_error");
   }
@@ -45,24 +61,6 @@ Status NoAnswer(const error_code& ec) {
   }
   return UnavailableError("the upstream could not be reached or failed", "upstream_error");
 }
-
-// Whether a request may be sent twice (RFC 9110 section 9.2.2).
-bool Idempotent(const std::string& method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
-         method == "DELETE";
-}
-
-template <typename Body>
-void PutHead(const UpstreamPool& pool, const OutboundRequest& request,
-             bhttp::request<Body>& out) {
-  out.version(11);
-  out.method_string(request.method);
-  out.target(request.target);
-  for (const auto& [name, value] : request.headers) out.insert(name, value);
-  if (!request.headers.Has("Host")) out.set(bhttp::field::host, pool.authority());
-}
-
-}  // namespace
 
 struct UpstreamCall::Exchange {
   std::shared_ptr<UpstreamPool> pool;
@@ -166,14 +164,14 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstre
   auto pool = PoolOf(upstream);
   if (!pool->usable()) return Unusable();
   bhttp::request<bhttp::string_body> out;
-  PutHead(*pool, request, out);
+  PutRequestHead(pool->authority(), request, out);
   out.body() = std::move(request.body);
   out.prepare_payload();
 
   for (int attempt = 0;; ++attempt) {
     error_code ec;
     auto ex = Exchange::Open(upstream, pool, &ec);
-    if (!ex) return NoAnswer(ec);
+    if (!ex) return NoAnswerStatus(ec);
     bhttp::request_serializer<bhttp::string_body> sr(out);
     bhttp::write(*ex->connection, sr, ec);
     if (!ec && ex->ReadHead(request.method, &ec)) return Answered(std::move(ex));
@@ -181,7 +179,7 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::Start(const Upstream& upstre
     // answer: the request never reached it, so it may go again.
     const bool stale = ex->reused && !ex->parser.got_some() &&
                        ec != boost::asio::error::timed_out;
-    if (!stale || attempt > 0 || !Idempotent(request.method)) return NoAnswer(ec);
+    if (!stale || attempt > 0 || !IsIdempotent(request.method)) return NoAnswerStatus(ec);
   }
 }
 
@@ -192,7 +190,7 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::StartUpload(const Upstream& 
   auto pool = PoolOf(upstream);
   if (!pool->usable()) return Unusable();
   bhttp::request<bhttp::buffer_body> out;
-  PutHead(*pool, head, out);
+  PutRequestHead(pool->authority(), head, out);
   if (length) {
     out.content_length(*length);
   } else {
@@ -201,7 +199,7 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::StartUpload(const Upstream& 
 
   error_code ec;
   auto ex = Exchange::Open(upstream, pool, &ec);
-  if (!ex) return NoAnswer(ec);
+  if (!ex) return NoAnswerStatus(ec);
   bhttp::request_serializer<bhttp::buffer_body> sr(out);
   bhttp::write_header(*ex->connection, sr, ec);
   // One piece at a time: read from the client, written to the upstream.
@@ -218,7 +216,7 @@ Result<std::shared_ptr<UpstreamCall>> UpstreamCall::StartUpload(const Upstream& 
     if (piece.empty()) break;
   }
   if (!ec && ex->ReadHead(head.method, &ec)) return Answered(std::move(ex));
-  return NoAnswer(ec);
+  return NoAnswerStatus(ec);
 }
 
 template <typename Fn>
@@ -248,11 +246,7 @@ bool UpstreamCall::ReadAll(std::string* body, size_t limit) {
   });
 }
 
-namespace {
-
-// Whether an answer with these headers comes whole: a Content-Length of at
-// most kWholeAnswerBytes, or no body at all.
-bool ComesWhole(const http::Headers& headers, int status, const std::string& method) {
+bool AnswerComesWhole(const http::Headers& headers, int status, const std::string& method) {
   if (method == "HEAD" || status == 204 || status == 304) return true;
   if (!headers.Has("Content-Length")) return false;
   const std::string& length = headers.Get("Content-Length");
@@ -260,8 +254,6 @@ bool ComesWhole(const http::Headers& headers, int status, const std::string& met
          length.find_first_not_of("0123456789") == std::string::npos &&
          std::stoul(length) <= kWholeAnswerBytes;
 }
-
-}  // namespace
 
 bool IsLargeUpload(const http::Request& head) {
   if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH") return false;
@@ -274,36 +266,47 @@ std::optional<size_t> DeclaredLength(const http::Request& head) {
   return static_cast<size_t>(std::stoull(head.headers.Get("Content-Length")));
 }
 
+void PutWholeAnswer(const http::Headers& upstream_headers, const HeaderPolicy& policy,
+                    std::string body, http::Response& res) {
+  for (const auto& [name, value] : EndToEndHeaders(upstream_headers, policy)) {
+    res.headers.Add(name, value);
+  }
+  std::string content_type = upstream_headers.Get("Content-Type");
+  if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
+  if (content_type.empty()) {
+    res.body.clear();
+  } else {
+    res.SetBody(std::move(body), std::move(content_type));
+  }
+}
+
+void PutStreamedAnswer(const http::Headers& upstream_headers, const HeaderPolicy& policy,
+                       std::function<bool(http::StreamWriter&)> pump, http::Response& res) {
+  for (const auto& [name, value] : EndToEndHeaders(upstream_headers, policy)) {
+    res.headers.Add(name, value);
+  }
+  std::string content_type = upstream_headers.Get("Content-Type");
+  if (content_type.empty()) content_type = "application/octet-stream";
+  // Each piece is sent as it is read: nothing in between may buffer it.
+  res.headers.Add("X-Accel-Buffering", "no");
+  res.SetStream(content_type, std::move(pump));
+}
+
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
                    const std::string& method, http::Response& res) {
-  const auto put_headers = [&] {
-    for (const auto& [name, value] : EndToEndHeaders(up->headers(), policy)) {
-      res.headers.Add(name, value);
-    }
-  };
-  std::string content_type = up->headers().Get("Content-Type");
-  if (ComesWhole(up->headers(), up->status(), method)) {
+  if (AnswerComesWhole(up->headers(), up->status(), method)) {
     // The body first: an answer cut short leaves `res` as it was.
     std::string body;
     if (!up->ReadAll(&body)) {
       return UnavailableError("the upstream's answer was cut short", "upstream_error");
     }
-    put_headers();
-    if (content_type.empty() && !body.empty()) content_type = "application/octet-stream";
-    if (content_type.empty()) {
-      res.body.clear();
-    } else {
-      res.SetBody(std::move(body), std::move(content_type));
-    }
+    PutWholeAnswer(up->headers(), policy, std::move(body), res);
     return Status();
   }
-  put_headers();
-  if (content_type.empty()) content_type = "application/octet-stream";
-  // Each piece is sent as it is read: nothing in between may buffer it.
-  res.headers.Add("X-Accel-Buffering", "no");
   // The stream holds the call: when the transport drops it, run or not,
   // the call is stopped (~UpstreamCall).
-  res.SetStream(content_type, [up](http::StreamWriter& sink) { return up->Pump(sink); });
+  PutStreamedAnswer(up->headers(), policy,
+                    [up](http::StreamWriter& sink) { return up->Pump(sink); }, res);
   return Status();
 }
 

@@ -24,6 +24,9 @@
 #include <optional>
 #include <string>
 
+#include <boost/beast/http/message.hpp>
+#include <boost/system/error_code.hpp>
+
 #include "assistant/status.hpp"
 #include "http/body_reader.hpp"
 #include "http/headers.hpp"
@@ -120,6 +123,29 @@ std::optional<size_t> DeclaredLength(const http::Request& head);
 // client's connection without a proper end (http::Response::stream).
 Status RelayAnswer(std::shared_ptr<UpstreamCall> up, const HeaderPolicy& policy,
                    const std::string& method, http::Response& res);
+
+// The pieces of the above, for a client that does the exchange itself
+// (assistant-gateway's asynchronous forward), so that what is sent and
+// what comes back are decided here alone:
+// Whether a request may be sent twice with the effect of once (RFC 9110
+// section 9.2.2): GET, HEAD, OPTIONS, PUT, DELETE.
+bool IsIdempotent(const std::string& method);
+// The request line and fields `request` goes upstream with (Host is
+// `authority`, host[:port], unless set).
+void PutRequestHead(const std::string& authority, const OutboundRequest& request,
+                    boost::beast::http::request_header<>& out);
+// What an exchange that got no answer fails with, as Start says; `ec` as
+// the socket reported it (asio::error::timed_out for a timeout).
+Status NoAnswerStatus(const boost::system::error_code& ec);
+// Whether an answer with this head is read whole: a Content-Length of at
+// most 64 KiB, or no body at all (HEAD, 204, 304).
+bool AnswerComesWhole(const http::Headers& headers, int status, const std::string& method);
+// `res` as RelayAnswer puts a whole answer (`status` is the caller's to set).
+void PutWholeAnswer(const http::Headers& upstream_headers, const HeaderPolicy& policy,
+                    std::string body, http::Response& res);
+// `res` as RelayAnswer puts a streamed one: `pump` writes the body.
+void PutStreamedAnswer(const http::Headers& upstream_headers, const HeaderPolicy& policy,
+                       std::function<bool(http::StreamWriter&)> pump, http::Response& res);
 
 }  // namespace assistant::server
 

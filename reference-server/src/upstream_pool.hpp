@@ -41,6 +41,11 @@ class UpstreamPool {
   const std::string& authority() const { return authority_; }
   // False when the origin is not http(s)://host[:port].
   bool usable() const { return !host_.empty(); }
+  // The origin's parts, for a client that connects by itself
+  // (upstream_async.hpp).
+  const std::string& host() const { return host_; }
+  const std::string& port() const { return port_; }
+  bool tls() const { return tls_; }
 
  private:
   struct Idle {

@@ -65,6 +65,11 @@ void RaiseDescriptorLimit() {
   }
 }
 
+// Whether this thread runs a worker job (a handler, a stream): there a
+// request read on after the answer is offered to `on_io` only after a hop
+// to the I/O thread, as the hook's contract says.
+thread_local bool t_on_worker = false;
+
 // The bytes of `msg`'s header (status line and fields) as Beast's
 // serializer writes them; false when it could not.
 template <typename Message>
@@ -110,9 +115,8 @@ class Transport::Impl {
       : options_(std::move(options)),
         handler_(std::move(handler)),
         refusal_(std::move(refusal)),
-        ioc_(options_.io_threads),
-        acceptor_(net::make_strand(ioc_)),
-        work_(net::make_work_guard(ioc_)),
+        loops_(MakeLoops(options_)),
+        acceptor_(net::make_strand(loops_.front()->ioc)),
         pool_(static_cast<size_t>(options_.workers)) {}
   ~Impl() { pool_.Shutdown(); }
 
@@ -131,14 +135,35 @@ class Transport::Impl {
 
  private:
   void Accept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, tcp::socket socket, net::io_context& loop);
 
   const TransportOptions options_;
   const Handler handler_;
   const Refusal refusal_;
-  net::io_context ioc_;
+  // With on_io, one event loop per I/O thread (nginx's model): a
+  // connection, and what on_io starts for it, stay on one thread, so that
+  // thread's state (the gateway's kept backend connections) needs no lock.
+  // Without it, as before: one loop that every I/O thread runs, so any
+  // idle thread serves any connection.
+  struct Loop {
+    explicit Loop(int threads) : ioc(threads), threads(threads) {}
+    net::io_context ioc;
+    const int threads;
+    net::executor_work_guard<net::io_context::executor_type> work{net::make_work_guard(ioc)};
+  };
+  static std::vector<std::unique_ptr<Loop>> MakeLoops(const TransportOptions& o) {
+    const int n = std::max(1, o.io_threads);
+    std::vector<std::unique_ptr<Loop>> loops;
+    if (!o.on_io) {
+      loops.push_back(std::make_unique<Loop>(n));
+      return loops;
+    }
+    for (int i = 0; i < n; ++i) loops.push_back(std::make_unique<Loop>(1));
+    return loops;
+  }
+  std::vector<std::unique_ptr<Loop>> loops_;
+  size_t next_loop_ = 0;  // on the acceptor's strand
   tcp::acceptor acceptor_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
   WorkerPool pool_;
   int port_ = 0;
 
@@ -154,9 +179,10 @@ class Transport::Impl {
 // connection's strand.
 class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Impl& owner, tcp::socket socket, std::string ip, int port)
+  Session(Impl& owner, tcp::socket socket, net::io_context& loop, std::string ip, int port)
       : owner_(&owner),
         counts_(owner.counts()),
+        loop_(loop.get_executor()),
         stream_(std::move(socket)),
         ip_(std::move(ip)),
         port_(port) {}
@@ -362,7 +388,47 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
     const bool head = msg.method() == bhttp::verb::head;
     parser_.reset();
     stream_.expires_never();  // the handler may take long; each write has its own time
+    if (opt().on_io) return Offer(std::move(req), head);
     Submit(std::move(req), head);
+  }
+
+  // Offers a complete request to on_io on the connection's strand; what it
+  // declines goes to a worker.
+  void Offer(Request req, bool head) {
+    if (t_on_worker) {
+      // Read on by the worker that wrote the last answer (Answer).
+      net::post(stream_.get_executor(), [self = shared_from_this(), req = std::move(req),
+                                         head]() mutable { self->Offer(std::move(req), head); });
+      return;
+    }
+    // Always posted, never run inline: the hook may answer before it
+    // returns, and the answer's write must not nest in this call.
+    TransportOptions::Completion done = [self = shared_from_this(), head](Response res) {
+      net::post(self->stream_.get_executor(), [self, head, res = std::move(res)]() mutable {
+        self->Complete(std::move(res), head);
+      });
+    };
+    bool taken = false;
+    try {
+      taken = opt().on_io(req, loop_, std::move(done));
+    } catch (...) {
+      // Against the contract; the client still gets an answer.
+      Response res;
+      owner_->refusal()(500, req, res, "");
+      return Complete(std::move(res), head);
+    }
+    if (!taken) Submit(std::move(req), head);
+  }
+
+  // On the strand: the answer to a request on_io took.
+  void Complete(Response res, bool head) {
+    if (res.stream) {
+      owner_->pool().Submit([self = shared_from_this(), res = std::move(res), head]() mutable {
+        self->RunStream(std::move(res), head);
+      });
+      return;
+    }
+    Answer(std::move(res), head);
   }
 
   // The head was read and a body follows: when stream_body takes it, the
@@ -479,7 +545,8 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
                        });
   }
 
-  // On the worker that ran the handler: the answer goes to the socket from
+  // On the worker that ran the handler (or on the strand, for an answer
+  // on_io completed): the answer goes to the socket from
   // here when the socket takes it whole, and the next request's read starts
   // here, saving the hand-off to an I/O thread (a wake-up and two context
   // switches per request). While a handler runs its connection has no
@@ -536,6 +603,7 @@ class Transport::Impl::Session : public std::enable_shared_from_this<Session> {
 
   Impl* const owner_;  // outlives every worker job and every running event loop
   const std::shared_ptr<ConnectionCounts> counts_;
+  const net::any_io_executor loop_;  // the event loop (one thread) the connection is on
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
@@ -750,6 +818,10 @@ class Transport::Impl::Session::SessionBodyReader final : public BodyReader {
 
 void Transport::Impl::Session::Submit(Request req, bool head) {
   owner_->pool().Submit([self = shared_from_this(), req = std::move(req), head]() mutable {
+    t_on_worker = true;
+    struct Off {
+      ~Off() { t_on_worker = false; }
+    } off;
     Response res;
     std::optional<SessionBodyReader> reader;
     if (self->body_parser_) {
@@ -799,7 +871,7 @@ void Transport::Impl::Session::RunStream(Response res, bool head) {
 Status Transport::Impl::Bind() {
   RaiseDescriptorLimit();
   beast::error_code ec;
-  tcp::resolver resolver(ioc_);
+  tcp::resolver resolver(loops_.front()->ioc);
   auto results = resolver.resolve(options_.host, std::to_string(options_.port),
                                   tcp::resolver::passive, ec);
   const std::string where = options_.host + ":" + std::to_string(options_.port);
@@ -818,13 +890,16 @@ Status Transport::Impl::Bind() {
 }
 
 void Transport::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         [this](beast::error_code ec, tcp::socket socket) {
-                           OnAccept(ec, std::move(socket));
+  // Each new connection on the next loop in turn (with on_io): a few busy
+  // connections spread evenly.
+  net::io_context& loop = loops_[next_loop_++ % loops_.size()]->ioc;
+  acceptor_.async_accept(net::make_strand(loop),
+                         [this, &loop](beast::error_code ec, tcp::socket socket) {
+                           OnAccept(ec, std::move(socket), loop);
                          });
 }
 
-void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket, net::io_context& loop) {
   if (ec) {
     if (!acceptor_.is_open() || stopping()) return;
     // Out of descriptors and the like: the listener goes on.
@@ -843,7 +918,7 @@ void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     over = counts_->open >= options_.max_connections || mine >= options_.max_connections_per_ip;
     ++counts_->open;
     ++mine;
-    session = std::make_shared<Session>(*this, std::move(socket), ip, port);
+    session = std::make_shared<Session>(*this, std::move(socket), loop, ip, port);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       it = it->expired() ? sessions_.erase(it) : std::next(it);
     }
@@ -860,8 +935,10 @@ void Transport::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 void Transport::Impl::Run() {
   Accept();
   std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    threads.emplace_back([this] { ioc_.run(); });
+  for (auto& loop : loops_) {
+    for (int i = 0; i < loop->threads; ++i) {
+      threads.emplace_back([&ioc = loop->ioc] { ioc.run(); });
+    }
   }
   std::vector<std::shared_ptr<Session>> live;
   {
@@ -883,8 +960,10 @@ void Transport::Impl::Run() {
     std::unique_lock<std::mutex> lock(counts_->mu);
     counts_->cv.wait_for(lock, options_.drain_timeout, [this] { return counts_->open == 0; });
   }
-  work_.reset();
-  ioc_.stop();
+  for (auto& loop : loops_) {
+    loop->work.reset();
+    loop->ioc.stop();
+  }
   for (auto& t : threads) t.join();
   pool_.Shutdown();
 }

@@ -20,6 +20,13 @@
 // ends the connection with a lingering close, bounded in time and bytes,
 // so the client reads the answer instead of a reset (RFC 9112 section 9.6).
 //
+// A program whose work is itself asynchronous (assistant-gateway's forward)
+// may take complete requests on the I/O thread instead (`on_io`): no worker
+// and no hand-off for them; the ones it declines go to the workers as usual.
+// With `on_io` each I/O thread runs an event loop of its own and a
+// connection stays on one; without it every I/O thread serves every
+// connection from one loop.
+//
 // Thread safety: Bind, then Run on one thread; Stop from any thread.
 #ifndef ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
 #define ASSISTANT_SERVER_HTTP_TRANSPORT_HPP_
@@ -28,6 +35,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include "assistant/status.hpp"
 #include "http/request.hpp"
@@ -56,6 +65,27 @@ struct TransportOptions {
   // body as it arrives (Request::body_reader) rather than whole. Runs on an
   // I/O thread: it must be quick and must not block. Unset: never.
   std::function<bool(const Request& head)> stream_body;
+
+  // Completes a request taken by `on_io` with its answer: call it exactly
+  // once, from any thread (the answer is written from the connection's own
+  // executor). An answer with `stream` set has its stream run on a worker,
+  // as a handler's would.
+  using Completion = std::function<void(Response res)>;
+  // Offered each complete request (its whole body read; never one that
+  // `stream_body` took) on the I/O thread that read it, before any worker.
+  // Returns false to decline, leaving `req` as it was: the request then
+  // goes to the handler on a worker. Returns true to take it: it then owns
+  // `req` (it may move from it) and must call `done` once. `io` is the
+  // event loop of the connection, which one thread runs (the caller's),
+  // for the asynchronous work that answers it: what runs there runs on
+  // this thread, so per-thread state needs no lock.
+  // Runs on an I/O thread that serves many connections: nothing in it may
+  // block (no blocking socket, no lock held for long, no disk) and it must
+  // not throw. Keep-alive, pipelining, the timeouts, Stop's drain and the
+  // lingering close are as for a handler's answer. Unset: every request
+  // goes to a worker.
+  std::function<bool(Request& req, const boost::asio::any_io_executor& io, Completion done)>
+      on_io;
 };
 
 class Transport {
