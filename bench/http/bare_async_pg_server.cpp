@@ -18,11 +18,9 @@
 //                        [--threads 2] [--conns-per-thread 8]
 #include <libpq-fe.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -34,11 +32,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/json_shapes.hpp"
 #include "common/cursor.hpp"
+#include "loop_per_thread.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -264,36 +262,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
 };
 
-// One acceptor (on thread 0's loop) hands connections to the loops in turn,
-// as bare-async-proxy does.
-class Listener {
- public:
-  Listener(std::vector<std::unique_ptr<Loop>>& loops, const tcp::endpoint& at)
-      : loops_(loops), acceptor_(loops.front()->ioc) {
-    acceptor_.open(at.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(at);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-  }
-
-  void Accept() {
-    Loop& loop = *loops_[next_++ % loops_.size()];
-    acceptor_.async_accept(loop.ioc, [this, &loop](beast::error_code ec, tcp::socket socket) {
-      if (!ec) {
-        asio::post(loop.ioc, [&loop, s = std::move(socket)]() mutable {
-          std::make_shared<Session>(std::move(s), loop)->Start();
-        });
-      }
-      Accept();
-    });
-  }
-
- private:
-  std::vector<std::unique_ptr<Loop>>& loops_;
-  tcp::acceptor acceptor_;
-  std::size_t next_ = 0;
-};
-
 // Opens a connection (blocking, at start only), prepares the list and makes
 // the connection non-blocking. nullptr after printing why not.
 PGconn* Open(const std::string& url) {
@@ -348,18 +316,7 @@ int main(int argc, char** argv) {
     }
     loops.push_back(std::move(loop));
   }
-  try {
-    Listener listener(loops, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                           static_cast<unsigned short>(port)));
-    listener.Accept();
-    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-    for (auto& loop : loops) guards.push_back(asio::make_work_guard(loop->ioc));
-    std::vector<std::thread> others;
-    for (int i = 1; i < threads; ++i) others.emplace_back([&loops, i] { loops[i]->ioc.run(); });
-    loops.front()->ioc.run();
-    for (auto& t : others) t.join();
-  } catch (const std::exception& e) {
-    std::cerr << "bare-async-pg-server: " << e.what() << "\n";
-    return 1;
-  }
+  return bench::ServeOnLoops("bare-async-pg-server", loops, port, [](tcp::socket s, Loop& loop) {
+    std::make_shared<Session>(std::move(s), loop)->Start();
+  });
 }
