@@ -26,7 +26,7 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-5}
 NTASKS=${NTASKS:-20}
 PORT=${PORT:-18670}
-SERVER_ARGS=${SERVER_ARGS:---db-pool 16}
+read -r -a server_args <<<"${SERVER_ARGS:---db-pool 16}"
 SOCKET_DIR=${PG_SOCKET_DIR:-${ASSISTANT_TEST_PG_SOCKET_DIR:-}}
 PEER_CACHE=${PEER_CACHE:-/tmp/libassistant-peers}
 for b in assistant-server bare-async-pg-server; do
@@ -93,7 +93,7 @@ login() {
 }
 start_assistant() {
   "$BIN_DIR/assistant-server" --port "$PORT" --database "$1" --rate-limit-api 0 --rate-limit-auth 0 \
-    --state-dir "$work/state" $SERVER_ARGS >>"$work/server.log" 2>&1 &
+    --state-dir "$work/state" "${server_args[@]}" >>"$work/server.log" 2>&1 &
   pid=$!
   wait_up /readyz
 }
@@ -114,7 +114,7 @@ results=$work/results.tsv
 : >"$results"
 measure() {  # label round: wrk against the target on $base, one line in $results
   local t0 t1 p0 p1 out
-  export WRK_METHOD=GET WRK_BODY= WRK_TOKEN
+  export WRK_METHOD=GET WRK_BODY='' WRK_TOKEN
   out=$(curl -sf "$base/api/tasks" ${WRK_TOKEN:+-H "Authorization: Bearer $WRK_TOKEN"})
   [[ $(jq '.tasks | length' <<<"$out") == "$NTASKS" ]] || { echo "pg-async-bound.sh: $1 answered $out" >&2; exit 1; }
   # The bare server must send what assistant-server sends, byte for byte.
