@@ -23,10 +23,8 @@
 // 400 or 502): enough for the benchmark, not a streaming proxy.
 //
 //   bare-async-proxy --port 18807 --backend http://127.0.0.1:18801 --threads 2
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -38,8 +36,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "loop_per_thread.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -237,37 +236,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool retried_ = false;
 };
 
-class Listener {
- public:
-  Listener(std::vector<std::unique_ptr<Loop>>& loops, const tcp::endpoint& at,
-           const Backend& backend)
-      : loops_(loops), acceptor_(loops.front()->ioc), backend_(backend) {
-    acceptor_.open(at.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(at);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-  }
-
-  void Accept() {
-    Loop& loop = *loops_[next_++ % loops_.size()];
-    // The socket is made on the loop that will serve it.
-    acceptor_.async_accept(loop.ioc, [this, &loop](beast::error_code ec, tcp::socket socket) {
-      if (!ec) {
-        asio::post(loop.ioc, [&loop, &backend = backend_, s = std::move(socket)]() mutable {
-          std::make_shared<Session>(std::move(s), loop, backend)->Start();
-        });
-      }
-      Accept();
-    });
-  }
-
- private:
-  std::vector<std::unique_ptr<Loop>>& loops_;
-  tcp::acceptor acceptor_;
-  const Backend& backend_;
-  std::size_t next_ = 0;
-};
-
 // "http://host:port" -> the backend's address, resolved once at start.
 std::optional<Backend> ParseBackend(const std::string& url) {
   const std::string scheme = "http://";
@@ -304,20 +272,8 @@ int main(int argc, char** argv) {
   }
   std::vector<std::unique_ptr<Loop>> loops;
   for (int i = 0; i < threads; ++i) loops.push_back(std::make_unique<Loop>());
-  try {
-    Listener listener(loops, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                           static_cast<unsigned short>(port)),
-                      *backend);
-    listener.Accept();
-    std::vector<std::thread> others;
-    // Each loop runs until killed, even with no connection yet.
-    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-    for (auto& loop : loops) guards.push_back(asio::make_work_guard(loop->ioc));
-    for (int i = 1; i < threads; ++i) others.emplace_back([&loops, i] { loops[i]->ioc.run(); });
-    loops.front()->ioc.run();
-    for (auto& t : others) t.join();
-  } catch (const std::exception& e) {
-    std::cerr << "bare-async-proxy: " << e.what() << "\n";
-    return 1;
-  }
+  return bench::ServeOnLoops("bare-async-proxy", loops, port,
+                             [&backend](tcp::socket s, Loop& loop) {
+                               std::make_shared<Session>(std::move(s), loop, *backend)->Start();
+                             });
 }
