@@ -18,6 +18,7 @@
 #include <cctype>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "assistant/storage.hpp"
+#include "unit/poll_event_loop.hpp"
 
 namespace assistant::conformance {
 
@@ -163,6 +165,27 @@ inline Result<Json> Increment(const std::optional<Json>& current) {
   Json next = current.value_or(Json{{"count", 0}});
   next["count"] = next["count"].get<int>() + 1;
   return next;
+}
+
+// `count` tasks of `a` with random titles (words that LIKE's wildcards and
+// case folding test) and states, at few distinct times, some before 1970, so
+// ties and negative keys occur; `b` gets one at every fourth. Returns a's,
+// sorted by (created_at, id).
+inline std::vector<Task> MakeRandomTasks(Storage& s, const std::string& a, const std::string& b,
+                                         std::mt19937& rng, int count) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const char* const words[] = {"milk", "Bread", "call", "MILKY way", "50% off", "a_b"};
+  std::vector<Task> out;
+  for (int i = 0; i < count; ++i) {
+    const Timestamp at = FromUnixMillis((pick(12) - 3) * 1000);
+    out.push_back(MakeTask(s, a, words[pick(6)] + std::string(" ") + std::to_string(i), at,
+                           pick(3) == 0));
+    if (i % 4 == 0) MakeTask(s, b, "milk for b", at, pick(2) == 0);
+  }
+  std::sort(out.begin(), out.end(), [](const Task& x, const Task& y) {
+    return x.created_at != y.created_at ? x.created_at < y.created_at : x.id < y.id;
+  });
+  return out;
 }
 
 // A running run of `owner`, created at T(1), with its message.start stored.
@@ -559,18 +582,7 @@ inline void RunStorageConformance(const StorageFactory& factory) {
     UserRecord b = MakeUser(s, "b@example.com");
     std::mt19937 rng(20261207);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-    const char* const words[] = {"milk", "Bread", "call", "MILKY way", "50% off", "a_b"};
-    std::vector<Task> model;
-    for (int i = 0; i < 60; ++i) {
-      // Few distinct times, some before 1970, so ties and negative keys occur.
-      const Timestamp at = FromUnixMillis((pick(12) - 3) * 1000);
-      model.push_back(MakeTask(s, a.user.id, words[pick(6)] + std::string(" ") + std::to_string(i),
-                               at, pick(3) == 0));
-      if (i % 4 == 0) MakeTask(s, b.user.id, "milk for b", at, pick(2) == 0);
-    }
-    std::sort(model.begin(), model.end(), [](const Task& x, const Task& y) {
-      return x.created_at != y.created_at ? x.created_at < y.created_at : x.id < y.id;
-    });
+    const std::vector<Task> model = MakeRandomTasks(s, a.user.id, b.user.id, rng, 60);
     auto lower = [](std::string v) {
       for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       return v;
@@ -619,6 +631,76 @@ inline void RunStorageConformance(const StorageFactory& factory) {
                     << q.title_contains << "' limit " << q.limit << " from a cursor " << from_cursor);
       CHECK(seen == expected);
     }
+  }
+
+  SUBCASE("tasks: ListTasksAsync answers as ListTasks, once, on the loop, many at a time") {
+    UserRecord a = MakeUser(s, "a@example.com");
+    UserRecord b = MakeUser(s, "b@example.com");
+    std::mt19937 rng(20261208);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    const std::vector<Task> all = MakeRandomTasks(s, a.user.id, b.user.id, rng, 40);
+    // Random queries; a cursor at a task's key or between keys.
+    std::vector<TaskQuery> queries;
+    for (int i = 0; i < 60; ++i) {
+      TaskQuery q;
+      q.status = static_cast<TaskFilter>(pick(3));
+      const char* const needles[] = {"", "milk", "MILK", "%", "_", "read", "zzz"};
+      q.title_contains = needles[pick(7)];
+      q.limit = pick(12);
+      if (pick(2) == 0) {
+        const Task& at = all[pick(static_cast<int>(all.size()))];
+        q.after = PagePosition{at.created_at, pick(2) == 0 ? at.id : at.id.substr(0, 4)};
+      }
+      queries.push_back(q);
+    }
+    auto same = [](const std::vector<Task>& x, const std::vector<Task>& y) {
+      if (x.size() != y.size()) return false;
+      for (size_t i = 0; i < x.size(); ++i) {
+        const Task &p = x[i], &q = y[i];
+        if (p.id != q.id || p.user_id != q.user_id || p.title != q.title ||
+            p.description != q.description || p.completed != q.completed ||
+            p.due_at != q.due_at || p.priority != q.priority || p.created_at != q.created_at ||
+            p.updated_at != q.updated_at) {
+          return false;
+        }
+      }
+      return true;
+    };
+    testing::PollEventLoop loop;
+    // All at once on one loop (more than any backend's connections), then
+    // the loop runs: every answer comes once, on the loop's thread.
+    std::vector<int> calls(queries.size(), 0);
+    std::vector<std::optional<Result<std::vector<Task>>>> got(queries.size());
+    bool off_loop = false;
+    for (size_t i = 0; i < queries.size(); ++i) {
+      s.ListTasksAsync(a.user.id, queries[i], loop, [&, i](Result<std::vector<Task>> r) {
+        if (std::this_thread::get_id() != loop.thread()) off_loop = true;
+        ++calls[i];
+        got[i].emplace(std::move(r));
+      });
+    }
+    CHECK(std::count(calls.begin(), calls.end(), 0) == static_cast<long>(calls.size()));
+    auto answered = [&] { return std::count(calls.begin(), calls.end(), 0) == 0; };
+    REQUIRE(loop.RunUntil(answered));
+    loop.RunUntil([] { return false; }, std::chrono::milliseconds(50));  // no second answer
+    CHECK_FALSE(off_loop);
+    for (size_t i = 0; i < queries.size(); ++i) {
+      INFO("query " << i << " status " << static_cast<int>(queries[i].status) << " title '"
+                    << queries[i].title_contains << "' limit " << queries[i].limit);
+      CHECK(calls[i] == 1);
+      auto expected = s.ListTasks(a.user.id, queries[i]);
+      REQUIRE(expected.ok());
+      REQUIRE_MESSAGE(got[i]->ok(), got[i]->status().ToString());
+      CHECK(same(**got[i], *expected));
+    }
+    // Another user's tasks are not the caller's.
+    std::optional<Result<std::vector<Task>>> of_b;
+    s.ListTasksAsync(b.user.id, TaskQuery{}, loop,
+                     [&](Result<std::vector<Task>> r) { of_b.emplace(std::move(r)); });
+    REQUIRE(loop.RunUntil([&] { return of_b.has_value(); }));
+    REQUIRE(of_b->ok());
+    CHECK((*of_b)->size() == 10);
+    for (const Task& t : **of_b) CHECK(t.user_id == b.user.id);
   }
 
   SUBCASE("conversations: newest first, keyset paging, update, delete") {

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "assistant/event_loop.hpp"
 #include "assistant/runs.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
@@ -149,6 +150,18 @@ class Storage {
   virtual Status DeleteTask(const std::string& user_id, const std::string& id) = 0;
   virtual Result<std::vector<Task>> ListTasks(const std::string& user_id,
                                               const TaskQuery& query) = 0;
+  // ListTasks without blocking a thread through the query, for a caller
+  // that runs an event loop (docs/storage.md "The asynchronous read"): the
+  // same rows and errors, given to `done` exactly once, on `loop`, never
+  // inside this call. Any thread may call it. The default runs ListTasks on
+  // the calling thread and posts the result; PostgreSQL sends the query on
+  // connections of its own for that loop and returns at once. A loop given
+  // here must outlive the storage, and the storage is destroyed only once
+  // its loops have stopped (a call still in flight then is dropped, its
+  // `done` uncalled). A wrapper overriding ListTasks overrides this too.
+  using TaskListDone = std::function<void(Result<std::vector<Task>>)>;
+  virtual void ListTasksAsync(const std::string& user_id, const TaskQuery& query,
+                              EventLoop& loop, TaskListDone done);
   // Returns how many were deleted.
   virtual Result<int> DeleteCompletedTasks(const std::string& user_id) = 0;
 

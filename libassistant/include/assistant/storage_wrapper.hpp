@@ -104,6 +104,10 @@ class StorageWrapper : public Storage {
   Result<std::vector<Task>> ListTasks(const std::string& user_id, const TaskQuery& query) override {
     return target_->ListTasks(user_id, query);
   }
+  void ListTasksAsync(const std::string& user_id, const TaskQuery& query, EventLoop& loop,
+                      TaskListDone done) override {
+    target_->ListTasksAsync(user_id, query, loop, std::move(done));
+  }
   Result<int> DeleteCompletedTasks(const std::string& user_id) override {
     return target_->DeleteCompletedTasks(user_id);
   }
