@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core_fixture.hpp"
+#include "unit/poll_event_loop.hpp"
 
 using namespace assistant;
 using assistant::testing::CoreFixture;
@@ -205,6 +206,62 @@ TEST_CASE("Find: id, then exact title, then a unique substring") {
   // LIKE wildcards are plain characters.
   CHECK(tasks.Find(ann, "%").status().code() == StatusCode::kNotFound);
   CHECK(tasks.Find(ann, "_").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("ListAsync gives List's pages, cursors and refusals, once, on the loop") {
+  CoreFixture f;
+  Principal ann = f.NewUser("ann@example.com");
+  TaskService& tasks = f.core->tasks();
+  for (int i = 0; i < 13; ++i) {
+    if (i % 4 == 0) f.clock->Advance(std::chrono::milliseconds(1));
+    auto t = tasks.Create(ann, {"task " + std::to_string(i)});
+    REQUIRE(t.ok());
+    if (i % 3 == 0) {
+      TaskPatch done;
+      done.completed = true;
+      REQUIRE(tasks.Update(ann, t->id, done).ok());
+    }
+  }
+  testing::PollEventLoop loop;
+  auto list_async = [&](const Principal& p, const TaskListOptions& o) {
+    std::optional<Result<Page<Task>>> got;
+    int calls = 0;
+    tasks.ListAsync(p, o, loop, [&](Result<Page<Task>> r) {
+      ++calls;
+      got.emplace(std::move(r));
+    });
+    CHECK(calls == 0);  // never inside the call
+    REQUIRE(loop.RunUntil([&] { return calls > 0; }));
+    loop.RunUntil([] { return false; }, std::chrono::milliseconds(5));
+    CHECK(calls == 1);
+    return std::move(*got);
+  };
+  for (TaskFilter status : {TaskFilter::kAll, TaskFilter::kPending, TaskFilter::kCompleted}) {
+    TaskListOptions o;
+    o.status = status;
+    o.limit = 3;
+    o.q = status == TaskFilter::kAll ? "TASK 1" : "";
+    int pages = 0;
+    do {
+      auto sync = tasks.List(ann, o);
+      auto async = list_async(ann, o);
+      REQUIRE(sync.ok());
+      REQUIRE_MESSAGE(async.ok(), async.status().ToString());
+      CHECK(async->next_cursor == sync->next_cursor);
+      REQUIRE(async->items.size() == sync->items.size());
+      for (size_t i = 0; i < sync->items.size(); ++i) {
+        CHECK(async->items[i].id == sync->items[i].id);
+      }
+      o.cursor = async->next_cursor;
+      REQUIRE(++pages <= 10);
+    } while (!o.cursor.empty());
+    CHECK(pages > 1);
+  }
+  auto denied = list_async(CoreFixture::WithScopes(ann, {"tasks:write"}), {});
+  CHECK(denied.status().code() == StatusCode::kPermissionDenied);
+  TaskListOptions bad;
+  bad.cursor = "not a cursor";
+  CHECK(list_async(ann, bad).status().code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("scopes: tasks:read reads, tasks:write writes, no user is unauthenticated") {

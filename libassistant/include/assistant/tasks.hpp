@@ -9,9 +9,11 @@
 #ifndef ASSISTANT_TASKS_HPP_
 #define ASSISTANT_TASKS_HPP_
 
+#include <functional>
 #include <optional>
 #include <string>
 
+#include "assistant/event_loop.hpp"
 #include "assistant/status.hpp"
 #include "assistant/types.hpp"
 
@@ -51,6 +53,13 @@ class TaskService {
   virtual Status Delete(const Principal& p, const std::string& id) = 0;
   virtual Result<Page<Task>> List(const Principal& p,
                                   const TaskListOptions& options) = 0;
+  // List without blocking a thread through the storage's query
+  // (Storage::ListTasksAsync): the same checks and page, given to `done`
+  // exactly once, on `loop`, never inside this call (a refused scope or a
+  // bad cursor too). Any thread may call it; `loop` outlives the service.
+  using PageDone = std::function<void(Result<Page<Task>>)>;
+  virtual void ListAsync(const Principal& p, const TaskListOptions& options, EventLoop& loop,
+                         PageDone done) = 0;
   // Returns how many completed tasks were deleted.
   virtual Result<int> ClearCompleted(const Principal& p) = 0;
   // A task by id, else by title: exact (case-insensitive), then the single

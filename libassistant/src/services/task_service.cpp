@@ -2,6 +2,7 @@
 // isolation is in the storage queries; this layer always passes the
 // principal's user id.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/cursor.hpp"
@@ -35,6 +36,34 @@ Status CheckPriority(int priority) {
                                 "priority");
   }
   return Status();
+}
+
+// The storage query for a page of List: the scope check, the options
+// cleaned, the cursor decoded, and one row more than the page (it tells
+// whether another page exists).
+Result<TaskQuery> PageQuery(const Principal& p, const TaskListOptions& options) {
+  ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kRead));
+  TaskQuery q;
+  q.status = options.status;
+  ASSISTANT_ASSIGN_OR_RETURN(q.title_contains,
+                             text::CleanText(options.q, "q", 0, kTaskTitleMaxChars, false));
+  if (!options.cursor.empty()) {
+    ASSISTANT_ASSIGN_OR_RETURN(q.after, cursor::Decode(options.cursor));
+  }
+  q.limit = cursor::ClampLimit(options.limit) + 1;
+  return q;
+}
+
+// The page from PageQuery's rows: at most `limit`, and a cursor when there
+// was one more.
+Page<Task> ToPage(std::vector<Task> rows, int limit) {
+  Page<Task> page;
+  if (static_cast<int>(rows.size()) > limit) {
+    rows.resize(limit);
+    page.next_cursor = cursor::Encode({rows.back().created_at, rows.back().id});
+  }
+  page.items = std::move(rows);
+  return page;
 }
 
 class TaskServiceImpl final : public TaskService {
@@ -93,27 +122,24 @@ class TaskServiceImpl final : public TaskService {
   }
 
   Result<Page<Task>> List(const Principal& p, const TaskListOptions& options) override {
-    ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kRead));
-    TaskQuery q;
-    q.status = options.status;
-    ASSISTANT_ASSIGN_OR_RETURN(q.title_contains,
-                               text::CleanText(options.q, "q", 0, kTaskTitleMaxChars, false));
-    const int limit = cursor::ClampLimit(options.limit);
-    if (!options.cursor.empty()) {
-      ASSISTANT_ASSIGN_OR_RETURN(q.after, cursor::Decode(options.cursor));
-    }
-    // One row more than asked tells whether another page exists.
-    q.limit = limit + 1;
+    ASSISTANT_ASSIGN_OR_RETURN(TaskQuery q, PageQuery(p, options));
     ASSISTANT_ASSIGN_OR_RETURN(std::vector<Task> rows, storage_.ListTasks(p.user_id, q));
-    Page<Task> page;
-    if (static_cast<int>(rows.size()) > limit) {
-      rows.resize(limit);
-      page.next_cursor = cursor::Encode({rows.back().created_at, rows.back().id});
-    }
-    page.items = std::move(rows);
-    return page;
+    return ToPage(std::move(rows), q.limit - 1);
   }
 
+  void ListAsync(const Principal& p, const TaskListOptions& options, EventLoop& loop,
+                 PageDone done) override {
+    Result<TaskQuery> q = PageQuery(p, options);
+    if (!q.ok()) {
+      return loop.Post([status = q.status(), done = std::move(done)] { done(status); });
+    }
+    const int limit = q->limit - 1;
+    storage_.ListTasksAsync(p.user_id, *q, loop,
+                            [limit, done = std::move(done)](Result<std::vector<Task>> rows) {
+                              if (!rows.ok()) return done(rows.status());
+                              done(ToPage(std::move(*rows), limit));
+                            });
+  }
   Result<int> ClearCompleted(const Principal& p) override {
     ASSISTANT_RETURN_IF_ERROR(services::RequireScope(p, kWrite));
     return storage_.DeleteCompletedTasks(p.user_id);
