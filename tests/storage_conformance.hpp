@@ -207,6 +207,7 @@ inline Run MakeStartedRun(Storage& s, const std::string& user_id,
 
 inline void RunStorageConformance(const StorageFactory& factory) {
   using namespace detail;
+  testing::PollEventLoop loop;  // outlives the storage, as ListTasksAsync asks
   std::unique_ptr<Storage> storage = factory();
   REQUIRE(storage != nullptr);
   Storage& s = *storage;
@@ -666,7 +667,6 @@ inline void RunStorageConformance(const StorageFactory& factory) {
       }
       return true;
     };
-    testing::PollEventLoop loop;
     // All at once on one loop (more than any backend's connections), then
     // the loop runs: every answer comes once, on the loop's thread.
     std::vector<int> calls(queries.size(), 0);

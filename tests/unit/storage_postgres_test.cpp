@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +22,11 @@
 #include "assistant/identity_token.hpp"
 #include "assistant/storage.hpp"
 #include "storage_conformance.hpp"
+#include "unit/poll_event_loop.hpp"
 
 #ifdef ASSISTANT_WITH_POSTGRES
+#include <signal.h>
+
 #include <pqxx/pqxx>
 
 #include "storage/postgres_storage.hpp"
@@ -511,6 +515,114 @@ TEST_CASE("postgresql: URL forms, passwords, migrations, lost connections") {
       REQUIRE_MESSAGE(found.ok(), found.status().ToString());
       CHECK(found->empty());
     }
+  }
+}
+#endif
+
+#ifdef ASSISTANT_WITH_POSTGRES
+TEST_CASE("postgresql: ListTasksAsync on the loop's own connections") {
+  const std::string url = TestUrl();
+  if (url.empty()) return;
+  Databases dbs(url);
+  testing::PollEventLoop loop;
+  const std::string fresh = dbs.Fresh();
+  const std::string db = fresh.substr(fresh.rfind('/') + 1);
+  StorageOptions options;
+  options.pool_connections = 2;
+  options.busy_timeout = std::chrono::milliseconds(150);
+  auto s = MustOpen(fresh, options);
+  const UserRecord r = SomeUser("async@example.com");
+  REQUIRE(s->CreateUser(r).ok());
+  Task t;
+  t.id = NewId();
+  t.user_id = r.user.id;
+  t.title = "async";
+  t.created_at = t.updated_at = FromUnixMillis(1767225600000);
+  REQUIRE(s->CreateTask(t).ok());
+  // One call, answered on the loop within `limit`.
+  auto list = [&](std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    std::optional<Result<std::vector<Task>>> got;
+    s->ListTasksAsync(r.user.id, TaskQuery{}, loop,
+                      [&](Result<std::vector<Task>> v) { got.emplace(std::move(v)); });
+    REQUIRE_MESSAGE(loop.RunUntil([&] { return got.has_value(); }, limit), "no answer");
+    return std::move(*got);
+  };
+  auto the_task = [&](const Result<std::vector<Task>>& v) {
+    REQUIRE_MESSAGE(v.ok(), v.status().ToString());
+    REQUIRE(v->size() == 1);
+    CHECK((*v)[0].id == t.id);
+  };
+  auto backends = [&] {
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    std::vector<int> pids;
+    for (const auto& row : n.exec("SELECT pid FROM pg_stat_activity WHERE datname = " +
+                                  n.quote(db) + " AND backend_type = 'client backend'")) {
+      pids.push_back(row[0].as<int>());
+    }
+    return pids;
+  };
+  the_task(list());  // its connection is open now
+
+  SUBCASE("connections killed between calls are replaced, and the call answers") {
+    for (int round = 0; round < 3; ++round) {
+      Admin(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                     db + "'");
+      the_task(list());
+    }
+  }
+
+  SUBCASE("while the database refuses connections: storage_unavailable at once, then back") {
+    Admin(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+    Admin(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+                   "'");
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) {
+      auto down = list();
+      REQUIRE_FALSE(down.ok());
+      CHECK(down.status().reason() == "storage_unavailable");
+    }
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+    Admin(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnect pause
+    the_task(list());
+  }
+
+  SUBCASE("a server that stops answering: the call is not left hanging") {
+    // Every backend of the database stopped (as a host that vanished): the
+    // query's timer (2 x busy_timeout) gives up on its connection, and the
+    // query sent once more on a new one is answered.
+    const std::vector<int> stopped = backends();
+    REQUIRE_FALSE(stopped.empty());
+    struct Resume {  // even when a check below throws
+      const std::vector<int>& pids;
+      ~Resume() {
+        for (int pid : pids) ::kill(pid, SIGCONT);
+      }
+    } resume{stopped};
+    for (int pid : stopped) REQUIRE(::kill(pid, SIGSTOP) == 0);
+    const auto start = std::chrono::steady_clock::now();
+    auto v = list(std::chrono::seconds(5));
+    const auto took = std::chrono::steady_clock::now() - start;
+    the_task(v);
+    CHECK(took >= std::chrono::milliseconds(250));
+    CHECK(took < std::chrono::seconds(3));
+  }
+
+  SUBCASE("more calls than connections on one loop: all answered, on at most that many") {
+    constexpr int kCalls = 50;
+    int answered = 0;
+    int right = 0;
+    for (int i = 0; i < kCalls; ++i) {
+      s->ListTasksAsync(r.user.id, TaskQuery{}, loop, [&](Result<std::vector<Task>> v) {
+        ++answered;
+        if (v.ok() && v->size() == 1 && (*v)[0].id == t.id) ++right;
+      });
+    }
+    REQUIRE(loop.RunUntil([&] { return answered == kCalls; }));
+    CHECK(right == kCalls);
+    // The loop's two and the pool's (CreateUser, CreateTask: one at a time).
+    CHECK(backends().size() <= 3);
   }
 }
 #endif

@@ -57,6 +57,7 @@ struct StorageOptions {
   int read_connections = 4;
   // PostgreSQL: most connections the pool opens; each call holds one for
   // its transaction, and a call finding all busy waits. 1..256. Default: 8.
+  // ListTasksAsync opens up to as many again per event loop it is used on.
   int pool_connections = 8;
   // Whether opening applies pending migrations. false: the schema is never
   // changed (nor a SQLite file created); a database whose schema version is

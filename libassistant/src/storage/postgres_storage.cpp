@@ -37,6 +37,9 @@
 #include <utility>
 #include <vector>
 
+#include "storage/postgres_async_reader.hpp"
+#include "storage/postgres_errors.hpp"
+#include "storage/postgres_task_list.hpp"
 #include "storage/rate_limit_sql.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/schema_check.hpp"
@@ -253,9 +256,6 @@ constexpr int64_t kMigrationLockKey = 0x61737369737401;  // "assist" 1
 // per (user, app); the two-key space never meets the one-key one above.
 constexpr int kAgentStateLockClass = 0x6173;
 
-// A reconnection that failed is not tried again for this long: calls fail at
-// once meanwhile.
-constexpr auto kReconnectPause = std::chrono::seconds(1);
 // Conflicts (40001, 40P01) are retried this many times in all.
 constexpr int kMaxConflictRetries = 5;
 
@@ -273,15 +273,6 @@ int64_t Ms(Timestamp t) { return ToUnixMillis(t); }
 std::optional<int64_t> OptMs(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;
   return Ms(*t);
-}
-
-std::string EscapeLike(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
 }
 
 // A tsquery text for to_tsquery('simple', ...): every word's tokens as a
@@ -420,40 +411,8 @@ class Tx final {
   const bool read_only_;
 };
 
-Status StorageUnavailable(const std::string& what) {
-  return UnavailableError("the PostgreSQL database cannot be reached: " + what,
-                          "storage_unavailable");
-}
-
 // Maps a statement's failure; pqxx raises a subclass per SQLSTATE class.
-Status MapSqlError(const pqxx::sql_error& e) {
-  const std::string state = e.sqlstate();
-  const std::string what = e.what();
-  if (state == "23505") {
-    if (what.find("users_email_norm_key") != std::string::npos) {
-      return AlreadyExistsError("a user with this email already exists", "email_taken");
-    }
-    return AlreadyExistsError("a record with this id or key already exists");
-  }
-  if (state == "23503") {
-    return NotFoundError("the record refers to a user, session or conversation that does not exist");
-  }
-  if (state.rfind("23", 0) == 0) {
-    return InvalidArgumentError("storage constraint failed: " + what, "", "invalid_record");
-  }
-  if (state == "55P03" || state == "57014") {
-    return UnavailableError("database is busy past the lock timeout: " + what);
-  }
-  if (state == "53100") return ResourceExhaustedError("database or disk is full", "storage_full");
-  if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300") {
-    return StorageUnavailable(what);
-  }
-  if (state.rfind("22", 0) == 0) {
-    return InvalidArgumentError("a value the database cannot store: " + what, "", "invalid_record");
-  }
-  if (state == "XX001" || state == "XX002") return DataLossError("database is corrupt: " + what);
-  return InternalError("storage error: " + what);
-}
+Status MapSqlError(const pqxx::sql_error& e) { return MapSqlState(e.sqlstate(), e.what()); }
 
 bool IsConflict(const pqxx::sql_error& e) {
   const std::string state = e.sqlstate();
@@ -467,7 +426,10 @@ class PostgresStorage final : public Storage {
   PostgresStorage(std::string url, const StorageOptions& options)
       : url_(std::move(url)),
         max_connections_(std::max(options.pool_connections, 1)),
-        lock_timeout_ms_(options.busy_timeout.count()) {}
+        lock_timeout_ms_(options.busy_timeout.count()),
+        // A lock wait fails on the server at busy_timeout (lock_timeout), so
+        // a healthy server has answered well before twice that.
+        async_timeout_(std::max(2 * options.busy_timeout, std::chrono::milliseconds(100))) {}
 
   // Applies pending migrations in one transaction, holding the migration
   // lock, so a second server opening at once waits and then finds them done.
@@ -801,45 +763,24 @@ class PostgresStorage final : public Storage {
   }
 
   Result<std::vector<Task>> ListTasks(const std::string& user_id, const TaskQuery& q) override {
-    // One statement for every filter combination: a NULL parameter turns its
-    // condition off, so one prepared plan serves all.
-    std::optional<bool> completed;
-    if (q.status != TaskFilter::kAll) completed = q.status == TaskFilter::kCompleted;
-    std::optional<std::string> pattern;
-    if (!q.title_contains.empty()) {
-      // Appended, not `"%" + text`: GCC 12 warns falsely (-Wrestrict) on that.
-      pattern.emplace(1, '%');
-      *pattern += EscapeLike(q.title_contains);
-      *pattern += '%';
-    }
-    std::optional<int64_t> after_ms;
-    std::optional<std::string> after_id;
-    if (q.after) {
-      after_ms = Ms(q.after->time);
-      after_id = q.after->id;
-    }
+    const TaskListParams p = TaskListParamsOf(q);
     return Query([&](Tx& tx) -> Result<std::vector<Task>> {
-      // ILIKE folds more than ASCII; lower() on both sides would too. SQLite's
-      // LIKE folds ASCII only (docs/storage.md).
-      // The keyset cursor is a row comparison, which the one generic plan can
-      // make an index condition on tasks_user (user_id, created_at, id): rows
-      // come in order, so no sort and no reading of earlier pages. (The form
-      // "$4 IS NULL OR created_at > $4 OR ..." could not: that plan read every
-      // task of the user, then sorted.) A first page compares with the
-      // smallest key there is; ids are never empty, so it passes every row.
-      auto rows = tx.Exec(
-          Sql({"SELECT ", kTaskCols,
-               " FROM tasks WHERE user_id = $1"
-               " AND ($2::boolean IS NULL OR completed = $2)"
-               " AND ($3::text IS NULL OR title ILIKE $3 ESCAPE '\\')"
-               " AND (created_at, id) >"
-               " (COALESCE($4::bigint, '-9223372036854775808'::bigint), COALESCE($5::text, ''))"
-               " ORDER BY created_at, id LIMIT $6"}),
-          user_id, completed, pattern, after_ms, after_id, std::max(q.limit, 0));
+      auto rows = tx.Exec(ListTasksSql(), user_id, p.completed, p.pattern, p.after_ms,
+                          p.after_id, p.limit);
       std::vector<Task> out;
       out.reserve(rows.size());
       for (const auto& r : rows) out.push_back(ReadTask(r));
       return out;
+    });
+  }
+
+  // On connections of `loop`'s own (postgres_async_reader.hpp), up to
+  // pool_connections per loop, opened when first needed.
+  void ListTasksAsync(const std::string& user_id, const TaskQuery& q, EventLoop& loop,
+                      TaskListDone done) override {
+    std::weak_ptr<PgAsyncReader> reader = ReaderFor(loop);
+    loop.Post([reader, user_id, q, done = std::move(done)]() mutable {
+      if (auto r = reader.lock()) r->ListTasks(std::move(user_id), q, std::move(done));
     });
   }
 
@@ -1564,6 +1505,16 @@ class PostgresStorage final : public Storage {
 
   // ---- the pool
 
+  std::shared_ptr<PgAsyncReader> ReaderFor(EventLoop& loop) {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    std::shared_ptr<PgAsyncReader>& r = readers_[&loop];
+    if (!r) {
+      r = PgAsyncReader::Create(
+          AsyncReaderSettings{url_, max_connections_, lock_timeout_ms_, async_timeout_}, loop);
+    }
+    return r;
+  }
+
   // A connection checked out for one call, or why there is none.
   Result<std::unique_ptr<Connection>> Acquire() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -1580,12 +1531,8 @@ class PostgresStorage final : public Storage {
     lock.unlock();
     try {
       auto c = std::make_unique<Connection>(url_);
-      // Session settings: a lock wait past busy_timeout fails (as SQLite's
-      // busy timeout does), and notices (an empty search query) stay out of
-      // stderr.
       pqxx::nontransaction setup(c->db);
-      setup.exec("SET client_min_messages = warning; SET lock_timeout = " +
-                 std::to_string(lock_timeout_ms_));
+      setup.exec(SessionSetupSql(lock_timeout_ms_));
       setup.commit();
       return c;
     } catch (const std::exception& e) {
@@ -1751,6 +1698,12 @@ class PostgresStorage final : public Storage {
   const std::string url_;  // never logged: it may hold a password
   const int max_connections_;
   const int64_t lock_timeout_ms_;
+  const std::chrono::milliseconds async_timeout_;
+
+  // One asynchronous reader per loop it was asked on; the readers hold the
+  // loops' connections.
+  std::mutex readers_mu_;
+  std::unordered_map<EventLoop*, std::shared_ptr<PgAsyncReader>> readers_;  // guarded
 
   std::mutex mu_;
   std::condition_variable cv_;
