@@ -36,6 +36,7 @@
 
 #include "api/json_shapes.hpp"
 #include "common/cursor.hpp"
+#include "storage/postgres_task_list.hpp"  // ListTasks' statement, as the storage sends it
 #include "loop_per_thread.hpp"
 
 namespace asio = boost::asio;
@@ -46,17 +47,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr int kPageSize = 50;  // the API's default page
-
-// ListTasks' statement as libassistant/src/storage/postgres_storage.cpp sends
-// it (kTaskCols, then the filters that a NULL parameter turns off).
-constexpr const char* kListSql =
-    "SELECT id, user_id, title, description, completed, due_at, priority, created_at, updated_at"
-    " FROM tasks WHERE user_id = $1"
-    " AND ($2::boolean IS NULL OR completed = $2)"
-    " AND ($3::text IS NULL OR title ILIKE $3 ESCAPE '\\')"
-    " AND (created_at, id) >"
-    " (COALESCE($4::bigint, '-9223372036854775808'::bigint), COALESCE($5::text, ''))"
-    " ORDER BY created_at, id LIMIT $6";
 
 // The body for a query's result, or nullopt when it failed.
 using Done = std::function<void(std::optional<std::string>)>;
@@ -271,7 +261,7 @@ PGconn* Open(const std::string& url) {
     PQfinish(c);
     return nullptr;
   }
-  PGresult* r = PQprepare(c, "list", kListSql, 0, nullptr);
+  PGresult* r = PQprepare(c, "list", assistant::storage::ListTasksSql().c_str(), 0, nullptr);
   const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
   if (!ok) std::cerr << "bare-async-pg-server: " << PQresultErrorMessage(r);
   PQclear(r);

@@ -160,6 +160,7 @@ class Storage {
   // here must outlive the storage, and the storage is destroyed only once
   // its loops have stopped (a call still in flight then is dropped, its
   // `done` uncalled). A wrapper overriding ListTasks overrides this too.
+  // It never joins an InTransaction open on the calling thread.
   using TaskListDone = std::function<void(Result<std::vector<Task>>)>;
   virtual void ListTasksAsync(const std::string& user_id, const TaskQuery& query,
                               EventLoop& loop, TaskListDone done);
