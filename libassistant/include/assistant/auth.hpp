@@ -93,6 +93,13 @@ class AuthService {
   // Principal: signature, expiry, audience, and a live session / key.
   // Unauthenticated (reason "invalid_token") otherwise.
   virtual Result<Principal> Authenticate(std::string_view credential) = 0;
+  // Authenticate's answer when this instance can give it from memory alone:
+  // the access token was verified before and its session checked within
+  // AuthOptions::session_cache_ttl (an empty or oversized credential is
+  // refused too). nullopt when the answer needs storage or a signature
+  // check (an API key, a token or session not seen lately): call
+  // Authenticate then. For a caller on an event loop, which must not block.
+  virtual std::optional<Result<Principal>> AuthenticateCached(std::string_view credential) = 0;
   // Authenticate plus the user and claims.
   virtual Result<Verification> Verify(std::string_view credential) = 0;
 

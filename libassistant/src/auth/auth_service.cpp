@@ -327,6 +327,24 @@ class AuthServiceImpl final : public AuthServiceInternal {
     return std::move(a.principal);
   }
 
+  // AuthenticateImpl's answer when the caches hold it; nullopt where it
+  // would read storage or check a signature.
+  std::optional<Result<Principal>> AuthenticateCached(std::string_view credential) override {
+    if (credential.empty() || credential.size() > kMaxCredentialBytes) {
+      return Result<Principal>(InvalidToken());
+    }
+    if (StartsWith(credential, kApiKeyPrefix)) return std::nullopt;
+    const Timestamp now = Now();
+    std::shared_ptr<const VerifiedClaims> verified = VerifiedFromCache(credential, now);
+    if (!verified) return std::nullopt;
+    if (!verified->principal) return Result<Principal>(InvalidToken());
+    const Principal& principal = *verified->principal;
+    std::optional<bool> live = SessionLiveFromCache(principal.user_id, principal.session_id, now);
+    if (!live) return std::nullopt;
+    if (!*live) return Result<Principal>(InvalidToken("the session has ended"));
+    return Result<Principal>(principal);
+  }
+
   Result<Verification> Verify(std::string_view credential) override {
     ASSISTANT_ASSIGN_OR_RETURN(Authenticated a, AuthenticateImpl(credential));
     Result<UserRecord> user = storage_->GetUserById(a.principal.user_id);
@@ -699,19 +717,25 @@ class AuthServiceImpl final : public AuthServiceInternal {
     return p;
   }
 
+  // This exact token's claims when it was verified before, has not expired
+  // and was verified less than kVerifiedTokenTtl ago; else null.
+  std::shared_ptr<const VerifiedClaims> VerifiedFromCache(std::string_view credential,
+                                                          Timestamp now) {
+    std::shared_lock<std::shared_mutex> lock(verified_mu_);
+    auto it = verified_.find(credential);
+    if (it != verified_.end() && now < it->second.expires_at && now >= it->second.verified_at &&
+        now - it->second.verified_at < kVerifiedTokenTtl) {
+      return it->second.verified;
+    }
+    return nullptr;
+  }
+
   // The token's claims, from the verified-token cache when this exact token
   // was verified before and has not expired.
   Result<std::shared_ptr<const VerifiedClaims>> VerifyCached(std::string_view credential,
                                                              const JwtVerifyOptions& vo) {
     const Timestamp now = vo.now;
-    {
-      std::shared_lock<std::shared_mutex> lock(verified_mu_);
-      auto it = verified_.find(credential);
-      if (it != verified_.end() && now < it->second.expires_at &&
-          now >= it->second.verified_at && now - it->second.verified_at < kVerifiedTokenTtl) {
-        return it->second.verified;
-      }
-    }
+    if (auto hit = VerifiedFromCache(credential, now)) return hit;
     ASSISTANT_ASSIGN_OR_RETURN(Json claims, access_ring_->Verify(credential, vo));
     // Verify guarantees a numeric exp.
     auto exp = claims.find("exp");
@@ -762,16 +786,24 @@ class AuthServiceImpl final : public AuthServiceInternal {
     return a;
   }
 
+  // The cache's answer to whether the session is live, while it is fresh
+  // (session_cache_ttl); else nullopt.
+  std::optional<bool> SessionLiveFromCache(const std::string& user_id,
+                                           const std::string& session_id, Timestamp now) {
+    std::shared_lock<std::shared_mutex> lock(cache_mu_);
+    auto it = session_cache_.find(session_id);
+    if (it != session_cache_.end() && now - it->second.checked_at < options_.session_cache_ttl &&
+        now >= it->second.checked_at) {
+      return it->second.live && it->second.user_id == user_id;
+    }
+    return std::nullopt;
+  }
+
   // Whether the session is live, from the cache when the answer is fresh.
   Result<bool> SessionLive(const std::string& user_id, const std::string& session_id,
                            Timestamp now) {
-    {
-      std::shared_lock<std::shared_mutex> lock(cache_mu_);
-      auto it = session_cache_.find(session_id);
-      if (it != session_cache_.end() && now - it->second.checked_at < options_.session_cache_ttl &&
-          now >= it->second.checked_at) {
-        return it->second.live && it->second.user_id == user_id;
-      }
+    if (std::optional<bool> cached = SessionLiveFromCache(user_id, session_id, now)) {
+      return *cached;
     }
     // A revocation that lands while we read storage must not be overwritten
     // by our possibly older answer: only cache if none happened meanwhile.
