@@ -624,5 +624,25 @@ TEST_CASE("postgresql: ListTasksAsync on the loop's own connections") {
     // The loop's two and the pool's (CreateUser, CreateTask: one at a time).
     CHECK(backends().size() <= 3);
   }
+
+  SUBCASE("ForgetLoop closes the loop's connections; a loop after it gets new ones") {
+    const size_t before = backends().size();
+    REQUIRE(before >= 1);
+    s->ForgetLoop(loop);
+    // PQfinish has sent Terminate: the backends go as soon as they read it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (backends().size() >= before && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(backends().size() < before);
+    testing::PollEventLoop other;
+    std::optional<Result<std::vector<Task>>> got;
+    s->ListTasksAsync(r.user.id, TaskQuery{}, other,
+                      [&](Result<std::vector<Task>> v) { got.emplace(std::move(v)); });
+    REQUIRE(other.RunUntil([&] { return got.has_value(); }, std::chrono::seconds(10)));
+    the_task(*got);
+    s->ForgetLoop(other);  // `other` ends before the storage
+  }
+  CHECK_FALSE(s->ListTasksAsyncBlocks());
 }
 #endif

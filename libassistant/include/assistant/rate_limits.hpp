@@ -68,6 +68,10 @@ class RateLimiter {
 
   bool enabled() const { return limit_ > 0; }
   int limit() const { return limit_; }
+  // Where the counters live: a hit in kStorage is a storage write.
+  RateLimitStore store() const {
+    return process_ != nullptr ? RateLimitStore::kProcess : RateLimitStore::kStorage;
+  }
 
   // Counts a hit of `key` (callers namespace keys, e.g. "ip:..." and
   // "user:..."). Storage errors as storage reports them: a limit that

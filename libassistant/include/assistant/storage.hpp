@@ -157,13 +157,24 @@ class Storage {
   // inside this call. Any thread may call it. The default runs ListTasks on
   // the calling thread and posts the result; PostgreSQL sends the query on
   // connections of its own for that loop and returns at once. A loop given
-  // here must outlive the storage, and the storage is destroyed only once
-  // its loops have stopped (a call still in flight then is dropped, its
-  // `done` uncalled). A wrapper overriding ListTasks overrides this too.
-  // It never joins an InTransaction open on the calling thread.
+  // here must outlive the storage (or be released by ForgetLoop), and the
+  // storage is destroyed only once its loops have stopped (a call still in
+  // flight then is dropped, its `done` uncalled). A wrapper overriding
+  // ListTasks overrides this too. It never joins an InTransaction open on
+  // the calling thread.
   using TaskListDone = std::function<void(Result<std::vector<Task>>)>;
   virtual void ListTasksAsync(const std::string& user_id, const TaskQuery& query,
                               EventLoop& loop, TaskListDone done);
+  // Whether ListTasksAsync runs the read on the calling thread before it
+  // returns (the default), so a caller on an event loop would block it.
+  // PostgreSQL: false. A wrapper answers for its target.
+  virtual bool ListTasksAsyncBlocks() const { return true; }
+  // Drops what the storage keeps for `loop` (PostgreSQL: its connections;
+  // calls still in flight on it are dropped, their `done` uncalled), so a
+  // loop may end before the storage does. Call it after the loop has
+  // stopped running functions and before it is destroyed; the loop is not
+  // used again. A no-op for a loop never given to ListTasksAsync.
+  virtual void ForgetLoop(EventLoop& loop) { (void)loop; }
   // Returns how many were deleted.
   virtual Result<int> DeleteCompletedTasks(const std::string& user_id) = 0;
 

@@ -784,6 +784,17 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  bool ListTasksAsyncBlocks() const override { return false; }
+
+  void ForgetLoop(EventLoop& loop) override {
+    std::shared_ptr<PgAsyncReader> gone;  // closed outside the lock
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    auto it = readers_.find(&loop);
+    if (it == readers_.end()) return;
+    gone = std::move(it->second);
+    readers_.erase(it);
+  }
+
   Result<int> DeleteCompletedTasks(const std::string& user_id) override {
     return Transact([&](Tx& tx) -> Result<int> {
       return static_cast<int>(
