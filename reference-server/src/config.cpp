@@ -246,6 +246,15 @@ const std::vector<Flag>& Flags() {
          c.web = !*r;
          return Status();
        }},
+      {"reads-on-workers", "ASSISTANT_READS_ON_WORKERS", Kind::kBool, "false",
+       "answer GET /api/tasks on a worker thread on PostgreSQL too, not on the I/O "
+       "threads (docs/server.md \"Request model\")",
+       [](ServerConfig& c, const std::string& v) -> Status {
+         auto r = ParseBool("reads-on-workers", v);
+         if (!r.ok()) return r.status();
+         c.reads_on_workers = *r;
+         return Status();
+       }},
       {"shutdown-timeout", "ASSISTANT_SHUTDOWN_TIMEOUT", Kind::kInt, "10",
        "seconds to let in-flight requests finish on SIGTERM/SIGINT",
        INT_FLAG(shutdown_timeout, 0, 3600)},

@@ -50,6 +50,13 @@ std::string Metrics::Render() const {
                 "assistant_http_requests_in_flight %lld\n",
                 static_cast<long long>(in_flight_.load(std::memory_order_relaxed)));
   out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP assistant_http_requests_on_io_total Requests answered on an I/O thread "
+                "without a worker (GET /api/tasks on PostgreSQL).\n"
+                "# TYPE assistant_http_requests_on_io_total counter\n"
+                "assistant_http_requests_on_io_total %llu\n",
+                static_cast<unsigned long long>(on_io_.load(std::memory_order_relaxed)));
+  out += line;
   return out;
 }
 

@@ -29,6 +29,8 @@ class Metrics final {
   size_t unmatched_index() const { return labels_.size() - 1; }
   void Observe(size_t route_index, int status, double seconds);
   void AddInFlight(int delta) { in_flight_.fetch_add(delta, std::memory_order_relaxed); }
+  // A request answered on an I/O thread, no worker involved (TakeOnIo).
+  void CountOnIo() { on_io_.fetch_add(1, std::memory_order_relaxed); }
   std::string Render() const;
 
  private:
@@ -39,6 +41,7 @@ class Metrics final {
   std::vector<RouteLabel> labels_;
   std::vector<std::unique_ptr<RouteStats>> stats_;
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<uint64_t> on_io_{0};
 };
 
 }  // namespace assistant::server

@@ -35,6 +35,16 @@ Result<Reply> RawJson(Call& c, std::string body) {
 Result<Reply> NoContent() { return Reply{0, std::nullopt, false}; }
 const Principal& Me(const Call& c) { return *c.principal; }
 
+// GET /api/tasks's query: status, q, limit, cursor.
+Result<TaskListOptions> TaskListOptionsOf(const Call& c) {
+  TaskListOptions o;
+  ASSISTANT_ASSIGN_OR_RETURN(o.status, ParseTaskFilter(c.Query("status")));
+  o.q = c.Query("q");
+  ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
+  o.cursor = c.Query("cursor");
+  return o;
+}
+
 Route Make(const char* method, const char* path, Access access, RateClass rate, BodyKind body,
            int success, RouteDoc doc, Handler handler) {
   Route r;
@@ -322,14 +332,20 @@ void TaskRoutes(HttpServer& s, std::vector<Route>& r) {
                    Doc("The caller's tasks", "tasks", nullptr, Ref("TaskList"),
                        {"status", "q", "limit", "cursor"}),
                    [&core](Call& c) -> Result<Reply> {
-                     TaskListOptions o;
-                     ASSISTANT_ASSIGN_OR_RETURN(o.status, ParseTaskFilter(c.Query("status")));
-                     o.q = c.Query("q");
-                     ASSISTANT_ASSIGN_OR_RETURN(o.limit, QueryInt(c.Query("limit"), "limit", 50));
-                     o.cursor = c.Query("cursor");
+                     ASSISTANT_ASSIGN_OR_RETURN(TaskListOptions o, TaskListOptionsOf(c));
                      ASSISTANT_ASSIGN_OR_RETURN(auto page, core.tasks().List(Me(c), o));
                      return RawJson(c, TaskListBody(page));
                    }));
+  // The same page without a blocked thread, where the storage can read so
+  // (HttpServer::TakeOnIo): same checks, same body.
+  r.back().async_handler = [&core](Call& c, EventLoop& loop, ReplyFn reply) {
+    Result<TaskListOptions> o = TaskListOptionsOf(c);
+    if (!o.ok()) return reply(o.status());
+    core.tasks().ListAsync(Me(c), *o, loop, [&c, reply](Result<Page<Task>> page) {
+      if (!page.ok()) return reply(page.status());
+      reply(RawJson(c, TaskListBody(*page)));
+    });
+  };
   r.push_back(Make("POST", "/api/tasks", Access::kAuthenticated, RateClass::kApi,
                    BodyKind::kObject, 201,
                    Doc("Create a task", "tasks", Ref("TaskInput"), Ref("TaskEnvelope")),

@@ -153,6 +153,14 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   t.drain_timeout = std::chrono::seconds(config_.shutdown_timeout + 1);
   // An upload through the app proxy is passed on as it is read, not held.
   t.stream_body = &StreamsToApp;
+  // GET /api/tasks on the I/O thread that read it, where the storage can
+  // read without blocking it (docs/server.md "Request model").
+  if (!config_.reads_on_workers && !core_.storage().ListTasksAsyncBlocks()) {
+    t.on_io = [this](http::Request& req, const boost::asio::any_io_executor& io,
+                     http::TransportOptions::Completion done) {
+      return TakeOnIo(req, io, std::move(done));
+    };
+  }
   http_ = std::make_unique<http::Transport>(
       std::move(t), [this](const http::Request& req, http::Response& res) { Handle(req, res); },
       [this](int status, const http::Request& req, http::Response& res, const std::string& why) {
@@ -174,7 +182,18 @@ std::string HttpServer::RenderMetrics() const {
   return out;
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  // The loops have stopped (Run returned); the storage outlives them.
+  for (auto& [context, loop] : loops_) core_.storage().ForgetLoop(*loop);
+}
+
+EventLoop& HttpServer::LoopOf(const boost::asio::any_io_executor& io) {
+  const void* context = &boost::asio::query(io, boost::asio::execution::context);
+  std::lock_guard<std::mutex> lock(loops_mu_);
+  std::unique_ptr<http::AsioEventLoop>& loop = loops_[context];
+  if (!loop) loop = std::make_unique<http::AsioEventLoop>(io);
+  return *loop;
+}
 
 Status HttpServer::Bind() {
   ASSISTANT_RETURN_IF_ERROR(http_->Bind());
@@ -312,16 +331,71 @@ void HttpServer::Handle(const http::Request& req, http::Response& res) {
   Serve(req, res);
 }
 
-bool HttpServer::Serve(const http::Request& req, http::Response& res) {
+// One request on its way through the pipeline: what the steps before the
+// handler found, kept for the steps after it, which may run later, on the
+// loop that answers the handler (TakeOnIo).
+struct HttpServer::Exchange {
+  Exchange(const http::Request& request, http::Response& response)
+      : req(request), res(response) {}
+  const http::Request& req;
+  http::Response& res;
+  const Route* route = nullptr;
   std::vector<std::string> params;
-  size_t route_index = metrics_->unmatched_index();
-  std::string allowed;
-  const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
+  size_t route_index = 0;
+  std::string allowed;  // the methods the path allows, for 405 and OPTIONS
+  Clock::time_point start;
+  std::string client_ip;
+  std::string request_id;
+  const Route* dialect = nullptr;
+  std::optional<Call> call;  // set once the handler may run
+};
 
-  const auto start = Clock::now();
+bool HttpServer::Serve(const http::Request& req, http::Response& res) {
+  Exchange x(req, res);
+  x.route_index = metrics_->unmatched_index();
+  x.route = Match(req.method, req.path, &x.params, &x.route_index, &x.allowed);
+  if (!Begin(x, nullptr)) return true;
+  Finish(x, RunHandler(x));
+  return true;
+}
+
+// The handler's reply; an exception is an internal error, not a crash.
+Result<Reply> HttpServer::RunHandler(Exchange& x) {
+  try {
+    return x.route->handler(*x.call);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("exception: ") + e.what());
+  } catch (...) {
+    return InternalError("unknown exception");
+  }
+}
+
+bool HttpServer::Done(Exchange& x) {
+  const double secs = std::chrono::duration<double>(Clock::now() - x.start).count();
+  metrics_->Observe(x.route_index, x.res.status, secs);
+  metrics_->AddInFlight(-1);
+  logger_.Access(x.request_id, x.req.method, x.route ? x.route->path : kUnmatched, x.res.status,
+                 secs * 1e3, x.client_ip);
+  return false;
+}
+
+bool HttpServer::Fail(Exchange& x, const Status& s) {
+  RenderError(x.res, s, x.request_id, x.route ? x.route->path : kUnmatched, x.dialect);
+  return Done(x);
+}
+
+// Every step before the handler. False when the request is answered already
+// (a refusal, a preflight, 404, 405): Done ran. True when the handler is
+// to run on x.call. `cached`: Authenticate's answer, taken from the caches
+// by the caller that must not wait on storage (TakeOnIo); null to ask.
+bool HttpServer::Begin(Exchange& x, const std::optional<Result<Principal>>* cached) {
+  const http::Request& req = x.req;
+  http::Response& res = x.res;
+  const Route* const route = x.route;
+  x.start = Clock::now();
   metrics_->AddInFlight(1);
   // The client's address for limits, audit and logs (trusted_proxies.hpp).
-  const std::string client_ip = trusted_proxies_.ClientAddress(req.remote_addr, req.headers);
+  x.client_ip = trusted_proxies_.ClientAddress(req.remote_addr, req.headers);
 
   static const std::pair<const char*, const char*> kSecurityHeaders[] = {
       {"X-Content-Type-Options", "nosniff"},
@@ -331,30 +405,19 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
   };
 
   // 1. Request id.
-  const std::string request_id = RequestIdFor(req.headers.Get("X-Request-ID"));
+  x.request_id = RequestIdFor(req.headers.Get("X-Request-ID"));
+  const std::string& request_id = x.request_id;
   res.headers.Add("X-Request-ID", request_id);
 
   // 2. Security headers.
   for (const auto& [name, value] : kSecurityHeaders) res.headers.Add(name, value);
 
-  const std::string& route_label = route ? route->path : kUnmatched;
   if (req.path.rfind("/api/auth/", 0) == 0 || req.path.rfind("/api/user/", 0) == 0) {
     res.headers.Add("Cache-Control", "no-store");
   }
 
-  auto finish = [&] {
-    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    metrics_->Observe(route_index, res.status, secs);
-    metrics_->AddInFlight(-1);
-    logger_.Access(request_id, req.method, route_label, res.status, secs * 1e3,
-                   client_ip);
-    return true;
-  };
-  const Route* dialect = route ? route : DialectOf(req.path);
-  auto fail = [&](const Status& s) {
-    RenderError(res, s, request_id, route_label, dialect);
-    return finish();
-  };
+  x.dialect = route ? route : DialectOf(req.path);
+  auto fail = [&](const Status& s) { return Fail(x, s); };
 
   // 3. CORS, including preflight.
   // A preflight matches no route (OPTIONS has none): the route its GET
@@ -369,39 +432,39 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
             ? route
             : Match("GET", req.path, &get_params, &unused_index, &unused_allowed);
     if (cors_route != nullptr && cors_route->extra_origins) {
-      extra_origins = cors_route->extra_origins(route != nullptr ? params : get_params);
+      extra_origins = cors_route->extra_origins(route != nullptr ? x.params : get_params);
     }
   }
   const bool origin_ok = Cors(req, res, extra_origins);
   if (req.method == "OPTIONS") {
-    if (allowed.empty()) return fail(NotFoundError("no such route"));
+    if (x.allowed.empty()) return fail(NotFoundError("no such route"));
     if (req.headers.Get("Origin").empty()) {
       // Not a CORS preflight: just say what the path allows.
-      res.headers.Add("Allow", allowed + ", OPTIONS");
+      res.headers.Add("Allow", x.allowed + ", OPTIONS");
       res.status = 204;
-      return finish();
+      return Done(x);
     }
     if (!origin_ok) {
       return fail(PermissionDeniedError("origin not allowed", "cors_origin_not_allowed"));
     }
-    res.headers.Add("Access-Control-Allow-Methods", allowed + ", OPTIONS");
+    res.headers.Add("Access-Control-Allow-Methods", x.allowed + ", OPTIONS");
     res.headers.Add("Access-Control-Allow-Headers",
                     "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Requested-With");
     res.headers.Add("Access-Control-Max-Age", "600");
     res.status = 204;
-    return finish();
+    return Done(x);
   }
   if (route == nullptr) {
-    if (!allowed.empty()) {
-      res.headers.Add("Allow", allowed);
+    if (!x.allowed.empty()) {
+      res.headers.Add("Allow", x.allowed);
       res.status = 405;
       const std::string message = req.method + " is not allowed here";
-      res.SetBody(Dump(dialect && dialect->error_body
-                           ? dialect->error_body(405, "method_not_allowed", message, request_id,
-                                                 {})
+      res.SetBody(Dump(x.dialect && x.dialect->error_body
+                           ? x.dialect->error_body(405, "method_not_allowed", message,
+                                                   request_id, {})
                            : ErrorEnvelope("method_not_allowed", message, request_id)),
                   kJsonType);
-      return finish();
+      return Done(x);
     }
     // The access line names only "unmatched"; say what was refused, capped
     // so a hostile path cannot flood the log.
@@ -413,7 +476,8 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
   }
 
   // 4. Body limit and content type.
-  Call call{req, res, std::move(params), Json(), std::nullopt, "", {}};
+  x.call.emplace(Call{req, res, std::move(x.params), Json(), std::nullopt, "", {}});
+  Call& call = *x.call;
   if (req.body.size() > config_.body_limit) {
     return fail(ResourceExhaustedError("the request body is too large", "payload_too_large"));
   }
@@ -426,7 +490,7 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
                            ? route->error_body(415, kCode, kMessage, request_id, {})
                            : ErrorEnvelope(kCode, kMessage, request_id)),
                   kJsonType);
-      return finish();
+      return Done(x);
     }
     if (req.body.empty()) {
       if (route->body == BodyKind::kAny) {
@@ -443,13 +507,13 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     }
   }
 
-  call.ctx.ip = client_ip;
+  call.ctx.ip = x.client_ip;
   call.ctx.request_id = request_id;
   if (req.headers.Has("User-Agent")) call.ctx.user_agent = req.headers.Get("User-Agent");
 
   // 5. Rate limit per client IP on the auth routes.
   if (route->rate == RateClass::kAuth && auth_limiter_.enabled()) {
-    const auto d = auth_limiter_.Hit("ip:" + client_ip);
+    const auto d = auth_limiter_.Hit("ip:" + x.client_ip);
     if (!d.ok()) return fail(d.status());
     ApplyRateHeaders(res, *d);
     if (!d->allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
@@ -467,7 +531,9 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
     if (call.credential.size() > kMaxCredentialBytes) {
       return fail(UnauthenticatedError("invalid credential", "invalid_token"));
     }
-    auto principal = core_.auth().Authenticate(call.credential);
+    auto principal = cached != nullptr && cached->has_value()
+                         ? **cached
+                         : core_.auth().Authenticate(call.credential);
     if (!principal.ok()) {
       Status s = principal.status();
       // Only authentication outcomes are 401; a storage failure stays 5xx.
@@ -485,34 +551,35 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
       if (!d->allowed) return fail(ResourceExhaustedError("too many requests", "rate_limited"));
     }
   }
+  return true;
+}
 
-  // 8. Handler.
-  Result<Reply> reply = [&]() -> Result<Reply> {
-    try {
-      return route->handler(call);
-    } catch (const std::exception& e) {
-      return InternalError(std::string("exception: ") + e.what());
-    } catch (...) {
-      return InternalError("unknown exception");
-    }
-  }();
+// 8. The handler's reply rendered, then the metrics and the access line.
+void HttpServer::Finish(Exchange& x, Result<Reply> reply) {
+  http::Response& res = x.res;
+  const Call& call = *x.call;
   if (!reply.ok()) {
     res.stream = nullptr;  // a handler that failed after setting one up
-    return fail(reply.status());
+    Fail(x, reply.status());
+    return;
   }
   if (res.stream) {
     // Every streamed route needs a principal (Access::kAuthenticated).
     const Status admitted =
         AdmitStream(res, call.principal ? call.principal->user_id : std::string());
-    if (!admitted.ok()) return fail(admitted);
+    if (!admitted.ok()) {
+      Fail(x, admitted);
+      return;
+    }
     if (reply->begin_stream) {
       if (Status begun = reply->begin_stream(); !begun.ok()) {
         DropStream(res);
-        return fail(begun);
+        Fail(x, begun);
+        return;
       }
     }
   }
-  res.status = reply->status != 0 ? reply->status : route->success;
+  res.status = reply->status != 0 ? reply->status : x.route->success;
   if (!reply->written) {
     if (reply->body) {
       res.SetBody(Dump(*reply->body), kJsonType);
@@ -520,7 +587,77 @@ bool HttpServer::Serve(const http::Request& req, http::Response& res) {
       res.body.clear();
     }
   }
-  return finish();
+  Done(x);
+}
+
+// A request the transport offers on its I/O thread (TransportOptions::on_io).
+// Taken only when no step would block that thread: the route has an
+// asynchronous handler, no rate limit it passes counts in storage, and the
+// credential's answer is in the caches. Everything else (and every request
+// when the storage's asynchronous read would block) declines, untouched, to
+// a worker, where the same steps run.
+bool HttpServer::TakeOnIo(http::Request& req, const boost::asio::any_io_executor& io,
+                          http::TransportOptions::Completion done) {
+  std::vector<std::string> params;
+  size_t route_index = metrics_->unmatched_index();
+  std::string allowed;
+  const Route* route = Match(req.method, req.path, &params, &route_index, &allowed);
+  if (route == nullptr || !route->async_handler || req.method == "OPTIONS") return false;
+  auto counts_in_storage = [](const RateLimiter& l) {
+    return l.enabled() && l.store() == RateLimitStore::kStorage;
+  };
+  if ((route->rate == RateClass::kAuth && counts_in_storage(auth_limiter_)) ||
+      (route->rate == RateClass::kApi && counts_in_storage(api_limiter_))) {
+    return false;
+  }
+  std::optional<Result<Principal>> cached;
+  if (route->access == Access::kAuthenticated) {
+    const std::string credential = PresentedCredential(req);
+    // A missing, oversized or cookie-without-header credential is refused
+    // by Begin before any lookup.
+    if (!credential.empty() && credential.size() <= kMaxCredentialBytes &&
+        !LacksCsrfHeader(req)) {
+      cached = core_.auth().AuthenticateCached(credential);
+      if (!cached) return false;
+    }
+  }
+
+  // The request and its answer live as long as the handler's work does.
+  struct OnIo {
+    explicit OnIo(http::Request r) : req(std::move(r)), x(req, res) {}
+    http::Request req;
+    http::Response res;
+    Exchange x;
+  };
+  metrics_->CountOnIo();
+  auto on = std::make_shared<OnIo>(std::move(req));
+  on->x.route = route;
+  on->x.params = std::move(params);
+  on->x.route_index = route_index;
+  on->x.allowed = std::move(allowed);
+  if (!Begin(on->x, &cached)) {
+    done(std::move(on->res));
+    return true;
+  }
+  // Run by the core on this loop, or here: nothing may escape into either.
+  auto answer = [this, on, done](Result<Reply> reply) {
+    try {
+      Finish(on->x, std::move(reply));
+    } catch (...) {
+      on->res = http::Response();
+      RenderUncaught(on->req, on->res);
+    }
+    done(std::move(on->res));
+  };
+  // The handler calls `answer` once, or throws before it handed it on.
+  try {
+    route->async_handler(*on->x.call, LoopOf(io), answer);
+  } catch (const std::exception& e) {
+    answer(InternalError(std::string("exception: ") + e.what()));
+  } catch (...) {
+    answer(InternalError("unknown exception"));
+  }
+  return true;
 }
 
 namespace {

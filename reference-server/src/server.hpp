@@ -18,14 +18,17 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "app_pools.hpp"
 #include "assistant/core.hpp"
 #include "config.hpp"
+#include "http/asio_event_loop.hpp"
 #include "http/request.hpp"
 #include "http/response.hpp"
 #include "http/transport.hpp"
@@ -73,6 +76,11 @@ struct Reply {
 };
 
 using Handler = std::function<Result<Reply>(Call&)>;
+// A handler whose work is asynchronous (the core's *Async calls): it starts
+// the work on `loop` and returns; the reply goes to `reply`, once, on that
+// loop. It may throw only before it handed `reply` on.
+using ReplyFn = std::function<void(Result<Reply>)>;
+using AsyncHandler = std::function<void(Call&, EventLoop& loop, ReplyFn reply)>;
 
 // Writes an error body for a route whose clients expect another shape than
 // ErrorEnvelope's (the OpenAI-compatible routes: OpenAI's SDKs read theirs).
@@ -111,6 +119,9 @@ struct Route {
   BodyKind body = BodyKind::kNone;
   int success = 200;
   Handler handler;
+  // Set on the routes that can answer on an I/O thread (HttpServer::TakeOnIo)
+  // with the same reply as `handler`: GET /api/tasks. Null: workers only.
+  AsyncHandler async_handler;
   RouteDoc doc;
   ErrorBodyFn error_body = nullptr;      // null: ErrorEnvelope's shape
   ErrorStatusFn error_status = nullptr;  // null: HttpStatusFor
@@ -185,6 +196,20 @@ class HttpServer final {
             const std::vector<std::string>& extra_origins) const;
   // Handle's body; true when it answered (always).
   bool Serve(const http::Request& req, http::Response& res);
+  // The pipeline in steps (server.cpp), shared by Serve on a worker and
+  // TakeOnIo on an I/O thread.
+  struct Exchange;
+  bool Begin(Exchange& x, const std::optional<Result<Principal>>* cached);
+  Result<Reply> RunHandler(Exchange& x);
+  void Finish(Exchange& x, Result<Reply> reply);
+  bool Fail(Exchange& x, const Status& s);
+  bool Done(Exchange& x);
+  // The transport's on_io, set when the storage's asynchronous read does not
+  // block (PostgreSQL) and --async-reads is on.
+  bool TakeOnIo(http::Request& req, const boost::asio::any_io_executor& io,
+                http::TransportOptions::Completion done);
+  // The core's view of the I/O thread's loop `io`, made on first use.
+  EventLoop& LoopOf(const boost::asio::any_io_executor& io);
   // Takes a stream slot of `user_id` for a streamed reply; otherwise the
   // reply is made empty, with Retry-After, and the refusal returned (503
   // when --max-streams are open, 429 when the user has
@@ -209,6 +234,10 @@ class HttpServer final {
   AppPools app_pools_;
   std::unique_ptr<http::Transport> http_;
   int port_ = 0;
+  // After http_: destroyed before the transport's loops, once the storage
+  // forgot them (~HttpServer).
+  std::mutex loops_mu_;
+  std::unordered_map<const void*, std::unique_ptr<http::AsioEventLoop>> loops_;  // guarded
 };
 
 // Extracts the presented credential from a request's Authorization and
