@@ -1,5 +1,7 @@
 // assistant-server's HTTP layer: a route table over the core library and
-// the request path every request takes, in one function (HttpServer::Handle):
+// the request path every request takes, in one sequence of steps (Begin,
+// the handler, Finish), on a worker (Handle) or, for a route with an
+// asynchronous handler, on the I/O thread that read it (TakeOnIo):
 //
 //   request id -> security headers -> route match -> CORS -> body limit and
 //   content type -> per-IP auth rate limit -> authentication -> per-principal
@@ -10,8 +12,9 @@
 // runs before (those routes have no principal). Handlers only parse, call
 // the core and render.
 //
-// Thread safety: Handle runs on many worker threads at once; the route table
-// is built once before the server starts and never changes.
+// Thread safety: Handle runs on many worker threads at once, TakeOnIo on
+// the I/O threads; the route table is built once before the server starts
+// and never changes.
 #ifndef ASSISTANT_SERVER_SERVER_HPP_
 #define ASSISTANT_SERVER_SERVER_HPP_
 

@@ -472,3 +472,57 @@ TEST_CASE("unusable options are refused") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("AuthenticateCached answers from memory what Authenticate would, or declines") {
+  AuthFixture f;
+  AuthService& other_server = f.AddInstance();
+  AuthResult ann = f.Register("ann@example.com");
+  const std::string& token = ann.tokens.access_token;
+  // Refused without any lookup: nothing, or too long to be ours (over 8 KiB).
+  auto empty = f.auth().AuthenticateCached("");
+  REQUIRE(empty.has_value());
+  CheckUnauthenticated(empty->status(), "invalid_token");
+  REQUIRE(f.auth().AuthenticateCached(std::string(9000, 'a')).has_value());
+  // Never verified here: a signature check is needed, so no answer.
+  CHECK_FALSE(f.auth().AuthenticateCached("x.y.z").has_value());
+  CHECK_FALSE(other_server.AuthenticateCached(token).has_value());
+
+  Result<Principal> full = f.auth().Authenticate(token);
+  REQUIRE(full.ok());
+  auto cached = f.auth().AuthenticateCached(token);
+  REQUIRE(cached.has_value());
+  REQUIRE(cached->ok());
+  CHECK(cached->value().user_id == full->user_id);
+  CHECK(cached->value().session_id == full->session_id);
+  CHECK(cached->value().scopes == full->scopes);
+
+  SUBCASE("once the session's answer is older than session_cache_ttl: declined") {
+    f.clock->Advance(f.options.session_cache_ttl);
+    CHECK_FALSE(f.auth().AuthenticateCached(token).has_value());
+    REQUIRE(f.auth().Authenticate(token).ok());  // checked again
+    CHECK(f.auth().AuthenticateCached(token).has_value());
+  }
+  SUBCASE("a session ended on another server: the stale answer lasts at most session_cache_ttl") {
+    Principal p = *other_server.Authenticate(token);
+    REQUIRE(other_server.Logout(p, Ctx()).ok());
+    CHECK(f.auth().AuthenticateCached(token).value().ok());  // still within the ttl
+    f.clock->Advance(f.options.session_cache_ttl);
+    CHECK_FALSE(f.auth().AuthenticateCached(token).has_value());
+    CheckUnauthenticated(f.auth().Authenticate(token).status(), "invalid_token");
+    // Now the cache knows the session ended.
+    auto ended = f.auth().AuthenticateCached(token);
+    REQUIRE(ended.has_value());
+    CheckUnauthenticated(ended->status(), "invalid_token");
+  }
+  SUBCASE("a session ended here: never answered from the old entry") {
+    REQUIRE(f.auth().Logout(*full, Ctx()).ok());
+    auto after = f.auth().AuthenticateCached(token);
+    CHECK((!after.has_value() || !after->ok()));
+  }
+  SUBCASE("an API key is always a storage read: declined") {
+    auto key = f.auth().CreateApiKey(*full, {"ci", {"tasks:read"}, std::nullopt}, Ctx());
+    REQUIRE(key.ok());
+    REQUIRE(f.auth().Authenticate(key->key).ok());
+    CHECK_FALSE(f.auth().AuthenticateCached(key->key).has_value());
+  }
+}
