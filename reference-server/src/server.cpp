@@ -182,10 +182,7 @@ std::string HttpServer::RenderMetrics() const {
   return out;
 }
 
-HttpServer::~HttpServer() {
-  // The loops have stopped (Run returned); the storage outlives them.
-  for (auto& [context, loop] : loops_) core_.storage().ForgetLoop(*loop);
-}
+HttpServer::~HttpServer() = default;
 
 EventLoop& HttpServer::LoopOf(const boost::asio::any_io_executor& io) {
   const void* context = &boost::asio::query(io, boost::asio::execution::context);
@@ -201,7 +198,15 @@ Status HttpServer::Bind() {
   return Status();
 }
 
-void HttpServer::Run() { http_->Run(); }
+void HttpServer::Run() {
+  http_->Run();
+  // The loops have stopped; the storage may outlive them (a test's core) or
+  // close right after this (main's): either way they are released now,
+  // while both exist.
+  std::lock_guard<std::mutex> lock(loops_mu_);
+  for (auto& [context, loop] : loops_) core_.storage().ForgetLoop(*loop);
+  loops_.clear();
+}
 
 void HttpServer::Stop() { http_->Stop(); }
 

@@ -238,7 +238,7 @@ class HttpServer final {
   std::unique_ptr<http::Transport> http_;
   int port_ = 0;
   // After http_: destroyed before the transport's loops, once the storage
-  // forgot them (~HttpServer).
+  // forgot them (at the end of Run).
   std::mutex loops_mu_;
   std::unordered_map<const void*, std::unique_ptr<http::AsioEventLoop>> loops_;  // guarded
 };
