@@ -57,6 +57,7 @@ ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/
 # role that may not read data_directory).
 pg_ticks() {
   local dir pm
+  if [[ -z ${PG_URL:-} ]]; then echo 0; return; fi  # on SQLite: no PostgreSQL to count
   dir=$("$PSQL" -qAtX "$PG_URL" -c 'SHOW data_directory' 2>/dev/null || true)
   pm=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true)
   if [[ -n $pm && -r /proc/$pm/stat ]]; then

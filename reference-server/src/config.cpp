@@ -247,8 +247,8 @@ const std::vector<Flag>& Flags() {
          return Status();
        }},
       {"reads-on-workers", "ASSISTANT_READS_ON_WORKERS", Kind::kBool, "false",
-       "answer GET /api/tasks on a worker thread on PostgreSQL too, not on the I/O "
-       "threads (docs/server.md \"Request model\")",
+       "answer GET /api/tasks on a worker thread too, not on the I/O thread that read "
+       "it (docs/server.md \"Request model\")",
        [](ServerConfig& c, const std::string& v) -> Status {
          auto r = ParseBool("reads-on-workers", v);
          if (!r.ok()) return r.status();

@@ -55,8 +55,8 @@ struct ServerConfig {
   int llm_timeout = 60;     // seconds
   int run_retention = 3600; // seconds
   bool production = false;
-  // Every request on a worker, GET /api/tasks on PostgreSQL too (which is
-  // otherwise answered on the I/O thread that read it: server.hpp TakeOnIo).
+  // Every request on a worker, GET /api/tasks too (which is otherwise
+  // answered on the I/O thread that read it: server.hpp TakeOnIo).
   bool reads_on_workers = false;
   // Extras.
   size_t body_limit = 1 << 20;  // bytes

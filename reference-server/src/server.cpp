@@ -153,9 +153,9 @@ HttpServer::HttpServer(Assistant& core, const ServerConfig& config, Logger& logg
   t.drain_timeout = std::chrono::seconds(config_.shutdown_timeout + 1);
   // An upload through the app proxy is passed on as it is read, not held.
   t.stream_body = &StreamsToApp;
-  // GET /api/tasks on the I/O thread that read it, where the storage can
-  // read without blocking it (docs/server.md "Request model").
-  if (!config_.reads_on_workers && !core_.storage().ListTasksAsyncBlocks()) {
+  // GET /api/tasks on the I/O thread that read it, where the storage's
+  // asynchronous read suits a loop (docs/server.md "Request model").
+  if (!config_.reads_on_workers && core_.storage().ListTasksAsyncFitsLoop()) {
     t.on_io = [this](http::Request& req, const boost::asio::any_io_executor& io,
                      http::TransportOptions::Completion done) {
       return TakeOnIo(req, io, std::move(done));
@@ -598,9 +598,8 @@ void HttpServer::Finish(Exchange& x, Result<Reply> reply) {
 // A request the transport offers on its I/O thread (TransportOptions::on_io).
 // Taken only when no step would block that thread: the route has an
 // asynchronous handler, no rate limit it passes counts in storage, and the
-// credential's answer is in the caches. Everything else (and every request
-// when the storage's asynchronous read would block) declines, untouched, to
-// a worker, where the same steps run.
+// credential's answer is in the caches. Everything else declines, untouched,
+// to a worker, where the same steps run.
 bool HttpServer::TakeOnIo(http::Request& req, const boost::asio::any_io_executor& io,
                           http::TransportOptions::Completion done) {
   std::vector<std::string> params;

@@ -207,8 +207,8 @@ class HttpServer final {
   void Finish(Exchange& x, Result<Reply> reply);
   bool Fail(Exchange& x, const Status& s);
   bool Done(Exchange& x);
-  // The transport's on_io, set when the storage's asynchronous read does not
-  // block (PostgreSQL) and --async-reads is on.
+  // The transport's on_io, set when the storage's asynchronous read suits a
+  // loop (Storage::ListTasksAsyncFitsLoop) and --reads-on-workers is off.
   bool TakeOnIo(http::Request& req, const boost::asio::any_io_executor& io,
                 http::TransportOptions::Completion done);
   // The core's view of the I/O thread's loop `io`, made on first use.

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "assistant/storage_wrapper.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "storage_conformance.hpp"
+#include "unit/poll_event_loop.hpp"
 
 using namespace assistant;
 namespace fs = std::filesystem;
@@ -849,4 +851,36 @@ TEST_CASE("StorageWrapper forwards every call but the overridden ones") {
   CHECK(wrapped.ListTasks(a.user.id, TaskQuery{})->empty());
   REQUIRE(real->CreateTask(NewTask(a.user.id, "y")).ok());
   CHECK(wrapped.ListTasks(a.user.id, TaskQuery{})->size() == 1);
+}
+
+TEST_CASE("sqlite: ListTasksAsync on a loop's own read connection (file databases only)") {
+  TempDir dir;
+  // In memory there is one connection, the writer's: nothing fit for a loop.
+  CHECK_FALSE(MustOpen("sqlite::memory:")->ListTasksAsyncFitsLoop());
+
+  auto s = MustOpen(dir.Url("loops.db"));
+  CHECK(s->ListTasksAsyncFitsLoop());
+  const UserRecord u = NewUser(*s, "loops@example.com");
+  REQUIRE(s->CreateTask(NewTask(u.user.id, "on the loop")).ok());
+  auto list = [&](testing::PollEventLoop& loop) {
+    std::optional<Result<std::vector<Task>>> got;
+    bool inside = true;
+    s->ListTasksAsync(u.user.id, TaskQuery{}, loop, [&](Result<std::vector<Task>> v) {
+      CHECK_FALSE(inside);  // never inside the call
+      got.emplace(std::move(v));
+    });
+    inside = false;
+    REQUIRE(loop.RunUntil([&] { return got.has_value(); }, std::chrono::seconds(10)));
+    REQUIRE_MESSAGE(got->ok(), got->status().ToString());
+    return std::move(**got);
+  };
+  testing::PollEventLoop first;
+  REQUIRE(list(first).size() == 1);
+  // A write after the loop's connection was opened is seen by its next read.
+  REQUIRE(s->CreateTask(NewTask(u.user.id, "written later")).ok());
+  CHECK(list(first).size() == 2);
+  s->ForgetLoop(first);
+  testing::PollEventLoop second;
+  CHECK(list(second).size() == 2);
+  s->ForgetLoop(second);  // `second` ends before the storage
 }

@@ -165,12 +165,15 @@ class Storage {
   using TaskListDone = std::function<void(Result<std::vector<Task>>)>;
   virtual void ListTasksAsync(const std::string& user_id, const TaskQuery& query,
                               EventLoop& loop, TaskListDone done);
-  // Whether ListTasksAsync runs the read on the calling thread before it
-  // returns (the default), so a caller on an event loop would block it.
-  // PostgreSQL: false. A wrapper answers for its target.
-  virtual bool ListTasksAsyncBlocks() const { return true; }
-  // Drops what the storage keeps for `loop` (PostgreSQL: its connections;
-  // calls still in flight on it are dropped, their `done` uncalled), so a
+  // Whether ListTasksAsync suits a caller on an event loop: it never waits
+  // for another thread or the network. PostgreSQL: the query goes through
+  // the loop. SQLite on a file: the read runs on a connection of the loop's
+  // own, from the local file, in the loop's next turn (docs/storage.md "The
+  // asynchronous read"). The default, false: it runs ListTasks first, which
+  // may wait for a pooled connection. A wrapper answers for its target.
+  virtual bool ListTasksAsyncFitsLoop() const { return false; }
+  // Drops what the storage keeps for `loop` (its connections; calls still
+  // in flight on it are dropped, their `done` uncalled), so a
   // loop may end before the storage does. Call it after the loop has
   // stopped running functions and before it is destroyed; the loop is not
   // used again. A no-op for a loop never given to ListTasksAsync.

@@ -108,7 +108,7 @@ class StorageWrapper : public Storage {
                       TaskListDone done) override {
     target_->ListTasksAsync(user_id, query, loop, std::move(done));
   }
-  bool ListTasksAsyncBlocks() const override { return target_->ListTasksAsyncBlocks(); }
+  bool ListTasksAsyncFitsLoop() const override { return target_->ListTasksAsyncFitsLoop(); }
   void ForgetLoop(EventLoop& loop) override { target_->ForgetLoop(loop); }
   Result<int> DeleteCompletedTasks(const std::string& user_id) override {
     return target_->DeleteCompletedTasks(user_id);

@@ -784,7 +784,7 @@ class PostgresStorage final : public Storage {
     });
   }
 
-  bool ListTasksAsyncBlocks() const override { return false; }
+  bool ListTasksAsyncFitsLoop() const override { return true; }
 
   void ForgetLoop(EventLoop& loop) override {
     std::shared_ptr<PgAsyncReader> gone;  // closed outside the lock

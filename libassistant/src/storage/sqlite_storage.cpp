@@ -717,9 +717,12 @@ class SqliteStorage final : public Storage {
 
   // Called once, before the storage is shared: from then on reads use the
   // pool instead of the writer.
-  void AttachReaders(std::vector<std::unique_ptr<Connection>> readers) {
+  void AttachReaders(std::vector<std::unique_ptr<Connection>> readers, std::string file,
+                     int busy_ms) {
     readers_ = std::move(readers);
     for (auto& r : readers_) free_readers_.push_back(r.get());
+    file_ = std::move(file);
+    busy_ms_ = busy_ms;
   }
 
   // Applies pending migrations in one write transaction.
@@ -1120,6 +1123,39 @@ class SqliteStorage final : public Storage {
   }
 
   Result<std::vector<Task>> ListTasks(const std::string& user_id, const TaskQuery& q) override {
+    return Read([&](Connection& c) { return ListTasksOn(c, user_id, q); });
+  }
+
+  // On a file database each loop gets a read connection of its own, used
+  // only on that loop's thread: no pool to wait for, and WAL readers do not
+  // wait for the writer. The read runs in the loop's next turn.
+  bool ListTasksAsyncFitsLoop() const override { return !readers_.empty(); }
+
+  void ListTasksAsync(const std::string& user_id, const TaskQuery& q, EventLoop& loop,
+                      TaskListDone done) override {
+    if (readers_.empty()) return Storage::ListTasksAsync(user_id, q, loop, std::move(done));
+    Result<Connection*> reader = LoopReader(loop);
+    if (!reader.ok()) {
+      loop.Post([failed = reader.status(), done = std::move(done)] { done(failed); });
+      return;
+    }
+    loop.Post([this, c = *reader, user_id, q, done = std::move(done)] {
+      done(Guard([&] { return ListTasksOn(*c, user_id, q); }));
+    });
+  }
+
+  void ForgetLoop(EventLoop& loop) override {
+    std::unique_ptr<Connection> gone;  // closed outside the lock
+    std::lock_guard<std::mutex> lock(loop_readers_mu_);
+    auto it = loop_readers_.find(&loop);
+    if (it == loop_readers_.end()) return;
+    gone = std::move(it->second);
+    loop_readers_.erase(it);
+  }
+
+  // ListTasks on `c`: the query's shape, bound and read.
+  Result<std::vector<Task>> ListTasksOn(Connection& c, const std::string& user_id,
+                                        const TaskQuery& q) {
     // The query's eight shapes are built once: listing is the most frequent
     // call, and the text is also the statement cache's key.
     static const std::array<std::string, 8> kShapes = [] {
@@ -1139,23 +1175,21 @@ class SqliteStorage final : public Storage {
     // Bound without a copy, so it lives until the statement is reset.
     const std::string pattern =
         q.title_contains.empty() ? std::string() : "%" + EscapeLike(q.title_contains) + "%";
-    return Read([&](Connection& c) -> Result<std::vector<Task>> {
-      RawStmt st = c.PrepareRaw(sql);
-      st.BindText(1, user_id);
-      if (q.status != TaskFilter::kAll) {
-        st.BindInt64(2, q.status == TaskFilter::kCompleted ? 1 : 0);
-      }
-      if (!pattern.empty()) st.BindText(3, pattern);
-      if (q.after) {
-        st.BindInt64(4, Ms(q.after->time));
-        st.BindText(5, q.after->id);
-      }
-      st.BindInt64(6, std::max(q.limit, 0));
-      std::vector<Task> out;
-      out.reserve(static_cast<size_t>(std::clamp(q.limit, 0, 256)));
-      while (st.Step()) out.push_back(ReadTask(st.get()));
-      return out;
-    });
+    RawStmt st = c.PrepareRaw(sql);
+    st.BindText(1, user_id);
+    if (q.status != TaskFilter::kAll) {
+      st.BindInt64(2, q.status == TaskFilter::kCompleted ? 1 : 0);
+    }
+    if (!pattern.empty()) st.BindText(3, pattern);
+    if (q.after) {
+      st.BindInt64(4, Ms(q.after->time));
+      st.BindText(5, q.after->id);
+    }
+    st.BindInt64(6, std::max(q.limit, 0));
+    std::vector<Task> out;
+    out.reserve(static_cast<size_t>(std::clamp(q.limit, 0, 256)));
+    while (st.Step()) out.push_back(ReadTask(st.get()));
+    return out;
   }
 
   Result<int> DeleteCompletedTasks(const std::string& user_id) override {
@@ -2350,6 +2384,24 @@ class SqliteStorage final : public Storage {
     return r;
   }
 
+  // `loop`'s read connection, opened on first use.
+  Result<Connection*> LoopReader(EventLoop& loop) {
+    std::lock_guard<std::mutex> lock(loop_readers_mu_);
+    std::unique_ptr<Connection>& c = loop_readers_[&loop];
+    if (!c) {
+      Status opened = Guard([&]() -> Status {
+        c = std::make_unique<Connection>(file_, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                         busy_ms_);
+        return Status();
+      });
+      if (!opened.ok()) {
+        loop_readers_.erase(&loop);
+        return opened;
+      }
+    }
+    return c.get();
+  }
+
   std::mutex writer_mu_;
   // Declared before writer_, so destroyed after it: the writer's WAL hook
   // points here.
@@ -2366,6 +2418,12 @@ class SqliteStorage final : public Storage {
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> free_readers_;  // guarded by readers_mu_
+
+  // One read connection per loop given to ListTasksAsync (file databases).
+  std::string file_;
+  int busy_ms_ = 0;
+  std::mutex loop_readers_mu_;
+  std::unordered_map<EventLoop*, std::unique_ptr<Connection>> loop_readers_;  // guarded
 
   // Indexed text was deleted or rewritten since the last Checkpoint(). Starts
   // true: a previous process may have deleted text and died before its
@@ -2453,7 +2511,7 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path, bool
                                               busy_ms);
         pool.push_back(std::move(r));
       }
-      storage->AttachReaders(std::move(pool));
+      storage->AttachReaders(std::move(pool), file, busy_ms);
       ASSISTANT_ASSIGN_OR_RETURN(std::unique_ptr<WalCheckpointer> checkpointer,
                                  WalCheckpointer::Start(file, synchronous));
       storage->AttachCheckpointer(std::move(checkpointer));
