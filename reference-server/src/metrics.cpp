@@ -52,7 +52,7 @@ std::string Metrics::Render() const {
   out += line;
   std::snprintf(line, sizeof line,
                 "# HELP assistant_http_requests_on_io_total Requests answered on an I/O thread "
-                "without a worker (GET /api/tasks on PostgreSQL).\n"
+                "without a worker (GET /api/tasks with a cached credential).\n"
                 "# TYPE assistant_http_requests_on_io_total counter\n"
                 "assistant_http_requests_on_io_total %llu\n",
                 static_cast<unsigned long long>(on_io_.load(std::memory_order_relaxed)));
